@@ -1,0 +1,132 @@
+//! The envelope: what travels over the WebSocket in each direction.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::{
+    Command, ErrorCode, Event, Millis, Participant, PollId, PollResult, RequestId, RoomSnapshot,
+    Seq, View,
+};
+
+/// Client → server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[ts(export)]
+pub enum ClientMessage {
+    /// The first message on a connection.
+    Hello(Hello),
+    /// A command for the room, with a request id of the client's choosing.
+    Command(CommandMessage),
+    /// Keep-alive and clock sample; answered by `pong`.
+    Ping,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Hello {
+    /// Must be [`crate::PROTOCOL_VERSION`].
+    pub protocol: u32,
+    /// The join token from the link.
+    pub token: String,
+    /// Present when reconnecting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub resume: Option<Resume>,
+}
+
+/// Where a reconnecting client left off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Resume {
+    /// The session id from the earlier `welcome`.
+    pub session: String,
+    /// The `through` of the last batch the client applied.
+    pub last_seq: Seq,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CommandMessage {
+    pub req: RequestId,
+    pub command: Command,
+}
+
+/// Server → client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[ts(export)]
+pub enum ServerMessage {
+    /// The answer to `hello`.
+    Welcome(Box<Welcome>),
+    /// Events `from..=through` of the record as this client may see them. Events it may
+    /// not see are left out, so `from` of a batch is always `through` of the previous
+    /// batch plus one; anything else means something was missed.
+    Events(EventBatch),
+    /// The command with this request id was applied; `seq` is its last event, absent if
+    /// it changed nothing.
+    Ack(Ack),
+    Error(ErrorMessage),
+    Pong {
+        server_time: Millis,
+    },
+    /// Running turnout (and results, where this view may see them) of an open poll, sent
+    /// a few times a second at most instead of one event per ballot.
+    Tally(TallyUpdate),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TallyUpdate {
+    pub poll: PollId,
+    pub turnout_binding: u32,
+    pub turnout_advisory: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub results: Option<PollResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Welcome {
+    pub protocol: u32,
+    /// Give this back in `resume` when reconnecting.
+    pub session: String,
+    pub you: Participant,
+    pub view: View,
+    /// The server's clock, to compute the offset for countdowns.
+    pub server_time: Millis,
+    /// The room as this client may see it, as of `snapshot.seq`. Absent when resuming
+    /// and the missed events follow instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub snapshot: Option<RoomSnapshot>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct EventBatch {
+    pub from: Seq,
+    pub through: Seq,
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Ack {
+    pub req: RequestId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub seq: Option<Seq>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ErrorMessage {
+    /// The request this answers, if the error is about one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub req: Option<RequestId>,
+    pub code: ErrorCode,
+    /// For people; do not parse it.
+    pub message: String,
+}
