@@ -1,0 +1,48 @@
+# Yishi (议事): build, test and run.
+#
+#   make run    serve the full app on embedded SQLite and print a demo link
+#   make test   every test: format, lints, the workspace tests, binding drift
+
+.DEFAULT_GOAL := help
+# `test` runs its steps in order, even under `make -j`.
+.NOTPARALLEL:
+.PHONY: help test fmt fmt-check clippy cargo-test bindings-check bench run
+
+BINDINGS := web-client/src/protocol
+
+help:
+	@echo "Targets:"
+	@echo "  make run     serve the full app on embedded SQLite and print a demo link"
+	@echo "  make test    every test: fmt check, clippy, cargo test, TypeScript binding drift"
+	@echo "  make bench   room engine benchmark (criterion)"
+	@echo "  make fmt     format all Rust code"
+	@echo "  make clippy  lint the workspace, warnings are errors"
+
+test: fmt-check clippy cargo-test bindings-check
+
+fmt:
+	cargo fmt --all
+
+fmt-check:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+# Also regenerates the TypeScript bindings (ts-rs, see .cargo/config.toml).
+cargo-test:
+	cargo test --workspace
+
+# Fails if the tests changed (or added, or removed) a generated binding.
+bindings-check:
+	@if [ -n "$$(git status --porcelain -- $(BINDINGS))" ]; then \
+		git status --porcelain -- $(BINDINGS); \
+		echo "TypeScript bindings are out of date: run \`cargo test -p yishi-protocol\` and commit $(BINDINGS)"; \
+		exit 1; \
+	fi
+
+bench:
+	cargo bench -p yishi-server --bench engine
+
+run:
+	cargo run --release -p yishi-server --bin yishi -- serve --demo
