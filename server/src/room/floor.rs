@@ -196,10 +196,10 @@ impl Floor {
         let at = (position as usize).min(order.len());
         order.insert(at, id);
         self.set_kind_order(item, kind, &order);
-        if kind == EntryKind::Impromptu {
-            if let Some(list) = self.lists.get_mut(&item) {
-                list.manual = true;
-            }
+        if kind == EntryKind::Impromptu
+            && let Some(list) = self.lists.get_mut(&item)
+        {
+            list.manual = true;
         }
     }
 
@@ -357,13 +357,13 @@ impl Room {
             } => {
                 actor.require(Grant::RequestFloor)?;
                 let speaker = speaker.as_deref().map(text::clean).transpose()?;
-                if let Some(turn) = replying_to {
-                    if turn.0 == 0 || turn.0 > self.floor.next_turn {
-                        return reject(
-                            ErrorCode::NotFound,
-                            format!("no turn {} to reply to", turn.0),
-                        );
-                    }
+                if let Some(turn) = replying_to
+                    && (turn.0 == 0 || turn.0 > self.floor.next_turn)
+                {
+                    return reject(
+                        ErrorCode::NotFound,
+                        format!("no turn {} to reply to", turn.0),
+                    );
                 }
                 self.check_not_waiting(item, actor.id(), *kind)?;
                 let entry = self.new_entry(cx, actor, *kind, speaker, *replying_to);
@@ -692,20 +692,20 @@ impl Room {
                 reason,
             },
         );
-        if let Some(back) = &self.floor.current {
-            if back.paused == Some(PauseReason::Interjection) {
-                let turn = back.id;
-                if self.session.state == SessionState::InSession {
-                    self.emit(cx, EventBody::TurnResumed { turn });
-                } else {
-                    self.emit(
-                        cx,
-                        EventBody::TurnPaused {
-                            turn,
-                            reason: PauseReason::Session,
-                        },
-                    );
-                }
+        if let Some(back) = &self.floor.current
+            && back.paused == Some(PauseReason::Interjection)
+        {
+            let turn = back.id;
+            if self.session.state == SessionState::InSession {
+                self.emit(cx, EventBody::TurnResumed { turn });
+            } else {
+                self.emit(
+                    cx,
+                    EventBody::TurnPaused {
+                        turn,
+                        reason: PauseReason::Session,
+                    },
+                );
             }
         }
     }
@@ -883,10 +883,10 @@ impl Room {
                     self.floor.remove_entry(*entry);
                 }
                 self.floor.next_turn = self.floor.next_turn.max(turn.id.0);
-                if interrupts.is_some() {
-                    if let Some(current) = self.floor.current.take() {
-                        self.floor.suspended.push(current);
-                    }
+                if interrupts.is_some()
+                    && let Some(current) = self.floor.current.take()
+                {
+                    self.floor.suspended.push(current);
                 }
                 self.floor.current = Some(turn.clone());
                 self.floor.drop_deadline = None;
@@ -1747,8 +1747,10 @@ mod tests {
     fn an_agenda_item_may_carry_its_own_limits() {
         let mut f = Fixture::new();
         let (m1, host) = (f.m1.clone(), f.host.clone());
-        let mut limits = yishi_protocol::KindLimits::default();
-        limits.impromptu_s = 180;
+        let limits = yishi_protocol::KindLimits {
+            impromptu_s: 180,
+            ..Default::default()
+        };
         f.ok(
             &host,
             Command::AddAgendaItem {

@@ -602,13 +602,13 @@ impl Room {
                 ..
             } => {
                 if view == View::Audience {
-                    Shown::Redacted(EventBody::PollOpened {
+                    Shown::Redacted(Box::new(EventBody::PollOpened {
                         poll: *poll,
                         spec: spec.clone(),
                         deadline: *deadline,
                         eligible: Vec::new(),
                         entitled: *entitled,
-                    })
+                    }))
                 } else {
                     Shown::Full
                 }
@@ -629,11 +629,11 @@ impl Room {
                 if view == View::Host || visibility != ResultsVisibility::HostsUntilPublished {
                     Shown::Full
                 } else {
-                    Shown::Redacted(EventBody::PollClosed {
+                    Shown::Redacted(Box::new(EventBody::PollClosed {
                         poll: *poll,
                         result: None,
                         by_deadline: *by_deadline,
-                    })
+                    }))
                 }
             }
             EventBody::PollPublished { .. } | EventBody::PollReset { .. } => Shown::Full,

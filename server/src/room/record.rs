@@ -9,15 +9,9 @@ use yishi_protocol::{Event, RecordEntry, Seq};
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The head of a chain: seals events into record entries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Chain {
     head: [u8; 32],
-}
-
-impl Default for Chain {
-    fn default() -> Self {
-        Chain { head: [0; 32] }
-    }
 }
 
 impl Chain {
@@ -84,8 +78,7 @@ pub fn verify_chain<'a>(
     entries: impl IntoIterator<Item = &'a RecordEntry>,
 ) -> Result<String, ChainError> {
     let mut head = [0u8; 32];
-    let mut expected: Seq = 1;
-    for entry in entries {
+    for (expected, entry) in (1..).zip(entries) {
         let seq = entry.event.seq;
         if seq != expected {
             return Err(ChainError::OutOfOrder {
@@ -101,7 +94,6 @@ pub fn verify_chain<'a>(
             return Err(ChainError::Altered { seq });
         }
         head = hash;
-        expected += 1;
     }
     Ok(hex::encode(head))
 }

@@ -127,10 +127,10 @@ impl Room {
                 self.emit(cx, EventBody::CurrentItemChanged { item: *item });
             }
             Command::UpdateSettings { item, patch } => {
-                if let Some(item) = item {
-                    if !self.session.agenda.iter().any(|i| i.id == *item) {
-                        return reject(ErrorCode::NotFound, format!("no agenda item {}", item.0));
-                    }
+                if let Some(item) = item
+                    && !self.session.agenda.iter().any(|i| i.id == *item)
+                {
+                    return reject(ErrorCode::NotFound, format!("no agenda item {}", item.0));
                 }
                 validate_patch(patch)?;
                 self.emit(

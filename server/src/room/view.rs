@@ -14,7 +14,7 @@ pub(crate) enum Shown {
     Full,
     Hidden,
     /// Shown with some fields left out or changed.
-    Redacted(EventBody),
+    Redacted(Box<EventBody>),
 }
 
 impl Room {
@@ -56,7 +56,7 @@ impl Room {
             Shown::Full => Some(Cow::Borrowed(event)),
             Shown::Hidden => None,
             Shown::Redacted(body) => Some(Cow::Owned(Event {
-                body,
+                body: *body,
                 ..event.clone()
             })),
         }
