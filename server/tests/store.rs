@@ -648,6 +648,8 @@ async fn a_sqlite_file_store_survives_reopening() {
         )])
         .await
         .unwrap();
+    // WAL mode: the log sits beside the database while it is open.
+    assert!(dir.path().join("nested/dir/yishi.db-wal").exists());
     store.close().await;
     drop(store);
 
