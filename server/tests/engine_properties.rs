@@ -453,6 +453,8 @@ impl Harness {
                 EventBody::PollCreated { poll, spec } | EventBody::PollUpdated { poll, spec } => {
                     if spec.secret {
                         secret.insert(*poll);
+                    } else {
+                        secret.remove(poll);
                     }
                 }
                 EventBody::PollOpened { poll, .. } | EventBody::PollReset { poll, .. } => {
