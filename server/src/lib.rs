@@ -1,4 +1,14 @@
 //! Yishi (议事): the room engine and, around it, the server shell.
+//!
+//! `room` is the pure engine; `hub` runs one actor per live room and the WebSocket
+//! connections; `store` is the durable record; `http` serves the API, metrics and the
+//! web client; `auth` and `config` are the edges.
 
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod hub;
 pub mod room;
 pub mod store;
+
+pub use http::serve;

@@ -1,5 +1,269 @@
-//! The `yishi` binary.
+//! The `yishi` binary: run the server, mint join links, manage rooms, check records.
+//!
+//! Exit codes: 0 success; 1 a record that does not verify; 2 anything that could not be
+//! done (bad flags, unreadable file, store unreachable).
 
-fn main() {
-    println!("yishi {}", env!("CARGO_PKG_VERSION"));
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+use yishi::auth::{self, Claims};
+use yishi::config::{self, Config, ConfigArgs, ServeArgs};
+use yishi::room::verify_chain;
+use yishi_protocol::{Grant, Millis, Participant, ParticipantId, RecordEntry, Role};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "yishi",
+    version,
+    about = "Yishi (议事): real-time remote consultation server"
+)]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Print a join link for a room, signed with the server's token key.
+    Token(TokenArgs),
+    /// Create, list and close rooms.
+    #[command(subcommand)]
+    Room(RoomCommand),
+    /// Export and verify a room's hash-chained record.
+    #[command(subcommand)]
+    Record(RecordCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct TokenArgs {
+    /// Room id the link admits to.
+    #[arg(long)]
+    room: String,
+    /// host, member, respondent, venue, observer, recorder or audience.
+    #[arg(long, value_parser = parse_role)]
+    role: Role,
+    /// Display name [required except for an anonymous audience link].
+    #[arg(long)]
+    name: Option<String>,
+    /// Participant id [default: random; for `--role audience`, an anonymous link that
+    /// gives each viewer an identity of their own].
+    #[arg(long)]
+    id: Option<String>,
+    /// Sector (界别), for rotation and time accounting.
+    #[arg(long)]
+    sector: Option<String>,
+    /// Venue (会场), for rotation and time accounting.
+    #[arg(long)]
+    venue: Option<String>,
+    /// Grants instead of the role's defaults, comma-separated (e.g. join,chat).
+    #[arg(long, value_delimiter = ',', value_parser = parse_grant)]
+    grants: Vec<Grant>,
+    /// How long the link is valid: 90s, 30m, 2h, 7d, 1h30m.
+    #[arg(long, default_value = "12h", value_parser = config::parse_duration)]
+    ttl: Duration,
+    /// Print only the token, not the link.
+    #[arg(long)]
+    raw: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum RoomCommand {
+    /// Create a room and print its id.
+    Create {
+        /// Title shown to participants.
+        #[arg(long)]
+        title: String,
+        /// consultation or lecture.
+        #[arg(long, default_value = "consultation")]
+        kind: String,
+        /// Room id [default: random].
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// List rooms.
+    List,
+    /// Close a room: its record becomes final and its last hash is published.
+    Close {
+        /// Room id.
+        room: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RecordCommand {
+    /// Print a room's record as JSON lines.
+    Export {
+        /// Room id.
+        room: String,
+    },
+    /// Check a record's hash chain: a JSON-lines file, or a room id read from the store.
+    /// Exits 0 if intact, 1 naming the first broken entry, 2 if it cannot be read.
+    Verify {
+        /// A JSON-lines file (as `record export` writes), or a room id.
+        source: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(serve) => {
+            let config = Config::resolve(&cli.config, &serve)?;
+            tracing::info!(
+                listen = %config.listen,
+                public_url = %config.public_url,
+                database = %config.database,
+                token_keys = %config.token_keys_source,
+                current_kid = config.token_keys.current_kid(),
+                admin_key = %config.admin_key_source,
+                "starting yishi {}",
+                env!("CARGO_PKG_VERSION")
+            );
+            runtime()?.block_on(yishi::serve(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(args) => {
+            let config = Config::resolve(&cli.config, &ServeArgs::default())?;
+            let token = mint(&config, &args)?;
+            if args.raw {
+                println!("{token}");
+            } else {
+                println!("{}", config.join_link(&args.room, &token));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Room(_) | Command::Record(RecordCommand::Export { .. }) => needs_store(),
+        Command::Record(RecordCommand::Verify { source }) => {
+            let path = Path::new(&source);
+            if path.exists() {
+                Ok(verify_file(path))
+            } else {
+                needs_store()
+            }
+        }
+    }
+}
+
+fn needs_store() -> anyhow::Result<ExitCode> {
+    bail!("this command needs the store, which is not built into this version yet")
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn now() -> Millis {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    Millis(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+fn mint(config: &Config, args: &TokenArgs) -> anyhow::Result<String> {
+    let anonymous = args.role == Role::Audience && args.id.is_none();
+    let id = match &args.id {
+        Some(id) if id == auth::ANONYMOUS_SUB && args.role != Role::Audience => {
+            bail!("`--id *` is for anonymous audience links only")
+        }
+        Some(id) => id.clone(),
+        None if anonymous => auth::ANONYMOUS_SUB.to_owned(),
+        None => format!("p-{}", auth::random_base32(&mut rand::rng(), 12)),
+    };
+    let name = match &args.name {
+        Some(name) if !name.trim().is_empty() => name.trim().to_owned(),
+        _ if anonymous => "观众".to_owned(),
+        _ => bail!("--name is required (the display name)"),
+    };
+    let participant = Participant {
+        id: ParticipantId::new(id),
+        name,
+        role: args.role,
+        grants: if args.grants.is_empty() {
+            args.role.default_grants().to_vec()
+        } else {
+            args.grants.clone()
+        },
+        sector: args.sector.clone(),
+        venue: args.venue.clone(),
+    };
+    let claims = Claims::new(args.room.clone(), &participant, now(), args.ttl);
+    Ok(config.token_keys.mint(&claims))
+}
+
+/// `record verify FILE`: print `ok: N entries, final hash H` (exit 0), `tampered: …`
+/// naming the first broken entry (exit 1), or why the file cannot be read (exit 2).
+fn verify_file(path: &Path) -> ExitCode {
+    let entries = match read_record(path) {
+        Ok(entries) => entries,
+        Err(e) => {
+            eprintln!("unreadable: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match verify_chain(&entries) {
+        Ok(hash) => {
+            println!("ok: {} entries, final hash {hash}", entries.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("tampered: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn read_record(path: &Path) -> anyhow::Result<Vec<RecordEntry>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut entries = Vec::new();
+    for (n, line) in BufReader::new(file).lines().enumerate() {
+        let line =
+            line.with_context(|| format!("{}: cannot read line {}", path.display(), n + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let entry = serde_json::from_str(&line)
+            .with_context(|| format!("{}: line {} is not a record entry", path.display(), n + 1))?;
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    serde_json::from_value(serde_json::Value::String(text.trim().to_ascii_lowercase()))
+        .map_err(|_| format!("unknown role {text:?}: use host, member, respondent, venue, observer, recorder or audience"))
+}
+
+fn parse_grant(text: &str) -> Result<Grant, String> {
+    serde_json::from_value(serde_json::Value::String(text.trim().to_ascii_lowercase()))
+        .map_err(|_| format!("unknown grant {text:?}"))
 }

@@ -1,0 +1,789 @@
+//! How the server is configured: command-line flags, the matching `YISHI_*` environment
+//! variables, and an optional TOML file for the rest.
+//!
+//! Precedence, highest first: a flag, its environment variable, the TOML file
+//! (`--config`, `YISHI_CONFIG`), the default. The file's keys are the flags' names with
+//! `_` for `-` (`public_url`, `token_keys`, …); unknown keys are an error.
+//!
+//! ```toml
+//! listen = "0.0.0.0:8080"
+//! database = "sqlite:///var/lib/yishi/yishi.db"
+//! public_url = "https://yishi.example.org"
+//! token_keys = ["k2:new-secret-…", "k1:old-secret-…"]   # or "k2:…,k1:…"
+//! allowed_origins = ["https://yishi.example.org"]
+//! max_frame_bytes = 65536
+//! ```
+//!
+//! Secrets the operator does not give are generated on first start and kept in the data
+//! directory (by default the directory of the SQLite database, `./data`), readable by
+//! the owner only, so that links and the admin key survive a restart:
+//!
+//! - `token-key`: the HMAC key join tokens are signed with, as `kid:secret`. Used when
+//!   `--token-keys` / `YISHI_TOKEN_KEYS` is not set. Delete it to invalidate every link
+//!   the server has issued.
+//! - `admin-key`: the bearer key of the admin API, used when `--admin-key` /
+//!   `YISHI_ADMIN_KEY` is not set.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rand::Rng;
+use serde::Deserialize;
+
+use crate::auth::{KeyError, Keys};
+
+/// Default address to listen on.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default database: an SQLite file under `./data`.
+pub const DEFAULT_DATABASE: &str = "sqlite://./data/yishi.db";
+/// Default largest WebSocket frame accepted from a client.
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 64 * 1024;
+/// File in the data directory holding the generated token key.
+pub const TOKEN_KEY_FILE: &str = "token-key";
+/// File in the data directory holding the generated admin key.
+pub const ADMIN_KEY_FILE: &str = "admin-key";
+/// The shortest admin key accepted.
+pub const MIN_ADMIN_KEY_CHARS: usize = 16;
+
+/// Flags shared by every subcommand that reads the server's configuration (`serve`,
+/// `token`, `room`, `record`). Each has a `YISHI_*` environment variable.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Configuration (all subcommands)")]
+pub struct ConfigArgs {
+    /// TOML file with any of these settings; flags and environment variables win over it.
+    #[arg(long, env = "YISHI_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "YISHI_LISTEN", global = true, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// Database URL: `sqlite://PATH` or `postgres://…` [default: sqlite://./data/yishi.db].
+    #[arg(long, env = "YISHI_DATABASE", global = true, value_name = "URL")]
+    pub database: Option<String>,
+
+    /// Directory for generated secrets (`token-key`, `admin-key`) [default: the SQLite
+    /// database's directory, else ./data].
+    #[arg(long, env = "YISHI_DATA_DIR", global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// URL users reach the server at, used in join links and as the allowed Origin
+    /// [default: http://<listen>].
+    #[arg(long, env = "YISHI_PUBLIC_URL", global = true, value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Join-token signing keys as `kid:secret`, comma-separated, the signing key first;
+    /// the others only verify (rotation) [default: generated once and kept in
+    /// <data-dir>/token-key].
+    #[arg(
+        long,
+        env = "YISHI_TOKEN_KEYS",
+        global = true,
+        value_delimiter = ',',
+        hide_env_values = true,
+        value_name = "KID:SECRET"
+    )]
+    pub token_keys: Vec<String>,
+
+    /// Bearer key of the admin API [default: generated once and kept in
+    /// <data-dir>/admin-key].
+    #[arg(
+        long,
+        env = "YISHI_ADMIN_KEY",
+        global = true,
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub admin_key: Option<String>,
+}
+
+/// Flags only `serve` reads.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Create a demo consultation and a demo lecture and print links to join them.
+    #[arg(long, env = "YISHI_DEMO")]
+    pub demo: bool,
+
+    /// Largest WebSocket frame accepted from a client, in bytes [default: 65536].
+    #[arg(long, env = "YISHI_MAX_FRAME_BYTES", value_name = "BYTES")]
+    pub max_frame_bytes: Option<usize>,
+
+    /// Origins allowed to open a WebSocket, comma-separated [default: the public URL's
+    /// origin].
+    #[arg(
+        long,
+        env = "YISHI_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    pub allowed_origins: Vec<String>,
+}
+
+/// The server's resolved configuration: every default applied, every secret loaded.
+#[derive(Clone)]
+pub struct Config {
+    /// Where to listen for HTTP and WebSocket connections.
+    pub listen: SocketAddr,
+    /// Where the record is kept: `sqlite://…` (default, embedded) or `postgres://…`.
+    pub database: String,
+    /// Where generated secrets are kept, so that links survive restarts.
+    pub data_dir: PathBuf,
+    /// The URL users reach the server at (no trailing `/`): join links are built on it.
+    pub public_url: String,
+    /// Whether to create demo rooms and print their links at start.
+    pub demo: bool,
+    /// Keys that sign (first) and verify join tokens.
+    pub token_keys: Keys,
+    /// Where the token keys came from (for the start-up log).
+    pub token_keys_source: SecretSource,
+    /// Bearer key for `/api/v1`.
+    pub admin_key: String,
+    /// Where the admin key came from (for the start-up log).
+    pub admin_key_source: SecretSource,
+    /// Largest WebSocket frame accepted from a client; larger ones get `too_large`.
+    pub max_frame_bytes: usize,
+    /// Values of the `Origin` header accepted on the WebSocket (`scheme://host[:port]`,
+    /// no trailing `/`); others get `origin_forbidden`. `*` accepts any.
+    pub allowed_origins: Vec<String>,
+}
+
+impl fmt::Debug for Config {
+    /// Everything but the admin key; the token keys show only their ids.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database", &self.database)
+            .field("data_dir", &self.data_dir)
+            .field("public_url", &self.public_url)
+            .field("demo", &self.demo)
+            .field("token_keys", &self.token_keys)
+            .field("token_keys_source", &self.token_keys_source)
+            .field("admin_key", &"…")
+            .field("admin_key_source", &self.admin_key_source)
+            .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("allowed_origins", &self.allowed_origins)
+            .finish()
+    }
+}
+
+/// Where a secret came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// A flag, an environment variable or the config file.
+    Configured,
+    /// A file in the data directory, written by an earlier start.
+    Stored(PathBuf),
+    /// Generated now and written to this file.
+    Generated(PathBuf),
+    /// Generated now and kept in memory only ([`Config::ephemeral`]).
+    Ephemeral,
+}
+
+impl fmt::Display for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretSource::Configured => f.write_str("configured"),
+            SecretSource::Stored(p) => write!(f, "stored in {}", p.display()),
+            SecretSource::Generated(p) => write!(f, "generated and stored in {}", p.display()),
+            SecretSource::Ephemeral => f.write_str("generated, in memory only"),
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    ReadFile { path: PathBuf, source: io::Error },
+    #[error("config file {path}: {message}")]
+    ParseFile { path: PathBuf, message: String },
+    #[error("token keys: {0}")]
+    TokenKeys(#[from] KeyError),
+    #[error("{path}: {message}")]
+    StoredKey { path: PathBuf, message: String },
+    #[error("cannot keep a generated secret in {path}: {source}")]
+    WriteSecret { path: PathBuf, source: io::Error },
+    #[error("admin key is shorter than {MIN_ADMIN_KEY_CHARS} characters")]
+    ShortAdminKey,
+    #[error("public URL {0:?} must start with http:// or https:// and name a host")]
+    PublicUrl(String),
+    #[error("allowed origin {0:?} must be `*` or scheme://host[:port]")]
+    Origin(String),
+    #[error("max frame bytes must be at least 1024")]
+    MaxFrame,
+}
+
+/// The TOML file: the same settings as the flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    database: Option<String>,
+    #[serde(alias = "data-dir")]
+    data_dir: Option<PathBuf>,
+    #[serde(alias = "public-url")]
+    public_url: Option<String>,
+    demo: Option<bool>,
+    #[serde(alias = "token-keys")]
+    token_keys: Option<OneOrMany>,
+    #[serde(alias = "admin-key")]
+    admin_key: Option<String>,
+    #[serde(alias = "max-frame-bytes")]
+    max_frame_bytes: Option<usize>,
+    #[serde(alias = "allowed-origins")]
+    allowed_origins: Option<OneOrMany>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_items(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => s.split(',').map(|s| s.trim().to_owned()).collect(),
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+impl Config {
+    /// Resolve flags (with their environment variables), the config file they name and
+    /// the defaults; load or generate the secrets.
+    pub fn resolve(args: &ConfigArgs, serve: &ServeArgs) -> Result<Config, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let listen = args.listen.or(file.listen).unwrap_or_else(default_listen);
+        let database = args
+            .database
+            .clone()
+            .or(file.database)
+            .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| default_data_dir(&database));
+        let (public_url, public_url_defaulted) = match args.public_url.clone().or(file.public_url) {
+            Some(url) => (url.trim_end_matches('/').to_owned(), false),
+            None => (default_public_url(listen), true),
+        };
+        let public_origin =
+            origin_of(&public_url).ok_or_else(|| ConfigError::PublicUrl(public_url.clone()))?;
+
+        let token_key_items = if args.token_keys.is_empty() {
+            file.token_keys
+                .map(OneOrMany::into_items)
+                .unwrap_or_default()
+        } else {
+            args.token_keys.clone()
+        };
+        let (token_keys, token_keys_source) =
+            if token_key_items.iter().any(|s| !s.trim().is_empty()) {
+                (
+                    Keys::parse(token_key_items.iter().map(String::as_str))?,
+                    SecretSource::Configured,
+                )
+            } else {
+                let (list, source) = stored_secret(&data_dir.join(TOKEN_KEY_FILE), || {
+                    Keys::generate().to_list()
+                })?;
+                let keys = Keys::parse_list(&list).map_err(|e| ConfigError::StoredKey {
+                    path: data_dir.join(TOKEN_KEY_FILE),
+                    message: e.to_string(),
+                })?;
+                (keys, source)
+            };
+
+        let (admin_key, admin_key_source) = match args.admin_key.clone().or(file.admin_key) {
+            Some(key) => (key, SecretSource::Configured),
+            None => stored_secret(&data_dir.join(ADMIN_KEY_FILE), random_secret)?,
+        };
+        if admin_key.chars().count() < MIN_ADMIN_KEY_CHARS {
+            return Err(ConfigError::ShortAdminKey);
+        }
+
+        let max_frame_bytes = serve
+            .max_frame_bytes
+            .or(file.max_frame_bytes)
+            .unwrap_or(DEFAULT_MAX_FRAME_BYTES);
+        if max_frame_bytes < 1024 {
+            return Err(ConfigError::MaxFrame);
+        }
+
+        let origins = if serve.allowed_origins.is_empty() {
+            file.allowed_origins
+                .map(OneOrMany::into_items)
+                .unwrap_or_default()
+        } else {
+            serve.allowed_origins.clone()
+        };
+        let mut allowed_origins = Vec::new();
+        for origin in origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
+            let normalised = if origin == "*" {
+                "*".to_owned()
+            } else {
+                origin_of(origin)
+                    .filter(|o| o.len() == origin.trim_end_matches('/').len())
+                    .ok_or_else(|| ConfigError::Origin(origin.to_owned()))?
+            };
+            allowed_origins.push(normalised);
+        }
+        if allowed_origins.is_empty() {
+            allowed_origins = default_origins(&public_origin, listen, public_url_defaulted);
+        }
+
+        Ok(Config {
+            listen,
+            database,
+            data_dir,
+            public_url,
+            demo: serve.demo || file.demo.unwrap_or(false),
+            token_keys,
+            token_keys_source,
+            admin_key,
+            admin_key_source,
+            max_frame_bytes,
+            allowed_origins,
+        })
+    }
+
+    /// A configuration for tests and embedding: listen on `listen`, keep the record in
+    /// `database`, fresh secrets in memory (nothing written), defaults for the rest.
+    pub fn ephemeral(listen: SocketAddr, database: impl Into<String>) -> Config {
+        let database = database.into();
+        let public_url = default_public_url(listen);
+        let allowed_origins = origin_of(&public_url)
+            .map(|o| default_origins(&o, listen, true))
+            .unwrap_or_default();
+        Config {
+            listen,
+            data_dir: default_data_dir(&database),
+            database,
+            public_url,
+            demo: false,
+            token_keys: Keys::generate(),
+            token_keys_source: SecretSource::Ephemeral,
+            admin_key: random_secret(),
+            admin_key_source: SecretSource::Ephemeral,
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            allowed_origins,
+        }
+    }
+
+    /// The link that opens `room` in the web client with `token`: the token sits in the
+    /// URL fragment, which browsers never send to a server, so it stays out of access
+    /// logs.
+    pub fn join_link(&self, room: &str, token: &str) -> String {
+        join_link(&self.public_url, room, token)
+    }
+}
+
+/// `<public_url>/join#room=<room>&token=<token>`, the room percent-encoded.
+pub fn join_link(public_url: &str, room: &str, token: &str) -> String {
+    format!(
+        "{}/join#room={}&token={}",
+        public_url.trim_end_matches('/'),
+        percent_encode(room),
+        percent_encode(token)
+    )
+}
+
+/// Parse a duration such as `90s`, `30m`, `2h`, `7d` or `1h30m`. A bare number is
+/// seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty duration".into());
+    }
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(format!("{text:?}: unknown unit {c:?} (use s, m, h or d)")),
+        };
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| format!("{text:?}: expected a number before {c:?}"))?;
+        digits.clear();
+        total = n
+            .checked_mul(unit)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(|| format!("{text:?} is too long"))?;
+    }
+    if !digits.is_empty() {
+        return Err(format!("{text:?}: the last number has no unit"));
+    }
+    Ok(Duration::from_secs(total))
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+/// `http://<listen>`, with `localhost` for an unspecified address (`0.0.0.0`, `[::]`),
+/// which no browser can open.
+fn default_public_url(listen: SocketAddr) -> String {
+    if listen.ip().is_unspecified() {
+        format!("http://localhost:{}", listen.port())
+    } else {
+        format!("http://{listen}")
+    }
+}
+
+/// The public origin; for a default public URL on a loopback address, also the same
+/// port on `localhost` and `127.0.0.1`, which a browser on that machine may use.
+fn default_origins(public_origin: &str, listen: SocketAddr, defaulted: bool) -> Vec<String> {
+    let mut origins = vec![public_origin.to_owned()];
+    if defaulted && (listen.ip().is_loopback() || listen.ip().is_unspecified()) {
+        for host in ["localhost", "127.0.0.1"] {
+            let o = format!("http://{host}:{}", listen.port());
+            if !origins.contains(&o) {
+                origins.push(o);
+            }
+        }
+    }
+    origins
+}
+
+/// The directory of an SQLite database file, else `./data`.
+fn default_data_dir(database: &str) -> PathBuf {
+    sqlite_path(database)
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                p
+            }
+        })
+        .unwrap_or_else(|| PathBuf::from("./data"))
+}
+
+/// The file of an `sqlite:` URL (`sqlite://./a.db`, `sqlite:///abs/a.db`, `sqlite:a.db`,
+/// with or without `?options`); `None` for other databases and in-memory SQLite.
+pub fn sqlite_path(database: &str) -> Option<PathBuf> {
+    let rest = database
+        .strip_prefix("sqlite://")
+        .or_else(|| database.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    Some(PathBuf::from(path))
+}
+
+/// `scheme://host[:port]` of an http(s) URL, lowercased.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace) {
+        return None;
+    }
+    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::ParseFile {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Read the secret in `path`, or generate one with `generate` and write it there,
+/// readable by the owner only. Two processes starting at once agree on one secret.
+fn stored_secret(
+    path: &Path,
+    generate: fn() -> String,
+) -> Result<(String, SecretSource), ConfigError> {
+    match fs::read_to_string(path) {
+        Ok(text) => {
+            warn_if_readable_by_others(path);
+            let secret = text.trim().to_owned();
+            if secret.is_empty() {
+                return Err(ConfigError::StoredKey {
+                    path: path.to_owned(),
+                    message: "is empty: delete it to generate a new secret".into(),
+                });
+            }
+            return Ok((secret, SecretSource::Stored(path.to_owned())));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(ConfigError::StoredKey {
+                path: path.to_owned(),
+                message: source.to_string(),
+            });
+        }
+    }
+    let write_err = |source| ConfigError::WriteSecret {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(write_err)?;
+    }
+    let secret = generate();
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(format!("{secret}\n").as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(write_err)?;
+            Ok((secret, SecretSource::Generated(path.to_owned())))
+        }
+        // Another process wrote it first: use theirs.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => stored_secret(path, String::new),
+        Err(source) => Err(write_err(source)),
+    }
+}
+
+fn warn_if_readable_by_others(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(path = %path.display(), "secret file is readable by others: chmod 600 it");
+        }
+    }
+}
+
+/// 32 random bytes as 64 hex digits.
+fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Percent-encode everything but RFC 3986 unreserved characters.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("yishi-config-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn resolve(args: &[&str]) -> Result<Config, ConfigError> {
+        let cli =
+            Cli::try_parse_from(std::iter::once("yishi").chain(args.iter().copied())).unwrap();
+        Config::resolve(&cli.config, &cli.serve)
+    }
+
+    #[test]
+    fn defaults_apply_and_secrets_are_generated_once_and_kept() {
+        let dir = temp_dir("defaults");
+        let db = format!("sqlite://{}/yishi.db", dir.display());
+        let c = resolve(&["--database", &db]).unwrap();
+        assert_eq!(c.listen, default_listen());
+        assert_eq!(c.data_dir, dir);
+        assert_eq!(c.public_url, "http://127.0.0.1:8080");
+        assert_eq!(
+            c.allowed_origins,
+            ["http://127.0.0.1:8080", "http://localhost:8080"]
+        );
+        assert_eq!(c.max_frame_bytes, 65536);
+        assert!(!c.demo);
+        assert_eq!(
+            c.token_keys_source,
+            SecretSource::Generated(dir.join(TOKEN_KEY_FILE))
+        );
+        assert_eq!(
+            c.admin_key_source,
+            SecretSource::Generated(dir.join(ADMIN_KEY_FILE))
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.join(TOKEN_KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let again = resolve(&["--database", &db]).unwrap();
+        assert_eq!(again.token_keys.to_list(), c.token_keys.to_list());
+        assert_eq!(again.admin_key, c.admin_key);
+        assert_eq!(
+            again.token_keys_source,
+            SecretSource::Stored(dir.join(TOKEN_KEY_FILE))
+        );
+        assert!(!format!("{again:?}").contains(&again.admin_key));
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let dir = temp_dir("file");
+        let file = dir.join("yishi.toml");
+        fs::write(
+            &file,
+            format!(
+                r#"
+                listen = "0.0.0.0:9000"
+                database = "postgres://localhost/yishi"
+                data_dir = "{}"
+                token_keys = ["b:file-secret-0123456789", "a:old-secret-0123456789"]
+                admin_key = "file-admin-key-0123456789"
+                max_frame_bytes = 4096
+                demo = true
+                "#,
+                dir.display()
+            ),
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+        let c = resolve(&["--config", path]).unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.public_url, "http://localhost:9000");
+        assert_eq!(c.token_keys.kids().collect::<Vec<_>>(), ["b", "a"]);
+        assert_eq!(c.admin_key, "file-admin-key-0123456789");
+        assert_eq!(c.max_frame_bytes, 4096);
+        assert!(c.demo);
+
+        let c = resolve(&[
+            "--config",
+            path,
+            "--listen",
+            "127.0.0.1:7000",
+            "--token-keys",
+            "c:flag-secret-0123456789",
+            "--public-url",
+            "https://yishi.example.org/",
+            "--max-frame-bytes",
+            "2048",
+        ])
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(c.public_url, "https://yishi.example.org");
+        assert_eq!(c.allowed_origins, ["https://yishi.example.org"]);
+        assert_eq!(c.token_keys.kids().collect::<Vec<_>>(), ["c"]);
+        assert_eq!(c.max_frame_bytes, 2048);
+        assert_eq!(c.database, "postgres://localhost/yishi");
+    }
+
+    #[test]
+    fn a_file_with_an_unknown_key_is_refused() {
+        let dir = temp_dir("unknown");
+        let file = dir.join("yishi.toml");
+        fs::write(&file, "lissen = \"0.0.0.0:1\"\n").unwrap();
+        let err = resolve(&["--config", file.to_str().unwrap()]).unwrap_err();
+        assert!(err.to_string().contains("lissen"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let dir = temp_dir("bad");
+        let d = dir.to_str().unwrap();
+        let base = ["--data-dir", d];
+        let with = |extra: &[&str]| resolve(&[&base[..], extra].concat());
+        assert!(matches!(
+            with(&["--public-url", "yishi.org"]),
+            Err(ConfigError::PublicUrl(_))
+        ));
+        assert!(matches!(
+            with(&["--allowed-origins", "https://a.org/path"]),
+            Err(ConfigError::Origin(_))
+        ));
+        assert!(matches!(
+            with(&["--admin-key", "short"]),
+            Err(ConfigError::ShortAdminKey)
+        ));
+        assert!(matches!(
+            with(&["--token-keys", "k:short"]),
+            Err(ConfigError::TokenKeys(_))
+        ));
+        let c = with(&["--allowed-origins", "https://A.org,*,http://b.org:81/"]).unwrap();
+        assert_eq!(c.allowed_origins, ["https://a.org", "*", "http://b.org:81"]);
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert!(parse_duration("2x").is_err());
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("1h30").is_err());
+    }
+
+    #[test]
+    fn sqlite_paths_and_data_dirs() {
+        assert_eq!(default_data_dir(DEFAULT_DATABASE), PathBuf::from("./data"));
+        assert_eq!(
+            default_data_dir("sqlite:///var/lib/yishi/y.db?mode=rwc"),
+            PathBuf::from("/var/lib/yishi")
+        );
+        assert_eq!(default_data_dir("sqlite:y.db"), PathBuf::from("."));
+        assert_eq!(default_data_dir("sqlite::memory:"), PathBuf::from("./data"));
+        assert_eq!(default_data_dir("postgres://h/db"), PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn join_links_carry_the_token_in_the_fragment() {
+        assert_eq!(
+            join_link("https://y.org/", "议事 1", "a.b.c"),
+            "https://y.org/join#room=%E8%AE%AE%E4%BA%8B%201&token=a.b.c"
+        );
+    }
+}

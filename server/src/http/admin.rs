@@ -1,0 +1,277 @@
+//! The admin API under `/api/v1`, for a committee's own systems (履职平台) and operators:
+//! rooms, join links, the record and reports. Every call needs `Authorization: Bearer
+//! <admin key>`. Documented in `docs/api.md`.
+
+use std::time::Duration;
+
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use yishi_protocol::{Command, Grant, Participant, Role};
+
+use super::AppState;
+use crate::auth::Claims;
+use crate::hub::{HubError, now};
+use crate::store::{NewRoom, RoomKind, StoredRoom};
+
+pub fn routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/rooms", get(list_rooms).post(create_room))
+        .route("/rooms/{id}", get(get_room))
+        .route("/rooms/{id}/close", post(close_room))
+        .route("/rooms/{id}/tokens", post(mint_token))
+        .route("/rooms/{id}/record", get(record))
+        .route("/rooms/{id}/attendance", get(attendance))
+        .route("/rooms/{id}/speaking", get(speaking))
+        .layer(middleware::from_fn_with_state(state, require_admin))
+}
+
+/// An API error: a status, a stable code and a message.
+struct ApiError(StatusCode, &'static str, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "code": self.1, "message": self.2 }))).into_response()
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    }
+}
+
+impl From<HubError> for ApiError {
+    fn from(e: HubError) -> Self {
+        match e {
+            HubError::UnknownRoom(id) => not_found(&id),
+            HubError::Store(e) => e.into(),
+        }
+    }
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, "not_found", format!("no room {id}"))
+}
+
+async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if given.is_some_and(|k| constant_time_eq(k.as_bytes(), state.config.admin_key.as_bytes())) {
+        next.run(request).await
+    } else {
+        ApiError(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send the admin key as `Authorization: Bearer <key>`".into(),
+        )
+        .into_response()
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn room_json(r: &StoredRoom) -> serde_json::Value {
+    json!({
+        "id": r.id, "title": r.title, "kind": r.kind.as_str(), "created_at": r.created_at.0,
+        "closed_at": r.closed_at.map(|m| m.0), "final_hash": r.final_hash,
+    })
+}
+
+async fn list_rooms(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let rooms = state.store.list_rooms().await?;
+    Ok(Json(
+        json!({ "rooms": rooms.iter().map(room_json).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn get_room(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let room = state.store.room(&id).await?.ok_or_else(|| not_found(&id))?;
+    Ok(Json(room_json(&room)))
+}
+
+#[derive(Deserialize)]
+struct CreateRoom {
+    /// Chosen by the caller, or generated.
+    id: Option<String>,
+    title: String,
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+async fn create_room(
+    State(state): State<AppState>,
+    Json(body): Json<CreateRoom>,
+) -> Result<Response, ApiError> {
+    let bad = |m: &str| ApiError(StatusCode::BAD_REQUEST, "invalid_argument", m.to_owned());
+    let kind = match body.kind.as_deref() {
+        None | Some("consultation") => RoomKind::Consultation,
+        Some("lecture") => RoomKind::Lecture,
+        Some(_) => return Err(bad("kind is `consultation` or `lecture`")),
+    };
+    let title = body.title.trim();
+    if title.is_empty() || title.chars().count() > 200 {
+        return Err(bad("a title of 1 to 200 characters is needed"));
+    }
+    let id = body
+        .id
+        .unwrap_or_else(|| crate::auth::random_base32(&mut rand::rng(), 10));
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(bad("a room id is 1 to 64 letters, digits, `-` or `_`"));
+    }
+    if state.store.room(&id).await?.is_some() {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("room {id} exists"),
+        ));
+    }
+    let room = NewRoom {
+        id: id.clone(),
+        title: title.to_owned(),
+        kind,
+        created_at: now(),
+        settings: json!({}),
+    };
+    state.store.create_room(&room).await?;
+    let stored = state.store.room(&id).await?.ok_or_else(|| not_found(&id))?;
+    Ok((StatusCode::CREATED, Json(room_json(&stored))).into_response())
+}
+
+async fn close_room(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let room = state.hub.room(&id).await?;
+    match room.admin(Command::CloseSession).await {
+        Ok(seq) => Ok(Json(json!({ "closed": true, "seq": seq }))),
+        Err(e) if e.code == yishi_protocol::ErrorCode::RoomClosed => {
+            Ok(Json(json!({ "closed": true })))
+        }
+        Err(e) => Err(ApiError(StatusCode::CONFLICT, e.code.as_str(), e.message)),
+    }
+}
+
+#[derive(Deserialize)]
+struct MintToken {
+    role: Role,
+    name: Option<String>,
+    /// Participant id; generated when absent. `*` with role audience: an anonymous link.
+    id: Option<String>,
+    sector: Option<String>,
+    venue: Option<String>,
+    grants: Option<Vec<Grant>>,
+    /// Seconds; default 24 hours.
+    ttl_s: Option<u64>,
+}
+
+async fn mint_token(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+    Json(body): Json<MintToken>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state
+        .store
+        .room(&room)
+        .await?
+        .ok_or_else(|| not_found(&room))?;
+    let ttl = Duration::from_secs(body.ttl_s.unwrap_or(24 * 3600).clamp(60, 90 * 24 * 3600));
+    let claims = if body.role == Role::Audience
+        && body.id.as_deref().is_none_or(|i| i == "*")
+        && body.name.is_none()
+    {
+        Claims::audience_link(&room, now(), ttl)
+    } else {
+        let name = body.name.filter(|n| !n.trim().is_empty()).ok_or_else(|| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                "invalid_argument",
+                "a name is needed".into(),
+            )
+        })?;
+        let id = body
+            .id
+            .unwrap_or_else(|| format!("p-{}", crate::auth::random_base32(&mut rand::rng(), 12)));
+        let mut p = Participant::new(id, name, body.role);
+        p.sector = body.sector;
+        p.venue = body.venue;
+        if let Some(grants) = body.grants {
+            p.grants = grants;
+        }
+        Claims::new(&room, &p, now(), ttl)
+    };
+    let token = state.config.token_keys.mint(&claims);
+    let link = state.config.join_link(&room, &token);
+    Ok(Json(
+        json!({ "participant": claims.sub, "token": token, "link": link, "expires_at": claims.exp }),
+    ))
+}
+
+/// The record as JSON lines of record entries, the format `yishi record verify` checks.
+async fn record(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    state.store.room(&id).await?.ok_or_else(|| not_found(&id))?;
+    let loaded = state.store.load(&id).await?;
+    let mut body = String::new();
+    for entry in &loaded.entries {
+        body.push_str(&serde_json::to_string(entry).unwrap_or_default());
+        body.push('\n');
+    }
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-ndjson; charset=utf-8")],
+        body,
+    )
+        .into_response())
+}
+
+async fn attendance(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let snapshot = state
+        .hub
+        .room(&id)
+        .await?
+        .inspect()
+        .await
+        .ok_or_else(|| not_found(&id))?;
+    Ok(Json(
+        json!({ "seq": snapshot.seq, "attendance": snapshot.attendance }),
+    ))
+}
+
+async fn speaking(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let snapshot = state
+        .hub
+        .room(&id)
+        .await?
+        .inspect()
+        .await
+        .ok_or_else(|| not_found(&id))?;
+    Ok(Json(
+        json!({ "seq": snapshot.seq, "speaking": snapshot.speaking }),
+    ))
+}

@@ -1,0 +1,738 @@
+//! The room actor: one task owns one live room's engine, its record chain and its
+//! subscribers. Commands arrive on a bounded channel; the task sleeps until the engine's
+//! next deadline.
+//!
+//! Each turn of the loop takes everything queued, applies it to the engine, makes the
+//! resulting events durable through the group committer and only then fans them out and
+//! acknowledges them (durability before visibility). If the store fails, the actor tells
+//! everyone to come back, and stops: the next connection rebuilds the room from the store,
+//! so nothing unacknowledged is ever seen and nothing acknowledged is lost.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::Duration;
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use yishi_protocol::{
+    Command, ErrorCode, ErrorMessage, Event, EventBody, Millis, PROTOCOL_VERSION, Participant,
+    ParticipantId, PollId, RequestId, Resume, Role, Seq, ServerMessage, SessionState, View,
+    Welcome,
+};
+
+use super::{Committer, HubConfig, Out, Outbox, close, now};
+use crate::auth;
+use crate::room::{Actor, Applied, Chain, Room};
+use crate::store::{Append, Loaded, Store, StoredRoom};
+
+/// A cheap, cloneable way to reach a room's actor.
+#[derive(Clone)]
+pub struct RoomHandle {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl RoomHandle {
+    pub(crate) async fn send(&self, msg: Msg) -> bool {
+        self.tx.send(msg).await.is_ok()
+    }
+
+    /// Apply a command as the operator (a host identity `admin`), durably.
+    pub async fn admin(&self, command: Command) -> Result<Option<Seq>, ErrorMessage> {
+        let (reply, rx) = oneshot::channel();
+        let unavailable = || ErrorMessage {
+            req: None,
+            code: ErrorCode::Unavailable,
+            message: "the room restarts; retry".into(),
+        };
+        if self
+            .tx
+            .send(Msg::Admin {
+                command: Box::new(command),
+                reply,
+            })
+            .await
+            .is_err()
+        {
+            return Err(unavailable());
+        }
+        rx.await.unwrap_or_else(|_| Err(unavailable()))
+    }
+
+    /// The room as a host sees it now.
+    pub async fn inspect(&self) -> Option<yishi_protocol::RoomSnapshot> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Msg::Inspect { reply }).await.ok()?;
+        rx.await.ok()
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Ask the actor to stop after what it has queued.
+    pub async fn stop(&self) {
+        let _ = self.tx.send(Msg::Stop).await;
+    }
+}
+
+pub(crate) type ConnId = u64;
+
+pub(crate) enum Msg {
+    /// A connection finished its handshake and wants the room.
+    Attach(Box<Attach>),
+    Command {
+        conn: ConnId,
+        req: RequestId,
+        command: Box<Command>,
+    },
+    /// A connection ended.
+    Detach {
+        conn: ConnId,
+    },
+    Admin {
+        command: Box<Command>,
+        reply: oneshot::Sender<Result<Option<Seq>, ErrorMessage>>,
+    },
+    Inspect {
+        reply: oneshot::Sender<yishi_protocol::RoomSnapshot>,
+    },
+    Stop,
+}
+
+pub(crate) struct Attach {
+    pub conn: ConnId,
+    /// As the token says; an anonymous audience link has id `*`.
+    pub participant: Participant,
+    pub resume: Option<Resume>,
+    pub outbox: Outbox,
+    /// Closes the socket at once with a code, past whatever is queued.
+    pub kill: oneshot::Sender<(u16, &'static str)>,
+    /// Who the connection turned out to be (an anonymous viewer gets an identity here).
+    pub reply: oneshot::Sender<Result<Participant, ErrorMessage>>,
+}
+
+/// A connection the room sends to.
+struct Subscriber {
+    participant: Actor,
+    view: View,
+    outbox: Outbox,
+    kill: Option<oneshot::Sender<(u16, &'static str)>>,
+    /// The last sequence number this connection's batches cover.
+    through: Seq,
+    /// An audience connection that fell behind: it gets a snapshot when it has room.
+    lagging: bool,
+}
+
+/// Something to send once the current batch is durable.
+enum Deferred {
+    Ack {
+        conn: ConnId,
+        req: RequestId,
+        seq: Option<Seq>,
+    },
+    Admin {
+        seq: Option<Seq>,
+        reply: oneshot::Sender<Result<Option<Seq>, ErrorMessage>>,
+    },
+    Welcome {
+        conn: ConnId,
+        resume_from: Option<Seq>,
+        session: String,
+        reply: oneshot::Sender<Result<Participant, ErrorMessage>>,
+    },
+}
+
+struct RoomActor {
+    id: String,
+    room: Room,
+    chain: Chain,
+    committer: Committer,
+    store: Store,
+    config: HubConfig,
+    subscribers: HashMap<ConnId, Subscriber>,
+    /// Open connections per participant: presence changes on the first and the last.
+    connections: HashMap<ParticipantId, u32>,
+    /// Recent events, for resume.
+    recent: VecDeque<Event>,
+    /// Request ids already applied, per participant, with the sequence number acknowledged;
+    /// a retry is acknowledged again without being applied twice.
+    seen: HashMap<(ParticipantId, RequestId), Option<Seq>>,
+    seen_order: VecDeque<(ParticipantId, RequestId)>,
+    /// Resume sessions: id → the identity it stands for.
+    sessions: HashMap<String, Participant>,
+    /// Polls whose tallies changed since they were last sent.
+    dirty_polls: BTreeSet<PollId>,
+    next_tally: Option<Instant>,
+}
+
+const SEEN_LIMIT: usize = 65_536;
+const MAX_BATCH: usize = 1024;
+
+pub(crate) fn spawn(
+    stored: StoredRoom,
+    loaded: Loaded,
+    committer: Committer,
+    store: Store,
+    config: HubConfig,
+) -> RoomHandle {
+    let entries = loaded.entries;
+    let chain = entries
+        .last()
+        .and_then(|e| Chain::resume(&e.hash))
+        .unwrap_or_default();
+    let room = Room::replay(
+        stored.title.clone(),
+        entries.iter().map(|e| &e.event),
+        &loaded.sealed,
+    );
+    let keep = entries.len().saturating_sub(config.resume_window);
+    let recent: VecDeque<Event> = entries.into_iter().skip(keep).map(|e| e.event).collect();
+    let (tx, rx) = mpsc::channel(4096);
+    let actor = RoomActor {
+        id: stored.id,
+        room,
+        chain,
+        committer,
+        store,
+        config,
+        subscribers: HashMap::new(),
+        connections: HashMap::new(),
+        recent,
+        seen: HashMap::new(),
+        seen_order: VecDeque::new(),
+        sessions: HashMap::new(),
+        dirty_polls: BTreeSet::new(),
+        next_tally: None,
+    };
+    tokio::spawn(actor.run(rx));
+    RoomHandle { tx }
+}
+
+/// A tokio instant for a room deadline.
+fn instant_of(deadline: Millis) -> Instant {
+    Instant::now() + Duration::from_millis(deadline.0.saturating_sub(now().0))
+}
+
+fn frame(message: &ServerMessage) -> Utf8Bytes {
+    // Our own types always serialise.
+    Utf8Bytes::from(serde_json::to_string(message).unwrap_or_default())
+}
+
+fn error_frame(req: Option<RequestId>, code: ErrorCode, message: impl Into<String>) -> Utf8Bytes {
+    frame(&ServerMessage::Error(ErrorMessage {
+        req,
+        code,
+        message: message.into(),
+    }))
+}
+
+impl RoomActor {
+    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        tracing::info!(room = %self.id, seq = self.room.seq(), "room actor started");
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        loop {
+            let deadline = self.room.next_deadline().map(instant_of);
+            tokio::select! {
+                n = rx.recv_many(&mut batch, MAX_BATCH) => {
+                    if n == 0 { break; }
+                }
+                _ = sleep_until(deadline) => {}
+                _ = sleep_until(self.next_tally) => {
+                    self.send_tallies();
+                    continue;
+                }
+            }
+            let stop = batch.iter().any(|m| matches!(m, Msg::Stop));
+            if let Err(e) = self.turn(std::mem::take(&mut batch)).await {
+                tracing::error!(room = %self.id, error = %e, "room stopped: its events could not be stored");
+                for sub in self.subscribers.values_mut() {
+                    if let Some(kill) = sub.kill.take() {
+                        let _ = kill.send((close::UNAVAILABLE, "the room restarts: resume"));
+                    }
+                }
+                break;
+            }
+            if stop {
+                break;
+            }
+        }
+        tracing::info!(room = %self.id, "room actor stopped");
+    }
+
+    /// One turn: deadlines, then every queued message, one commit, then visibility.
+    async fn turn(&mut self, batch: Vec<Msg>) -> Result<(), String> {
+        let now = now();
+        let mut applied = self.room.tick(now);
+        let mut deferred = Vec::new();
+        for msg in batch {
+            match msg {
+                Msg::Command { conn, req, command } => {
+                    self.command(conn, req, &command, now, &mut applied, &mut deferred)
+                }
+                Msg::Attach(attach) => self.attach(*attach, now, &mut applied, &mut deferred),
+                Msg::Detach { conn } => self.detach(conn, now, &mut applied),
+                Msg::Admin { command, reply } => {
+                    let admin = Actor::new(Participant::new("admin", "管理员", Role::Host));
+                    let req = RequestId(format!("admin-{}", now.0));
+                    match self.room.apply(&admin, &req, &command, now) {
+                        Ok(out) => {
+                            let seq = out.ack_seq();
+                            applied.events.extend(out.events);
+                            applied.sealed.extend(out.sealed);
+                            deferred.push(Deferred::Admin { seq, reply });
+                        }
+                        Err(r) => {
+                            let _ = reply.send(Err(ErrorMessage {
+                                req: None,
+                                code: r.code,
+                                message: r.message,
+                            }));
+                        }
+                    }
+                }
+                Msg::Inspect { reply } => {
+                    let _ =
+                        reply.send(self.room.snapshot(View::Host, &ParticipantId::new("admin")));
+                }
+                Msg::Stop => {}
+            }
+        }
+        if !applied.events.is_empty() {
+            self.commit(&applied).await?;
+            self.fan_out(&applied.events);
+        }
+        for d in deferred {
+            self.deliver(d);
+        }
+        self.schedule_tally();
+        Ok(())
+    }
+
+    fn command(
+        &mut self,
+        conn: ConnId,
+        req: RequestId,
+        command: &Command,
+        now: Millis,
+        applied: &mut Applied,
+        deferred: &mut Vec<Deferred>,
+    ) {
+        let Some(sub) = self.subscribers.get(&conn) else {
+            return;
+        };
+        let actor = sub.participant.clone();
+        let key = (actor.id().clone(), req.clone());
+        if let Some(seq) = self.seen.get(&key) {
+            deferred.push(Deferred::Ack {
+                conn,
+                req,
+                seq: *seq,
+            });
+            return;
+        }
+        let started = std::time::Instant::now();
+        let result = self.room.apply(&actor, &req, command, now);
+        metrics::histogram!("yishi_engine_apply_seconds").record(started.elapsed().as_secs_f64());
+        match result {
+            Ok(out) => {
+                let seq = out.ack_seq();
+                if let Command::CastBallot { poll, .. } = command {
+                    self.dirty_polls.insert(*poll);
+                }
+                self.remember(key, seq);
+                applied.events.extend(out.events);
+                applied.sealed.extend(out.sealed);
+                deferred.push(Deferred::Ack { conn, req, seq });
+            }
+            Err(rejection) => {
+                metrics::counter!("yishi_commands_refused_total", "code" => rejection.code.as_str()).increment(1);
+                let _ = sub_outbox(&self.subscribers, conn).map(|o| {
+                    o.try_send(Out::Frame(error_frame(
+                        Some(req),
+                        rejection.code,
+                        rejection.message,
+                    )))
+                });
+            }
+        }
+    }
+
+    fn remember(&mut self, key: (ParticipantId, RequestId), seq: Option<Seq>) {
+        if self.seen_order.len() >= SEEN_LIMIT {
+            if let Some(old) = self.seen_order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        self.seen_order.push_back(key.clone());
+        self.seen.insert(key, seq);
+    }
+
+    fn attach(
+        &mut self,
+        attach: Attach,
+        now: Millis,
+        applied: &mut Applied,
+        deferred: &mut Vec<Deferred>,
+    ) {
+        let Attach {
+            conn,
+            participant,
+            resume,
+            outbox,
+            kill,
+            reply,
+        } = attach;
+        // Who is this? A resumed session keeps its identity: an anonymous viewer keeps the
+        // id the server gave it. Otherwise an anonymous link gets a fresh identity.
+        let anonymous = auth::is_anonymous(&participant);
+        let remembered = resume
+            .as_ref()
+            .and_then(|r| Some((r.session.clone(), self.sessions.get(&r.session)?.clone())));
+        let (session, who) = match remembered {
+            Some((session, known)) if anonymous && known.role == participant.role => {
+                (session, known)
+            }
+            Some((session, known)) if known.id == participant.id => (session, participant),
+            _ => {
+                let who = if anonymous {
+                    auth::anonymous_viewer(&participant)
+                } else {
+                    participant
+                };
+                (auth::random_base32(&mut rand::rng(), 24), who)
+            }
+        };
+        self.sessions.insert(session.clone(), who.clone());
+        let count = self.connections.entry(who.id.clone()).or_insert(0);
+        *count += 1;
+        if *count == 1 {
+            let out = self.room.join(&who, now);
+            applied.events.extend(out.events);
+        }
+        metrics::gauge!("yishi_connections", "role" => role_name(who.role)).increment(1.0);
+        let actor = Actor::new(who.clone());
+        let view = actor.view();
+        let resume_from = resume.as_ref().map(|r| r.last_seq);
+        // Lagging until welcomed: no batch may reach it before its welcome.
+        self.subscribers.insert(
+            conn,
+            Subscriber {
+                participant: actor,
+                view,
+                outbox,
+                kill: Some(kill),
+                through: 0,
+                lagging: true,
+            },
+        );
+        deferred.push(Deferred::Welcome {
+            conn,
+            resume_from,
+            session,
+            reply,
+        });
+    }
+
+    fn detach(&mut self, conn: ConnId, now: Millis, applied: &mut Applied) {
+        let Some(sub) = self.subscribers.remove(&conn) else {
+            return;
+        };
+        let id = sub.participant.id().clone();
+        metrics::gauge!("yishi_connections", "role" => role_name(sub.participant.participant.role))
+            .decrement(1.0);
+        if let Some(count) = self.connections.get_mut(&id) {
+            *count -= 1;
+            if *count == 0 {
+                self.connections.remove(&id);
+                let out = self.room.leave(&id, now);
+                applied.events.extend(out.events);
+            }
+        }
+    }
+
+    /// Seal the events into the chain and make them durable.
+    async fn commit(&mut self, applied: &Applied) -> Result<(), String> {
+        let entries: Vec<_> = applied
+            .events
+            .iter()
+            .map(|e| self.chain.seal(e.clone()))
+            .collect();
+        let closed = applied.events.iter().any(|e| {
+            matches!(
+                e.body,
+                EventBody::SessionChanged {
+                    state: SessionState::Closed
+                }
+            )
+        });
+        self.committer
+            .commit(Append {
+                room: self.id.clone(),
+                entries,
+                sealed: applied.sealed.clone(),
+            })
+            .await?;
+        metrics::counter!("yishi_events_total").increment(applied.events.len() as u64);
+        for e in &applied.events {
+            if self.recent.len() >= self.config.resume_window {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(e.clone());
+        }
+        if closed {
+            let at = applied.events.last().map_or(now(), |e| e.at);
+            if let Err(e) = self
+                .store
+                .close_room(&self.id, &self.chain.head(), at)
+                .await
+            {
+                tracing::error!(room = %self.id, error = %e, "could not publish the final hash");
+            } else {
+                tracing::info!(room = %self.id, hash = %self.chain.head(), "session closed; final hash published");
+            }
+        }
+        Ok(())
+    }
+
+    /// Send committed events to every subscriber as its view may see them: serialised once
+    /// per view (and per starting point), shared by reference.
+    fn fan_out(&mut self, events: &[Event]) {
+        let started = std::time::Instant::now();
+        let Some(last) = events.last().map(|e| e.seq) else {
+            return;
+        };
+        let private: BTreeSet<&ParticipantId> = events
+            .iter()
+            .filter_map(|e| self.room.private_recipient(e))
+            .collect();
+        let mut per_view: HashMap<View, Option<String>> = HashMap::new();
+        let mut frames: HashMap<(View, Seq), Utf8Bytes> = HashMap::new();
+        let mut slow: Vec<ConnId> = Vec::new();
+        let room = &self.room;
+        for (conn, sub) in self.subscribers.iter_mut() {
+            if sub.lagging {
+                continue;
+            }
+            let from = sub.through + 1;
+            let frame = if private.contains(sub.participant.id()) {
+                let visible: Vec<_> = events
+                    .iter()
+                    .filter_map(|e| room.event_for_viewer(e, sub.view, sub.participant.id()))
+                    .collect();
+                if visible.is_empty() {
+                    continue;
+                }
+                events_frame(
+                    from,
+                    last,
+                    &serde_json::to_string(&visible).unwrap_or_default(),
+                )
+            } else {
+                let json = per_view.entry(sub.view).or_insert_with(|| {
+                    let visible: Vec<_> = events
+                        .iter()
+                        .filter_map(|e| room.event_for(e, sub.view))
+                        .collect();
+                    (!visible.is_empty())
+                        .then(|| serde_json::to_string(&visible).unwrap_or_default())
+                });
+                let Some(json) = json else { continue };
+                frames
+                    .entry((sub.view, from))
+                    .or_insert_with(|| events_frame(from, last, json))
+                    .clone()
+            };
+            match sub.outbox.try_send(Out::Frame(frame)) {
+                Ok(()) => sub.through = last,
+                Err(mpsc::error::TrySendError::Full(_)) => slow.push(*conn),
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+        for conn in slow {
+            self.fell_behind(conn);
+        }
+        self.catch_up_laggards();
+        metrics::histogram!("yishi_fanout_seconds").record(started.elapsed().as_secs_f64());
+    }
+
+    /// A subscriber whose queue is full: the audience is resynchronised later from a
+    /// snapshot; members and hosts are closed with "resume" and catch up exactly.
+    fn fell_behind(&mut self, conn: ConnId) {
+        metrics::counter!("yishi_queue_drops_total").increment(1);
+        let Some(sub) = self.subscribers.get_mut(&conn) else {
+            return;
+        };
+        if sub.view == View::Audience {
+            sub.lagging = true;
+        } else {
+            // Closed at once past its full queue; it resumes from its last batch. Until its
+            // reader detaches it gets nothing more.
+            sub.lagging = true;
+            if let Some(kill) = sub.kill.take() {
+                let _ = kill.send((close::RESUME, "too slow: resume"));
+            }
+        }
+    }
+
+    /// Audience subscribers that fell behind and have room again get a fresh snapshot.
+    fn catch_up_laggards(&mut self) {
+        let room = &self.room;
+        let mut snapshots: HashMap<View, Utf8Bytes> = HashMap::new();
+        for sub in self.subscribers.values_mut() {
+            if !sub.lagging
+                || sub.view != View::Audience
+                || sub.outbox.capacity() * 2 < sub.outbox.max_capacity()
+                || sub.through == 0
+            {
+                continue;
+            }
+            let frame = snapshots
+                .entry(sub.view)
+                .or_insert_with(|| {
+                    frame(&ServerMessage::Welcome(Box::new(Welcome {
+                        protocol: PROTOCOL_VERSION,
+                        session: String::new(),
+                        you: sub.participant.participant.clone(),
+                        view: sub.view,
+                        server_time: now(),
+                        snapshot: Some(room.snapshot(sub.view, &ParticipantId::new(""))),
+                    })))
+                })
+                .clone();
+            if sub.outbox.try_send(Out::Frame(frame)).is_ok() {
+                sub.lagging = false;
+                sub.through = room.seq();
+            }
+        }
+    }
+
+    fn deliver(&mut self, deferred: Deferred) {
+        match deferred {
+            Deferred::Ack { conn, req, seq } => {
+                if let Some(outbox) = sub_outbox(&self.subscribers, conn) {
+                    let _ = outbox.try_send(Out::Frame(frame(&ServerMessage::Ack(
+                        yishi_protocol::Ack { req, seq },
+                    ))));
+                }
+            }
+            Deferred::Admin { seq, reply } => {
+                let _ = reply.send(Ok(seq));
+            }
+            Deferred::Welcome {
+                conn,
+                resume_from,
+                session,
+                reply,
+            } => self.welcome(conn, resume_from, session, reply),
+        }
+    }
+
+    /// Greet a new subscriber: the missed events when it resumes within the window, a
+    /// snapshot otherwise. From here on it gets every batch.
+    fn welcome(
+        &mut self,
+        conn: ConnId,
+        resume_from: Option<Seq>,
+        session: String,
+        reply: oneshot::Sender<Result<Participant, ErrorMessage>>,
+    ) {
+        let Some(sub) = self.subscribers.get_mut(&conn) else {
+            return;
+        };
+        let me = sub.participant.participant.clone();
+        let seq = self.room.seq();
+        let oldest = self.recent.front().map_or(seq + 1, |e| e.seq);
+        let missed = resume_from.filter(|last| *last <= seq && last + 1 >= oldest);
+        let welcome = Welcome {
+            protocol: PROTOCOL_VERSION,
+            session,
+            you: me.clone(),
+            view: sub.view,
+            server_time: now(),
+            snapshot: missed
+                .is_none()
+                .then(|| self.room.snapshot(sub.view, &me.id)),
+        };
+        let _ = sub
+            .outbox
+            .try_send(Out::Frame(frame(&ServerMessage::Welcome(Box::new(
+                welcome,
+            )))));
+        if let Some(last) = missed {
+            let visible: Vec<_> = self
+                .recent
+                .iter()
+                .filter(|e| e.seq > last)
+                .filter_map(|e| self.room.event_for_viewer(e, sub.view, &me.id))
+                .collect();
+            if !visible.is_empty() {
+                let json = serde_json::to_string(&visible).unwrap_or_default();
+                let _ = sub
+                    .outbox
+                    .try_send(Out::Frame(events_frame(last + 1, seq, &json)));
+            }
+        }
+        sub.through = seq;
+        sub.lagging = false;
+        let _ = reply.send(Ok(me));
+    }
+
+    /// Send the running turnout (and results where a view may see them) of polls that
+    /// received ballots, at most every `tally_interval_ms`.
+    fn send_tallies(&mut self) {
+        self.next_tally = None;
+        let polls: Vec<PollId> = std::mem::take(&mut self.dirty_polls).into_iter().collect();
+        for poll in polls {
+            let mut frames: HashMap<View, Option<Utf8Bytes>> = HashMap::new();
+            for sub in self.subscribers.values() {
+                let frame = frames.entry(sub.view).or_insert_with(|| {
+                    self.room
+                        .tally_update(poll, sub.view)
+                        .map(|t| frame(&ServerMessage::Tally(t)))
+                });
+                if let Some(frame) = frame {
+                    let _ = sub.outbox.try_send(Out::Frame(frame.clone()));
+                }
+            }
+        }
+    }
+}
+
+impl RoomActor {
+    /// Schedule a tally if ballots came in.
+    fn schedule_tally(&mut self) {
+        if !self.dirty_polls.is_empty() && self.next_tally.is_none() {
+            self.next_tally =
+                Some(Instant::now() + Duration::from_millis(self.config.tally_interval_ms));
+        }
+    }
+}
+
+fn sub_outbox(subscribers: &HashMap<ConnId, Subscriber>, conn: ConnId) -> Option<&Outbox> {
+    subscribers.get(&conn).map(|s| &s.outbox)
+}
+
+fn events_frame(from: Seq, through: Seq, events_json: &str) -> Utf8Bytes {
+    Utf8Bytes::from(format!(
+        r#"{{"type":"events","from":{from},"through":{through},"events":{events_json}}}"#
+    ))
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Host => "host",
+        Role::Member => "member",
+        Role::Respondent => "respondent",
+        Role::Venue => "venue",
+        Role::Observer => "observer",
+        Role::Recorder => "recorder",
+        Role::Audience => "audience",
+    }
+}

@@ -1,0 +1,352 @@
+//! One WebSocket connection: the `hello` handshake, then a reader that checks and forwards
+//! commands to the room actor, and a writer that drains the connection's queue,
+//! coalescing whatever is queued into one flush.
+//!
+//! Bad input never reaches the room: malformed, oversized or unknown frames, a second
+//! hello, floods — each is answered with an error code on this connection only.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::{mpsc, oneshot};
+use yishi_protocol::{ClientMessage, ErrorCode, ErrorMessage, PROTOCOL_VERSION, ServerMessage};
+
+use super::actor::{Attach, Msg};
+use super::{Hub, Out, close, now};
+use crate::auth::AuthError;
+
+/// How long a new connection may take to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn error(
+    req: Option<yishi_protocol::RequestId>,
+    code: ErrorCode,
+    message: impl Into<String>,
+) -> Message {
+    let msg = ServerMessage::Error(ErrorMessage {
+        req,
+        code,
+        message: message.into(),
+    });
+    Message::Text(Utf8Bytes::from(
+        serde_json::to_string(&msg).unwrap_or_default(),
+    ))
+}
+
+fn close_frame(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
+
+/// Serve one upgraded socket from `ip` until it closes.
+pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: IpAddr) {
+    // ----- handshake -----
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, socket.recv()).await {
+        Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str::<ClientMessage>(&text),
+        Ok(Some(Ok(_))) => {
+            let _ = socket
+                .send(error(
+                    None,
+                    ErrorCode::HelloExpected,
+                    "send a hello as text first",
+                ))
+                .await;
+            let _ = socket
+                .send(close_frame(close::PROTOCOL, "hello expected"))
+                .await;
+            return;
+        }
+        _ => return,
+    };
+    let hello = match hello {
+        Ok(ClientMessage::Hello(hello)) => hello,
+        Ok(_) => {
+            let _ = socket
+                .send(error(
+                    None,
+                    ErrorCode::HelloExpected,
+                    "the first message must be a hello",
+                ))
+                .await;
+            let _ = socket
+                .send(close_frame(close::PROTOCOL, "hello expected"))
+                .await;
+            return;
+        }
+        Err(e) => {
+            let _ = socket
+                .send(error(
+                    None,
+                    ErrorCode::Malformed,
+                    format!("not a hello: {e}"),
+                ))
+                .await;
+            let _ = socket
+                .send(close_frame(close::PROTOCOL, "malformed hello"))
+                .await;
+            return;
+        }
+    };
+    if hello.protocol != PROTOCOL_VERSION {
+        let text = format!(
+            "this server speaks protocol {PROTOCOL_VERSION}, not {}: reload the page",
+            hello.protocol
+        );
+        let _ = socket
+            .send(error(None, ErrorCode::ProtocolVersion, text))
+            .await;
+        let _ = socket
+            .send(close_frame(close::PROTOCOL, "protocol version"))
+            .await;
+        return;
+    }
+    if hub.ip_joins.check_key(&ip).is_err() {
+        let _ = socket
+            .send(error(
+                None,
+                ErrorCode::RateLimited,
+                "too many connections from your address; retry shortly",
+            ))
+            .await;
+        let _ = socket
+            .send(close_frame(close::UNAVAILABLE, "rate limited"))
+            .await;
+        return;
+    }
+    let claims = match hub.keys.decode(&hello.token, now()) {
+        Ok(claims) => claims,
+        Err(e) => {
+            let (code, close_code) = match e.code() {
+                ErrorCode::TokenExpired => (ErrorCode::TokenExpired, close::TOKEN_EXPIRED),
+                _ => (ErrorCode::Unauthorized, close::UNAUTHORIZED),
+            };
+            let _ = socket.send(error(None, code, describe(&e))).await;
+            let _ = socket.send(close_frame(close_code, "not admitted")).await;
+            return;
+        }
+    };
+    let room = match hub.room(&claims.room).await {
+        Ok(room) => room,
+        Err(super::HubError::UnknownRoom(_)) => {
+            let _ = socket
+                .send(error(
+                    None,
+                    ErrorCode::Unauthorized,
+                    "this link is for a room that does not exist",
+                ))
+                .await;
+            let _ = socket
+                .send(close_frame(close::UNAUTHORIZED, "unknown room"))
+                .await;
+            return;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not start a room");
+            let _ = socket
+                .send(error(
+                    None,
+                    ErrorCode::Unavailable,
+                    "the room cannot be opened now; retry shortly",
+                ))
+                .await;
+            let _ = socket
+                .send(close_frame(close::UNAVAILABLE, "unavailable"))
+                .await;
+            return;
+        }
+    };
+
+    // ----- attach -----
+    let conn = hub.next_conn_id();
+    let participant = claims.participant();
+    let capacity = if participant.role == yishi_protocol::Role::Audience {
+        hub.config.audience_queue
+    } else {
+        hub.config.member_queue
+    };
+    let (out_tx, out_rx) = mpsc::channel::<Out>(capacity);
+    let (kill_tx, kill_rx) = oneshot::channel();
+    let (reply_tx, reply_rx) = oneshot::channel();
+    let attach = Attach {
+        conn,
+        participant,
+        resume: hello.resume,
+        outbox: out_tx.clone(),
+        kill: kill_tx,
+        reply: reply_tx,
+    };
+    if !room.send(Msg::Attach(Box::new(attach))).await {
+        let _ = socket
+            .send(error(
+                None,
+                ErrorCode::Unavailable,
+                "the room restarts; retry",
+            ))
+            .await;
+        let _ = socket
+            .send(close_frame(close::UNAVAILABLE, "unavailable"))
+            .await;
+        return;
+    }
+    let (sink, mut stream) = socket.split();
+    let writer = tokio::spawn(write_loop(sink, out_rx, kill_rx));
+    let me = match reply_rx.await {
+        Ok(Ok(me)) => me,
+        _ => {
+            writer.abort();
+            return;
+        }
+    };
+    tracing::debug!(conn, participant = %me.id.0, "attached");
+
+    // ----- read loop -----
+    let per_conn: DefaultDirectRateLimiter = RateLimiter::direct(
+        Quota::per_second(
+            NonZeroU32::new(hub.config.commands_per_second.max(1)).unwrap_or(NonZeroU32::MIN),
+        )
+        .allow_burst(
+            NonZeroU32::new(hub.config.commands_per_second.max(1) * 2).unwrap_or(NonZeroU32::MIN),
+        ),
+    );
+    let reply = |m: Message| {
+        if let Message::Text(t) = m {
+            let _ = out_tx.try_send(Out::Frame(t));
+        }
+    };
+    while let Some(frame) = stream.next().await {
+        let text = match frame {
+            Ok(Message::Text(text)) => text,
+            Ok(Message::Binary(_)) => {
+                reply(error(None, ErrorCode::Malformed, "frames are JSON text"));
+                continue;
+            }
+            Ok(Message::Close(_)) => break,
+            Ok(_) => continue, // ping/pong are answered by the library
+            Err(e) => {
+                if is_too_large(&e) {
+                    let limit = hub.config.max_frame_bytes;
+                    reply(error(
+                        None,
+                        ErrorCode::TooLarge,
+                        format!("messages are limited to {limit} bytes"),
+                    ));
+                    let _ = out_tx.try_send(Out::Close(close::TOO_LARGE, "message too large"));
+                }
+                break;
+            }
+        };
+        match serde_json::from_str::<ClientMessage>(&text) {
+            Ok(ClientMessage::Command(cmd)) => {
+                if per_conn.check().is_err() || hub.ip_commands.check_key(&ip).is_err() {
+                    metrics::counter!("yishi_rate_limited_total").increment(1);
+                    reply(error(
+                        Some(cmd.req),
+                        ErrorCode::RateLimited,
+                        "too many commands: slow down and retry",
+                    ));
+                    continue;
+                }
+                let msg = Msg::Command {
+                    conn,
+                    req: cmd.req,
+                    command: Box::new(cmd.command),
+                };
+                if !room.send(msg).await {
+                    break;
+                }
+            }
+            Ok(ClientMessage::Ping) => {
+                let pong = ServerMessage::Pong { server_time: now() };
+                let _ = out_tx.try_send(Out::Frame(Utf8Bytes::from(
+                    serde_json::to_string(&pong).unwrap_or_default(),
+                )));
+            }
+            Ok(ClientMessage::Hello(_)) => reply(error(
+                None,
+                ErrorCode::HelloExpected,
+                "already greeted: hello only once",
+            )),
+            Err(e) => {
+                let req = serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|v| {
+                        v.get("req")
+                            .and_then(|r| r.as_str())
+                            .map(|r| yishi_protocol::RequestId(r.to_owned()))
+                    });
+                reply(error(
+                    req,
+                    ErrorCode::Malformed,
+                    format!("not a valid message: {e}"),
+                ));
+            }
+        }
+    }
+    let _ = room.send(Msg::Detach { conn }).await;
+    drop(out_tx);
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+}
+
+/// Drain the queue: write everything queued, flush once.
+async fn write_loop(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut rx: mpsc::Receiver<Out>,
+    mut kill: oneshot::Receiver<(u16, &'static str)>,
+) {
+    let mut batch = Vec::with_capacity(64);
+    loop {
+        tokio::select! {
+            biased;
+            killed = &mut kill => {
+                if let Ok((code, reason)) = killed {
+                    let _ = sink.send(close_frame(code, reason)).await;
+                }
+                return;
+            }
+            n = rx.recv_many(&mut batch, 64) => {
+                if n == 0 {
+                    let _ = sink.close().await;
+                    return;
+                }
+            }
+        }
+        for out in batch.drain(..) {
+            let result = match out {
+                Out::Frame(text) => sink.feed(Message::Text(text)).await,
+                Out::Close(code, reason) => {
+                    let _ = sink.send(close_frame(code, reason)).await;
+                    return;
+                }
+            };
+            if result.is_err() {
+                return;
+            }
+        }
+        if sink.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+fn is_too_large(e: &axum::Error) -> bool {
+    let text = e.to_string();
+    text.contains("too long")
+        || text.contains("too big")
+        || text.contains("Space limit")
+        || text.contains("Capacity")
+}
+
+fn describe(e: &AuthError) -> String {
+    match e.code() {
+        ErrorCode::TokenExpired => {
+            "this link has expired: ask the organiser for a new one".to_owned()
+        }
+        _ => format!("this link is not valid: {e}"),
+    }
+}

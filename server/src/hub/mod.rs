@@ -1,0 +1,213 @@
+//! The hub: one actor task per live room, the registry that finds them, the group
+//! committer that makes their events durable, and the WebSocket connections.
+//!
+//! No engine state sits behind a shared lock: each room's [`Room`](crate::room::Room)
+//! is owned by its actor; the registry maps room ids to channel handles and nothing else.
+
+mod actor;
+mod commit;
+mod conn;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::mpsc;
+use yishi_protocol::Millis;
+
+use crate::auth::Keys;
+use crate::store::{Store, StoreError};
+
+pub use actor::RoomHandle;
+pub use commit::Committer;
+pub use conn::serve_socket;
+
+/// Limits and sizes of the hub. The defaults suit one 2-core machine.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Largest WebSocket message accepted, in bytes.
+    pub max_frame_bytes: usize,
+    /// Frames a member's or host's connection may have queued before it is closed with
+    /// "resume" (they catch up exactly through resume).
+    pub member_queue: usize,
+    /// Frames an audience connection may have queued before it is resynchronised from a
+    /// snapshot instead.
+    pub audience_queue: usize,
+    /// Events each room keeps in memory for resume; older gaps get a snapshot.
+    pub resume_window: usize,
+    /// Commands per second one connection may send (burst: twice that).
+    pub commands_per_second: u32,
+    /// Commands per second from one IP address over all its connections.
+    pub commands_per_ip: u32,
+    /// New connections (hellos) per second from one IP address; bounds the anonymous
+    /// viewer identities one address can obtain.
+    pub joins_per_ip: u32,
+    /// How often running poll tallies are sent, in milliseconds.
+    pub tally_interval_ms: u64,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            max_frame_bytes: 64 * 1024,
+            member_queue: 512,
+            audience_queue: 128,
+            resume_window: 8192,
+            commands_per_second: 20,
+            commands_per_ip: 400,
+            joins_per_ip: 200,
+            tally_interval_ms: 500,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error("no room {0}")]
+    UnknownRoom(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The wall clock in milliseconds since the epoch: the only clock the rooms see.
+pub fn now() -> Millis {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Millis(d.as_millis() as u64)
+}
+
+pub struct Hub {
+    pub(crate) store: Store,
+    pub(crate) keys: Keys,
+    pub(crate) config: HubConfig,
+    committer: Committer,
+    /// Room id → handle. A `std` mutex: it is held for a map lookup, never across an await.
+    rooms: Mutex<HashMap<String, RoomHandle>>,
+    /// Serialises loading, so two connections to a sleeping room start one actor.
+    loading: tokio::sync::Mutex<()>,
+    pub(crate) ip_commands: DefaultKeyedRateLimiter<IpAddr>,
+    pub(crate) ip_joins: DefaultKeyedRateLimiter<IpAddr>,
+    next_conn: std::sync::atomic::AtomicU64,
+}
+
+fn per_second(n: u32) -> Quota {
+    let n = NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
+    Quota::per_second(n)
+        .allow_burst(n.saturating_mul(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN)))
+}
+
+impl Hub {
+    /// Start the hub: the committer, and an actor for every room not closed (crash
+    /// recovery: each is rebuilt from its record, and its clocks go on from their
+    /// recorded deadlines).
+    pub async fn start(store: Store, keys: Keys, config: HubConfig) -> Result<Arc<Hub>, HubError> {
+        let committer = Committer::spawn(store.clone());
+        let hub = Arc::new(Hub {
+            ip_commands: RateLimiter::keyed(per_second(config.commands_per_ip)),
+            ip_joins: RateLimiter::keyed(per_second(config.joins_per_ip)),
+            store,
+            keys,
+            config,
+            committer,
+            rooms: Mutex::new(HashMap::new()),
+            loading: tokio::sync::Mutex::new(()),
+            next_conn: std::sync::atomic::AtomicU64::new(1),
+        });
+        for room in hub.store.list_rooms().await? {
+            if room.closed_at.is_none() {
+                hub.room(&room.id).await?;
+            }
+        }
+        Ok(hub)
+    }
+
+    /// The live room `id`, started from the store if it is not running.
+    pub async fn room(&self, id: &str) -> Result<RoomHandle, HubError> {
+        if let Some(handle) = self.live(id) {
+            return Ok(handle);
+        }
+        let _loading = self.loading.lock().await;
+        if let Some(handle) = self.live(id) {
+            return Ok(handle);
+        }
+        let Some(stored) = self.store.room(id).await? else {
+            return Err(HubError::UnknownRoom(id.to_owned()));
+        };
+        let loaded = self.store.load(id).await?;
+        let handle = actor::spawn(
+            stored,
+            loaded,
+            self.committer.clone(),
+            self.store.clone(),
+            self.config.clone(),
+        );
+        self.lock_rooms().insert(id.to_owned(), handle.clone());
+        metrics::gauge!("yishi_rooms").set(self.live_rooms() as f64);
+        Ok(handle)
+    }
+
+    fn live(&self, id: &str) -> Option<RoomHandle> {
+        self.lock_rooms()
+            .get(id)
+            .filter(|h| !h.is_stopped())
+            .cloned()
+    }
+
+    fn lock_rooms(&self) -> std::sync::MutexGuard<'_, HashMap<String, RoomHandle>> {
+        // A panic while holding this lock leaves a valid map: recover it.
+        self.rooms.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Rooms with a running actor.
+    pub fn live_rooms(&self) -> usize {
+        self.lock_rooms()
+            .values()
+            .filter(|h| !h.is_stopped())
+            .count()
+    }
+
+    pub(crate) fn next_conn_id(&self) -> u64 {
+        self.next_conn
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Ask every room actor to finish what it has and stop.
+    pub async fn shutdown(&self) {
+        let handles: Vec<RoomHandle> = self.lock_rooms().drain().map(|(_, h)| h).collect();
+        for h in handles {
+            h.stop().await;
+        }
+    }
+}
+
+/// A connection's outgoing queue.
+pub(crate) type Outbox = mpsc::Sender<Out>;
+
+/// What a connection's writer sends.
+#[derive(Debug)]
+pub(crate) enum Out {
+    /// A serialised server message, shared between connections of one view.
+    Frame(axum::extract::ws::Utf8Bytes),
+    /// Close the socket with this code and reason.
+    Close(u16, &'static str),
+}
+
+/// WebSocket close codes the client acts on.
+pub mod close {
+    /// Too slow to keep up: reconnect and resume.
+    pub const RESUME: u16 = 4000;
+    /// The token is missing, forged or for another room.
+    pub const UNAUTHORIZED: u16 = 4001;
+    /// The token expired: get a new link.
+    pub const TOKEN_EXPIRED: u16 = 4002;
+    /// The protocol was not followed (no hello, wrong version).
+    pub const PROTOCOL: u16 = 4003;
+    /// The room's actor stopped (store failure or shutdown): reconnect and resume.
+    pub const UNAVAILABLE: u16 = 4004;
+    /// The message was larger than the server accepts.
+    pub const TOO_LARGE: u16 = 1009;
+}

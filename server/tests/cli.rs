@@ -1,0 +1,254 @@
+//! The `yishi` binary, run for real: `token` and `record verify`.
+
+// Helpers outside `#[test]` functions are test code too.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use yishi::auth::{self, Keys};
+use yishi::room::Chain;
+use yishi_protocol::{Event, EventBody, Millis, ParticipantId, RecordEntry, Role};
+
+const KEYS: &str = "k1:cli-test-secret-0123456789";
+
+/// A fresh directory under the system's temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "yishi-cli-{name}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The binary with no `YISHI_*` variable from the outside and its data dir in `data`.
+fn yishi(data: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_yishi"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("YISHI_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("YISHI_DATA_DIR", data).env("RUST_LOG", "warn");
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (Option<i32>, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().unwrap();
+    (
+        status.code(),
+        String::from_utf8(stdout).unwrap(),
+        String::from_utf8(stderr).unwrap(),
+    )
+}
+
+fn now() -> Millis {
+    Millis(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64,
+    )
+}
+
+/// The token in a join link `<public_url>/join#room=<room>&token=<jwt>`.
+fn token_of(link: &str, public_url: &str, room: &str) -> String {
+    let prefix = format!("{public_url}/join#room={room}&token=");
+    assert!(
+        link.starts_with(&prefix),
+        "{link:?} does not start with {prefix:?}"
+    );
+    link[prefix.len()..].trim().to_owned()
+}
+
+#[test]
+fn token_prints_a_link_whose_token_verifies_with_the_same_keys() {
+    let data = TempDir::new("token");
+    let (code, out, err) = run(yishi(&data.0).env("YISHI_TOKEN_KEYS", KEYS).args([
+        "token",
+        "--room",
+        "r1",
+        "--role",
+        "member",
+        "--name",
+        "张三",
+        "--sector",
+        "经济界",
+        "--ttl",
+        "2h",
+    ]));
+    assert_eq!(code, Some(0), "{err}");
+    let token = token_of(&out, "http://127.0.0.1:8080", "r1");
+    let keys = Keys::parse_list(KEYS).unwrap();
+    let p = keys.verify(&token, "r1", now()).unwrap();
+    assert_eq!(p.name, "张三");
+    assert_eq!(p.role, Role::Member);
+    assert_eq!(p.sector.as_deref(), Some("经济界"));
+    assert_eq!(p.grants, Role::Member.default_grants());
+    assert!(p.id.0.starts_with("p-"), "{}", p.id.0);
+    // Valid for two hours, not more.
+    let claims = keys.decode(&token, now()).unwrap();
+    assert_eq!(claims.exp - claims.iat, 7200);
+    // For another room, refused.
+    assert!(keys.verify(&token, "r2", now()).is_err());
+}
+
+#[test]
+fn token_takes_the_public_url_an_id_and_grants_and_makes_anonymous_audience_links() {
+    let data = TempDir::new("token-flags");
+    let (code, out, err) = run(yishi(&data.0).env("YISHI_TOKEN_KEYS", KEYS).args([
+        "token",
+        "--room",
+        "r1",
+        "--role",
+        "venue",
+        "--name",
+        "东城分会场",
+        "--id",
+        "v-dongcheng",
+        "--venue",
+        "东城",
+        "--grants",
+        "join,request_floor",
+        "--public-url",
+        "https://yishi.example.org/",
+    ]));
+    assert_eq!(code, Some(0), "{err}");
+    let keys = Keys::parse_list(KEYS).unwrap();
+    let p = keys
+        .verify(
+            &token_of(&out, "https://yishi.example.org", "r1"),
+            "r1",
+            now(),
+        )
+        .unwrap();
+    assert_eq!(p.id, ParticipantId::new("v-dongcheng"));
+    assert_eq!(p.venue.as_deref(), Some("东城"));
+    assert_eq!(
+        p.grants,
+        [
+            yishi_protocol::Grant::Join,
+            yishi_protocol::Grant::RequestFloor
+        ]
+    );
+
+    let (code, out, err) = run(yishi(&data.0)
+        .env("YISHI_TOKEN_KEYS", KEYS)
+        .args(["token", "--room", "r1", "--role", "audience"]));
+    assert_eq!(code, Some(0), "{err}");
+    let p = keys
+        .verify(&token_of(&out, "http://127.0.0.1:8080", "r1"), "r1", now())
+        .unwrap();
+    assert!(auth::is_anonymous(&p));
+
+    // A member needs a name.
+    let (code, _, err) = run(yishi(&data.0)
+        .env("YISHI_TOKEN_KEYS", KEYS)
+        .args(["token", "--room", "r1", "--role", "member"]));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--name"), "{err}");
+}
+
+#[test]
+fn without_configured_keys_the_generated_key_is_kept_in_the_data_dir() {
+    let data = TempDir::new("token-generated");
+    let args = [
+        "token",
+        "--room",
+        "r1",
+        "--role",
+        "host",
+        "--name",
+        "主持人",
+        "--raw",
+    ];
+    let (code, first, err) = run(yishi(&data.0).args(args));
+    assert_eq!(code, Some(0), "{err}");
+    let (code, second, err) = run(yishi(&data.0).args(args));
+    assert_eq!(code, Some(0), "{err}");
+    let stored = std::fs::read_to_string(data.0.join("token-key")).unwrap();
+    let keys = Keys::parse_list(&stored).unwrap();
+    for token in [first.trim(), second.trim()] {
+        assert_eq!(keys.verify(token, "r1", now()).unwrap().role, Role::Host);
+    }
+}
+
+fn write_record(path: &Path, n: u32) -> Vec<RecordEntry> {
+    let mut chain = Chain::default();
+    let entries: Vec<RecordEntry> = (1..=n)
+        .map(|seq| {
+            chain.seal(Event {
+                seq,
+                at: Millis(1_750_000_000_000 + 1_000 * u64::from(seq)),
+                actor: Some(ParticipantId::new("m1")),
+                body: EventBody::Annotated {
+                    text: format!("第{seq}条纪要"),
+                },
+            })
+        })
+        .collect();
+    let lines: String = entries
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap() + "\n")
+        .collect();
+    std::fs::write(path, lines).unwrap();
+    entries
+}
+
+#[test]
+fn record_verify_passes_an_intact_record_and_names_the_first_altered_entry() {
+    let data = TempDir::new("record");
+    let file = data.0.join("record.jsonl");
+    let entries = write_record(&file, 5);
+    let final_hash = &entries[4].hash;
+
+    let (code, out, err) = run(yishi(&data.0).args(["record", "verify"]).arg(&file));
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(
+        out.trim(),
+        format!("ok: 5 entries, final hash {final_hash}")
+    );
+
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("第3条纪要"));
+    std::fs::write(&file, text.replace("第3条纪要", "第3条纪要（已改）")).unwrap();
+    let (code, out, err) = run(yishi(&data.0).args(["record", "verify"]).arg(&file));
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(out.starts_with("tampered: "), "{out}");
+    assert!(out.contains("entry 3 "), "{out}");
+}
+
+#[test]
+fn record_verify_exits_2_on_a_file_it_cannot_read() {
+    let data = TempDir::new("record-bad");
+    let file = data.0.join("record.jsonl");
+    std::fs::write(&file, "not json\n").unwrap();
+    let (code, _, err) = run(yishi(&data.0).args(["record", "verify"]).arg(&file));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("line 1"), "{err}");
+
+    let dir = data.0.join("a-directory");
+    std::fs::create_dir(&dir).unwrap();
+    let (code, _, _) = run(yishi(&data.0).args(["record", "verify"]).arg(&dir));
+    assert_eq!(code, Some(2));
+}
