@@ -357,6 +357,19 @@ impl Config {
         })
     }
 
+    /// Only the database URL (flag, environment, file, default), for the subcommands that
+    /// read the store and need no secrets.
+    pub fn resolve_database(args: &ConfigArgs) -> Result<String, ConfigError> {
+        if let Some(database) = &args.database {
+            return Ok(database.clone());
+        }
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        Ok(file.database.unwrap_or_else(|| DEFAULT_DATABASE.to_owned()))
+    }
+
     /// A configuration for tests and embedding: listen on `listen`, keep the record in
     /// `database`, fresh secrets in memory (nothing written), defaults for the rest.
     pub fn ephemeral(listen: SocketAddr, database: impl Into<String>) -> Config {

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod config;
 pub mod room;
+pub mod store;
 
 /// TEMPORARY, until the hub and HTTP layer land: the lead replaces this with the real
 /// server. Kept only so that `yishi serve` compiles on the `shell` branch.

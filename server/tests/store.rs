@@ -1,0 +1,691 @@
+//! The store, against both backends: SQLite in a temporary directory, and PostgreSQL at
+//! `YISHI_TEST_PG` (default `postgres://postgres@127.0.0.1:5432/test`), each test in a
+//! fresh schema of its own. Without `YISHI_TEST_PG` set and no server at the default
+//! address, the PostgreSQL variants are skipped with a note.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use sqlx::Connection;
+use yishi::room::{Chain, GENESIS, Room, SealedBallot, verify_chain};
+use yishi::store::{Append, NewRoom, RoomKind, Store, StoreError};
+use yishi_protocol::{
+    Choice, Electorate, Event, EventBody, Millis, ParticipantId, PollId, RecordEntry, RequestId,
+    YesNo,
+};
+
+const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}_{}_{nanos}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A store for one test, and what to clean up after it.
+enum Fixture {
+    Sqlite(Store, tempfile::TempDir),
+    Postgres(Store, String, String),
+}
+
+impl Fixture {
+    async fn sqlite() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/data/yishi.db", dir.path().display());
+        Fixture::Sqlite(Store::open(&url).await.unwrap(), dir)
+    }
+
+    async fn postgres() -> Option<Fixture> {
+        let explicit = std::env::var("YISHI_TEST_PG").ok();
+        let base = explicit.clone().unwrap_or_else(|| DEFAULT_PG.to_owned());
+        let mut conn = match sqlx::PgConnection::connect(&base).await {
+            Ok(conn) => conn,
+            Err(e) if explicit.is_none() => {
+                eprintln!("skipped: no PostgreSQL at {base} ({e}); set YISHI_TEST_PG");
+                return None;
+            }
+            Err(e) => panic!("YISHI_TEST_PG={base}: {e}"),
+        };
+        let schema = unique("yishi_t");
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+        Some(Fixture::Postgres(
+            Store::open(&url).await.unwrap(),
+            base,
+            schema,
+        ))
+    }
+
+    fn store(&self) -> &Store {
+        match self {
+            Fixture::Sqlite(store, _) | Fixture::Postgres(store, _, _) => store,
+        }
+    }
+
+    async fn finish(self) {
+        match self {
+            Fixture::Sqlite(store, dir) => {
+                store.close().await;
+                drop(dir);
+            }
+            Fixture::Postgres(store, base, schema) => {
+                store.close().await;
+                let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
+                sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                conn.close().await.unwrap();
+            }
+        }
+    }
+}
+
+/// Each test body runs once per backend.
+macro_rules! on_both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let fixture = super::Fixture::sqlite().await;
+                super::$name(fixture.store()).await;
+                fixture.finish().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(fixture) = super::Fixture::postgres().await else {
+                    return;
+                };
+                super::$name(fixture.store()).await;
+                fixture.finish().await;
+            }
+        }
+    };
+}
+
+on_both!(round_trip);
+on_both!(broken_continuation_writes_nothing);
+on_both!(sealed_ballots_are_counts_and_a_reset_clears_them);
+on_both!(entries_since_resumes);
+on_both!(rooms_are_listed_and_closed);
+on_both!(timing);
+
+async fn new_room(store: &Store, tag: &str) -> String {
+    let id = unique(tag);
+    store
+        .create_room(&NewRoom {
+            id: id.clone(),
+            title: format!("议事 {tag}"),
+            kind: RoomKind::Consultation,
+            created_at: Millis(1_700_000_000_000),
+            settings: serde_json::json!({ "language": "zh" }),
+        })
+        .await
+        .unwrap();
+    id
+}
+
+/// A room's events as the engine would make them, sealed into a chain.
+struct Writer {
+    chain: Chain,
+    seq: u32,
+}
+
+impl Writer {
+    fn new() -> Writer {
+        Writer {
+            chain: Chain::default(),
+            seq: 0,
+        }
+    }
+
+    fn entry(&mut self, actor: Option<&str>, body: EventBody) -> RecordEntry {
+        self.seq += 1;
+        self.chain.seal(Event {
+            seq: self.seq,
+            at: Millis(1_700_000_000_000 + 250 * u64::from(self.seq)),
+            actor: actor.map(ParticipantId::new),
+            body,
+        })
+    }
+
+    fn note(&mut self, text: &str) -> RecordEntry {
+        self.entry(
+            Some("m1"),
+            EventBody::Annotated {
+                text: text.to_owned(),
+            },
+        )
+    }
+}
+
+fn append(room: &str, entries: Vec<RecordEntry>, sealed: Vec<SealedBallot>) -> Append {
+    Append {
+        room: room.to_owned(),
+        entries,
+        sealed,
+    }
+}
+
+fn yes_no(poll: u32, electorate: Electorate, vote: YesNo) -> SealedBallot {
+    SealedBallot {
+        poll: PollId(poll),
+        electorate,
+        choice: Choice::YesNoAbstain { vote },
+    }
+}
+
+async fn round_trip(store: &Store) {
+    let room = new_room(store, "round").await;
+    let other = new_room(store, "round").await;
+    assert_eq!(store.head(&room).await.unwrap(), None);
+    assert!(store.load(&room).await.unwrap().entries.is_empty());
+
+    let mut w = Writer::new();
+    let mut o = Writer::new();
+    let first = vec![
+        w.note("开会了 — \"quotes\", \\ and \u{1F600}"),
+        w.entry(
+            None,
+            EventBody::TurnWarned {
+                turn: yishi_protocol::TurnId(3),
+            },
+        ),
+        w.entry(
+            Some("m2"),
+            EventBody::CheckedIn {
+                participant: ParticipantId::new("m2"),
+                head_count: Some(41),
+            },
+        ),
+    ];
+    let second = vec![
+        w.entry(
+            Some("m2"),
+            EventBody::BallotCast {
+                poll: PollId(1),
+                electorate: Electorate::Binding,
+                voter: ParticipantId::new("m2"),
+                req: RequestId("r-1".into()),
+                choice: Some(Choice::Multiple {
+                    options: vec![0, 2],
+                }),
+            },
+        ),
+        w.entry(
+            Some("m1"),
+            EventBody::Left {
+                participant: ParticipantId::new("m1"),
+            },
+        ),
+    ];
+    // Two rooms in one batch, and the same room twice: the second continues the first.
+    store
+        .append(&[
+            append(&room, first.clone(), vec![]),
+            append(&other, vec![o.note("elsewhere")], vec![]),
+            append(&room, second.clone(), vec![]),
+        ])
+        .await
+        .unwrap();
+    // From a spawned task: the future is Send.
+    let third = w.note("third batch");
+    let spawned = store.clone();
+    let batch = vec![append(&room, vec![third.clone()], vec![])];
+    tokio::spawn(async move { spawned.append(&batch).await })
+        .await
+        .unwrap()
+        .unwrap();
+
+    let expected: Vec<RecordEntry> = first.into_iter().chain(second).chain([third]).collect();
+    let loaded = store.load(&room).await.unwrap();
+    assert_eq!(loaded.entries, expected);
+    assert!(loaded.sealed.is_empty());
+    let final_hash = verify_chain(&loaded.entries).unwrap();
+    assert_eq!(store.head(&room).await.unwrap(), Some((6, final_hash)));
+
+    let elsewhere = store.load(&other).await.unwrap();
+    assert_eq!(elsewhere.entries.len(), 1);
+    assert_eq!(elsewhere.entries[0].prev, GENESIS);
+    let events: Vec<Event> = elsewhere.entries.iter().map(|e| e.event.clone()).collect();
+    assert_eq!(Room::replay("议事", &events, &elsewhere.sealed).seq(), 1);
+}
+
+async fn broken_continuation_writes_nothing(store: &Store) {
+    let good = new_room(store, "good").await;
+    let bad = new_room(store, "bad").await;
+    let mut g = Writer::new();
+    let mut b = Writer::new();
+    store
+        .append(&[append(&bad, vec![b.note("one")], vec![])])
+        .await
+        .unwrap();
+
+    // A gap in the sequence.
+    let good_entry = g.note("would be fine alone");
+    let mut skipping = Writer::new();
+    skipping.note("x");
+    skipping.note("y");
+    let gap = skipping.note("seq 3");
+    let err = store
+        .append(&[
+            append(
+                &good,
+                vec![good_entry.clone()],
+                vec![yes_no(1, Electorate::Binding, YesNo::Yes)],
+            ),
+            append(&bad, vec![gap], vec![]),
+        ])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::OutOfOrder { ref room, expected: 2, found: 3 } if *room == bad),
+        "{err}"
+    );
+
+    // The right number, the wrong link (a chain of its own).
+    let mut forked = Writer::new();
+    forked.note("not the same first entry");
+    let fork = forked.note("two");
+    let err = store
+        .append(&[
+            append(&good, vec![good_entry.clone()], vec![]),
+            append(&bad, vec![fork], vec![]),
+        ])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::BrokenLink { seq: 2, .. }),
+        "{err}"
+    );
+
+    // A room that does not exist.
+    let err = store
+        .append(&[
+            append(&good, vec![good_entry.clone()], vec![]),
+            append("no-such-room", vec![Writer::new().note("x")], vec![]),
+        ])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::UnknownRoom(_)), "{err}");
+
+    // Within one batch, a repeated entry is caught too.
+    let err = store
+        .append(&[
+            append(&good, vec![good_entry.clone()], vec![]),
+            append(&good, vec![good_entry.clone()], vec![]),
+        ])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::OutOfOrder { .. }), "{err}");
+
+    assert!(store.load(&good).await.unwrap().entries.is_empty());
+    assert!(store.load(&good).await.unwrap().sealed.is_empty());
+    assert_eq!(store.load(&bad).await.unwrap().entries.len(), 1);
+    assert_eq!(store.head(&good).await.unwrap(), None);
+
+    // And after all that, the right continuation goes in.
+    store
+        .append(&[
+            append(&good, vec![good_entry], vec![]),
+            append(&bad, vec![b.note("two")], vec![]),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.load(&bad).await.unwrap().entries.len(), 2);
+    verify_chain(&store.load(&bad).await.unwrap().entries).unwrap();
+}
+
+fn cast(w: &mut Writer, voter: &str, poll: u32, electorate: Electorate) -> RecordEntry {
+    w.entry(
+        Some(voter),
+        EventBody::BallotCast {
+            poll: PollId(poll),
+            electorate,
+            voter: ParticipantId::new(voter),
+            req: RequestId(format!("{voter}-{poll}")),
+            choice: None,
+        },
+    )
+}
+
+async fn sealed_ballots_are_counts_and_a_reset_clears_them(store: &Store) {
+    use Electorate::{Advisory, Binding};
+    use YesNo::{Abstain, No, Yes};
+    let room = new_room(store, "ballots").await;
+    let mut w = Writer::new();
+    // Votes arrive in an order; the box must not keep it.
+    let votes = [
+        ("m1", 1, Binding, No),
+        ("m2", 1, Binding, Yes),
+        ("a1", 1, Advisory, Yes),
+        ("m3", 1, Binding, No),
+        ("m4", 2, Binding, Abstain),
+        ("m5", 1, Binding, Yes),
+        ("m6", 1, Binding, No),
+    ];
+    for chunk in votes.chunks(3) {
+        let batch: Vec<Append> = chunk
+            .iter()
+            .map(|&(voter, poll, electorate, vote)| {
+                append(
+                    &room,
+                    vec![cast(&mut w, voter, poll, electorate)],
+                    vec![yes_no(poll, electorate, vote)],
+                )
+            })
+            .collect();
+        store.append(&batch).await.unwrap();
+    }
+    let loaded = store.load(&room).await.unwrap();
+    let expected = {
+        let mut all: Vec<SealedBallot> = votes
+            .iter()
+            .map(|&(_, poll, electorate, vote)| yes_no(poll, electorate, vote))
+            .collect();
+        all.sort_by_key(|b| {
+            (
+                b.poll,
+                serde_json::to_string(&b.electorate).unwrap(),
+                serde_json::to_string(&b.choice).unwrap(),
+            )
+        });
+        all
+    };
+    assert_eq!(loaded.sealed, expected);
+    // Whatever the order of casting, the box reads the same: grouped, canonical.
+    assert_eq!(
+        loaded.sealed.iter().filter(|b| b.poll == PollId(1)).count(),
+        6
+    );
+
+    // A reset of poll 1 empties its box, not poll 2's; ballots in the same batch that
+    // come after the reset count, those before it do not.
+    let late = cast(&mut w, "m7", 1, Binding);
+    let reset = w.entry(
+        Some("h1"),
+        EventBody::PollReset {
+            poll: PollId(1),
+            reason: "wrong question".into(),
+        },
+    );
+    let recast = cast(&mut w, "m1", 1, Binding);
+    store
+        .append(&[
+            append(&room, vec![late], vec![yes_no(1, Binding, Yes)]),
+            append(&room, vec![reset], vec![]),
+            append(&room, vec![recast], vec![yes_no(1, Binding, Abstain)]),
+        ])
+        .await
+        .unwrap();
+    let loaded = store.load(&room).await.unwrap();
+    assert_eq!(
+        loaded.sealed,
+        vec![yes_no(1, Binding, Abstain), yes_no(2, Binding, Abstain)]
+    );
+    verify_chain(&loaded.entries).unwrap();
+    assert_eq!(loaded.entries.len(), 10);
+}
+
+async fn entries_since_resumes(store: &Store) {
+    let room = new_room(store, "since").await;
+    let mut w = Writer::new();
+    let entries: Vec<RecordEntry> = (0..25).map(|i| w.note(&format!("note {i}"))).collect();
+    store
+        .append(&[append(&room, entries.clone(), vec![])])
+        .await
+        .unwrap();
+    assert_eq!(store.entries_since(&room, 0, 100).await.unwrap(), entries);
+    assert_eq!(
+        store.entries_since(&room, 10, 5).await.unwrap(),
+        entries[10..15].to_vec()
+    );
+    assert_eq!(
+        store.entries_since(&room, 20, 100).await.unwrap(),
+        entries[20..].to_vec()
+    );
+    assert!(
+        store
+            .entries_since(&room, 25, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .entries_since("nobody", 0, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn rooms_are_listed_and_closed(store: &Store) {
+    let a = new_room(store, "list").await;
+    let b = unique("list");
+    store
+        .create_room(&NewRoom {
+            id: b.clone(),
+            title: "公开课".into(),
+            kind: RoomKind::Lecture,
+            created_at: Millis(1_700_000_000_001),
+            settings: serde_json::json!({}),
+        })
+        .await
+        .unwrap();
+    let err = store
+        .create_room(&NewRoom {
+            id: a.clone(),
+            title: "again".into(),
+            kind: RoomKind::Lecture,
+            created_at: Millis(0),
+            settings: serde_json::Value::Null,
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::RoomExists(ref id) if *id == a),
+        "{err}"
+    );
+
+    let listed: Vec<_> = store
+        .list_rooms()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.id == a || r.id == b)
+        .collect();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].id, a);
+    assert_eq!(listed[0].kind, RoomKind::Consultation);
+    assert_eq!(listed[0].settings, serde_json::json!({ "language": "zh" }));
+    assert_eq!(listed[1].kind, RoomKind::Lecture);
+    assert_eq!(listed[1].title, "公开课");
+    assert!(listed.iter().all(|r| r.closed_at.is_none()));
+    assert_eq!(store.room("nobody").await.unwrap(), None);
+
+    let mut w = Writer::new();
+    let entries = vec![w.note("one"), w.note("two")];
+    store
+        .append(&[append(&a, entries.clone(), vec![])])
+        .await
+        .unwrap();
+    let err = store
+        .close_room(&a, &entries[0].hash, Millis(1_700_000_009_000))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::FinalHashMismatch { .. }), "{err}");
+    store
+        .close_room(&a, &entries[1].hash, Millis(1_700_000_009_000))
+        .await
+        .unwrap();
+    let closed = store.room(&a).await.unwrap().unwrap();
+    assert_eq!(closed.closed_at, Some(Millis(1_700_000_009_000)));
+    assert_eq!(closed.final_hash.as_deref(), Some(entries[1].hash.as_str()));
+    let err = store
+        .append(&[append(&a, vec![w.note("too late")], vec![])])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::RoomClosed(_)), "{err}");
+    let err = store
+        .close_room(&a, &entries[1].hash, Millis(1_700_000_010_000))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::RoomClosed(_)), "{err}");
+    // An empty room closes on the genesis hash.
+    store
+        .close_room(&b, GENESIS, Millis(1_700_000_011_000))
+        .await
+        .unwrap();
+    let err = store
+        .close_room("nobody", GENESIS, Millis(0))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::UnknownRoom(_)), "{err}");
+}
+
+/// Not an assertion: how much group commit buys. `YISHI_STORE_TIMING_N` appends (default
+/// 10,000) of one entry each, to 100 rooms, in batches of 100 and then one by one.
+async fn timing(store: &Store) {
+    let n: usize = std::env::var("YISHI_STORE_TIMING_N")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
+    let rooms = 100;
+    for mode in ["batches of 100", "one by one"] {
+        let mut ids = Vec::new();
+        let mut writers = Vec::new();
+        for _ in 0..rooms {
+            ids.push(new_room(store, "timing").await);
+            writers.push(Writer::new());
+        }
+        let appends: Vec<Append> = (0..n)
+            .map(|i| {
+                let r = i % rooms;
+                append(&ids[r], vec![writers[r].note("a short note")], vec![])
+            })
+            .collect();
+        let started = Instant::now();
+        if mode == "one by one" {
+            for a in &appends {
+                store.append(std::slice::from_ref(a)).await.unwrap();
+            }
+        } else {
+            for batch in appends.chunks(100) {
+                store.append(batch).await.unwrap();
+            }
+        }
+        let elapsed = started.elapsed();
+        println!(
+            "timing {}: {n} single-entry appends, {mode}: {:.3} s, {:.0} appends/s",
+            store.backend(),
+            elapsed.as_secs_f64(),
+            n as f64 / elapsed.as_secs_f64()
+        );
+        assert_eq!(
+            store.head(&ids[0]).await.unwrap().map(|h| h.0),
+            Some((n / rooms) as u32)
+        );
+    }
+
+    // The vote storm's shape: 19,000 secret ballots in one room, each a `BallotCast` and a
+    // sealed ballot, committed in groups of 500.
+    let room = new_room(store, "storm").await;
+    let mut w = Writer::new();
+    let votes = [YesNo::Yes, YesNo::No, YesNo::Abstain];
+    let appends: Vec<Append> = (0..19_000)
+        .map(|i| {
+            let voter = format!("v{i}");
+            append(
+                &room,
+                vec![cast(&mut w, &voter, 1, Electorate::Binding)],
+                vec![yes_no(1, Electorate::Binding, votes[i % 3])],
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    for batch in appends.chunks(500) {
+        store.append(batch).await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "timing {}: 19000 secret ballots in one room, batches of 500: {:.3} s, {:.0} ballots/s",
+        store.backend(),
+        elapsed.as_secs_f64(),
+        19_000.0 / elapsed.as_secs_f64()
+    );
+    assert_eq!(store.load(&room).await.unwrap().sealed.len(), 19_000);
+}
+
+#[tokio::test]
+async fn a_sqlite_file_store_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/nested/dir/yishi.db", dir.path().display());
+    let store = Store::open(&url).await.unwrap();
+    let room = new_room(&store, "reopen").await;
+    let mut w = Writer::new();
+    let entries = vec![w.note("before"), cast(&mut w, "m1", 4, Electorate::Binding)];
+    store
+        .append(&[append(
+            &room,
+            entries.clone(),
+            vec![yes_no(4, Electorate::Binding, YesNo::No)],
+        )])
+        .await
+        .unwrap();
+    // WAL mode: the log sits beside the database while it is open.
+    assert!(dir.path().join("nested/dir/yishi.db-wal").exists());
+    store.close().await;
+    drop(store);
+
+    let store = Store::open(&url).await.unwrap();
+    let loaded = store.load(&room).await.unwrap();
+    assert_eq!(loaded.entries, entries);
+    assert_eq!(
+        loaded.sealed,
+        vec![yes_no(4, Electorate::Binding, YesNo::No)]
+    );
+    assert_eq!(
+        store.head(&room).await.unwrap(),
+        Some((2, entries[1].hash.clone()))
+    );
+    assert_eq!(store.room(&room).await.unwrap().unwrap().id, room);
+    // It continues where it left off.
+    store
+        .append(&[append(&room, vec![w.note("after")], vec![])])
+        .await
+        .unwrap();
+    verify_chain(&store.load(&room).await.unwrap().entries).unwrap();
+    store.close().await;
+}
+
+#[tokio::test]
+async fn an_in_memory_store_works_and_other_urls_are_refused() {
+    let store = Store::open("sqlite::memory:").await.unwrap();
+    let room = new_room(&store, "memory").await;
+    let mut w = Writer::new();
+    store
+        .append(&[append(&room, vec![w.note("x")], vec![])])
+        .await
+        .unwrap();
+    assert_eq!(store.load(&room).await.unwrap().entries.len(), 1);
+    assert!(matches!(
+        Store::open("mysql://localhost/x").await,
+        Err(StoreError::UnsupportedUrl(_))
+    ));
+}
