@@ -104,8 +104,9 @@ pub struct ConfigArgs {
 /// Flags only `serve` reads.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ServeArgs {
-    /// Create a demo consultation and a demo lecture and print links to join them.
-    #[arg(long, env = "YISHI_DEMO")]
+    /// Create a demo consultation and a demo lecture and print links to join them
+    /// (`YISHI_DEMO` accepts 1/0, true/false, yes/no, on/off).
+    #[arg(long, env = "YISHI_DEMO", value_parser = clap::builder::BoolishValueParser::new())]
     pub demo: bool,
 
     /// Largest WebSocket frame accepted from a client, in bytes [default: 65536].

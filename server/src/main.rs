@@ -144,6 +144,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 token_keys = %config.token_keys_source,
                 current_kid = config.token_keys.current_kid(),
                 admin_key = %config.admin_key_source,
+                demo = config.demo,
                 "starting yishi {}",
                 env!("CARGO_PKG_VERSION")
             );
