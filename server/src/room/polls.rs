@@ -12,6 +12,8 @@
 
 use std::collections::BTreeMap;
 
+use rustc_hash::FxHashMap;
+
 use serde::{Deserialize, Serialize};
 use yishi_protocol::{
     Base, Choice, Command, Electorate, ErrorCode, Event, EventBody, Grant, MajorityRule, Millis,
@@ -58,7 +60,9 @@ struct Poll {
     eligible: Vec<ParticipantId>,
     /// The roll of members entitled to vote, fixed at open.
     entitled: u32,
-    voters: BTreeMap<ParticipantId, Voter>,
+    /// Looked up on every ballot of a vote storm: a hash map, not a tree of string
+    /// compares. Iterated only for the hosts' named list, which is sorted then.
+    voters: FxHashMap<ParticipantId, Voter>,
     /// `ballots` is the turnout (from the record); `counts` come from named ballots or,
     /// for a secret poll, from the sealed ballot box. Set from the result at close.
     binding: Tally,
@@ -76,7 +80,7 @@ impl Poll {
             deadline: None,
             eligible: Vec::new(),
             entitled: 0,
-            voters: BTreeMap::new(),
+            voters: FxHashMap::default(),
             binding: Tally::default(),
             advisory: Tally::default(),
             result: None,
@@ -161,7 +165,8 @@ impl Poll {
     fn view(&self, id: PollId, view: View, viewer: &ParticipantId) -> PollView {
         let mine = self.voters.get(viewer);
         let named_ballots = if view == View::Host && !self.spec.secret {
-            self.voters
+            let mut named: Vec<NamedBallot> = self
+                .voters
                 .iter()
                 .filter_map(|(voter, v)| {
                     v.choice.as_ref().map(|choice| NamedBallot {
@@ -170,7 +175,9 @@ impl Poll {
                         choice: choice.clone(),
                     })
                 })
-                .collect()
+                .collect();
+            named.sort_by(|a, b| a.voter.cmp(&b.voter));
+            named
         } else {
             Vec::new()
         };
