@@ -104,8 +104,9 @@ pub struct ConfigArgs {
 /// Flags only `serve` reads.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ServeArgs {
-    /// Create a demo consultation and a demo lecture and print links to join them.
-    #[arg(long, env = "YISHI_DEMO")]
+    /// Create a demo consultation and a demo lecture and print links to join them
+    /// (`YISHI_DEMO` accepts 1/0, true/false, yes/no, on/off).
+    #[arg(long, env = "YISHI_DEMO", value_parser = clap::builder::BoolishValueParser::new())]
     pub demo: bool,
 
     /// Largest WebSocket frame accepted from a client, in bytes [default: 65536].
@@ -355,6 +356,19 @@ impl Config {
             max_frame_bytes,
             allowed_origins,
         })
+    }
+
+    /// Only the database URL (flag, environment, file, default), for the subcommands that
+    /// read the store and need no secrets.
+    pub fn resolve_database(args: &ConfigArgs) -> Result<String, ConfigError> {
+        if let Some(database) = &args.database {
+            return Ok(database.clone());
+        }
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        Ok(file.database.unwrap_or_else(|| DEFAULT_DATABASE.to_owned()))
     }
 
     /// A configuration for tests and embedding: listen on `listen`, keep the record in

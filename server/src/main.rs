@@ -3,7 +3,7 @@
 //! Exit codes: 0 success; 1 a record that does not verify; 2 anything that could not be
 //! done (bad flags, unreadable file, store unreachable).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,7 +13,8 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use yishi::auth::{self, Claims};
 use yishi::config::{self, Config, ConfigArgs, ServeArgs};
-use yishi::room::verify_chain;
+use yishi::room::{GENESIS, verify_chain};
+use yishi::store::{NewRoom, RoomKind, Store};
 use yishi_protocol::{Grant, Millis, Participant, ParticipantId, RecordEntry, Role};
 
 #[derive(Debug, Parser)]
@@ -83,15 +84,17 @@ enum RoomCommand {
         #[arg(long)]
         title: String,
         /// consultation or lecture.
-        #[arg(long, default_value = "consultation")]
-        kind: String,
+        #[arg(long, default_value = "consultation", value_parser = parse_kind)]
+        kind: RoomKind,
         /// Room id [default: random].
         #[arg(long)]
         id: Option<String>,
     },
     /// List rooms.
     List,
-    /// Close a room: its record becomes final and its last hash is published.
+    /// Close a room: its record becomes final and its last hash is published. For a room
+    /// the server is running, close the session from the host's view instead; this is for
+    /// rooms no server holds.
     Close {
         /// Room id.
         room: String,
@@ -141,6 +144,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 token_keys = %config.token_keys_source,
                 current_kid = config.token_keys.current_kid(),
                 admin_key = %config.admin_key_source,
+                demo = config.demo,
                 "starting yishi {}",
                 env!("CARGO_PKG_VERSION")
             );
@@ -157,20 +161,124 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Room(_) | Command::Record(RecordCommand::Export { .. }) => needs_store(),
+        Command::Room(command) => {
+            let database = Config::resolve_database(&cli.config)?;
+            runtime()?.block_on(room(&database, command))
+        }
+        Command::Record(RecordCommand::Export { room }) => {
+            let database = Config::resolve_database(&cli.config)?;
+            runtime()?.block_on(export(&database, &room))
+        }
         Command::Record(RecordCommand::Verify { source }) => {
             let path = Path::new(&source);
             if path.exists() {
-                Ok(verify_file(path))
-            } else {
-                needs_store()
+                return Ok(verify_file(path));
             }
+            let database = Config::resolve_database(&cli.config)?;
+            if existing_store(&database).is_err() {
+                bail!("no file {source:?}, and no database to look up a room of that id in");
+            }
+            runtime()?.block_on(verify_room(&database, &source))
         }
     }
 }
 
-fn needs_store() -> anyhow::Result<ExitCode> {
-    bail!("this command needs the store, which is not built into this version yet")
+/// Open the store at `database`, refusing to create an SQLite file that is not there
+/// (only `room create` may create the database).
+async fn open_existing(database: &str) -> anyhow::Result<Store> {
+    existing_store(database)?;
+    Store::open(database)
+        .await
+        .with_context(|| format!("cannot open the store at {database}"))
+}
+
+fn existing_store(database: &str) -> anyhow::Result<()> {
+    if let Some(path) = config::sqlite_path(database)
+        && !path.exists()
+    {
+        bail!("no database at {} (create a room first)", path.display());
+    }
+    Ok(())
+}
+
+async fn room(database: &str, command: RoomCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        RoomCommand::Create { title, kind, id } => {
+            let store = Store::open(database)
+                .await
+                .with_context(|| format!("cannot open the store at {database}"))?;
+            let id =
+                id.unwrap_or_else(|| format!("r-{}", auth::random_base32(&mut rand::rng(), 10)));
+            store
+                .create_room(&NewRoom {
+                    id: id.clone(),
+                    title,
+                    kind,
+                    created_at: now(),
+                    settings: serde_json::json!({}),
+                })
+                .await?;
+            store.close().await;
+            println!("{id}");
+        }
+        RoomCommand::List => {
+            let store = open_existing(database).await?;
+            for room in store.list_rooms().await? {
+                let state = match &room.final_hash {
+                    Some(hash) => format!("closed {hash}"),
+                    None => "open".to_owned(),
+                };
+                println!(
+                    "{}\t{}\t{}\t{state}",
+                    room.id,
+                    room.kind.as_str(),
+                    room.title
+                );
+            }
+            store.close().await;
+        }
+        RoomCommand::Close { room } => {
+            let store = open_existing(database).await?;
+            let head = store
+                .head(&room)
+                .await?
+                .map(|(_, hash)| hash)
+                .unwrap_or_else(|| GENESIS.to_owned());
+            store.close_room(&room, &head, now()).await?;
+            store.close().await;
+            println!("closed {room}: final hash {head}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `record export ROOM`: the room's record as JSON lines on stdout.
+async fn export(database: &str, room: &str) -> anyhow::Result<ExitCode> {
+    let store = open_existing(database).await?;
+    if store.room(room).await?.is_none() {
+        bail!("no room {room:?}");
+    }
+    let loaded = store.load(room).await?;
+    store.close().await;
+    let mut out = std::io::stdout().lock();
+    for entry in &loaded.entries {
+        serde_json::to_writer(&mut out, entry)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `record verify ROOM`: the room's record from the store, checked like a file; for a
+/// closed room, also against the final hash published at close.
+async fn verify_room(database: &str, room: &str) -> anyhow::Result<ExitCode> {
+    let store = open_existing(database).await?;
+    let Some(stored) = store.room(room).await? else {
+        bail!("no file and no room {room:?}");
+    };
+    let loaded = store.load(room).await?;
+    store.close().await;
+    Ok(report(&loaded.entries, stored.final_hash.as_deref()))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -229,7 +337,20 @@ fn verify_file(path: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match verify_chain(&entries) {
+    report(&entries, None)
+}
+
+/// Print whether `entries` verify (and end in `published`, the final hash published at
+/// close, if any): 0 intact, 1 tampered.
+fn report(entries: &[RecordEntry], published: Option<&str>) -> ExitCode {
+    match verify_chain(entries) {
+        Ok(hash) if published.is_some_and(|p| p != hash) => {
+            println!(
+                "tampered: the record ends in hash {hash}, not the final hash {} published at close",
+                published.unwrap_or_default()
+            );
+            ExitCode::from(1)
+        }
         Ok(hash) => {
             println!("ok: {} entries, final hash {hash}", entries.len());
             ExitCode::SUCCESS
@@ -266,4 +387,9 @@ fn parse_role(text: &str) -> Result<Role, String> {
 fn parse_grant(text: &str) -> Result<Grant, String> {
     serde_json::from_value(serde_json::Value::String(text.trim().to_ascii_lowercase()))
         .map_err(|_| format!("unknown grant {text:?}"))
+}
+
+fn parse_kind(text: &str) -> Result<RoomKind, String> {
+    serde_json::from_value(serde_json::Value::String(text.trim().to_ascii_lowercase()))
+        .map_err(|_| format!("unknown room kind {text:?}: use consultation or lecture"))
 }

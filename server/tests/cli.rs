@@ -1,4 +1,4 @@
-//! The `yishi` binary, run for real: `token` and `record verify`.
+//! The `yishi` binary, run for real: `token`, `room`, `record export` and `record verify`.
 
 // Helpers outside `#[test]` functions are test code too.
 #![allow(clippy::unwrap_used)]
@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use yishi::auth::{self, Keys};
 use yishi::room::Chain;
+use yishi::store::{Append, Store};
 use yishi_protocol::{Event, EventBody, Millis, ParticipantId, RecordEntry, Role};
 
 const KEYS: &str = "k1:cli-test-secret-0123456789";
@@ -251,4 +252,129 @@ fn record_verify_exits_2_on_a_file_it_cannot_read() {
     std::fs::create_dir(&dir).unwrap();
     let (code, _, _) = run(yishi(&data.0).args(["record", "verify"]).arg(&dir));
     assert_eq!(code, Some(2));
+}
+
+fn entries(n: u32) -> Vec<RecordEntry> {
+    let mut chain = Chain::default();
+    (1..=n)
+        .map(|seq| {
+            chain.seal(Event {
+                seq,
+                at: Millis(1_750_000_000_000 + 1_000 * u64::from(seq)),
+                actor: Some(ParticipantId::new("m1")),
+                body: EventBody::Annotated {
+                    text: format!("note {seq}"),
+                },
+            })
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn rooms_are_created_listed_exported_verified_and_closed_through_the_store() {
+    let data = TempDir::new("store");
+    let url = format!("sqlite://{}/yishi.db", data.0.display());
+    let cli = || {
+        let mut cmd = yishi(&data.0);
+        cmd.env("YISHI_DATABASE", &url);
+        cmd
+    };
+
+    // No database yet: reading commands refuse rather than create one.
+    let (code, _, err) = run(cli().args(["room", "list"]));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no database"), "{err}");
+    assert!(!data.0.join("yishi.db").exists());
+
+    let (code, out, err) =
+        run(cli().args(["room", "create", "--title", "城市更新协商", "--id", "r1"]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim(), "r1");
+    let (code, out, err) =
+        run(cli().args(["room", "create", "--title", "委员讲堂", "--kind", "lecture"]));
+    assert_eq!(code, Some(0), "{err}");
+    let lecture = out.trim().to_owned();
+    assert!(lecture.starts_with("r-"), "{lecture}");
+    let (code, _, _) = run(cli().args(["room", "create", "--title", "again", "--id", "r1"]));
+    assert_eq!(code, Some(2));
+
+    let record = entries(4);
+    let store = Store::open(&url).await.unwrap();
+    store
+        .append(&[Append {
+            room: "r1".into(),
+            entries: record.clone(),
+            sealed: vec![],
+        }])
+        .await
+        .unwrap();
+
+    let (code, out, err) = run(cli().args(["room", "list"]));
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        out.contains("r1\tconsultation\t城市更新协商\topen"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{lecture}\tlecture\t委员讲堂\topen")),
+        "{out}"
+    );
+
+    // Export gives the record back, line for line; the file verifies.
+    let (code, out, err) = run(cli().args(["record", "export", "r1"]));
+    assert_eq!(code, Some(0), "{err}");
+    let exported: Vec<RecordEntry> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(exported, record);
+    let file = data.0.join("r1.jsonl");
+    std::fs::write(&file, &out).unwrap();
+    let (code, out, _) = run(cli().args(["record", "verify"]).arg(&file));
+    assert_eq!(code, Some(0));
+    assert!(out.contains(&record[3].hash));
+
+    // Verify by room id.
+    let (code, out, err) = run(cli().args(["record", "verify", "r1"]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        out.trim(),
+        format!("ok: 4 entries, final hash {}", record[3].hash)
+    );
+
+    // Close publishes the last hash.
+    let (code, out, err) = run(cli().args(["room", "close", "r1"]));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains(&record[3].hash), "{out}");
+    let (_, out, _) = run(cli().args(["room", "list"]));
+    assert!(
+        out.contains(&format!(
+            "r1\tconsultation\t城市更新协商\tclosed {}",
+            record[3].hash
+        )),
+        "{out}"
+    );
+    let (code, _, _) = run(cli().args(["room", "close", "r1"]));
+    assert_eq!(code, Some(2));
+
+    // Someone edits an entry in the database: verify names it.
+    sqlx::query("UPDATE events SET body = $1 WHERE room_id = 'r1' AND seq = 2")
+        .bind(r#"{"type":"annotated","text":"rewritten"}"#)
+        .execute(&sqlx::SqlitePool::connect(&url).await.unwrap())
+        .await
+        .unwrap();
+    let (code, out, err) = run(cli().args(["record", "verify", "r1"]));
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        out.starts_with("tampered: ") && out.contains("entry 2 "),
+        "{out}"
+    );
+
+    // Neither a file nor a room.
+    let (code, _, err) = run(cli().args(["record", "verify", "nope"]));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("nope"), "{err}");
+    store.close().await;
 }
