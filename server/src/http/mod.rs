@@ -28,24 +28,32 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
 }
 
-/// Run the server until Ctrl-C or SIGTERM.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+/// Open the store, restore the rooms and build the state the routes share.
+pub async fn start(config: Config, hub_config: HubConfig) -> anyhow::Result<AppState> {
     let store = Store::open(&config.database).await?;
+    // One recorder per process: a second server in the same process (tests) goes without.
     let metrics = PrometheusBuilder::new().install_recorder().ok();
     let hub_config = HubConfig {
         max_frame_bytes: config.max_frame_bytes,
-        ..HubConfig::default()
+        ..hub_config
     };
     let hub = Hub::start(store.clone(), config.token_keys.clone(), hub_config).await?;
     let state = AppState {
-        hub: hub.clone(),
+        hub,
         store,
-        config: Arc::new(config.clone()),
+        config: Arc::new(config),
         metrics,
     };
-    if config.demo {
+    if state.config.demo {
         demo::create(&state).await?;
     }
+    Ok(state)
+}
+
+/// Run the server until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let state = start(config.clone(), HubConfig::default()).await?;
+    let hub = state.hub.clone();
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, public_url = %config.public_url, "serving");
     println!(

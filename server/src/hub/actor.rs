@@ -358,11 +358,10 @@ impl RoomActor {
     }
 
     fn remember(&mut self, key: (ParticipantId, RequestId), seq: Option<Seq>) {
-        if self.seen_order.len() >= SEEN_LIMIT {
-            if let Some(old) = self.seen_order.pop_front() {
+        if self.seen_order.len() >= SEEN_LIMIT
+            && let Some(old) = self.seen_order.pop_front() {
                 self.seen.remove(&old);
             }
-        }
         self.seen_order.push_back(key.clone());
         self.seen.insert(key, seq);
     }

@@ -1,0 +1,322 @@
+//! A real Yishi server on 127.0.0.1:0 and real WebSocket clients speaking the protocol,
+//! for the integration tests. Each server has a store of its own: SQLite in a temporary
+//! directory, or a fresh schema in the PostgreSQL of `YISHI_TEST_PG`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use sqlx::Connection;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use yishi::auth::Claims;
+use yishi::config::Config;
+use yishi::http::{AppState, router, start};
+use yishi::hub::{HubConfig, now};
+use yishi::store::{NewRoom, RoomKind};
+use yishi_protocol::{
+    ClientMessage, Command, CommandMessage, ErrorMessage, Event, Hello, PROTOCOL_VERSION,
+    Participant, RequestId, Resume, Seq, ServerMessage, TallyUpdate, Welcome,
+};
+
+pub const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Which store a test server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub database: String,
+    _dir: tempfile::TempDir,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let pid = std::process::id();
+    format!(
+        "{prefix}_{pid}_{}_{}",
+        now().0 % 1_000_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A database URL for `backend`: a SQLite file in `dir`, or a fresh PostgreSQL schema.
+pub async fn database(backend: Backend, dir: &std::path::Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.join("yishi.db").display()),
+        Backend::Postgres => {
+            let base = std::env::var("YISHI_TEST_PG").unwrap_or_else(|_| DEFAULT_PG.to_owned());
+            let mut conn = sqlx::PgConnection::connect(&base)
+                .await
+                .expect("PostgreSQL for the tests (YISHI_TEST_PG)");
+            let schema = unique("yishi_hub");
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let sep = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{sep}options=-csearch_path%3D{schema}")
+        }
+    }
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        TestServer::start_with(backend, HubConfig::default()).await
+    }
+
+    pub async fn start_with(backend: Backend, hub: HubConfig) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let database = database(backend, dir.path()).await;
+        TestServer::start_on(database, dir, hub).await
+    }
+
+    pub async fn start_on(database: String, dir: tempfile::TempDir, hub: HubConfig) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = Config::ephemeral(addr, database.clone());
+        config.data_dir = dir.path().to_owned();
+        let state = start(config, hub).await.unwrap();
+        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        TestServer {
+            addr,
+            state,
+            database,
+            _dir: dir,
+            task,
+        }
+    }
+
+    pub async fn create_room(&self, id: &str, title: &str) {
+        let room = NewRoom {
+            id: id.into(),
+            title: title.into(),
+            kind: RoomKind::Consultation,
+            created_at: now(),
+            settings: serde_json::json!({}),
+        };
+        self.state.store.create_room(&room).await.unwrap();
+    }
+
+    pub fn token(&self, room: &str, who: &Participant) -> String {
+        self.state
+            .config
+            .token_keys
+            .mint(&Claims::new(room, who, now(), Duration::from_secs(3600)))
+    }
+
+    pub async fn connect(&self, room: &str, who: &Participant) -> Client {
+        Client::connect(self.addr, &self.token(room, who), None)
+            .await
+            .expect("welcome")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn admin_key(&self) -> &str {
+        &self.state.config.admin_key
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A protocol client that keeps what it received and checks batch continuity.
+pub struct Client {
+    pub ws: Ws,
+    pub welcome: Welcome,
+    /// Every event received, in order.
+    pub events: Vec<Event>,
+    /// The `through` of the last batch (or the snapshot's seq).
+    pub through: Seq,
+    pub tallies: Vec<TallyUpdate>,
+    /// Errors that answered no request of ours.
+    pub errors: Vec<ErrorMessage>,
+    next_req: u32,
+    pub token: String,
+}
+
+const WAIT: Duration = Duration::from_secs(15);
+
+impl Client {
+    pub async fn connect(
+        addr: SocketAddr,
+        token: &str,
+        resume: Option<Resume>,
+    ) -> Result<Client, ErrorMessage> {
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+            .await
+            .unwrap();
+        let hello = ClientMessage::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            token: token.to_owned(),
+            resume: resume.clone(),
+        });
+        ws.send(Message::text(serde_json::to_string(&hello).unwrap()))
+            .await
+            .unwrap();
+        let first = next_message(&mut ws).await.expect("an answer to hello");
+        let welcome = match first {
+            ServerMessage::Welcome(w) => *w,
+            ServerMessage::Error(e) => return Err(e),
+            other => panic!("expected a welcome, got {other:?}"),
+        };
+        let through = match (&welcome.snapshot, &resume) {
+            (Some(s), _) => s.seq,
+            (None, Some(r)) => r.last_seq,
+            (None, None) => panic!("a welcome without snapshot to a fresh client"),
+        };
+        Ok(Client {
+            ws,
+            welcome,
+            events: Vec::new(),
+            through,
+            tallies: Vec::new(),
+            errors: Vec::new(),
+            next_req: 0,
+            token: token.to_owned(),
+        })
+    }
+
+    /// Receive one message and take it in; `None` when the socket closed.
+    pub async fn recv(&mut self) -> Option<ServerMessage> {
+        let msg = next_message(&mut self.ws).await?;
+        match &msg {
+            ServerMessage::Events(batch) => {
+                assert_eq!(
+                    batch.from,
+                    self.through + 1,
+                    "a batch does not follow the previous one"
+                );
+                assert!(batch.through >= batch.from);
+                for e in &batch.events {
+                    assert!(e.seq >= batch.from && e.seq <= batch.through);
+                }
+                self.events.extend(batch.events.iter().cloned());
+                self.through = batch.through;
+            }
+            ServerMessage::Welcome(w) => {
+                if let Some(s) = &w.snapshot {
+                    self.through = s.seq;
+                }
+                self.welcome = (**w).clone();
+            }
+            ServerMessage::Tally(t) => self.tallies.push(t.clone()),
+            ServerMessage::Error(e) if e.req.is_none() => self.errors.push(e.clone()),
+            _ => {}
+        }
+        Some(msg)
+    }
+
+    pub fn req(&mut self) -> RequestId {
+        self.next_req += 1;
+        RequestId(format!("q{}", self.next_req))
+    }
+
+    pub async fn send_raw(&mut self, text: String) {
+        self.ws.send(Message::text(text)).await.unwrap();
+    }
+
+    pub async fn send_with(&mut self, req: RequestId, command: Command) {
+        let msg = ClientMessage::Command(CommandMessage { req, command });
+        self.send_raw(serde_json::to_string(&msg).unwrap()).await;
+    }
+
+    /// Send a command and wait for its answer (taking in everything before it).
+    pub async fn cmd(&mut self, command: Command) -> Result<Option<Seq>, ErrorMessage> {
+        let req = self.req();
+        self.cmd_with(req, command).await
+    }
+
+    pub async fn cmd_with(
+        &mut self,
+        req: RequestId,
+        command: Command,
+    ) -> Result<Option<Seq>, ErrorMessage> {
+        self.send_with(req.clone(), command).await;
+        self.answer(&req).await
+    }
+
+    /// Wait for the ack or error of `req`.
+    pub async fn answer(&mut self, req: &RequestId) -> Result<Option<Seq>, ErrorMessage> {
+        loop {
+            match self
+                .recv()
+                .await
+                .expect("the server answered before closing")
+            {
+                ServerMessage::Ack(a) if &a.req == req => return Ok(a.seq),
+                ServerMessage::Error(e) if e.req.as_ref() == Some(req) => return Err(e),
+                _ => {}
+            }
+        }
+    }
+
+    /// A command that must succeed.
+    pub async fn ok(&mut self, command: Command) -> Option<Seq> {
+        let name = command.name();
+        match self.cmd(command).await {
+            Ok(seq) => seq,
+            Err(e) => panic!("{name} refused: {e:?}"),
+        }
+    }
+
+    /// Wait until an event matching `pred` has arrived; returns it.
+    pub async fn until(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
+        let mut seen = 0;
+        loop {
+            if let Some(e) = self.events[seen..].iter().find(|e| pred(e)) {
+                return e.clone();
+            }
+            seen = self.events.len();
+            if self.recv().await.is_none() {
+                panic!("closed while waiting for {what}");
+            }
+        }
+    }
+
+    /// Wait until events through `seq` have arrived.
+    pub async fn through(&mut self, seq: Seq) {
+        while self.through < seq {
+            self.recv().await.expect("events");
+        }
+    }
+}
+
+async fn next_message(ws: &mut Ws) -> Option<ServerMessage> {
+    loop {
+        let frame = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("the server went quiet")?;
+        match frame {
+            Ok(Message::Text(text)) => {
+                return Some(
+                    serde_json::from_str(&text)
+                        .unwrap_or_else(|e| panic!("bad server message {text}: {e}")),
+                );
+            }
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
