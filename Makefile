@@ -6,19 +6,33 @@
 .DEFAULT_GOAL := help
 # `test` runs its steps in order, even under `make -j`.
 .NOTPARALLEL:
-.PHONY: help test fmt fmt-check clippy cargo-test bindings-check bench run
+.PHONY: help test fmt fmt-check clippy cargo-test bindings-check bench run web web-test e2e
 
 BINDINGS := web-client/src/protocol
 
 help:
 	@echo "Targets:"
 	@echo "  make run     serve the full app on embedded SQLite and print a demo link"
-	@echo "  make test    every test: fmt check, clippy, cargo test, TypeScript binding drift"
+	@echo "  make test    every test: fmt check, clippy, cargo test, web unit tests,"
+	@echo "               browser end-to-end (Chromium), TypeScript binding drift"
+	@echo "  make web     build the web client (embedded in the binary)"
 	@echo "  make bench   room engine benchmark (criterion)"
 	@echo "  make fmt     format all Rust code"
 	@echo "  make clippy  lint the workspace, warnings are errors"
 
-test: fmt-check clippy cargo-test bindings-check
+# The web client is built first: the server binary embeds web-client/dist.
+test: fmt-check web clippy cargo-test web-test e2e bindings-check
+
+web:
+	cd web-client && npm ci --no-audit --no-fund && npm run build
+
+web-test:
+	cd web-client && npm run typecheck && npm test
+
+# Drives the real binary in Debian's Chromium (see web-client/e2e/).
+e2e:
+	cargo build -p yishi-server --bin yishi
+	cd web-client && npm run e2e
 
 fmt:
 	cargo fmt --all
@@ -44,5 +58,5 @@ bindings-check:
 bench:
 	cargo bench -p yishi-server --bench engine
 
-run:
+run: web
 	cargo run --release -p yishi-server --bin yishi -- serve --demo

@@ -3,6 +3,7 @@
 
 mod admin;
 mod demo;
+mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use axum::Router;
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
@@ -96,8 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .nest("/api/v1", admin::routes(state.clone()))
-        .route("/", get(index))
-        .route("/join", get(index))
+        .fallback(get(web::file))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
@@ -150,17 +150,6 @@ async fn metrics(State(state): State<AppState>) -> Response {
         )
             .into_response(),
     }
-}
-
-/// The web client is not bundled yet: until it is, the page says so in both languages.
-async fn index() -> Html<&'static str> {
-    Html(concat!(
-        "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\">",
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
-        "<title>议事 Yishi</title><main style=\"font: 20px/1.6 sans-serif; max-width: 40em; margin: 2em auto\">",
-        "<h1>议事 Yishi</h1><p>服务器正在运行。网页客户端尚在开发中。</p>",
-        "<p lang=\"en\">The server is running. The web client is not bundled yet.</p></main></html>"
-    ))
 }
 
 /// CSP and friends on every response.

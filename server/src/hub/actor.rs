@@ -117,6 +117,8 @@ struct Subscriber {
     view: View,
     outbox: Outbox,
     kill: Option<oneshot::Sender<(u16, &'static str)>>,
+    /// Its resume session id, repeated in any later welcome (resynchronisation).
+    session: String,
     /// The last sequence number this connection's batches cover.
     through: Seq,
     /// An audience connection that fell behind: it gets a snapshot when it has room.
@@ -359,9 +361,10 @@ impl RoomActor {
 
     fn remember(&mut self, key: (ParticipantId, RequestId), seq: Option<Seq>) {
         if self.seen_order.len() >= SEEN_LIMIT
-            && let Some(old) = self.seen_order.pop_front() {
-                self.seen.remove(&old);
-            }
+            && let Some(old) = self.seen_order.pop_front()
+        {
+            self.seen.remove(&old);
+        }
         self.seen_order.push_back(key.clone());
         self.seen.insert(key, seq);
     }
@@ -420,6 +423,7 @@ impl RoomActor {
                 view,
                 outbox,
                 kill: Some(kill),
+                session: session.clone(),
                 through: 0,
                 lagging: true,
             },
@@ -576,7 +580,10 @@ impl RoomActor {
     /// Audience subscribers that fell behind and have room again get a fresh snapshot.
     fn catch_up_laggards(&mut self) {
         let room = &self.room;
-        let mut snapshots: HashMap<View, Utf8Bytes> = HashMap::new();
+        // The audience snapshot is the same for every viewer (it holds nothing personal
+        // but their own pending items, which come back with the next snapshot they ask
+        // for): serialise it once, and wrap it in each viewer's own welcome.
+        let mut snapshot: Option<String> = None;
         for sub in self.subscribers.values_mut() {
             if !sub.lagging
                 || sub.view != View::Audience
@@ -585,20 +592,22 @@ impl RoomActor {
             {
                 continue;
             }
-            let frame = snapshots
-                .entry(sub.view)
-                .or_insert_with(|| {
-                    frame(&ServerMessage::Welcome(Box::new(Welcome {
-                        protocol: PROTOCOL_VERSION,
-                        session: String::new(),
-                        you: sub.participant.participant.clone(),
-                        view: sub.view,
-                        server_time: now(),
-                        snapshot: Some(room.snapshot(sub.view, &ParticipantId::new(""))),
-                    })))
-                })
-                .clone();
-            if sub.outbox.try_send(Out::Frame(frame)).is_ok() {
+            let json = snapshot.get_or_insert_with(|| {
+                let s = room.snapshot(View::Audience, &ParticipantId::new(""));
+                serde_json::to_string(&s).unwrap_or_default()
+            });
+            let welcome = frame(&ServerMessage::Welcome(Box::new(Welcome {
+                protocol: PROTOCOL_VERSION,
+                session: sub.session.clone(),
+                you: sub.participant.participant.clone(),
+                view: sub.view,
+                server_time: now(),
+                snapshot: None,
+            })));
+            // `{…}` without a snapshot, plus `,"snapshot":{…}}`.
+            let head = welcome.as_str().strip_suffix('}').unwrap_or_default();
+            let text = Utf8Bytes::from(format!("{head},\"snapshot\":{json}}}"));
+            if sub.outbox.try_send(Out::Frame(text)).is_ok() {
                 sub.lagging = false;
                 sub.through = room.seq();
             }
@@ -664,7 +673,9 @@ impl RoomActor {
                 .filter(|e| e.seq > last)
                 .filter_map(|e| self.room.event_for_viewer(e, sub.view, &me.id))
                 .collect();
-            if !visible.is_empty() {
+            // Even when nothing it missed is visible to it, the batch tells the client
+            // where it stands, so the next batch follows this one.
+            if last < seq {
                 let json = serde_json::to_string(&visible).unwrap_or_default();
                 let _ = sub
                     .outbox

@@ -1,0 +1,415 @@
+// The screens: member, host console, audience, venue projector (大屏).
+import { useState } from "preact/hooks";
+import { t, type Key } from "./i18n";
+import type { PollSpec } from "./protocol/PollSpec";
+import { clock, ordered } from "./room";
+import { act, room } from "./store";
+import { Floor, Polls, QueueList, Questions, RequestFloor, Results } from "./parts";
+
+function Agenda() {
+  const r = room.value!.room;
+  return (
+    <section class="card" aria-labelledby="agenda-h">
+      <h2 id="agenda-h">{t("agenda")}</h2>
+      <p class="muted">
+        {t("session")}: <strong data-testid="session-state">{t(`state_${r.session}` as Key)}</strong>
+      </p>
+      <ol>
+        {r.agenda.map((i) => (
+          <li key={i.id} aria-current={i.id === r.current_item ? "step" : undefined} class={i.id === r.current_item ? "current" : ""}>
+            {i.title}
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
+function CheckIn() {
+  const state = room.value!;
+  const row = state.room.attendance.find((a) => a.participant === state.you.id);
+  if (!row || !["check_in", "in_session", "paused"].includes(state.room.session)) return null;
+  return row.checked_in_at ? (
+    <p class="ok" role="status">{t("checkedIn")}</p>
+  ) : (
+    <button class="primary" onClick={() => act({ type: "check_in" })}>
+      {t("checkIn")}
+    </button>
+  );
+}
+
+function Chat() {
+  const [draft, setDraft] = useState("");
+  const chat = room.value!.room.chat;
+  return (
+    <section class="card" aria-labelledby="chat-h">
+      <h2 id="chat-h">{t("chat")}</h2>
+      <ul class="items chat" aria-live="polite">
+        {chat.slice(-30).map((m) => (
+          <li key={m.id}>
+            <strong>{m.from_name}</strong>：{m.text}
+          </li>
+        ))}
+      </ul>
+      <form
+        class="row"
+        onSubmit={async (ev) => {
+          ev.preventDefault();
+          if (await act({ type: "send_chat", text: draft })) setDraft("");
+        }}
+      >
+        <label class="grow">
+          <span class="sr">{t("chat")}</span>
+          <input value={draft} maxLength={500} onInput={(e) => setDraft((e.target as HTMLInputElement).value)} />
+        </label>
+        <button type="submit">{t("send")}</button>
+      </form>
+    </section>
+  );
+}
+
+export function MemberScreen() {
+  return (
+    <main class="grid">
+      <div class="col">
+        <CheckIn />
+        <Floor />
+        <RequestFloor />
+        <QueueList />
+      </div>
+      <div class="col">
+        <Polls canVote={true} />
+        <Agenda />
+        <Questions canAsk={true} />
+        <Chat />
+      </div>
+    </main>
+  );
+}
+
+function SessionControls() {
+  const s = room.value!.room.session;
+  const button = (key: Key, type: "open_check_in" | "start_session" | "pause_session" | "resume_session" | "close_session") => (
+    <button onClick={() => (type !== "close_session" || confirm(t("closeSession") + "?")) && act({ type })}>{t(key)}</button>
+  );
+  return (
+    <section class="card" aria-labelledby="session-h">
+      <h2 id="session-h">
+        {t("session")}: <span data-testid="session-state">{t(`state_${s}` as Key)}</span>
+      </h2>
+      <div class="row">
+        {s === "scheduled" ? button("openCheckIn", "open_check_in") : null}
+        {s === "scheduled" || s === "check_in" ? button("startSession", "start_session") : null}
+        {s === "in_session" ? button("pauseSession", "pause_session") : null}
+        {s === "paused" ? button("resumeSession", "resume_session") : null}
+        {s !== "closed" ? button("closeSession", "close_session") : null}
+      </div>
+    </section>
+  );
+}
+
+function FloorControls() {
+  const r = room.value!.room;
+  return (
+    <section class="card" aria-labelledby="fc-h">
+      <h2 id="fc-h">{t("host")}</h2>
+      <div class="row">
+        <button class="primary" disabled={r.queue.length === 0} onClick={() => act({ type: "grant_floor" })}>
+          {t("grantNext")}
+        </button>
+        {r.floor ? (
+          <>
+            <button onClick={() => act({ type: "end_turn" })}>{t("endTurn")}</button>
+            {r.floor.running_since !== undefined ? (
+              <button onClick={() => act({ type: "pause_turn" })}>{t("pauseTurn")}</button>
+            ) : (
+              <button onClick={() => act({ type: "resume_turn" })}>{t("resumeTurn")}</button>
+            )}
+            <button onClick={() => act({ type: "extend_turn", seconds: 60 })}>{t("extend")}</button>
+            <button onClick={() => act({ type: "shorten_turn", seconds: 60 })}>{t("shorten")}</button>
+          </>
+        ) : null}
+        <button onClick={() => act({ type: "shorten_all", limit_s: 180 })}>{t("shortenAll")}</button>
+      </div>
+      <fieldset class="row">
+        <legend>{t("floorMode")}</legend>
+        {(["moderated", "open_discussion"] as const).map((mode) => (
+          <label key={mode}>
+            <input type="radio" name="floor-mode" checked={r.floor_mode === mode} onChange={() => act({ type: "set_floor_mode", mode })} />
+            {t(mode === "moderated" ? "moderated" : "openDiscussion")}
+          </label>
+        ))}
+      </fieldset>
+    </section>
+  );
+}
+
+function TurnSettings() {
+  const r = room.value!.room;
+  const [limit, setLimit] = useState(String(r.settings.limits.impromptu_s));
+  const [warning, setWarning] = useState(String(r.settings.warning_s));
+  const [hard, setHard] = useState(r.settings.overrun === "hard");
+  const save = () =>
+    act({
+      type: "update_settings",
+      patch: {
+        limits: { ...r.settings.limits, impromptu_s: Number(limit) },
+        warning_s: Number(warning),
+        overrun: hard ? "hard" : "soft",
+        grace_s: hard ? 0 : r.settings.grace_s,
+      },
+    });
+  return (
+    <section class="card" aria-labelledby="ts-h">
+      <h2 id="ts-h">{t("turnSettings")}</h2>
+      <form
+        class="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void save();
+        }}
+      >
+        <label>
+          {t("impromptuLimit")}
+          <input data-testid="limit" type="number" min={10} value={limit} onInput={(e) => setLimit((e.target as HTMLInputElement).value)} />
+        </label>
+        <label>
+          {t("warningAt")}
+          <input data-testid="warning" type="number" min={0} value={warning} onInput={(e) => setWarning((e.target as HTMLInputElement).value)} />
+        </label>
+        <label>
+          <input data-testid="hard" type="checkbox" checked={hard} onChange={(e) => setHard((e.target as HTMLInputElement).checked)} /> {t("hardStop")}
+        </label>
+        <button type="submit">{t("save")}</button>
+      </form>
+    </section>
+  );
+}
+
+function PollBuilder() {
+  const [question, setQuestion] = useState("");
+  const [secret, setSecret] = useState(true);
+  const [advisory, setAdvisory] = useState(false);
+  const polls = room.value!.room.polls;
+  const create = async () => {
+    const spec: PollSpec = {
+      question,
+      method: { kind: "yes_no_abstain" },
+      binding: true,
+      advisory,
+      secret,
+      visibility: "after_close",
+      allow_change: false,
+      majority: { rule: "simple", of: "cast" },
+    };
+    if (await act({ type: "create_poll", spec })) setQuestion("");
+  };
+  return (
+    <section class="card" aria-labelledby="pb-h">
+      <h2 id="pb-h">{t("newPoll")}</h2>
+      <form
+        class="col"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void create();
+        }}
+      >
+        <label>
+          {t("question")}
+          <input data-testid="poll-question" value={question} maxLength={500} onInput={(e) => setQuestion((e.target as HTMLInputElement).value)} />
+        </label>
+        <label>
+          <input type="checkbox" checked={secret} onChange={(e) => setSecret((e.target as HTMLInputElement).checked)} /> {t("secret")}
+        </label>
+        <label>
+          <input type="checkbox" checked={advisory} onChange={(e) => setAdvisory((e.target as HTMLInputElement).checked)} /> {t("advisory")}
+        </label>
+        <button type="submit">{t("newPoll")}</button>
+      </form>
+      <ul class="items">
+        {polls.map((p) => (
+          <li key={p.id} data-testid={`host-poll-${p.id}`}>
+            <strong>{p.spec.question}</strong> <span class="tag">{p.state}</span> {t("turnout")}: {p.turnout_binding + p.turnout_advisory}
+            {p.state === "draft" ? <button onClick={() => act({ type: "open_poll", poll: p.id })}>{t("openPoll")}</button> : null}
+            {p.state === "open" ? <button onClick={() => act({ type: "close_poll", poll: p.id })}>{t("closePoll")}</button> : null}
+            {p.state === "closed" ? <button onClick={() => act({ type: "publish_poll", poll: p.id })}>{t("publishPoll")}</button> : null}
+            {p.results ? <Results poll={p} /> : null}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function Moderation() {
+  const r = room.value!.room;
+  const comments = r.comments.filter((c) => c.status === "pending");
+  const questions = r.questions.filter((q) => q.status === "pending");
+  return (
+    <section class="card" aria-labelledby="mod-h">
+      <h2 id="mod-h">
+        {t("moderation")} ({comments.length + questions.length})
+      </h2>
+      <ul class="items" data-testid="moderation">
+        {questions.map((q) => (
+          <li key={`q${q.id}`}>
+            <span class="tag">{t("questions")}</span> {q.text} <span class="muted">— {q.author_name}</span>
+            <button onClick={() => act({ type: "moderate_question", question: q.id, decision: { decision: "approve" } })}>{t("approve")}</button>
+            <button onClick={() => act({ type: "moderate_question", question: q.id, decision: { decision: "reject", reason: "other" } })}>{t("reject")}</button>
+          </li>
+        ))}
+        {comments.map((c) => (
+          <li key={`c${c.id}`}>
+            <span class="tag">{t("comments")}</span> {c.text} <span class="muted">— {c.author_name}</span>
+            <button onClick={() => act({ type: "moderate_comment", comment: c.id, decision: { decision: "approve" } })}>{t("approve")}</button>
+            <button onClick={() => act({ type: "moderate_comment", comment: c.id, decision: { decision: "reject", reason: "other" } })}>{t("reject")}</button>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function Attendance() {
+  const rows = room.value!.room.attendance;
+  return (
+    <section class="card" aria-labelledby="att-h">
+      <h2 id="att-h">{t("attendance")}</h2>
+      <table>
+        <tbody>
+          {rows.map((a) => (
+            <tr key={a.participant}>
+              <td>{a.name}</td>
+              <td>{a.present ? t("present") : t("absent")}</td>
+              <td>{a.checked_in_at ? t("checkedIn") : ""}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+function SpeakingTime() {
+  const s = room.value!.room.speaking;
+  const max = Math.max(1, ...s.participants.map((p) => p.spoken_ms));
+  return (
+    <section class="card" aria-labelledby="st-h">
+      <h2 id="st-h">{t("speakingTime")}</h2>
+      <ul class="bars">
+        {s.participants.map((p) => (
+          <li key={p.participant}>
+            <span>{p.name}</span>
+            <span class="bar" style={{ width: `${(100 * p.spoken_ms) / max}%` }} aria-hidden="true" />
+            <span>{clock(p.spoken_ms)}</span>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+export function HostScreen() {
+  return (
+    <main class="grid">
+      <div class="col">
+        <SessionControls />
+        <Floor />
+        <FloorControls />
+        <QueueList host={true} />
+        <TurnSettings />
+      </div>
+      <div class="col">
+        <Moderation />
+        <PollBuilder />
+        <Questions canAsk={false} />
+        <Attendance />
+        <SpeakingTime />
+      </div>
+    </main>
+  );
+}
+
+function LiveText() {
+  const log = room.value!.log;
+  return (
+    <section class="card" aria-labelledby="lt-h">
+      <h2 id="lt-h">{t("liveText")}</h2>
+      <ol class="items" aria-live="polite" data-testid="live-text">
+        {log.slice(-20).map((l) => (
+          <li key={l.seq}>{l.text || l.kind}</li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
+function Comments() {
+  const [draft, setDraft] = useState("");
+  const state = room.value!;
+  const comments = state.room.comments.filter((c) => c.status === "approved" || c.author === state.you.id);
+  return (
+    <section class="card" aria-labelledby="cm-h">
+      <h2 id="cm-h">{t("comments")}</h2>
+      <ul class="items" data-testid="comments">
+        {comments.slice(-50).map((c) => (
+          <li key={c.id}>
+            <strong>{c.author_name}</strong>：{c.text}
+            {c.status === "pending" ? <em class="muted"> ({t("pendingNote")})</em> : null}
+          </li>
+        ))}
+      </ul>
+      <form
+        class="row"
+        onSubmit={async (ev) => {
+          ev.preventDefault();
+          if (await act({ type: "post_comment", text: draft })) setDraft("");
+        }}
+      >
+        <label class="grow">
+          <span class="sr">{t("postComment")}</span>
+          <input value={draft} maxLength={500} onInput={(e) => setDraft((e.target as HTMLInputElement).value)} />
+        </label>
+        <button type="submit">{t("postComment")}</button>
+      </form>
+    </section>
+  );
+}
+
+export function AudienceScreen() {
+  return (
+    <main class="grid">
+      <div class="col">
+        <section class="card stage" aria-label={t("stage")}>
+          <div class="video" role="img" aria-label={t("stage")} />
+        </section>
+        <Floor />
+        <LiveText />
+      </div>
+      <div class="col">
+        <Polls canVote={true} />
+        <Questions canAsk={true} />
+        <Comments />
+      </div>
+    </main>
+  );
+}
+
+/** The venue projector (大屏): readable across a hall. */
+export function ProjectorScreen() {
+  const state = room.value!;
+  const open = state.room.polls.filter((p) => p.results);
+  return (
+    <main class="projector">
+      <Floor big={true} />
+      <QueueList limit={3} />
+      {open.slice(-1).map((p) => (
+        <section class="card" key={p.id}>
+          <h2>{p.spec.question}</h2>
+          <Results poll={p} />
+        </section>
+      ))}
+      <p class="muted">{ordered(state.room.queue, state.room).length}</p>
+    </main>
+  );
+}
