@@ -133,7 +133,11 @@ async function open(url, name, viewport = { width: 1280, height: 900 }) {
   const page = await context.newPage();
   page.on("pageerror", (e) => console.error(`[${name}] page error:`, e.message));
   await page.goto(url);
-  await page.getByRole("heading", { level: 1 }).waitFor();
+  // The join screen: who the link is for, then in.
+  await page.getByTestId("join-name").waitFor();
+  await shot(page, `join-${name}`);
+  await page.getByRole("button", { name: "进入会议" }).click();
+  await page.locator(".floor").waitFor();
   return { context, page, name };
 }
 
@@ -166,7 +170,7 @@ test("a consultation runs through the UI: check-in, hand raise, grant, warning, 
   await H.getByRole("button", { name: "开始签到" }).click();
   await m1.page.getByRole("button", { name: "签到" }).click();
   await m2.page.getByRole("button", { name: "签到" }).click();
-  await m1.page.getByText("已签到").waitFor();
+  await m1.page.getByRole("status").filter({ hasText: "已签到" }).waitFor();
   await H.getByRole("button", { name: "开始会议" }).click();
   await m1.page.getByTestId("session-state").filter({ hasText: "进行中" }).waitFor();
 
@@ -244,4 +248,14 @@ test("a consultation runs through the UI: check-in, hand raise, grant, warning, 
   await m1.page.getByRole("button", { name: "English" }).click();
   await m1.page.getByRole("heading", { name: "Speaking queue" }).waitFor();
   await shot(m1.page, "member-large-english");
+
+  // The host closes the session and exports the record, which verifies.
+  H.on("dialog", (d) => d.accept());
+  await H.getByRole("button", { name: "结束会议" }).click();
+  await m2.page.getByTestId("session-state").filter({ hasText: "已结束" }).waitFor();
+  const [download] = await Promise.all([H.waitForEvent("download"), H.getByTestId("export").click()]);
+  const file = join(dir, "record.jsonl");
+  await download.saveAs(file);
+  const verdict = yishi("record", "verify", file);
+  assert.match(verdict, /^ok: \d+ entries/);
 });

@@ -2,7 +2,7 @@
 // server's logs), connect, and show the screen for the caller's view.
 import { render } from "preact";
 import { useEffect } from "preact/hooks";
-import { lang, setLang, t } from "./i18n";
+import { lang, setLang, t, type Key } from "./i18n";
 import { AudienceScreen, HostScreen, MemberScreen, ProjectorScreen } from "./screens";
 import { announcement, connect, lastError, room, status } from "./store";
 import { effect, signal } from "@preact/signals";
@@ -62,13 +62,69 @@ function Banner() {
   );
 }
 
+/** What the link says about its holder (the server checks the signature; this only shows it). */
+function claims(jwt: string): { name?: string; role?: string } {
+  try {
+    const part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const bytes = Uint8Array.from(atob(part), (c) => c.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return {};
+  }
+}
+
+const entered = signal(sessionStorage.getItem(`yishi.entered.${token.slice(-16)}`) === "1");
+const device = signal<"" | "ok" | "failed">("");
+
+async function checkDevices() {
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+    stream.getTracks().forEach((tr) => tr.stop());
+    device.value = "ok";
+  } catch {
+    device.value = "failed";
+  }
+}
+
+/** Before joining: who the link is for, a device check, then in. */
+function Join() {
+  const c = claims(token);
+  const anonymous = c.role === "audience" && (c as { sub?: string }).sub === "*";
+  return (
+    <main class="card join">
+      <h2>{t("joinTitle")}</h2>
+      <p>{t("thisIsMe")}</p>
+      <p class="speaker" data-testid="join-name">
+        {anonymous ? t("role_audience") : c.name} · {t(`role_${c.role ?? "member"}` as Key)}
+      </p>
+      {c.role !== "audience" ? (
+        <p class="row">
+          <button onClick={() => void checkDevices()}>{t("deviceCheck")}</button>
+          {device.value ? <span class={device.value === "ok" ? "ok" : "over-note"} role="status">{t(device.value === "ok" ? "deviceOk" : "deviceFailed")}</span> : null}
+        </p>
+      ) : null}
+      <button
+        class="primary"
+        onClick={() => {
+          sessionStorage.setItem(`yishi.entered.${token.slice(-16)}`, "1");
+          entered.value = true;
+        }}
+      >
+        {t("enter")}
+      </button>
+    </main>
+  );
+}
+
 function App() {
+  const go = token && entered.value;
   useEffect(() => {
-    if (token) connect(token, `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
-  }, []);
+    if (go) connect(token, `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+  }, [go]);
   const state = room.value;
   let body;
   if (!token) body = <main class="card"><h2>{t("joinTitle")}</h2><p>{t("joinMissing")}</p></main>;
+  else if (!entered.value) body = <Join />;
   else if (!state) body = <main class="card"><p>{t("connecting")}</p></main>;
   else if (screen === "projector") body = <ProjectorScreen />;
   else if (state.view === "host") body = <HostScreen />;

@@ -5,7 +5,7 @@ import type { Choice } from "./protocol/Choice";
 import type { PollView } from "./protocol/PollView";
 import type { Question } from "./protocol/Question";
 import { clock, ordered, remaining } from "./room";
-import { act, room, serverNow } from "./store";
+import { act, overrideReason, room, serverNow } from "./store";
 
 export function Floor({ big = false }: { big?: boolean }) {
   const r = room.value!.room;
@@ -40,41 +40,49 @@ export function QueueList({ host = false, limit }: { host?: boolean; limit?: num
   const state = room.value!;
   const list = ordered(state.room.queue, state.room);
   const shown = limit ? list.slice(0, limit) : list;
+  const reason = () => overrideReason.value.trim() || t("defaultReason");
   return (
     <section class="card" aria-labelledby="queue-h">
       <h2 id="queue-h">{limit ? t("nextUp") : t("queue")}</h2>
+      {host ? (
+        <label>
+          {t("reason")}
+          <input data-testid="override-reason" value={overrideReason.value} placeholder={t("defaultReason")} maxLength={200} onInput={(e) => (overrideReason.value = (e.target as HTMLInputElement).value)} />
+        </label>
+      ) : null}
       {shown.length === 0 ? <p class="muted">{t("queueEmpty")}</p> : null}
       <ol class="queue" data-testid="queue">
-        {shown.map((e) => (
-          <li key={e.id} class={e.participant === state.you.id ? "mine" : ""}>
-            <span class="who">{e.speaker ? `${e.speaker}（${e.name}）` : e.name}</span>
-            <span class="tag">{t(`kind_${e.kind}` as Key)}</span>
-            {host ? (
-              <span class="actions">
-                <button onClick={() => act({ type: "grant_floor", entry: e.id, reason: list[0]?.id === e.id ? undefined : promptReason() })}>{t("grant")}</button>
-                <button
-                  onClick={() => {
-                    const reason = promptReason();
-                    if (reason) act({ type: "remove_entry", entry: e.id, reason });
-                  }}
-                >
-                  {t("remove")}
-                </button>
-              </span>
-            ) : null}
-          </li>
-        ))}
+        {shown.map((e) => {
+          const sameKind = list.filter((x) => x.kind === e.kind);
+          const pos = sameKind.findIndex((x) => x.id === e.id);
+          return (
+            <li key={e.id} class={e.participant === state.you.id ? "mine" : ""}>
+              <span class="who">{e.speaker ? `${e.speaker}（${e.name}）` : e.name}</span>
+              <span class="tag">{t(`kind_${e.kind}` as Key)}</span>
+              {host ? (
+                <span class="actions">
+                  <button onClick={() => act({ type: "grant_floor", entry: e.id, reason: list[0]?.id === e.id ? undefined : reason() })}>{t("grant")}</button>
+                  <button aria-label={`${t("moveUp")} ${e.name}`} disabled={pos === 0} onClick={() => act({ type: "move_entry", entry: e.id, position: pos - 1, reason: reason() })}>
+                    ↑
+                  </button>
+                  <button aria-label={`${t("moveDown")} ${e.name}`} disabled={pos === sameKind.length - 1} onClick={() => act({ type: "move_entry", entry: e.id, position: pos + 1, reason: reason() })}>
+                    ↓
+                  </button>
+                  <button onClick={() => act({ type: "remove_entry", entry: e.id, reason: reason() })}>{t("remove")}</button>
+                </span>
+              ) : null}
+            </li>
+          );
+        })}
       </ol>
     </section>
   );
 }
 
-function promptReason(): string | undefined {
-  return globalThis.prompt?.(t("reasonPrompt")) ?? undefined;
-}
-
 export function RequestFloor() {
   const state = room.value!;
+  const [speaker, setSpeaker] = useState("");
+  const venue = state.you.role === "venue";
   const mine = state.room.queue.filter((e) => e.participant === state.you.id);
   const place = ordered(state.room.queue, state.room).findIndex((e) => e.participant === state.you.id);
   const holding = state.room.floor?.participant === state.you.id;
@@ -86,6 +94,12 @@ export function RequestFloor() {
           {t("myPlace")}: {place + 1}
         </p>
       ) : null}
+      {venue ? (
+        <label>
+          {t("speakerName")}
+          <input data-testid="speaker-name" value={speaker} maxLength={100} onInput={(e) => setSpeaker((e.target as HTMLInputElement).value)} />
+        </label>
+      ) : null}
       <div class="row">
         {(["impromptu", "interjection", "point_of_order"] as const).map((kind) =>
           mine.some((e) => e.kind === kind) ? (
@@ -93,7 +107,7 @@ export function RequestFloor() {
               {t("withdraw")} · {t(`kind_${kind}`)}
             </button>
           ) : (
-            <button key={kind} onClick={() => act({ type: "request_floor", kind })}>
+            <button key={kind} onClick={() => act({ type: "request_floor", kind, speaker: venue && speaker.trim() ? speaker.trim() : undefined })}>
               {t(`kind_${kind}`)}
             </button>
           ),

@@ -3,7 +3,7 @@ import { useState } from "preact/hooks";
 import { t, type Key } from "./i18n";
 import type { PollSpec } from "./protocol/PollSpec";
 import { clock, ordered } from "./room";
-import { act, room } from "./store";
+import { act, room, tokenInUse } from "./store";
 import { Floor, Polls, QueueList, Questions, RequestFloor, Results } from "./parts";
 
 function Agenda() {
@@ -82,6 +82,7 @@ export function MemberScreen() {
         <Agenda />
         <Questions canAsk={true} />
         <Chat />
+        <Attendance />
       </div>
     </main>
   );
@@ -188,22 +189,46 @@ function TurnSettings() {
 
 function PollBuilder() {
   const [question, setQuestion] = useState("");
+  const [method, setMethod] = useState<"yes_no_abstain" | "single" | "multiple" | "rating">("yes_no_abstain");
+  const [optionText, setOptionText] = useState("");
   const [secret, setSecret] = useState(true);
+  const [binding, setBinding] = useState(true);
   const [advisory, setAdvisory] = useState(false);
+  const [visibility, setVisibility] = useState<"live" | "after_close" | "hosts_until_published">("after_close");
+  const [deadline, setDeadline] = useState("");
+  const [quorum, setQuorum] = useState("");
+  const [rule, setRule] = useState<"simple" | "absolute" | "two_thirds">("simple");
   const polls = room.value!.room.polls;
   const create = async () => {
+    const options = optionText.split("\n").map((o) => o.trim()).filter(Boolean);
+    const m: PollSpec["method"] =
+      method === "single" ? { kind: "single", options } : method === "multiple" ? { kind: "multiple", options, min: 1, max: Math.max(1, options.length) } : { kind: method };
     const spec: PollSpec = {
       question,
-      method: { kind: "yes_no_abstain" },
-      binding: true,
+      method: m,
+      binding,
       advisory,
       secret,
-      visibility: "after_close",
+      visibility: secret && visibility === "live" ? "after_close" : visibility,
       allow_change: false,
-      majority: { rule: "simple", of: "cast" },
+      deadline_s: deadline ? Number(deadline) : undefined,
+      quorum: quorum ? { percent: Number(quorum), of: "present" } : undefined,
+      majority: { rule, of: rule === "simple" ? "cast" : "present" },
     };
     if (await act({ type: "create_poll", spec })) setQuestion("");
   };
+  const select = <T extends string>(label: Key, value: T, set: (v: T) => void, values: readonly T[], prefix: string) => (
+    <label>
+      {t(label)}
+      <select value={value} onChange={(e) => set((e.target as HTMLSelectElement).value as T)}>
+        {values.map((v) => (
+          <option key={v} value={v}>
+            {t(`${prefix}${v}` as Key)}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
   return (
     <section class="card" aria-labelledby="pb-h">
       <h2 id="pb-h">{t("newPoll")}</h2>
@@ -218,12 +243,36 @@ function PollBuilder() {
           {t("question")}
           <input data-testid="poll-question" value={question} maxLength={500} onInput={(e) => setQuestion((e.target as HTMLInputElement).value)} />
         </label>
-        <label>
-          <input type="checkbox" checked={secret} onChange={(e) => setSecret((e.target as HTMLInputElement).checked)} /> {t("secret")}
-        </label>
-        <label>
-          <input type="checkbox" checked={advisory} onChange={(e) => setAdvisory((e.target as HTMLInputElement).checked)} /> {t("advisory")}
-        </label>
+        {select("method", method, setMethod, ["yes_no_abstain", "single", "multiple", "rating"] as const, "method_")}
+        {method === "single" || method === "multiple" ? (
+          <label>
+            {t("optionsOnePerLine")}
+            <textarea rows={3} value={optionText} onInput={(e) => setOptionText((e.target as HTMLTextAreaElement).value)} />
+          </label>
+        ) : null}
+        <div class="row">
+          <label>
+            <input type="checkbox" checked={binding} onChange={(e) => setBinding((e.target as HTMLInputElement).checked)} /> {t("binding")}
+          </label>
+          <label>
+            <input type="checkbox" checked={advisory} onChange={(e) => setAdvisory((e.target as HTMLInputElement).checked)} /> {t("advisory")}
+          </label>
+          <label>
+            <input type="checkbox" checked={secret} onChange={(e) => setSecret((e.target as HTMLInputElement).checked)} /> {t("secret")}
+          </label>
+        </div>
+        {select("visibility", visibility, setVisibility, ["live", "after_close", "hosts_until_published"] as const, "visibility_")}
+        {select("majority", rule, setRule, ["simple", "absolute", "two_thirds"] as const, "majority_")}
+        <div class="row">
+          <label>
+            {t("deadline")}
+            <input type="number" min={10} value={deadline} onInput={(e) => setDeadline((e.target as HTMLInputElement).value)} />
+          </label>
+          <label>
+            {t("quorumPercent")}
+            <input type="number" min={1} max={100} value={quorum} onInput={(e) => setQuorum((e.target as HTMLInputElement).value)} />
+          </label>
+        </div>
         <button type="submit">{t("newPoll")}</button>
       </form>
       <ul class="items">
@@ -241,28 +290,105 @@ function PollBuilder() {
   );
 }
 
+const REASONS = ["duplicate", "off_topic", "abusive", "advertising", "personal_information", "other"] as const;
+type Reason = (typeof REASONS)[number];
+
 function Moderation() {
   const r = room.value!.room;
+  const [why, setWhy] = useState<Reason>("off_topic");
   const comments = r.comments.filter((c) => c.status === "pending");
   const questions = r.questions.filter((q) => q.status === "pending");
+  const first = questions[0] ? { q: questions[0].id } : comments[0] ? { c: comments[0].id } : undefined;
+  const decide = (item: { q?: number; c?: number }, approve: boolean) => {
+    const decision = approve ? ({ decision: "approve" } as const) : ({ decision: "reject", reason: why } as const);
+    if (item.q !== undefined) return act({ type: "moderate_question", question: item.q, decision });
+    if (item.c !== undefined) return act({ type: "moderate_comment", comment: item.c, decision });
+  };
+  const onKey = (e: KeyboardEvent) => {
+    if (!first || (e.target as HTMLElement).tagName === "INPUT" || (e.target as HTMLElement).tagName === "SELECT") return;
+    if (e.key === "a" || e.key === "A") void decide(first, true);
+    if (e.key === "r" || e.key === "R") void decide(first, false);
+  };
   return (
-    <section class="card" aria-labelledby="mod-h">
+    <section class="card" aria-labelledby="mod-h" onKeyDown={onKey} tabIndex={-1}>
       <h2 id="mod-h">
         {t("moderation")} ({comments.length + questions.length})
       </h2>
+      <p class="muted">{t("shortcuts")}</p>
+      <label>
+        {t("rejectReason")}
+        <select value={why} onChange={(e) => setWhy((e.target as HTMLSelectElement).value as Reason)}>
+          {REASONS.map((x) => (
+            <option key={x} value={x}>
+              {t(`reason_${x}` as Key)}
+            </option>
+          ))}
+        </select>
+      </label>
       <ul class="items" data-testid="moderation">
         {questions.map((q) => (
           <li key={`q${q.id}`}>
             <span class="tag">{t("questions")}</span> {q.text} <span class="muted">— {q.author_name}</span>
-            <button onClick={() => act({ type: "moderate_question", question: q.id, decision: { decision: "approve" } })}>{t("approve")}</button>
-            <button onClick={() => act({ type: "moderate_question", question: q.id, decision: { decision: "reject", reason: "other" } })}>{t("reject")}</button>
+            {q.flagged ? <span class="tag">⚑</span> : null}
+            <button onClick={() => decide({ q: q.id }, true)}>{t("approve")}</button>
+            <button onClick={() => decide({ q: q.id }, false)}>{t("reject")}</button>
           </li>
         ))}
         {comments.map((c) => (
           <li key={`c${c.id}`}>
             <span class="tag">{t("comments")}</span> {c.text} <span class="muted">— {c.author_name}</span>
-            <button onClick={() => act({ type: "moderate_comment", comment: c.id, decision: { decision: "approve" } })}>{t("approve")}</button>
-            <button onClick={() => act({ type: "moderate_comment", comment: c.id, decision: { decision: "reject", reason: "other" } })}>{t("reject")}</button>
+            {c.flagged ? <span class="tag">⚑</span> : null}
+            <button onClick={() => decide({ c: c.id }, true)}>{t("approve")}</button>
+            <button onClick={() => decide({ c: c.id }, false)}>{t("reject")}</button>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+/** Approved questions with the host's actions: pin, answered, forward, merge. */
+function HostQuestions() {
+  const r = room.value!.room;
+  const approved = r.questions.filter((q) => q.status === "approved" && !q.merged_into).sort((a, b) => Number(b.pinned) - Number(a.pinned) || b.upvotes - a.upvotes);
+  const respondents = r.attendance.filter((a) => a.role === "respondent");
+  return (
+    <section class="card" aria-labelledby="hq-h">
+      <h2 id="hq-h">{t("questions")}</h2>
+      <ul class="items" data-testid="host-questions">
+        {approved.map((q) => (
+          <li key={q.id}>
+            <span class="text">{q.text}</span> <span class="muted">— {q.author_name} · {t("upvote")} {q.upvotes}</span>
+            {q.answered ? <span class="tag">{t("answered")}</span> : <button onClick={() => act({ type: "mark_answered", question: q.id })}>{t("markAnswered")}</button>}
+            <button onClick={() => act({ type: "pin_question", question: q.id, pinned: !q.pinned })}>{q.pinned ? t("unpin") : t("pin")}</button>
+            {respondents.length ? (
+              <label>
+                <span class="sr">{t("forwardTo")}</span>
+                <select onChange={(e) => act({ type: "forward_question", question: q.id, to: (e.target as HTMLSelectElement).value })}>
+                  <option value="">{t("forwardTo")}…</option>
+                  {respondents.map((a) => (
+                    <option key={a.participant} value={a.participant}>
+                      {a.name}
+                    </option>
+                  ))}
+                </select>
+              </label>
+            ) : null}
+            {approved.length > 1 ? (
+              <label>
+                <span class="sr">{t("mergeInto")}</span>
+                <select onChange={(e) => act({ type: "merge_question", question: q.id, into: Number((e.target as HTMLSelectElement).value) })}>
+                  <option value="">{t("mergeInto")}…</option>
+                  {approved
+                    .filter((o) => o.id !== q.id)
+                    .map((o) => (
+                      <option key={o.id} value={o.id}>
+                        {o.text.slice(0, 20)}
+                      </option>
+                    ))}
+                </select>
+              </label>
+            ) : null}
           </li>
         ))}
       </ul>
@@ -290,22 +416,55 @@ function Attendance() {
   );
 }
 
+function Bars({ rows }: { rows: Array<{ key: string; name: string; ms: number; note?: string }> }) {
+  const max = Math.max(1, ...rows.map((r) => r.ms));
+  return (
+    <ul class="bars">
+      {rows.map((r) => (
+        <li key={r.key}>
+          <span>{r.name}</span>
+          <span class="bar" style={{ width: `${(100 * r.ms) / max}%` }} aria-hidden="true" />
+          <span>
+            {clock(r.ms)}
+            {r.note ? <span class={r.note.startsWith("-") ? "over-note" : "muted"}> {r.note}</span> : null}
+          </span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 function SpeakingTime() {
   const s = room.value!.room.speaking;
-  const max = Math.max(1, ...s.participants.map((p) => p.spoken_ms));
   return (
     <section class="card" aria-labelledby="st-h">
       <h2 id="st-h">{t("speakingTime")}</h2>
-      <ul class="bars">
-        {s.participants.map((p) => (
-          <li key={p.participant}>
-            <span>{p.name}</span>
-            <span class="bar" style={{ width: `${(100 * p.spoken_ms) / max}%` }} aria-hidden="true" />
-            <span>{clock(p.spoken_ms)}</span>
-          </li>
-        ))}
-      </ul>
+      <Bars rows={s.participants.map((p) => ({ key: p.participant, name: p.name, ms: p.spoken_ms }))} />
+      <h3>{t("bySector")}</h3>
+      <Bars rows={s.sectors.map((g) => ({ key: g.name, name: g.name, ms: g.spoken_ms, note: g.budget_left_ms === undefined ? undefined : `${clock(g.budget_left_ms)} ${t("budgetLeft")}` }))} />
+      <h3>{t("byVenue")}</h3>
+      <Bars rows={s.venues.map((g) => ({ key: g.name, name: g.name, ms: g.spoken_ms }))} />
     </section>
+  );
+}
+
+/** Download the hash-chained record (JSON lines), verifiable with `yishi record verify`. */
+function ExportRecord() {
+  const download = async () => {
+    const id = new URLSearchParams(location.hash.slice(1)).get("room") ?? "";
+    const res = await fetch(`/api/v1/rooms/${encodeURIComponent(id)}/record`, { headers: { authorization: `Bearer ${tokenInUse}` } });
+    if (!res.ok) return;
+    const url = URL.createObjectURL(await res.blob());
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = `${id}-record.jsonl`;
+    a.click();
+    URL.revokeObjectURL(url);
+  };
+  return (
+    <button data-testid="export" onClick={() => void download()}>
+      {t("exportRecord")}
+    </button>
   );
 }
 
@@ -322,9 +481,10 @@ export function HostScreen() {
       <div class="col">
         <Moderation />
         <PollBuilder />
-        <Questions canAsk={false} />
+        <HostQuestions />
         <Attendance />
         <SpeakingTime />
+        <ExportRecord />
       </div>
     </main>
   );

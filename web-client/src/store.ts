@@ -37,7 +37,8 @@ export function onMessage(msg: ServerMessage): void {
   room.value = next;
 }
 
-let tokenInUse = "";
+/** The join token in use (the host console exports the record with it). */
+export let tokenInUse = "";
 let urlInUse = "";
 
 export function connect(token: string, url: string): void {
@@ -72,3 +73,5 @@ export async function act(command: Command): Promise<boolean> {
 }
 
 export const me = computed(() => room.value?.you);
+/** The reason recorded with the chair's overrides (reorder, remove, out-of-order grant). */
+export const overrideReason = signal("");

@@ -59,13 +59,37 @@ fn not_found(id: &str) -> ApiError {
     ApiError(StatusCode::NOT_FOUND, "not_found", format!("no room {id}"))
 }
 
-async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let given = request
+/// The record may also be fetched by a host or recorder of the room with their own join
+/// token as the bearer, so the host console can export it without the admin key.
+fn may_read_record(state: &AppState, request: &Request) -> bool {
+    let Some(bearer) = bearer(request) else {
+        return false;
+    };
+    let room = request
+        .uri()
+        .path()
+        .strip_prefix("/rooms/")
+        .and_then(|p| p.strip_suffix("/record"));
+    let Some(room) = room else { return false };
+    match state.config.token_keys.decode(bearer, now()) {
+        Ok(claims) => claims.room == room && matches!(claims.role, Role::Host | Role::Recorder),
+        Err(_) => false,
+    }
+}
+
+fn bearer(request: &Request) -> Option<&str> {
+    request
         .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if given.is_some_and(|k| constant_time_eq(k.as_bytes(), state.config.admin_key.as_bytes())) {
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+}
+
+async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let admin = bearer(&request)
+        .is_some_and(|k| constant_time_eq(k.as_bytes(), state.config.admin_key.as_bytes()));
+    if admin || (request.method() == axum::http::Method::GET && may_read_record(&state, &request)) {
         next.run(request).await
     } else {
         ApiError(
