@@ -165,6 +165,9 @@ struct RoomActor {
     /// Polls whose tallies changed since they were last sent.
     dirty_polls: BTreeSet<PollId>,
     next_tally: Option<Instant>,
+    /// The record ends in the session's close but the room was never marked closed (the
+    /// process died between the commit and publishing the final hash): publish it first.
+    unpublished_close: bool,
 }
 
 const SEEN_LIMIT: usize = 65_536;
@@ -187,6 +190,7 @@ pub(crate) fn spawn(
         entries.iter().map(|e| &e.event),
         &loaded.sealed,
     );
+    let unpublished_close = stored.closed_at.is_none() && room.session.is_closed();
     let keep = entries.len().saturating_sub(config.resume_window);
     let recent: VecDeque<Event> = entries.into_iter().skip(keep).map(|e| e.event).collect();
     let (tx, rx) = mpsc::channel(4096);
@@ -205,6 +209,7 @@ pub(crate) fn spawn(
         sessions: HashMap::new(),
         dirty_polls: BTreeSet::new(),
         next_tally: None,
+        unpublished_close,
     };
     tokio::spawn(actor.run(rx));
     RoomHandle { tx }
@@ -231,6 +236,9 @@ fn error_frame(req: Option<RequestId>, code: ErrorCode, message: impl Into<Strin
 impl RoomActor {
     async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
         tracing::info!(room = %self.id, seq = self.room.seq(), "room actor started");
+        if self.unpublished_close {
+            self.publish_close(self.room.last_at()).await;
+        }
         let mut batch = Vec::with_capacity(MAX_BATCH);
         loop {
             let deadline = self.room.next_deadline().map(instant_of);
@@ -484,17 +492,26 @@ impl RoomActor {
         }
         if closed {
             let at = applied.events.last().map_or(now(), |e| e.at);
-            if let Err(e) = self
-                .store
-                .close_room(&self.id, &self.chain.head(), at)
-                .await
-            {
-                tracing::error!(room = %self.id, error = %e, "could not publish the final hash");
-            } else {
-                tracing::info!(room = %self.id, hash = %self.chain.head(), "session closed; final hash published");
-            }
+            self.publish_close(at).await;
         }
         Ok(())
+    }
+
+    /// Mark the room closed in the store with its final hash (the record's head).
+    async fn publish_close(&mut self, at: Millis) {
+        match self
+            .store
+            .close_room(&self.id, &self.chain.head(), at)
+            .await
+        {
+            Ok(()) => {
+                self.unpublished_close = false;
+                tracing::info!(room = %self.id, hash = %self.chain.head(), "session closed; final hash published");
+            }
+            Err(e) => {
+                tracing::error!(room = %self.id, error = %e, "could not publish the final hash")
+            }
+        }
     }
 
     /// Send committed events to every subscriber as its view may see them: serialised once
