@@ -96,6 +96,8 @@ pub(crate) enum Msg {
     Inspect {
         reply: oneshot::Sender<yishi_protocol::RoomSnapshot>,
     },
+    /// After a restart: whoever the record shows present but has not come back has left.
+    PresenceAudit,
     Stop,
 }
 
@@ -240,6 +242,11 @@ impl RoomActor {
             self.publish_close(self.room.last_at()).await;
         }
         let mut batch = Vec::with_capacity(MAX_BATCH);
+        // A room starting up has no connections, but its record may show people present
+        // (the server stopped under them). They get one drop grace to come back, so a
+        // speaker's clock simply goes on; whoever is not back by then has left.
+        let grace = u64::from(self.room.current_settings().drop_grace_s) * 1000;
+        let mut audit = (!self.room.present().is_empty()).then(|| Instant::now() + Duration::from_millis(grace));
         loop {
             let deadline = self.room.next_deadline().map(instant_of);
             tokio::select! {
@@ -247,6 +254,10 @@ impl RoomActor {
                     if n == 0 { break; }
                 }
                 _ = sleep_until(deadline) => {}
+                _ = sleep_until(audit) => {
+                    audit = None;
+                    batch.push(Msg::PresenceAudit);
+                }
                 _ = sleep_until(self.next_tally) => {
                     self.send_tallies();
                     continue;
@@ -281,6 +292,14 @@ impl RoomActor {
                 }
                 Msg::Attach(attach) => self.attach(*attach, now, &mut applied, &mut deferred),
                 Msg::Detach { conn } => self.detach(conn, now, &mut applied),
+                Msg::PresenceAudit => {
+                    for id in self.room.present() {
+                        if !self.connections.contains_key(&id) {
+                            let out = self.room.leave(&id, now);
+                            applied.events.extend(out.events);
+                        }
+                    }
+                }
                 Msg::Admin { command, reply } => {
                     let admin = Actor::new(Participant::new("admin", "管理员", Role::Host));
                     let req = RequestId(format!("admin-{}", now.0));

@@ -54,6 +54,11 @@ impl Roster {
 }
 
 impl Room {
+    /// Everyone the record shows present (not the audience, which is not recorded).
+    pub fn present(&self) -> Vec<ParticipantId> {
+        self.roster.people.values().filter(|a| a.present).map(|a| a.participant.id.clone()).collect()
+    }
+
     pub(crate) fn attendance_join(&mut self, cx: &mut Cx, participant: &Participant) {
         if participant.role == Role::Audience || self.session.is_closed() {
             return;
