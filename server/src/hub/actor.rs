@@ -121,6 +121,8 @@ struct Subscriber {
     through: Seq,
     /// An audience connection that fell behind: it gets a snapshot when it has room.
     lagging: bool,
+    /// The resume session its welcome named, repeated in a resynchronising welcome.
+    session: String,
 }
 
 /// Something to send once the current batch is durable.
@@ -167,6 +169,8 @@ struct RoomActor {
 
 const SEEN_LIMIT: usize = 65_536;
 const MAX_BATCH: usize = 1024;
+/// How often a room with lagging viewers checks whether they have room for a snapshot.
+const CATCH_UP_INTERVAL: Duration = Duration::from_millis(100);
 
 pub(crate) fn spawn(
     stored: StoredRoom,
@@ -232,6 +236,13 @@ impl RoomActor {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         loop {
             let deadline = self.room.next_deadline().map(instant_of);
+            // Viewers that fell behind are caught up on the next fan-out; in a quiet room
+            // there may be none for a long time, so look again shortly.
+            let catch_up = self
+                .subscribers
+                .values()
+                .any(|s| s.lagging && s.view == View::Audience && s.through != 0)
+                .then(|| Instant::now() + CATCH_UP_INTERVAL);
             tokio::select! {
                 n = rx.recv_many(&mut batch, MAX_BATCH) => {
                     if n == 0 { break; }
@@ -239,6 +250,10 @@ impl RoomActor {
                 _ = sleep_until(deadline) => {}
                 _ = sleep_until(self.next_tally) => {
                     self.send_tallies();
+                    continue;
+                }
+                _ = sleep_until(catch_up) => {
+                    self.catch_up_laggards();
                     continue;
                 }
             }
@@ -359,9 +374,10 @@ impl RoomActor {
 
     fn remember(&mut self, key: (ParticipantId, RequestId), seq: Option<Seq>) {
         if self.seen_order.len() >= SEEN_LIMIT
-            && let Some(old) = self.seen_order.pop_front() {
-                self.seen.remove(&old);
-            }
+            && let Some(old) = self.seen_order.pop_front()
+        {
+            self.seen.remove(&old);
+        }
         self.seen_order.push_back(key.clone());
         self.seen.insert(key, seq);
     }
@@ -422,6 +438,7 @@ impl RoomActor {
                 kill: Some(kill),
                 through: 0,
                 lagging: true,
+                session: session.clone(),
             },
         );
         deferred.push(Deferred::Welcome {
@@ -576,7 +593,9 @@ impl RoomActor {
     /// Audience subscribers that fell behind and have room again get a fresh snapshot.
     fn catch_up_laggards(&mut self) {
         let room = &self.room;
-        let mut snapshots: HashMap<View, Utf8Bytes> = HashMap::new();
+        // The snapshot is serialised once per view and shared; each welcome around it names
+        // its own viewer and resume session.
+        let mut snapshots: HashMap<View, String> = HashMap::new();
         for sub in self.subscribers.values_mut() {
             if !sub.lagging
                 || sub.view != View::Audience
@@ -585,19 +604,21 @@ impl RoomActor {
             {
                 continue;
             }
-            let frame = snapshots
-                .entry(sub.view)
-                .or_insert_with(|| {
-                    frame(&ServerMessage::Welcome(Box::new(Welcome {
-                        protocol: PROTOCOL_VERSION,
-                        session: String::new(),
-                        you: sub.participant.participant.clone(),
-                        view: sub.view,
-                        server_time: now(),
-                        snapshot: Some(room.snapshot(sub.view, &ParticipantId::new(""))),
-                    })))
-                })
-                .clone();
+            let snapshot = snapshots.entry(sub.view).or_insert_with(|| {
+                serde_json::to_string(&room.snapshot(sub.view, &ParticipantId::new("")))
+                    .unwrap_or_default()
+            });
+            let head = frame(&ServerMessage::Welcome(Box::new(Welcome {
+                protocol: PROTOCOL_VERSION,
+                session: sub.session.clone(),
+                you: sub.participant.participant.clone(),
+                view: sub.view,
+                server_time: now(),
+                snapshot: None,
+            })));
+            // `{"type":"welcome",…}` without its snapshot: put the shared one in.
+            let head = head.as_str().strip_suffix('}').unwrap_or_default();
+            let frame = Utf8Bytes::from(format!(r#"{head},"snapshot":{snapshot}}}"#));
             if sub.outbox.try_send(Out::Frame(frame)).is_ok() {
                 sub.lagging = false;
                 sub.through = room.seq();
