@@ -174,6 +174,8 @@ struct RoomActor {
 
 const SEEN_LIMIT: usize = 65_536;
 const MAX_BATCH: usize = 1024;
+/// How often a room with lagging viewers checks whether they have room for a snapshot.
+const CATCH_UP_INTERVAL: Duration = Duration::from_millis(100);
 
 pub(crate) fn spawn(
     stored: StoredRoom,
@@ -249,6 +251,13 @@ impl RoomActor {
         let mut audit = (!self.room.present().is_empty()).then(|| Instant::now() + Duration::from_millis(grace));
         loop {
             let deadline = self.room.next_deadline().map(instant_of);
+            // Viewers that fell behind are caught up on the next fan-out; in a quiet room
+            // there may be none for a long time, so look again shortly.
+            let catch_up = self
+                .subscribers
+                .values()
+                .any(|s| s.lagging && s.view == View::Audience && s.through != 0)
+                .then(|| Instant::now() + CATCH_UP_INTERVAL);
             tokio::select! {
                 n = rx.recv_many(&mut batch, MAX_BATCH) => {
                     if n == 0 { break; }
@@ -260,6 +269,10 @@ impl RoomActor {
                 }
                 _ = sleep_until(self.next_tally) => {
                     self.send_tallies();
+                    continue;
+                }
+                _ = sleep_until(catch_up) => {
+                    self.catch_up_laggards();
                     continue;
                 }
             }
