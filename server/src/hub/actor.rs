@@ -248,7 +248,8 @@ impl RoomActor {
         // (the server stopped under them). They get one drop grace to come back, so a
         // speaker's clock simply goes on; whoever is not back by then has left.
         let grace = u64::from(self.room.current_settings().drop_grace_s) * 1000;
-        let mut audit = (!self.room.present().is_empty()).then(|| Instant::now() + Duration::from_millis(grace));
+        let mut audit = (!self.room.present().is_empty())
+            .then(|| Instant::now() + Duration::from_millis(grace));
         loop {
             let deadline = self.room.next_deadline().map(instant_of);
             // Viewers that fell behind are caught up on the next fan-out; in a quiet room

@@ -297,18 +297,21 @@ pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: I
 async fn write_loop(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
     mut rx: mpsc::Receiver<Out>,
-    mut kill: oneshot::Receiver<(u16, &'static str)>,
+    kill: oneshot::Receiver<(u16, &'static str)>,
 ) {
+    // Only a kill that is sent counts: the actor dropping its end (after a detach) must
+    // not cut short what is still queued.
+    let mut kill = std::pin::pin!(async move {
+        match kill.await {
+            Ok(close) => close,
+            Err(_) => std::future::pending().await,
+        }
+    });
     let mut batch = Vec::with_capacity(64);
     loop {
         tokio::select! {
             biased;
-            killed = &mut kill => {
-                if let Ok((code, reason)) = killed {
-                    let _ = sink.send(close_frame(code, reason)).await;
-                }
-                return;
-            }
+            close = &mut kill => return close_now(sink, Some(close)).await,
             n = rx.recv_many(&mut batch, 64) => {
                 if n == 0 {
                     let _ = sink.close().await;
@@ -316,21 +319,36 @@ async fn write_loop(
                 }
             }
         }
-        for out in batch.drain(..) {
-            let result = match out {
-                Out::Frame(text) => sink.feed(Message::Text(text)).await,
-                Out::Close(code, reason) => {
-                    let _ = sink.send(close_frame(code, reason)).await;
-                    return;
+        // A peer that stops reading blocks this write; the kill (too slow, room restart)
+        // must still get through, so the write races it.
+        let written = async {
+            for out in batch.drain(..) {
+                match out {
+                    Out::Frame(text) => sink.feed(Message::Text(text)).await.map_err(|_| None)?,
+                    Out::Close(code, reason) => return Err(Some((code, reason))),
                 }
-            };
-            if result.is_err() {
-                return;
             }
+            sink.flush().await.map_err(|_| None)
+        };
+        let outcome = tokio::select! {
+            biased;
+            close = &mut kill => Err(Some(close)),
+            result = written => result,
+        };
+        if let Err(close) = outcome {
+            return close_now(sink, close).await;
         }
-        if sink.flush().await.is_err() {
-            return;
-        }
+    }
+}
+
+/// Send a close frame if the peer takes it within a second, then drop the socket.
+async fn close_now(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    close: Option<(u16, &'static str)>,
+) {
+    if let Some((code, reason)) = close {
+        let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close_frame(code, reason)))
+            .await;
     }
 }
 

@@ -56,7 +56,12 @@ impl Roster {
 impl Room {
     /// Everyone the record shows present (not the audience, which is not recorded).
     pub fn present(&self) -> Vec<ParticipantId> {
-        self.roster.people.values().filter(|a| a.present).map(|a| a.participant.id.clone()).collect()
+        self.roster
+            .people
+            .values()
+            .filter(|a| a.present)
+            .map(|a| a.participant.id.clone())
+            .collect()
     }
 
     pub(crate) fn attendance_join(&mut self, cx: &mut Cx, participant: &Participant) {

@@ -217,6 +217,12 @@ impl Room {
             .actor
             .ok_or_else(|| Rejection::new(ErrorCode::Internal, "no actor"))?;
         if let Command::CastBallot { poll, choice } = command {
+            // Grants first, as for every command: without either vote grant the answer
+            // is `forbidden`; with one, the poll decides (`not_eligible` for the wrong
+            // electorate).
+            if !actor.can(Grant::VoteBinding) && !actor.can(Grant::VoteAdvisory) {
+                return reject(ErrorCode::Forbidden, "this needs a vote grant");
+            }
             return self.cast_ballot(cx, req, *poll, choice);
         }
         actor.require(Grant::ManagePolls)?;
@@ -1178,12 +1184,18 @@ mod tests {
         let mut f = Fixture::new();
         let binding_only = open(&mut f, yes_no());
         let (host, a1, observer) = (f.host.clone(), f.audience.clone(), f.observer.clone());
-        for who in [&host, &a1, &observer] {
+        for who in [&host, &observer] {
             assert_eq!(
                 vote_refused(&mut f, who, binding_only, yn(Yes)),
-                ErrorCode::NotEligible
+                ErrorCode::Forbidden,
+                "no vote grant at all"
             );
         }
+        assert_eq!(
+            vote_refused(&mut f, &a1, binding_only, yn(Yes)),
+            ErrorCode::NotEligible,
+            "an advisory voter in a binding-only poll"
+        );
         let mut s = yes_no();
         s.binding = false;
         s.advisory = true;
