@@ -23,6 +23,8 @@ help:
 # The web client is built first: the server binary embeds web-client/dist.
 test: fmt-check web clippy cargo-test web-test e2e bindings-check
 
+# web-client/package.json pins rollup (an override) to a release whose platform packages
+# all exist in the registry; otherwise `npm ci` refuses the lock file.
 web:
 	cd web-client && npm ci --no-audit --no-fund && npm run build
 
