@@ -899,17 +899,41 @@ async fn a_hosts_join_token_exports_its_own_rooms_record_and_nothing_else() {
     let by_host = get(&record, server.token(ROOM, &host())).await.unwrap();
     assert_eq!(by_host.status(), 200);
     let lines = by_host.text().await.unwrap();
-    let entries: Vec<yishi_protocol::RecordEntry> =
-        lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let entries: Vec<yishi_protocol::RecordEntry> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert!(yishi::room::verify_chain(&entries).is_ok() && !entries.is_empty());
     let recorder = Participant::new("rec", "记录员", Role::Recorder);
-    assert_eq!(get(&record, server.token(ROOM, &recorder)).await.unwrap().status(), 200);
+    assert_eq!(
+        get(&record, server.token(ROOM, &recorder))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     for (path, token, why) in [
-        (record.clone(), server.token(ROOM, &member("m1")), "a member"),
-        (record.clone(), server.token("other", &host()), "a host of another room"),
-        ("/api/v1/rooms".to_owned(), server.token(ROOM, &host()), "a host listing rooms"),
-        (format!("/api/v1/rooms/{ROOM}/attendance"), server.token(ROOM, &host()), "a host's report"),
+        (
+            record.clone(),
+            server.token(ROOM, &member("m1")),
+            "a member",
+        ),
+        (
+            record.clone(),
+            server.token("other", &host()),
+            "a host of another room",
+        ),
+        (
+            "/api/v1/rooms".to_owned(),
+            server.token(ROOM, &host()),
+            "a host listing rooms",
+        ),
+        (
+            format!("/api/v1/rooms/{ROOM}/attendance"),
+            server.token(ROOM, &host()),
+            "a host's report",
+        ),
     ] {
         let status = get(&path, token).await.unwrap().status();
         assert_eq!(status, 401, "{why} must not pass");
