@@ -72,6 +72,11 @@ pub enum ServerMessage {
     /// Running turnout (and results, where this view may see them) of an open poll, sent
     /// a few times a second at most instead of one event per ballot.
     Tally(TallyUpdate),
+    /// How many are watching (audience connections), sent on joining and then at most
+    /// once a second when it changes.
+    Viewers {
+        count: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -244,6 +244,21 @@ async fn a_thousand_viewers_each_get_every_visible_event_in_order() {
          {delivered_in:?}, whole test {:?}",
         started.elapsed()
     );
+    // The host is told how many are watching (at most once a second).
+    let told = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            if let Some(yishi_protocol::ServerMessage::Viewers { count }) = h.recv().await {
+                if count == VIEWERS as u32 {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(
+        told.is_ok(),
+        "the host never heard that {VIEWERS} are watching"
+    );
     drop(viewers);
 }
 

@@ -136,6 +136,7 @@ async function open(url, name, viewport = { width: 1280, height: 900 }) {
   // The join screen: who the link is for, then in.
   await page.getByTestId("join-name").waitFor();
   await shot(page, `join-${name}`);
+  await accessible(page, `${name}'s join screen`);
   await page.getByRole("button", { name: "进入会议" }).click();
   await page.locator(".floor").waitFor();
   return { context, page, name };
@@ -165,6 +166,8 @@ test("a consultation runs through the UI: check-in, hand raise, grant, warning, 
   const m2 = await open(m2Link, "m2", { width: 360, height: 800 });
   const viewer = await open(link("audience", null, null), "audience", { width: 390, height: 844 });
   const H = host.page;
+  await viewer.page.getByTestId("viewers").filter({ hasText: "观看人数: 1" }).waitFor();
+  await H.getByTestId("viewers").filter({ hasText: "观看人数: 1" }).waitFor();
 
   // Check-in and start.
   await H.getByRole("button", { name: "开始签到" }).click();

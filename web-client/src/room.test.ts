@@ -119,6 +119,10 @@ describe("the reducer", () => {
     expect(s.room.comments[0].status).toBe("approved");
   });
 
+  it("the viewer count comes from viewers messages", () => {
+    expect(reduce(start(), { type: "viewers", count: 1234 }).viewers).toBe(1234);
+  });
+
   it("tally messages update turnout without an event", () => {
     let s = start();
     s = { ...s, room: { ...s.room, polls: [{ id: 1, spec: { question: "q", method: { kind: "yes_no_abstain" }, binding: true, advisory: false, secret: true, visibility: "after_close", allow_change: false, majority: { rule: "simple", of: "cast" } }, state: "open", eligible: 3, turnout_binding: 0, turnout_advisory: 0, voted: false, named_ballots: [] }] } };

@@ -93,6 +93,8 @@ export function reduce(state: RoomState, msg: ServerMessage): RoomState {
       next.room.seq = msg.through;
       return next;
     }
+    case "viewers":
+      return { ...state, viewers: msg.count };
     case "tally": {
       const polls = state.room.polls.map((p) =>
         p.id === msg.poll ? { ...p, turnout_binding: msg.turnout_binding, turnout_advisory: msg.turnout_advisory, results: msg.results ?? p.results } : p,

@@ -473,6 +473,7 @@ export function HostScreen() {
     <main class="grid">
       <div class="col">
         <SessionControls />
+        <Viewers />
         <Floor />
         <FloorControls />
         <QueueList host={true} />
@@ -536,12 +537,22 @@ function Comments() {
   );
 }
 
+function Viewers() {
+  const n = room.value!.viewers;
+  return n === undefined ? null : (
+    <p class="muted" data-testid="viewers">
+      {t("viewers")}: {n}
+    </p>
+  );
+}
+
 export function AudienceScreen() {
   return (
     <main class="grid">
       <div class="col">
         <section class="card stage" aria-label={t("stage")}>
           <div class="video" role="img" aria-label={t("stage")} />
+          <Viewers />
         </section>
         <Floor />
         <LiveText />

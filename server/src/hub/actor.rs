@@ -167,6 +167,8 @@ struct RoomActor {
     /// Polls whose tallies changed since they were last sent.
     dirty_polls: BTreeSet<PollId>,
     next_tally: Option<Instant>,
+    /// The viewer count last broadcast; a different count is sent with the next tally.
+    viewers_sent: u32,
     /// The record ends in the session's close but the room was never marked closed (the
     /// process died between the commit and publishing the final hash): publish it first.
     unpublished_close: bool,
@@ -213,6 +215,7 @@ pub(crate) fn spawn(
         sessions: HashMap::new(),
         dirty_polls: BTreeSet::new(),
         next_tally: None,
+        viewers_sent: 0,
         unpublished_close,
     };
     tokio::spawn(actor.run(rx));
@@ -734,13 +737,37 @@ impl RoomActor {
         }
         sub.through = seq;
         sub.lagging = false;
+        let viewers = self.viewers();
+        if let Some(sub) = self.subscribers.get(&conn) {
+            let _ = sub
+                .outbox
+                .try_send(Out::Frame(frame(&ServerMessage::Viewers {
+                    count: viewers,
+                })));
+        }
         let _ = reply.send(Ok(me));
     }
 
     /// Send the running turnout (and results where a view may see them) of polls that
     /// received ballots, at most every `tally_interval_ms`.
+    /// Audience connections now.
+    fn viewers(&self) -> u32 {
+        self.subscribers
+            .values()
+            .filter(|s| s.view == View::Audience)
+            .count() as u32
+    }
+
     fn send_tallies(&mut self) {
         self.next_tally = None;
+        let viewers = self.viewers();
+        if viewers != self.viewers_sent {
+            self.viewers_sent = viewers;
+            let count = frame(&ServerMessage::Viewers { count: viewers });
+            for sub in self.subscribers.values() {
+                let _ = sub.outbox.try_send(Out::Frame(count.clone()));
+            }
+        }
         let polls: Vec<PollId> = std::mem::take(&mut self.dirty_polls).into_iter().collect();
         for poll in polls {
             let mut frames: HashMap<View, Option<Utf8Bytes>> = HashMap::new();
@@ -759,11 +786,17 @@ impl RoomActor {
 }
 
 impl RoomActor {
-    /// Schedule a tally if ballots came in.
+    /// Schedule a tally if ballots came in, or the viewer count changed (at most once a
+    /// second for the count, which changes with every arrival in a big audience).
     fn schedule_tally(&mut self) {
-        if !self.dirty_polls.is_empty() && self.next_tally.is_none() {
+        if self.next_tally.is_some() {
+            return;
+        }
+        if !self.dirty_polls.is_empty() {
             self.next_tally =
                 Some(Instant::now() + Duration::from_millis(self.config.tally_interval_ms));
+        } else if self.viewers() != self.viewers_sent {
+            self.next_tally = Some(Instant::now() + Duration::from_secs(1));
         }
     }
 }

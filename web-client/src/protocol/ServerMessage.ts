@@ -9,4 +9,4 @@ import type { Welcome } from "./Welcome";
 /**
  * Server → client.
  */
-export type ServerMessage = { "type": "welcome" } & Welcome | { "type": "events" } & EventBatch | { "type": "ack" } & Ack | { "type": "error" } & ErrorMessage | { "type": "pong", server_time: Millis, } | { "type": "tally" } & TallyUpdate;
+export type ServerMessage = { "type": "welcome" } & Welcome | { "type": "events" } & EventBatch | { "type": "ack" } & Ack | { "type": "error" } & ErrorMessage | { "type": "pong", server_time: Millis, } | { "type": "tally" } & TallyUpdate | { "type": "viewers", count: number, };
