@@ -247,10 +247,10 @@ async fn a_thousand_viewers_each_get_every_visible_event_in_order() {
     // The host is told how many are watching (at most once a second).
     let told = tokio::time::timeout(std::time::Duration::from_secs(5), async {
         loop {
-            if let Some(yishi_protocol::ServerMessage::Viewers { count }) = h.recv().await {
-                if count == VIEWERS as u32 {
-                    return;
-                }
+            if let Some(yishi_protocol::ServerMessage::Viewers { count }) = h.recv().await
+                && count == VIEWERS as u32
+            {
+                return;
             }
         }
     })
