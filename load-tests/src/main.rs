@@ -1,0 +1,347 @@
+//! `yishi-loadtest`: load scenarios against a Yishi server on this machine, with
+//! nats-server's WebSocket fan-out beside it. See `docs/bench/README.md`.
+//!
+//! Exit codes: 0 every correctness check passed; 1 a check failed (events lost, ballots
+//! miscounted, connections refused); 2 the run could not be done.
+
+mod client;
+mod nats;
+mod report;
+mod scenarios;
+mod sys;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use yishi::auth::Keys;
+
+use report::Row;
+use scenarios::{Opts, Target};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// Ramp to N idle audience connections.
+    Hold,
+    /// A burst of joins, each with the welcome snapshot.
+    Joins,
+    /// One host posts R comments/s to N audience connections.
+    Fanout,
+    /// N voters cast a ballot at once.
+    Votes,
+    /// M senders post moderated comments; hosts approve; N receive the approvals.
+    Chat,
+    /// Fanout with a share of the audience that never reads.
+    Slow,
+    /// Every scenario.
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Peer {
+    /// nats-server if it is installed.
+    Auto,
+    /// nats-server, required.
+    Nats,
+    /// No peer.
+    None,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "yishi-loadtest",
+    version,
+    about = "Load scenarios against a Yishi server on this machine, beside nats-server"
+)]
+struct Cli {
+    /// Scenarios to run, in order.
+    #[arg(value_enum, required = true)]
+    scenarios: Vec<Scenario>,
+    /// Start a fresh server (new data directory) for each scenario.
+    #[arg(long, conflicts_with = "target")]
+    spawn: bool,
+    /// A running server, e.g. http://127.0.0.1:8080 (loopback only).
+    #[arg(long)]
+    target: Option<String>,
+    /// The server binary for --spawn [default: `yishi` beside this tool].
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Pid of the --target server, to read its CPU and memory from /proc.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Admin key of the --target server.
+    #[arg(long, env = "YISHI_ADMIN_KEY", hide_env_values = true)]
+    admin_key: Option<String>,
+    /// Token keys of the --target server (`kid:secret,…`), to mint join tokens.
+    #[arg(long, env = "YISHI_TOKEN_KEYS", hide_env_values = true)]
+    token_keys: Option<String>,
+    /// Audience connections (hold, fanout, chat, slow).
+    #[arg(short = 'n', long, default_value_t = 500)]
+    connections: usize,
+    /// Events per second from the source (fanout, slow).
+    #[arg(long, default_value_t = 10.0)]
+    rate: f64,
+    /// Seconds the source sends (fanout, slow, chat).
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Voters [default: --connections].
+    #[arg(long)]
+    voters: Option<usize>,
+    /// Joins in the join storm [default: --connections].
+    #[arg(long)]
+    joins: Option<usize>,
+    /// Comment senders (chat).
+    #[arg(long, default_value_t = 20)]
+    senders: usize,
+    /// Comments per second per sender (chat).
+    #[arg(long, default_value_t = 1.0)]
+    sender_rate: f64,
+    /// Percent of the audience that never reads (slow).
+    #[arg(long, default_value_t = 10)]
+    slow_pct: usize,
+    /// Seconds to hold the idle connections (hold) while measuring idle CPU.
+    #[arg(long, default_value_t = 3)]
+    hold_secs: u64,
+    /// Handshakes in flight at once.
+    #[arg(long, default_value_t = 256)]
+    concurrency: usize,
+    /// Source addresses to spread clients over (127.0.0.2 on).
+    #[arg(long, default_value_t = 64)]
+    source_ips: usize,
+    /// Length of each comment text in bytes (the NATS payload matches our frame size).
+    #[arg(long, default_value_t = 64)]
+    text_bytes: usize,
+    /// Also run fanout, slow and hold against nats-server.
+    #[arg(long, value_enum, default_value_t = Peer::Auto)]
+    peer: Peer,
+    /// Write the rows as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the rows as a Markdown report.
+    #[arg(long)]
+    md: Option<PathBuf>,
+    /// Give up on the whole run after this many seconds.
+    #[arg(long, default_value_t = 900)]
+    max_seconds: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let limit = Duration::from_secs(cli.max_seconds);
+    match runtime.block_on(async { tokio::time::timeout(limit, run(cli)).await }) {
+        Ok(Ok(true)) => ExitCode::SUCCESS,
+        Ok(Ok(false)) => ExitCode::from(1),
+        Ok(Err(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(_) => {
+            eprintln!("error: the run took longer than --max-seconds");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn expand(list: &[Scenario]) -> Vec<Scenario> {
+    let mut out = Vec::new();
+    for s in list {
+        if *s == Scenario::All {
+            out.extend([
+                Scenario::Hold,
+                Scenario::Joins,
+                Scenario::Fanout,
+                Scenario::Slow,
+                Scenario::Votes,
+                Scenario::Chat,
+            ]);
+        } else {
+            out.push(*s);
+        }
+    }
+    out
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+        })
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or_else(|| "?".into(), |kb| format!("{:.0} GiB", kb / 1048576.0));
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1).map(|s| s.trim().to_owned()))
+        })
+        .unwrap_or_default();
+    format!(
+        "{cores} cores ({cpu}), {mem} RAM; load generator and server on the same machine, loopback"
+    )
+}
+
+async fn run(cli: Cli) -> anyhow::Result<bool> {
+    let nofile = sys::raise_nofile();
+    let scenarios = expand(&cli.scenarios);
+    let o = Opts {
+        connections: cli.connections,
+        rate: cli.rate,
+        duration: Duration::from_secs(cli.duration.max(1)),
+        voters: cli.voters.unwrap_or(cli.connections),
+        joins: cli.joins.unwrap_or(cli.connections),
+        senders: cli.senders,
+        sender_rate: cli.sender_rate,
+        slow_pct: cli.slow_pct,
+        hold: Duration::from_secs(cli.hold_secs),
+        concurrency: cli.concurrency,
+        spread: cli.source_ips.clamp(1, 60_000),
+        text_bytes: cli.text_bytes,
+    };
+    let biggest = o.connections.max(o.voters).max(o.joins) + o.senders + 64;
+    if biggest as u64 > nofile {
+        bail!("{biggest} connections need more open files than the limit of {nofile}");
+    }
+    if !cli.spawn && cli.target.is_none() {
+        bail!("give --spawn or --target URL");
+    }
+    let nats_bin = match cli.peer {
+        Peer::None => None,
+        Peer::Auto => sys::nats_bin(),
+        Peer::Nats => Some(sys::nats_bin().context("--peer nats: no nats-server installed")?),
+    };
+    let server_bin = cli
+        .server_bin
+        .clone()
+        .unwrap_or_else(sys::default_server_bin);
+    let mut rows: Vec<Row> = Vec::new();
+    let started = Instant::now();
+    for s in scenarios {
+        eprintln!(
+            "== {s:?} ({:.0} s into the run)",
+            started.elapsed().as_secs_f64()
+        );
+        let row = {
+            let spawned = if cli.spawn {
+                Some(sys::spawn_yishi(&server_bin).await?)
+            } else {
+                None
+            };
+            let target = match &spawned {
+                Some(srv) => Target {
+                    addr: srv.addr,
+                    admin_key: sys::SPAWN_ADMIN_KEY.into(),
+                    keys: Keys::parse_list(sys::SPAWN_TOKEN_KEYS)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                    pid: Some(srv.proc.pid()),
+                },
+                None => {
+                    let url = cli.target.clone().unwrap_or_default();
+                    Target {
+                        addr: sys::loopback_addr(&url)?,
+                        admin_key: cli
+                            .admin_key
+                            .clone()
+                            .context("--admin-key (or YISHI_ADMIN_KEY) for --target")?,
+                        keys: Keys::parse_list(
+                            cli.token_keys
+                                .as_deref()
+                                .context("--token-keys (or YISHI_TOKEN_KEYS) for --target")?,
+                        )
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                        pid: cli.server_pid,
+                    }
+                }
+            };
+            let result = match s {
+                Scenario::Hold => scenarios::hold(&target, &o).await,
+                Scenario::Joins => scenarios::joins(&target, &o).await,
+                Scenario::Fanout => scenarios::fanout(&target, &o, 0).await,
+                Scenario::Slow => scenarios::fanout(&target, &o, o.slow_pct.max(1)).await,
+                Scenario::Votes => scenarios::votes(&target, &o).await,
+                Scenario::Chat => scenarios::chat(&target, &o).await,
+                Scenario::All => continue,
+            };
+            match result {
+                Ok(r) => r,
+                Err(e) => {
+                    let mut r = Row::new(&format!("{s:?}").to_lowercase(), "yishi", 0);
+                    let log = spawned
+                        .as_ref()
+                        .map(|s| s.proc.log_tail())
+                        .unwrap_or_default();
+                    r.fail(format!(
+                        "{e:#}{}",
+                        if log.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; server log: {log}")
+                        }
+                    ));
+                    r
+                }
+            }
+        };
+        eprint!("{}", report::table(std::slice::from_ref(&row)));
+        let frame_bytes = row.extra.get("frame_bytes").copied();
+        rows.push(row);
+        if let Some(bin) = &nats_bin
+            && matches!(s, Scenario::Hold | Scenario::Fanout | Scenario::Slow)
+        {
+            // Let the kernel settle the closed sockets first.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let srv = sys::spawn_nats(bin).await?;
+            let payload = frame_bytes.map_or(o.text_bytes + 150, |b| b.round() as usize);
+            let result = match s {
+                Scenario::Hold => nats::hold(srv.ws_addr, srv.proc.pid(), &o).await,
+                Scenario::Slow => {
+                    nats::fanout(srv.ws_addr, srv.proc.pid(), &o, o.slow_pct.max(1), payload).await
+                }
+                _ => nats::fanout(srv.ws_addr, srv.proc.pid(), &o, 0, payload).await,
+            };
+            let row = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    let mut r = Row::new(&format!("{s:?}").to_lowercase(), "nats-server", 0);
+                    r.fail(format!("{e:#}"));
+                    r
+                }
+            };
+            eprint!("{}", report::table(std::slice::from_ref(&row)));
+            rows.push(row);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    println!("{}", report::table(&rows));
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    if let Some(path) = &cli.json {
+        let doc = serde_json::json!({
+            "command": command,
+            "machine": machine(),
+            "rows": rows,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &cli.md {
+        std::fs::write(path, report::markdown(&rows, &command, &machine()))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(rows.iter().filter(|r| r.system == "yishi").all(|r| r.ok))
+}

@@ -1,0 +1,306 @@
+//! The machine side: loopback-only targets, source addresses, WebSocket connections bound
+//! to them, `/proc` readings, and the servers this tool starts (Yishi and nats-server).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+pub type Ws = WebSocketStream<TcpStream>;
+
+/// Wall clock in microseconds since the epoch (the server stamps events in ms).
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or_default()
+}
+
+/// Refuse anything but a loopback address: this tool floods what it is pointed at.
+pub fn loopback_addr(url: &str) -> anyhow::Result<SocketAddr> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("ws://"))
+        .unwrap_or(url);
+    let hostport = rest.split('/').next().unwrap_or(rest);
+    let hostport = hostport.replace("localhost", "127.0.0.1");
+    let addr: SocketAddr = hostport
+        .parse()
+        .with_context(|| format!("target {url}: give http://127.0.0.1:PORT"))?;
+    if !addr.ip().is_loopback() {
+        bail!("refusing non-loopback target {addr}: this tool only loads this machine");
+    }
+    Ok(addr)
+}
+
+/// The `i`-th client source address: 127.0.0.2, 127.0.0.3, … (127.0.0.1 is left to the
+/// control connections), so per-IP limits and ephemeral ports are spread out.
+pub fn source_ip(i: usize, spread: usize) -> Ipv4Addr {
+    let base = u32::from(Ipv4Addr::new(127, 0, 0, 2));
+    Ipv4Addr::from(base + (i % spread.max(1)) as u32)
+}
+
+/// Open a WebSocket to `target` from `src`, with small buffers (4 KiB read buffer).
+pub async fn ws_connect(target: SocketAddr, src: Ipv4Addr, path: &str) -> anyhow::Result<Ws> {
+    let sock = TcpSocket::new_v4()?;
+    sock.bind(SocketAddr::new(IpAddr::V4(src), 0))?;
+    let stream = sock.connect(target).await?;
+    stream.set_nodelay(true)?;
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
+    let url = format!("ws://{target}{path}");
+    let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await?;
+    Ok(ws)
+}
+
+/// Raise the soft open-file limit to the hard one; returns the soft limit in force.
+pub fn raise_nofile() -> u64 {
+    match rlimit::Resource::NOFILE.get() {
+        Ok((soft, hard)) => {
+            if soft < hard && rlimit::Resource::NOFILE.set(hard, hard).is_ok() {
+                hard
+            } else {
+                soft
+            }
+        }
+        Err(_) => 1024,
+    }
+}
+
+/// CPU time (user + system) of a process in seconds, from `/proc/PID/stat`.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start after ')'.
+    let rest = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after ')'.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0) // USER_HZ is 100 on Linux
+}
+
+/// Resident set size of a process in bytes, from `/proc/PID/status` (VmRSS).
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Kernel memory held by TCP sockets, in bytes (`/proc/net/sockstat`, all processes).
+pub fn tcp_kernel_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/sockstat").ok()?;
+    let line = text.lines().find(|l| l.starts_with("TCP:"))?;
+    let mut it = line.split_whitespace();
+    while let Some(w) = it.next() {
+        if w == "mem" {
+            let pages: u64 = it.next()?.parse().ok()?;
+            return Some(pages * 4096);
+        }
+    }
+    None
+}
+
+/// CPU use of a process over an interval, in percent of one core.
+pub struct CpuMeter {
+    pid: Option<u32>,
+    start_cpu: f64,
+    start: Instant,
+}
+
+impl CpuMeter {
+    pub fn start(pid: Option<u32>) -> CpuMeter {
+        CpuMeter {
+            pid,
+            start_cpu: pid.and_then(cpu_seconds).unwrap_or(0.0),
+            start: Instant::now(),
+        }
+    }
+
+    pub fn percent(&self) -> Option<f64> {
+        let now = cpu_seconds(self.pid?)?;
+        let wall = self.start.elapsed().as_secs_f64();
+        (wall > 0.0).then(|| (now - self.start_cpu) / wall * 100.0)
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; good enough on a quiet loopback).
+pub fn free_port() -> anyhow::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// A child process killed when dropped.
+pub struct Spawned {
+    pub child: Child,
+    pub log: PathBuf,
+    pub name: &'static str,
+}
+
+impl Spawned {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// Fail if the process has exited.
+    pub fn check_alive(&mut self) -> anyhow::Result<()> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            bail!("{} exited ({status}); log:\n{}", self.name, self.log_tail());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A Yishi server this tool started, on a fresh data directory.
+pub struct YishiServer {
+    pub proc: Spawned,
+    pub addr: SocketAddr,
+    pub _dir: tempfile::TempDir,
+}
+
+pub const SPAWN_TOKEN_KEYS: &str = "lt:yishi-loadtest-secret-0123456789";
+pub const SPAWN_ADMIN_KEY: &str = "yishi-loadtest-admin";
+
+/// The `yishi` binary beside this tool (same profile), unless told otherwise.
+pub fn default_server_bin() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("yishi")))
+        .unwrap_or_else(|| PathBuf::from("target/release/yishi"))
+}
+
+pub async fn spawn_yishi(bin: &Path) -> anyhow::Result<YishiServer> {
+    if !bin.exists() {
+        bail!(
+            "no server binary at {} (build it: cargo build --release -p yishi-server, or pass --server-bin)",
+            bin.display()
+        );
+    }
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let addr: SocketAddr = SocketAddr::from(([127, 0, 0, 1], port));
+    let log = dir.path().join("server.log");
+    let out = std::fs::File::create(&log)?;
+    let child = Command::new(bin)
+        .arg("serve")
+        .arg("--listen")
+        .arg(addr.to_string())
+        .arg("--database")
+        .arg(format!(
+            "sqlite://{}",
+            dir.path().join("yishi.db").display()
+        ))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("YISHI_TOKEN_KEYS", SPAWN_TOKEN_KEYS)
+        .env("YISHI_ADMIN_KEY", SPAWN_ADMIN_KEY)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let mut proc = Spawned {
+        child,
+        log,
+        name: "yishi",
+    };
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        proc.check_alive()?;
+        if let Ok(r) = client.get(format!("http://{addr}/healthz")).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the server did not come up in 30 s:\n{}", proc.log_tail());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(YishiServer {
+        proc,
+        addr,
+        _dir: dir,
+    })
+}
+
+/// A nats-server with a WebSocket listener, started by this tool.
+pub struct NatsServer {
+    pub proc: Spawned,
+    pub ws_addr: SocketAddr,
+    pub _dir: tempfile::TempDir,
+}
+
+pub fn nats_bin() -> Option<PathBuf> {
+    ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+pub async fn spawn_nats(bin: &Path) -> anyhow::Result<NatsServer> {
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let ws_port = free_port()?;
+    let conf = dir.path().join("nats.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listen: \"127.0.0.1:{port}\"\nmax_connections: 100000\n\
+             websocket {{\n  listen: \"127.0.0.1:{ws_port}\"\n  no_tls: true\n  compression: false\n}}\n"
+        ),
+    )?;
+    let log = dir.path().join("nats.log");
+    let out = std::fs::File::create(&log)?;
+    let child = Command::new(bin)
+        .arg("-c")
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let mut proc = Spawned {
+        child,
+        log,
+        name: "nats-server",
+    };
+    let ws_addr = SocketAddr::from(([127, 0, 0, 1], ws_port));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        proc.check_alive()?;
+        if TcpStream::connect(ws_addr).await.is_ok() {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("nats-server did not come up:\n{}", proc.log_tail());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(NatsServer {
+        proc,
+        ws_addr,
+        _dir: dir,
+    })
+}
