@@ -21,7 +21,7 @@ help:
 	@echo "  make clippy  lint the workspace, warnings are errors"
 
 # The web client is built first: the server binary embeds web-client/dist.
-test: fmt-check web clippy cargo-test web-test e2e bindings-check
+test: fmt-check web clippy cargo-test web-test e2e load-smoke bindings-check
 
 # web-client/package.json pins rollup (an override) to a release whose platform packages
 # all exist in the registry; otherwise `npm ci` refuses the lock file.
