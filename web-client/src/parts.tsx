@@ -2,6 +2,7 @@
 import { useState } from "preact/hooks";
 import { t, type Key } from "./i18n";
 import type { Choice } from "./protocol/Choice";
+import type { Command } from "./protocol/Command";
 import type { PollView } from "./protocol/PollView";
 import type { Question } from "./protocol/Question";
 import { clock, ordered, remaining } from "./room";
@@ -199,9 +200,28 @@ export function Results({ poll }: { poll: PollView }) {
   );
 }
 
+/** A one-line text box and its button; the draft stays until the server accepts it. */
+export function Compose({ label, button, send }: { label: Key; button: Key; send: (text: string) => Command }) {
+  const [draft, setDraft] = useState("");
+  return (
+    <form
+      class="row"
+      onSubmit={async (ev) => {
+        ev.preventDefault();
+        if (await act(send(draft))) setDraft("");
+      }}
+    >
+      <label class="grow">
+        <span class="sr">{t(label)}</span>
+        <input value={draft} maxLength={500} onInput={(e) => setDraft((e.target as HTMLInputElement).value)} />
+      </label>
+      <button type="submit">{t(button)}</button>
+    </form>
+  );
+}
+
 export function Questions({ canAsk }: { canAsk: boolean }) {
   const state = room.value!;
-  const [draft, setDraft] = useState("");
   const qs = state.room.questions.filter((q) => !q.merged_into);
   return (
     <section class="card" aria-labelledby="q-h">
@@ -220,21 +240,7 @@ export function Questions({ canAsk }: { canAsk: boolean }) {
           </li>
         ))}
       </ul>
-      {canAsk ? (
-        <form
-          class="row"
-          onSubmit={async (ev) => {
-            ev.preventDefault();
-            if (await act({ type: "ask_question", text: draft })) setDraft("");
-          }}
-        >
-          <label class="grow">
-            <span class="sr">{t("ask")}</span>
-            <input value={draft} maxLength={500} onInput={(e) => setDraft((e.target as HTMLInputElement).value)} />
-          </label>
-          <button type="submit">{t("ask")}</button>
-        </form>
-      ) : null}
+      {canAsk ? <Compose label="ask" button="ask" send={(text) => ({ type: "ask_question", text })} /> : null}
     </section>
   );
 }

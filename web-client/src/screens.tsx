@@ -4,7 +4,7 @@ import { t, type Key } from "./i18n";
 import type { PollSpec } from "./protocol/PollSpec";
 import { clock, ordered } from "./room";
 import { act, room, tokenInUse } from "./store";
-import { Floor, Polls, QueueList, Questions, RequestFloor, Results } from "./parts";
+import { Compose, Floor, Polls, QueueList, Questions, RequestFloor, Results } from "./parts";
 
 function Agenda() {
   const r = room.value!.room;
@@ -39,7 +39,6 @@ function CheckIn() {
 }
 
 function Chat() {
-  const [draft, setDraft] = useState("");
   const chat = room.value!.room.chat;
   return (
     <section class="card" aria-labelledby="chat-h">
@@ -51,19 +50,7 @@ function Chat() {
           </li>
         ))}
       </ul>
-      <form
-        class="row"
-        onSubmit={async (ev) => {
-          ev.preventDefault();
-          if (await act({ type: "send_chat", text: draft })) setDraft("");
-        }}
-      >
-        <label class="grow">
-          <span class="sr">{t("chat")}</span>
-          <input value={draft} maxLength={500} onInput={(e) => setDraft((e.target as HTMLInputElement).value)} />
-        </label>
-        <button type="submit">{t("send")}</button>
-      </form>
+      <Compose label="chat" button="send" send={(text) => ({ type: "send_chat", text })} />
     </section>
   );
 }
@@ -506,7 +493,6 @@ function LiveText() {
 }
 
 function Comments() {
-  const [draft, setDraft] = useState("");
   const state = room.value!;
   const comments = state.room.comments.filter((c) => c.status === "approved" || c.author === state.you.id);
   return (
@@ -520,19 +506,7 @@ function Comments() {
           </li>
         ))}
       </ul>
-      <form
-        class="row"
-        onSubmit={async (ev) => {
-          ev.preventDefault();
-          if (await act({ type: "post_comment", text: draft })) setDraft("");
-        }}
-      >
-        <label class="grow">
-          <span class="sr">{t("postComment")}</span>
-          <input value={draft} maxLength={500} onInput={(e) => setDraft((e.target as HTMLInputElement).value)} />
-        </label>
-        <button type="submit">{t("postComment")}</button>
-      </form>
+      <Compose label="postComment" button="postComment" send={(text) => ({ type: "post_comment", text })} />
     </section>
   );
 }

@@ -268,34 +268,24 @@ async fn record(
         .into_response())
 }
 
+/// The room as a host sees it now, for the reports.
+async fn host_view(state: &AppState, id: &str) -> Result<yishi_protocol::RoomSnapshot, ApiError> {
+    let room = state.hub.room(id).await?;
+    room.inspect().await.ok_or_else(|| not_found(id))
+}
+
 async fn attendance(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let snapshot = state
-        .hub
-        .room(&id)
-        .await?
-        .inspect()
-        .await
-        .ok_or_else(|| not_found(&id))?;
-    Ok(Json(
-        json!({ "seq": snapshot.seq, "attendance": snapshot.attendance }),
-    ))
+    let s = host_view(&state, &id).await?;
+    Ok(Json(json!({ "seq": s.seq, "attendance": s.attendance })))
 }
 
 async fn speaking(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let snapshot = state
-        .hub
-        .room(&id)
-        .await?
-        .inspect()
-        .await
-        .ok_or_else(|| not_found(&id))?;
-    Ok(Json(
-        json!({ "seq": snapshot.seq, "speaking": snapshot.speaking }),
-    ))
+    let s = host_view(&state, &id).await?;
+    Ok(Json(json!({ "seq": s.seq, "speaking": s.speaking })))
 }

@@ -242,48 +242,12 @@ impl Room {
         debug_assert_eq!(event.seq, self.seq + 1, "events must be folded in order");
         self.seq = event.seq;
         self.last_at = self.last_at.max(event.at);
-        use EventBody::*;
-        match &event.body {
-            SessionChanged { .. }
-            | AgendaItemAdded { .. }
-            | CurrentItemChanged { .. }
-            | SettingsUpdated { .. } => self.fold_session(event),
-            Joined { .. } | Left { .. } | CheckedIn { .. } => self.fold_attendance(event),
-            EntryAdded { .. }
-            | EntryWithdrawn { .. }
-            | EntryRemoved { .. }
-            | EntryMoved { .. }
-            | EntriesLimited { .. }
-            | OrderingChanged { .. }
-            | TurnStarted { .. }
-            | TurnPaused { .. }
-            | TurnResumed { .. }
-            | TurnLimitChanged { .. }
-            | TurnWarned { .. }
-            | TurnOverran { .. }
-            | TurnEnded { .. }
-            | FloorModeChanged { .. } => self.fold_floor(event),
-            PollCreated { .. }
-            | PollUpdated { .. }
-            | PollOpened { .. }
-            | BallotCast { .. }
-            | PollClosed { .. }
-            | PollPublished { .. }
-            | PollReset { .. } => self.fold_poll(event),
-            ChatSent { .. }
-            | CommentPosted { .. }
-            | CommentApproved { .. }
-            | CommentRejected { .. }
-            | QuestionAsked { .. }
-            | QuestionApproved { .. }
-            | QuestionRejected { .. }
-            | QuestionUpvoted { .. }
-            | QuestionAnswered { .. }
-            | QuestionForwarded { .. }
-            | QuestionMerged { .. }
-            | QuestionPinned { .. }
-            | WordListSet { .. }
-            | Annotated { .. } => self.fold_talk(event),
+        match Part::of(&event.body) {
+            Part::Session => self.fold_session(event),
+            Part::Attendance => self.fold_attendance(event),
+            Part::Floor => self.fold_floor(event),
+            Part::Polls => self.fold_poll(event),
+            Part::Talk => self.fold_talk(event),
         }
     }
 
@@ -338,6 +302,65 @@ impl Room {
             | PinQuestion { .. }
             | SetWordList { .. }
             | Annotate { .. } => self.talk_command(cx, command),
+        }
+    }
+}
+
+/// Which part of the room an event belongs to: the one place that sorts events, for the
+/// fold and for the views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    Session,
+    Attendance,
+    Floor,
+    Polls,
+    Talk,
+}
+
+impl Part {
+    pub(crate) fn of(body: &EventBody) -> Part {
+        use EventBody::*;
+        match body {
+            SessionChanged { .. }
+            | AgendaItemAdded { .. }
+            | CurrentItemChanged { .. }
+            | SettingsUpdated { .. } => Part::Session,
+            Joined { .. } | Left { .. } | CheckedIn { .. } => Part::Attendance,
+            EntryAdded { .. }
+            | EntryWithdrawn { .. }
+            | EntryRemoved { .. }
+            | EntryMoved { .. }
+            | EntriesLimited { .. }
+            | OrderingChanged { .. }
+            | TurnStarted { .. }
+            | TurnPaused { .. }
+            | TurnResumed { .. }
+            | TurnLimitChanged { .. }
+            | TurnWarned { .. }
+            | TurnOverran { .. }
+            | TurnEnded { .. }
+            | FloorModeChanged { .. } => Part::Floor,
+            PollCreated { .. }
+            | PollUpdated { .. }
+            | PollOpened { .. }
+            | BallotCast { .. }
+            | PollClosed { .. }
+            | PollPublished { .. }
+            | PollReset { .. } => Part::Polls,
+            ChatSent { .. }
+            | CommentPosted { .. }
+            | CommentApproved { .. }
+            | CommentRejected { .. }
+            | QuestionAsked { .. }
+            | QuestionApproved { .. }
+            | QuestionRejected { .. }
+            | QuestionUpvoted { .. }
+            | QuestionAnswered { .. }
+            | QuestionForwarded { .. }
+            | QuestionMerged { .. }
+            | QuestionPinned { .. }
+            | WordListSet { .. }
+            | Annotated { .. } => Part::Talk,
         }
     }
 }

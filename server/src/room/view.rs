@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use yishi_protocol::{Event, EventBody, ParticipantId, RoomSnapshot, View};
 
-use super::Room;
+use super::{Part, Room};
 
 /// How one view sees one event.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,36 +20,10 @@ pub(crate) enum Shown {
 impl Room {
     /// `event` as `view` may see it, or nothing. Serialise once per view and share.
     pub fn event_for<'e>(&self, event: &'e Event, view: View) -> Option<Cow<'e, Event>> {
-        use EventBody::*;
-        let shown = match &event.body {
-            Joined { .. } | Left { .. } | CheckedIn { .. } => {
-                if view == View::Audience {
-                    Shown::Hidden
-                } else {
-                    Shown::Full
-                }
-            }
-            PollCreated { .. }
-            | PollUpdated { .. }
-            | PollOpened { .. }
-            | BallotCast { .. }
-            | PollClosed { .. }
-            | PollPublished { .. }
-            | PollReset { .. } => self.poll_shown(event, view),
-            ChatSent { .. }
-            | CommentPosted { .. }
-            | CommentApproved { .. }
-            | CommentRejected { .. }
-            | QuestionAsked { .. }
-            | QuestionApproved { .. }
-            | QuestionRejected { .. }
-            | QuestionUpvoted { .. }
-            | QuestionAnswered { .. }
-            | QuestionForwarded { .. }
-            | QuestionMerged { .. }
-            | QuestionPinned { .. }
-            | WordListSet { .. }
-            | Annotated { .. } => self.talk_shown(event, view),
+        let shown = match Part::of(&event.body) {
+            Part::Attendance if view == View::Audience => Shown::Hidden,
+            Part::Polls => self.poll_shown(event, view),
+            Part::Talk => self.talk_shown(event, view),
             _ => Shown::Full,
         };
         match shown {
