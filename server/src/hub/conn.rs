@@ -307,7 +307,8 @@ async fn write_loop(
             Err(_) => std::future::pending().await,
         }
     });
-    let mut batch = Vec::with_capacity(64);
+    // Grows on the first burst only: an idle connection keeps no batch buffer.
+    let mut batch = Vec::new();
     loop {
         tokio::select! {
             biased;
