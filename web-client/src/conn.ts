@@ -3,6 +3,7 @@
 import type { ClientMessage } from "./protocol/ClientMessage";
 import type { Command } from "./protocol/Command";
 import type { ServerMessage } from "./protocol/ServerMessage";
+import { ClockOffset } from "./room";
 
 export type Status = "connecting" | "open" | "reconnecting" | "closed";
 
@@ -27,7 +28,7 @@ export class Connection {
   private pingTimer?: ReturnType<typeof setInterval>;
   private pending = new Map<string, (m: ServerMessage) => void>();
   private pingSentAt = 0;
-  private bestRtt = Infinity;
+  private clock = new ClockOffset();
 
   constructor(private opts: ConnOptions) {}
 
@@ -105,13 +106,8 @@ export class Connection {
     this.raw({ type: "ping" });
   }
 
-  /** Keep the offset from the sample with the shortest round trip. */
   private sample(serverTime: number): void {
-    const now = Date.now();
-    const rtt = this.pingSentAt ? now - this.pingSentAt : 0;
-    if (rtt <= this.bestRtt + 20) {
-      this.bestRtt = Math.min(this.bestRtt, rtt);
-      this.opts.onOffset(serverTime + rtt / 2 - now);
-    }
+    this.opts.onOffset(this.clock.sample(serverTime, this.pingSentAt || Date.now(), Date.now()));
   }
+
 }

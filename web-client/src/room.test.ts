@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { RoomSnapshot } from "./protocol/RoomSnapshot";
 import type { ServerMessage } from "./protocol/ServerMessage";
 import type { Turn } from "./protocol/Turn";
-import { clock, initial, ordered, reduce, remaining, type RoomState } from "./room";
+import { clock, ClockOffset, initial, ordered, reduce, remaining, type RoomState } from "./room";
 
 const snapshot: RoomSnapshot = {
   seq: 10,
@@ -129,6 +129,35 @@ describe("the reducer", () => {
     s = reduce(s, { type: "tally", poll: 1, turnout_binding: 2, turnout_advisory: 0 });
     expect(s.room.polls[0].turnout_binding).toBe(2);
     expect(s.through).toBe(10);
+  });
+});
+
+describe("the clock offset", () => {
+  it("puts the server's time halfway through the round trip", () => {
+    const c = new ClockOffset();
+    // Ping at local 1000, pong at local 1100 carrying server time 5050: the server read
+    // its clock around local 1050, so it is 4000 ms ahead.
+    expect(c.sample(5_050, 1_000, 1_100)).toBe(4_000);
+  });
+
+  it("keeps the sample with the shortest round trip", () => {
+    const c = new ClockOffset();
+    c.sample(5_050, 1_000, 1_100); // rtt 100 → 4000
+    expect(c.sample(9_000, 2_000, 2_800)).toBe(4_000); // rtt 800: a worse guess, ignored
+    expect(c.sample(7_010, 3_000, 3_020)).toBe(4_000); // rtt 20 → 7010 + 10 - 3020 = 4000
+    expect(c.sample(7_100, 3_000, 3_010)).toBe(4_095); // rtt 10 → tighter, taken
+  });
+
+  it("makes two screens with different local clocks show the same countdown", () => {
+    const t = turn();
+    const a = new ClockOffset();
+    const b = new ClockOffset();
+    // Screen A's clock is right; screen B's runs 7 s behind. Both ping the same server.
+    a.sample(160_000, 159_990, 160_010);
+    b.sample(160_000, 152_990, 153_010);
+    const localA = 170_000;
+    const localB = 163_000;
+    expect(remaining(t, localA + a.offset)).toBe(remaining(t, localB + b.offset));
   });
 });
 

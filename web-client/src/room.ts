@@ -302,7 +302,22 @@ function placeAt(queue: QueueEntry[], id: number, position: number, room: RoomSn
   return [...queue.filter((q) => q.kind !== entry.kind), ...sameKind];
 }
 
-/** Clock offset from a sample: the server's time when the message left, and ours now. */
-export function offsetSample(serverTime: number, localNow: number): number {
-  return serverTime - localNow;
+/**
+ * Estimates the server clock's offset from ours (server = local + offset) from ping/pong
+ * samples: the server's time is taken to be halfway through the round trip, and the
+ * sample with the shortest round trip wins, since its midpoint guess is the tightest.
+ */
+export class ClockOffset {
+  private bestRtt = Infinity;
+  offset = 0;
+
+  /** A pong (or welcome) carrying `serverTime`, for a ping sent at `sentAt`, received at `receivedAt` (local ms). */
+  sample(serverTime: number, sentAt: number, receivedAt: number): number {
+    const rtt = Math.max(0, receivedAt - sentAt);
+    if (rtt <= this.bestRtt) {
+      this.bestRtt = rtt;
+      this.offset = serverTime + rtt / 2 - receivedAt;
+    }
+    return this.offset;
+  }
 }
