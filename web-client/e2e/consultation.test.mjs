@@ -202,6 +202,8 @@ test("a consultation runs through the UI: check-in, hand raise, grant, warning, 
   // The hard stop: the floor is taken back by the server.
   await m1.page.locator(".floor").getByText("目前无人发言").waitFor({ timeout: 15_000 });
   await viewer.page.locator(".floor").getByText("目前无人发言").waitFor();
+  // The live text stream (图文直播) tells it in words.
+  await viewer.page.getByTestId("live-text").getByText("发言时间到，已收回发言权").waitFor();
 
   // A poll: binding and advisory, results after close.
   await H.getByTestId("poll-question").fill("是否同意增设社区助餐点？");

@@ -155,6 +155,12 @@ const zh = {
   role_observer: "列席",
   role_recorder: "记录员",
   role_audience: "观众",
+  ended_yielded: "发言结束",
+  ended_host: "主持人结束了发言",
+  ended_time_up: "发言时间到，已收回发言权",
+  ended_dropped: "发言人掉线，发言结束",
+  ended_superseded: "发言结束，转下一位",
+  ended_session_closed: "会议结束，发言终止",
 } as const;
 
 export type Key = keyof typeof zh;
@@ -311,6 +317,12 @@ const en: Record<Key, string> = {
   role_observer: "Observer",
   role_recorder: "Recorder",
   role_audience: "Audience",
+  ended_yielded: "The speaker finished",
+  ended_host: "The chair ended the turn",
+  ended_time_up: "Time is up: the floor was taken back",
+  ended_dropped: "The speaker dropped out: the turn ended",
+  ended_superseded: "The turn ended for the next speaker",
+  ended_session_closed: "The session closed: the turn ended",
 };
 
 const tables: Record<Lang, Record<Key, string>> = { "zh-CN": zh, en };

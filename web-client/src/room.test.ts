@@ -3,6 +3,7 @@ import type { RoomSnapshot } from "./protocol/RoomSnapshot";
 import type { ServerMessage } from "./protocol/ServerMessage";
 import type { Turn } from "./protocol/Turn";
 import { clock, ClockOffset, initial, ordered, reduce, remaining, type RoomState } from "./room";
+import { describe as tell } from "./livetext";
 
 const snapshot: RoomSnapshot = {
   seq: 10,
@@ -129,6 +130,23 @@ describe("the reducer", () => {
     s = reduce(s, { type: "tally", poll: 1, turnout_binding: 2, turnout_advisory: 0 });
     expect(s.room.polls[0].turnout_binding).toBe(2);
     expect(s.through).toBe(10);
+  });
+});
+
+describe("the live text stream", () => {
+  it("tells what happened in words, not codes", () => {
+    let s = start();
+    s = reduce(s, {
+      type: "events",
+      from: 11,
+      through: 13,
+      events: [
+        { seq: 11, at: 1, body: { type: "turn_started", turn: turn() } },
+        { seq: 12, at: 2, body: { type: "turn_warned", turn: 1 } },
+        { seq: 13, at: 3, body: { type: "turn_ended", turn: 1, spoken_ms: 300_000, reason: "time_up" } },
+      ],
+    });
+    expect(s.log.map((l) => tell(l))).toEqual(["正在发言：李四", "发言时间即将结束", "发言时间到，已收回发言权"]);
   });
 });
 

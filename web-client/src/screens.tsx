@@ -2,6 +2,7 @@
 import { useState } from "preact/hooks";
 import { t, type Key } from "./i18n";
 import type { PollSpec } from "./protocol/PollSpec";
+import { describe } from "./livetext";
 import { clock, ordered } from "./room";
 import { act, room, tokenInUse } from "./store";
 import { Compose, Floor, Polls, QueueList, Questions, RequestFloor, Results } from "./parts";
@@ -485,7 +486,7 @@ function LiveText() {
       <h2 id="lt-h">{t("liveText")}</h2>
       <ol class="items" aria-live="polite" data-testid="live-text">
         {log.slice(-20).map((l) => (
-          <li key={l.seq}>{l.text || l.kind}</li>
+          <li key={l.seq}>{describe(l)}</li>
         ))}
       </ol>
     </section>
