@@ -167,6 +167,8 @@ struct RoomActor {
     /// Polls whose tallies changed since they were last sent.
     dirty_polls: BTreeSet<PollId>,
     next_tally: Option<Instant>,
+    /// Audience subscribers now (kept on attach and detach, not counted per turn).
+    viewers: u32,
     /// The viewer count last broadcast; a different count is sent with the next tally.
     viewers_sent: u32,
     /// The record ends in the session's close but the room was never marked closed (the
@@ -215,6 +217,7 @@ pub(crate) fn spawn(
         sessions: HashMap::new(),
         dirty_polls: BTreeSet::new(),
         next_tally: None,
+        viewers: 0,
         viewers_sent: 0,
         unpublished_close,
     };
@@ -460,6 +463,9 @@ impl RoomActor {
         let view = actor.view();
         let resume_from = resume.as_ref().map(|r| r.last_seq);
         // Lagging until welcomed: no batch may reach it before its welcome.
+        if view == View::Audience {
+            self.viewers += 1;
+        }
         self.subscribers.insert(
             conn,
             Subscriber {
@@ -484,6 +490,9 @@ impl RoomActor {
         let Some(sub) = self.subscribers.remove(&conn) else {
             return;
         };
+        if sub.view == View::Audience {
+            self.viewers -= 1;
+        }
         let id = sub.participant.id().clone();
         metrics::gauge!("yishi_connections", "role" => role_name(sub.participant.participant.role))
             .decrement(1.0);
@@ -737,7 +746,7 @@ impl RoomActor {
         }
         sub.through = seq;
         sub.lagging = false;
-        let viewers = self.viewers();
+        let viewers = self.viewers;
         if let Some(sub) = self.subscribers.get(&conn) {
             let _ = sub
                 .outbox
@@ -749,18 +758,11 @@ impl RoomActor {
     }
 
     /// Send the running turnout (and results where a view may see them) of polls that
-    /// received ballots, at most every `tally_interval_ms`.
-    /// Audience connections now.
-    fn viewers(&self) -> u32 {
-        self.subscribers
-            .values()
-            .filter(|s| s.view == View::Audience)
-            .count() as u32
-    }
-
+    /// received ballots, at most every `tally_interval_ms`, and the viewer count if it
+    /// changed.
     fn send_tallies(&mut self) {
         self.next_tally = None;
-        let viewers = self.viewers();
+        let viewers = self.viewers;
         if viewers != self.viewers_sent {
             self.viewers_sent = viewers;
             let count = frame(&ServerMessage::Viewers { count: viewers });
@@ -795,7 +797,7 @@ impl RoomActor {
         if !self.dirty_polls.is_empty() {
             self.next_tally =
                 Some(Instant::now() + Duration::from_millis(self.config.tally_interval_ms));
-        } else if self.viewers() != self.viewers_sent {
+        } else if self.viewers != self.viewers_sent {
             self.next_tally = Some(Instant::now() + Duration::from_secs(1));
         }
     }
