@@ -785,9 +785,7 @@ impl RoomActor {
             }
         }
     }
-}
 
-impl RoomActor {
     /// Schedule a tally if ballots came in, or the viewer count changed (at most once a
     /// second for the count, which changes with every arrival in a big audience).
     fn schedule_tally(&mut self) {
