@@ -64,6 +64,12 @@ pub enum ErrorCode {
     TextTooLong,
     /// Control characters are not allowed.
     TextInvalid,
+
+    // ----- media -----
+    /// This server runs no SFU, or it is full: take part without audio and video.
+    MediaUnavailable,
+    /// The session description could not be applied: send a fresh `media_offer`.
+    MediaRejected,
 }
 
 impl ErrorCode {
@@ -97,6 +103,8 @@ impl ErrorCode {
             ErrorCode::TextEmpty => "text_empty",
             ErrorCode::TextTooLong => "text_too_long",
             ErrorCode::TextInvalid => "text_invalid",
+            ErrorCode::MediaUnavailable => "media_unavailable",
+            ErrorCode::MediaRejected => "media_rejected",
         }
     }
 }

@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::{
-    Command, ErrorCode, Event, Millis, Participant, PollId, PollResult, RequestId, RoomSnapshot,
-    Seq, View,
+    Command, ErrorCode, Event, IceCandidate, IceServer, MediaState, Millis, Participant, PollId,
+    PollResult, RequestId, RoomSnapshot, Sdp, Seq, View,
 };
 
 /// Client → server.
@@ -19,6 +19,14 @@ pub enum ClientMessage {
     Command(CommandMessage),
     /// Keep-alive and clock sample; answered by `pong`.
     Ping,
+    /// Start (or restart) this connection's media session; answered by `media_answer`.
+    MediaOffer(Sdp),
+    /// The answer to the server's `media_offer`.
+    MediaAnswer(Sdp),
+    /// A local ICE candidate of the client.
+    MediaCandidate(IceCandidate),
+    /// End this connection's media session.
+    MediaStop,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -77,6 +85,12 @@ pub enum ServerMessage {
     Viewers {
         count: u32,
     },
+    /// The SFU's answer to the client's `media_offer`.
+    MediaAnswer(Sdp),
+    /// Tracks to receive came or went: answer with `media_answer`.
+    MediaOffer(Sdp),
+    /// Who is heard, on the stage and speaking, and whose each received track is.
+    MediaState(MediaState),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -105,6 +119,11 @@ pub struct Welcome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub snapshot: Option<RoomSnapshot>,
+    /// STUN/TURN servers for the media connection, when the server is configured with
+    /// them. Absent in a resynchronisation: keep the earlier ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub ice_servers: Option<Vec<IceServer>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -2,11 +2,13 @@
 import type { Ack } from "./Ack";
 import type { ErrorMessage } from "./ErrorMessage";
 import type { EventBatch } from "./EventBatch";
+import type { MediaState } from "./MediaState";
 import type { Millis } from "./Millis";
+import type { Sdp } from "./Sdp";
 import type { TallyUpdate } from "./TallyUpdate";
 import type { Welcome } from "./Welcome";
 
 /**
  * Server → client.
  */
-export type ServerMessage = { "type": "welcome" } & Welcome | { "type": "events" } & EventBatch | { "type": "ack" } & Ack | { "type": "error" } & ErrorMessage | { "type": "pong", server_time: Millis, } | { "type": "tally" } & TallyUpdate | { "type": "viewers", count: number, };
+export type ServerMessage = { "type": "welcome" } & Welcome | { "type": "events" } & EventBatch | { "type": "ack" } & Ack | { "type": "error" } & ErrorMessage | { "type": "pong", server_time: Millis, } | { "type": "tally" } & TallyUpdate | { "type": "viewers", count: number, } | { "type": "media_answer" } & Sdp | { "type": "media_offer" } & Sdp | { "type": "media_state" } & MediaState;
