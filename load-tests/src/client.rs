@@ -78,6 +78,14 @@ impl Ctl {
         Ok(())
     }
 
+    /// Send any client message (media signalling, say).
+    pub async fn send_msg(&mut self, msg: &ClientMessage) -> anyhow::Result<()> {
+        self.ws
+            .send(Message::text(serde_json::to_string(msg)?))
+            .await?;
+        Ok(())
+    }
+
     /// One message, or `None` when the socket closed; events are kept.
     pub async fn recv(&mut self, wait: Duration) -> anyhow::Result<Option<ServerMessage>> {
         loop {

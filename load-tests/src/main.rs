@@ -1,10 +1,13 @@
 //! `yishi-loadtest`: load scenarios against a Yishi server on this machine, with
-//! nats-server's WebSocket fan-out beside it. See `docs/bench/README.md`.
+//! nats-server's WebSocket fan-out beside it, and media forwarding beside Janus's
+//! VideoRoom. See `docs/bench/README.md`.
 //!
 //! Exit codes: 0 every correctness check passed; 1 a check failed (events lost, ballots
 //! miscounted, connections refused); 2 the run could not be done.
 
 mod client;
+mod janus;
+mod media;
 mod nats;
 mod report;
 mod scenarios;
@@ -35,25 +38,37 @@ enum Scenario {
     Chat,
     /// Fanout with a share of the audience that never reads.
     Slow,
+    /// One media publisher (audio + video) to K WebRTC subscribers through the SFU.
+    Media,
     /// Every scenario.
     All,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Peer {
-    /// nats-server if it is installed.
+    /// nats-server and Janus, each if it is installed.
     Auto,
-    /// nats-server, required.
+    /// nats-server, required (no Janus).
     Nats,
+    /// Janus, required (no nats-server).
+    Janus,
     /// No peer.
     None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum MediaSubs {
+    /// Audience viewers: they receive the stage.
+    Audience,
+    /// Members: they receive the publisher in their grid.
+    Members,
 }
 
 #[derive(Debug, Parser)]
 #[command(
     name = "yishi-loadtest",
     version,
-    about = "Load scenarios against a Yishi server on this machine, beside nats-server"
+    about = "Load scenarios against a Yishi server on this machine, beside nats-server and Janus"
 )]
 struct Cli {
     /// Scenarios to run, in order.
@@ -83,7 +98,7 @@ struct Cli {
     /// Events per second from the source (fanout, slow).
     #[arg(long, default_value_t = 10.0)]
     rate: f64,
-    /// Seconds the source sends (fanout, slow, chat).
+    /// Seconds the source sends (fanout, slow, chat); the measured window of media.
     #[arg(long, default_value_t = 10)]
     duration: u64,
     /// Voters [default: --connections].
@@ -113,7 +128,19 @@ struct Cli {
     /// Length of each comment text in bytes (the NATS payload matches our frame size).
     #[arg(long, default_value_t = 64)]
     text_bytes: usize,
-    /// Also run fanout, slow and hold against nats-server.
+    /// Media subscribers K (media), one run per value: e.g. 25,100,200.
+    #[arg(long, value_delimiter = ',', default_value = "25")]
+    subscribers: Vec<usize>,
+    /// Who subscribes in media.
+    #[arg(long, value_enum, default_value_t = MediaSubs::Audience)]
+    media_subscribers: MediaSubs,
+    /// Bytes per video frame of the media publisher (30 frames/s; audio is 50 packets/s).
+    #[arg(long, default_value_t = 3600)]
+    media_frame_bytes: usize,
+    /// Loss in percent (audio packets, video frames) above which a media row fails.
+    #[arg(long, default_value_t = 1.0)]
+    media_max_loss: f64,
+    /// Also run fanout, slow and hold against nats-server, and media against Janus.
     #[arg(long, value_enum, default_value_t = Peer::Auto)]
     peer: Peer,
     /// Write the rows as JSON.
@@ -165,6 +192,7 @@ fn expand(list: &[Scenario]) -> Vec<Scenario> {
                 Scenario::Slow,
                 Scenario::Votes,
                 Scenario::Chat,
+                Scenario::Media,
             ]);
         } else {
             out.push(*s);
@@ -214,7 +242,21 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         spread: cli.source_ips.clamp(1, 60_000),
         text_bytes: cli.text_bytes,
     };
-    let biggest = o.connections.max(o.voters).max(o.joins) + o.senders + 64;
+    let mo = media::MediaOpts {
+        members: cli.media_subscribers == MediaSubs::Members,
+        window: o.duration,
+        frame_bytes: cli.media_frame_bytes,
+        max_loss_pct: cli.media_max_loss,
+        spread: o.spread,
+    };
+    let most_subscribers = cli.subscribers.iter().copied().max().unwrap_or(0);
+    let biggest = o
+        .connections
+        .max(o.voters)
+        .max(o.joins)
+        .max(most_subscribers * 2)
+        + o.senders
+        + 64;
     if biggest as u64 > nofile {
         bail!("{biggest} connections need more open files than the limit of {nofile}");
     }
@@ -222,21 +264,51 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         bail!("give --spawn or --target URL");
     }
     let nats_bin = match cli.peer {
-        Peer::None => None,
+        Peer::None | Peer::Janus => None,
         Peer::Auto => sys::nats_bin(),
         Peer::Nats => Some(sys::nats_bin().context("--peer nats: no nats-server installed")?),
     };
+    let janus_bin = match cli.peer {
+        Peer::None | Peer::Nats => None,
+        Peer::Auto => janus::janus_bin(),
+        Peer::Janus => {
+            Some(janus::janus_bin().context("--peer janus: no janus installed (Debian: janus)")?)
+        }
+    };
+    if cli.peer == Peer::Auto && janus_bin.is_none() && scenarios.contains(&Scenario::Media) {
+        eprintln!("note: janus is not installed (/usr/bin/janus): media runs against yishi only");
+    }
+    // Media runs once per subscriber count.
+    let runs: Vec<(Scenario, usize)> = scenarios
+        .iter()
+        .flat_map(|s| {
+            if *s == Scenario::Media {
+                cli.subscribers.iter().map(|k| (*s, *k)).collect()
+            } else {
+                vec![(*s, 0)]
+            }
+        })
+        .collect();
     let server_bin = cli
         .server_bin
         .clone()
         .unwrap_or_else(sys::default_server_bin);
     let mut rows: Vec<Row> = Vec::new();
     let started = Instant::now();
-    for s in scenarios {
-        eprintln!(
-            "== {s:?} ({:.0} s into the run)",
-            started.elapsed().as_secs_f64()
-        );
+    for (s, k) in runs {
+        let name = if s == Scenario::Media {
+            eprintln!(
+                "== {s:?} K={k} ({:.0} s into the run)",
+                started.elapsed().as_secs_f64()
+            );
+            media::scenario_name(&mo).to_owned()
+        } else {
+            eprintln!(
+                "== {s:?} ({:.0} s into the run)",
+                started.elapsed().as_secs_f64()
+            );
+            format!("{s:?}").to_lowercase()
+        };
         let row = {
             let spawned = if cli.spawn {
                 Some(sys::spawn_yishi(&server_bin).await?)
@@ -276,12 +348,13 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 Scenario::Slow => scenarios::fanout(&target, &o, o.slow_pct.max(1)).await,
                 Scenario::Votes => scenarios::votes(&target, &o).await,
                 Scenario::Chat => scenarios::chat(&target, &o).await,
+                Scenario::Media => media::yishi(&target, &mo, k).await,
                 Scenario::All => continue,
             };
             match result {
                 Ok(r) => r,
                 Err(e) => {
-                    let mut r = Row::new(&format!("{s:?}").to_lowercase(), "yishi", 0);
+                    let mut r = Row::new(&name, "yishi", 0);
                     let log = spawned
                         .as_ref()
                         .map(|s| s.proc.log_tail())
@@ -319,6 +392,21 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 Ok(r) => r,
                 Err(e) => {
                     let mut r = Row::new(&format!("{s:?}").to_lowercase(), "nats-server", 0);
+                    r.fail(format!("{e:#}"));
+                    r
+                }
+            };
+            eprint!("{}", report::table(std::slice::from_ref(&row)));
+            rows.push(row);
+        }
+        if let Some(bin) = &janus_bin
+            && s == Scenario::Media
+        {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let row = match media::janus(bin, &mo, k).await {
+                Ok(r) => r,
+                Err(e) => {
+                    let mut r = Row::new(&name, "janus", 0);
                     r.fail(format!("{e:#}"));
                     r
                 }

@@ -67,10 +67,11 @@ pub struct Percentiles {
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub scenario: String,
-    /// `yishi` or `nats-server`.
+    /// `yishi`, `nats-server` or `janus`.
     pub system: String,
     pub connections: usize,
-    /// Events each second from the source (fanout, slow, chat), 0 elsewhere.
+    /// Events each second from the source (fanout, slow, chat), packets each second from the
+    /// media publisher (media), 0 elsewhere.
     pub rate_per_s: f64,
     pub deliveries_per_s: f64,
     pub p50_ms: f64,
@@ -187,14 +188,20 @@ fn cells(r: &Row) -> Vec<String> {
     ]
 }
 
-/// Rows of the peer compared with ours: `(scenario, ratio text)`.
+/// Rows of a peer (nats-server, Janus) compared with ours, one line each.
 fn ratios(rows: &[Row]) -> Vec<String> {
     let mut out = Vec::new();
-    for ours in rows.iter().filter(|r| r.system == "yishi") {
-        if let Some(peer) = rows
+    for (i, ours) in rows.iter().enumerate().filter(|(_, r)| r.system == "yishi") {
+        // The peer row run right after ours (media runs once per subscriber count).
+        if let Some(peer) = rows[i + 1..]
             .iter()
-            .find(|r| r.system == "nats-server" && r.scenario == ours.scenario)
+            .take_while(|r| r.system != "yishi")
+            .find(|r| r.scenario == ours.scenario)
         {
+            let short = match peer.system.as_str() {
+                "nats-server" => "nats",
+                other => other,
+            };
             let ratio = |a: f64, b: f64| {
                 if b > 0.0 {
                     format!("{:.2}", a / b)
@@ -203,7 +210,7 @@ fn ratios(rows: &[Row]) -> Vec<String> {
                 }
             };
             let mut line = format!(
-                "{} at {} connections: yishi/nats deliveries/s {}, p99 {}",
+                "{} at {} connections: yishi/{short} deliveries/s {}, p99 {}",
                 ours.scenario,
                 ours.connections,
                 ratio(ours.deliveries_per_s, peer.deliveries_per_s),
@@ -220,6 +227,18 @@ fn ratios(rows: &[Row]) -> Vec<String> {
                 peer.extra.get("handshake_p99_ms"),
             ) {
                 let _ = write!(line, ", handshake p99 {}", ratio(*a, *b));
+            }
+            if let (Some(a), Some(b)) = (
+                ours.extra.get("pps_per_core"),
+                peer.extra.get("pps_per_core"),
+            ) {
+                let _ = write!(
+                    line,
+                    ", packets/s per server core {} ({:.0} vs {:.0})",
+                    ratio(*a, *b),
+                    a,
+                    b
+                );
             }
             out.push(line);
         }

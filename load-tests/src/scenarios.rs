@@ -49,11 +49,20 @@ pub struct Opts {
 
 impl Target {
     async fn create_room(&self, scenario: &str) -> anyhow::Result<String> {
+        self.create_room_of(scenario, "lecture").await
+    }
+
+    /// A fresh room of `kind` (`lecture` or `consultation`) through the admin API.
+    pub(crate) async fn create_room_of(
+        &self,
+        scenario: &str,
+        kind: &str,
+    ) -> anyhow::Result<String> {
         let id = format!("lt-{scenario}-{}", now().0);
         let r = reqwest::Client::new()
             .post(format!("http://{}/api/v1/rooms", self.addr))
             .bearer_auth(&self.admin_key)
-            .json(&serde_json::json!({"id": id, "title": format!("负载测试 {scenario}"), "kind": "lecture"}))
+            .json(&serde_json::json!({"id": id, "title": format!("负载测试 {scenario}"), "kind": kind}))
             .send()
             .await
             .context("admin API")?;
@@ -67,20 +76,26 @@ impl Target {
         Ok(id)
     }
 
-    fn host_token(&self, room: &str, id: &str) -> String {
+    pub(crate) fn host_token(&self, room: &str, id: &str) -> String {
         let who = Participant::new(id, "负载测试主持人", Role::Host);
         self.keys.mint(&Claims::new(room, &who, now(), TTL))
     }
 
-    fn audience_token(&self, room: &str) -> String {
+    pub(crate) fn audience_token(&self, room: &str) -> String {
         self.keys.mint(&Claims::audience_link(room, now(), TTL))
     }
 
-    async fn host(&self, room: &str, tag: &str) -> anyhow::Result<Ctl> {
+    /// A member (may publish media and ask for the floor) with id `id`.
+    pub(crate) fn member_token(&self, room: &str, id: &str) -> String {
+        let who = Participant::new(id, format!("负载测试委员{id}"), Role::Member);
+        self.keys.mint(&Claims::new(room, &who, now(), TTL))
+    }
+
+    pub(crate) async fn host(&self, room: &str, tag: &str) -> anyhow::Result<Ctl> {
         Ctl::connect(self.addr, CONTROL, &self.host_token(room, "h1"), tag).await
     }
 
-    fn rss(&self) -> Option<u64> {
+    pub(crate) fn rss(&self) -> Option<u64> {
         self.pid.and_then(rss_bytes)
     }
 }
@@ -743,7 +758,7 @@ async fn moderator(
     of: u32,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<u64> {
-    let mut approved = 0u64;
+    let (mut sent, mut approved) = (0u64, 0u64);
     let mut seen = ctl.events.len();
     loop {
         tokio::select! {
@@ -768,9 +783,20 @@ async fn moderator(
                     for comment in pending {
                         let req = ctl.req();
                         ctl.send(req, Command::ModerateComment { comment, decision: Decision::Approve }).await?;
+                        sent += 1;
                     }
                 }
             }
+        }
+    }
+    // The audience may see an approval before its acknowledgement reaches us: read the
+    // acknowledgements still on the way.
+    while approved < sent {
+        match ctl.recv(Duration::from_secs(5)).await? {
+            None => bail!("moderator connection closed"),
+            Some(ServerMessage::Ack(_)) => approved += 1,
+            Some(ServerMessage::Error(e)) => bail!("moderation refused: {:?} {}", e.code, e.message),
+            Some(_) => {}
         }
     }
     ctl.close().await;

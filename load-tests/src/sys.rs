@@ -144,6 +144,23 @@ pub struct Spawned {
 }
 
 impl Spawned {
+    /// Start `command` (whose program is `bin`) with its output in `log`.
+    pub fn start(
+        command: &mut Command,
+        bin: &Path,
+        log: PathBuf,
+        name: &'static str,
+    ) -> anyhow::Result<Spawned> {
+        let out = std::fs::File::create(&log)?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        Ok(Spawned { child, log, name })
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -160,6 +177,28 @@ impl Spawned {
             bail!("{} exited ({status}); log:\n{}", self.name, self.log_tail());
         }
         Ok(())
+    }
+
+    /// Wait until `url` answers with a success, or fail after 30 s with the log's tail.
+    pub async fn wait_until_up(&mut self, url: &str) -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            self.check_alive()?;
+            if let Ok(r) = client.get(url).send().await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{} did not come up in 30 s:\n{}",
+                    self.name,
+                    self.log_tail()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 
@@ -198,46 +237,27 @@ pub async fn spawn_yishi(bin: &Path) -> anyhow::Result<YishiServer> {
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
     let addr: SocketAddr = SocketAddr::from(([127, 0, 0, 1], port));
-    let log = dir.path().join("server.log");
-    let out = std::fs::File::create(&log)?;
-    let child = Command::new(bin)
-        .arg("serve")
-        .arg("--listen")
-        .arg(addr.to_string())
-        .arg("--database")
-        .arg(format!(
-            "sqlite://{}",
-            dir.path().join("yishi.db").display()
-        ))
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("YISHI_TOKEN_KEYS", SPAWN_TOKEN_KEYS)
-        .env("YISHI_ADMIN_KEY", SPAWN_ADMIN_KEY)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out)
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    let mut proc = Spawned {
-        child,
-        log,
-        name: "yishi",
-    };
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        proc.check_alive()?;
-        if let Ok(r) = client.get(format!("http://{addr}/healthz")).send().await
-            && r.status().is_success()
-        {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("the server did not come up in 30 s:\n{}", proc.log_tail());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut proc = Spawned::start(
+        Command::new(bin)
+            .arg("serve")
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--database")
+            .arg(format!(
+                "sqlite://{}",
+                dir.path().join("yishi.db").display()
+            ))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("YISHI_TOKEN_KEYS", SPAWN_TOKEN_KEYS)
+            .env("YISHI_ADMIN_KEY", SPAWN_ADMIN_KEY)
+            .env("RUST_LOG", "warn"),
+        bin,
+        dir.path().join("server.log"),
+        "yishi",
+    )?;
+    proc.wait_until_up(&format!("http://{addr}/healthz"))
+        .await?;
     Ok(YishiServer {
         proc,
         addr,
@@ -271,21 +291,12 @@ pub async fn spawn_nats(bin: &Path) -> anyhow::Result<NatsServer> {
              websocket {{\n  listen: \"127.0.0.1:{ws_port}\"\n  no_tls: true\n  compression: false\n}}\n"
         ),
     )?;
-    let log = dir.path().join("nats.log");
-    let out = std::fs::File::create(&log)?;
-    let child = Command::new(bin)
-        .arg("-c")
-        .arg(&conf)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out)
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    let mut proc = Spawned {
-        child,
-        log,
-        name: "nats-server",
-    };
+    let mut proc = Spawned::start(
+        Command::new(bin).arg("-c").arg(&conf),
+        bin,
+        dir.path().join("nats.log"),
+        "nats-server",
+    )?;
     let ws_addr = SocketAddr::from(([127, 0, 0, 1], ws_port));
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -303,4 +314,73 @@ pub async fn spawn_nats(bin: &Path) -> anyhow::Result<NatsServer> {
         ws_addr,
         _dir: dir,
     })
+}
+
+/// Machine-wide UDP counters from `/proc/net/snmp`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UdpCounters {
+    /// Datagrams delivered to sockets.
+    pub in_datagrams: u64,
+    /// Datagrams sent.
+    pub out_datagrams: u64,
+    /// Datagrams dropped because a receive buffer was full.
+    pub rcvbuf_errors: u64,
+    /// Datagrams dropped because a send buffer was full.
+    pub sndbuf_errors: u64,
+}
+
+pub fn udp_counters() -> Option<UdpCounters> {
+    let text = std::fs::read_to_string("/proc/net/snmp").ok()?;
+    let mut rows = text.lines().filter(|l| l.starts_with("Udp:"));
+    let names: Vec<&str> = rows.next()?.split_whitespace().collect();
+    let values: Vec<&str> = rows.next()?.split_whitespace().collect();
+    let get = |name: &str| -> Option<u64> {
+        let i = names.iter().position(|n| *n == name)?;
+        values.get(i)?.parse().ok()
+    };
+    Some(UdpCounters {
+        in_datagrams: get("InDatagrams")?,
+        out_datagrams: get("OutDatagrams")?,
+        rcvbuf_errors: get("RcvbufErrors")?,
+        sndbuf_errors: get("SndbufErrors")?,
+    })
+}
+
+/// Whether `ip` is an address of this machine (loopback, or one a socket can bind to):
+/// media peers are only ever pointed at this machine.
+pub fn is_local_ip(ip: IpAddr) -> bool {
+    ip.is_loopback() || std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
+}
+
+/// Refuse an SDP whose ICE candidates are not addresses of this machine.
+pub fn check_local_candidates(sdp: &str) -> anyhow::Result<()> {
+    for line in sdp.lines() {
+        let Some(rest) = line.trim().strip_prefix("a=candidate:") else {
+            continue;
+        };
+        let addr = rest.split_whitespace().nth(4).unwrap_or_default();
+        let ip: IpAddr = addr
+            .parse()
+            .with_context(|| format!("ICE candidate with address {addr:?}: not an IP"))?;
+        if !is_local_ip(ip) {
+            bail!("refusing ICE candidate {ip}: not an address of this machine");
+        }
+    }
+    Ok(())
+}
+
+/// Packets sent by every network interface but loopback (`/proc/net/dev`): what a run on
+/// this machine sends out of it (other traffic of the machine included).
+pub fn nic_tx_packets() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/dev").ok()?;
+    let mut total = 0u64;
+    for line in text.lines().skip(2) {
+        let (name, rest) = line.split_once(':')?;
+        if name.trim() == "lo" {
+            continue;
+        }
+        // Receive: bytes packets errs drop fifo frame compressed multicast; then transmit.
+        total += rest.split_whitespace().nth(9)?.parse::<u64>().ok()?;
+    }
+    Some(total)
 }

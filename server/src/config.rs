@@ -35,6 +35,10 @@ use rand::Rng;
 use serde::Deserialize;
 
 use crate::auth::{KeyError, Keys};
+use crate::media::{DEFAULT_MAX_PEERS, MediaConfig, TurnConfig};
+
+/// How long TURN credentials handed to a client stay valid.
+const TURN_CREDENTIAL_TTL: Duration = Duration::from_secs(12 * 3600);
 
 /// Default address to listen on.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -122,6 +126,44 @@ pub struct ServeArgs {
         value_name = "ORIGIN"
     )]
     pub allowed_origins: Vec<String>,
+
+    /// UDP address of the SFU (audio and video); every peer uses this one port
+    /// [default: the listen address's IP and port, over UDP].
+    #[arg(long, env = "YISHI_MEDIA_LISTEN", value_name = "ADDR")]
+    pub media_listen: Option<SocketAddr>,
+
+    /// Public IP address of the SFU, offered to peers besides the bound one (behind NAT).
+    #[arg(long, env = "YISHI_MEDIA_PUBLIC_IP", value_name = "IP")]
+    pub media_public_ip: Option<std::net::IpAddr>,
+
+    /// Media sessions the SFU takes at most; more get `media_unavailable` [default: 1000].
+    #[arg(long, env = "YISHI_MEDIA_MAX_PEERS", value_name = "N")]
+    pub media_max_peers: Option<usize>,
+
+    /// Run without the SFU: rooms work, audio and video are refused with
+    /// `media_unavailable`.
+    #[arg(long, env = "YISHI_NO_MEDIA", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_media: bool,
+
+    /// STUN/TURN URLs handed to clients (e.g. `turn:turn.example.org:3478`),
+    /// comma-separated; see deploy/coturn/.
+    #[arg(
+        long,
+        env = "YISHI_TURN_URLS",
+        value_delimiter = ',',
+        value_name = "URL"
+    )]
+    pub turn_urls: Vec<String>,
+
+    /// The TURN server's shared secret (coturn `static-auth-secret`): clients get
+    /// credentials valid for 12 hours.
+    #[arg(
+        long,
+        env = "YISHI_TURN_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub turn_secret: Option<String>,
 }
 
 /// The server's resolved configuration: every default applied, every secret loaded.
@@ -150,6 +192,10 @@ pub struct Config {
     /// Values of the `Origin` header accepted on the WebSocket (`scheme://host[:port]`,
     /// no trailing `/`); others get `origin_forbidden`. `*` accepts any.
     pub allowed_origins: Vec<String>,
+    /// The SFU's socket, if media is on.
+    pub media: Option<MediaConfig>,
+    /// STUN/TURN servers for clients.
+    pub turn: Option<TurnConfig>,
 }
 
 impl fmt::Debug for Config {
@@ -167,6 +213,8 @@ impl fmt::Debug for Config {
             .field("admin_key_source", &self.admin_key_source)
             .field("max_frame_bytes", &self.max_frame_bytes)
             .field("allowed_origins", &self.allowed_origins)
+            .field("media", &self.media)
+            .field("turn", &self.turn)
             .finish()
     }
 }
@@ -237,6 +285,18 @@ struct FileConfig {
     max_frame_bytes: Option<usize>,
     #[serde(alias = "allowed-origins")]
     allowed_origins: Option<OneOrMany>,
+    #[serde(alias = "media-listen")]
+    media_listen: Option<SocketAddr>,
+    #[serde(alias = "media-public-ip")]
+    media_public_ip: Option<std::net::IpAddr>,
+    #[serde(alias = "media-max-peers")]
+    media_max_peers: Option<usize>,
+    #[serde(alias = "no-media")]
+    no_media: Option<bool>,
+    #[serde(alias = "turn-urls")]
+    turn_urls: Option<OneOrMany>,
+    #[serde(alias = "turn-secret")]
+    turn_secret: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -343,6 +403,28 @@ impl Config {
             allowed_origins = default_origins(&public_origin, listen, public_url_defaulted);
         }
 
+        let media = (!(serve.no_media || file.no_media.unwrap_or(false))).then(|| MediaConfig {
+            bind: serve.media_listen.or(file.media_listen).unwrap_or(listen),
+            public_ip: serve.media_public_ip.or(file.media_public_ip),
+            max_peers: serve
+                .media_max_peers
+                .or(file.media_max_peers)
+                .unwrap_or(DEFAULT_MAX_PEERS),
+        });
+
+        let turn_urls = if serve.turn_urls.is_empty() {
+            file.turn_urls
+                .map(OneOrMany::into_items)
+                .unwrap_or_default()
+        } else {
+            serve.turn_urls.clone()
+        };
+        let turn = (!turn_urls.is_empty()).then(|| TurnConfig {
+            urls: turn_urls,
+            secret: serve.turn_secret.clone().or(file.turn_secret),
+            ttl: TURN_CREDENTIAL_TTL,
+        });
+
         Ok(Config {
             listen,
             database,
@@ -355,6 +437,8 @@ impl Config {
             admin_key_source,
             max_frame_bytes,
             allowed_origins,
+            media,
+            turn,
         })
     }
 
@@ -391,6 +475,12 @@ impl Config {
             admin_key_source: SecretSource::Ephemeral,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             allowed_origins,
+            media: Some(MediaConfig {
+                bind: SocketAddr::new(listen.ip(), 0),
+                public_ip: None,
+                max_peers: DEFAULT_MAX_PEERS,
+            }),
+            turn: None,
         }
     }
 
@@ -768,6 +858,15 @@ mod tests {
         ));
         let c = with(&["--allowed-origins", "https://A.org,*,http://b.org:81/"]).unwrap();
         assert_eq!(c.allowed_origins, ["https://a.org", "*", "http://b.org:81"]);
+    }
+
+    #[test]
+    fn the_deployment_example_is_a_valid_config_file() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/yishi.toml");
+        let file = read_file(&path).unwrap();
+        assert_eq!(file.media_listen, Some("0.0.0.0:8443".parse().unwrap()));
+        assert_eq!(file.media_public_ip, Some("203.0.113.10".parse().unwrap()));
+        assert_eq!(file.turn_urls.unwrap().into_items().len(), 2);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod http;
 pub mod hub;
+pub mod media;
 pub mod room;
 pub mod store;
 

@@ -18,6 +18,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::config::Config;
 use crate::hub::{Hub, HubConfig};
+use crate::media::Sfu;
 use crate::store::Store;
 
 /// What every handler can reach.
@@ -36,9 +37,18 @@ pub async fn start(config: Config, hub_config: HubConfig) -> anyhow::Result<AppS
     let metrics = PrometheusBuilder::new().install_recorder().ok();
     let hub_config = HubConfig {
         max_frame_bytes: config.max_frame_bytes,
+        turn: config.turn.clone(),
         ..hub_config
     };
-    let hub = Hub::start(store.clone(), config.token_keys.clone(), hub_config).await?;
+    let media = match &config.media {
+        Some(media) => Some(
+            Sfu::start(media.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("media UDP socket {}: {e}", media.bind))?,
+        ),
+        None => None,
+    };
+    let hub = Hub::start(store.clone(), config.token_keys.clone(), hub_config, media).await?;
     let state = AppState {
         hub,
         store,
@@ -122,7 +132,9 @@ async fn ws(
     let max = state.hub.config.max_frame_bytes;
     let hub = state.hub.clone();
     upgrade
-        .read_buffer_size(4 * 1024)
+        // Commands are small: a 1 KiB read buffer per connection (larger frames take
+        // several reads) keeps an idle connection's memory low.
+        .read_buffer_size(1024)
         .write_buffer_size(4 * 1024)
         .max_message_size(max)
         .max_frame_size(max)

@@ -9,6 +9,7 @@
 //! so nothing unacknowledged is ever seen and nothing acknowledged is lost.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
@@ -22,6 +23,7 @@ use yishi_protocol::{
 
 use super::{Committer, HubConfig, Out, Outbox, close, now};
 use crate::auth;
+use crate::media::Sfu;
 use crate::room::{Actor, Applied, Chain, Room};
 use crate::store::{Append, Loaded, Store, StoredRoom};
 
@@ -174,6 +176,10 @@ struct RoomActor {
     /// The record ends in the session's close but the room was never marked closed (the
     /// process died between the commit and publishing the final hash): publish it first.
     unpublished_close: bool,
+    /// The SFU, told whose audio the floor allows whenever that changes.
+    media: Option<Sfu>,
+    media_room: Arc<str>,
+    heard_sent: Option<Vec<ParticipantId>>,
 }
 
 const SEEN_LIMIT: usize = 65_536;
@@ -187,6 +193,7 @@ pub(crate) fn spawn(
     committer: Committer,
     store: Store,
     config: HubConfig,
+    media: Option<Sfu>,
 ) -> RoomHandle {
     let entries = loaded.entries;
     let chain = entries
@@ -203,6 +210,9 @@ pub(crate) fn spawn(
     let recent: VecDeque<Event> = entries.into_iter().skip(keep).map(|e| e.event).collect();
     let (tx, rx) = mpsc::channel(4096);
     let actor = RoomActor {
+        media_room: Arc::from(stored.id.as_str()),
+        media,
+        heard_sent: None,
         id: stored.id,
         room,
         chain,
@@ -293,11 +303,22 @@ impl RoomActor {
                 }
                 break;
             }
+            self.tell_media();
             if stop {
                 break;
             }
         }
         tracing::info!(room = %self.id, "room actor stopped");
+    }
+
+    /// Tell the SFU whose audio the floor allows, if that changed.
+    fn tell_media(&mut self) {
+        let Some(media) = &self.media else { return };
+        let heard = self.room.heard();
+        if self.heard_sent.as_ref() != Some(&heard) {
+            media.floor(self.media_room.clone(), heard.clone());
+            self.heard_sent = Some(heard);
+        }
     }
 
     /// One turn: deadlines, then every queued message, one commit, then visibility.
@@ -665,6 +686,7 @@ impl RoomActor {
                 view: sub.view,
                 server_time: now(),
                 snapshot: None,
+                ice_servers: None,
             })));
             // `{…}` without a snapshot, plus `,"snapshot":{…}}`.
             let head = welcome.as_str().strip_suffix('}').unwrap_or_default();
@@ -722,6 +744,12 @@ impl RoomActor {
             snapshot: missed
                 .is_none()
                 .then(|| self.room.snapshot(sub.view, &me.id)),
+            ice_servers: self
+                .config
+                .turn
+                .as_ref()
+                .map(|t| t.ice_servers(&me.id, now()))
+                .filter(|s| !s.is_empty()),
         };
         let _ = sub
             .outbox

@@ -7,17 +7,22 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{mpsc, oneshot};
-use yishi_protocol::{ClientMessage, ErrorCode, ErrorMessage, PROTOCOL_VERSION, ServerMessage};
+use yishi_protocol::{
+    ClientMessage, ErrorCode, ErrorMessage, Grant, PROTOCOL_VERSION, Role, ServerMessage,
+};
 
 use super::actor::{Attach, Msg};
-use super::{Hub, Out, close, now};
+use super::{Hub, Out, Outbox, RoomHandle, close, now};
 use crate::auth::AuthError;
+use crate::media::{Owner, Signal};
 
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -119,7 +124,8 @@ pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: I
             .await;
         return;
     }
-    let claims = match hub.keys.decode(&hello.token, now()) {
+    let yishi_protocol::Hello { token, resume, .. } = hello;
+    let claims = match hub.keys.decode(&token, now()) {
         Ok(claims) => claims,
         Err(e) => {
             let (code, close_code) = match e.code() {
@@ -131,7 +137,10 @@ pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: I
             return;
         }
     };
-    let room = match hub.room(&claims.room).await {
+    drop(token);
+    // Boxed: opening a room awaits the store, whose futures are large; inline, their
+    // size would stay in every connection's task for its whole life.
+    let room = match Box::pin(hub.room(&claims.room)).await {
         Ok(room) => room,
         Err(super::HubError::UnknownRoom(_)) => {
             let _ = socket
@@ -165,6 +174,8 @@ pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: I
     // ----- attach -----
     let conn = hub.next_conn_id();
     let participant = claims.participant();
+    let room_id: Arc<str> = Arc::from(claims.room.as_str());
+    drop(claims);
     let capacity = if participant.role == yishi_protocol::Role::Audience {
         hub.config.audience_queue
     } else {
@@ -176,7 +187,7 @@ pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: I
     let attach = Attach {
         conn,
         participant,
-        resume: hello.resume,
+        resume,
         outbox: out_tx.clone(),
         kill: kill_tx,
         reply: reply_tx,
@@ -194,7 +205,7 @@ pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: I
             .await;
         return;
     }
-    let (sink, mut stream) = socket.split();
+    let (sink, stream) = socket.split();
     let writer = tokio::spawn(write_loop(sink, out_rx, kill_rx));
     let me = match reply_rx.await {
         Ok(Ok(me)) => me,
@@ -206,6 +217,37 @@ pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: I
     tracing::debug!(conn, participant = %me.id.0, "attached");
 
     // ----- read loop -----
+    let media_owner = Owner {
+        conn,
+        room: room_id,
+        who: me.id.clone(),
+        publish: me.grants.contains(&Grant::PublishMedia),
+        audience: me.role == Role::Audience,
+    };
+    // The handshake's task ends here and the reader goes on in a task of its own, so
+    // what the handshake needed does not stay in memory for the connection's life.
+    tokio::spawn(read_loop(
+        hub,
+        ip,
+        room,
+        out_tx,
+        stream,
+        media_owner,
+        writer,
+    ));
+}
+
+/// Read the client's frames until the socket closes: check them and pass them on.
+async fn read_loop(
+    hub: std::sync::Arc<Hub>,
+    ip: IpAddr,
+    room: RoomHandle,
+    out_tx: Outbox,
+    mut stream: SplitStream<WebSocket>,
+    media_owner: Owner,
+    writer: tokio::task::JoinHandle<()>,
+) {
+    let conn = media_owner.conn;
     let per_conn: DefaultDirectRateLimiter = RateLimiter::direct(
         Quota::per_second(
             NonZeroU32::new(hub.config.commands_per_second.max(1)).unwrap_or(NonZeroU32::MIN),
@@ -219,6 +261,7 @@ pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: I
             let _ = out_tx.try_send(Out::Frame(t));
         }
     };
+    let mut media_used = false;
     while let Some(frame) = stream.next().await {
         let text = match frame {
             Ok(Message::Text(text)) => text,
@@ -267,6 +310,37 @@ pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: I
                     serde_json::to_string(&pong).unwrap_or_default(),
                 )));
             }
+            Ok(
+                message @ (ClientMessage::MediaOffer(_)
+                | ClientMessage::MediaAnswer(_)
+                | ClientMessage::MediaCandidate(_)
+                | ClientMessage::MediaStop),
+            ) => {
+                let Some(media) = &hub.media else {
+                    reply(error(
+                        None,
+                        ErrorCode::MediaUnavailable,
+                        "this server runs without audio and video",
+                    ));
+                    continue;
+                };
+                if per_conn.check().is_err() {
+                    reply(error(
+                        None,
+                        ErrorCode::RateLimited,
+                        "too many messages: slow down",
+                    ));
+                    continue;
+                }
+                let signal = match message {
+                    ClientMessage::MediaOffer(o) => Signal::Offer(o.sdp),
+                    ClientMessage::MediaAnswer(a) => Signal::Answer(a.sdp),
+                    ClientMessage::MediaCandidate(c) => Signal::Candidate(c.candidate),
+                    _ => Signal::Stop,
+                };
+                media_used = true;
+                media.signal(media_owner.clone(), out_tx.clone(), signal);
+            }
             Ok(ClientMessage::Hello(_)) => reply(error(
                 None,
                 ErrorCode::HelloExpected,
@@ -287,6 +361,9 @@ pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: I
                 ));
             }
         }
+    }
+    if media_used && let Some(media) = &hub.media {
+        media.gone(conn);
     }
     let _ = room.send(Msg::Detach { conn }).await;
     drop(out_tx);

@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use yishi_protocol::Millis;
 
 use crate::auth::Keys;
+use crate::media::{Sfu, TurnConfig};
 use crate::store::{Store, StoreError};
 
 pub use actor::RoomHandle;
@@ -47,6 +48,8 @@ pub struct HubConfig {
     pub joins_per_ip: u32,
     /// How often running poll tallies are sent, in milliseconds.
     pub tally_interval_ms: u64,
+    /// STUN/TURN servers handed to clients in `welcome`.
+    pub turn: Option<TurnConfig>,
 }
 
 impl Default for HubConfig {
@@ -60,6 +63,7 @@ impl Default for HubConfig {
             commands_per_ip: 400,
             joins_per_ip: 200,
             tally_interval_ms: 500,
+            turn: None,
         }
     }
 }
@@ -92,6 +96,8 @@ pub struct Hub {
     pub(crate) ip_commands: DefaultKeyedRateLimiter<IpAddr>,
     pub(crate) ip_joins: DefaultKeyedRateLimiter<IpAddr>,
     next_conn: std::sync::atomic::AtomicU64,
+    /// The SFU, unless media is off.
+    pub(crate) media: Option<Sfu>,
 }
 
 fn per_second(n: u32) -> Quota {
@@ -104,7 +110,12 @@ impl Hub {
     /// Start the hub: the committer, and an actor for every room not closed (crash
     /// recovery: each is rebuilt from its record, and its clocks go on from their
     /// recorded deadlines).
-    pub async fn start(store: Store, keys: Keys, config: HubConfig) -> Result<Arc<Hub>, HubError> {
+    pub async fn start(
+        store: Store,
+        keys: Keys,
+        config: HubConfig,
+        media: Option<Sfu>,
+    ) -> Result<Arc<Hub>, HubError> {
         let committer = Committer::spawn(store.clone());
         let hub = Arc::new(Hub {
             ip_commands: RateLimiter::keyed(per_second(config.commands_per_ip)),
@@ -116,6 +127,7 @@ impl Hub {
             rooms: Mutex::new(HashMap::new()),
             loading: tokio::sync::Mutex::new(()),
             next_conn: std::sync::atomic::AtomicU64::new(1),
+            media,
         });
         for room in hub.store.list_rooms().await? {
             if room.closed_at.is_none() {
@@ -144,6 +156,7 @@ impl Hub {
             self.committer.clone(),
             self.store.clone(),
             self.config.clone(),
+            self.media.clone(),
         );
         self.lock_rooms().insert(id.to_owned(), handle.clone());
         metrics::gauge!("yishi_rooms").set(self.live_rooms() as f64);

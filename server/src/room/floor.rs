@@ -280,6 +280,31 @@ impl Room {
             || self.floor.mode == FloorMode::OpenDiscussion
     }
 
+    /// Whose audio the media layer forwards now ([`Room::may_send_audio`]): the floor
+    /// holder first, then the hosts, then (in open discussion) the others, each by id.
+    pub fn heard(&self) -> Vec<ParticipantId> {
+        let holder = self
+            .floor
+            .holder()
+            .filter(|h| self.may_send_audio(h))
+            .cloned();
+        let mut rest: Vec<(bool, &ParticipantId)> = self
+            .roster
+            .people
+            .values()
+            .filter(|a| {
+                let id = &a.participant.id;
+                Some(id) != holder.as_ref() && self.may_send_audio(id)
+            })
+            .map(|a| (!a.grants.has(Grant::ManageFloor), &a.participant.id))
+            .collect();
+        rest.sort();
+        holder
+            .into_iter()
+            .chain(rest.into_iter().map(|(_, id)| id.clone()))
+            .collect()
+    }
+
     /// Speaking time of ended turns, per participant, sector and venue. Sectors and venues
     /// of everyone known to the room are listed, so those who have not spoken show too.
     pub fn speaking_time(&self) -> SpeakingTime {
@@ -1702,6 +1727,7 @@ mod tests {
         f.ok(&host, grant_next());
         assert!(f.room.may_send_audio(m1.id()));
         assert!(!f.room.may_send_audio(m2.id()));
+        assert_eq!(f.room.heard(), [m1.id().clone(), host.id().clone()]);
         f.ok(
             &host,
             Command::SetFloorMode {
@@ -1709,6 +1735,8 @@ mod tests {
             },
         );
         assert!(f.room.may_send_audio(m2.id()));
+        assert_eq!(f.room.heard()[..2], [m1.id().clone(), host.id().clone()]);
+        assert!(f.room.heard().contains(m2.id()));
         assert!(
             !f.room.may_send_audio(observer.id()),
             "observers never publish"

@@ -152,6 +152,8 @@ pub struct Client {
     pub tallies: Vec<TallyUpdate>,
     /// Errors that answered no request of ours.
     pub errors: Vec<ErrorMessage>,
+    /// Media signalling from the server, in order, until taken.
+    pub media: std::collections::VecDeque<ServerMessage>,
     next_req: u32,
     pub token: String,
 }
@@ -193,6 +195,7 @@ impl Client {
             through,
             tallies: Vec::new(),
             errors: Vec::new(),
+            media: Default::default(),
             next_req: 0,
             token: token.to_owned(),
         })
@@ -222,6 +225,9 @@ impl Client {
                 self.welcome = (**w).clone();
             }
             ServerMessage::Tally(t) => self.tallies.push(t.clone()),
+            ServerMessage::MediaOffer(_)
+            | ServerMessage::MediaAnswer(_)
+            | ServerMessage::MediaState(_) => self.media.push_back(msg.clone()),
             ServerMessage::Error(e) if e.req.is_none() => self.errors.push(e.clone()),
             _ => {}
         }

@@ -1,0 +1,118 @@
+//! Media: the SFU (selective forwarding unit) on str0m, where the floor decides who is
+//! heard.
+//!
+//! One task owns one UDP socket and every peer's [`str0m::Rtc`]; nothing else touches
+//! them. Connections hand it their signalling ([`Sfu::signal`]), room actors tell it
+//! whose audio may be forwarded ([`Sfu::floor`]), and it answers on each connection's
+//! own queue (`media_answer`, `media_offer`, `media_state`). Which track carries whom,
+//! the stage and who is speaking are decided in [`routing`], without I/O.
+//!
+//! Audio of anyone the floor does not allow is dropped where it arrives, before any
+//! subscriber sees it; a change of floor applies to the next packet.
+
+mod peer;
+pub mod routing;
+mod turn;
+mod unit;
+
+pub use turn::TurnConfig;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use yishi_protocol::ParticipantId;
+
+use crate::hub::Outbox;
+
+/// Where the SFU listens and what it tells peers.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// The UDP address every peer sends to. Port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// An address peers reach the server at, if not the bound one (behind NAT): offered
+    /// as a second host candidate with the same port.
+    pub public_ip: Option<IpAddr>,
+    /// Media sessions at most; more get `media_unavailable` (one core forwards for all).
+    pub max_peers: usize,
+}
+
+/// The default [`MediaConfig::max_peers`].
+pub const DEFAULT_MAX_PEERS: usize = 1000;
+
+/// A handle to the running SFU. Cheap to clone.
+#[derive(Clone)]
+pub struct Sfu {
+    tx: mpsc::UnboundedSender<Control>,
+    addr: SocketAddr,
+}
+
+/// Who a media session belongs to.
+#[derive(Debug, Clone)]
+pub(crate) struct Owner {
+    pub conn: u64,
+    pub room: Arc<str>,
+    pub who: ParticipantId,
+    /// Holds the `publish_media` grant: its media may be forwarded at all.
+    pub publish: bool,
+    /// Receives the stage only.
+    pub audience: bool,
+}
+
+/// A signalling message from a connection.
+#[derive(Debug)]
+pub(crate) enum Signal {
+    Offer(String),
+    Answer(String),
+    Candidate(String),
+    Stop,
+}
+
+#[derive(Debug)]
+enum Control {
+    Signal {
+        owner: Owner,
+        outbox: Outbox,
+        signal: Signal,
+    },
+    /// The connection closed.
+    Gone { conn: u64 },
+    /// Whose audio the room's floor allows, in [`crate::room::Room::heard`] order.
+    Floor {
+        room: Arc<str>,
+        heard: Vec<ParticipantId>,
+    },
+}
+
+impl Sfu {
+    /// Bind the UDP socket and start the SFU task.
+    pub async fn start(config: MediaConfig) -> std::io::Result<Sfu> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let unit = unit::Unit::bind(&config).await?;
+        let addr = unit.local_addr();
+        tokio::spawn(unit.run(rx));
+        tracing::info!(%addr, "media unit listening (UDP)");
+        Ok(Sfu { tx, addr })
+    }
+
+    /// The UDP address peers send to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub(crate) fn signal(&self, owner: Owner, outbox: Outbox, signal: Signal) {
+        let _ = self.tx.send(Control::Signal {
+            owner,
+            outbox,
+            signal,
+        });
+    }
+
+    pub(crate) fn gone(&self, conn: u64) {
+        let _ = self.tx.send(Control::Gone { conn });
+    }
+
+    pub(crate) fn floor(&self, room: Arc<str>, heard: Vec<ParticipantId>) {
+        let _ = self.tx.send(Control::Floor { room, heard });
+    }
+}

@@ -1,0 +1,408 @@
+//! One peer of the SFU: its str0m `Rtc`, the tracks it sends us, the tracks we send it,
+//! and its negotiation state. Only the unit's task touches a peer.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::ws::Utf8Bytes;
+use str0m::change::SdpPendingOffer;
+use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaTime, Mid, Rid};
+use str0m::{Event, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+use yishi_protocol::{MediaKind, ServerMessage};
+
+use super::Owner;
+use super::routing::{Layer, Source, pick_layer};
+use crate::hub::{Out, Outbox};
+
+/// A track the peer sends us.
+#[derive(Debug)]
+pub(super) struct TrackIn {
+    pub mid: Mid,
+    pub kind: MediaKind,
+    /// With simulcast, the layers seen, in the order they first came.
+    pub rids: Vec<Rid>,
+    last_keyframe_request: Option<Instant>,
+}
+
+impl TrackIn {
+    /// The simulcast layer to forward for `layer`, if the track has several.
+    pub fn layer(&self, layer: Layer) -> Option<Rid> {
+        let names: Vec<&str> = self.rids.iter().map(|r| &**r).collect();
+        pick_layer(&names, layer).and_then(|i| self.rids.get(i).copied())
+    }
+}
+
+/// A track we send the peer.
+#[derive(Debug)]
+pub(super) struct TrackOut {
+    pub mid: Mid,
+    pub kind: MediaKind,
+    pub source: Source,
+    /// Negotiated: media may be written.
+    pub open: bool,
+    /// The connection (and simulcast layer) whose media it carries now.
+    bound: Option<(u64, Option<Rid>)>,
+    /// Added to the source's media time, so the track's time goes on smoothly when its
+    /// source changes.
+    offset: i64,
+    last_time: Option<u64>,
+    /// A new video source starts at a key frame.
+    waiting_keyframe: bool,
+}
+
+/// What writing a frame to a peer came to.
+pub(super) enum Forwarded {
+    Written,
+    /// Nothing to write (no matching track, or waiting for a key frame).
+    Skipped,
+    /// The track changed source or waits for a key frame: ask the source for one.
+    NeedsKeyframe,
+}
+
+pub(super) struct Peer {
+    pub owner: Owner,
+    outbox: Outbox,
+    pub rtc: Rtc,
+    pending: Option<SdpPendingOffer>,
+    pub ins: Vec<TrackIn>,
+    pub outs: Vec<TrackOut>,
+    pub next_timeout: Instant,
+    /// The last `media_state` sent, to send only changes.
+    pub sent_state: Option<yishi_protocol::MediaState>,
+    connected: bool,
+}
+
+pub(super) fn to_str0m(kind: MediaKind) -> str0m::media::MediaKind {
+    match kind {
+        MediaKind::Audio => str0m::media::MediaKind::Audio,
+        MediaKind::Video => str0m::media::MediaKind::Video,
+    }
+}
+
+pub(super) fn from_str0m(kind: str0m::media::MediaKind) -> MediaKind {
+    match kind {
+        str0m::media::MediaKind::Audio => MediaKind::Audio,
+        str0m::media::MediaKind::Video => MediaKind::Video,
+    }
+}
+
+/// One frame's worth of media time: 20 ms of audio at 48 kHz, 1/30 s of video at 90 kHz.
+fn frame_step(kind: MediaKind) -> u64 {
+    match kind {
+        MediaKind::Audio => 960,
+        MediaKind::Video => 3000,
+    }
+}
+
+impl Peer {
+    pub fn new(owner: Owner, outbox: Outbox, rtc: Rtc, now: Instant) -> Peer {
+        Peer {
+            owner,
+            outbox,
+            rtc,
+            pending: None,
+            ins: Vec::new(),
+            outs: Vec::new(),
+            next_timeout: now,
+            sent_state: None,
+            connected: false,
+        }
+    }
+
+    /// Queue a message on the peer's WebSocket. A full queue drops it: the connection is
+    /// being closed as too slow anyway.
+    pub fn send(&self, msg: &ServerMessage) {
+        if let Ok(text) = serde_json::to_string(msg) {
+            let _ = self.outbox.try_send(Out::Frame(Utf8Bytes::from(text)));
+        }
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.rtc.is_alive() && !self.outbox.is_closed()
+    }
+
+    /// Feed an input; a failure ends the peer.
+    pub fn handle(&mut self, input: Input) {
+        if let Err(e) = self.rtc.handle_input(input) {
+            tracing::debug!(conn = self.owner.conn, error = %e, "media peer failed");
+            self.rtc.disconnect();
+        }
+    }
+
+    /// Take everything the `Rtc` has: send datagrams, keep its timeout, hand back events.
+    pub fn drain(&mut self, socket: &UdpSocket, events: &mut Vec<(u64, Event)>) {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Transmit(t)) => send_datagram(socket, &t.contents, t.destination),
+                Ok(Output::Timeout(at)) => {
+                    self.next_timeout = at;
+                    return;
+                }
+                Ok(Output::Event(e)) => events.push((self.owner.conn, e)),
+                Err(e) => {
+                    tracing::debug!(conn = self.owner.conn, error = %e, "media peer failed");
+                    self.rtc.disconnect();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A track the peer sends us appeared.
+    pub fn add_in(&mut self, mid: Mid, kind: MediaKind, rids: Vec<Rid>) {
+        if self.ins.iter().all(|t| t.mid != mid) {
+            self.ins.push(TrackIn {
+                mid,
+                kind,
+                rids,
+                last_keyframe_request: None,
+            });
+        }
+    }
+
+    pub fn sends(&self, kind: MediaKind) -> bool {
+        self.owner.publish && self.ins.iter().any(|t| t.kind == kind)
+    }
+
+    /// A track we send, negotiated already (from the peer's own offer) or about to be.
+    fn add_out(&mut self, mid: Mid, kind: MediaKind, source: Source, open: bool) {
+        self.outs.push(TrackOut {
+            mid,
+            kind,
+            source,
+            open,
+            bound: None,
+            offset: 0,
+            last_time: None,
+            waiting_keyframe: kind == MediaKind::Video,
+        });
+    }
+
+    /// The peer's offer asked to receive this (the audience's stage tracks).
+    pub fn add_offered_out(&mut self, mid: Mid, kind: MediaKind, slots: usize) {
+        if self.outs.iter().any(|t| t.mid == mid) {
+            return;
+        }
+        let source = match kind {
+            MediaKind::Video if !self.outs.iter().any(|t| t.source == Source::Stage) => {
+                Source::Stage
+            }
+            MediaKind::Audio => {
+                let used = self
+                    .outs
+                    .iter()
+                    .filter(|t| matches!(t.source, Source::Slot(_)))
+                    .count();
+                if used >= slots {
+                    return;
+                }
+                Source::Slot(used)
+            }
+            MediaKind::Video => return,
+        };
+        self.add_out(mid, kind, source, true);
+    }
+
+    /// A negotiated track is open now.
+    pub fn opened(&mut self, mid: Mid) {
+        if let Some(t) = self.outs.iter_mut().find(|t| t.mid == mid) {
+            t.open = true;
+        }
+    }
+
+    /// Connected (ICE and DTLS done): the tracks its offer asked for are known by now.
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    pub fn set_connected(&mut self) {
+        self.connected = true;
+    }
+
+    /// Make the tracks we send match `wanted`: add what is missing, stop grid tracks no
+    /// longer wanted, and offer the change if no offer is outstanding. Returns whether an
+    /// offer went out.
+    pub fn want_tracks(&mut self, wanted: &[(Source, MediaKind)]) -> bool {
+        if self.pending.is_some() {
+            return false;
+        }
+        let mut change = self.rtc.sdp_api();
+        let mut added = Vec::new();
+        let mut stopped = Vec::new();
+        for (source, kind) in wanted {
+            if self
+                .outs
+                .iter()
+                .any(|t| &t.source == source && t.kind == *kind)
+            {
+                continue;
+            }
+            let stream = match source {
+                Source::Participant(p) => Some(msid_token(&p.0)),
+                _ => None,
+            };
+            let mid = change.add_media(to_str0m(*kind), Direction::SendOnly, stream, None, None);
+            added.push((mid, *kind, source.clone()));
+        }
+        for t in &self.outs {
+            if matches!(t.source, Source::Participant(_))
+                && !wanted.iter().any(|(s, k)| s == &t.source && *k == t.kind)
+            {
+                change.set_direction(t.mid, Direction::Inactive);
+                stopped.push(t.mid);
+            }
+        }
+        let Some((offer, pending)) = change.apply() else {
+            return false;
+        };
+        self.outs.retain(|t| !stopped.contains(&t.mid));
+        for (mid, kind, source) in added {
+            self.add_out(mid, kind, source, false);
+        }
+        self.pending = Some(pending);
+        self.send(&ServerMessage::MediaOffer(yishi_protocol::Sdp {
+            sdp: offer.to_sdp_string(),
+        }));
+        true
+    }
+
+    /// The peer answered our offer.
+    pub fn accept_answer(&mut self, sdp: &str) -> Result<(), String> {
+        let pending = self
+            .pending
+            .take()
+            .ok_or_else(|| "no offer of the server is waiting for an answer".to_owned())?;
+        let answer = str0m::change::SdpAnswer::from_sdp_string(sdp).map_err(|e| e.to_string())?;
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .map_err(|e| e.to_string())?;
+        for t in &mut self.outs {
+            t.open = true;
+        }
+        Ok(())
+    }
+
+    /// Write a frame from `from` (its participant's media of `kind`) to the track with
+    /// source `index`.
+    pub fn forward(&mut self, index: usize, from: u64, data: &MediaData) -> Forwarded {
+        let Some(track) = self.outs.get_mut(index) else {
+            return Forwarded::Skipped;
+        };
+        if !track.open {
+            return Forwarded::Skipped;
+        }
+        let time = data.time.numer();
+        if track.bound != Some((from, data.rid)) {
+            let next = track
+                .last_time
+                .map_or(time, |last| last + frame_step(track.kind));
+            track.offset = next as i64 - time as i64;
+            track.bound = Some((from, data.rid));
+            track.waiting_keyframe = track.kind == MediaKind::Video;
+        }
+        if track.waiting_keyframe {
+            if !data.is_keyframe() {
+                // Asked again for as long as it waits (the request is throttled): a lost
+                // request or key frame must not leave the track dark.
+                return Forwarded::NeedsKeyframe;
+            }
+            track.waiting_keyframe = false;
+        }
+        let out_time = time.saturating_add_signed(track.offset);
+        let mid = track.mid;
+        let Some(writer) = self.rtc.writer(mid) else {
+            return Forwarded::Skipped;
+        };
+        let Some(pt) = writer.match_params(data.params) else {
+            return Forwarded::Skipped;
+        };
+        let writer = match (data.ext_vals.audio_level, data.ext_vals.voice_activity) {
+            (Some(level), activity) => writer.audio_level(level, activity.unwrap_or(false)),
+            (None, _) => writer,
+        };
+        let result = writer.write(
+            pt,
+            data.network_time,
+            MediaTime::new(out_time, data.time.frequency()),
+            data.data.clone(),
+        );
+        if let Some(track) = self.outs.get_mut(index) {
+            track.last_time = Some(out_time);
+        }
+        match result {
+            Ok(()) => Forwarded::Written,
+            Err(e) => {
+                tracing::trace!(conn = self.owner.conn, error = %e, "media write failed");
+                Forwarded::Skipped
+            }
+        }
+    }
+
+    /// A subscriber of this track wants a key frame: start its source over at the next
+    /// one (so a track that waits for one does not forward the frames before it).
+    pub fn out_wants_keyframe(&mut self, mid: Mid) -> Option<(Source, MediaKind)> {
+        self.outs
+            .iter()
+            .find(|t| t.mid == mid)
+            .map(|t| (t.source.clone(), t.kind))
+    }
+
+    /// The simulcast layer of its video to forward for `layer`, if it sends several.
+    pub fn video_layer(&self, layer: Layer) -> Option<Rid> {
+        self.ins
+            .iter()
+            .find(|t| t.kind == MediaKind::Video)?
+            .layer(layer)
+    }
+
+    /// Ask this peer for a key frame on its video (of one simulcast layer), at most
+    /// every 300 ms.
+    pub fn request_keyframe(&mut self, now: Instant, rid: Option<Rid>) -> bool {
+        let Some(track) = self.ins.iter_mut().find(|t| t.kind == MediaKind::Video) else {
+            return false;
+        };
+        if track
+            .last_keyframe_request
+            .is_some_and(|at| now.duration_since(at).as_millis() < 300)
+        {
+            return false;
+        }
+        track.last_keyframe_request = Some(now);
+        let mid = track.mid;
+        let Some(mut writer) = self.rtc.writer(mid) else {
+            return false;
+        };
+        writer
+            .request_keyframe(rid, KeyframeRequestKind::Pli)
+            .is_ok()
+    }
+}
+
+/// A stream id for the SDP `msid` attribute: token characters only.
+fn msid_token(id: &str) -> String {
+    let token: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-._+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    if token.is_empty() {
+        "p".to_owned()
+    } else {
+        token
+    }
+}
+
+/// Send without waiting: a full socket buffer drops the datagram, as the network would.
+pub(super) fn send_datagram(socket: &UdpSocket, contents: &[u8], to: SocketAddr) {
+    if socket.try_send_to(contents, to).is_err() {
+        metrics::counter!("yishi_media_send_dropped_total").increment(1);
+    }
+}

@@ -1,0 +1,640 @@
+//! The SFU task: one UDP socket, every peer, one loop. It wakes for a datagram, a
+//! control message or a 10 ms tick (str0m's timers, `media_state`), so nothing is shared
+//! and nothing locks.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::media::{Direction, MediaData};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use yishi_protocol::{
+    ErrorCode, ErrorMessage, MediaKind, MediaState, MediaTrack, ParticipantId, Sdp, ServerMessage,
+};
+
+use super::peer::{Forwarded, Peer, from_str0m};
+use super::routing::{AUDIENCE_AUDIO_SLOTS, Layer, Levels, Routing, Source};
+use super::{Control, MediaConfig, Owner, Signal};
+use crate::hub::{Out, Outbox};
+
+/// Datagrams read per wake-up before the loop looks at its other inputs.
+const READ_BURST: usize = 256;
+const TICK: Duration = Duration::from_millis(10);
+/// How often `media_state` changes are sent.
+const STATE_EVERY: Duration = Duration::from_millis(250);
+/// Socket buffers: a burst of video to many subscribers must not overflow them.
+const SOCKET_BUFFER: usize = 4 << 20;
+
+#[derive(Default)]
+struct RoomMedia {
+    conns: Vec<u64>,
+    /// The floor's word, kept to recompute the routing when publishers come and go.
+    floor: Vec<ParticipantId>,
+    routing: Routing,
+    levels: Levels,
+}
+
+pub(super) struct Unit {
+    socket: UdpSocket,
+    addr: SocketAddr,
+    candidates: Vec<SocketAddr>,
+    peers: HashMap<u64, Peer>,
+    /// Remote address → connection, learnt from the first datagram a peer accepts.
+    by_addr: HashMap<SocketAddr, u64>,
+    rooms: HashMap<Arc<str>, RoomMedia>,
+    events: Vec<(u64, Event)>,
+    buf: Vec<u8>,
+    max_peers: usize,
+    /// Rooms whose tracks to sync once the current events are processed.
+    to_sync: Vec<Arc<str>>,
+}
+
+impl Unit {
+    pub async fn bind(config: &MediaConfig) -> std::io::Result<Unit> {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(config.bind),
+            socket2::Type::DGRAM,
+            Some(socket2::Protocol::UDP),
+        )?;
+        let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+        let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+        socket.set_nonblocking(true)?;
+        socket.bind(&config.bind.into())?;
+        let socket = UdpSocket::from_std(socket.into())?;
+        let addr = socket.local_addr()?;
+        let mut candidates = Vec::new();
+        if !addr.ip().is_unspecified() {
+            candidates.push(addr);
+        }
+        if let Some(ip) = config.public_ip {
+            let public = SocketAddr::new(ip, addr.port());
+            if !candidates.contains(&public) {
+                candidates.push(public);
+            }
+        }
+        if candidates.is_empty() {
+            tracing::warn!(
+                %addr,
+                "media bound to an unspecified address without --media-public-ip: offering 127.0.0.1 only"
+            );
+            candidates.push(SocketAddr::new([127, 0, 0, 1].into(), addr.port()));
+        }
+        Ok(Unit {
+            socket,
+            addr,
+            candidates,
+            peers: HashMap::new(),
+            by_addr: HashMap::new(),
+            rooms: HashMap::new(),
+            events: Vec::new(),
+            buf: vec![0; 2000],
+            max_peers: config.max_peers,
+            to_sync: Vec::new(),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Control>) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut last_state = Instant::now();
+        loop {
+            tokio::select! {
+                biased;
+                control = rx.recv() => match control {
+                    Some(control) => self.control(control),
+                    None => return,
+                },
+                ready = self.socket.readable() => {
+                    if ready.is_ok() {
+                        self.read_burst();
+                    }
+                }
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    self.timeouts(now);
+                    if now.duration_since(last_state) >= STATE_EVERY {
+                        last_state = now;
+                        self.send_states(now);
+                    }
+                }
+            }
+            self.process_events();
+        }
+    }
+
+    // ----- network -----
+
+    fn read_burst(&mut self) {
+        for _ in 0..READ_BURST {
+            let (n, source) = match self.socket.try_recv_from(&mut self.buf) {
+                Ok(got) => got,
+                Err(_) => return,
+            };
+            let now = Instant::now();
+            let Some(datagram) = self.buf.get(..n) else {
+                continue;
+            };
+            let Ok(contents) = datagram.try_into() else {
+                continue;
+            };
+            let input = Input::Receive(
+                now,
+                Receive {
+                    proto: Protocol::Udp,
+                    source,
+                    destination: self.addr,
+                    contents,
+                },
+            );
+            let conn = match self.by_addr.get(&source) {
+                Some(conn) if self.peers.get(conn).is_some_and(|p| p.rtc.accepts(&input)) => *conn,
+                _ => match self.peers.values().find(|p| p.rtc.accepts(&input)) {
+                    Some(peer) => {
+                        self.by_addr.insert(source, peer.owner.conn);
+                        peer.owner.conn
+                    }
+                    None => continue,
+                },
+            };
+            if let Some(peer) = self.peers.get_mut(&conn) {
+                peer.handle(input);
+                peer.drain(&self.socket, &mut self.events);
+            }
+            // Forward what this datagram completed before reading the next one.
+            self.process_events();
+        }
+    }
+
+    fn timeouts(&mut self, now: Instant) {
+        for peer in self.peers.values_mut() {
+            if peer.next_timeout <= now {
+                peer.handle(Input::Timeout(now));
+                peer.drain(&self.socket, &mut self.events);
+            }
+        }
+        let dead: Vec<u64> = self
+            .peers
+            .values()
+            .filter(|p| !p.is_alive())
+            .map(|p| p.owner.conn)
+            .collect();
+        for conn in dead {
+            self.remove(conn);
+        }
+    }
+
+    // ----- signalling -----
+
+    fn control(&mut self, control: Control) {
+        match control {
+            Control::Signal {
+                owner,
+                outbox,
+                signal,
+            } => self.signal(owner, outbox, signal),
+            Control::Gone { conn } => self.remove(conn),
+            Control::Floor { room, heard } => {
+                let state = self.rooms.entry(room.clone()).or_default();
+                state.floor = heard;
+                self.reroute(&room);
+            }
+        }
+    }
+
+    fn signal(&mut self, owner: Owner, outbox: Outbox, signal: Signal) {
+        let conn = owner.conn;
+        match signal {
+            Signal::Offer(sdp) => {
+                self.remove(conn);
+                if self.peers.len() >= self.max_peers {
+                    metrics::counter!("yishi_media_full_total").increment(1);
+                    return refuse(
+                        &outbox,
+                        ErrorCode::MediaUnavailable,
+                        "the media unit is full: take part without audio and video".into(),
+                    );
+                }
+                match self.accept_offer(owner, outbox.clone(), &sdp) {
+                    Ok(()) => {}
+                    Err(message) => reject(&outbox, message),
+                }
+            }
+            Signal::Answer(sdp) => {
+                let Some(peer) = self.peers.get_mut(&conn) else {
+                    return reject(&outbox, "no media session: send a media_offer first".into());
+                };
+                let result = peer.accept_answer(&sdp);
+                peer.drain(&self.socket, &mut self.events);
+                match result {
+                    Ok(()) => {
+                        let room = peer.owner.room.clone();
+                        self.process_events();
+                        // Publishers may have come while this offer was out.
+                        self.sync_grid(&room);
+                        self.request_keyframes_for(conn);
+                    }
+                    Err(message) => reject(&outbox, message),
+                }
+            }
+            Signal::Candidate(candidate) => {
+                let Some(peer) = self.peers.get_mut(&conn) else {
+                    return;
+                };
+                let line = candidate.trim_start_matches("a=");
+                match Candidate::from_sdp_string(line) {
+                    Ok(c) => {
+                        peer.rtc.add_remote_candidate(c);
+                        peer.drain(&self.socket, &mut self.events);
+                    }
+                    Err(e) => reject(&outbox, format!("not an ICE candidate: {e}")),
+                }
+            }
+            Signal::Stop => self.remove(conn),
+        }
+    }
+
+    fn accept_offer(&mut self, owner: Owner, outbox: Outbox, sdp: &str) -> Result<(), String> {
+        let offer = str0m::change::SdpOffer::from_sdp_string(sdp)
+            .map_err(|e| format!("not a session description: {e}"))?;
+        let now = Instant::now();
+        let mut rtc = Rtc::builder()
+            .set_ice_lite(true)
+            .enable_raw_packets(false)
+            .build(now);
+        for addr in &self.candidates {
+            if let Ok(c) = Candidate::host(*addr, "udp") {
+                rtc.add_local_candidate(c);
+            }
+        }
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| format!("cannot accept this offer: {e}"))?;
+        let conn = owner.conn;
+        let room = owner.room.clone();
+        let mut peer = Peer::new(owner, outbox, rtc, now);
+        peer.send(&ServerMessage::MediaAnswer(Sdp {
+            sdp: answer.to_sdp_string(),
+        }));
+        peer.drain(&self.socket, &mut self.events);
+        self.peers.insert(conn, peer);
+        self.rooms.entry(room.clone()).or_default().conns.push(conn);
+        metrics::gauge!("yishi_media_peers").set(self.peers.len() as f64);
+        self.process_events();
+        self.reroute(&room);
+        Ok(())
+    }
+
+    fn remove(&mut self, conn: u64) {
+        let Some(mut peer) = self.peers.remove(&conn) else {
+            return;
+        };
+        peer.rtc.disconnect();
+        self.by_addr.retain(|_, c| *c != conn);
+        let room = peer.owner.room.clone();
+        if let Some(state) = self.rooms.get_mut(&room) {
+            state.conns.retain(|c| *c != conn);
+            state.levels.forget(&peer.owner.who);
+            if state.conns.is_empty() && state.floor.is_empty() {
+                self.rooms.remove(&room);
+            }
+        }
+        metrics::gauge!("yishi_media_peers").set(self.peers.len() as f64);
+        self.reroute(&room);
+    }
+
+    // ----- routing -----
+
+    /// The peer of `who` in `room` that publishes, if any (the newest, after a reconnect).
+    fn publisher(&self, room: &str, who: &ParticipantId) -> Option<u64> {
+        let state = self.rooms.get(room)?;
+        state.conns.iter().rev().copied().find(|c| {
+            self.peers
+                .get(c)
+                .is_some_and(|p| &p.owner.who == who && p.owner.publish && !p.ins.is_empty())
+        })
+    }
+
+    /// Recompute the stage and slots of `room` and the members' grids.
+    fn reroute(&mut self, room: &Arc<str>) {
+        let Some(state) = self.rooms.get(room) else {
+            return;
+        };
+        let floor = state.floor.clone();
+        let conns = state.conns.clone();
+        let peers = &self.peers;
+        let sends = |who: &ParticipantId, kind: MediaKind| {
+            conns.iter().any(|c| {
+                peers
+                    .get(c)
+                    .is_some_and(|p| &p.owner.who == who && p.sends(kind))
+            })
+        };
+        let mut routing = state.routing.clone();
+        let stage_changed = routing.update(floor, sends);
+        if let Some(state) = self.rooms.get_mut(room) {
+            state.routing = routing.clone();
+        }
+        if stage_changed && let Some(stage) = &routing.stage {
+            self.keyframe_from(room, stage);
+        }
+        self.sync_grid(room);
+    }
+
+    /// Give each member a track per kind per other publisher of the room, and each
+    /// viewer the stage.
+    fn sync_grid(&mut self, room: &Arc<str>) {
+        let Some(state) = self.rooms.get(room) else {
+            return;
+        };
+        let conns = state.conns.clone();
+        let mut publishers: Vec<(ParticipantId, MediaKind)> = Vec::new();
+        for c in &conns {
+            let Some(p) = self.peers.get(c) else { continue };
+            for kind in [MediaKind::Audio, MediaKind::Video] {
+                if p.sends(kind) && !publishers.contains(&(p.owner.who.clone(), kind)) {
+                    publishers.push((p.owner.who.clone(), kind));
+                }
+            }
+        }
+        for c in &conns {
+            let Some(peer) = self.peers.get_mut(c) else {
+                continue;
+            };
+            if peer.owner.audience && !peer.is_connected() {
+                // Its offer's own receive-only tracks become the stage; str0m reports
+                // them once connected. Tracks it did not ask for are added after that.
+                continue;
+            }
+            let wanted: Vec<(Source, MediaKind)> = if peer.owner.audience {
+                // The stage, whether or not the peer's offer asked for it.
+                std::iter::once((Source::Stage, MediaKind::Video))
+                    .chain((0..AUDIENCE_AUDIO_SLOTS).map(|i| (Source::Slot(i), MediaKind::Audio)))
+                    .collect()
+            } else {
+                publishers
+                    .iter()
+                    .filter(|(who, _)| who != &peer.owner.who)
+                    .map(|(who, kind)| (Source::Participant(who.clone()), *kind))
+                    .collect()
+            };
+            if peer.want_tracks(&wanted) {
+                peer.drain(&self.socket, &mut self.events);
+            }
+        }
+    }
+
+    /// Ask `who` for a key frame of the high layer (the one a new stage shows).
+    fn keyframe_from(&mut self, room: &str, who: &ParticipantId) {
+        let Some(conn) = self.publisher(room, who) else {
+            return;
+        };
+        if let Some(peer) = self.peers.get_mut(&conn) {
+            let rid = peer.video_layer(Layer::High);
+            if peer.request_keyframe(Instant::now(), rid) {
+                peer.drain(&self.socket, &mut self.events);
+            }
+        }
+    }
+
+    /// A subscriber (re)negotiated or connected: its video sources start at a key frame.
+    fn request_keyframes_for(&mut self, conn: u64) {
+        let Some(peer) = self.peers.get(&conn) else {
+            return;
+        };
+        let room = peer.owner.room.clone();
+        let Some(state) = self.rooms.get(&room) else {
+            return;
+        };
+        let sources: Vec<ParticipantId> = peer
+            .outs
+            .iter()
+            .filter(|t| t.kind == MediaKind::Video)
+            .filter_map(|t| state.routing.who(&t.source))
+            .collect();
+        for who in sources {
+            self.keyframe_from(&room, &who);
+        }
+    }
+
+    // ----- events -----
+
+    fn process_events(&mut self) {
+        let mut queue: VecDeque<(u64, Event)> = self.events.drain(..).collect();
+        while let Some((conn, event)) = queue.pop_front() {
+            match event {
+                Event::MediaAdded(added) => {
+                    let kind = from_str0m(added.kind);
+                    let Some(peer) = self.peers.get_mut(&conn) else {
+                        continue;
+                    };
+                    match added.direction {
+                        Direction::RecvOnly | Direction::SendRecv => {
+                            let rids = added
+                                .simulcast
+                                .map(|s| if s.send.is_empty() { s.recv } else { s.send })
+                                .unwrap_or_default()
+                                .into_iter()
+                                .map(|layer| layer.rid)
+                                .collect();
+                            peer.add_in(added.mid, kind, rids);
+                            if !peer.owner.publish {
+                                metrics::counter!("yishi_media_refused_tracks_total").increment(1);
+                            }
+                            let room = peer.owner.room.clone();
+                            self.reroute(&room);
+                        }
+                        Direction::SendOnly => {
+                            if peer.owner.audience {
+                                peer.add_offered_out(added.mid, kind, AUDIENCE_AUDIO_SLOTS);
+                            } else {
+                                peer.opened(added.mid);
+                            }
+                        }
+                        Direction::Inactive => {}
+                    }
+                }
+                Event::MediaChanged(changed) => {
+                    if let Some(peer) = self.peers.get_mut(&conn)
+                        && matches!(changed.direction, Direction::SendOnly)
+                    {
+                        peer.opened(changed.mid);
+                    }
+                }
+                Event::MediaData(data) => self.forward(conn, &data),
+                Event::KeyframeRequest(req) => {
+                    let Some(peer) = self.peers.get_mut(&conn) else {
+                        continue;
+                    };
+                    let room = peer.owner.room.clone();
+                    let source = peer.out_wants_keyframe(req.mid);
+                    if let Some((source, MediaKind::Video)) = source
+                        && let Some(who) =
+                            self.rooms.get(&room).and_then(|s| s.routing.who(&source))
+                    {
+                        self.keyframe_from(&room, &who);
+                    }
+                }
+                Event::Connected => {
+                    if let Some(peer) = self.peers.get_mut(&conn) {
+                        peer.set_connected();
+                        // After the events this drain holds (the offer's tracks).
+                        self.to_sync.push(peer.owner.room.clone());
+                    }
+                    self.request_keyframes_for(conn);
+                }
+                Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                    if let Some(peer) = self.peers.get_mut(&conn) {
+                        peer.rtc.disconnect();
+                    }
+                }
+                _ => {}
+            }
+            queue.extend(self.events.drain(..));
+        }
+        for room in std::mem::take(&mut self.to_sync) {
+            self.sync_grid(&room);
+        }
+    }
+
+    /// Forward a frame from `from` to every peer of its room whose tracks it feeds. Audio
+    /// of someone the floor does not allow stops here.
+    fn forward(&mut self, from: u64, data: &MediaData) {
+        let Some(sender) = self.peers.get_mut(&from) else {
+            return;
+        };
+        let Some(track_in) = sender.ins.iter_mut().find(|t| t.mid == data.mid) else {
+            return;
+        };
+        if let Some(rid) = data.rid
+            && !track_in.rids.contains(&rid)
+        {
+            track_in.rids.push(rid);
+        }
+        let kind = track_in.kind;
+        // The layers the grid and the stage forward, when the publisher sends several
+        // (worked out only then: this runs for every frame).
+        let (low, high) = match data.rid {
+            Some(_) => (track_in.layer(Layer::Low), track_in.layer(Layer::High)),
+            None => (None, None),
+        };
+        let who = sender.owner.who.clone();
+        let room = sender.owner.room.clone();
+        if !sender.owner.publish {
+            metrics::counter!("yishi_media_refused_frames_total").increment(1);
+            return;
+        }
+        let Some(state) = self.rooms.get_mut(&room) else {
+            return;
+        };
+        if kind == MediaKind::Audio {
+            if !state.routing.is_heard(&who) {
+                metrics::counter!("yishi_media_muted_by_floor_total").increment(1);
+                return;
+            }
+            if let Some(level) = data.ext_vals.audio_level {
+                state.levels.record(&who, level, data.network_time);
+            }
+        }
+        let routing = &state.routing;
+        let mut want_keyframe = false;
+        let mut written = 0u64;
+        for conn in &state.conns {
+            if *conn == from {
+                continue;
+            }
+            let Some(peer) = self.peers.get_mut(conn) else {
+                continue;
+            };
+            for index in 0..peer.outs.len() {
+                let Some(track) = peer.outs.get(index) else {
+                    break;
+                };
+                if track.kind != kind || !routing.feeds(&track.source, kind, &who) {
+                    continue;
+                }
+                if data.rid.is_some() {
+                    let wanted = match routing.layer(&track.source) {
+                        Layer::Low => low,
+                        Layer::High => high,
+                    };
+                    if data.rid != wanted {
+                        continue;
+                    }
+                }
+                match peer.forward(index, from, data) {
+                    Forwarded::Written => written += 1,
+                    Forwarded::NeedsKeyframe => want_keyframe = true,
+                    Forwarded::Skipped => {}
+                }
+                peer.drain(&self.socket, &mut self.events);
+            }
+        }
+        metrics::counter!("yishi_media_forwarded_frames_total").increment(written);
+        if want_keyframe
+            && let Some(peer) = self.peers.get_mut(&from)
+            && peer.request_keyframe(Instant::now(), data.rid)
+        {
+            peer.drain(&self.socket, &mut self.events);
+        }
+    }
+
+    // ----- state -----
+
+    fn send_states(&mut self, now: Instant) {
+        for state in self.rooms.values() {
+            let speaking = state.levels.speaking(&state.routing, now);
+            for conn in &state.conns {
+                let Some(peer) = self.peers.get_mut(conn) else {
+                    continue;
+                };
+                let tracks = peer
+                    .outs
+                    .iter()
+                    .filter(|t| t.open)
+                    .map(|t| MediaTrack {
+                        mid: t.mid.to_string(),
+                        kind: t.kind,
+                        participant: match &t.source {
+                            Source::Participant(p) => Some(p.clone()),
+                            Source::Stage | Source::Slot(_) => None,
+                        },
+                    })
+                    .collect();
+                let media = MediaState {
+                    heard: state.routing.heard.clone(),
+                    stage: state.routing.stage.clone(),
+                    speaking: speaking.clone(),
+                    tracks,
+                };
+                if peer.sent_state.as_ref() != Some(&media) {
+                    peer.send(&ServerMessage::MediaState(media.clone()));
+                    peer.sent_state = Some(media);
+                }
+            }
+        }
+    }
+}
+
+fn reject(outbox: &Outbox, message: String) {
+    refuse(outbox, ErrorCode::MediaRejected, message);
+}
+
+fn refuse(outbox: &Outbox, code: ErrorCode, message: String) {
+    let msg = ServerMessage::Error(ErrorMessage {
+        req: None,
+        code,
+        message,
+    });
+    if let Ok(text) = serde_json::to_string(&msg) {
+        let _ = outbox.try_send(Out::Frame(text.into()));
+    }
+}

@@ -1,0 +1,287 @@
+//! The SFU with a second WebRTC stack: bots built on the `webrtc` crate (the load-test
+//! tool's media peer) publish and receive through the real server, signalling over the
+//! room's WebSocket. The floor decides, in the media itself, whose audio arrives: a
+//! member without the floor is seen but not heard; given the floor, heard; the floor
+//! taken back, silent again.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Backend, Client, TestServer};
+use yishi_loadtest::media_peer::{MediaPeer, PeerOptions, PeerStats};
+use yishi_protocol::{
+    ClientMessage, Command, EntryKind, ErrorCode, MediaState, Participant, Role, Sdp, ServerMessage,
+};
+
+const ROOM: &str = "media";
+const WAIT: Duration = Duration::from_secs(15);
+
+/// A room participant with a media bot, signalling over its WebSocket.
+struct Party {
+    client: Client,
+    peer: MediaPeer,
+    state: Option<MediaState>,
+}
+
+impl Party {
+    async fn join(server: &TestServer, who: &Participant, options: PeerOptions) -> Party {
+        let mut client = server.connect(ROOM, who).await;
+        let peer = MediaPeer::new(options).await.unwrap();
+        let offer = peer.offer().await.unwrap();
+        send(&mut client, ClientMessage::MediaOffer(Sdp { sdp: offer })).await;
+        let mut party = Party {
+            client,
+            peer,
+            state: None,
+        };
+        // The answer comes first; any server offer after it is handled by `pump`.
+        let deadline = Instant::now() + WAIT;
+        loop {
+            assert!(Instant::now() < deadline, "no media_answer");
+            if let Some(ServerMessage::MediaAnswer(answer)) = party.client.media.front().cloned() {
+                party.client.media.pop_front();
+                party.peer.accept_answer(&answer.sdp).await.unwrap();
+                break;
+            }
+            if let Some(e) = party.client.errors.first() {
+                panic!("media refused: {e:?}");
+            }
+            party.recv_for(Duration::from_millis(50)).await;
+        }
+        party
+    }
+
+    /// Take in what arrives for `d`.
+    async fn recv_for(&mut self, d: Duration) {
+        let until = tokio::time::Instant::now() + d;
+        while let Ok(Some(_)) = tokio::time::timeout_at(until, self.client.recv()).await {}
+    }
+
+    /// Answer queued server offers and keep the latest media state.
+    async fn pump(&mut self) {
+        while let Some(msg) = self.client.media.pop_front() {
+            match msg {
+                ServerMessage::MediaOffer(offer) => {
+                    let answer = self.peer.answer(&offer.sdp).await.unwrap();
+                    send(
+                        &mut self.client,
+                        ClientMessage::MediaAnswer(Sdp { sdp: answer }),
+                    )
+                    .await;
+                }
+                ServerMessage::MediaState(state) => self.state = Some(state),
+                other => panic!("unexpected media message {other:?}"),
+            }
+        }
+    }
+}
+
+async fn send(client: &mut Client, msg: ClientMessage) {
+    client.send_raw(serde_json::to_string(&msg).unwrap()).await;
+}
+
+fn member(id: &str) -> Participant {
+    Participant::new(id, format!("委员{id}"), Role::Member)
+}
+
+fn publisher() -> PeerOptions {
+    PeerOptions {
+        send_audio: true,
+        send_video: true,
+        audio_level: 20,
+        video_frame_bytes: 2400,
+        ..PeerOptions::default()
+    }
+}
+
+fn receiver() -> PeerOptions {
+    PeerOptions {
+        send_audio: false,
+        send_video: false,
+        ..PeerOptions::default()
+    }
+}
+
+/// Keep every party's signalling going for `d`.
+async fn run(parties: &mut [&mut Party], d: Duration) {
+    let slice = Duration::from_millis(50) / parties.len() as u32;
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        for p in parties.iter_mut() {
+            p.recv_for(slice).await;
+            p.pump().await;
+        }
+    }
+}
+
+/// Run until `pred` holds for `watch`'s stats, or fail after the wait.
+async fn until(
+    what: &str,
+    parties: &mut [&mut Party],
+    watch: usize,
+    pred: impl Fn(&PeerStats) -> bool,
+) -> PeerStats {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let stats = parties[watch].peer.stats();
+        if pred(&stats) {
+            return stats;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting: {what}; {stats:?}"
+        );
+        run(parties, Duration::from_millis(100)).await;
+    }
+}
+
+/// `speaker` asks for the floor and the host grants it.
+async fn give_floor(speaker: &mut Client, host: &mut Client) {
+    speaker
+        .ok(Command::RequestFloor {
+            kind: EntryKind::Impromptu,
+            speaker: None,
+            replying_to: None,
+        })
+        .await;
+    host.ok(Command::GrantFloor {
+        entry: None,
+        reason: None,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_floor_decides_whose_audio_reaches_the_others() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    server.create_room(ROOM, "媒体测试").await;
+    let mut host = server
+        .connect(ROOM, &Participant::new("host", "主持人", Role::Host))
+        .await;
+    host.ok(Command::StartSession).await;
+
+    let mut speaker = Party::join(&server, &member("m1"), publisher()).await;
+    let mut listener = Party::join(&server, &member("m2"), receiver()).await;
+    let mut viewer = Party::join(
+        &server,
+        &Participant::new("v1", "观众", Role::Audience),
+        receiver(),
+    )
+    .await;
+    let (l, v) = (1, 2);
+    {
+        let mut all = [&mut speaker, &mut listener, &mut viewer];
+        // Without the floor: m1 is seen in m2's grid, but not heard by anyone.
+        let got = until("m2 sees m1", &mut all, l, |s| {
+            s.video_packets_received > 30 && s.video_keyframes_received > 0
+        })
+        .await;
+        assert_eq!(
+            got.audio_packets_received, 0,
+            "m1 is heard without the floor"
+        );
+        run(&mut all, Duration::from_millis(500)).await;
+        assert_eq!(all[l].peer.stats().audio_packets_received, 0);
+        assert_eq!(
+            all[v].peer.stats().audio_packets_received + all[v].peer.stats().video_packets_received,
+            0,
+            "the stage is empty while nobody with a camera has the floor"
+        );
+        let state = all[l].state.clone().expect("a media_state");
+        assert_eq!(state.heard, [yishi_protocol::ParticipantId::new("host")]);
+        assert!(
+            state
+                .tracks
+                .iter()
+                .any(|t| t.participant.as_ref().is_some_and(|p| p.0 == "m1")),
+            "m2's tracks name m1: {state:?}"
+        );
+    }
+
+    // Given the floor: heard by m2 and by the audience, and on the stage.
+    give_floor(&mut speaker.client, &mut host).await;
+    {
+        let mut all = [&mut speaker, &mut listener, &mut viewer];
+        until("m2 hears m1", &mut all, l, |s| {
+            s.audio_packets_received > 25
+        })
+        .await;
+        let seen = until("the audience sees and hears m1", &mut all, v, |s| {
+            s.audio_packets_received > 25 && s.video_keyframes_received > 0
+        })
+        .await;
+        assert!(seen.video_packets_received > 0);
+        let got = all[l].peer.stats();
+        assert!(got.audio_levels_seen > 0, "audio levels are forwarded");
+        run(&mut all, Duration::from_millis(600)).await;
+        let state = all[l].state.clone().unwrap();
+        assert_eq!(state.heard[0].0, "m1", "{state:?}");
+        assert_eq!(state.stage.as_ref().map(|p| p.0.as_str()), Some("m1"));
+        assert!(
+            state.speaking.iter().any(|p| p.0 == "m1"),
+            "m1's audio level makes them the speaker: {state:?}"
+        );
+    }
+
+    // The floor taken back: silence within a packet or two.
+    host.ok(Command::EndTurn).await;
+    {
+        let mut all = [&mut speaker, &mut listener, &mut viewer];
+        // Let what was in flight land, then count.
+        run(&mut all, Duration::from_millis(300)).await;
+        let before = all[l].peer.stats().audio_packets_received;
+        let video_before = all[l].peer.stats().video_packets_received;
+        run(&mut all, Duration::from_millis(1500)).await;
+        let after = all[l].peer.stats();
+        assert_eq!(
+            after.audio_packets_received, before,
+            "audio arrived after the floor was taken"
+        );
+        assert!(
+            after.video_packets_received > video_before + 20,
+            "m1 stays in the grid"
+        );
+    }
+
+    // Given back: heard again.
+    give_floor(&mut speaker.client, &mut host).await;
+    let before = listener.peer.stats().audio_packets_received;
+    let mut all = [&mut speaker, &mut listener, &mut viewer];
+    until("m2 hears m1 again", &mut all, l, |s| {
+        s.audio_packets_received > before + 25
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_signalling_gets_a_clear_error_and_the_room_goes_on() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    server.create_room(ROOM, "媒体测试").await;
+    let mut m = server.connect(ROOM, &member("m1")).await;
+    send(
+        &mut m,
+        ClientMessage::MediaOffer(Sdp {
+            sdp: "not an sdp".into(),
+        }),
+    )
+    .await;
+    send(
+        &mut m,
+        ClientMessage::MediaAnswer(Sdp { sdp: "v=0".into() }),
+    )
+    .await;
+    let deadline = Instant::now() + WAIT;
+    while m.errors.len() < 2 {
+        assert!(Instant::now() < deadline, "no errors: {:?}", m.errors);
+        let _ = tokio::time::timeout(Duration::from_millis(100), m.recv()).await;
+    }
+    assert!(m.errors.iter().all(|e| e.code == ErrorCode::MediaRejected));
+    // The connection still works.
+    m.ok(Command::SendChat {
+        text: "还在".into(),
+    })
+    .await;
+}
