@@ -54,8 +54,15 @@ export class Connection {
     });
   }
 
+  /** Send a message that has no answer of its own (media signalling); false if not connected. */
+  post(msg: ClientMessage): boolean {
+    if (this.ws?.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(msg));
+    return true;
+  }
+
   private raw(msg: ClientMessage): void {
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+    this.post(msg);
   }
 
   private open(resuming: boolean): void {

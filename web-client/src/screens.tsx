@@ -6,6 +6,7 @@ import { describe } from "./livetext";
 import { clock, ordered } from "./room";
 import { act, room, tokenInUse } from "./store";
 import { Compose, Floor, Polls, QueueList, Questions, RequestFloor, Results } from "./parts";
+import { AudienceStage, MediaPanel } from "./mediaview";
 
 function Agenda() {
   const r = room.value!.room;
@@ -61,6 +62,7 @@ export function MemberScreen() {
     <main class="grid">
       <div class="col">
         <CheckIn />
+        <MediaPanel />
         <Floor />
         <RequestFloor />
         <QueueList />
@@ -462,6 +464,7 @@ export function HostScreen() {
       <div class="col">
         <SessionControls />
         <Viewers />
+        <MediaPanel />
         <Floor />
         <FloorControls />
         <QueueList host={true} />
@@ -526,7 +529,7 @@ export function AudienceScreen() {
     <main class="grid">
       <div class="col">
         <section class="card stage" aria-label={t("stage")}>
-          <div class="video" role="img" aria-label={t("stage")} />
+          <AudienceStage />
           <Viewers />
         </section>
         <Floor />

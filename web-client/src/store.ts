@@ -5,6 +5,7 @@ import type { Command } from "./protocol/Command";
 import type { ServerMessage } from "./protocol/ServerMessage";
 import { Connection, type Status } from "./conn";
 import { initial, reduce, type RoomState } from "./room";
+import { browserDeps, MediaController } from "./media";
 
 export const room = signal<RoomState | undefined>(undefined);
 export const status = signal<Status>("connecting");
@@ -21,7 +22,17 @@ setInterval(() => (serverNow.value = Date.now() + offset.value), 250);
 
 let conn: Connection | undefined;
 
+/** Audio and video, signalled over the room's connection. */
+export const media = new MediaController(browserDeps((m) => conn?.post(m) ?? false));
+if (typeof window !== "undefined") {
+  // For the end-to-end tests and debugging: the peer connection and the media state.
+  (window as unknown as { __yishiMedia: MediaController }).__yishiMedia = media;
+  window.addEventListener("pagehide", () => media.leave());
+}
+
 export function onMessage(msg: ServerMessage): void {
+  if (media.handle(msg)) return;
+  if (msg.type === "welcome") media.welcome(msg);
   if (msg.type === "welcome" && !room.value) {
     room.value = initial(msg);
     return;

@@ -1,0 +1,169 @@
+// What the end-to-end tests share: the real `yishi` binary on a fresh SQLite database
+// with a room, join links made by its CLI, a TCP proxy that can cut one browser's
+// connection, Debian's Chromium driven by playwright-core, and axe-core audits.
+//
+// YISHI_BIN overrides the binary, CHROMIUM the browser.
+
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, openSync } from "node:fs";
+import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const bin = process.env.YISHI_BIN ?? resolve(here, "../../target/debug/yishi");
+export const shots = resolve(here, "../test-results");
+const axePath = resolve(here, "../node_modules/axe-core/axe.min.js");
+mkdirSync(shots, { recursive: true });
+
+/**
+ * A TCP proxy in front of the server for one member's browser, so the test can cut that
+ * member's network for real (Chromium's offline mode leaves open WebSockets alone).
+ */
+export function startProxy(targetPort) {
+  const pairs = new Set();
+  let down = false;
+  const srv = createServer((client) => {
+    if (down) return client.destroy();
+    const upstream = connect(targetPort, "127.0.0.1");
+    const pair = [client, upstream];
+    pairs.add(pair);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      pairs.delete(pair);
+    };
+    client.on("error", end).on("close", end);
+    upstream.on("error", end).on("close", end);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  return new Promise((ok) =>
+    srv.listen(0, "127.0.0.1", () =>
+      ok({
+        port: srv.address().port,
+        cut() {
+          down = true;
+          for (const [a, b] of pairs) {
+            a.destroy();
+            b.destroy();
+          }
+        },
+        restore() {
+          down = false;
+        },
+        close: () => srv.close(),
+      }),
+    ),
+  );
+}
+
+function freePort() {
+  return new Promise((ok) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+/**
+ * Start the server (room `e2e`), a proxy and Chromium.
+ *
+ * `log`: a file for the server's output (else it goes to the test's), `rustLog` its
+ * RUST_LOG, `chromiumArgs` more browser flags.
+ */
+export async function startYishi({ log, rustLog = "warn", chromiumArgs = [] } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "yishi-e2e-"));
+  const env = {
+    ...process.env,
+    YISHI_DATABASE: `sqlite://${join(dir, "yishi.db")}`,
+    YISHI_DATA_DIR: dir,
+    YISHI_TOKEN_KEYS: "e2e:e2e-secret-key-0123456789",
+    YISHI_ADMIN_KEY: "e2e-admin-key-0123456789",
+    RUST_LOG: rustLog,
+  };
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const yishi = (...args) => execFileSync(bin, args, { env: { ...env, YISHI_PUBLIC_URL: base }, encoding: "utf8" }).trim();
+  yishi("room", "create", "--id", "e2e", "--title", "浏览器测试协商会");
+  const proxy = await startProxy(port);
+  const origins = `${base},http://127.0.0.1:${proxy.port}`;
+  const out = log ? openSync(log, "w") : "inherit";
+  const server = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`], {
+    env: { ...env, YISHI_PUBLIC_URL: base, YISHI_ALLOWED_ORIGINS: origins },
+    stdio: ["ignore", out, out],
+  });
+  let browser;
+  try {
+    for (let i = 0; i < 100; i++) {
+      try {
+        if ((await fetch(`${base}/healthz`)).ok) break;
+      } catch {}
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", ...chromiumArgs],
+    });
+  } catch (e) {
+    proxy.close();
+    server.kill("SIGTERM");
+    throw e;
+  }
+
+  /** A join link made by the CLI. */
+  const link = (role, name, id, extra = []) => {
+    const args = ["token", "--room", "e2e", "--role", role, "--ttl", "1h"];
+    if (name) args.push("--name", name);
+    if (id) args.push("--id", id);
+    return yishi(...args, ...extra);
+  };
+  /** The same link through the proxy. */
+  const viaProxy = (url) => url.replace(base, `http://127.0.0.1:${proxy.port}`);
+
+  /** A browser context on `url`, past the join screen (shot and audited). */
+  const open = async (url, name, viewport = { width: 1280, height: 900 }) => {
+    // bypassCSP only so axe-core can be injected for the audit; the CSP itself is checked by the server tests.
+    const context = await browser.newContext({ viewport, locale: "zh-CN", bypassCSP: true });
+    const page = await context.newPage();
+    page.on("pageerror", (e) => console.error(`[${name}] page error:`, e.message));
+    await page.goto(url);
+    // The join screen: who the link is for, then in.
+    await page.getByTestId("join-name").waitFor();
+    await shot(page, `join-${name}`);
+    await accessible(page, `${name}'s join screen`);
+    await page.getByRole("button", { name: "进入会议" }).click();
+    await page.locator(".floor").waitFor();
+    return { context, page, name };
+  };
+
+  const stop = async () => {
+    await browser.close();
+    proxy.close();
+    server.kill("SIGTERM");
+  };
+
+  return { dir, base, proxy, browser, server, yishi, link, viaProxy, open, stop };
+}
+
+/** No serious or critical accessibility violations (axe-core). */
+export async function accessible(page, what) {
+  await page.addScriptTag({ path: axePath });
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(
+    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`),
+    [],
+    `${what} has serious accessibility violations`,
+  );
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}

@@ -1,0 +1,237 @@
+// Audio and video end to end: the real `yishi` binary and its SFU, Chromium with fake
+// camera and microphone, and four people: a host, member A (who gets the floor), member
+// B (who does not) and an audience viewer. Checked in the browsers themselves: videos
+// play (frames keep coming), A's audio reaches B while B's, without the floor, reaches
+// nobody (the server drops it), the audience sees and hears the stage, the UI says who
+// is live, media comes back after B's connection drops, and audio-only mode drops B's video.
+//
+// Run: `npm run e2e` (after `make web` and `cargo build`). The server's log goes to
+// test-results/media-server.log (MEDIA_RUST_LOG sets its RUST_LOG, e.g.
+// "yishi=debug,str0m=debug"); on a failure the pages' WebRTC stats are dumped there too.
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { accessible, shot, shots, startYishi } from "./harness.mjs";
+
+const serverLog = join(shots, "media-server.log");
+let env;
+
+before(async () => {
+  env = await startYishi({
+    log: serverLog,
+    rustLog: process.env.MEDIA_RUST_LOG ?? "warn,yishi=info",
+    chromiumArgs: ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required"],
+  });
+});
+
+after(async () => {
+  await env?.stop();
+});
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The frames a video element has shown, and whether it has data. */
+function frames(page, selector) {
+  return page.evaluate((sel) => {
+    const v = document.querySelector(sel);
+    return v ? { ready: v.readyState, frames: v.getVideoPlaybackQuality().totalVideoFrames, paused: v.paused } : null;
+  }, selector);
+}
+
+/** The video `selector` on `page` plays: it has data and its frame count grows over a second. */
+async function playing(page, selector, what) {
+  const video = page.locator(selector);
+  await video.waitFor({ timeout: 20_000 });
+  await video.scrollIntoViewIfNeeded();
+  await page.waitForFunction(
+    (sel) => {
+      const v = document.querySelector(sel);
+      return v && v.readyState >= 2 && v.getVideoPlaybackQuality().totalVideoFrames > 0;
+    },
+    selector,
+    { timeout: 20_000 },
+  );
+  const a = await frames(page, selector);
+  await sleep(1000);
+  const b = await frames(page, selector);
+  assert.ok(b.ready >= 2, `${what}: readyState ${b.ready}`);
+  assert.ok(b.frames > a.frames, `${what}: frames did not increase (${a.frames} → ${b.frames})`);
+}
+
+/** Packets received on the audio track carrying `participant` (by its mid in media_state). */
+function audioPackets(page, participant) {
+  return page.evaluate(async (who) => {
+    const m = window.__yishiMedia;
+    const track = m.state.value?.tracks.find((t) => t.kind === "audio" && t.participant === who);
+    if (!track || !m.pc) return null;
+    let packets = 0;
+    (await m.pc.getStats()).forEach((s) => {
+      if (s.type === "inbound-rtp" && s.mid === track.mid) packets = s.packetsReceived;
+    });
+    return { mid: track.mid, packets };
+  }, participant);
+}
+
+/** Packets received on each of the audience's stage audio tracks, by mid. */
+function stageAudioPackets(page) {
+  return page.evaluate(async () => {
+    const m = window.__yishiMedia;
+    const mids = (m.state.value?.tracks ?? []).filter((t) => t.kind === "audio" && !t.participant).map((t) => t.mid);
+    const out = {};
+    if (!m.pc) return out;
+    (await m.pc.getStats()).forEach((s) => {
+      if (s.type === "inbound-rtp" && mids.includes(s.mid)) out[s.mid] = s.packetsReceived;
+    });
+    return out;
+  });
+}
+
+/** What a page's peer connection says, for the report when something fails. */
+function dump(page) {
+  return page.evaluate(async () => {
+    const m = window.__yishiMedia;
+    const pc = m?.pc;
+    const stats = [];
+    if (pc) (await pc.getStats()).forEach((s) => ["candidate-pair", "local-candidate", "remote-candidate", "inbound-rtp", "outbound-rtp", "transport"].includes(s.type) && stats.push(s));
+    return {
+      phase: m?.phase.value,
+      problem: m?.problem.value,
+      connectionState: pc?.connectionState,
+      iceConnectionState: pc?.iceConnectionState,
+      signalingState: pc?.signalingState,
+      state: m?.state.value,
+      remote: Object.keys(m?.remote.value ?? {}),
+      transceivers: pc?.getTransceivers().map((t) => ({ mid: t.mid, direction: t.direction, current: t.currentDirection, kind: t.receiver.track.kind })),
+      local: pc?.localDescription?.sdp,
+      remoteSdp: pc?.remoteDescription?.sdp,
+      stats,
+    };
+  });
+}
+
+async function withEvidence(people, what, body) {
+  try {
+    return await body();
+  } catch (e) {
+    const evidence = {};
+    for (const p of people) evidence[p.name] = await dump(p.page).catch((err) => String(err));
+    const file = join(shots, "media-failure.json");
+    writeFileSync(file, JSON.stringify(evidence, null, 2));
+    for (const p of people) await shot(p.page, `media-failure-${p.name}`).catch(() => {});
+    e.message = `${what}: ${e.message} (WebRTC state in ${file}, server log in ${serverLog})`;
+    throw e;
+  }
+}
+
+test("audio and video through the SFU: the floor holder is seen and heard, a member without the floor is seen but not heard", async () => {
+  const { link, open, viaProxy, proxy } = env;
+  const host = await open(link("host", "主持人", "host"), "media-host");
+  const a = await open(link("member", "甲委员", "ma", ["--sector", "经济界"]), "media-a");
+  // B reaches the server through the proxy, so its connection can be cut.
+  const b = await open(viaProxy(link("member", "乙委员", "mb", ["--sector", "教育界"])), "media-b", { width: 390, height: 844 });
+  const viewer = await open(link("audience", null, null), "media-audience", { width: 390, height: 844 });
+  const people = [host, a, b, viewer];
+  const H = host.page;
+
+  // Check-in and start, as in the consultation.
+  await H.getByRole("button", { name: "开始签到" }).click();
+  await a.page.getByRole("button", { name: "签到" }).click();
+  await b.page.getByRole("button", { name: "签到" }).click();
+  await b.page.getByRole("status").filter({ hasText: "已签到" }).waitFor();
+  await H.getByRole("button", { name: "开始会议" }).click();
+  await a.page.getByTestId("session-state").filter({ hasText: "进行中" }).waitFor();
+
+  await withEvidence(people, "media connects", async () => {
+    for (const p of [H, a.page, b.page]) await p.locator('[data-testid=media-status][data-phase=connected]').waitFor({ timeout: 20_000 });
+    // Members see each other before anyone has the floor (the grid).
+    await playing(b.page, "video[data-participant=ma]", "A's video on B's page");
+    await playing(a.page, "video[data-participant=mb]", "B's video on A's page");
+  });
+
+  // A asks for the floor and the host gives it.
+  await a.page.getByRole("button", { name: "即席发言" }).click();
+  await H.getByTestId("queue").getByText("甲委员").waitFor();
+  await H.getByRole("button", { name: "请下一位发言" }).click();
+  for (const p of people) await p.page.getByTestId("speaker").filter({ hasText: "甲委员" }).waitFor();
+
+  await withEvidence(people, "the floor holder on stage", async () => {
+    // A is on B's stage, live; B on A's page is not heard.
+    await b.page.locator('.stage [data-testid=tile][data-participant=ma][data-heard=true]').waitFor({ timeout: 10_000 });
+    await b.page.locator("[data-testid=tile][data-participant=ma] [data-testid=heard-badge]").filter({ hasText: "声音播出中" }).waitFor();
+    await a.page.locator("[data-testid=tile][data-participant=mb] [data-testid=heard-badge]").filter({ hasText: "未获发言权" }).waitFor();
+    await playing(b.page, "video[data-participant=ma]", "A's video on B's stage");
+
+    // The audience's stage: A's video.
+    await playing(viewer.page, "video[data-participant=stage]", "the audience's stage video");
+  });
+
+  await withEvidence(people, "audio follows the floor", async () => {
+    // A's audio reaches B: the inbound-rtp of A's audio track grows.
+    await b.page.waitForFunction(async () => {
+      const m = window.__yishiMedia;
+      return !!m.state.value?.tracks.find((t) => t.kind === "audio" && t.participant === "ma");
+    });
+    const a1 = await audioPackets(b.page, "ma");
+    // B's audio as A's page receives it: its track exists (members receive every publisher).
+    const b1 = await audioPackets(a.page, "mb");
+    assert.ok(a1, "B's page has a track for A's audio");
+    assert.ok(b1, "A's page has a track for B's audio");
+    await sleep(2000);
+    const a2 = await audioPackets(b.page, "ma");
+    const b2 = await audioPackets(a.page, "mb");
+    assert.ok(a2.packets > a1.packets + 20, `A's audio reaches B (${a1.packets} → ${a2.packets} packets)`);
+    assert.equal(b2.packets, b1.packets, `B, without the floor, is not heard by A (${b1.packets} → ${b2.packets} packets)`);
+
+    // The audience hears the stage on one of its audio slots.
+    const s1 = await stageAudioPackets(viewer.page);
+    await sleep(1000);
+    const s2 = await stageAudioPackets(viewer.page);
+    const grew = Object.keys(s2).filter((mid) => s2[mid] > (s1[mid] ?? 0));
+    assert.ok(grew.length >= 1, `the audience receives stage audio (${JSON.stringify(s1)} → ${JSON.stringify(s2)})`);
+  });
+
+  // The audience starts muted (autoplay with sound is blocked without a gesture) and can turn sound on.
+  await viewer.page.getByRole("button", { name: "开启声音" }).click();
+  await viewer.page.getByRole("button", { name: "关闭声音" }).waitFor();
+  const unmuted = await viewer.page.evaluate(() => [...document.querySelectorAll("audio")].every((el) => !el.muted));
+  assert.ok(unmuted, "the stage audio plays with sound after 开启声音");
+
+  // The connection quality is shown in words.
+  await b.page.getByTestId("quality").filter({ hasText: /网络：(良好|一般|较差)/ }).waitFor({ timeout: 10_000 });
+
+  await shot(b.page, "media-member-b");
+  await shot(a.page, "media-member-a");
+  await shot(viewer.page, "media-audience");
+  await shot(H, "media-host");
+  for (const p of [b, viewer]) await accessible(p.page, `${p.name}'s media screen`);
+
+  // B's connection drops and comes back: the page starts its media over and A plays again.
+  await withEvidence(people, "media after a reconnect", async () => {
+    await b.page.evaluate(() => (window.__oldPc = window.__yishiMedia.pc));
+    proxy.cut();
+    await b.page.getByTestId("banner").filter({ hasText: "正在重新连接" }).waitFor({ timeout: 20_000 });
+    proxy.restore();
+    await b.page.getByTestId("banner").waitFor({ state: "detached", timeout: 30_000 });
+    await b.page.waitForFunction(() => window.__yishiMedia.pc && window.__yishiMedia.pc !== window.__oldPc && window.__yishiMedia.phase.value === "connected", null, { timeout: 20_000 });
+    await playing(b.page, "video[data-participant=ma]", "A's video on B's page after B reconnected");
+    const r1 = await audioPackets(b.page, "ma");
+    await sleep(1000);
+    const r2 = await audioPackets(b.page, "ma");
+    assert.ok(r2.packets > r1.packets, `A's audio reaches B after the reconnect (${r1.packets} → ${r2.packets})`);
+    // And A still sees B.
+    await playing(a.page, "video[data-participant=mb]", "B's video on A's page after B reconnected");
+  });
+
+  // Audio-only mode (weak networks): B starts over without its camera; A sees B's name
+  // card instead of video, and B still sees A.
+  await withEvidence(people, "audio-only mode", async () => {
+    await b.page.getByRole("checkbox", { name: /仅音频模式/ }).check();
+    await a.page.locator("[data-testid=tile][data-participant=mb] .novideo").waitFor({ timeout: 20_000 });
+    assert.equal(await a.page.locator("video[data-participant=mb]").count(), 0, "no video of B once B is audio-only");
+    await b.page.locator("[data-testid=media-status][data-phase=connected]").waitFor({ timeout: 20_000 });
+    assert.equal(await b.page.getByTestId("camera").count(), 0, "no camera button in audio-only mode");
+    await playing(b.page, "video[data-participant=ma]", "A's video on B's page in audio-only mode");
+  });
+});
