@@ -64,17 +64,18 @@ run: web
 	cargo run --release -p yishi-server --bin yishi -- serve --demo
 
 # Load tests (load-tests/, see docs/bench/README.md). `load-smoke` runs every scenario
-# at small N against a fresh debug server (< 60 s) and fails if events are lost or
-# ballots miscounted; `bench-load` runs a short version of every scenario on a release
-# build beside nats-server and writes docs/bench/latest.md and latest.json (≤ 5 min).
+# at small N against a fresh debug server (< 90 s; media: 3 WebRTC subscribers) and
+# fails if events or media are lost or ballots miscounted; `bench-load` runs a short
+# version of every scenario on a release build beside nats-server and Janus (media at
+# 25, 100 and 200 subscribers) and writes docs/bench/latest.md and latest.json (≤ 10 min).
 .PHONY: load-smoke bench-load
 load-smoke:
 	cargo build -p yishi-server -p yishi-loadtest --bins
 	target/debug/yishi-loadtest --spawn --peer none -n 100 --duration 2 --hold-secs 1 \
-		--senders 5 --max-seconds 120 all
+		--senders 5 --subscribers 3 --max-seconds 180 all
 
 bench-load:
 	cargo build --release -p yishi-server -p yishi-loadtest --bins
 	target/release/yishi-loadtest --spawn --peer auto -n 2000 --rate 10 --duration 10 \
-		--voters 2000 --joins 2000 --max-seconds 300 \
+		--voters 2000 --joins 2000 --subscribers 25,100,200 --max-seconds 600 \
 		--json docs/bench/latest.json --md docs/bench/latest.md all
