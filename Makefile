@@ -6,7 +6,7 @@
 .DEFAULT_GOAL := help
 # `test` runs its steps in order, even under `make -j`.
 .NOTPARALLEL:
-.PHONY: help test fmt fmt-check clippy cargo-test bindings-check bench run web web-test e2e
+.PHONY: help test fmt fmt-check clippy cargo-test bindings-check bench-engine run web web-test e2e
 
 BINDINGS := web-client/src/protocol
 
@@ -16,7 +16,9 @@ help:
 	@echo "  make test    every test: fmt check, clippy, cargo test, web unit tests,"
 	@echo "               browser end-to-end (Chromium), TypeScript binding drift"
 	@echo "  make web     build the web client (embedded in the binary)"
-	@echo "  make bench   room engine benchmark (criterion)"
+	@echo "  make bench   short load run of every scenario beside nats-server and Janus,"
+	@echo "               writes docs/bench/latest.md and latest.json (about 3 minutes)"
+	@echo "  make bench-engine  room engine benchmark (criterion)"
 	@echo "  make fmt     format all Rust code"
 	@echo "  make clippy  lint the workspace, warnings are errors"
 
@@ -57,7 +59,7 @@ bindings-check:
 		exit 1; \
 	fi
 
-bench:
+bench-engine:
 	cargo bench -p yishi-server --bench engine
 
 run: web
@@ -65,17 +67,17 @@ run: web
 
 # Load tests (load-tests/, see docs/bench/README.md). `load-smoke` runs every scenario
 # at small N against a fresh debug server (< 90 s; media: 3 WebRTC subscribers) and
-# fails if events or media are lost or ballots miscounted; `bench-load` runs a short
+# fails if events or media are lost or ballots miscounted; `bench` runs a short
 # version of every scenario on a release build beside nats-server and Janus (media at
-# 25, 100 and 200 subscribers) and writes docs/bench/latest.md and latest.json (≤ 10 min).
-.PHONY: load-smoke bench-load
+# 25, 100 and 200 subscribers) and writes docs/bench/latest.md and latest.json (≤ 5 min).
+.PHONY: load-smoke bench
 load-smoke:
 	cargo build -p yishi-server -p yishi-loadtest --bins
 	target/debug/yishi-loadtest --spawn --peer none -n 100 --duration 2 --hold-secs 1 \
 		--senders 5 --subscribers 3 --max-seconds 180 all
 
-bench-load:
+bench:
 	cargo build --release -p yishi-server -p yishi-loadtest --bins
 	target/release/yishi-loadtest --spawn --peer auto -n 2000 --rate 10 --duration 10 \
-		--voters 2000 --joins 2000 --subscribers 25,100,200 --max-seconds 600 \
+		--voters 2000 --joins 2000 --subscribers 25,100,200 --max-seconds 300 \
 		--json docs/bench/latest.json --md docs/bench/latest.md all
