@@ -9,6 +9,7 @@ mod client;
 mod janus;
 mod media;
 mod nats;
+mod plot;
 mod report;
 mod scenarios;
 mod sys;
@@ -92,19 +93,20 @@ struct Cli {
     /// Token keys of the --target server (`kid:secret,…`), to mint join tokens.
     #[arg(long, env = "YISHI_TOKEN_KEYS", hide_env_values = true)]
     token_keys: Option<String>,
-    /// Audience connections (hold, fanout, chat, slow).
-    #[arg(short = 'n', long, default_value_t = 500)]
-    connections: usize,
+    /// Audience connections N (hold, fanout, chat, slow), one run per value: e.g.
+    /// 100,1000,10000.
+    #[arg(short = 'n', long, value_delimiter = ',', default_value = "500")]
+    connections: Vec<usize>,
     /// Events per second from the source (fanout, slow).
     #[arg(long, default_value_t = 10.0)]
     rate: f64,
     /// Seconds the source sends (fanout, slow, chat); the measured window of media.
     #[arg(long, default_value_t = 10)]
     duration: u64,
-    /// Voters [default: --connections].
+    /// Voters [default: N of the run].
     #[arg(long)]
     voters: Option<usize>,
-    /// Joins in the join storm [default: --connections].
+    /// Joins in the join storm [default: N of the run].
     #[arg(long)]
     joins: Option<usize>,
     /// Comment senders (chat).
@@ -149,6 +151,9 @@ struct Cli {
     /// Write the rows as a Markdown report.
     #[arg(long)]
     md: Option<PathBuf>,
+    /// Draw p99 latency against connections as an SVG chart (media rows left out).
+    #[arg(long)]
+    plot: Option<PathBuf>,
     /// Give up on the whole run after this many seconds.
     #[arg(long, default_value_t = 900)]
     max_seconds: u64,
@@ -228,12 +233,14 @@ fn machine() -> String {
 async fn run(cli: Cli) -> anyhow::Result<bool> {
     let nofile = sys::raise_nofile();
     let scenarios = expand(&cli.scenarios);
+    let most_connections = cli.connections.iter().copied().max().unwrap_or(0);
+    // Sized for the largest N; each run sets its own.
     let o = Opts {
-        connections: cli.connections,
+        connections: most_connections,
         rate: cli.rate,
         duration: Duration::from_secs(cli.duration.max(1)),
-        voters: cli.voters.unwrap_or(cli.connections),
-        joins: cli.joins.unwrap_or(cli.connections),
+        voters: cli.voters.unwrap_or(most_connections),
+        joins: cli.joins.unwrap_or(most_connections),
         senders: cli.senders,
         sender_rate: cli.sender_rate,
         slow_pct: cli.slow_pct,
@@ -278,15 +285,16 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     if cli.peer == Peer::Auto && janus_bin.is_none() && scenarios.contains(&Scenario::Media) {
         eprintln!("note: janus is not installed (/usr/bin/janus): media runs against yishi only");
     }
-    // Media runs once per subscriber count.
+    // Media runs once per subscriber count, the others once per N.
     let runs: Vec<(Scenario, usize)> = scenarios
         .iter()
         .flat_map(|s| {
-            if *s == Scenario::Media {
-                cli.subscribers.iter().map(|k| (*s, *k)).collect()
+            let sizes = if *s == Scenario::Media {
+                &cli.subscribers
             } else {
-                vec![(*s, 0)]
-            }
+                &cli.connections
+            };
+            sizes.iter().map(|k| (*s, *k)).collect::<Vec<_>>()
         })
         .collect();
     let server_bin = cli
@@ -296,6 +304,12 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     let mut rows: Vec<Row> = Vec::new();
     let started = Instant::now();
     for (s, k) in runs {
+        let o = Opts {
+            connections: k,
+            voters: cli.voters.unwrap_or(k),
+            joins: cli.joins.unwrap_or(k),
+            ..o.clone()
+        };
         let name = if s == Scenario::Media {
             eprintln!(
                 "== {s:?} K={k} ({:.0} s into the run)",
@@ -303,8 +317,13 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             );
             media::scenario_name(&mo).to_owned()
         } else {
+            let n = if cli.connections.len() > 1 {
+                format!(" N={k}")
+            } else {
+                String::new()
+            };
             eprintln!(
-                "== {s:?} ({:.0} s into the run)",
+                "== {s:?}{n} ({:.0} s into the run)",
                 started.elapsed().as_secs_f64()
             );
             format!("{s:?}").to_lowercase()
@@ -430,6 +449,9 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     if let Some(path) = &cli.md {
         std::fs::write(path, report::markdown(&rows, &command, &machine()))
             .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &cli.plot {
+        plot::write(path, &rows, &machine())?;
     }
     Ok(rows.iter().filter(|r| r.system == "yishi").all(|r| r.ok))
 }
