@@ -795,7 +795,9 @@ async fn moderator(
         match ctl.recv(Duration::from_secs(5)).await? {
             None => bail!("moderator connection closed"),
             Some(ServerMessage::Ack(_)) => approved += 1,
-            Some(ServerMessage::Error(e)) => bail!("moderation refused: {:?} {}", e.code, e.message),
+            Some(ServerMessage::Error(e)) => {
+                bail!("moderation refused: {:?} {}", e.code, e.message)
+            }
             Some(_) => {}
         }
     }
