@@ -22,6 +22,7 @@ use anyhow::{Context, bail};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use webrtc::peer_connection::RTCPeerConnectionState;
+use yishi::media::routing::AUDIENCE_AUDIO_SLOTS;
 use yishi_loadtest::media_peer::{MediaPeer, PeerOptions, PeerStats};
 use yishi_protocol::{ClientMessage, Command, EntryKind, ErrorCode, Sdp, ServerMessage};
 
@@ -72,10 +73,15 @@ fn publisher_options(frame_bytes: usize) -> PeerOptions {
     }
 }
 
-fn subscriber_options() -> PeerOptions {
+/// A subscriber sends nothing. A Yishi audience viewer asks for the stage in its offer, as
+/// the web client does (one video, three audio slots); members and Janus subscribers get
+/// their tracks in the server's offer.
+fn subscriber_options(stage: bool) -> PeerOptions {
     PeerOptions {
         send_audio: false,
         send_video: false,
+        receive_audio: if stage { AUDIENCE_AUDIO_SLOTS } else { 0 },
+        receive_video: usize::from(stage),
         ..PeerOptions::default()
     }
 }
@@ -539,6 +545,7 @@ struct YishiSub {
     src: std::net::Ipv4Addr,
     token: String,
     tag: String,
+    audience: bool,
 }
 
 async fn yishi_subscriber(
@@ -554,7 +561,7 @@ async fn yishi_subscriber(
     let t0 = Instant::now();
     let setup = async {
         let mut ctl = Ctl::connect(me.addr, me.src, &me.token, &me.tag).await?;
-        let peer = Arc::new(MediaPeer::new(subscriber_options()).await?);
+        let peer = Arc::new(MediaPeer::new(subscriber_options(me.audience)).await?);
         subs.add(Arc::clone(&peer));
         negotiate(&mut ctl, &peer).await?;
         anyhow::Ok((ctl, peer))
@@ -647,6 +654,7 @@ pub async fn yishi(t: &Target, o: &MediaOpts, k: usize) -> anyhow::Result<Row> {
             src: source_ip(i, o.spread),
             token,
             tag: format!("sub{i}"),
+            audience: !o.members,
         };
         crowd.tasks.push(tokio::spawn(yishi_subscriber(
             me,
@@ -696,7 +704,7 @@ async fn janus_subscriber(
     } = me;
     let setup = async {
         let mut session = janus::Session::open(&http, &base).await?;
-        let peer = Arc::new(MediaPeer::new_on(subscriber_options(), ice_ip).await?);
+        let peer = Arc::new(MediaPeer::new_on(subscriber_options(false), ice_ip).await?);
         subs.add(Arc::clone(&peer));
         session.subscribe(&peer, feed).await?;
         anyhow::Ok((session, peer))

@@ -91,6 +91,11 @@ pub struct PeerOptions {
     pub video_frame_bytes: usize,
     /// Time between periodic key frames (a PLI or FIR also forces one at once).
     pub keyframe_interval: Duration,
+    /// Receive-only audio and video transceivers in the offer, as a browser viewer asks for
+    /// the stage. A peer that neither sends nor asks to receive offers a data channel only
+    /// (and gets its tracks in the server's next offer).
+    pub receive_audio: usize,
+    pub receive_video: usize,
 }
 
 impl Default for PeerOptions {
@@ -102,6 +107,8 @@ impl Default for PeerOptions {
             audio_level: 30,
             video_frame_bytes: 1200 * 3,
             keyframe_interval: Duration::from_secs(2),
+            receive_audio: 0,
+            receive_video: 0,
         }
     }
 }
@@ -221,15 +228,33 @@ impl MediaPeer {
                 opts.keyframe_interval,
             )));
         }
-        let data_channel = if opts.send_audio || opts.send_video {
-            None
-        } else {
-            Some(
-                pc.create_data_channel("yishi-bot", None)
-                    .await
-                    .context("creating the data channel")?,
-            )
-        };
+        let receive = [
+            (RtpCodecKind::Audio, opts.receive_audio),
+            (RtpCodecKind::Video, opts.receive_video),
+        ];
+        for (kind, count) in receive {
+            for _ in 0..count {
+                pc.add_transceiver_from_kind(
+                    kind,
+                    Some(RTCRtpTransceiverInit {
+                        direction: RTCRtpTransceiverDirection::Recvonly,
+                        ..Default::default()
+                    }),
+                )
+                .await
+                .context("adding a receive-only transceiver")?;
+            }
+        }
+        let data_channel =
+            if opts.send_audio || opts.send_video || opts.receive_audio + opts.receive_video > 0 {
+                None
+            } else {
+                Some(
+                    pc.create_data_channel("yishi-bot", None)
+                        .await
+                        .context("creating the data channel")?,
+                )
+            };
 
         Ok(MediaPeer {
             pc,

@@ -16,6 +16,7 @@ fn sender_opts() -> PeerOptions {
         video_frame_bytes: 1200 * 3,
         // Long enough that any key frame after the first one answers our PLI.
         keyframe_interval: Duration::from_secs(600),
+        ..PeerOptions::default()
     }
 }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use str0m::media::{Direction, MediaData};
 use str0m::net::{Protocol, Receive};
+use str0m::rtp::{Extension, ExtensionMap};
 use str0m::{Candidate, Event, IceConnectionState, Input, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -265,10 +266,20 @@ impl Unit {
         let offer = str0m::change::SdpOffer::from_sdp_string(sdp)
             .map_err(|e| format!("not a session description: {e}"))?;
         let now = Instant::now();
-        let mut rtc = Rtc::builder()
-            .set_ice_lite(true)
-            .enable_raw_packets(false)
-            .build(now);
+        let mut config = Rtc::builder().set_ice_lite(true).enable_raw_packets(false);
+        if !owner.publish {
+            // Transport-wide feedback serves the sender's bandwidth estimate: the browser's
+            // when it publishes; ours never (no estimate). A viewer's feedback would cost a
+            // lookup per packet sent and a report to parse, for nothing.
+            let mut exts = ExtensionMap::empty();
+            for (id, ext) in ExtensionMap::standard().iter() {
+                if *ext != Extension::TransportSequenceNumber {
+                    exts.set(id, ext.clone());
+                }
+            }
+            config = config.set_extension_map(exts);
+        }
+        let mut rtc = config.build(now);
         for addr in &self.candidates {
             if let Ok(c) = Candidate::host(*addr, "udp") {
                 rtc.add_local_candidate(c);
