@@ -21,7 +21,8 @@ use yishi_protocol::{
     Welcome,
 };
 
-use super::{Committer, HubConfig, Out, Outbox, close, now};
+use super::outbox::{Outbox, Refused};
+use super::{Committer, HubConfig, Out, close, now};
 use crate::auth;
 use crate::media::Sfu;
 use crate::room::{Actor, Applied, Chain, Room};
@@ -630,8 +631,8 @@ impl RoomActor {
             };
             match sub.outbox.try_send(Out::Frame(frame)) {
                 Ok(()) => sub.through = last,
-                Err(mpsc::error::TrySendError::Full(_)) => slow.push(*conn),
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
+                Err(Refused::Full) => slow.push(*conn),
+                Err(Refused::Closed) => {}
             }
         }
         for conn in slow {
@@ -670,7 +671,7 @@ impl RoomActor {
         for sub in self.subscribers.values_mut() {
             if !sub.lagging
                 || sub.view != View::Audience
-                || sub.outbox.capacity() * 2 < sub.outbox.max_capacity()
+                || !sub.outbox.at_most_half_full()
                 || sub.through == 0
             {
                 continue;

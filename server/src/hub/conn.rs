@@ -14,13 +14,14 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use yishi_protocol::{
     ClientMessage, ErrorCode, ErrorMessage, Grant, PROTOCOL_VERSION, Role, ServerMessage,
 };
 
 use super::actor::{Attach, Msg};
-use super::{Hub, Out, Outbox, RoomHandle, close, now};
+use super::outbox::{Inbox, Outbox, outbox};
+use super::{Hub, Out, RoomHandle, close, now};
 use crate::auth::AuthError;
 use crate::media::{Owner, Signal};
 
@@ -181,7 +182,7 @@ pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: I
     } else {
         hub.config.member_queue
     };
-    let (out_tx, out_rx) = mpsc::channel::<Out>(capacity);
+    let (out_tx, out_rx) = outbox(capacity);
     let (kill_tx, kill_rx) = oneshot::channel();
     let (reply_tx, reply_rx) = oneshot::channel();
     let attach = Attach {
@@ -373,7 +374,7 @@ async fn read_loop(
 /// Drain the queue: write everything queued, flush once.
 async fn write_loop(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
-    mut rx: mpsc::Receiver<Out>,
+    mut rx: Inbox,
     kill: oneshot::Receiver<(u16, &'static str)>,
 ) {
     // Only a kill that is sent counts: the actor dropping its end (after a detach) must

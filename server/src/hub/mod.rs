@@ -7,6 +7,9 @@
 mod actor;
 mod commit;
 mod conn;
+mod outbox;
+
+pub(crate) use outbox::Outbox;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,7 +18,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use tokio::sync::mpsc;
 use yishi_protocol::Millis;
 
 use crate::auth::Keys;
@@ -196,9 +198,6 @@ impl Hub {
         }
     }
 }
-
-/// A connection's outgoing queue.
-pub(crate) type Outbox = mpsc::Sender<Out>;
 
 /// What a connection's writer sends.
 #[derive(Debug)]
