@@ -27,10 +27,11 @@
 use std::fmt;
 use std::fs;
 use std::io::{self, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ipnet::IpNet;
 use rand::Rng;
 use serde::Deserialize;
 
@@ -164,6 +165,17 @@ pub struct ServeArgs {
         value_name = "SECRET"
     )]
     pub turn_secret: Option<String>,
+
+    /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or networks, e.g.
+    /// `127.0.0.1,10.0.0.0/8`): per-address limits then apply to the client's address,
+    /// not the proxy's. None by default.
+    #[arg(
+        long,
+        env = "YISHI_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "IP[/BITS]"
+    )]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// The server's resolved configuration: every default applied, every secret loaded.
@@ -196,6 +208,8 @@ pub struct Config {
     pub media: Option<MediaConfig>,
     /// STUN/TURN servers for clients.
     pub turn: Option<TurnConfig>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl fmt::Debug for Config {
@@ -215,6 +229,7 @@ impl fmt::Debug for Config {
             .field("allowed_origins", &self.allowed_origins)
             .field("media", &self.media)
             .field("turn", &self.turn)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -262,6 +277,8 @@ pub enum ConfigError {
     PublicUrl(String),
     #[error("allowed origin {0:?} must be `*` or scheme://host[:port]")]
     Origin(String),
+    #[error("trusted proxy {0:?} must be an IP address or a network (10.0.0.0/8)")]
+    Proxy(String),
     #[error("max frame bytes must be at least 1024")]
     MaxFrame,
 }
@@ -297,6 +314,8 @@ struct FileConfig {
     turn_urls: Option<OneOrMany>,
     #[serde(alias = "turn-secret")]
     turn_secret: Option<String>,
+    #[serde(alias = "trusted-proxies")]
+    trusted_proxies: Option<OneOrMany>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -425,6 +444,24 @@ impl Config {
             ttl: TURN_CREDENTIAL_TTL,
         });
 
+        let proxies = if serve.trusted_proxies.is_empty() {
+            file.trusted_proxies
+                .map(OneOrMany::into_items)
+                .unwrap_or_default()
+        } else {
+            serve.trusted_proxies.clone()
+        };
+        let trusted_proxies = proxies
+            .iter()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<IpNet>()
+                    .or_else(|_| p.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| ConfigError::Proxy(p.to_owned()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
         Ok(Config {
             listen,
             database,
@@ -439,6 +476,7 @@ impl Config {
             allowed_origins,
             media,
             turn,
+            trusted_proxies,
         })
     }
 
@@ -481,6 +519,7 @@ impl Config {
                 max_peers: DEFAULT_MAX_PEERS,
             }),
             turn: None,
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -858,6 +897,13 @@ mod tests {
         ));
         let c = with(&["--allowed-origins", "https://A.org,*,http://b.org:81/"]).unwrap();
         assert_eq!(c.allowed_origins, ["https://a.org", "*", "http://b.org:81"]);
+        assert!(matches!(
+            with(&["--trusted-proxies", "nginx"]),
+            Err(ConfigError::Proxy(_))
+        ));
+        let c = with(&["--trusted-proxies", "127.0.0.1, 10.0.0.0/8,::1"]).unwrap();
+        let proxies: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(proxies, ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
     }
 
     #[test]
@@ -867,6 +913,7 @@ mod tests {
         assert_eq!(file.media_listen, Some("0.0.0.0:8443".parse().unwrap()));
         assert_eq!(file.media_public_ip, Some("203.0.113.10".parse().unwrap()));
         assert_eq!(file.turn_urls.unwrap().into_items().len(), 2);
+        assert_eq!(file.trusted_proxies.unwrap().into_items(), ["127.0.0.1"]);
     }
 
     #[test]

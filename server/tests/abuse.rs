@@ -16,7 +16,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use yishi::auth::{Claims, Keys};
-use yishi::hub::{close, now};
+use yishi::hub::{HubConfig, close, now};
 use yishi_protocol::{
     ClientMessage, Command, ErrorCode, EventBody, Hello, Millis, PROTOCOL_VERSION, Participant,
     RequestId, Role, Seq, ServerMessage,
@@ -938,4 +938,81 @@ async fn a_hosts_join_token_exports_its_own_rooms_record_and_nothing_else() {
         let status = get(&path, token).await.unwrap().status();
         assert_eq!(status, 401, "{why} must not pass");
     }
+}
+
+/// Open a socket that claims `forwarded` in `X-Forwarded-For` and say hello: whether the
+/// server welcomed it, or the error codes it answered with.
+async fn hello_via_proxy(server: &TestServer, forwarded: &str, who: &str) -> Vec<ErrorCode> {
+    let mut request = format!("ws://{}/ws", server.addr)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("X-Forwarded-For", forwarded.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    ws.send(Message::text(hello_text(
+        PROTOCOL_VERSION,
+        &server.token(ROOM, &member(who)),
+    )))
+    .await
+    .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .expect("an answer to hello")
+        .unwrap()
+        .unwrap();
+    let msg: ServerMessage = serde_json::from_str(first.to_text().unwrap()).unwrap();
+    match msg {
+        ServerMessage::Welcome(_) => Vec::new(),
+        other => error_codes(&[other]),
+    }
+}
+
+#[tokio::test]
+async fn per_address_limits_see_the_client_behind_a_trusted_proxy_only() {
+    // One new connection a second from an address (burst 2).
+    let hub = HubConfig {
+        joins_per_ip: 1,
+        ..HubConfig::default()
+    };
+    let start = |trusted: bool| {
+        let hub = hub.clone();
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            let database = common::database(Backend::Sqlite, dir.path()).await;
+            let server = TestServer::start_configured(database, dir, hub, |config| {
+                if trusted {
+                    config.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+                }
+            })
+            .await;
+            server.create_room(ROOM, "代理测试").await;
+            server
+        }
+    };
+
+    // Behind a trusted proxy (the test client at 127.0.0.1), each forwarded address has
+    // its own budget.
+    let server = start(true).await;
+    assert_eq!(hello_via_proxy(&server, "198.51.100.1", "a1").await, []);
+    assert_eq!(hello_via_proxy(&server, "198.51.100.1", "a2").await, []);
+    assert_eq!(
+        hello_via_proxy(&server, "198.51.100.1", "a3").await,
+        [ErrorCode::RateLimited]
+    );
+    assert_eq!(hello_via_proxy(&server, "198.51.100.2", "b1").await, []);
+    // A client cannot escape its limit by writing its own header before the proxy's.
+    assert_eq!(
+        hello_via_proxy(&server, "203.0.113.9, 198.51.100.1", "a4").await,
+        [ErrorCode::RateLimited]
+    );
+
+    // Without trusted proxies the header is ignored: every socket comes from 127.0.0.1.
+    let server = start(false).await;
+    assert_eq!(hello_via_proxy(&server, "198.51.100.1", "c1").await, []);
+    assert_eq!(hello_via_proxy(&server, "198.51.100.2", "c2").await, []);
+    assert_eq!(
+        hello_via_proxy(&server, "198.51.100.3", "c3").await,
+        [ErrorCode::RateLimited]
+    );
 }

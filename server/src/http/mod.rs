@@ -5,7 +5,7 @@ mod admin;
 mod demo;
 mod web;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use ipnet::IpNet;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::config::Config;
@@ -129,6 +130,7 @@ async fn ws(
             return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
         }
     }
+    let client = client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
     let max = state.hub.config.max_frame_bytes;
     let hub = state.hub.clone();
     upgrade
@@ -138,7 +140,37 @@ async fn ws(
         .write_buffer_size(4 * 1024)
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| crate::hub::serve_socket(hub, socket, peer.ip()))
+        .on_upgrade(move |socket| crate::hub::serve_socket(hub, socket, client))
+}
+
+/// The client's address: the peer's, or, when the peer is a trusted proxy, the last
+/// address in `X-Forwarded-For` that is not a trusted proxy (each proxy appends the
+/// address it saw, so entries left of an untrusted one could be forged by the client).
+fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(&ip) {
+                    break;
+                }
+            }
+            // Not an address (a port, `unknown`): stop at the last one that was.
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 async fn ready(State(state): State<AppState>) -> Response {
@@ -186,4 +218,66 @@ async fn security_headers(request: axum::extract::Request, next: Next) -> Respon
     );
     set(h, "cross-origin-opener-policy", "same-origin");
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    }
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            if let Ok(v) = HeaderValue::from_str(v) {
+                h.append("x-forwarded-for", v);
+            }
+        }
+        h
+    }
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().filter_map(|n| n.parse().ok()).collect()
+    }
+
+    #[test]
+    fn an_untrusted_peer_is_the_client_whatever_it_claims() {
+        let h = forwarded(&["198.51.100.7"]);
+        assert_eq!(client_ip(ip("203.0.113.5"), &h, &[]), ip("203.0.113.5"));
+        let trusted = nets(&["127.0.0.1/32"]);
+        assert_eq!(
+            client_ip(ip("203.0.113.5"), &h, &trusted),
+            ip("203.0.113.5")
+        );
+    }
+
+    #[test]
+    fn behind_trusted_proxies_the_last_untrusted_hop_is_the_client() {
+        let trusted = nets(&["127.0.0.1/32", "10.0.0.0/8"]);
+        // nginx on the same host appended what it saw.
+        let h = forwarded(&["198.51.100.7"]);
+        assert_eq!(client_ip(ip("127.0.0.1"), &h, &trusted), ip("198.51.100.7"));
+        // A forged first entry is skipped: the client's own proxy-visible address wins.
+        let h = forwarded(&["1.2.3.4, 198.51.100.7, 10.1.2.3"]);
+        assert_eq!(client_ip(ip("127.0.0.1"), &h, &trusted), ip("198.51.100.7"));
+        // Several header lines count as one list.
+        let h = forwarded(&["1.2.3.4", "198.51.100.8"]);
+        assert_eq!(client_ip(ip("127.0.0.1"), &h, &trusted), ip("198.51.100.8"));
+    }
+
+    #[test]
+    fn a_missing_or_garbled_header_falls_back_to_what_is_known() {
+        let trusted = nets(&["127.0.0.1/32"]);
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &HeaderMap::new(), &trusted),
+            ip("127.0.0.1")
+        );
+        let h = forwarded(&["198.51.100.7, unknown"]);
+        assert_eq!(client_ip(ip("127.0.0.1"), &h, &trusted), ip("127.0.0.1"));
+        // Only trusted hops: the leftmost is as far as we can see.
+        let h = forwarded(&["127.0.0.1"]);
+        assert_eq!(client_ip(ip("127.0.0.1"), &h, &trusted), ip("127.0.0.1"));
+    }
 }

@@ -82,10 +82,21 @@ impl TestServer {
     }
 
     pub async fn start_on(database: String, dir: tempfile::TempDir, hub: HubConfig) -> TestServer {
+        TestServer::start_configured(database, dir, hub, |_| {}).await
+    }
+
+    /// Like [`TestServer::start_on`], with the configuration changed by `tweak` first.
+    pub async fn start_configured(
+        database: String,
+        dir: tempfile::TempDir,
+        hub: HubConfig,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = Config::ephemeral(addr, database.clone());
         config.data_dir = dir.path().to_owned();
+        tweak(&mut config);
         let state = start(config, hub).await.unwrap();
         let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let task = tokio::spawn(async move {
