@@ -14,6 +14,7 @@ mod peer;
 pub mod routing;
 mod turn;
 mod unit;
+mod wire;
 
 pub use turn::TurnConfig;
 

@@ -1,18 +1,17 @@
 //! One peer of the SFU: its str0m `Rtc`, the tracks it sends us, the tracks we send it,
 //! and its negotiation state. Only the unit's task touches a peer.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::extract::ws::Utf8Bytes;
 use str0m::change::SdpPendingOffer;
 use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaTime, Mid, Rid};
 use str0m::{Event, Input, Output, Rtc};
-use tokio::net::UdpSocket;
 use yishi_protocol::{MediaKind, ServerMessage};
 
 use super::Owner;
 use super::routing::{Layer, Source, pick_layer};
+use super::wire::Wire;
 use crate::hub::{Out, Outbox};
 
 /// A track the peer sends us.
@@ -131,22 +130,23 @@ impl Peer {
     }
 
     /// Take everything the `Rtc` has: send datagrams, keep its timeout, hand back events.
-    pub fn drain(&mut self, socket: &UdpSocket, events: &mut Vec<(u64, Event)>) {
+    pub fn drain(&mut self, wire: &mut Wire, events: &mut Vec<(u64, Event)>) {
         loop {
             match self.rtc.poll_output() {
-                Ok(Output::Transmit(t)) => send_datagram(socket, &t.contents, t.destination),
+                Ok(Output::Transmit(t)) => wire.send(&t.contents, t.destination),
                 Ok(Output::Timeout(at)) => {
                     self.next_timeout = at;
-                    return;
+                    break;
                 }
                 Ok(Output::Event(e)) => events.push((self.owner.conn, e)),
                 Err(e) => {
                     tracing::debug!(conn = self.owner.conn, error = %e, "media peer failed");
                     self.rtc.disconnect();
-                    return;
+                    break;
                 }
             }
         }
+        wire.flush();
     }
 
     /// A track the peer sends us appeared.
@@ -397,12 +397,5 @@ fn msid_token(id: &str) -> String {
         "p".to_owned()
     } else {
         token
-    }
-}
-
-/// Send without waiting: a full socket buffer drops the datagram, as the network would.
-pub(super) fn send_datagram(socket: &UdpSocket, contents: &[u8], to: SocketAddr) {
-    if socket.try_send_to(contents, to).is_err() {
-        metrics::counter!("yishi_media_send_dropped_total").increment(1);
     }
 }

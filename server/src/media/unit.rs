@@ -11,7 +11,6 @@ use str0m::media::{Direction, MediaData};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{Extension, ExtensionMap};
 use str0m::{Candidate, Event, IceConnectionState, Input, Rtc};
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use yishi_protocol::{
     ErrorCode, ErrorMessage, MediaKind, MediaState, MediaTrack, ParticipantId, Sdp, ServerMessage,
@@ -19,6 +18,7 @@ use yishi_protocol::{
 
 use super::peer::{Forwarded, Peer, from_str0m};
 use super::routing::{AUDIENCE_AUDIO_SLOTS, Layer, Levels, Routing, Source};
+use super::wire::Wire;
 use super::{Control, MediaConfig, Owner, Signal};
 use crate::hub::{Out, Outbox};
 
@@ -27,8 +27,6 @@ const READ_BURST: usize = 256;
 const TICK: Duration = Duration::from_millis(10);
 /// How often `media_state` changes are sent.
 const STATE_EVERY: Duration = Duration::from_millis(250);
-/// Socket buffers: a burst of video to many subscribers must not overflow them.
-const SOCKET_BUFFER: usize = 4 << 20;
 
 #[derive(Default)]
 struct RoomMedia {
@@ -40,7 +38,7 @@ struct RoomMedia {
 }
 
 pub(super) struct Unit {
-    socket: UdpSocket,
+    wire: Wire,
     addr: SocketAddr,
     candidates: Vec<SocketAddr>,
     peers: HashMap<u64, Peer>,
@@ -56,17 +54,8 @@ pub(super) struct Unit {
 
 impl Unit {
     pub async fn bind(config: &MediaConfig) -> std::io::Result<Unit> {
-        let socket = socket2::Socket::new(
-            socket2::Domain::for_address(config.bind),
-            socket2::Type::DGRAM,
-            Some(socket2::Protocol::UDP),
-        )?;
-        let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
-        let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
-        socket.set_nonblocking(true)?;
-        socket.bind(&config.bind.into())?;
-        let socket = UdpSocket::from_std(socket.into())?;
-        let addr = socket.local_addr()?;
+        let wire = Wire::bind(config.bind)?;
+        let addr = wire.socket.local_addr()?;
         let mut candidates = Vec::new();
         if !addr.ip().is_unspecified() {
             candidates.push(addr);
@@ -85,7 +74,7 @@ impl Unit {
             candidates.push(SocketAddr::new([127, 0, 0, 1].into(), addr.port()));
         }
         Ok(Unit {
-            socket,
+            wire,
             addr,
             candidates,
             peers: HashMap::new(),
@@ -113,7 +102,7 @@ impl Unit {
                     Some(control) => self.control(control),
                     None => return,
                 },
-                ready = self.socket.readable() => {
+                ready = self.wire.socket.readable() => {
                     if ready.is_ok() {
                         self.read_burst();
                     }
@@ -135,7 +124,7 @@ impl Unit {
 
     fn read_burst(&mut self) {
         for _ in 0..READ_BURST {
-            let (n, source) = match self.socket.try_recv_from(&mut self.buf) {
+            let (n, source) = match self.wire.socket.try_recv_from(&mut self.buf) {
                 Ok(got) => got,
                 Err(_) => return,
             };
@@ -167,7 +156,7 @@ impl Unit {
             };
             if let Some(peer) = self.peers.get_mut(&conn) {
                 peer.handle(input);
-                peer.drain(&self.socket, &mut self.events);
+                peer.drain(&mut self.wire, &mut self.events);
             }
             // Forward what this datagram completed before reading the next one.
             self.process_events();
@@ -178,7 +167,7 @@ impl Unit {
         for peer in self.peers.values_mut() {
             if peer.next_timeout <= now {
                 peer.handle(Input::Timeout(now));
-                peer.drain(&self.socket, &mut self.events);
+                peer.drain(&mut self.wire, &mut self.events);
             }
         }
         let dead: Vec<u64> = self
@@ -233,7 +222,7 @@ impl Unit {
                     return reject(&outbox, "no media session: send a media_offer first".into());
                 };
                 let result = peer.accept_answer(&sdp);
-                peer.drain(&self.socket, &mut self.events);
+                peer.drain(&mut self.wire, &mut self.events);
                 match result {
                     Ok(()) => {
                         let room = peer.owner.room.clone();
@@ -253,7 +242,7 @@ impl Unit {
                 match Candidate::from_sdp_string(line) {
                     Ok(c) => {
                         peer.rtc.add_remote_candidate(c);
-                        peer.drain(&self.socket, &mut self.events);
+                        peer.drain(&mut self.wire, &mut self.events);
                     }
                     Err(e) => reject(&outbox, format!("not an ICE candidate: {e}")),
                 }
@@ -295,7 +284,7 @@ impl Unit {
         peer.send(&ServerMessage::MediaAnswer(Sdp {
             sdp: answer.to_sdp_string(),
         }));
-        peer.drain(&self.socket, &mut self.events);
+        peer.drain(&mut self.wire, &mut self.events);
         self.peers.insert(conn, peer);
         self.rooms.entry(room.clone()).or_default().conns.push(conn);
         metrics::gauge!("yishi_media_peers").set(self.peers.len() as f64);
@@ -398,7 +387,7 @@ impl Unit {
                     .collect()
             };
             if peer.want_tracks(&wanted) {
-                peer.drain(&self.socket, &mut self.events);
+                peer.drain(&mut self.wire, &mut self.events);
             }
         }
     }
@@ -411,7 +400,7 @@ impl Unit {
         if let Some(peer) = self.peers.get_mut(&conn) {
             let rid = peer.video_layer(Layer::High);
             if peer.request_keyframe(Instant::now(), rid) {
-                peer.drain(&self.socket, &mut self.events);
+                peer.drain(&mut self.wire, &mut self.events);
             }
         }
     }
@@ -586,7 +575,7 @@ impl Unit {
                     Forwarded::NeedsKeyframe => want_keyframe = true,
                     Forwarded::Skipped => {}
                 }
-                peer.drain(&self.socket, &mut self.events);
+                peer.drain(&mut self.wire, &mut self.events);
             }
         }
         metrics::counter!("yishi_media_forwarded_frames_total").increment(written);
@@ -594,7 +583,7 @@ impl Unit {
             && let Some(peer) = self.peers.get_mut(&from)
             && peer.request_keyframe(Instant::now(), data.rid)
         {
-            peer.drain(&self.socket, &mut self.events);
+            peer.drain(&mut self.wire, &mut self.events);
         }
     }
 
