@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
 use nix::errno::Errno;
-use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrStorage, sendmsg, sendto};
+use nix::sys::socket::{MsgFlags, SockaddrStorage, sendto};
 use tokio::net::UdpSocket;
 
 /// Socket buffers: a burst of video to many subscribers must not overflow them.
@@ -84,30 +84,41 @@ impl Wire {
         match count {
             0 => {}
             1 => self.send_one(&batch, to),
-            _ => {
-                let segment = u16::try_from(self.segment).unwrap_or(u16::MAX);
-                let sent = sendmsg(
-                    self.socket.as_raw_fd(),
-                    &[io::IoSlice::new(&batch)],
-                    &[ControlMessage::UdpGsoSegments(&segment)],
-                    MsgFlags::MSG_DONTWAIT,
-                    Some(&SockaddrStorage::from(to)),
-                );
-                match sent {
-                    Ok(_) => metrics::counter!("yishi_media_gso_sends_total").increment(1),
-                    Err(Errno::EIO | Errno::EINVAL | Errno::ENOPROTOOPT) => {
-                        tracing::info!("UDP segmentation offload refused: one datagram a call");
-                        self.gso = false;
-                        for chunk in batch.chunks(self.segment.max(1)) {
-                            self.send_one(chunk, to);
-                        }
+            _ => match self.send_segments(&batch, to) {
+                Ok(_) => metrics::counter!("yishi_media_gso_sends_total").increment(1),
+                Err(Errno::EIO | Errno::EINVAL | Errno::ENOPROTOOPT) => {
+                    tracing::info!("UDP segmentation offload refused: one datagram a call");
+                    self.gso = false;
+                    for chunk in batch.chunks(self.segment.max(1)) {
+                        self.send_one(chunk, to);
                     }
-                    Err(_) => dropped(count),
                 }
-            }
+                Err(_) => dropped(count),
+            },
         }
         self.batch = batch;
         self.batch.clear();
+    }
+
+    /// One system call for the whole batch, cut into `segment`-sized datagrams by the
+    /// kernel (or the device).
+    #[cfg(target_os = "linux")]
+    fn send_segments(&self, batch: &[u8], to: SocketAddr) -> nix::Result<usize> {
+        use nix::sys::socket::{ControlMessage, sendmsg};
+        let segment = u16::try_from(self.segment).unwrap_or(u16::MAX);
+        sendmsg(
+            self.socket.as_raw_fd(),
+            &[io::IoSlice::new(batch)],
+            &[ControlMessage::UdpGsoSegments(&segment)],
+            MsgFlags::MSG_DONTWAIT,
+            Some(&SockaddrStorage::from(to)),
+        )
+    }
+
+    /// Elsewhere there is no segmentation offload: the caller falls back for good.
+    #[cfg(not(target_os = "linux"))]
+    fn send_segments(&self, _batch: &[u8], _to: SocketAddr) -> nix::Result<usize> {
+        Err(Errno::ENOPROTOOPT)
     }
 
     /// Send without waiting: a full socket buffer drops the datagram, as the network would.
