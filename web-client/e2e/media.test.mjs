@@ -167,6 +167,16 @@ test("audio and video through the SFU: the floor holder is seen and heard, a mem
     await playing(viewer.page, "video[data-participant=stage]", "the audience's stage video");
   });
 
+  await withEvidence(people, "the venue projector shows the stage", async () => {
+    // A venue's projector (大屏) joins late and shows the speaker, capturing nothing.
+    const projector = await open(link("venue", "东区分会场", "v1") + "&screen=projector", "media-projector", { width: 1280, height: 720 });
+    await playing(projector.page, "[data-testid=projector-stage] video[data-participant=stage]", "the projector's stage video");
+    const sending = await projector.page.evaluate(() => window.__yishiMedia.pc.getSenders().filter((s) => s.track).length);
+    assert.equal(sending, 0, "the projector sends no camera or microphone");
+    await shot(projector.page, "media-projector");
+    await projector.context.close();
+  });
+
   await withEvidence(people, "audio follows the floor", async () => {
     // A's audio reaches B: the inbound-rtp of A's audio track grows.
     await b.page.waitForFunction(async () => {

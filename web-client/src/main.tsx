@@ -4,12 +4,14 @@ import { render } from "preact";
 import { useEffect } from "preact/hooks";
 import { lang, setLang, t, type Key } from "./i18n";
 import { AudienceScreen, HostScreen, MemberScreen, ProjectorScreen } from "./screens";
-import { announcement, connect, lastError, room, status } from "./store";
+import { announcement, connect, lastError, media, room, status } from "./store";
 import { effect, signal } from "@preact/signals";
 
 const params = new URLSearchParams(location.hash.slice(1));
 const token = params.get("token") ?? "";
 const screen = params.get("screen");
+// The projector shows the stage; it never captures the hall's camera or microphone.
+if (screen === "projector") media.watch();
 const large = signal(localStorage.getItem("yishi.large") === "1");
 const contrast = signal(localStorage.getItem("yishi.contrast") === "1");
 

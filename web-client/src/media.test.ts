@@ -54,7 +54,7 @@ class FakePeer {
   }
 }
 
-function setup(opts: { audience?: boolean; capture?: boolean } = {}) {
+function setup(opts: { audience?: boolean; capture?: boolean; watch?: boolean } = {}) {
   const sent: ClientMessage[] = [];
   const peers: FakePeer[] = [];
   const deps: MediaDeps = {
@@ -76,6 +76,7 @@ function setup(opts: { audience?: boolean; capture?: boolean } = {}) {
     makeStream: (tracks) => ({ getTracks: () => tracks, getVideoTracks: () => tracks.filter((t) => t.kind === "video") }) as unknown as MediaStream,
   };
   const media = new MediaController(deps);
+  if (opts.watch) media.watch();
   const welcome: ServerMessage = {
     type: "welcome",
     protocol: 1,
@@ -102,6 +103,14 @@ describe("media session", () => {
     await v.media.start();
     expect(v.peers[0].log.slice(0, 4)).toEqual(["add video recvonly", "add audio recvonly", "add audio recvonly", "add audio recvonly"]);
     expect(v.media.soundOn.value).toBe(false);
+  });
+
+  it("the projector only watches: no capture, a data channel offer, sound off until asked", async () => {
+    const m = setup({ watch: true });
+    await m.media.start();
+    expect(m.peers[0].log[0]).toBe("datachannel");
+    expect(m.media.publishes).toBe(false);
+    expect(m.media.soundOn.value).toBe(false);
   });
 
   it("without devices a member still receives (a data channel offer) and is told why", async () => {
@@ -214,6 +223,20 @@ describe("stage and quality", () => {
     const s = stageTracks({ heard: [], speaking: [], tracks: [{ mid: "v", kind: "video" }, { mid: "a", kind: "audio" }, { mid: "b", kind: "audio" }, { mid: "c", kind: "audio" }] }, remote);
     expect(s.video).toBe(remote.v);
     expect(s.audio.map((x) => x.mid)).toEqual(["a", "b"]);
+  });
+
+  it("on a member's grid (the projector) the stage is the stage participant's video, with every audio", () => {
+    const remote = { v1: {} as MediaStream, v2: {} as MediaStream, a1: {} as MediaStream, a2: {} as MediaStream };
+    const tracks = [
+      { mid: "v1", kind: "video" as const, participant: "m1" },
+      { mid: "a1", kind: "audio" as const, participant: "m1" },
+      { mid: "v2", kind: "video" as const, participant: "m2" },
+      { mid: "a2", kind: "audio" as const, participant: "m2" },
+    ];
+    const s = stageTracks({ heard: ["m2"], stage: "m2", speaking: [], tracks }, remote);
+    expect(s.video).toBe(remote.v2);
+    expect(s.audio.map((x) => x.mid)).toEqual(["a1", "a2"]);
+    expect(stageTracks({ heard: [], speaking: [], tracks }, remote).video).toBeUndefined();
   });
 
   it("grades round trip and loss", () => {

@@ -64,10 +64,16 @@ export function tiles(state: MediaState | undefined, remote: Record<string, Medi
   return out;
 }
 
-/** The stage tracks of the audience (tracks without a participant). */
+/**
+ * What shows the stage: for the audience its stage tracks (tracks without a participant);
+ * for a member's grid (the venue projector) the stage participant's video and every
+ * audio track (only those the floor lets through carry sound).
+ */
 export function stageTracks(state: MediaState | undefined, remote: Record<string, MediaStream>): { video?: MediaStream; audio: Array<{ mid: string; stream: MediaStream }> } {
-  const mine = (state?.tracks ?? []).filter((tr) => !tr.participant);
-  const video = mine.find((tr) => tr.kind === "video");
+  const tracks = state?.tracks ?? [];
+  const stageOnly = tracks.filter((tr) => !tr.participant);
+  const mine = stageOnly.length ? stageOnly : tracks;
+  const video = mine.find((tr) => tr.kind === "video" && (stageOnly.length > 0 || tr.participant === state?.stage));
   return {
     video: video ? remote[video.mid] : undefined,
     audio: mine.filter((tr) => tr.kind === "audio" && remote[tr.mid]).map((tr) => ({ mid: tr.mid, stream: remote[tr.mid] })),
@@ -157,6 +163,8 @@ export class MediaController {
   private failures = 0;
   private publish = false;
   private audience = false;
+  /** A screen that only shows (the venue projector): no capture, sound off at first. */
+  private watchOnly = false;
   private configured = false;
   private iceServers: IceServer[] = [];
   private statsTimer?: ReturnType<typeof setInterval>;
@@ -178,6 +186,11 @@ export class MediaController {
     return this.publish;
   }
 
+  /** Receive only, whatever the grants: for the venue projector. Call before `welcome`. */
+  watch(): void {
+    this.watchOnly = true;
+  }
+
   get running(): boolean {
     return this.phase.value !== "off" && this.phase.value !== "unavailable";
   }
@@ -187,9 +200,9 @@ export class MediaController {
     if (msg.ice_servers) this.iceServers = msg.ice_servers;
     const first = !this.configured;
     this.configured = true;
-    this.publish = msg.you.grants.includes("publish_media");
+    this.publish = msg.you.grants.includes("publish_media") && !this.watchOnly;
     this.audience = msg.view === "audience";
-    if (first) this.soundOn.value = !this.audience;
+    if (first) this.soundOn.value = !this.audience && !this.watchOnly;
     // The server ended our media session with the old connection.
     else if (this.running) void this.start();
   }

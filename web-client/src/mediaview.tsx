@@ -243,8 +243,11 @@ export function MediaPanel() {
   );
 }
 
-/** The audience: the stage's video (muted at first, with a button for sound) and its voices. */
-export function AudienceStage() {
+/**
+ * The stage's video (muted at first, with a button for sound) and its voices: for the
+ * audience, and on the venue projector (大屏) over a member's grid.
+ */
+export function StageView() {
   useEffect(() => media.ensure(), []);
   const state = media.state.value;
   const { video, audio } = stageTracks(state, media.remote.value);

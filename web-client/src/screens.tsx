@@ -6,7 +6,7 @@ import { describe } from "./livetext";
 import { clock, ordered } from "./room";
 import { act, room, tokenInUse } from "./store";
 import { Compose, Floor, Polls, QueueList, Questions, RequestFloor, Results } from "./parts";
-import { AudienceStage, MediaPanel } from "./mediaview";
+import { MediaPanel, StageView } from "./mediaview";
 
 function Agenda() {
   const r = room.value!.room;
@@ -529,7 +529,7 @@ export function AudienceScreen() {
     <main class="grid">
       <div class="col">
         <section class="card stage" aria-label={t("stage")}>
-          <AudienceStage />
+          <StageView />
           <Viewers />
         </section>
         <Floor />
@@ -550,6 +550,9 @@ export function ProjectorScreen() {
   const open = state.room.polls.filter((p) => p.results);
   return (
     <main class="projector">
+      <section class="card stage projector-stage" aria-label={t("stage")} data-testid="projector-stage">
+        <StageView />
+      </section>
       <Floor big={true} />
       <QueueList limit={3} />
       {open.slice(-1).map((p) => (
