@@ -75,6 +75,9 @@ load-smoke:
 	cargo build -p yishi-server -p yishi-loadtest --bins
 	target/debug/yishi-loadtest --spawn --peer none -n 100 --duration 2 --hold-secs 1 \
 		--senders 5 --subscribers 3 --max-seconds 180 all
+	# Worker processes, as beyond 20,000 connections: 150 clients over three processes.
+	target/debug/yishi-loadtest --spawn --peer none --per-process 60 -n 150 --duration 2 \
+		--hold-secs 1 --max-seconds 120 hold fanout
 
 bench:
 	cargo build --release -p yishi-server -p yishi-loadtest --bins

@@ -13,6 +13,7 @@ mod plot;
 mod report;
 mod scenarios;
 mod sys;
+mod workers;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,7 +74,7 @@ enum MediaSubs {
 )]
 struct Cli {
     /// Scenarios to run, in order.
-    #[arg(value_enum, required = true)]
+    #[arg(value_enum, required_unless_present = "worker")]
     scenarios: Vec<Scenario>,
     /// Start a fresh server (new data directory) for each scenario.
     #[arg(long, conflicts_with = "target")]
@@ -157,6 +158,22 @@ struct Cli {
     /// Give up on the whole run after this many seconds.
     #[arg(long, default_value_t = 900)]
     max_seconds: u64,
+    /// Audience connections one process holds [default: the open-file limit less 1,000];
+    /// hold, fanout and slow put the rest in worker processes of this tool, each with
+    /// its own range of source addresses.
+    #[arg(long)]
+    per_process: Option<usize>,
+    /// Run as a worker process of another run (internal).
+    #[arg(long, hide = true)]
+    worker: bool,
+    #[arg(long, hide = true, default_value = "")]
+    worker_token: String,
+    #[arg(long, hide = true, default_value_t = 0)]
+    worker_offset: usize,
+    #[arg(long, hide = true, default_value = "")]
+    worker_watch: String,
+    #[arg(long, hide = true, default_value_t = 0)]
+    worker_slow_every: usize,
 }
 
 fn main() -> ExitCode {
@@ -232,6 +249,25 @@ fn machine() -> String {
 
 async fn run(cli: Cli) -> anyhow::Result<bool> {
     let nofile = sys::raise_nofile();
+    if cli.worker {
+        let target = cli.target.as_deref().context("a worker needs --target")?;
+        workers::serve(workers::WorkerArgs {
+            addr: sys::loopback_addr(target)?,
+            token: cli.worker_token.clone(),
+            offset: cli.worker_offset,
+            count: cli.connections.first().copied().unwrap_or(0),
+            spread: cli.source_ips.clamp(1, 60_000),
+            concurrency: cli.concurrency,
+            watch: cli.worker_watch.clone(),
+            slow_every: cli.worker_slow_every,
+        })
+        .await?;
+        return Ok(true);
+    }
+    let per_process = cli
+        .per_process
+        .unwrap_or_else(|| nofile.saturating_sub(1000) as usize)
+        .max(1);
     let scenarios = expand(&cli.scenarios);
     let most_connections = cli.connections.iter().copied().max().unwrap_or(0);
     // Sized for the largest N; each run sets its own.
@@ -248,6 +284,8 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         concurrency: cli.concurrency,
         spread: cli.source_ips.clamp(1, 60_000),
         text_bytes: cli.text_bytes,
+        per_process,
+        max_seconds: cli.max_seconds,
     };
     let mo = media::MediaOpts {
         members: cli.media_subscribers == MediaSubs::Members,
@@ -257,10 +295,13 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         spread: o.spread,
     };
     let most_subscribers = cli.subscribers.iter().copied().max().unwrap_or(0);
+    // Beyond `per_process`, worker processes hold the audience (hold, fanout, slow; the
+    // others refuse such an N when they start).
     let biggest = o
         .connections
-        .max(o.voters)
-        .max(o.joins)
+        .min(per_process)
+        .max(o.voters.min(per_process))
+        .max(o.joins.min(per_process))
         .max(most_subscribers * 2)
         + o.senders
         + 64;

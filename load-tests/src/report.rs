@@ -33,6 +33,22 @@ impl Lat {
         }
     }
 
+    /// The recorded values as (value, count), to carry to another process.
+    pub fn recorded(&self) -> Vec<(u64, u64)> {
+        self.lock()
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect()
+    }
+
+    /// Add what [`Lat::recorded`] gave elsewhere.
+    pub fn add_recorded(&self, values: &[(u64, u64)]) {
+        let mut h = self.lock();
+        for &(v, n) in values {
+            h.saturating_record_n(v.max(1), n);
+        }
+    }
+
     /// p50, p99, p99.9 and max in milliseconds (zeros when empty).
     pub fn summary(&self) -> Percentiles {
         let h = self.lock();

@@ -18,6 +18,7 @@ use yishi_protocol::{
 use crate::client::{self, ClientOut, Ctl, Go, Launch, Plan, Shared};
 use crate::report::Row;
 use crate::sys::{CpuMeter, now_us, rss_bytes, source_ip, tcp_kernel_bytes};
+use crate::workers::{RemotePlan, WorkerArgs, Workers};
 
 const TTL: Duration = Duration::from_secs(6 * 3600);
 const CONTROL: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
@@ -45,6 +46,10 @@ pub struct Opts {
     pub concurrency: usize,
     pub spread: usize,
     pub text_bytes: usize,
+    /// Audience connections one process holds; beyond, worker processes hold the rest.
+    pub per_process: usize,
+    /// The run's bound, handed to worker processes.
+    pub max_seconds: u64,
 }
 
 impl Target {
@@ -107,6 +112,7 @@ struct Crowd {
     go: watch::Sender<Option<Go>>,
     stop: watch::Sender<bool>,
     join_time: Duration,
+    workers: Option<Workers>,
 }
 
 impl Crowd {
@@ -117,6 +123,26 @@ impl Crowd {
         o: &Opts,
         plan: impl Fn(usize) -> Plan,
     ) -> anyhow::Result<Crowd> {
+        Crowd::start_with(t, room, n, o, plan, None).await
+    }
+
+    /// Like [`Crowd::start`]; a crowd larger than one process holds (`--per-process`)
+    /// needs `remote`, what worker processes' clients do.
+    async fn start_with(
+        t: &Target,
+        room: &str,
+        n: usize,
+        o: &Opts,
+        plan: impl Fn(usize) -> Plan,
+        remote: Option<RemotePlan>,
+    ) -> anyhow::Result<Crowd> {
+        let local = n.min(o.per_process.max(1));
+        if local < n && remote.is_none() {
+            bail!(
+                "{n} connections need worker processes (more than {} per process), which only hold, fanout and slow use",
+                o.per_process
+            );
+        }
         let shared = Arc::new(Shared::default());
         let (go, go_rx) = watch::channel(None);
         let (stop, stop_rx) = watch::channel(false);
@@ -129,7 +155,27 @@ impl Crowd {
             stop: stop_rx,
         };
         let start = Instant::now();
-        let tasks = (0..n)
+        let workers = match remote {
+            Some(r) if local < n => Some(Workers::start(
+                local,
+                n,
+                o.per_process.max(1),
+                &WorkerArgs {
+                    addr: t.addr,
+                    token: t.audience_token(room),
+                    offset: 0,
+                    count: 0,
+                    spread: o.spread,
+                    concurrency: o.concurrency,
+                    watch: r.watch.to_owned(),
+                    slow_every: r.slow_every,
+                },
+                shared.clone(),
+                o.max_seconds,
+            )?),
+            _ => None,
+        };
+        let tasks = (0..local)
             .map(|i| {
                 tokio::spawn(client::audience(
                     source_ip(i, o.spread),
@@ -145,6 +191,7 @@ impl Crowd {
             go,
             stop,
             join_time: Duration::ZERO,
+            workers,
         };
         if let Err(e) = crowd.shared.wait_connected(n, limit).await {
             crowd.finish().await;
@@ -159,6 +206,9 @@ impl Crowd {
         let mut outs = Vec::with_capacity(self.tasks.len());
         for t in self.tasks.drain(..) {
             outs.push(t.await.unwrap_or_default());
+        }
+        if let Some(w) = &mut self.workers {
+            outs.extend(w.finish().await);
         }
         outs
     }
@@ -199,7 +249,11 @@ pub async fn hold(t: &Target, o: &Opts) -> anyhow::Result<Row> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss0 = t.rss();
     let kern0 = tcp_kernel_bytes();
-    let mut crowd = Crowd::start(t, &room, n, o, |_| idle_plan()).await?;
+    let idle = RemotePlan {
+        watch: "",
+        slow_every: 0,
+    };
+    let mut crowd = Crowd::start_with(t, &room, n, o, |i| idle.plan(i), Some(idle)).await?;
     let connected = crowd.connected();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss1 = t.rss();
@@ -340,13 +394,11 @@ pub async fn fanout(t: &Target, o: &Opts, slow_pct: usize) -> anyhow::Result<Row
     } else {
         0
     };
-    let mut crowd = Crowd::start(t, &room, n, o, |i| Plan {
+    let lecture = RemotePlan {
         watch: "comment_posted",
-        slow: every > 0 && i % every == 0,
-        vote: None,
-        tally_target: 0,
-    })
-    .await?;
+        slow_every: every,
+    };
+    let mut crowd = Crowd::start_with(t, &room, n, o, |i| lecture.plan(i), Some(lecture)).await?;
     let connected = crowd.connected();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss1 = t.rss();

@@ -1,0 +1,289 @@
+//! Beyond one process's open files (20,000 here): worker processes of this tool hold the
+//! rest of an audience crowd, each with its own range of 127.0.0.x source addresses.
+//!
+//! A worker (`--worker`, hidden) connects its clients, then writes a JSON line of its
+//! totals every 50 ms to stdout; the parent adds the changes to the crowd's shared
+//! counters, so a scenario reads one set of figures whatever holds the connections. A
+//! line `stop` on the worker's stdin (or its end) stops the clients; the worker's last
+//! line adds its latency histograms and each client's outcome.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::{Semaphore, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::client::{self, ClientOut, Launch, Plan, Shared};
+use crate::sys::source_ip;
+
+/// What a worker's clients do: the part of a [`Plan`] that can cross a process boundary.
+#[derive(Clone, Copy, Debug)]
+pub struct RemotePlan {
+    /// The event type counted (`comment_posted`) or none.
+    pub watch: &'static str,
+    /// Every `slow_every`-th client (by global index) never reads; 0 for none.
+    pub slow_every: usize,
+}
+
+impl RemotePlan {
+    pub fn plan(&self, i: usize) -> Plan {
+        Plan {
+            watch: self.watch,
+            slow: self.slow_every > 0 && i.is_multiple_of(self.slow_every),
+            vote: None,
+            tally_target: 0,
+        }
+    }
+}
+
+/// The event names a worker may be asked to watch (static, as [`Plan::watch`] is).
+fn watch_name(name: &str) -> &'static str {
+    match name {
+        "comment_posted" => "comment_posted",
+        "comment_approved" => "comment_approved",
+        _ => "",
+    }
+}
+
+/// A worker's report.
+#[derive(Serialize, Deserialize, Default, Debug)]
+struct Report {
+    connected: usize,
+    failed: usize,
+    deliveries: u64,
+    last_delivery_us: u64,
+    welcome_bytes: u64,
+    first_error: Option<String>,
+    /// Only in the last line: latency histograms as (value, count), and the outcomes.
+    #[serde(default)]
+    last: Option<Last>,
+}
+
+#[derive(Serialize, Deserialize, Default, Debug)]
+struct Last {
+    lat: Vec<(u64, u64)>,
+    handshake: Vec<(u64, u64)>,
+    /// (connected, slow, received) per client.
+    outs: Vec<(bool, bool, u64)>,
+}
+
+fn report(shared: &Shared) -> Report {
+    Report {
+        connected: shared.connected.load(Ordering::Relaxed),
+        failed: shared.failed.load(Ordering::Relaxed),
+        deliveries: shared.deliveries.load(Ordering::Relaxed),
+        last_delivery_us: shared.last_delivery_us.load(Ordering::Relaxed),
+        welcome_bytes: shared.welcome_bytes.load(Ordering::Relaxed),
+        first_error: shared.first_error(),
+        last: None,
+    }
+}
+
+/// What the parent tells a worker on its command line.
+pub struct WorkerArgs {
+    pub addr: std::net::SocketAddr,
+    pub token: String,
+    pub offset: usize,
+    pub count: usize,
+    pub spread: usize,
+    pub concurrency: usize,
+    pub watch: String,
+    pub slow_every: usize,
+}
+
+/// The worker's side: hold `count` clients (global indices `offset..`) until told to stop.
+pub async fn serve(a: WorkerArgs) -> anyhow::Result<()> {
+    let shared = Arc::new(Shared::default());
+    let (_go, go_rx) = watch::channel(None);
+    let (stop, stop_rx) = watch::channel(false);
+    let launch = Launch {
+        addr: a.addr,
+        token: Arc::new(a.token),
+        shared: shared.clone(),
+        connecting: Arc::new(Semaphore::new(a.concurrency.max(1))),
+        go: go_rx,
+        stop: stop_rx,
+    };
+    let remote = RemotePlan {
+        watch: watch_name(&a.watch),
+        slow_every: a.slow_every,
+    };
+    let tasks: Vec<JoinHandle<ClientOut>> = (a.offset..a.offset + a.count)
+        .map(|i| {
+            tokio::spawn(client::audience(
+                source_ip(i, a.spread),
+                remote.plan(i),
+                launch.clone(),
+            ))
+        })
+        .collect();
+    let mut out = tokio::io::stdout();
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        tokio::select! {
+            line = lines.next_line() => match line {
+                Ok(Some(l)) if l.trim() != "stop" => {}
+                _ => break,
+            },
+            _ = tick.tick() => {
+                out.write_all(line_of(&report(&shared))?.as_bytes()).await?;
+                out.flush().await?;
+            }
+        }
+    }
+    let _ = stop.send(true);
+    let mut outs = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        let o = t.await.unwrap_or_default();
+        outs.push((o.connected, o.slow, o.received));
+    }
+    let mut last = report(&shared);
+    last.last = Some(Last {
+        lat: shared.lat.recorded(),
+        handshake: shared.handshake.recorded(),
+        outs,
+    });
+    out.write_all(line_of(&last)?.as_bytes()).await?;
+    out.flush().await?;
+    Ok(())
+}
+
+fn line_of(r: &Report) -> anyhow::Result<String> {
+    Ok(serde_json::to_string(r)? + "\n")
+}
+
+/// The parent's side: the running workers of one crowd.
+pub struct Workers {
+    running: Vec<Running>,
+}
+
+struct Running {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    outs: oneshot::Receiver<Vec<ClientOut>>,
+}
+
+impl Workers {
+    /// Start workers for clients `from..n`, at most `per_process` each, whose figures
+    /// flow into `shared`.
+    pub fn start(
+        from: usize,
+        n: usize,
+        per_process: usize,
+        common: &WorkerArgs,
+        shared: Arc<Shared>,
+        max_seconds: u64,
+    ) -> anyhow::Result<Workers> {
+        let exe = std::env::current_exe().context("finding this tool's binary")?;
+        let mut running = Vec::new();
+        let mut offset = from;
+        while offset < n {
+            let count = per_process.min(n - offset);
+            let mut child = Command::new(&exe)
+                .arg("--worker")
+                .args(["--target", &format!("http://{}", common.addr)])
+                .args(["--worker-token", &common.token])
+                .args(["--worker-offset", &offset.to_string()])
+                .args(["-n", &count.to_string()])
+                .args(["--source-ips", &common.spread.to_string()])
+                .args(["--concurrency", &common.concurrency.to_string()])
+                .args(["--worker-watch", &common.watch])
+                .args(["--worker-slow-every", &common.slow_every.to_string()])
+                .args(["--max-seconds", &max_seconds.to_string()])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .kill_on_drop(true)
+                .spawn()
+                .context("starting a worker process")?;
+            let stdout = child.stdout.take().context("a worker's stdout")?;
+            let stdin = child.stdin.take();
+            let (tx, rx) = oneshot::channel();
+            tokio::spawn(follow(stdout, shared.clone(), tx));
+            running.push(Running {
+                child,
+                stdin,
+                outs: rx,
+            });
+            offset += count;
+        }
+        Ok(Workers { running })
+    }
+
+    /// Stop every worker's clients and collect their outcomes (bounded).
+    pub async fn finish(&mut self) -> Vec<ClientOut> {
+        for r in &mut self.running {
+            if let Some(mut stdin) = r.stdin.take() {
+                let _ = stdin.write_all(b"stop\n").await;
+            }
+        }
+        let mut outs = Vec::new();
+        for mut r in self.running.drain(..) {
+            match tokio::time::timeout(Duration::from_secs(60), r.outs).await {
+                Ok(Ok(o)) => outs.extend(o),
+                _ => eprintln!("a worker process gave no outcome"),
+            }
+            let _ = r.child.wait().await;
+        }
+        outs
+    }
+}
+
+/// Add a worker's reports to `shared` as they come; the last one's outcomes go to `done`.
+async fn follow(
+    stdout: tokio::process::ChildStdout,
+    shared: Arc<Shared>,
+    done: oneshot::Sender<Vec<ClientOut>>,
+) {
+    let mut lines = BufReader::new(stdout).lines();
+    let mut prev = Report::default();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let Ok(r) = serde_json::from_str::<Report>(&line) else {
+            continue;
+        };
+        let delta = |now: u64, before: u64| now.saturating_sub(before);
+        shared.connected.fetch_add(
+            r.connected.saturating_sub(prev.connected),
+            Ordering::Relaxed,
+        );
+        shared
+            .failed
+            .fetch_add(r.failed.saturating_sub(prev.failed), Ordering::Relaxed);
+        shared
+            .deliveries
+            .fetch_add(delta(r.deliveries, prev.deliveries), Ordering::Relaxed);
+        shared.welcome_bytes.fetch_add(
+            delta(r.welcome_bytes, prev.welcome_bytes),
+            Ordering::Relaxed,
+        );
+        shared
+            .last_delivery_us
+            .fetch_max(r.last_delivery_us, Ordering::Relaxed);
+        if let Some(e) = &r.first_error {
+            shared.note_error(format!("worker: {e}"));
+        }
+        if let Some(last) = &r.last {
+            shared.lat.add_recorded(&last.lat);
+            shared.handshake.add_recorded(&last.handshake);
+            let outs = last
+                .outs
+                .iter()
+                .map(|&(connected, slow, received)| ClientOut {
+                    connected,
+                    slow,
+                    received,
+                })
+                .collect();
+            let _ = done.send(outs);
+            return;
+        }
+        prev = r;
+    }
+}
