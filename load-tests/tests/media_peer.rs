@@ -77,10 +77,10 @@ async fn audio_video_flow_and_a_pli_brings_a_key_frame() -> anyhow::Result<()> {
     a.wait_connected(CONNECT).await?;
     b.wait_connected(CONNECT).await?;
 
+    // The first key frame may go out before B can decrypt it (A sends once its own side
+    // is connected); the request below brings one either way.
     let got = wait_for("media at B", &b, MEDIA, |s| {
-        s.audio_packets_received > 20
-            && s.video_packets_received > 20
-            && s.video_keyframes_received >= 1
+        s.audio_packets_received > 20 && s.video_packets_received > 20
     })
     .await?;
     assert!(got.audio_bytes_received > 0 && got.video_bytes_received > 0);
