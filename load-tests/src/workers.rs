@@ -162,9 +162,11 @@ fn line_of(r: &Report) -> anyhow::Result<String> {
 /// The parent's side: the running workers of one crowd.
 pub struct Workers {
     running: Vec<Running>,
+    shared: Arc<Shared>,
 }
 
 struct Running {
+    count: usize,
     child: Child,
     stdin: Option<ChildStdin>,
     outs: oneshot::Receiver<Vec<ClientOut>>,
@@ -208,13 +210,14 @@ impl Workers {
             let (tx, rx) = oneshot::channel();
             tokio::spawn(follow(stdout, shared.clone(), tx));
             running.push(Running {
+                count,
                 child,
                 stdin,
                 outs: rx,
             });
             offset += count;
         }
-        Ok(Workers { running })
+        Ok(Workers { running, shared })
     }
 
     /// Stop every worker's clients and collect their outcomes (bounded).
@@ -228,7 +231,12 @@ impl Workers {
         for mut r in self.running.drain(..) {
             match tokio::time::timeout(Duration::from_secs(60), r.outs).await {
                 Ok(Ok(o)) => outs.extend(o),
-                _ => eprintln!("a worker process gave no outcome"),
+                // Its clients' deliveries cannot be checked: count them as failed.
+                _ => {
+                    self.shared.failed.fetch_add(r.count, Ordering::Relaxed);
+                    self.shared
+                        .note_error("a worker process stopped without its outcome");
+                }
             }
             let _ = r.child.wait().await;
         }
