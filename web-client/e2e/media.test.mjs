@@ -60,6 +60,38 @@ async function playing(page, selector, what) {
   assert.ok(b.frames > a.frames, `${what}: frames did not increase (${a.frames} → ${b.frames})`);
 }
 
+/** The width of the frames a video element shows (0 before the first). */
+function videoWidth(page, selector) {
+  return page.evaluate((sel) => document.querySelector(sel)?.videoWidth ?? 0, selector);
+}
+
+/** The frame width a page sends on each simulcast layer of its camera, by rid. */
+function layerWidths(page) {
+  return page.evaluate(async () => {
+    const out = {};
+    (await window.__yishiMedia.pc.getStats()).forEach((s) => {
+      if (s.type === "outbound-rtp" && s.kind === "video" && s.rid && s.frameWidth) out[s.rid] = s.frameWidth;
+    });
+    return out;
+  });
+}
+
+/**
+ * Wait until `viewer` shows `publisher`'s video at the width of the publisher's `rid`
+ * layer while its other layer has another width: the server forwards that layer.
+ */
+async function showsLayer(viewer, selector, publisher, rid, what) {
+  let last;
+  for (let i = 0; i < 40; i++) {
+    const sent = await layerWidths(publisher);
+    const shown = await videoWidth(viewer, selector);
+    last = { sent, shown };
+    if (sent.q && sent.f && sent.q !== sent.f && shown === sent[rid]) return;
+    await sleep(500);
+  }
+  assert.fail(`${what}: expected the "${rid}" layer, got ${JSON.stringify(last)}`);
+}
+
 /** Packets received on the audio track carrying `participant` (by its mid in media_state). */
 function audioPackets(page, participant) {
   return page.evaluate(async (who) => {
@@ -162,6 +194,10 @@ test("audio and video through the SFU: the floor holder is seen and heard, a mem
     await b.page.locator("[data-testid=tile][data-participant=ma] [data-testid=heard-badge]").filter({ hasText: "声音播出中" }).waitFor();
     await a.page.locator("[data-testid=tile][data-participant=mb] [data-testid=heard-badge]").filter({ hasText: "未获发言权" }).waitFor();
     await playing(b.page, "video[data-participant=ma]", "A's video on B's stage");
+    // Cameras go out in two simulcast layers: the stage gets the speaker's full one, the
+    // grid the half-width one of everyone else (the host here).
+    await showsLayer(b.page, "video[data-participant=ma]", a.page, "f", "A on B's stage");
+    await showsLayer(b.page, "video[data-participant=host]", H, "q", "the host on B's grid");
 
     // The audience's stage: A's video.
     await playing(viewer.page, "video[data-participant=stage]", "the audience's stage video");

@@ -17,9 +17,10 @@ class FakePeer {
   hold?: Promise<void>;
   private n = 0;
 
-  addTransceiver(what: string | { kind: string }, init: { direction: string }) {
+  addTransceiver(what: string | { kind: string }, init: { direction: string; sendEncodings?: RTCRtpEncodingParameters[] }) {
     const kind = typeof what === "string" ? what : what.kind;
-    this.log.push(`add ${kind} ${init.direction}`);
+    const layers = init.sendEncodings?.map((e) => e.rid).join(",");
+    this.log.push(`add ${kind} ${init.direction}${layers ? ` ${layers}` : ""}`);
     this.transceivers.push({ mid: null, currentDirection: null, receiver: { track: { kind, id: `t${this.transceivers.length}` } } });
   }
   createDataChannel() {
@@ -92,10 +93,11 @@ function setup(opts: { audience?: boolean; capture?: boolean; watch?: boolean } 
 const settle = () => new Promise((r) => setTimeout(r, 0));
 
 describe("media session", () => {
-  it("a publisher offers its microphone and camera as sendonly, an audience member the stage as recvonly", async () => {
+  it("a publisher offers its microphone and its camera in two layers as sendonly, an audience member the stage as recvonly", async () => {
     const m = setup();
     await m.media.start();
-    expect(m.peers[0].log.slice(0, 2)).toEqual(["add audio sendonly", "add video sendonly"]);
+    // Video in two simulcast layers, low first: the grid gets "q", the stage "f".
+    expect(m.peers[0].log.slice(0, 2)).toEqual(["add audio sendonly", "add video sendonly q,f"]);
     expect(m.sent).toEqual([{ type: "media_offer", sdp: "offer-1" }]);
     expect(m.media.phase.value).toBe("connecting");
 

@@ -33,6 +33,15 @@ export const AUDIENCE_AUDIO_TRACKS = 3;
 const STATS_EVERY_MS = 2000;
 /** Video sent at most this fast: consultations run on weak networks and old devices. */
 const VIDEO_MAX_BITRATE = 600_000;
+/**
+ * Video goes out in two simulcast layers (low first, as browsers expect): the server
+ * forwards the full one to the stage and the half-width one to members' grids, and
+ * falls back to whichever still arrives when the browser drops one on a weak link.
+ */
+export const VIDEO_LAYERS: RTCRtpEncodingParameters[] = [
+  { rid: "q", scaleResolutionDownBy: 2, maxBitrate: 150_000 },
+  { rid: "f", maxBitrate: VIDEO_MAX_BITRATE },
+];
 
 /** One participant's received media, from `media_state` and the tracks by mid. */
 export interface Tile {
@@ -299,7 +308,7 @@ export class MediaController {
         for (let i = 0; i < AUDIENCE_AUDIO_TRACKS; i++) pc.addTransceiver("audio", { direction: "recvonly" });
       } else if (stream && stream.getTracks().length) {
         for (const track of stream.getTracks()) {
-          const sendEncodings = track.kind === "video" ? [{ maxBitrate: VIDEO_MAX_BITRATE }] : undefined;
+          const sendEncodings = track.kind === "video" ? VIDEO_LAYERS.map((l) => ({ ...l })) : undefined;
           pc.addTransceiver(track, { direction: "sendonly", streams: [stream], sendEncodings });
         }
       } else {

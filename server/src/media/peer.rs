@@ -1,7 +1,7 @@
 //! One peer of the SFU: its str0m `Rtc`, the tracks it sends us, the tracks we send it,
 //! and its negotiation state. Only the unit's task touches a peer.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use str0m::change::SdpPendingOffer;
@@ -14,21 +14,49 @@ use super::routing::{Layer, Source, pick_layer};
 use super::wire::Wire;
 use crate::hub::{Out, Outbox};
 
+/// A simulcast layer that sent nothing for this long is left out of the choice: a
+/// browser stops its top layers when its bandwidth or CPU runs short.
+const LAYER_IDLE: Duration = Duration::from_millis(1000);
+
 /// A track the peer sends us.
 #[derive(Debug)]
 pub(super) struct TrackIn {
     pub mid: Mid,
     pub kind: MediaKind,
-    /// With simulcast, the layers seen, in the order they first came.
-    pub rids: Vec<Rid>,
+    /// With simulcast, the layers announced or seen, in that order, each with the
+    /// arrival of its last frame.
+    layers: Vec<(Rid, Option<Instant>)>,
     last_keyframe_request: Option<Instant>,
 }
 
 impl TrackIn {
-    /// The simulcast layer to forward for `layer`, if the track has several.
-    pub fn layer(&self, layer: Layer) -> Option<Rid> {
-        let names: Vec<&str> = self.rids.iter().map(|r| &**r).collect();
-        pick_layer(&names, layer).and_then(|i| self.rids.get(i).copied())
+    /// A frame of layer `rid` arrived at `at`.
+    pub fn saw(&mut self, rid: Rid, at: Instant) {
+        match self.layers.iter_mut().find(|(r, _)| *r == rid) {
+            Some((_, seen)) => *seen = Some(at),
+            None => self.layers.push((rid, Some(at))),
+        }
+    }
+
+    /// The simulcast layer to forward for `layer`, if the track has several: chosen
+    /// among the layers arriving at `now`, or among all when none is.
+    pub fn layer(&self, layer: Layer, now: Instant) -> Option<Rid> {
+        let arriving = |seen: &Option<Instant>| {
+            seen.is_some_and(|at| now.saturating_duration_since(at) < LAYER_IDLE)
+        };
+        let active: Vec<Rid> = self
+            .layers
+            .iter()
+            .filter(|(_, seen)| arriving(seen))
+            .map(|(rid, _)| *rid)
+            .collect();
+        let rids = if active.is_empty() {
+            self.layers.iter().map(|(rid, _)| *rid).collect()
+        } else {
+            active
+        };
+        let names: Vec<&str> = rids.iter().map(|r| &**r).collect();
+        pick_layer(&names, layer).and_then(|i| rids.get(i).copied())
     }
 }
 
@@ -155,7 +183,7 @@ impl Peer {
             self.ins.push(TrackIn {
                 mid,
                 kind,
-                rids,
+                layers: rids.into_iter().map(|rid| (rid, None)).collect(),
                 last_keyframe_request: None,
             });
         }
@@ -350,11 +378,11 @@ impl Peer {
     }
 
     /// The simulcast layer of its video to forward for `layer`, if it sends several.
-    pub fn video_layer(&self, layer: Layer) -> Option<Rid> {
+    pub fn video_layer(&self, layer: Layer, now: Instant) -> Option<Rid> {
         self.ins
             .iter()
             .find(|t| t.kind == MediaKind::Video)?
-            .layer(layer)
+            .layer(layer, now)
     }
 
     /// Ask this peer for a key frame on its video (of one simulcast layer), at most
@@ -397,5 +425,55 @@ fn msid_token(id: &str) -> String {
         "p".to_owned()
     } else {
         token
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn track(rids: &[&str]) -> TrackIn {
+        TrackIn {
+            mid: Mid::from("0"),
+            kind: MediaKind::Video,
+            layers: rids.iter().map(|r| (Rid::from(*r), None)).collect(),
+            last_keyframe_request: None,
+        }
+    }
+
+    #[test]
+    fn layers_are_chosen_among_those_arriving() {
+        let t0 = Instant::now();
+        let mut t = track(&["q", "h", "f"]);
+        // Announced, nothing seen yet: the names decide.
+        assert_eq!(t.layer(Layer::High, t0), Some(Rid::from("f")));
+        assert_eq!(t.layer(Layer::Low, t0), Some(Rid::from("q")));
+        // Only the two lower layers arrive (the browser dropped its top one).
+        t.saw(Rid::from("q"), t0);
+        t.saw(Rid::from("h"), t0);
+        assert_eq!(t.layer(Layer::High, t0), Some(Rid::from("h")));
+        assert_eq!(t.layer(Layer::Low, t0), Some(Rid::from("q")));
+        // The top layer comes back.
+        let t1 = t0 + Duration::from_millis(400);
+        t.saw(Rid::from("f"), t1);
+        assert_eq!(t.layer(Layer::High, t1), Some(Rid::from("f")));
+        // Then only it goes on: low and high are both the layer that arrives.
+        let t2 = t1 + LAYER_IDLE;
+        t.saw(Rid::from("f"), t2);
+        assert_eq!(t.layer(Layer::Low, t2), Some(Rid::from("f")));
+        // Nothing arrives any more: back to choosing by name.
+        let t3 = t2 + LAYER_IDLE * 2;
+        assert_eq!(t.layer(Layer::Low, t3), Some(Rid::from("q")));
+    }
+
+    #[test]
+    fn a_layer_seen_but_not_announced_joins_the_choice() {
+        let t0 = Instant::now();
+        let mut t = track(&[]);
+        assert_eq!(t.layer(Layer::High, t0), None);
+        t.saw(Rid::from("l"), t0);
+        t.saw(Rid::from("h"), t0);
+        assert_eq!(t.layer(Layer::High, t0), Some(Rid::from("h")));
+        assert_eq!(t.layer(Layer::Low, t0), Some(Rid::from("l")));
     }
 }

@@ -398,8 +398,9 @@ impl Unit {
             return;
         };
         if let Some(peer) = self.peers.get_mut(&conn) {
-            let rid = peer.video_layer(Layer::High);
-            if peer.request_keyframe(Instant::now(), rid) {
+            let now = Instant::now();
+            let rid = peer.video_layer(Layer::High, now);
+            if peer.request_keyframe(now, rid) {
                 peer.drain(&mut self.wire, &mut self.events);
             }
         }
@@ -514,16 +515,18 @@ impl Unit {
         let Some(track_in) = sender.ins.iter_mut().find(|t| t.mid == data.mid) else {
             return;
         };
-        if let Some(rid) = data.rid
-            && !track_in.rids.contains(&rid)
-        {
-            track_in.rids.push(rid);
-        }
         let kind = track_in.kind;
         // The layers the grid and the stage forward, when the publisher sends several
         // (worked out only then: this runs for every frame).
         let (low, high) = match data.rid {
-            Some(_) => (track_in.layer(Layer::Low), track_in.layer(Layer::High)),
+            Some(rid) => {
+                let now = data.network_time;
+                track_in.saw(rid, now);
+                (
+                    track_in.layer(Layer::Low, now),
+                    track_in.layer(Layer::High, now),
+                )
+            }
             None => (None, None),
         };
         let who = sender.owner.who.clone();
@@ -554,6 +557,7 @@ impl Unit {
             let Some(peer) = self.peers.get_mut(conn) else {
                 continue;
             };
+            let mut wrote = false;
             for index in 0..peer.outs.len() {
                 let Some(track) = peer.outs.get(index) else {
                     break;
@@ -571,10 +575,16 @@ impl Unit {
                     }
                 }
                 match peer.forward(index, from, data) {
-                    Forwarded::Written => written += 1,
+                    Forwarded::Written => {
+                        written += 1;
+                        wrote = true;
+                    }
                     Forwarded::NeedsKeyframe => want_keyframe = true,
                     Forwarded::Skipped => {}
                 }
+            }
+            // Once per peer, after all its tracks: one batch of datagrams, one new timeout.
+            if wrote {
                 peer.drain(&mut self.wire, &mut self.events);
             }
         }
