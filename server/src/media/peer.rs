@@ -95,6 +95,10 @@ pub(super) struct Peer {
     pub ins: Vec<TrackIn>,
     pub outs: Vec<TrackOut>,
     pub next_timeout: Instant,
+    /// When its timers last ran (`drive`).
+    driven: Instant,
+    /// Frames were written to it since it was last driven.
+    pub written: bool,
     /// The last `media_state` sent, to send only changes.
     pub sent_state: Option<yishi_protocol::MediaState>,
     connected: bool,
@@ -132,6 +136,8 @@ impl Peer {
             ins: Vec::new(),
             outs: Vec::new(),
             next_timeout: now,
+            driven: now,
+            written: false,
             sent_state: None,
             connected: false,
         }
@@ -155,6 +161,21 @@ impl Peer {
             tracing::debug!(conn = self.owner.conn, error = %e, "media peer failed");
             self.rtc.disconnect();
         }
+    }
+
+    /// Run its timers at `now` (which packetises and releases what was written) and take
+    /// the output.
+    pub fn drive(&mut self, now: Instant, wire: &mut Wire, events: &mut Vec<(u64, Event)>) {
+        self.handle(Input::Timeout(now));
+        self.driven = now;
+        self.written = false;
+        self.drain(wire, events);
+    }
+
+    /// Its timers are due and did not run within `within` (a peer written to runs
+    /// them with every frame).
+    pub fn is_due(&self, now: Instant, within: Duration) -> bool {
+        self.next_timeout <= now && now.saturating_duration_since(self.driven) >= within
     }
 
     /// Take everything the `Rtc` has: send datagrams, keep its timeout, hand back events.

@@ -1,6 +1,7 @@
 //! The SFU task: one UDP socket, every peer, one loop. It wakes for a datagram, a
 //! control message or a 10 ms tick (str0m's timers, `media_state`), so nothing is shared
-//! and nothing locks.
+//! and nothing locks. A frame is written to every subscriber first; then each subscriber
+//! written to is driven once, which sends its packets at once in one batch.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -50,6 +51,8 @@ pub(super) struct Unit {
     max_peers: usize,
     /// Rooms whose tracks to sync once the current events are processed.
     to_sync: Vec<Arc<str>>,
+    /// Peers written to, to drive once the current events are processed.
+    to_drive: Vec<u64>,
 }
 
 impl Unit {
@@ -84,6 +87,7 @@ impl Unit {
             buf: vec![0; 2000],
             max_peers: config.max_peers,
             to_sync: Vec::new(),
+            to_drive: Vec::new(),
         })
     }
 
@@ -116,7 +120,24 @@ impl Unit {
                     }
                 }
             }
+            self.settle();
+        }
+    }
+
+    /// Process the events, then drive the peers written to, until neither is left (a
+    /// drive may complete a frame held for reordering).
+    fn settle(&mut self) {
+        loop {
             self.process_events();
+            if self.to_drive.is_empty() {
+                return;
+            }
+            let now = Instant::now();
+            for conn in std::mem::take(&mut self.to_drive) {
+                if let Some(peer) = self.peers.get_mut(&conn) {
+                    peer.drive(now, &mut self.wire, &mut self.events);
+                }
+            }
         }
     }
 
@@ -165,9 +186,8 @@ impl Unit {
 
     fn timeouts(&mut self, now: Instant) {
         for peer in self.peers.values_mut() {
-            if peer.next_timeout <= now {
-                peer.handle(Input::Timeout(now));
-                peer.drain(&mut self.wire, &mut self.events);
+            if peer.is_due(now, TICK) {
+                peer.drive(now, &mut self.wire, &mut self.events);
             }
         }
         let dead: Vec<u64> = self
@@ -557,7 +577,6 @@ impl Unit {
             let Some(peer) = self.peers.get_mut(conn) else {
                 continue;
             };
-            let mut wrote = false;
             for index in 0..peer.outs.len() {
                 let Some(track) = peer.outs.get(index) else {
                     break;
@@ -577,15 +596,14 @@ impl Unit {
                 match peer.forward(index, from, data) {
                     Forwarded::Written => {
                         written += 1;
-                        wrote = true;
+                        if !peer.written {
+                            peer.written = true;
+                            self.to_drive.push(*conn);
+                        }
                     }
                     Forwarded::NeedsKeyframe => want_keyframe = true,
                     Forwarded::Skipped => {}
                 }
-            }
-            // Once per peer, after all its tracks: one batch of datagrams, one new timeout.
-            if wrote {
-                peer.drain(&mut self.wire, &mut self.events);
             }
         }
         metrics::counter!("yishi_media_forwarded_frames_total").increment(written);
