@@ -348,6 +348,9 @@ async fn measure(
     let server_cpu = CpuMeter::start(pid);
     let own_cpu = CpuMeter::start(Some(std::process::id()));
     let mut peak_rss = pid.and_then(rss_bytes).unwrap_or(0);
+    for p in &peers {
+        p.take_audio_delays();
+    }
     publisher.set_paused(false);
     let t = Instant::now();
     while t.elapsed() < o.window {
@@ -364,6 +367,13 @@ async fn measure(
     let udp1 = udp_counters();
     let nic1 = nic_tx_packets();
     let pubd = delta(pub0, sent(&publisher.stats()));
+    // Publisher to subscriber, both bots of this process: the forwarder's delay plus
+    // both WebRTC stacks'.
+    let delays = Lat::new();
+    for p in &peers {
+        delays.add_recorded(&p.take_audio_delays());
+    }
+    let delay = delays.summary();
     let mut got = Counts::default();
     for (p, r0) in peers.iter().zip(&recv0) {
         let d = delta(*r0, received(&p.stats()));
@@ -412,6 +422,10 @@ async fn measure(
     row.extra("audio_pps", got.audio as f64 / window);
     row.extra("video_pps", got.video as f64 / window);
     row.extra("audio_loss_pct", audio_loss);
+    if delay.max_ms > 0.0 {
+        row.extra("audio_delay_p50_ms", delay.p50_ms);
+        row.extra("audio_delay_p99_ms", delay.p99_ms);
+    }
     row.extra("video_loss_pct", video_loss);
     row.extra("video_frame_loss_pct", frame_loss);
     row.extra("video_pkts_per_frame_sent", per_frame);

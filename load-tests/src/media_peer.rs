@@ -331,6 +331,23 @@ impl MediaPeer {
         self.shared.stats()
     }
 
+    /// How long the audio packets received since the last call took from their sender
+    /// (a peer of this process) to here, as (microseconds, count) pairs; starts over.
+    pub fn take_audio_delays(&self) -> Vec<(u64, u64)> {
+        let mut h = self
+            .shared
+            .counters
+            .audio_delays
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let out = h
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect();
+        h.reset();
+        out
+    }
+
     /// Sets the audio level (-dBov, clamped to 0..=127) written on the following audio packets.
     pub fn set_audio_level(&self, level: u8) {
         self.shared
@@ -427,7 +444,6 @@ struct Shared {
     receivers: Mutex<Vec<JoinHandle<()>>>,
 }
 
-#[derive(Default)]
 struct Counters {
     audio_packets_received: AtomicU64,
     video_packets_received: AtomicU64,
@@ -446,6 +462,37 @@ struct Counters {
     /// 0 = none seen yet, otherwise level + 1.
     last_audio_level: AtomicU8,
     per_mid: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
+    /// Sender-to-receiver time of audio packets, in microseconds (see [`opus_payload`]).
+    audio_delays: Mutex<hdrhistogram::Histogram<u64>>,
+}
+
+impl Default for Counters {
+    fn default() -> Counters {
+        let zero = || AtomicU64::new(0);
+        Counters {
+            audio_packets_received: zero(),
+            video_packets_received: zero(),
+            audio_bytes_received: zero(),
+            video_bytes_received: zero(),
+            video_keyframes_received: zero(),
+            video_frames_received: zero(),
+            keyframe_requests_received: zero(),
+            keyframe_requests_sent: zero(),
+            audio_packets_sent: zero(),
+            video_packets_sent: zero(),
+            video_keyframes_sent: zero(),
+            video_frames_sent: zero(),
+            send_errors: zero(),
+            audio_levels_seen: zero(),
+            last_audio_level: AtomicU8::new(0),
+            per_mid: Mutex::default(),
+            // 1 µs to 1 minute, 3 significant figures: valid bounds, cannot fail.
+            audio_delays: Mutex::new(
+                hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3)
+                    .expect("histogram bounds"),
+            ),
+        }
+    }
 }
 
 impl Shared {
@@ -588,6 +635,12 @@ async fn receive(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
                 match kind {
                     RtpCodecKind::Audio => {
                         c.audio_packets_received.fetch_add(1, Ordering::Relaxed);
+                        if let Some(sent) = payload_stamp(&packet.payload) {
+                            let us = stamp_now().saturating_sub(sent).max(1);
+                            if let Ok(mut h) = c.audio_delays.lock() {
+                                h.saturating_record(us);
+                            }
+                        }
                         c.audio_bytes_received.fetch_add(bytes, Ordering::Relaxed);
                         if let Some(level) = audio_level_id
                             .and_then(|id| packet.header.get_extension(id))
@@ -915,7 +968,7 @@ async fn send_audio(
         .marshal()
         .ok()
         .map(|b| b.freeze());
-        let payload = opus_payload(n, level);
+        let payload = opus_payload(n, level, stamp_now());
         n = n.wrapping_add(1);
         let Ok(packets) = packetizer.packetize(now, &payload, AUDIO_SAMPLES_PER_PACKET) else {
             shared.counters.send_errors.fetch_add(1, Ordering::Relaxed);
@@ -1054,16 +1107,33 @@ async fn read_keyframe_requests(shared: Arc<Shared>, track: Arc<TrackLocalStatic
 
 /// An Opus-shaped payload: TOC byte 0x78 (config 15, hybrid full band 20 ms, one frame), then
 /// filler; quieter levels give shorter packets, like a real encoder.
-fn opus_payload(n: u32, level: u8) -> Bytes {
+/// An Opus packet's worth of bytes: a TOC byte, then when it was made (see
+/// [`stamp_now`], little-endian), then filler; longer when louder.
+fn opus_payload(n: u32, level: u8, stamp: u64) -> Bytes {
     let len = if level >= 127 {
-        8
+        10
     } else {
         60 + usize::from(40 - (level / 4).min(40))
     };
     let mut payload = Vec::with_capacity(len);
     payload.push(0x78);
-    payload.extend((1..len).map(|i| (n as usize).wrapping_add(i) as u8));
+    payload.extend_from_slice(&stamp.to_le_bytes());
+    payload.extend((payload.len()..len).map(|i| (n as usize).wrapping_add(i) as u8));
     Bytes::from(payload)
+}
+
+/// Microseconds since this process's first call: the clock audio payloads carry, so a
+/// receiver in the same process measures how long a packet took through the forwarder.
+fn stamp_now() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    // Never 0, which `payload_stamp` reads as "no stamp".
+    EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64 + 1
+}
+
+/// The stamp of an audio payload made by [`opus_payload`].
+fn payload_stamp(payload: &[u8]) -> Option<u64> {
+    let bytes: [u8; 8] = payload.get(1..9)?.try_into().ok()?;
+    Some(u64::from_le_bytes(bytes)).filter(|&s| s > 0)
 }
 
 /// A VP8 frame of `len` bytes (at least 10) with a valid frame header: a 3-byte frame tag (P bit
