@@ -251,17 +251,16 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     let nofile = sys::raise_nofile();
     if cli.worker {
         let target = cli.target.as_deref().context("a worker needs --target")?;
-        workers::serve(workers::WorkerArgs {
+        let common = workers::WorkerCommon {
             addr: sys::loopback_addr(target)?,
             token: cli.worker_token.clone(),
-            offset: cli.worker_offset,
-            count: cli.connections.first().copied().unwrap_or(0),
             spread: cli.source_ips.clamp(1, 60_000),
             concurrency: cli.concurrency,
             watch: cli.worker_watch.clone(),
             slow_every: cli.worker_slow_every,
-        })
-        .await?;
+        };
+        let count = cli.connections.first().copied().unwrap_or(0);
+        workers::serve(common, cli.worker_offset, count).await?;
         return Ok(true);
     }
     let per_process = cli

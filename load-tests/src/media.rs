@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 use webrtc::peer_connection::RTCPeerConnectionState;
 use yishi::media::routing::AUDIENCE_AUDIO_SLOTS;
@@ -562,17 +562,32 @@ struct YishiSub {
     audience: bool,
 }
 
+/// A subscriber's start, the same against either server: wait for a place among those
+/// joining at once (the permit, kept until it has joined), then `setup`; a failure is
+/// reported under `tag`. Returns the permit, when it started, and what `setup` made.
+async fn start<T>(
+    gate: Arc<Semaphore>,
+    subs: &Subs,
+    tag: &str,
+    setup: impl Future<Output = anyhow::Result<T>>,
+) -> Option<(Option<OwnedSemaphorePermit>, Instant, T)> {
+    let permit = gate.acquire_owned().await.ok()?;
+    let t0 = Instant::now();
+    match setup.await {
+        Ok(made) => Some((Some(permit), t0, made)),
+        Err(e) => {
+            subs.fail(format!("{tag}: {e:#}"));
+            None
+        }
+    }
+}
+
 async fn yishi_subscriber(
     me: YishiSub,
     subs: Arc<Subs>,
     gate: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let Ok(permit) = gate.acquire_owned().await else {
-        return;
-    };
-    let mut permit = Some(permit);
-    let t0 = Instant::now();
     let setup = async {
         let mut ctl = Ctl::connect(me.addr, me.src, &me.token, &me.tag).await?;
         let peer = Arc::new(MediaPeer::new(subscriber_options(me.audience)).await?);
@@ -580,12 +595,8 @@ async fn yishi_subscriber(
         negotiate(&mut ctl, &peer).await?;
         anyhow::Ok((ctl, peer))
     };
-    let (mut ctl, peer) = match setup.await {
-        Ok(got) => got,
-        Err(e) => {
-            subs.fail(format!("{}: {e:#}", me.tag));
-            return;
-        }
+    let Some((mut permit, t0, (mut ctl, peer))) = start(gate, &subs, &me.tag, setup).await else {
+        return;
     };
     subs.answered.record(t0.elapsed().as_micros() as u64);
     let mut progress = Progress::new();
@@ -704,11 +715,6 @@ async fn janus_subscriber(
     gate: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let Ok(permit) = gate.acquire_owned().await else {
-        return;
-    };
-    let mut permit = Some(permit);
-    let t0 = Instant::now();
     let JanusSub {
         http,
         base,
@@ -723,12 +729,8 @@ async fn janus_subscriber(
         session.subscribe(&peer, feed).await?;
         anyhow::Ok((session, peer))
     };
-    let (mut session, peer) = match setup.await {
-        Ok(got) => got,
-        Err(e) => {
-            subs.fail(format!("{tag}: {e:#}"));
-            return;
-        }
+    let Some((mut permit, t0, (mut session, peer))) = start(gate, &subs, &tag, setup).await else {
+        return;
     };
     let mut progress = Progress::new();
     let mut tick = tokio::time::interval(Duration::from_millis(20));

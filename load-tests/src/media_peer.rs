@@ -31,7 +31,7 @@ use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication
 use rtc::rtp::codec::opus::OpusPayloader;
 use rtc::rtp::codec::vp8::Vp8Payloader;
 use rtc::rtp::extension::audio_level_extension::AudioLevelExtension;
-use rtc::rtp::packetizer::{Packetizer, new_packetizer};
+use rtc::rtp::packetizer::{Packetizer, Payloader, new_packetizer};
 use rtc::rtp::sequence::new_random_sequencer;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
@@ -923,6 +923,106 @@ impl SendGate {
     }
 }
 
+/// What a synthetic sender's clock says at a tick.
+enum Tick {
+    /// The peer is finished: stop.
+    Finished,
+    /// Not negotiated to send: the sample is skipped, the RTP clock still advances.
+    Idle,
+    /// Paused (see [`MediaPeer::set_paused`]): skipped likewise.
+    Paused,
+    /// Send a sample now, with these parameters.
+    Send(Instant, SendParams),
+}
+
+/// The common part of the synthetic senders: a packetizer, a ticker at the sample
+/// interval, and the question at each tick of whether to send.
+struct SampleClock {
+    packetizer: Box<dyn Packetizer>,
+    ticker: tokio::time::Interval,
+    /// RTP clock ticks per sample.
+    samples: u32,
+}
+
+impl SampleClock {
+    /// Once the peer is connected (`None` if it never is).
+    async fn start(
+        shared: &Shared,
+        ssrc: u32,
+        payload_type: u8,
+        payloader: Box<dyn Payloader>,
+        clock_rate: u32,
+        every: Duration,
+        samples: u32,
+    ) -> Option<SampleClock> {
+        if !shared.connected().await {
+            return None;
+        }
+        let packetizer = new_packetizer(
+            Instant::now(),
+            RTP_MTU,
+            payload_type,
+            ssrc,
+            payloader,
+            Box::new(new_random_sequencer()),
+            clock_rate,
+        );
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        Some(SampleClock {
+            packetizer: Box::new(packetizer),
+            ticker,
+            samples,
+        })
+    }
+
+    async fn tick(&mut self, shared: &Shared, gate: &mut SendGate) -> Tick {
+        self.ticker.tick().await;
+        if shared.is_finished() {
+            return Tick::Finished;
+        }
+        let now = Instant::now();
+        let Some(p) = gate.params(now).await else {
+            self.packetizer.skip_samples(self.samples);
+            return Tick::Idle;
+        };
+        if shared.paused.load(Ordering::Relaxed) {
+            self.packetizer.skip_samples(self.samples);
+            return Tick::Paused;
+        }
+        Tick::Send(now, p)
+    }
+
+    /// Packetize one sample and write its packets, stamped with `p` and then `stamp`;
+    /// returns how many went out and whether all did.
+    async fn send(
+        &mut self,
+        shared: &Shared,
+        track: &TrackLocalStaticRTP,
+        now: Instant,
+        sample: &Bytes,
+        p: &SendParams,
+        stamp: impl Fn(&mut rtc::rtp::Packet) -> rtc::shared::error::Result<()>,
+    ) -> (u64, bool) {
+        let Ok(packets) = self.packetizer.packetize(now, sample, self.samples) else {
+            shared.counters.send_errors.fetch_add(1, Ordering::Relaxed);
+            return (0, false);
+        };
+        let mut sent = 0;
+        let mut all = true;
+        for mut packet in packets {
+            let stamped = p.apply(&mut packet).and_then(|()| stamp(&mut packet));
+            if stamped.is_ok() && track.write_rtp(packet).await.is_ok() {
+                sent += 1;
+            } else {
+                shared.counters.send_errors.fetch_add(1, Ordering::Relaxed);
+                all = false;
+            }
+        }
+        (sent, all)
+    }
+}
+
 /// Opus-shaped audio every 20 ms with the audio level extension, while negotiated to send.
 async fn send_audio(
     shared: Arc<Shared>,
@@ -930,36 +1030,26 @@ async fn send_audio(
     mut gate: SendGate,
     ssrc: u32,
 ) {
-    if !shared.connected().await {
-        return;
-    }
-    let mut packetizer = new_packetizer(
-        Instant::now(),
-        RTP_MTU,
-        OPUS_PAYLOAD_TYPE,
+    let Some(mut clock) = SampleClock::start(
+        &shared,
         ssrc,
+        OPUS_PAYLOAD_TYPE,
         Box::new(OpusPayloader),
-        Box::new(new_random_sequencer()),
         48_000,
-    );
-    let mut ticker = tokio::time::interval(AUDIO_PTIME);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        AUDIO_PTIME,
+        AUDIO_SAMPLES_PER_PACKET,
+    )
+    .await
+    else {
+        return;
+    };
     let mut n: u32 = 0;
     loop {
-        ticker.tick().await;
-        if shared.is_finished() {
-            return;
-        }
-        let now = Instant::now();
-        let Some(p) = gate.params(now).await else {
-            // Not sending: the packet is skipped, the RTP clock still advances.
-            packetizer.skip_samples(AUDIO_SAMPLES_PER_PACKET);
-            continue;
+        let (now, p) = match clock.tick(&shared, &mut gate).await {
+            Tick::Finished => return,
+            Tick::Idle | Tick::Paused => continue,
+            Tick::Send(now, p) => (now, p),
         };
-        if shared.paused.load(Ordering::Relaxed) {
-            packetizer.skip_samples(AUDIO_SAMPLES_PER_PACKET);
-            continue;
-        }
         let level = shared.audio_level.load(Ordering::Relaxed);
         let level_ext = AudioLevelExtension {
             level,
@@ -970,26 +1060,15 @@ async fn send_audio(
         .map(|b| b.freeze());
         let payload = opus_payload(n, level, stamp_now());
         n = n.wrapping_add(1);
-        let Ok(packets) = packetizer.packetize(now, &payload, AUDIO_SAMPLES_PER_PACKET) else {
-            shared.counters.send_errors.fetch_add(1, Ordering::Relaxed);
-            continue;
+        let stamp = |packet: &mut rtc::rtp::Packet| match (p.audio_level_id, &level_ext) {
+            (Some(id), Some(ext)) => packet.header.set_extension(id, ext.clone()),
+            _ => Ok(()),
         };
-        for mut packet in packets {
-            let stamped =
-                p.apply(&mut packet)
-                    .and_then(|()| match (p.audio_level_id, &level_ext) {
-                        (Some(id), Some(ext)) => packet.header.set_extension(id, ext.clone()),
-                        _ => Ok(()),
-                    });
-            if stamped.is_ok() && track.write_rtp(packet).await.is_ok() {
-                shared
-                    .counters
-                    .audio_packets_sent
-                    .fetch_add(1, Ordering::Relaxed);
-            } else {
-                shared.counters.send_errors.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        let (sent, _) = clock.send(&shared, &track, now, &payload, &p, stamp).await;
+        shared
+            .counters
+            .audio_packets_sent
+            .fetch_add(sent, Ordering::Relaxed);
     }
 }
 
@@ -1003,72 +1082,49 @@ async fn send_video(
     frame_bytes: usize,
     keyframe_interval: Duration,
 ) {
-    if !shared.connected().await {
-        return;
-    }
     let mut payloader = Vp8Payloader::default();
     payloader.enable_picture_id = true;
-    let mut packetizer = new_packetizer(
-        Instant::now(),
-        RTP_MTU,
-        VP8_PAYLOAD_TYPE,
+    let Some(mut clock) = SampleClock::start(
+        &shared,
         ssrc,
+        VP8_PAYLOAD_TYPE,
         Box::new(payloader),
-        Box::new(new_random_sequencer()),
         90_000,
-    );
+        VIDEO_FRAME_INTERVAL,
+        VIDEO_TICKS_PER_FRAME,
+    )
+    .await
+    else {
+        return;
+    };
     let mut last_keyframe: Option<Instant> = None;
-    let mut ticker = tokio::time::interval(VIDEO_FRAME_INTERVAL);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut n: u32 = 0;
     loop {
-        ticker.tick().await;
-        if shared.is_finished() {
-            return;
-        }
-        let now = Instant::now();
-        let Some(p) = gate.params(now).await else {
-            packetizer.skip_samples(VIDEO_TICKS_PER_FRAME);
-            // Whoever receives us next needs a key frame to start with.
-            last_keyframe = None;
-            continue;
+        let (now, p) = match clock.tick(&shared, &mut gate).await {
+            Tick::Finished => return,
+            Tick::Idle => {
+                // Whoever receives us next needs a key frame to start with.
+                last_keyframe = None;
+                continue;
+            }
+            Tick::Paused => continue,
+            Tick::Send(now, p) => (now, p),
         };
-        if shared.paused.load(Ordering::Relaxed) {
-            packetizer.skip_samples(VIDEO_TICKS_PER_FRAME);
-            continue;
-        }
         let requested = shared.force_keyframe.swap(false, Ordering::Relaxed);
         let key = requested || last_keyframe.is_none_or(|t| now - t >= keyframe_interval);
         let frame = vp8_frame(key, frame_bytes, n);
         n = n.wrapping_add(1);
-        let Ok(packets) = packetizer.packetize(now, &frame, VIDEO_TICKS_PER_FRAME) else {
-            shared.counters.send_errors.fetch_add(1, Ordering::Relaxed);
-            continue;
-        };
-        let mut all_sent = true;
-        for mut packet in packets {
-            if p.apply(&mut packet).is_ok() && track.write_rtp(packet).await.is_ok() {
-                shared
-                    .counters
-                    .video_packets_sent
-                    .fetch_add(1, Ordering::Relaxed);
-            } else {
-                shared.counters.send_errors.fetch_add(1, Ordering::Relaxed);
-                all_sent = false;
-            }
-        }
+        let (sent, all_sent) = clock
+            .send(&shared, &track, now, &frame, &p, |_| Ok(()))
+            .await;
+        let c = &shared.counters;
+        c.video_packets_sent.fetch_add(sent, Ordering::Relaxed);
         if all_sent {
-            shared
-                .counters
-                .video_frames_sent
-                .fetch_add(1, Ordering::Relaxed);
+            c.video_frames_sent.fetch_add(1, Ordering::Relaxed);
         }
         if key && all_sent {
             last_keyframe = Some(now);
-            shared
-                .counters
-                .video_keyframes_sent
-                .fetch_add(1, Ordering::Relaxed);
+            c.video_keyframes_sent.fetch_add(1, Ordering::Relaxed);
         } else if key {
             // Try the key frame again on the next tick.
             shared.force_keyframe.store(true, Ordering::Relaxed);

@@ -18,7 +18,7 @@ use yishi_protocol::{
 use crate::client::{self, ClientOut, Ctl, Go, Launch, Plan, Shared};
 use crate::report::Row;
 use crate::sys::{CpuMeter, now_us, rss_bytes, source_ip, tcp_kernel_bytes};
-use crate::workers::{RemotePlan, WorkerArgs, Workers};
+use crate::workers::{RemotePlan, WorkerCommon, Workers};
 
 const TTL: Duration = Duration::from_secs(6 * 3600);
 const CONTROL: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
@@ -160,11 +160,9 @@ impl Crowd {
                 local,
                 n,
                 o.per_process.max(1),
-                &WorkerArgs {
+                &WorkerCommon {
                     addr: t.addr,
                     token: t.audience_token(room),
-                    offset: 0,
-                    count: 0,
                     spread: o.spread,
                     concurrency: o.concurrency,
                     watch: r.watch.to_owned(),

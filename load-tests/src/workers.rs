@@ -85,12 +85,11 @@ fn report(shared: &Shared) -> Report {
     }
 }
 
-/// What the parent tells a worker on its command line.
-pub struct WorkerArgs {
+/// What the parent tells every worker alike on its command line (each also gets its
+/// own range of clients).
+pub struct WorkerCommon {
     pub addr: std::net::SocketAddr,
     pub token: String,
-    pub offset: usize,
-    pub count: usize,
     pub spread: usize,
     pub concurrency: usize,
     pub watch: String,
@@ -98,7 +97,7 @@ pub struct WorkerArgs {
 }
 
 /// The worker's side: hold `count` clients (global indices `offset..`) until told to stop.
-pub async fn serve(a: WorkerArgs) -> anyhow::Result<()> {
+pub async fn serve(a: WorkerCommon, offset: usize, count: usize) -> anyhow::Result<()> {
     let shared = Arc::new(Shared::default());
     let (_go, go_rx) = watch::channel(None);
     let (stop, stop_rx) = watch::channel(false);
@@ -114,7 +113,7 @@ pub async fn serve(a: WorkerArgs) -> anyhow::Result<()> {
         watch: watch_name(&a.watch),
         slow_every: a.slow_every,
     };
-    let tasks: Vec<JoinHandle<ClientOut>> = (a.offset..a.offset + a.count)
+    let tasks: Vec<JoinHandle<ClientOut>> = (offset..offset + count)
         .map(|i| {
             tokio::spawn(client::audience(
                 source_ip(i, a.spread),
@@ -179,7 +178,7 @@ impl Workers {
         from: usize,
         n: usize,
         per_process: usize,
-        common: &WorkerArgs,
+        common: &WorkerCommon,
         shared: Arc<Shared>,
         max_seconds: u64,
     ) -> anyhow::Result<Workers> {
