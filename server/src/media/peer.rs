@@ -172,10 +172,10 @@ impl Peer {
         self.drain(wire, events);
     }
 
-    /// Its timers are due and did not run within `within` (a peer written to runs
-    /// them with every frame).
-    pub fn is_due(&self, now: Instant, within: Duration) -> bool {
-        self.next_timeout <= now && now.saturating_duration_since(self.driven) >= within
+    /// Its timers are due and have not run since `since` (a peer written to runs them
+    /// with every frame).
+    pub fn is_due(&self, now: Instant, since: Instant) -> bool {
+        self.next_timeout <= now && self.driven <= since
     }
 
     /// Take everything the `Rtc` has: send datagrams, keep its timeout, hand back events.

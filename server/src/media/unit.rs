@@ -99,6 +99,7 @@ impl Unit {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut last_state = Instant::now();
+        let mut last_tick = last_state;
         loop {
             tokio::select! {
                 biased;
@@ -113,7 +114,8 @@ impl Unit {
                 }
                 _ = tick.tick() => {
                     let now = Instant::now();
-                    self.timeouts(now);
+                    self.timeouts(now, last_tick);
+                    last_tick = now;
                     if now.duration_since(last_state) >= STATE_EVERY {
                         last_state = now;
                         self.send_states(now);
@@ -184,9 +186,11 @@ impl Unit {
         }
     }
 
-    fn timeouts(&mut self, now: Instant) {
+    /// Drive the peers whose timers are due, but not those driven since the last tick
+    /// (`last_tick`): a peer written to ran its timers then.
+    fn timeouts(&mut self, now: Instant, last_tick: Instant) {
         for peer in self.peers.values_mut() {
-            if peer.is_due(now, TICK) {
+            if peer.is_due(now, last_tick) {
                 peer.drive(now, &mut self.wire, &mut self.events);
             }
         }
