@@ -334,18 +334,7 @@ impl MediaPeer {
     /// How long the audio packets received since the last call took from their sender
     /// (a peer of this process) to here, as (microseconds, count) pairs; starts over.
     pub fn take_audio_delays(&self) -> Vec<(u64, u64)> {
-        let mut h = self
-            .shared
-            .counters
-            .audio_delays
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let out = h
-            .iter_recorded()
-            .map(|v| (v.value_iterated_to(), v.count_at_value()))
-            .collect();
-        h.reset();
-        out
+        self.shared.counters.audio_delays.take()
     }
 
     /// Sets the audio level (-dBov, clamped to 0..=127) written on the following audio packets.
@@ -444,6 +433,7 @@ struct Shared {
     receivers: Mutex<Vec<JoinHandle<()>>>,
 }
 
+#[derive(Default)]
 struct Counters {
     audio_packets_received: AtomicU64,
     video_packets_received: AtomicU64,
@@ -463,35 +453,38 @@ struct Counters {
     last_audio_level: AtomicU8,
     per_mid: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
     /// Sender-to-receiver time of audio packets, in microseconds (see [`opus_payload`]).
-    audio_delays: Mutex<hdrhistogram::Histogram<u64>>,
+    audio_delays: Delays,
 }
 
-impl Default for Counters {
-    fn default() -> Counters {
-        let zero = || AtomicU64::new(0);
-        Counters {
-            audio_packets_received: zero(),
-            video_packets_received: zero(),
-            audio_bytes_received: zero(),
-            video_bytes_received: zero(),
-            video_keyframes_received: zero(),
-            video_frames_received: zero(),
-            keyframe_requests_received: zero(),
-            keyframe_requests_sent: zero(),
-            audio_packets_sent: zero(),
-            video_packets_sent: zero(),
-            video_keyframes_sent: zero(),
-            video_frames_sent: zero(),
-            send_errors: zero(),
-            audio_levels_seen: zero(),
-            last_audio_level: AtomicU8::new(0),
-            per_mid: Mutex::default(),
-            // 1 µs to 1 minute, 3 significant figures: valid bounds, cannot fail.
-            audio_delays: Mutex::new(
-                hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3)
-                    .expect("histogram bounds"),
-            ),
-        }
+/// Delays in microseconds, 1 µs to 1 minute at 3 significant figures.
+struct Delays(Mutex<hdrhistogram::Histogram<u64>>);
+
+impl Default for Delays {
+    fn default() -> Delays {
+        // Valid bounds and precision: this cannot fail.
+        let h = hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3).expect("bounds");
+        Delays(Mutex::new(h))
+    }
+}
+
+impl Delays {
+    fn lock(&self) -> std::sync::MutexGuard<'_, hdrhistogram::Histogram<u64>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn record(&self, us: u64) {
+        self.lock().saturating_record(us.max(1));
+    }
+
+    /// The recorded values as (value, count), emptied.
+    fn take(&self) -> Vec<(u64, u64)> {
+        let mut h = self.lock();
+        let out = h
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect();
+        h.reset();
+        out
     }
 }
 
@@ -636,10 +629,7 @@ async fn receive(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
                     RtpCodecKind::Audio => {
                         c.audio_packets_received.fetch_add(1, Ordering::Relaxed);
                         if let Some(sent) = payload_stamp(&packet.payload) {
-                            let us = stamp_now().saturating_sub(sent).max(1);
-                            if let Ok(mut h) = c.audio_delays.lock() {
-                                h.saturating_record(us);
-                            }
+                            c.audio_delays.record(stamp_now().saturating_sub(sent));
                         }
                         c.audio_bytes_received.fetch_add(bytes, Ordering::Relaxed);
                         if let Some(level) = audio_level_id
