@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::Utf8Bytes;
 use str0m::change::SdpPendingOffer;
 use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaTime, Mid, Rid};
-use str0m::{Event, Input, Output, Rtc};
+use str0m::{Event, Input, Output, Reason, Rtc};
 use yishi_protocol::{MediaKind, ServerMessage};
 
 use super::Owner;
@@ -60,6 +60,13 @@ impl TrackIn {
     }
 }
 
+/// How long a timer due only for str0m's null pacer may wait for the peer's next frame.
+/// After every send the pacer asks to run before the next one, which writing the next
+/// frame does anyway; on the tick that would be a wasted run for every busy subscriber
+/// (a third of all runs with one publisher). The timers it hides (reports,
+/// keep-alives) run at most this late.
+const PACER_GRACE: Duration = Duration::from_millis(50);
+
 /// A track we send the peer.
 #[derive(Debug)]
 pub(super) struct TrackOut {
@@ -99,6 +106,8 @@ pub(super) struct Peer {
     driven: Instant,
     /// Frames were written to it since it was last driven.
     pub written: bool,
+    /// Its next timer is the null pacer's (`PACER_GRACE`).
+    pacer_due: bool,
     /// The last `media_state` sent, to send only changes.
     pub sent_state: Option<yishi_protocol::MediaState>,
     connected: bool,
@@ -138,6 +147,7 @@ impl Peer {
             next_timeout: now,
             driven: now,
             written: false,
+            pacer_due: false,
             sent_state: None,
             connected: false,
         }
@@ -173,9 +183,11 @@ impl Peer {
     }
 
     /// Its timers are due and have not run since `since` (a peer written to runs them
-    /// with every frame).
+    /// with every frame). The pacer's alone waits `PACER_GRACE` for the next frame.
     pub fn is_due(&self, now: Instant, since: Instant) -> bool {
-        self.next_timeout <= now && self.driven <= since
+        self.next_timeout <= now
+            && self.driven <= since
+            && !(self.pacer_due && now < self.driven + PACER_GRACE)
     }
 
     /// Take everything the `Rtc` has: send datagrams, keep its timeout, hand back events.
@@ -185,6 +197,7 @@ impl Peer {
                 Ok(Output::Transmit(t)) => wire.send(&t.contents, t.destination),
                 Ok(Output::Timeout(at)) => {
                     self.next_timeout = at;
+                    self.pacer_due = matches!(self.rtc.last_timeout_reason(), Reason::Pacer(_));
                     break;
                 }
                 Ok(Output::Event(e)) => events.push((self.owner.conn, e)),
