@@ -190,7 +190,8 @@ impl Peer {
             && !(self.pacer_due && now < self.driven + PACER_GRACE)
     }
 
-    /// Take everything the `Rtc` has: send datagrams, keep its timeout, hand back events.
+    /// Take everything the `Rtc` has: queue datagrams on the wire, keep its timeout, hand
+    /// back events.
     pub fn drain(&mut self, wire: &mut Wire, events: &mut Vec<(u64, Event)>) {
         loop {
             match self.rtc.poll_output() {
@@ -208,7 +209,6 @@ impl Peer {
                 }
             }
         }
-        wire.flush();
     }
 
     /// A track the peer sends us appeared.

@@ -1,7 +1,8 @@
 //! The SFU task: one UDP socket, every peer, one loop. It wakes for a datagram, a
 //! control message or a 10 ms tick (str0m's timers, `media_state`), so nothing is shared
 //! and nothing locks. A frame is written to every subscriber first; then each subscriber
-//! written to is driven once, which sends its packets at once in one batch.
+//! written to is driven once, which queues its packets on the wire; they all leave
+//! together at the end of the wake-up.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -123,6 +124,7 @@ impl Unit {
                 }
             }
             self.settle();
+            self.wire.flush();
         }
     }
 

@@ -1,8 +1,11 @@
-//! The SFU's one UDP socket. Sending batches: what one peer's drain produces for one
-//! address, in datagrams of one size (the last may be shorter), leaves in one `sendmsg`
+//! The SFU's one UDP socket. Sending batches twice over: what one peer's drain produces
+//! for one address, in datagrams of one size (the last may be shorter), is one message
 //! with UDP segmentation offload (GSO), so a video frame of four packets takes one trip
-//! down the network stack instead of four. Where the kernel or the device refuses GSO,
-//! the wire falls back to one datagram per call for good.
+//! down the network stack instead of four; and the messages of many peers leave
+//! together in one `sendmmsg`, so a frame forwarded to 200 subscribers costs a handful
+//! of system calls instead of 200. Where the kernel or the device refuses GSO, the wire
+//! falls back to one datagram a message for good; where there is no `sendmmsg` (not
+//! Linux), to one datagram a call.
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,20 +17,68 @@ use tokio::net::UdpSocket;
 
 /// Socket buffers: a burst of video to many subscribers must not overflow them.
 const SOCKET_BUFFER: usize = 4 << 20;
-/// Datagrams in one GSO send (the kernel takes up to 64).
+/// Datagrams in one GSO message (the kernel takes up to 64).
 const MAX_SEGMENTS: usize = 64;
-/// Bytes in one GSO send (an IP datagram's limit, less headers).
+/// Bytes in one GSO message (an IP datagram's limit, less headers).
 const MAX_BATCH_BYTES: usize = 60_000;
+/// Messages queued before they leave on their own: one `sendmmsg` saves nearly all the
+/// per-call cost at this size, and the first subscribers need not wait for the last.
+const MAX_MESSAGES: usize = 64;
+
+/// Datagrams to one address, back to back in the queue: several of `segment` bytes
+/// (the last may be shorter) sent with GSO, or a single one.
+#[derive(Debug)]
+struct Message {
+    to: SocketAddr,
+    start: usize,
+    end: usize,
+    segment: usize,
+    count: usize,
+    /// A shorter datagram ended it: only the last segment may be short.
+    ended: bool,
+}
+
+impl Message {
+    fn len(&self) -> usize {
+        self.end - self.start
+    }
+}
+
+/// How many of the first `messages` one call can send, and the GSO segment size it
+/// carries: every message of several datagrams must have that segment size, and every
+/// single datagram must fit in it (the kernel sends a datagram no longer than the
+/// segment size as it is). Order is kept: the call ends before the first that does
+/// not fit.
+fn call_size(messages: &[Message]) -> (usize, Option<usize>) {
+    let mut segment = None;
+    let mut longest_single = 0;
+    for (i, m) in messages.iter().enumerate().take(MAX_MESSAGES) {
+        let fits = if m.count > 1 {
+            match segment {
+                None if longest_single <= m.segment => {
+                    segment = Some(m.segment);
+                    true
+                }
+                None => false,
+                Some(s) => s == m.segment,
+            }
+        } else {
+            longest_single = longest_single.max(m.len());
+            segment.is_none_or(|s| m.len() <= s)
+        };
+        if !fits {
+            return (i, segment);
+        }
+    }
+    (messages.len().min(MAX_MESSAGES), segment)
+}
 
 pub(super) struct Wire {
     pub socket: UdpSocket,
     gso: bool,
-    batch: Vec<u8>,
-    to: Option<SocketAddr>,
-    segment: usize,
-    count: usize,
-    /// A shorter datagram ended the batch: only the last segment may be short.
-    ended: bool,
+    /// The queued datagrams' bytes.
+    queued: Vec<u8>,
+    messages: Vec<Message>,
 }
 
 impl Wire {
@@ -44,81 +95,124 @@ impl Wire {
         Ok(Wire {
             socket: UdpSocket::from_std(socket.into())?,
             gso: cfg!(target_os = "linux"),
-            batch: Vec::with_capacity(MAX_BATCH_BYTES),
-            to: None,
-            segment: 0,
-            count: 0,
-            ended: false,
+            queued: Vec::new(),
+            messages: Vec::with_capacity(MAX_MESSAGES),
         })
     }
 
     /// Queue a datagram; it leaves at the next [`Wire::flush`] or sooner.
     pub fn send(&mut self, contents: &[u8], to: SocketAddr) {
-        if !self.gso {
-            return self.send_one(contents, to);
+        let len = contents.len();
+        let joined = match self.messages.last_mut() {
+            Some(m)
+                if self.gso
+                    && m.to == to
+                    && !m.ended
+                    && len <= m.segment
+                    && m.count < MAX_SEGMENTS
+                    && m.end - m.start + len <= MAX_BATCH_BYTES =>
+            {
+                m.ended = len < m.segment;
+                m.count += 1;
+                m.end += len;
+                true
+            }
+            _ => false,
+        };
+        if !joined {
+            if self.messages.len() >= MAX_MESSAGES {
+                self.flush();
+            }
+            let start = self.queued.len();
+            self.messages.push(Message {
+                to,
+                start,
+                end: start + len,
+                segment: len,
+                count: 1,
+                ended: false,
+            });
         }
-        let joins = self.count > 0
-            && self.to == Some(to)
-            && !self.ended
-            && contents.len() <= self.segment
-            && self.count < MAX_SEGMENTS
-            && self.batch.len() + contents.len() <= MAX_BATCH_BYTES;
-        if !joins {
-            self.flush();
-            self.to = Some(to);
-            self.segment = contents.len();
-        } else if contents.len() < self.segment {
-            self.ended = true;
-        }
-        self.batch.extend_from_slice(contents);
-        self.count += 1;
+        self.queued.extend_from_slice(contents);
     }
 
-    /// Send what is queued.
+    /// Send what is queued, in order, in as few calls as the kernel takes. A message
+    /// the kernel refuses is dropped (as the network would), not the ones after it.
     pub fn flush(&mut self) {
-        let (count, to) = (self.count, self.to);
-        self.count = 0;
-        self.ended = false;
-        let Some(to) = to else { return };
-        let batch = std::mem::take(&mut self.batch);
-        match count {
-            0 => {}
-            1 => self.send_one(&batch, to),
-            _ => match self.send_segments(&batch, to) {
-                Ok(_) => metrics::counter!("yishi_media_gso_sends_total").increment(1),
-                Err(Errno::EIO | Errno::EINVAL | Errno::ENOPROTOOPT) => {
-                    tracing::info!("UDP segmentation offload refused: one datagram a call");
+        let messages = std::mem::take(&mut self.messages);
+        let mut rest = messages.as_slice();
+        while !rest.is_empty() {
+            let (n, segment) = call_size(rest);
+            match self.send_many(&rest[..n], segment) {
+                Ok(sent) => rest = &rest[sent.clamp(1, n)..],
+                Err(Errno::EIO | Errno::EINVAL | Errno::ENOPROTOOPT) if segment.is_some() => {
+                    tracing::info!("UDP segmentation offload refused: one datagram a message");
                     self.gso = false;
-                    for chunk in batch.chunks(self.segment.max(1)) {
-                        self.send_one(chunk, to);
+                    for m in rest {
+                        self.send_each(m);
                     }
+                    break;
                 }
-                Err(_) => dropped(count),
-            },
+                Err(_) => {
+                    dropped(rest[0].count);
+                    rest = &rest[1..];
+                }
+            }
         }
-        self.batch = batch;
-        self.batch.clear();
+        let mut messages = messages;
+        messages.clear();
+        self.messages = messages;
+        self.queued.clear();
     }
 
-    /// One system call for the whole batch, cut into `segment`-sized datagrams by the
-    /// kernel (or the device).
+    /// One system call for `messages`, with `segment` as the GSO segment size if set:
+    /// returns how many left.
     #[cfg(target_os = "linux")]
-    fn send_segments(&self, batch: &[u8], to: SocketAddr) -> nix::Result<usize> {
-        use nix::sys::socket::{ControlMessage, sendmsg};
-        let segment = u16::try_from(self.segment).unwrap_or(u16::MAX);
-        sendmsg(
+    fn send_many(&self, messages: &[Message], segment: Option<usize>) -> nix::Result<usize> {
+        use nix::sys::socket::{ControlMessage, MultiHeaders, sendmmsg};
+        let slices: Vec<[io::IoSlice; 1]> = messages
+            .iter()
+            .map(|m| [io::IoSlice::new(&self.queued[m.start..m.end])])
+            .collect();
+        let addrs: Vec<Option<SockaddrStorage>> = messages
+            .iter()
+            .map(|m| Some(SockaddrStorage::from(m.to)))
+            .collect();
+        let size = segment.map_or(0, |s| u16::try_from(s).unwrap_or(u16::MAX));
+        let cmsgs = [ControlMessage::UdpGsoSegments(&size)];
+        let (cmsgs, space) = match segment {
+            Some(_) => (&cmsgs[..], Some(nix::cmsg_space!(u16))),
+            None => (&cmsgs[..0], None),
+        };
+        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(messages.len(), space);
+        let sent = sendmmsg(
             self.socket.as_raw_fd(),
-            &[io::IoSlice::new(batch)],
-            &[ControlMessage::UdpGsoSegments(&segment)],
+            &mut headers,
+            &slices,
+            addrs,
+            cmsgs,
             MsgFlags::MSG_DONTWAIT,
-            Some(&SockaddrStorage::from(to)),
-        )
+        )?
+        .count();
+        let batched = messages.iter().take(sent).filter(|m| m.count > 1).count();
+        if batched > 0 {
+            metrics::counter!("yishi_media_gso_sends_total").increment(batched as u64);
+        }
+        Ok(sent)
     }
 
-    /// Elsewhere there is no segmentation offload: the caller falls back for good.
+    /// Elsewhere one datagram a call (and no GSO: every message is a single datagram).
     #[cfg(not(target_os = "linux"))]
-    fn send_segments(&self, _batch: &[u8], _to: SocketAddr) -> nix::Result<usize> {
-        Err(Errno::ENOPROTOOPT)
+    fn send_many(&self, messages: &[Message], _segment: Option<usize>) -> nix::Result<usize> {
+        self.send_each(&messages[0]);
+        Ok(1)
+    }
+
+    /// A message's datagrams one by one.
+    fn send_each(&self, m: &Message) {
+        for chunk in self.queued[m.start..m.end].chunks(m.segment.max(1)) {
+            self.send_one(chunk, m.to);
+        }
     }
 
     /// Send without waiting: a full socket buffer drops the datagram, as the network would.
@@ -205,5 +299,82 @@ mod tests {
                 .enumerate()
                 .all(|(i, d)| d.len() == 200 && d[0] == i as u8)
         );
+    }
+
+    fn message(segment: usize, count: usize, last: usize) -> Message {
+        let end = segment * (count - 1) + last;
+        Message {
+            to: "127.0.0.1:9".parse().expect("addr"),
+            start: 0,
+            end,
+            segment,
+            count,
+            ended: last < segment,
+        }
+    }
+
+    #[test]
+    fn a_call_takes_messages_in_order_while_they_share_a_segment_size() {
+        let audio = || message(90, 1, 90);
+        let frame = |segment| message(segment, 4, 700);
+        // Audio fits in the frames' segment size: one call for all.
+        let mixed = [
+            audio(),
+            frame(1200),
+            audio(),
+            frame(1200),
+            message(1200, 1, 1200),
+        ];
+        assert_eq!(call_size(&mixed), (5, Some(1200)));
+        // Singles only: no segment size.
+        assert_eq!(call_size(&[audio(), audio()]), (2, None));
+        // A frame of another segment size ends the call, and so does a single longer
+        // than the segment size; a long single before any frame is fine.
+        assert_eq!(
+            call_size(&[audio(), frame(1200), frame(1100)]),
+            (2, Some(1200))
+        );
+        assert_eq!(
+            call_size(&[frame(1000), message(1100, 1, 1100)]),
+            (1, Some(1000))
+        );
+        assert_eq!(call_size(&[message(1100, 1, 1100), frame(1000)]), (1, None));
+        // At most MAX_MESSAGES a call.
+        let many: Vec<Message> = (0..MAX_MESSAGES + 5).map(|_| audio()).collect();
+        assert_eq!(call_size(&many), (MAX_MESSAGES, None));
+    }
+
+    #[tokio::test]
+    async fn many_subscribers_get_their_frames_whole_and_in_order() {
+        let mut wire = Wire::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        // More subscribers than one call takes, each sent a frame and an audio packet,
+        // as a burst of drains does; the queue sends on its own when it is full.
+        let mut subscribers = Vec::new();
+        for _ in 0..MAX_MESSAGES + 10 {
+            subscribers.push(receiver().await);
+        }
+        for (i, (_, addr)) in subscribers.iter().enumerate() {
+            let tag = i as u8;
+            for d in [
+                vec![tag; 1200],
+                vec![tag; 1200],
+                vec![tag; 500],
+                vec![tag; 90],
+            ] {
+                wire.send(&d, *addr);
+            }
+        }
+        wire.flush();
+        for (i, (socket, _)) in subscribers.iter().enumerate() {
+            let tag = i as u8;
+            let got = received(socket, 4).await;
+            let want = vec![
+                vec![tag; 1200],
+                vec![tag; 1200],
+                vec![tag; 500],
+                vec![tag; 90],
+            ];
+            assert_eq!(got, want, "subscriber {i}");
+        }
     }
 }
