@@ -11,6 +11,7 @@
 //! subscriber sees it; a change of floor applies to the next packet.
 
 mod peer;
+mod rewrite;
 pub mod routing;
 mod turn;
 mod unit;

@@ -1,15 +1,19 @@
 //! One peer of the SFU: its str0m `Rtc`, the tracks it sends us, the tracks we send it,
 //! and its negotiation state. Only the unit's task touches a peer.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use str0m::change::SdpPendingOffer;
-use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaTime, Mid, Rid};
+use str0m::format::PayloadParams;
+use str0m::media::{Direction, KeyframeRequestKind, Mid, Pt, Rid};
+use str0m::rtp::{ExtensionValues, RtpWrite, Ssrc, Vp8Descriptor};
 use str0m::{Event, Input, Output, Reason, Rtc};
 use yishi_protocol::{MediaKind, ServerMessage};
 
 use super::Owner;
+use super::rewrite::{Arrived, Rewriter, Rewritten};
 use super::routing::{Layer, Source, pick_layer};
 use super::wire::Wire;
 use crate::hub::{Out, Outbox};
@@ -24,13 +28,13 @@ pub(super) struct TrackIn {
     pub mid: Mid,
     pub kind: MediaKind,
     /// With simulcast, the layers announced or seen, in that order, each with the
-    /// arrival of its last frame.
+    /// arrival of its last packet.
     layers: Vec<(Rid, Option<Instant>)>,
     last_keyframe_request: Option<Instant>,
 }
 
 impl TrackIn {
-    /// A frame of layer `rid` arrived at `at`.
+    /// A packet of layer `rid` arrived at `at`.
     pub fn saw(&mut self, rid: Rid, at: Instant) {
         match self.layers.iter_mut().find(|(r, _)| *r == rid) {
             Some((_, seen)) => *seen = Some(at),
@@ -60,9 +64,9 @@ impl TrackIn {
     }
 }
 
-/// How long a timer due only for str0m's null pacer may wait for the peer's next frame.
+/// How long a timer due only for str0m's null pacer may wait for the peer's next packet.
 /// After every send the pacer asks to run before the next one, which writing the next
-/// frame does anyway; on the tick that would be a wasted run for every busy subscriber
+/// packet does anyway; on the tick that would be a wasted run for every busy subscriber
 /// (a third of all runs with one publisher). The timers it hides (reports,
 /// keep-alives) run at most this late.
 const PACER_GRACE: Duration = Duration::from_millis(50);
@@ -75,22 +79,36 @@ pub(super) struct TrackOut {
     pub source: Source,
     /// Negotiated: media may be written.
     pub open: bool,
-    /// The connection (and simulcast layer) whose media it carries now.
-    bound: Option<(u64, Option<Rid>)>,
-    /// Added to the source's media time, so the track's time goes on smoothly when its
-    /// source changes.
-    offset: i64,
-    last_time: Option<u64>,
-    /// A new video source starts at a key frame.
-    waiting_keyframe: bool,
+    /// Makes its packets one stream whichever source feeds it.
+    rewriter: Rewriter,
+    /// Its send stream, once negotiated.
+    ssrc: Option<Ssrc>,
+    /// The payload type last mapped: the source's connection and type, and ours.
+    pt: Option<(u64, Pt, Pt)>,
 }
 
-/// What writing a frame to a peer came to.
+/// An RTP packet to forward, with what every subscriber's copy needs worked out once.
+pub(super) struct Packet {
+    pub arrived: Arrived,
+    pub pt: Pt,
+    /// The codec of `pt` at its source; `red` when `pt` is its RED (RFC 2198) type.
+    pub params: PayloadParams,
+    pub red: bool,
+    pub marker: bool,
+    /// The header extensions that travel on (the audio level).
+    pub ext_vals: ExtensionValues,
+    pub arrival: Instant,
+    pub payload: Arc<[u8]>,
+    pub vp8: Option<Vp8Descriptor>,
+}
+
+/// What writing a packet to a peer came to.
 pub(super) enum Forwarded {
     Written,
-    /// Nothing to write (no matching track, or waiting for a key frame).
+    /// Nothing to write (no matching track or codec, or a packet from before its
+    /// source began on the track).
     Skipped,
-    /// The track changed source or waits for a key frame: ask the source for one.
+    /// The track changed source and waits for a key frame: ask the source for one.
     NeedsKeyframe,
 }
 
@@ -104,7 +122,7 @@ pub(super) struct Peer {
     pub next_timeout: Instant,
     /// When its timers last ran (`drive`).
     driven: Instant,
-    /// Frames were written to it since it was last driven.
+    /// Packets were written to it since it was last driven.
     pub written: bool,
     /// Its next timer is the null pacer's (`PACER_GRACE`).
     pacer_due: bool,
@@ -124,14 +142,6 @@ pub(super) fn from_str0m(kind: str0m::media::MediaKind) -> MediaKind {
     match kind {
         str0m::media::MediaKind::Audio => MediaKind::Audio,
         str0m::media::MediaKind::Video => MediaKind::Video,
-    }
-}
-
-/// One frame's worth of media time: 20 ms of audio at 48 kHz, 1/30 s of video at 90 kHz.
-fn frame_step(kind: MediaKind) -> u64 {
-    match kind {
-        MediaKind::Audio => 960,
-        MediaKind::Video => 3000,
     }
 }
 
@@ -183,7 +193,7 @@ impl Peer {
     }
 
     /// Its timers are due and have not run since `since` (a peer written to runs them
-    /// with every frame). The pacer's alone waits `PACER_GRACE` for the next frame.
+    /// with every packet). The pacer's alone waits `PACER_GRACE` for the next packet.
     pub fn is_due(&self, now: Instant, since: Instant) -> bool {
         self.next_timeout <= now
             && self.driven <= since
@@ -234,10 +244,9 @@ impl Peer {
             kind,
             source,
             open,
-            bound: None,
-            offset: 0,
-            last_time: None,
-            waiting_keyframe: kind == MediaKind::Video,
+            rewriter: Rewriter::new(kind == MediaKind::Video),
+            ssrc: None,
+            pt: None,
         });
     }
 
@@ -346,64 +355,75 @@ impl Peer {
         Ok(())
     }
 
-    /// Write a frame from `from` (its participant's media of `kind`) to the track with
-    /// source `index`.
-    pub fn forward(&mut self, index: usize, from: u64, data: &MediaData) -> Forwarded {
+    /// Write a packet to the track with index `index`.
+    pub fn forward(&mut self, index: usize, packet: &Packet) -> Forwarded {
         let Some(track) = self.outs.get_mut(index) else {
             return Forwarded::Skipped;
         };
         if !track.open {
             return Forwarded::Skipped;
         }
-        let time = data.time.numer();
-        if track.bound != Some((from, data.rid)) {
-            let next = track
-                .last_time
-                .map_or(time, |last| last + frame_step(track.kind));
-            track.offset = next as i64 - time as i64;
-            track.bound = Some((from, data.rid));
-            track.waiting_keyframe = track.kind == MediaKind::Video;
-        }
-        if track.waiting_keyframe {
-            if !data.is_keyframe() {
-                // Asked again for as long as it waits (the request is throttled): a lost
-                // request or key frame must not leave the track dark.
-                return Forwarded::NeedsKeyframe;
+        let from = packet.arrived.source.0;
+        let pt = match track.pt {
+            Some((conn, theirs, ours)) if conn == from && theirs == packet.pt => ours,
+            _ => {
+                let ours = self
+                    .rtc
+                    .codec_config()
+                    .match_params(packet.params)
+                    .and_then(|p| if packet.red { p.red() } else { Some(p.pt()) });
+                let Some(ours) = ours else {
+                    return Forwarded::Skipped;
+                };
+                track.pt = Some((from, packet.pt, ours));
+                ours
             }
-            track.waiting_keyframe = false;
-        }
-        let out_time = time.saturating_add_signed(track.offset);
-        let mid = track.mid;
-        let Some(writer) = self.rtc.writer(mid) else {
+        };
+        let mut api = self.rtc.direct_api();
+        let ssrc = match track.ssrc {
+            Some(ssrc) => ssrc,
+            None => match api.stream_tx_by_mid(track.mid, None) {
+                Some(stream) => *track.ssrc.insert(stream.ssrc()),
+                None => return Forwarded::Skipped,
+            },
+        };
+        let Some(stream) = api.stream_tx(&ssrc) else {
             return Forwarded::Skipped;
         };
-        let Some(pt) = writer.match_params(data.params) else {
-            return Forwarded::Skipped;
+        let numbers = match track.rewriter.rewrite(&packet.arrived) {
+            Rewritten::Send(numbers) => numbers,
+            Rewritten::Stale => return Forwarded::Skipped,
+            Rewritten::NeedsKeyframe => return Forwarded::NeedsKeyframe,
         };
-        let writer = match (data.ext_vals.audio_level, data.ext_vals.voice_activity) {
-            (Some(level), activity) => writer.audio_level(level, activity.unwrap_or(false)),
-            (None, _) => writer,
-        };
-        let result = writer.write(
+        let mut write = RtpWrite::new(
             pt,
-            data.network_time,
-            MediaTime::new(out_time, data.time.frequency()),
-            data.data.clone(),
-        );
-        if let Some(track) = self.outs.get_mut(index) {
-            track.last_time = Some(out_time);
-        }
-        match result {
-            Ok(()) => Forwarded::Written,
-            Err(e) => {
-                tracing::trace!(conn = self.owner.conn, error = %e, "media write failed");
-                Forwarded::Skipped
+            numbers.seq.into(),
+            numbers.time,
+            packet.arrival,
+            packet.payload.clone(),
+        )
+        .marker(packet.marker)
+        .ext_vals(packet.ext_vals.clone())
+        .nackable(track.kind == MediaKind::Video);
+        if let Some(vp8) = packet.vp8
+            && (numbers.picture_id.is_some() || numbers.tl0_pic_idx.is_some())
+        {
+            let mut patch = vp8.patch();
+            if let Some(id) = numbers.picture_id {
+                patch = patch.picture_id(id);
+            }
+            if let Some(idx) = numbers.tl0_pic_idx {
+                patch = patch.tl0_pic_idx(idx);
+            }
+            if let Ok(patch) = patch.build() {
+                write = write.vp8_patch(patch);
             }
         }
+        stream.write_rtp(write);
+        Forwarded::Written
     }
 
-    /// A subscriber of this track wants a key frame: start its source over at the next
-    /// one (so a track that waits for one does not forward the frames before it).
+    /// A subscriber of this track wants a key frame: the source to ask for one.
     pub fn out_wants_keyframe(&mut self, mid: Mid) -> Option<(Source, MediaKind)> {
         self.outs
             .iter()
@@ -433,12 +453,12 @@ impl Peer {
         }
         track.last_keyframe_request = Some(now);
         let mid = track.mid;
-        let Some(mut writer) = self.rtc.writer(mid) else {
+        let mut api = self.rtc.direct_api();
+        let Some(stream) = api.stream_rx_by_mid(mid, rid) else {
             return false;
         };
-        writer
-            .request_keyframe(rid, KeyframeRequestKind::Pli)
-            .is_ok()
+        stream.request_keyframe(KeyframeRequestKind::Pli);
+        true
     }
 }
 

@@ -1,6 +1,6 @@
 //! The SFU task: one UDP socket, every peer, one loop. It wakes for a datagram, a
 //! control message or a 10 ms tick (str0m's timers, `media_state`), so nothing is shared
-//! and nothing locks. A frame is written to every subscriber first; then each subscriber
+//! and nothing locks. A packet is written to every subscriber first; then each subscriber
 //! written to is driven once, which queues its packets on the wire; they all leave
 //! together at the end of the wake-up.
 
@@ -9,16 +9,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use str0m::media::{Direction, MediaData};
+use str0m::format::Codec;
+use str0m::media::Direction;
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{Extension, ExtensionMap};
+use str0m::rtp::{Extension, ExtensionMap, ExtensionValues, RtpPacket, Vp8Descriptor};
 use str0m::{Candidate, Event, IceConnectionState, Input, Rtc};
 use tokio::sync::mpsc;
 use yishi_protocol::{
     ErrorCode, ErrorMessage, MediaKind, MediaState, MediaTrack, ParticipantId, Sdp, ServerMessage,
 };
 
-use super::peer::{Forwarded, Peer, from_str0m};
+use super::peer::{Forwarded, Packet, Peer, from_str0m};
+use super::rewrite::{Arrived, Vp8Ids};
 use super::routing::{AUDIENCE_AUDIO_SLOTS, Layer, Levels, Routing, Source};
 use super::wire::Wire;
 use super::{Control, MediaConfig, Owner, Signal};
@@ -129,7 +131,7 @@ impl Unit {
     }
 
     /// Process the events, then drive the peers written to, until neither is left (a
-    /// drive may complete a frame held for reordering).
+    /// drive may bring events of its own).
     fn settle(&mut self) {
         loop {
             self.process_events();
@@ -281,7 +283,17 @@ impl Unit {
         let offer = str0m::change::SdpOffer::from_sdp_string(sdp)
             .map_err(|e| format!("not a session description: {e}"))?;
         let now = Instant::now();
-        let mut config = Rtc::builder().set_ice_lite(true).enable_raw_packets(false);
+        // RTP mode: packets are forwarded as they come (with their numbers rewritten),
+        // not put together into frames and cut up again for every subscriber. Opus and
+        // VP8 only, so every peer can take every other's media and key frames can be
+        // told by their payload descriptor.
+        let mut config = Rtc::builder()
+            .set_ice_lite(true)
+            .enable_raw_packets(false)
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true);
         if !owner.publish {
             // Transport-wide feedback serves the sender's bandwidth estimate: the browser's
             // when it publishes; ours never (no estimate). A viewer's feedback would cost a
@@ -496,7 +508,7 @@ impl Unit {
                         peer.opened(changed.mid);
                     }
                 }
-                Event::MediaData(data) => self.forward(conn, &data),
+                Event::RtpPacket(rtp) => self.forward(conn, rtp),
                 Event::KeyframeRequest(req) => {
                     let Some(peer) = self.peers.get_mut(&conn) else {
                         continue;
@@ -532,21 +544,42 @@ impl Unit {
         }
     }
 
-    /// Forward a frame from `from` to every peer of its room whose tracks it feeds. Audio
-    /// of someone the floor does not allow stops here.
-    fn forward(&mut self, from: u64, data: &MediaData) {
+    /// Forward a packet from `from` to every peer of its room whose tracks it feeds.
+    /// Audio of someone the floor does not allow stops here.
+    fn forward(&mut self, from: u64, rtp: RtpPacket) {
         let Some(sender) = self.peers.get_mut(&from) else {
             return;
         };
-        let Some(track_in) = sender.ins.iter_mut().find(|t| t.mid == data.mid) else {
+        if rtp.payload.is_empty() {
+            return;
+        }
+        let header = &rtp.header;
+        let Some((mid, rid)) = sender
+            .rtc
+            .direct_api()
+            .stream_rx(&header.ssrc)
+            .map(|s| (s.mid(), s.rid()))
+        else {
+            return;
+        };
+        let pt = header.payload_type;
+        let Some(params) = sender
+            .rtc
+            .codec_config()
+            .find(|p| p.pt() == pt || p.red() == Some(pt))
+            .copied()
+        else {
+            return;
+        };
+        let Some(track_in) = sender.ins.iter_mut().find(|t| t.mid == mid) else {
             return;
         };
         let kind = track_in.kind;
+        let now = rtp.timestamp;
         // The layers the grid and the stage forward, when the publisher sends several
-        // (worked out only then: this runs for every frame).
-        let (low, high) = match data.rid {
+        // (worked out only then: this runs for every packet).
+        let (low, high) = match rid {
             Some(rid) => {
-                let now = data.network_time;
                 track_in.saw(rid, now);
                 (
                     track_in.layer(Layer::Low, now),
@@ -558,21 +591,44 @@ impl Unit {
         let who = sender.owner.who.clone();
         let room = sender.owner.room.clone();
         if !sender.owner.publish {
-            metrics::counter!("yishi_media_refused_frames_total").increment(1);
+            metrics::counter!("yishi_media_refused_packets_total").increment(1);
             return;
         }
         let Some(state) = self.rooms.get_mut(&room) else {
             return;
         };
+        let mut ext_vals = ExtensionValues::default();
         if kind == MediaKind::Audio {
             if !state.routing.is_heard(&who) {
                 metrics::counter!("yishi_media_muted_by_floor_total").increment(1);
                 return;
             }
-            if let Some(level) = data.ext_vals.audio_level {
-                state.levels.record(&who, level, data.network_time);
+            if let Some(level) = header.ext_vals.audio_level {
+                state.levels.record(&who, level, now);
+                ext_vals.audio_level = Some(level);
+                ext_vals.voice_activity = header.ext_vals.voice_activity;
             }
         }
+        let vp8 = (params.spec().codec == Codec::Vp8)
+            .then(|| Vp8Descriptor::parse(&rtp.payload).ok())
+            .flatten();
+        let packet = Packet {
+            arrived: Arrived {
+                source: (from, *header.ssrc),
+                seq: *rtp.seq_no,
+                time: header.timestamp,
+                keyframe: vp8.is_some_and(|d| d.starts_keyframe(&rtp.payload)),
+                vp8: vp8.map_or_else(Vp8Ids::default, |d| Vp8Ids::of(&d, &rtp.payload)),
+            },
+            pt,
+            params,
+            red: params.red() == Some(pt),
+            marker: header.marker,
+            ext_vals,
+            arrival: now,
+            payload: rtp.payload.clone(),
+            vp8,
+        };
         let routing = &state.routing;
         let mut want_keyframe = false;
         let mut written = 0u64;
@@ -590,16 +646,16 @@ impl Unit {
                 if track.kind != kind || !routing.feeds(&track.source, kind, &who) {
                     continue;
                 }
-                if data.rid.is_some() {
+                if rid.is_some() {
                     let wanted = match routing.layer(&track.source) {
                         Layer::Low => low,
                         Layer::High => high,
                     };
-                    if data.rid != wanted {
+                    if rid != wanted {
                         continue;
                     }
                 }
-                match peer.forward(index, from, data) {
+                match peer.forward(index, &packet) {
                     Forwarded::Written => {
                         written += 1;
                         if !peer.written {
@@ -612,10 +668,10 @@ impl Unit {
                 }
             }
         }
-        metrics::counter!("yishi_media_forwarded_frames_total").increment(written);
+        metrics::counter!("yishi_media_forwarded_packets_total").increment(written);
         if want_keyframe
             && let Some(peer) = self.peers.get_mut(&from)
-            && peer.request_keyframe(Instant::now(), data.rid)
+            && peer.request_keyframe(Instant::now(), rid)
         {
             peer.drain(&mut self.wire, &mut self.events);
         }

@@ -1,8 +1,8 @@
 //! The SFU's one UDP socket. Sending batches twice over: what one peer's drain produces
 //! for one address, in datagrams of one size (the last may be shorter), is one message
-//! with UDP segmentation offload (GSO), so a video frame of four packets takes one trip
-//! down the network stack instead of four; and the messages of many peers leave
-//! together in one `sendmmsg`, so a frame forwarded to 200 subscribers costs a handful
+//! with UDP segmentation offload (GSO), so the packets of a video frame that arrived
+//! together take one trip down the network stack; and the messages of many peers leave
+//! together in one `sendmmsg`, so a packet forwarded to 200 subscribers costs a handful
 //! of system calls instead of 200. Where the kernel or the device refuses GSO, the wire
 //! falls back to one datagram a message for good; where there is no `sendmmsg` (not
 //! Linux), to one datagram a call.
