@@ -1,7 +1,9 @@
 //! What makes the RTP packets we forward on one track a single stream to its receiver,
 //! whichever publisher (or simulcast layer) feeds it: sequence numbers, RTP time and
-//! VP8 picture ids go on from where the previous source left off, and a new video
-//! source starts at a key frame. Pure: no I/O, no clock.
+//! VP8 picture ids go on from where the previous source left off, a new video source
+//! starts at a key frame, and audio held back for a while (its sender lost the floor)
+//! goes on without a gap in sequence numbers, which the receiver would count as lost.
+//! Pure: no I/O, no clock.
 
 use str0m::rtp::Vp8Descriptor;
 
@@ -65,6 +67,8 @@ struct Binding {
     source: (u64, u32),
     /// The source's first forwarded sequence number.
     start: u64,
+    /// The source's newest forwarded sequence number.
+    newest: u64,
     seq_offset: i64,
     time_offset: u32,
     picture_id_offset: u16,
@@ -91,6 +95,10 @@ pub(super) struct Rewriter {
     sent: Option<Sent>,
 }
 
+/// Audio packets missing from a source beyond this many were held back, not lost
+/// (losses come in short runs): the sequence closes over them. 500 ms of Opus.
+const AUDIO_PAUSE: u64 = 25;
+
 const PICTURE_ID_WIDE: u16 = 0x8000;
 const PICTURE_ID_SHORT: u16 = 0x80;
 
@@ -108,19 +116,31 @@ impl Rewriter {
     /// The track's numbers for `packet`.
     pub fn rewrite(&mut self, packet: &Arrived) -> Rewritten {
         let bound = match self.bound {
-            Some(b) if b.source == packet.source => b,
+            Some(b) if b.source == packet.source => {
+                if !self.video && packet.seq > b.newest + AUDIO_PAUSE {
+                    // Back after a pause: on from the last packet sent, at its own time.
+                    Binding {
+                        time_offset: b.time_offset,
+                        ..self.bind(packet)
+                    }
+                } else {
+                    b
+                }
+            }
             _ => {
                 if self.video && !packet.keyframe {
                     return Rewritten::NeedsKeyframe;
                 }
-                let b = self.bind(packet);
-                self.bound = Some(b);
-                b
+                self.bind(packet)
             }
         };
         if packet.seq < bound.start {
             return Rewritten::Stale;
         }
+        self.bound = Some(Binding {
+            newest: bound.newest.max(packet.seq),
+            ..bound
+        });
         let seq = packet.seq.saturating_add_signed(bound.seq_offset);
         let time = packet.time.wrapping_add(bound.time_offset);
         let picture_id = packet.vp8.picture_id.and_then(|id| {
@@ -177,6 +197,7 @@ impl Rewriter {
         Binding {
             source: packet.source,
             start: packet.seq,
+            newest: packet.seq,
             seq_offset,
             time_offset,
             picture_id_offset,
@@ -269,6 +290,30 @@ mod tests {
         let n = sent(r.rewrite(&after));
         assert_eq!((n.seq, n.time), (1003, 99_000));
         assert_eq!((n.picture_id, n.tl0_pic_idx), (Some(1), Some(0)));
+    }
+
+    #[test]
+    fn audio_held_back_goes_on_without_a_gap_but_a_short_loss_stays_one() {
+        let mut r = Rewriter::new(false);
+        sent(r.rewrite(&packet((1, 10), 100, 96_000, false)));
+        // Two packets lost on the way: the receiver should know.
+        assert_eq!(
+            sent(r.rewrite(&packet((1, 10), 103, 98_880, false))).seq,
+            103
+        );
+        // Ten seconds without the floor (500 packets held back), then heard again: the
+        // next sequence number, at the packet's own time (the receiver hears a pause).
+        let n = sent(r.rewrite(&packet((1, 10), 603, 578_880, false)));
+        assert_eq!((n.seq, n.time), (104, 578_880));
+        assert_eq!(
+            sent(r.rewrite(&packet((1, 10), 604, 579_840, false))).seq,
+            105
+        );
+        // What was held back never comes now.
+        assert_eq!(
+            r.rewrite(&packet((1, 10), 602, 577_920, false)),
+            Rewritten::Stale
+        );
     }
 
     #[test]
