@@ -13,7 +13,7 @@ use str0m::{Event, Input, Output, Reason, Rtc};
 use yishi_protocol::{MediaKind, ServerMessage};
 
 use super::Owner;
-use super::rewrite::{Arrived, Rewriter, Rewritten};
+use super::rewrite::{self, Arrived, Rewriter, Rewritten};
 use super::routing::{Layer, Source, pick_layer};
 use super::wire::Wire;
 use crate::hub::{Out, Outbox};
@@ -30,7 +30,8 @@ pub(super) struct TrackIn {
     /// With simulcast, the layers announced or seen, in that order, each with the
     /// arrival of its last packet.
     layers: Vec<(Rid, Option<Instant>)>,
-    last_keyframe_request: Option<Instant>,
+    /// The last key frame request, per layer.
+    keyframe_requests: Vec<(Option<Rid>, Instant)>,
 }
 
 impl TrackIn {
@@ -64,6 +65,9 @@ impl TrackIn {
     }
 }
 
+/// The least time between two key frame requests for one layer of a publisher.
+const KEYFRAME_REQUEST_EVERY: Duration = Duration::from_millis(300);
+
 /// How long a timer due only for str0m's null pacer may wait for the peer's next packet.
 /// After every send the pacer asks to run before the next one, which writing the next
 /// packet does anyway; on the tick that would be a wasted run for every busy subscriber
@@ -91,13 +95,11 @@ pub(super) struct TrackOut {
 pub(super) struct Packet {
     pub arrived: Arrived,
     pub pt: Pt,
-    /// The codec of `pt` at its source; `red` when `pt` is its RED (RFC 2198) type.
+    /// The codec of `pt` at its source.
     pub params: PayloadParams,
-    pub red: bool,
     pub marker: bool,
-    /// The header extensions that travel on (the audio level).
+    /// The header extensions that travel on (audio level, video orientation).
     pub ext_vals: ExtensionValues,
-    pub arrival: Instant,
     pub payload: Arc<[u8]>,
     pub vp8: Option<Vp8Descriptor>,
 }
@@ -228,7 +230,7 @@ impl Peer {
                 mid,
                 kind,
                 layers: rids.into_iter().map(|rid| (rid, None)).collect(),
-                last_keyframe_request: None,
+                keyframe_requests: Vec::new(),
             });
         }
     }
@@ -367,14 +369,10 @@ impl Peer {
         let pt = match track.pt {
             Some((conn, theirs, ours)) if conn == from && theirs == packet.pt => ours,
             _ => {
-                let ours = self
-                    .rtc
-                    .codec_config()
-                    .match_params(packet.params)
-                    .and_then(|p| if packet.red { p.red() } else { Some(p.pt()) });
-                let Some(ours) = ours else {
+                let Some(ours) = self.rtc.codec_config().match_params(packet.params) else {
                     return Forwarded::Skipped;
                 };
+                let ours = ours.pt();
                 track.pt = Some((from, packet.pt, ours));
                 ours
             }
@@ -399,7 +397,7 @@ impl Peer {
             pt,
             numbers.seq.into(),
             numbers.time,
-            packet.arrival,
+            numbers.wallclock,
             packet.payload.clone(),
         )
         .marker(packet.marker)
@@ -423,6 +421,13 @@ impl Peer {
         Forwarded::Written
     }
 
+    /// The track with index `index` no longer forwards `source`.
+    pub fn release(&mut self, index: usize, source: rewrite::Source) {
+        if let Some(track) = self.outs.get_mut(index) {
+            track.rewriter.release(source);
+        }
+    }
+
     /// A subscriber of this track wants a key frame: the source to ask for one.
     pub fn out_wants_keyframe(&mut self, mid: Mid) -> Option<(Source, MediaKind)> {
         self.outs
@@ -440,18 +445,18 @@ impl Peer {
     }
 
     /// Ask this peer for a key frame on its video (of one simulcast layer), at most
-    /// every 300 ms.
+    /// every 300 ms per layer (a browser ignores requests more often than that).
     pub fn request_keyframe(&mut self, now: Instant, rid: Option<Rid>) -> bool {
         let Some(track) = self.ins.iter_mut().find(|t| t.kind == MediaKind::Video) else {
             return false;
         };
-        if track
-            .last_keyframe_request
-            .is_some_and(|at| now.duration_since(at).as_millis() < 300)
-        {
-            return false;
+        match track.keyframe_requests.iter_mut().find(|(r, _)| *r == rid) {
+            Some((_, at)) if now.saturating_duration_since(*at) < KEYFRAME_REQUEST_EVERY => {
+                return false;
+            }
+            Some((_, at)) => *at = now,
+            None => track.keyframe_requests.push((rid, now)),
         }
-        track.last_keyframe_request = Some(now);
         let mid = track.mid;
         let mut api = self.rtc.direct_api();
         let Some(stream) = api.stream_rx_by_mid(mid, rid) else {
@@ -491,7 +496,7 @@ mod tests {
             mid: Mid::from("0"),
             kind: MediaKind::Video,
             layers: rids.iter().map(|r| (Rid::from(*r), None)).collect(),
-            last_keyframe_request: None,
+            keyframe_requests: Vec::new(),
         }
     }
 

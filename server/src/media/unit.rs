@@ -382,7 +382,7 @@ impl Unit {
             state.routing = routing.clone();
         }
         if stage_changed && let Some(stage) = &routing.stage {
-            self.keyframe_from(room, stage);
+            self.keyframe_from(room, stage, Layer::High);
         }
         self.sync_grid(room);
     }
@@ -430,14 +430,14 @@ impl Unit {
         }
     }
 
-    /// Ask `who` for a key frame of the high layer (the one a new stage shows).
-    fn keyframe_from(&mut self, room: &str, who: &ParticipantId) {
+    /// Ask `who` for a key frame of the simulcast layer forwarded for `layer`.
+    fn keyframe_from(&mut self, room: &str, who: &ParticipantId, layer: Layer) {
         let Some(conn) = self.publisher(room, who) else {
             return;
         };
         if let Some(peer) = self.peers.get_mut(&conn) {
             let now = Instant::now();
-            let rid = peer.video_layer(Layer::High, now);
+            let rid = peer.video_layer(layer, now);
             if peer.request_keyframe(now, rid) {
                 peer.drain(&mut self.wire, &mut self.events);
             }
@@ -453,14 +453,17 @@ impl Unit {
         let Some(state) = self.rooms.get(&room) else {
             return;
         };
-        let sources: Vec<ParticipantId> = peer
+        let sources: Vec<(ParticipantId, Layer)> = peer
             .outs
             .iter()
             .filter(|t| t.kind == MediaKind::Video)
-            .filter_map(|t| state.routing.who(&t.source))
+            .filter_map(|t| {
+                let who = state.routing.who(&t.source)?;
+                Some((who, state.routing.layer(&t.source)))
+            })
             .collect();
-        for who in sources {
-            self.keyframe_from(&room, &who);
+        for (who, layer) in sources {
+            self.keyframe_from(&room, &who, layer);
         }
     }
 
@@ -516,10 +519,11 @@ impl Unit {
                     let room = peer.owner.room.clone();
                     let source = peer.out_wants_keyframe(req.mid);
                     if let Some((source, MediaKind::Video)) = source
-                        && let Some(who) =
-                            self.rooms.get(&room).and_then(|s| s.routing.who(&source))
+                        && let Some(routing) = self.rooms.get(&room).map(|s| &s.routing)
+                        && let Some(who) = routing.who(&source)
                     {
-                        self.keyframe_from(&room, &who);
+                        let layer = routing.layer(&source);
+                        self.keyframe_from(&room, &who, layer);
                     }
                 }
                 Event::Connected => {
@@ -563,12 +567,7 @@ impl Unit {
             return;
         };
         let pt = header.payload_type;
-        let Some(params) = sender
-            .rtc
-            .codec_config()
-            .find(|p| p.pt() == pt || p.red() == Some(pt))
-            .copied()
-        else {
+        let Some(params) = sender.rtc.codec_config().find(|p| p.pt() == pt).copied() else {
             return;
         };
         let Some(track_in) = sender.ins.iter_mut().find(|t| t.mid == mid) else {
@@ -597,7 +596,10 @@ impl Unit {
         let Some(state) = self.rooms.get_mut(&room) else {
             return;
         };
-        let mut ext_vals = ExtensionValues::default();
+        let mut ext_vals = ExtensionValues {
+            video_orientation: header.ext_vals.video_orientation,
+            ..ExtensionValues::default()
+        };
         if kind == MediaKind::Audio {
             if !state.routing.is_heard(&who) {
                 metrics::counter!("yishi_media_muted_by_floor_total").increment(1);
@@ -617,15 +619,14 @@ impl Unit {
                 source: (from, *header.ssrc),
                 seq: *rtp.seq_no,
                 time: header.timestamp,
+                at: now,
                 keyframe: vp8.is_some_and(|d| d.starts_keyframe(&rtp.payload)),
                 vp8: vp8.map_or_else(Vp8Ids::default, |d| Vp8Ids::of(&d, &rtp.payload)),
             },
             pt,
             params,
-            red: params.red() == Some(pt),
             marker: header.marker,
             ext_vals,
-            arrival: now,
             payload: rtp.payload.clone(),
             vp8,
         };
@@ -643,17 +644,20 @@ impl Unit {
                 let Some(track) = peer.outs.get(index) else {
                     break;
                 };
-                if track.kind != kind || !routing.feeds(&track.source, kind, &who) {
+                if track.kind != kind {
                     continue;
                 }
-                if rid.is_some() {
-                    let wanted = match routing.layer(&track.source) {
-                        Layer::Low => low,
-                        Layer::High => high,
-                    };
-                    if rid != wanted {
-                        continue;
-                    }
+                let fed = routing.feeds(&track.source, kind, &who)
+                    && (rid.is_none()
+                        || rid
+                            == match routing.layer(&track.source) {
+                                Layer::Low => low,
+                                Layer::High => high,
+                            });
+                if !fed {
+                    // Should this source come back to the track, it starts over.
+                    peer.release(index, packet.arrived.source);
+                    continue;
                 }
                 match peer.forward(index, &packet) {
                     Forwarded::Written => {
