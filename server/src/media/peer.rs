@@ -421,6 +421,13 @@ impl Peer {
         Forwarded::Written
     }
 
+    /// The track with index `index` forwards `source` now.
+    pub fn forwards(&self, index: usize, source: rewrite::Source) -> bool {
+        self.outs
+            .get(index)
+            .is_some_and(|t| t.rewriter.is_bound_to(source))
+    }
+
     /// The track with index `index` no longer forwards `source`.
     pub fn release(&mut self, index: usize, source: rewrite::Source) {
         if let Some(track) = self.outs.get_mut(index) {
@@ -450,19 +457,23 @@ impl Peer {
         let Some(track) = self.ins.iter_mut().find(|t| t.kind == MediaKind::Video) else {
             return false;
         };
-        match track.keyframe_requests.iter_mut().find(|(r, _)| *r == rid) {
-            Some((_, at)) if now.saturating_duration_since(*at) < KEYFRAME_REQUEST_EVERY => {
-                return false;
-            }
-            Some((_, at)) => *at = now,
-            None => track.keyframe_requests.push((rid, now)),
+        let last = track.keyframe_requests.iter_mut().find(|(r, _)| *r == rid);
+        if last
+            .as_ref()
+            .is_some_and(|(_, at)| now.saturating_duration_since(*at) < KEYFRAME_REQUEST_EVERY)
+        {
+            return false;
         }
-        let mid = track.mid;
+        // A layer that has sent nothing yet has no stream to ask on.
         let mut api = self.rtc.direct_api();
-        let Some(stream) = api.stream_rx_by_mid(mid, rid) else {
+        let Some(stream) = api.stream_rx_by_mid(track.mid, rid) else {
             return false;
         };
         stream.request_keyframe(KeyframeRequestKind::Pli);
+        match last {
+            Some((_, at)) => *at = now,
+            None => track.keyframe_requests.push((rid, now)),
+        }
         true
     }
 }

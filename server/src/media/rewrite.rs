@@ -138,6 +138,11 @@ impl Rewriter {
         }
     }
 
+    /// The track forwards `source` now.
+    pub fn is_bound_to(&self, source: Source) -> bool {
+        self.bound.is_some_and(|b| b.source == source)
+    }
+
     /// The track's numbers for `packet`.
     pub fn rewrite(&mut self, packet: &Arrived) -> Rewritten {
         let bound = match self.bound {
@@ -166,7 +171,12 @@ impl Rewriter {
         if packet.seq < bound.start {
             return Rewritten::Stale;
         }
-        self.passed = None;
+        if self
+            .passed
+            .is_some_and(|(source, _)| source == packet.source)
+        {
+            self.passed = None;
+        }
         self.bound = Some(Binding {
             newest: bound.newest.max(packet.seq),
             ..bound
@@ -188,10 +198,15 @@ impl Rewriter {
         });
         let wallclock = match self.sent {
             Some(s) if seq < s.seq => {
+                // Up to a second behind the newest; anything else is not to be trusted
+                // and gets the newest's.
                 let behind = u64::from(s.time.wrapping_sub(time));
-                s.at.checked_sub(Duration::from_micros(behind * 1_000_000 / self.clock))
-                    .filter(|_| behind < self.clock)
-                    .unwrap_or(packet.at)
+                (behind < self.clock)
+                    .then(|| {
+                        s.at.checked_sub(Duration::from_micros(behind * 1_000_000 / self.clock))
+                    })
+                    .flatten()
+                    .unwrap_or(s.at)
             }
             _ => {
                 self.sent = Some(Sent {
@@ -222,10 +237,12 @@ impl Rewriter {
         let (seq_offset, time_offset, picture_id_offset, tl0_offset) = match self.sent {
             None => (-((packet.seq & !0xffff) as i64), 0, 0, 0),
             Some(sent) => {
-                let elapsed = packet.at.saturating_duration_since(sent.at).as_micros() as u64
-                    * self.clock
+                // Capped at 2^30 ticks (3.3 hours of video): a step of 2^31 or more
+                // would read as time going back.
+                let elapsed = packet.at.saturating_duration_since(sent.at).as_micros()
+                    * u128::from(self.clock)
                     / 1_000_000;
-                let step = (elapsed as u32).max(self.frame_step);
+                let step = (elapsed.min(1 << 30) as u32).max(self.frame_step);
                 (
                     (sent.seq + 1) as i64 - packet.seq as i64,
                     sent.time.wrapping_add(step).wrapping_sub(packet.time),
@@ -322,6 +339,33 @@ mod tests {
             sent(r.rewrite(&c.packet((1, 10), 230, 21_000, 100, true))).seq,
             230
         );
+    }
+
+    #[test]
+    fn the_old_layer_goes_on_until_the_new_one_has_a_whole_key_frame() {
+        let c = clock();
+        let mut r = Rewriter::new(true);
+        let (low, high) = ((1, 10), (1, 11));
+        sent(r.rewrite(&c.packet(low, 100, 0, 0, true)));
+        // The track switches to the high layer, whose key frame's second packet comes
+        // first; the low layer is still sent meanwhile.
+        assert_eq!(
+            r.rewrite(&c.packet(high, 501, 3_000, 30, false)),
+            Rewritten::NeedsKeyframe
+        );
+        assert_eq!(
+            sent(r.rewrite(&c.packet(low, 101, 3_000, 31, false))).seq,
+            101
+        );
+        assert!(r.is_bound_to(low));
+        // So the key frame is not whole, though a low packet was sent in between.
+        assert_eq!(
+            r.rewrite(&c.packet(high, 500, 3_000, 32, true)),
+            Rewritten::NeedsKeyframe
+        );
+        let n = sent(r.rewrite(&c.packet(high, 530, 12_000, 130, true)));
+        assert_eq!(n.seq, 102);
+        assert!(r.is_bound_to(high) && !r.is_bound_to(low));
     }
 
     #[test]

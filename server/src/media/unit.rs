@@ -593,6 +593,10 @@ impl Unit {
             metrics::counter!("yishi_media_refused_packets_total").increment(1);
             return;
         }
+        if self.publisher(&room, &who) != Some(from) {
+            // An older connection of someone who has reconnected: the new one is theirs.
+            return;
+        }
         let Some(state) = self.rooms.get_mut(&room) else {
             return;
         };
@@ -647,13 +651,16 @@ impl Unit {
                 if track.kind != kind {
                     continue;
                 }
+                // Another simulcast layer than the one wanted goes on while the track
+                // forwards it, until the wanted one starts (at a key frame).
                 let fed = routing.feeds(&track.source, kind, &who)
                     && (rid.is_none()
                         || rid
                             == match routing.layer(&track.source) {
                                 Layer::Low => low,
                                 Layer::High => high,
-                            });
+                            }
+                        || peer.forwards(index, packet.arrived.source));
                 if !fed {
                     // Should this source come back to the track, it starts over.
                     peer.release(index, packet.arrived.source);
