@@ -133,7 +133,7 @@ impl Rewriter {
     /// The track no longer forwards `source` (the routing moved it elsewhere): if it
     /// comes back, it starts over as if new, after the last packet sent.
     pub fn release(&mut self, source: Source) {
-        if self.bound.is_some_and(|b| b.source == source) {
+        if self.is_bound_to(source) {
             self.bound = None;
         }
     }

@@ -39,6 +39,9 @@ struct RoomMedia {
     floor: Vec<ParticipantId>,
     routing: Routing,
     levels: Levels,
+    /// The connection whose media stands for each participant who publishes (the
+    /// newest, after a reconnect); kept by `reroute`, read for every packet.
+    publishers: HashMap<ParticipantId, u64>,
 }
 
 pub(super) struct Unit {
@@ -353,12 +356,7 @@ impl Unit {
 
     /// The peer of `who` in `room` that publishes, if any (the newest, after a reconnect).
     fn publisher(&self, room: &str, who: &ParticipantId) -> Option<u64> {
-        let state = self.rooms.get(room)?;
-        state.conns.iter().rev().copied().find(|c| {
-            self.peers
-                .get(c)
-                .is_some_and(|p| &p.owner.who == who && p.owner.publish && !p.ins.is_empty())
-        })
+        self.rooms.get(room)?.publishers.get(who).copied()
     }
 
     /// Recompute the stage and slots of `room` and the members' grids.
@@ -376,10 +374,21 @@ impl Unit {
                     .is_some_and(|p| &p.owner.who == who && p.sends(kind))
             })
         };
+        let mut publishers = HashMap::new();
+        for c in &conns {
+            if let Some(p) = peers.get(c)
+                && p.owner.publish
+                && !p.ins.is_empty()
+            {
+                // Later connections come later: the newest stays.
+                publishers.insert(p.owner.who.clone(), *c);
+            }
+        }
         let mut routing = state.routing.clone();
         let stage_changed = routing.update(floor, sends);
         if let Some(state) = self.rooms.get_mut(room) {
             state.routing = routing.clone();
+            state.publishers = publishers;
         }
         if stage_changed && let Some(stage) = &routing.stage {
             self.keyframe_from(room, stage, Layer::High);
@@ -593,13 +602,13 @@ impl Unit {
             metrics::counter!("yishi_media_refused_packets_total").increment(1);
             return;
         }
-        if self.publisher(&room, &who) != Some(from) {
-            // An older connection of someone who has reconnected: the new one is theirs.
-            return;
-        }
         let Some(state) = self.rooms.get_mut(&room) else {
             return;
         };
+        if state.publishers.get(&who) != Some(&from) {
+            // An older connection of someone who has reconnected: the new one is theirs.
+            return;
+        }
         let mut ext_vals = ExtensionValues {
             video_orientation: header.ext_vals.video_orientation,
             ..ExtensionValues::default()
