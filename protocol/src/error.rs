@@ -20,6 +20,14 @@ pub enum ErrorCode {
     Unauthorized,
     /// The join token has expired: get a new link.
     TokenExpired,
+    /// The join token is valid only from a later time (`nbf`, or `iat` in the future):
+    /// check the device's clock, or wait.
+    TokenNotYetValid,
+    /// The join token is valid but its room does not exist (deleted, or a link for
+    /// another server).
+    RoomNotFound,
+    /// The same participant joined from another device; this connection was closed.
+    Displaced,
     /// The page was served from an origin the server does not accept.
     OriginForbidden,
     /// Too many messages: slow down and retry later.
@@ -82,6 +90,9 @@ impl ErrorCode {
             ErrorCode::HelloExpected => "hello_expected",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::TokenNotYetValid => "token_not_yet_valid",
+            ErrorCode::RoomNotFound => "room_not_found",
+            ErrorCode::Displaced => "displaced",
             ErrorCode::OriginForbidden => "origin_forbidden",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::ResumeUnavailable => "resume_unavailable",

@@ -220,6 +220,8 @@ pub mod close {
     pub const PROTOCOL: u16 = 4003;
     /// The room's actor stopped (store failure or shutdown): reconnect and resume.
     pub const UNAVAILABLE: u16 = 4004;
+    /// The same participant joined from another device: this connection is replaced.
+    pub const DISPLACED: u16 = 4005;
     /// The message was larger than the server accepts.
     pub const TOO_LARGE: u16 = 1009;
 }
