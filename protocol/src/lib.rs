@@ -18,6 +18,7 @@ mod floor;
 mod ids;
 mod media;
 mod message;
+mod parse;
 mod poll;
 mod snapshot;
 mod talk;

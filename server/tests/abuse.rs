@@ -235,6 +235,31 @@ async fn malformed_unknown_and_binary_frames_get_malformed_and_the_connection_st
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_given_by_its_variant_index_is_malformed_and_changes_nothing() {
+    let server = server_with_room().await;
+    let mut h = server.connect(ROOM, &host()).await;
+    h.ok(Command::StartSession).await;
+    // {"type":4} is the fifth command (close_session) to serde; it is not a name.
+    h.send_raw(r#"{"type":"command","req":"n1","command":{"type":4}}"#.into())
+        .await;
+    let e = h.answer(&RequestId("n1".into())).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Malformed);
+    h.send_raw(r#"{"type":1,"req":"n2","command":{"type":"close_session"}}"#.into())
+        .await;
+    let e = h.answer(&RequestId("n2".into())).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Malformed);
+    // The session is still in session: nothing closed it.
+    h.ok(Command::PauseSession).await;
+    let loaded = server.state.store.load(ROOM).await.unwrap();
+    assert!(!loaded.entries.iter().any(|e| matches!(
+        e.event.body,
+        EventBody::SessionChanged {
+            state: yishi_protocol::SessionState::Closed
+        }
+    )));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_handshake_is_refused_with_a_code_and_closed() {
     let server = server_with_room().await;
     let addr = server.addr;

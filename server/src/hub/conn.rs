@@ -54,7 +54,7 @@ fn close_frame(code: u16, reason: &'static str) -> Message {
 pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: IpAddr) {
     // ----- handshake -----
     let hello = match tokio::time::timeout(HELLO_TIMEOUT, socket.recv()).await {
-        Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str::<ClientMessage>(&text),
+        Ok(Some(Ok(Message::Text(text)))) => ClientMessage::from_json(&text),
         Ok(Some(Ok(_))) => {
             let _ = socket
                 .send(error(
@@ -285,7 +285,7 @@ async fn read_loop(
                 break;
             }
         };
-        match serde_json::from_str::<ClientMessage>(&text) {
+        match ClientMessage::from_json(&text) {
             Ok(ClientMessage::Command(cmd)) => {
                 if per_conn.check().is_err() || hub.ip_commands.check_key(&ip).is_err() {
                     metrics::counter!("yishi_rate_limited_total").increment(1);
