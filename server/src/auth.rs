@@ -18,10 +18,19 @@
 //! | `grants` | optional list of grants; absent means the role's defaults |
 //! | `sector`, `venue` | optional, for rotation and speaking-time accounting |
 //! | `exp`, `iat` | expiry and issue time, seconds since the Unix epoch |
+//! | `nbf` | optional: not valid before, seconds since the Unix epoch |
 //! | `jti` | a random token id |
 //!
-//! Verification takes the time as an argument (like the room engine) and allows
-//! [`LEEWAY_SECS`] of clock skew on expiry, no more.
+//! Verification follows RFC 7519 and RFC 7515: the time is an argument (like the room
+//! engine), [`LEEWAY_SECS`] of clock skew is allowed on `exp`, `nbf` and `iat` and no
+//! more; a token whose `nbf` or `iat` lies further in the future is not yet valid; a
+//! lifetime (`exp` − `iat`) beyond the configured maximum (default
+//! [`DEFAULT_MAX_LIFETIME`], 7 days) is refused, and so is a header with a `crit`
+//! parameter, since this server understands no extension.
+//!
+//! Text in the claims follows the rules of typed text (NFC, no control characters) with
+//! these limits, in characters: `room` 1–64 (no white space), `sub` 1–128 (no white
+//! space), `name` 1–64, `sector` and `venue` up to 64, `jti` up to 64.
 
 use std::fmt;
 use std::time::Duration;
@@ -31,8 +40,16 @@ use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 use yishi_protocol::{ErrorCode, Grant, Millis, Participant, ParticipantId, Role};
 
-/// Clock skew tolerated on a token's expiry, in seconds.
+/// Clock skew tolerated on a token's expiry, not-before and issue times, in seconds.
 pub const LEEWAY_SECS: u64 = 5;
+
+/// The longest lifetime (`exp` − `iat`) a token may have unless configured otherwise.
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(7 * 86_400);
+
+/// Limits on the text of claims, in characters.
+pub const MAX_ROOM_CHARS: usize = 64;
+pub const MAX_SUB_CHARS: usize = 128;
+pub const MAX_NAME_CHARS: usize = 64;
 
 /// The `sub` of an anonymous audience link: every viewer who opens it gets an identity
 /// of their own from [`anonymous_viewer`].
@@ -68,6 +85,12 @@ pub enum AuthError {
     /// A valid token that has expired.
     #[error("join token expired at {exp} (seconds since the epoch)")]
     Expired { exp: u64 },
+    /// A valid token whose `nbf` (or `iat`) lies in the future.
+    #[error("join token is valid only from {from} (seconds since the epoch)")]
+    NotYetValid { from: u64 },
+    /// A valid token that lives longer than this server allows.
+    #[error("join token lives {secs} s, more than the {max} s allowed")]
+    TooLong { secs: u64, max: u64 },
 }
 
 impl AuthError {
@@ -75,6 +98,7 @@ impl AuthError {
     pub fn code(&self) -> ErrorCode {
         match self {
             AuthError::Expired { .. } => ErrorCode::TokenExpired,
+            AuthError::NotYetValid { .. } => ErrorCode::TokenNotYetValid,
             _ => ErrorCode::Unauthorized,
         }
     }
@@ -116,6 +140,9 @@ pub struct Claims {
     pub exp: u64,
     /// Issue time, seconds since the Unix epoch.
     pub iat: u64,
+    /// Not valid before, seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
     /// Random token id.
     pub jti: String,
 }
@@ -143,6 +170,7 @@ impl Claims {
             venue: participant.venue.clone(),
             exp: iat.saturating_add(ttl.as_secs()),
             iat,
+            nbf: None,
             jti: random_base32(&mut rand::rng(), 16),
         }
     }
@@ -175,21 +203,57 @@ impl Claims {
         }
     }
 
-    fn check(&self) -> Result<(), AuthError> {
+    /// The claims with their text normalised, or why they make no sense.
+    fn checked(mut self) -> Result<Claims, AuthError> {
+        let invalid = |what: String| Err(AuthError::InvalidClaims(what));
+        self.room = claim_text("room", &self.room, MAX_ROOM_CHARS, false)?;
+        self.sub = claim_text("sub", &self.sub, MAX_SUB_CHARS, false)?;
+        self.name = claim_text("name", &self.name, MAX_NAME_CHARS, true)?;
+        if self.room.is_empty() {
+            return invalid("empty room".into());
+        }
         if self.sub.is_empty() {
-            return Err(AuthError::InvalidClaims("empty sub".into()));
+            return invalid("empty sub".into());
+        }
+        if self.name.is_empty() {
+            return invalid("empty name".into());
+        }
+        for field in [&mut self.sector, &mut self.venue] {
+            if let Some(text) = field.take() {
+                let text = claim_text("sector or venue", &text, MAX_NAME_CHARS, true)?;
+                *field = (!text.is_empty()).then_some(text);
+            }
+        }
+        if self.jti.chars().count() > 64 || self.jti.chars().any(char::is_control) {
+            return invalid("jti longer than 64 characters or with control characters".into());
         }
         if self.is_anonymous() && self.role != Role::Audience {
-            return Err(AuthError::InvalidClaims(format!(
+            return invalid(format!(
                 "anonymous sub `*` with role {:?}; only audience links may be anonymous",
                 self.role
-            )));
+            ));
         }
-        if self.name.trim().is_empty() {
-            return Err(AuthError::InvalidClaims("empty name".into()));
-        }
-        Ok(())
+        Ok(self)
     }
+}
+
+/// A claim's text in NFC and trimmed, at most `max` characters, without control
+/// characters (and without white space where `spaces` is false).
+fn claim_text(what: &str, text: &str, max: usize, spaces: bool) -> Result<String, AuthError> {
+    use unicode_normalization::UnicodeNormalization;
+    let text: String = text.nfc().collect::<String>().trim().to_owned();
+    if text.chars().any(char::is_control) || (!spaces && text.chars().any(char::is_whitespace)) {
+        return Err(AuthError::InvalidClaims(format!(
+            "{what} contains control characters or white space"
+        )));
+    }
+    let n = text.chars().count();
+    if n > max {
+        return Err(AuthError::InvalidClaims(format!(
+            "{what} has {n} characters; at most {max} are allowed"
+        )));
+    }
+    Ok(text)
 }
 
 /// One HMAC secret under its key id.
@@ -201,10 +265,12 @@ struct Key {
     decoding: DecodingKey,
 }
 
-/// The server's token keys: the first signs, all verify.
+/// The server's token keys: the first signs, all verify; and the longest lifetime a
+/// token may have.
 #[derive(Clone)]
 pub struct Keys {
     keys: Vec<Key>,
+    max_lifetime: Duration,
 }
 
 impl fmt::Debug for Keys {
@@ -246,7 +312,10 @@ impl Keys {
         if keys.is_empty() {
             return Err(KeyError::Empty);
         }
-        Ok(Keys { keys })
+        Ok(Keys {
+            keys,
+            max_lifetime: DEFAULT_MAX_LIFETIME,
+        })
     }
 
     /// Keys from `kid:secret` items (as in `YISHI_TOKEN_KEYS`, split at commas), the
@@ -294,6 +363,17 @@ impl Keys {
             .join(",")
     }
 
+    /// The same keys, refusing tokens that live longer than `max` (`exp` − `iat`).
+    pub fn with_max_lifetime(mut self, max: Duration) -> Keys {
+        self.max_lifetime = max;
+        self
+    }
+
+    /// The longest lifetime a token may have.
+    pub fn max_lifetime(&self) -> Duration {
+        self.max_lifetime
+    }
+
     /// The kid new tokens are signed with.
     pub fn current_kid(&self) -> &str {
         &self.keys[0].kid
@@ -302,6 +382,21 @@ impl Keys {
     /// All key ids, current first.
     pub fn kids(&self) -> impl Iterator<Item = &str> {
         self.keys.iter().map(|k| k.kid.as_str())
+    }
+
+    /// Whether `claims` would be accepted (their text and lifetime), before minting them
+    /// for someone: the same checks as [`Keys::decode`] but the clock's.
+    pub fn check(&self, claims: &Claims) -> Result<(), AuthError> {
+        claims.clone().checked()?;
+        let lifetime = claims.exp.saturating_sub(claims.iat);
+        let max = self.max_lifetime.as_secs();
+        if lifetime > max {
+            return Err(AuthError::TooLong {
+                secs: lifetime,
+                max,
+            });
+        }
+        Ok(())
     }
 
     /// Sign `claims` with the current key.
@@ -319,6 +414,7 @@ impl Keys {
     /// room. The hub uses [`Keys::verify`]; this is for tools that must first learn which
     /// room a token is for.
     pub fn decode(&self, token: &str, now: Millis) -> Result<Claims, AuthError> {
+        refuse_critical_headers(token)?;
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
         if header.alg != Algorithm::HS256 {
@@ -334,8 +430,9 @@ impl Keys {
             .find(|k| k.kid == kid)
             .ok_or_else(|| AuthError::UnknownKey(kid.clone()))?;
         let mut validation = Validation::new(Algorithm::HS256);
-        // Expiry is checked below against `now`, not the system clock.
+        // Times are checked below against `now`, not the system clock.
         validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.required_spec_claims.clear();
         let data =
             jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation).map_err(|e| {
@@ -345,10 +442,22 @@ impl Keys {
                     _ => AuthError::Malformed(e.to_string()),
                 }
             })?;
-        let claims = data.claims;
-        claims.check()?;
-        if claims.exp.saturating_add(LEEWAY_SECS) <= now.0 / 1000 {
+        let claims = data.claims.checked()?;
+        let now_s = now.0 / 1000;
+        if claims.exp.saturating_add(LEEWAY_SECS) <= now_s {
             return Err(AuthError::Expired { exp: claims.exp });
+        }
+        let from = claims.nbf.unwrap_or(0).max(claims.iat);
+        if from > now_s.saturating_add(LEEWAY_SECS) {
+            return Err(AuthError::NotYetValid { from });
+        }
+        let lifetime = claims.exp.saturating_sub(claims.iat);
+        let max = self.max_lifetime.as_secs();
+        if lifetime > max {
+            return Err(AuthError::TooLong {
+                secs: lifetime,
+                max,
+            });
         }
         Ok(claims)
     }
@@ -365,6 +474,24 @@ impl Keys {
             });
         }
         Ok(claims.participant())
+    }
+}
+
+/// RFC 7515 §4.1.11: a recipient must refuse a token whose `crit` header names
+/// extensions it does not understand; this server understands none. jsonwebtoken drops
+/// unknown header fields, so the header is read here first.
+fn refuse_critical_headers(token: &str) -> Result<(), AuthError> {
+    use base64::Engine;
+    let head = token.split('.').next().unwrap_or_default();
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(head) else {
+        // Not base64: decode_header says why.
+        return Ok(());
+    };
+    match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes) {
+        Ok(header) if header.contains_key("crit") => Err(AuthError::Malformed(
+            "the header has a `crit` parameter, and this server supports no extension".into(),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -600,6 +727,135 @@ mod tests {
         let g = Keys::generate();
         assert!(g.current_kid().starts_with('k'));
         assert!(!format!("{g:?}").contains(&g.to_list()[10..]));
+    }
+
+    /// A token signed with `secret` from raw header and claims JSON, for what our own
+    /// minting never produces.
+    fn sign_raw(header: &serde_json::Value, claims: &serde_json::Value, secret: &[u8]) -> String {
+        use base64_engine::encode_url;
+        use hmac::Mac;
+        let signing = format!(
+            "{}.{}",
+            encode_url(&serde_json::to_vec(header).unwrap()),
+            encode_url(&serde_json::to_vec(claims).unwrap())
+        );
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+        mac.update(signing.as_bytes());
+        format!("{signing}.{}", encode_url(&mac.finalize().into_bytes()))
+    }
+
+    fn raw_claims(iat: u64, exp: u64) -> serde_json::Value {
+        serde_json::json!({
+            "room": "r1", "sub": "m-zhang", "name": "张三", "role": "member",
+            "iat": iat, "exp": exp, "jti": "j1",
+        })
+    }
+
+    fn k2_header() -> serde_json::Value {
+        serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": "k2"})
+    }
+
+    const SECRET: &[u8] = b"second-secret-0123456789";
+
+    #[test]
+    fn a_raw_token_as_minted_verifies() {
+        let now = NOW.0 / 1000;
+        let t = sign_raw(&k2_header(), &raw_claims(now, now + 60), SECRET);
+        assert_eq!(
+            keys().verify(&t, "r1", NOW).unwrap(),
+            Participant::new("m-zhang", "张三", Role::Member)
+        );
+    }
+
+    #[test]
+    fn a_token_not_valid_yet_is_refused_beyond_the_leeway() {
+        let now = NOW.0 / 1000;
+        // iat in the future.
+        let t = sign_raw(&k2_header(), &raw_claims(now + 3600, now + 7200), SECRET);
+        let err = keys().verify(&t, "r1", NOW).unwrap_err();
+        assert_eq!(err, AuthError::NotYetValid { from: now + 3600 });
+        assert_eq!(err.code(), ErrorCode::TokenNotYetValid);
+        // nbf in the future.
+        let mut c = raw_claims(now, now + 7200);
+        c["nbf"] = (now + 600).into();
+        let t = sign_raw(&k2_header(), &c, SECRET);
+        assert_eq!(
+            keys().verify(&t, "r1", NOW).unwrap_err(),
+            AuthError::NotYetValid { from: now + 600 }
+        );
+        // Within the leeway both pass.
+        let mut c = raw_claims(now + LEEWAY_SECS, now + 7200);
+        c["nbf"] = (now + LEEWAY_SECS).into();
+        assert!(
+            keys()
+                .verify(&sign_raw(&k2_header(), &c, SECRET), "r1", NOW)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_lifetime_beyond_the_maximum_is_refused() {
+        let now = NOW.0 / 1000;
+        let t = sign_raw(&k2_header(), &raw_claims(now, u64::MAX), SECRET);
+        let err = keys().verify(&t, "r1", NOW).unwrap_err();
+        assert!(matches!(err, AuthError::TooLong { .. }), "{err:?}");
+        assert_eq!(err.code(), ErrorCode::Unauthorized);
+        let week = DEFAULT_MAX_LIFETIME.as_secs();
+        let t = sign_raw(&k2_header(), &raw_claims(now, now + week), SECRET);
+        assert!(keys().verify(&t, "r1", NOW).is_ok());
+        let t = sign_raw(&k2_header(), &raw_claims(now, now + week + 1), SECRET);
+        assert!(keys().verify(&t, "r1", NOW).is_err());
+        // A shorter maximum, configured.
+        let short = keys().with_max_lifetime(Duration::from_secs(60));
+        let t = sign_raw(&k2_header(), &raw_claims(now, now + 61), SECRET);
+        assert!(matches!(
+            short.verify(&t, "r1", NOW),
+            Err(AuthError::TooLong { secs: 61, max: 60 })
+        ));
+    }
+
+    #[test]
+    fn a_critical_header_is_refused() {
+        let now = NOW.0 / 1000;
+        let mut h = k2_header();
+        h["crit"] = serde_json::json!(["exp-ext"]);
+        h["exp-ext"] = true.into();
+        let t = sign_raw(&h, &raw_claims(now, now + 60), SECRET);
+        let err = keys().verify(&t, "r1", NOW).unwrap_err();
+        assert!(
+            matches!(err, AuthError::Malformed(ref m) if m.contains("crit")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn names_and_ids_follow_the_text_rules() {
+        let now = NOW.0 / 1000;
+        let with = |field: &str, value: serde_json::Value| {
+            let mut c = raw_claims(now, now + 60);
+            c[field] = value;
+            keys().verify(&sign_raw(&k2_header(), &c, SECRET), "r1", NOW)
+        };
+        let cases: [(&str, String); 6] = [
+            ("name", "张\u{7}三".into()),
+            ("name", "长".repeat(MAX_NAME_CHARS + 1)),
+            ("name", "   ".into()),
+            ("sub", "m zhang".into()),
+            ("sub", "x".repeat(MAX_SUB_CHARS + 1)),
+            ("sector", "\u{1b}[31m".into()),
+        ];
+        for (field, value) in cases {
+            let err = with(field, value.clone().into()).unwrap_err();
+            assert!(
+                matches!(err, AuthError::InvalidClaims(_)),
+                "{field}={value:?}: {err:?}"
+            );
+        }
+        // Names are normalised (NFC, trimmed): e + combining acute is é.
+        let p = with("name", " Rene\u{301} ".into()).unwrap();
+        assert_eq!(p.name, "Ren\u{e9}");
+        let long = with("name", "长".repeat(MAX_NAME_CHARS).into()).unwrap();
+        assert_eq!(long.name.chars().count(), MAX_NAME_CHARS);
     }
 
     /// Base64url without padding, enough to forge a payload in a test.

@@ -35,7 +35,8 @@ use ipnet::IpNet;
 use rand::Rng;
 use serde::Deserialize;
 
-use crate::auth::{KeyError, Keys};
+use crate::auth::{self, KeyError, Keys};
+use crate::hub::HubConfig;
 use crate::media::{DEFAULT_MAX_PEERS, MediaConfig, TurnConfig};
 
 /// How long TURN credentials handed to a client stay valid.
@@ -53,14 +54,25 @@ pub const TOKEN_KEY_FILE: &str = "token-key";
 pub const ADMIN_KEY_FILE: &str = "admin-key";
 /// The shortest admin key accepted.
 pub const MIN_ADMIN_KEY_CHARS: usize = 16;
+/// Default cap on open connections from one client address.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 2000;
+/// Default time for a request's headers, and for an idle keep-alive connection.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// File descriptors kept free of connections, for the store (SQLite opens a database,
+/// WAL and shared-memory file per pooled connection), the SFU's socket, logs and the
+/// refusals themselves; at most a quarter of the limit.
+pub const FD_RESERVE: u64 = 256;
 
-/// Flags shared by every subcommand that reads the server's configuration (`serve`,
-/// `token`, `room`, `record`). Each has a `YISHI_*` environment variable.
-#[derive(Debug, Clone, Default, clap::Args)]
+/// Settings shared by every subcommand that reads the server's configuration (`serve`,
+/// `token`, `room`, `record`). Each is a flag, a `YISHI_*` environment variable and a key
+/// of the TOML file: declared once, here.
+#[derive(Debug, Clone, Default, clap::Args, Deserialize)]
 #[command(next_help_heading = "Configuration (all subcommands)")]
+#[serde(default)]
 pub struct ConfigArgs {
     /// TOML file with any of these settings; flags and environment variables win over it.
     #[arg(long, env = "YISHI_CONFIG", global = true, value_name = "FILE")]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
 
     /// Address to listen on [default: 127.0.0.1:8080].
@@ -71,8 +83,9 @@ pub struct ConfigArgs {
     #[arg(long, env = "YISHI_DATABASE", global = true, value_name = "URL")]
     pub database: Option<String>,
 
-    /// Directory for generated secrets (`token-key`, `admin-key`) [default: the SQLite
-    /// database's directory, else ./data].
+    /// Directory for the SQLite database's default place and generated secrets
+    /// (`token-key`, `admin-key`), created mode 0700 [default: the SQLite database's
+    /// directory, else ./data].
     #[arg(long, env = "YISHI_DATA_DIR", global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
@@ -92,7 +105,14 @@ pub struct ConfigArgs {
         hide_env_values = true,
         value_name = "KID:SECRET"
     )]
+    #[serde(deserialize_with = "one_or_many")]
     pub token_keys: Vec<String>,
+
+    /// Longest validity a join token may have (`exp` − `iat`); longer ones are refused,
+    /// and `yishi token` refuses to mint them [default: 7d].
+    #[arg(long, env = "YISHI_TOKEN_MAX_LIFETIME", global = true, value_parser = parse_duration, value_name = "DURATION")]
+    #[serde(deserialize_with = "duration")]
+    pub token_max_lifetime: Option<Duration>,
 
     /// Bearer key of the admin API [default: generated once and kept in
     /// <data-dir>/admin-key].
@@ -106,8 +126,9 @@ pub struct ConfigArgs {
     pub admin_key: Option<String>,
 }
 
-/// Flags only `serve` reads.
-#[derive(Debug, Clone, Default, clap::Args)]
+/// Settings only `serve` reads; like [`ConfigArgs`], each is a flag, a variable and a key.
+#[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+#[serde(default)]
 pub struct ServeArgs {
     /// Create a demo consultation and a demo lecture and print links to join them
     /// (`YISHI_DEMO` accepts 1/0, true/false, yes/no, on/off).
@@ -126,7 +147,52 @@ pub struct ServeArgs {
         value_delimiter = ',',
         value_name = "ORIGIN"
     )]
+    #[serde(deserialize_with = "one_or_many")]
     pub allowed_origins: Vec<String>,
+
+    /// Open connections (HTTP and WebSocket) served at once; beyond it new ones get a
+    /// 503 at once [default: the open-file limit minus a reserve for the store and the
+    /// SFU].
+    #[arg(long, env = "YISHI_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+
+    /// Open connections from one client address; beyond it a 503. Trusted proxies are
+    /// not limited [default: 2000].
+    #[arg(long, env = "YISHI_MAX_CONNECTIONS_PER_IP", value_name = "N")]
+    pub max_connections_per_ip: Option<usize>,
+
+    /// Time a client has to send a request's headers, and that an idle keep-alive
+    /// connection is kept [default: 10s].
+    #[arg(long, env = "YISHI_HEADER_TIMEOUT", value_parser = parse_duration, value_name = "DURATION")]
+    #[serde(deserialize_with = "duration")]
+    pub header_timeout: Option<Duration>,
+
+    /// How long a departed connection's resume session is remembered (an anonymous
+    /// viewer who comes back within it keeps their identity) [default: 30s, at most 30s
+    /// recommended].
+    #[arg(long, env = "YISHI_RESUME_GRACE", value_parser = parse_duration, value_name = "DURATION")]
+    #[serde(deserialize_with = "duration")]
+    pub resume_grace: Option<Duration>,
+
+    /// Secret ballots reach the sealed ballot box in batches of at least this many per
+    /// poll and electorate (the last batch at close may be smaller); a voter's
+    /// acknowledgement waits for their batch [default: 5].
+    #[arg(long, env = "YISHI_BALLOT_BATCH", value_name = "K")]
+    pub ballot_batch: Option<usize>,
+
+    /// Bearer key for `/metrics` [default: the admin key].
+    #[arg(
+        long,
+        env = "YISHI_METRICS_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub metrics_key: Option<String>,
+
+    /// Also serve `/metrics` without a key on this (private) address, for a scraper on
+    /// the host or an internal network.
+    #[arg(long, env = "YISHI_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 
     /// UDP address of the SFU (audio and video); every peer uses this one port
     /// [default: the listen address's IP and port, over UDP].
@@ -154,6 +220,7 @@ pub struct ServeArgs {
         value_delimiter = ',',
         value_name = "URL"
     )]
+    #[serde(deserialize_with = "one_or_many")]
     pub turn_urls: Vec<String>,
 
     /// The TURN server's shared secret (coturn `static-auth-secret`): clients get
@@ -175,7 +242,19 @@ pub struct ServeArgs {
         value_delimiter = ',',
         value_name = "IP[/BITS]"
     )]
+    #[serde(deserialize_with = "one_or_many")]
     pub trusted_proxies: Vec<String>,
+}
+
+/// How the HTTP listener treats connections (see `http/listen.rs`).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Connections served at once; the next gets a 503.
+    pub max_connections: usize,
+    /// Connections from one address at once (trusted proxies excepted).
+    pub max_connections_per_ip: usize,
+    /// For a request's headers, and for an idle keep-alive connection.
+    pub header_timeout: Duration,
 }
 
 /// The server's resolved configuration: every default applied, every secret loaded.
@@ -191,7 +270,7 @@ pub struct Config {
     pub public_url: String,
     /// Whether to create demo rooms and print their links at start.
     pub demo: bool,
-    /// Keys that sign (first) and verify join tokens.
+    /// Keys that sign (first) and verify join tokens, with the longest lifetime allowed.
     pub token_keys: Keys,
     /// Where the token keys came from (for the start-up log).
     pub token_keys_source: SecretSource,
@@ -199,21 +278,25 @@ pub struct Config {
     pub admin_key: String,
     /// Where the admin key came from (for the start-up log).
     pub admin_key_source: SecretSource,
-    /// Largest WebSocket frame accepted from a client; larger ones get `too_large`.
-    pub max_frame_bytes: usize,
+    /// Bearer key for `/metrics` on the public listener.
+    pub metrics_key: String,
+    /// A private listener serving `/metrics` without a key.
+    pub metrics_listen: Option<SocketAddr>,
     /// Values of the `Origin` header accepted on the WebSocket (`scheme://host[:port]`,
     /// no trailing `/`); others get `origin_forbidden`. `*` accepts any.
     pub allowed_origins: Vec<String>,
+    /// The connection limits of the listener.
+    pub limits: Limits,
+    /// The hub's limits and sizes (frame size, queues, resume, ballot batches, TURN).
+    pub hub: HubConfig,
     /// The SFU's socket, if media is on.
     pub media: Option<MediaConfig>,
-    /// STUN/TURN servers for clients.
-    pub turn: Option<TurnConfig>,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpNet>,
 }
 
 impl fmt::Debug for Config {
-    /// Everything but the admin key; the token keys show only their ids.
+    /// Everything but the admin and metrics keys; the token keys show only their ids.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("listen", &self.listen)
@@ -225,10 +308,12 @@ impl fmt::Debug for Config {
             .field("token_keys_source", &self.token_keys_source)
             .field("admin_key", &"…")
             .field("admin_key_source", &self.admin_key_source)
-            .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("metrics_key", &"…")
+            .field("metrics_listen", &self.metrics_listen)
             .field("allowed_origins", &self.allowed_origins)
+            .field("limits", &self.limits)
+            .field("hub", &self.hub)
             .field("media", &self.media)
-            .field("turn", &self.turn)
             .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
@@ -273,6 +358,8 @@ pub enum ConfigError {
     WriteSecret { path: PathBuf, source: io::Error },
     #[error("admin key is shorter than {MIN_ADMIN_KEY_CHARS} characters")]
     ShortAdminKey,
+    #[error("metrics key is shorter than {MIN_ADMIN_KEY_CHARS} characters")]
+    ShortMetricsKey,
     #[error("public URL {0:?} must start with http:// or https:// and name a host")]
     PublicUrl(String),
     #[error("allowed origin {0:?} must be `*` or scheme://host[:port]")]
@@ -281,57 +368,77 @@ pub enum ConfigError {
     Proxy(String),
     #[error("max frame bytes must be at least 1024")]
     MaxFrame,
+    #[error("{0} must be at least 1")]
+    Zero(&'static str),
 }
 
-/// The TOML file: the same settings as the flags.
+/// The TOML file: the same keys as the flags (with `_` or `-`), nothing else.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct FileConfig {
-    listen: Option<SocketAddr>,
-    database: Option<String>,
-    #[serde(alias = "data-dir")]
-    data_dir: Option<PathBuf>,
-    #[serde(alias = "public-url")]
-    public_url: Option<String>,
-    demo: Option<bool>,
-    #[serde(alias = "token-keys")]
-    token_keys: Option<OneOrMany>,
-    #[serde(alias = "admin-key")]
-    admin_key: Option<String>,
-    #[serde(alias = "max-frame-bytes")]
-    max_frame_bytes: Option<usize>,
-    #[serde(alias = "allowed-origins")]
-    allowed_origins: Option<OneOrMany>,
-    #[serde(alias = "media-listen")]
-    media_listen: Option<SocketAddr>,
-    #[serde(alias = "media-public-ip")]
-    media_public_ip: Option<std::net::IpAddr>,
-    #[serde(alias = "media-max-peers")]
-    media_max_peers: Option<usize>,
-    #[serde(alias = "no-media")]
-    no_media: Option<bool>,
-    #[serde(alias = "turn-urls")]
-    turn_urls: Option<OneOrMany>,
-    #[serde(alias = "turn-secret")]
-    turn_secret: Option<String>,
-    #[serde(alias = "trusted-proxies")]
-    trusted_proxies: Option<OneOrMany>,
+    #[serde(flatten)]
+    common: ConfigArgs,
+    #[serde(flatten)]
+    serve: ServeArgs,
+    /// Whatever neither part knows: refused.
+    #[serde(flatten)]
+    unknown: std::collections::BTreeMap<String, toml::Value>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    fn into_items(self) -> Vec<String> {
-        match self {
-            OneOrMany::One(s) => s.split(',').map(|s| s.trim().to_owned()).collect(),
-            OneOrMany::Many(v) => v,
-        }
+impl Limits {
+    /// The open-file limit (raised to its hard limit first, where allowed) minus the
+    /// reserve for the store and the SFU ([`FD_RESERVE`], at most a quarter).
+    pub fn default_max_connections() -> usize {
+        let limit = rlimit::increase_nofile_limit(u64::MAX)
+            .ok()
+            .or_else(|| {
+                rlimit::getrlimit(rlimit::Resource::NOFILE)
+                    .ok()
+                    .map(|l| l.0)
+            })
+            .unwrap_or(1024);
+        let reserve = FD_RESERVE.min(limit / 4);
+        usize::try_from(limit.saturating_sub(reserve).max(1)).unwrap_or(usize::MAX)
     }
+}
+
+/// A list as a TOML array, or as one comma-separated string.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s.split(',').map(|s| s.trim().to_owned()).collect(),
+        OneOrMany::Many(v) => v,
+    })
+}
+
+/// A duration as in [`parse_duration`] (`"30s"`, `"7d"`), or a number of seconds.
+fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        Secs(u64),
+        Text(String),
+    }
+    match Text::deserialize(d)? {
+        Text::Secs(s) => Ok(Some(Duration::from_secs(s))),
+        Text::Text(t) => parse_duration(&t)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+/// The flag's value if given, else the file's.
+fn pick<T>(flag: Option<T>, file: Option<T>) -> Option<T> {
+    flag.or(file)
+}
+
+/// The flag's list if given, else the file's.
+fn pick_list(flag: &[String], file: Vec<String>) -> Vec<String> {
+    if flag.is_empty() { file } else { flag.to_vec() }
 }
 
 impl Config {
@@ -342,31 +449,24 @@ impl Config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
-        let listen = args.listen.or(file.listen).unwrap_or_else(default_listen);
-        let database = args
-            .database
-            .clone()
-            .or(file.database)
-            .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
-        let data_dir = args
-            .data_dir
-            .clone()
-            .or(file.data_dir)
-            .unwrap_or_else(|| default_data_dir(&database));
-        let (public_url, public_url_defaulted) = match args.public_url.clone().or(file.public_url) {
+        let FileConfig {
+            common: f,
+            serve: fs,
+            ..
+        } = file;
+        let listen = pick(args.listen, f.listen).unwrap_or_else(default_listen);
+        let database =
+            pick(args.database.clone(), f.database).unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
+        let data_dir =
+            pick(args.data_dir.clone(), f.data_dir).unwrap_or_else(|| default_data_dir(&database));
+        let (public_url, public_url_defaulted) = match pick(args.public_url.clone(), f.public_url) {
             Some(url) => (url.trim_end_matches('/').to_owned(), false),
             None => (default_public_url(listen), true),
         };
         let public_origin =
             origin_of(&public_url).ok_or_else(|| ConfigError::PublicUrl(public_url.clone()))?;
 
-        let token_key_items = if args.token_keys.is_empty() {
-            file.token_keys
-                .map(OneOrMany::into_items)
-                .unwrap_or_default()
-        } else {
-            args.token_keys.clone()
-        };
+        let token_key_items = pick_list(&args.token_keys, f.token_keys);
         let (token_keys, token_keys_source) =
             if token_key_items.iter().any(|s| !s.trim().is_empty()) {
                 (
@@ -383,32 +483,36 @@ impl Config {
                 })?;
                 (keys, source)
             };
+        let token_keys = token_keys.with_max_lifetime(
+            pick(args.token_max_lifetime, f.token_max_lifetime)
+                .unwrap_or(auth::DEFAULT_MAX_LIFETIME),
+        );
 
-        let (admin_key, admin_key_source) = match args.admin_key.clone().or(file.admin_key) {
+        let (admin_key, admin_key_source) = match pick(args.admin_key.clone(), f.admin_key) {
             Some(key) => (key, SecretSource::Configured),
             None => stored_secret(&data_dir.join(ADMIN_KEY_FILE), random_secret)?,
         };
         if admin_key.chars().count() < MIN_ADMIN_KEY_CHARS {
             return Err(ConfigError::ShortAdminKey);
         }
+        let metrics_key =
+            pick(serve.metrics_key.clone(), fs.metrics_key).unwrap_or_else(|| admin_key.clone());
+        if metrics_key.chars().count() < MIN_ADMIN_KEY_CHARS {
+            return Err(ConfigError::ShortMetricsKey);
+        }
 
-        let max_frame_bytes = serve
-            .max_frame_bytes
-            .or(file.max_frame_bytes)
-            .unwrap_or(DEFAULT_MAX_FRAME_BYTES);
+        let max_frame_bytes =
+            pick(serve.max_frame_bytes, fs.max_frame_bytes).unwrap_or(DEFAULT_MAX_FRAME_BYTES);
         if max_frame_bytes < 1024 {
             return Err(ConfigError::MaxFrame);
         }
 
-        let origins = if serve.allowed_origins.is_empty() {
-            file.allowed_origins
-                .map(OneOrMany::into_items)
-                .unwrap_or_default()
-        } else {
-            serve.allowed_origins.clone()
-        };
         let mut allowed_origins = Vec::new();
-        for origin in origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
+        for origin in pick_list(&serve.allowed_origins, fs.allowed_origins)
+            .iter()
+            .map(|o| o.trim())
+            .filter(|o| !o.is_empty())
+        {
             let normalised = if origin == "*" {
                 "*".to_owned()
             } else {
@@ -422,36 +526,20 @@ impl Config {
             allowed_origins = default_origins(&public_origin, listen, public_url_defaulted);
         }
 
-        let media = (!(serve.no_media || file.no_media.unwrap_or(false))).then(|| MediaConfig {
-            bind: serve.media_listen.or(file.media_listen).unwrap_or(listen),
-            public_ip: serve.media_public_ip.or(file.media_public_ip),
-            max_peers: serve
-                .media_max_peers
-                .or(file.media_max_peers)
-                .unwrap_or(DEFAULT_MAX_PEERS),
+        let media = (!(serve.no_media || fs.no_media)).then(|| MediaConfig {
+            bind: pick(serve.media_listen, fs.media_listen).unwrap_or(listen),
+            public_ip: pick(serve.media_public_ip, fs.media_public_ip),
+            max_peers: pick(serve.media_max_peers, fs.media_max_peers).unwrap_or(DEFAULT_MAX_PEERS),
         });
 
-        let turn_urls = if serve.turn_urls.is_empty() {
-            file.turn_urls
-                .map(OneOrMany::into_items)
-                .unwrap_or_default()
-        } else {
-            serve.turn_urls.clone()
-        };
+        let turn_urls = pick_list(&serve.turn_urls, fs.turn_urls);
         let turn = (!turn_urls.is_empty()).then(|| TurnConfig {
             urls: turn_urls,
-            secret: serve.turn_secret.clone().or(file.turn_secret),
+            secret: pick(serve.turn_secret.clone(), fs.turn_secret),
             ttl: TURN_CREDENTIAL_TTL,
         });
 
-        let proxies = if serve.trusted_proxies.is_empty() {
-            file.trusted_proxies
-                .map(OneOrMany::into_items)
-                .unwrap_or_default()
-        } else {
-            serve.trusted_proxies.clone()
-        };
-        let trusted_proxies = proxies
+        let trusted_proxies = pick_list(&serve.trusted_proxies, fs.trusted_proxies)
             .iter()
             .map(|p| p.trim())
             .filter(|p| !p.is_empty())
@@ -462,20 +550,50 @@ impl Config {
             })
             .collect::<Result<Vec<_>, _>>()?;
 
+        let limits = Limits {
+            max_connections: pick(serve.max_connections, fs.max_connections)
+                .unwrap_or_else(Limits::default_max_connections),
+            max_connections_per_ip: pick(serve.max_connections_per_ip, fs.max_connections_per_ip)
+                .unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_IP),
+            header_timeout: pick(serve.header_timeout, fs.header_timeout)
+                .unwrap_or(DEFAULT_HEADER_TIMEOUT),
+        };
+        if limits.max_connections == 0 {
+            return Err(ConfigError::Zero("max connections"));
+        }
+        if limits.max_connections_per_ip == 0 {
+            return Err(ConfigError::Zero("max connections per IP"));
+        }
+        let defaults = HubConfig::default();
+        let hub = HubConfig {
+            max_frame_bytes,
+            turn,
+            resume_grace: pick(serve.resume_grace, fs.resume_grace)
+                .unwrap_or(defaults.resume_grace),
+            ballot_batch: pick(serve.ballot_batch, fs.ballot_batch)
+                .unwrap_or(defaults.ballot_batch),
+            ..defaults
+        };
+        if hub.ballot_batch == 0 {
+            return Err(ConfigError::Zero("ballot batch"));
+        }
+
         Ok(Config {
             listen,
             database,
             data_dir,
             public_url,
-            demo: serve.demo || file.demo.unwrap_or(false),
+            demo: serve.demo || fs.demo,
             token_keys,
             token_keys_source,
             admin_key,
             admin_key_source,
-            max_frame_bytes,
+            metrics_key,
+            metrics_listen: pick(serve.metrics_listen, fs.metrics_listen),
             allowed_origins,
+            limits,
+            hub,
             media,
-            turn,
             trusted_proxies,
         })
     }
@@ -490,7 +608,10 @@ impl Config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
-        Ok(file.database.unwrap_or_else(|| DEFAULT_DATABASE.to_owned()))
+        Ok(file
+            .common
+            .database
+            .unwrap_or_else(|| DEFAULT_DATABASE.to_owned()))
     }
 
     /// A configuration for tests and embedding: listen on `listen`, keep the record in
@@ -509,16 +630,22 @@ impl Config {
             demo: false,
             token_keys: Keys::generate(),
             token_keys_source: SecretSource::Ephemeral,
+            metrics_key: random_secret(),
+            metrics_listen: None,
             admin_key: random_secret(),
             admin_key_source: SecretSource::Ephemeral,
-            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             allowed_origins,
+            limits: Limits {
+                max_connections: Limits::default_max_connections(),
+                max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+                header_timeout: DEFAULT_HEADER_TIMEOUT,
+            },
+            hub: HubConfig::default(),
             media: Some(MediaConfig {
                 bind: SocketAddr::new(listen.ip(), 0),
                 public_ip: None,
                 max_peers: DEFAULT_MAX_PEERS,
             }),
-            turn: None,
             trusted_proxies: Vec::new(),
         }
     }
@@ -655,10 +782,22 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
         path: path.to_owned(),
         source,
     })?;
-    toml::from_str(&text).map_err(|e| ConfigError::ParseFile {
+    let parse_err = |message: String| ConfigError::ParseFile {
         path: path.to_owned(),
-        message: e.to_string(),
-    })
+        message,
+    };
+    let table: toml::Table = toml::from_str(&text).map_err(|e| parse_err(e.to_string()))?;
+    // Keys may be written as the flags are (`public-url`) or with `_`.
+    let table: toml::Table = table
+        .into_iter()
+        .map(|(k, v)| (k.replace('-', "_"), v))
+        .collect();
+    let file =
+        FileConfig::deserialize(toml::Value::Table(table)).map_err(|e| parse_err(e.to_string()))?;
+    if let Some(key) = file.unknown.keys().next() {
+        return Err(parse_err(format!("unknown key `{key}`")));
+    }
+    Ok(file)
 }
 
 /// Read the secret in `path`, or generate one with `generate` and write it there,
@@ -785,7 +924,7 @@ mod tests {
             c.allowed_origins,
             ["http://127.0.0.1:8080", "http://localhost:8080"]
         );
-        assert_eq!(c.max_frame_bytes, 65536);
+        assert_eq!(c.hub.max_frame_bytes, 65536);
         assert!(!c.demo);
         assert_eq!(
             c.token_keys_source,
@@ -840,7 +979,7 @@ mod tests {
         assert_eq!(c.public_url, "http://localhost:9000");
         assert_eq!(c.token_keys.kids().collect::<Vec<_>>(), ["b", "a"]);
         assert_eq!(c.admin_key, "file-admin-key-0123456789");
-        assert_eq!(c.max_frame_bytes, 4096);
+        assert_eq!(c.hub.max_frame_bytes, 4096);
         assert!(c.demo);
 
         let c = resolve(&[
@@ -860,7 +999,7 @@ mod tests {
         assert_eq!(c.public_url, "https://yishi.example.org");
         assert_eq!(c.allowed_origins, ["https://yishi.example.org"]);
         assert_eq!(c.token_keys.kids().collect::<Vec<_>>(), ["c"]);
-        assert_eq!(c.max_frame_bytes, 2048);
+        assert_eq!(c.hub.max_frame_bytes, 2048);
         assert_eq!(c.database, "postgres://localhost/yishi");
     }
 
@@ -909,11 +1048,11 @@ mod tests {
     #[test]
     fn the_deployment_example_is_a_valid_config_file() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/yishi.toml");
-        let file = read_file(&path).unwrap();
+        let file = read_file(&path).unwrap().serve;
         assert_eq!(file.media_listen, Some("0.0.0.0:8443".parse().unwrap()));
         assert_eq!(file.media_public_ip, Some("203.0.113.10".parse().unwrap()));
-        assert_eq!(file.turn_urls.unwrap().into_items().len(), 2);
-        assert_eq!(file.trusted_proxies.unwrap().into_items(), ["127.0.0.1"]);
+        assert_eq!(file.turn_urls.len(), 2);
+        assert_eq!(file.trusted_proxies, ["127.0.0.1"]);
     }
 
     #[test]

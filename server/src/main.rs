@@ -324,6 +324,10 @@ fn mint(config: &Config, args: &TokenArgs) -> anyhow::Result<String> {
         venue: args.venue.clone(),
     };
     let claims = Claims::new(args.room.clone(), &participant, now(), args.ttl);
+    config
+        .token_keys
+        .check(&claims)
+        .context("this link would be refused (see --token-max-lifetime for longer links)")?;
     Ok(config.token_keys.mint(&claims))
 }
 

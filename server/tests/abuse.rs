@@ -259,6 +259,77 @@ async fn a_command_given_by_its_variant_index_is_malformed_and_changes_nothing()
     )));
 }
 
+/// This process's resident memory, in bytes.
+fn rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_flood_from_a_viewer_who_never_reads_is_closed_and_memory_stays_bounded() {
+    let server = server_with_room().await;
+    let mut m = server.connect(ROOM, &member("m1")).await;
+    let link = server.state.config.token_keys.mint(&Claims::audience_link(
+        ROOM,
+        now(),
+        Duration::from_secs(3600),
+    ));
+    let mut flood = raw(server.addr).await;
+    flood
+        .send(Message::text(hello_text(PROTOCOL_VERSION, &link)))
+        .await
+        .unwrap();
+    let before = rss();
+    // Pings as fast as they go for three seconds, never reading a pong.
+    let flooding = tokio::spawn(async move {
+        let until = std::time::Instant::now() + Duration::from_secs(3);
+        let mut sent = 0u64;
+        while std::time::Instant::now() < until {
+            let ping = flood.send(Message::Ping(vec![7u8; 125].into()));
+            match tokio::time::timeout(Duration::from_secs(1), ping).await {
+                Ok(Ok(())) => sent += 1,
+                // Closed by the server, or it stopped reading.
+                _ => break,
+            }
+        }
+        (sent, flood)
+    });
+    // Meanwhile a member's commands are answered as usual.
+    for i in 0..10 {
+        let asked = std::time::Instant::now();
+        m.ok(Command::SendChat {
+            text: format!("洪水期间 {i}"),
+        })
+        .await;
+        assert!(
+            asked.elapsed() < Duration::from_secs(5),
+            "an acknowledgement took {:?}",
+            asked.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (sent, mut flood) = flooding.await.unwrap();
+    let grown = rss().saturating_sub(before);
+    assert!(
+        grown < 64 * 1024 * 1024,
+        "memory grew by {} MB during the flood of {sent} pings",
+        grown / 1_000_000
+    );
+    // The flooder was closed: its socket ends (after whatever was queued for it).
+    let ended = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(Ok(_)) = flood.next().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the flooding connection is still open");
+    still_serving(&server, "m2").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_handshake_is_refused_with_a_code_and_closed() {
     let server = server_with_room().await;
@@ -335,13 +406,32 @@ async fn a_bad_handshake_is_refused_with_a_code_and_closed() {
         ("garbage", "garbage"),
         ("empty", ""),
         ("three dots", "a.b.c"),
-        ("unknown room", unknown_room.as_str()),
     ] {
         let (codes, close_code) =
             refused_handshake(addr, Message::text(hello_text(PROTOCOL_VERSION, token))).await;
         assert_eq!(codes, [ErrorCode::Unauthorized], "{what}");
         assert_eq!(close_code, Some(close::UNAUTHORIZED), "{what}");
     }
+    // A valid token for a room this server does not have says so.
+    let (codes, close_code) = refused_handshake(
+        addr,
+        Message::text(hello_text(PROTOCOL_VERSION, &unknown_room)),
+    )
+    .await;
+    assert_eq!(codes, [ErrorCode::RoomNotFound]);
+    assert_eq!(close_code, Some(close::UNAUTHORIZED));
+    // A token not valid until tomorrow is not yet valid, which is not the same as forged.
+    let tomorrow = Millis(now().0 + 86_400_000);
+    let early = server.state.config.token_keys.mint(&Claims::new(
+        ROOM,
+        &member("m1"),
+        tomorrow,
+        Duration::from_secs(3600),
+    ));
+    let (codes, close_code) =
+        refused_handshake(addr, Message::text(hello_text(PROTOCOL_VERSION, &early))).await;
+    assert_eq!(codes, [ErrorCode::TokenNotYetValid]);
+    assert_eq!(close_code, Some(close::UNAUTHORIZED));
     assert!(
         server
             .state

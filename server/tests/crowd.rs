@@ -220,7 +220,14 @@ async fn a_thousand_viewers_each_get_every_visible_event_in_order() {
 
     // Metrics: this binary runs one server, so it holds the recorder.
     if server.state.metrics.is_some() {
-        let text = reqwest::get(server.url("/metrics"))
+        let http = reqwest::Client::new();
+        // Without the metrics key: refused.
+        let refused = http.get(server.url("/metrics")).send().await.unwrap();
+        assert_eq!(refused.status(), 401);
+        let text = http
+            .get(server.url("/metrics"))
+            .bearer_auth(&server.state.config.metrics_key)
+            .send()
             .await
             .unwrap()
             .text()

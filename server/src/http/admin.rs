@@ -62,7 +62,7 @@ fn not_found(id: &str) -> ApiError {
 /// The record may also be fetched by a host or recorder of the room with their own join
 /// token as the bearer, so the host console can export it without the admin key.
 fn may_read_record(state: &AppState, request: &Request) -> bool {
-    let Some(bearer) = bearer(request) else {
+    let Some(bearer) = bearer(request.headers()) else {
         return false;
     };
     let room = request
@@ -77,9 +77,9 @@ fn may_read_record(state: &AppState, request: &Request) -> bool {
     }
 }
 
-fn bearer(request: &Request) -> Option<&str> {
-    request
-        .headers()
+/// The bearer key of a request, if it carries one.
+pub(super) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)?
         .to_str()
         .ok()?
@@ -87,8 +87,7 @@ fn bearer(request: &Request) -> Option<&str> {
 }
 
 async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let admin = bearer(&request)
-        .is_some_and(|k| constant_time_eq(k.as_bytes(), state.config.admin_key.as_bytes()));
+    let admin = bearer(request.headers()).is_some_and(|k| same_key(k, &state.config.admin_key));
     if admin || (request.method() == axum::http::Method::GET && may_read_record(&state, &request)) {
         next.run(request).await
     } else {
@@ -101,7 +100,10 @@ async fn require_admin(State(state): State<AppState>, request: Request, next: Ne
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Whether a given key is the expected one, in time that does not depend on where they
+/// differ.
+pub(super) fn same_key(given: &str, expected: &str) -> bool {
+    let (a, b) = (given.as_bytes(), expected.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -217,7 +219,8 @@ async fn mint_token(
         .room(&room)
         .await?
         .ok_or_else(|| not_found(&room))?;
-    let ttl = Duration::from_secs(body.ttl_s.unwrap_or(24 * 3600).clamp(60, 90 * 24 * 3600));
+    let max = state.config.token_keys.max_lifetime().as_secs().max(60);
+    let ttl = Duration::from_secs(body.ttl_s.unwrap_or(24 * 3600).clamp(60, max));
     let claims = if body.role == Role::Audience
         && body.id.as_deref().is_none_or(|i| i == "*")
         && body.name.is_none()
@@ -242,6 +245,11 @@ async fn mint_token(
         }
         Claims::new(&room, &p, now(), ttl)
     };
+    state
+        .config
+        .token_keys
+        .check(&claims)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, "invalid_argument", e.to_string()))?;
     let token = state.config.token_keys.mint(&claims);
     let link = state.config.join_link(&room, &token);
     Ok(Json(

@@ -3,6 +3,7 @@
 
 mod admin;
 mod demo;
+pub mod listen;
 mod web;
 
 use std::net::{IpAddr, SocketAddr};
@@ -18,9 +19,14 @@ use ipnet::IpNet;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::config::Config;
-use crate::hub::{Hub, HubConfig};
+use crate::hub::Hub;
 use crate::media::Sfu;
 use crate::store::Store;
+
+/// The most a connection's WebSocket write buffer may hold, in bytes: above the largest
+/// frame the server sends (a snapshot, a resume batch), far below what a peer that never
+/// reads could otherwise make it hold. A connection that reaches it is closed (1008).
+pub const MAX_WRITE_BUFFER: usize = 8 * 1024 * 1024;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -32,15 +38,11 @@ pub struct AppState {
 }
 
 /// Open the store, restore the rooms and build the state the routes share.
-pub async fn start(config: Config, hub_config: HubConfig) -> anyhow::Result<AppState> {
+pub async fn start(config: Config) -> anyhow::Result<AppState> {
     let store = Store::open(&config.database).await?;
     // One recorder per process: a second server in the same process (tests) goes without.
     let metrics = PrometheusBuilder::new().install_recorder().ok();
-    let hub_config = HubConfig {
-        max_frame_bytes: config.max_frame_bytes,
-        turn: config.turn.clone(),
-        ..hub_config
-    };
+    let hub_config = config.hub.clone();
     let media = match &config.media {
         Some(media) => Some(
             Sfu::start(media.clone())
@@ -64,21 +66,44 @@ pub async fn start(config: Config, hub_config: HubConfig) -> anyhow::Result<AppS
 
 /// Run the server until Ctrl-C or SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let state = start(config.clone(), HubConfig::default()).await?;
+    let state = start(config.clone()).await?;
     let hub = state.hub.clone();
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    tracing::info!(listen = %listener.local_addr()?, public_url = %config.public_url, "serving");
+    let listener = listen::bind(config.listen)?;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        public_url = %config.public_url,
+        max_connections = config.limits.max_connections,
+        "serving"
+    );
     println!(
         "Yishi is listening on {} (public URL {})",
         listener.local_addr()?,
         config.public_url
     );
-    axum::serve(
+    if let Some(addr) = config.metrics_listen {
+        let metrics_listener = listen::bind(addr)?;
+        tracing::info!(listen = %addr, "serving /metrics without a key");
+        let limits = crate::config::Limits {
+            max_connections: 16,
+            max_connections_per_ip: 16,
+            header_timeout: config.limits.header_timeout,
+        };
+        tokio::spawn(listen::serve(
+            metrics_listener,
+            metrics_router(state.clone()),
+            limits,
+            Vec::new(),
+            std::future::pending(),
+        ));
+    }
+    listen::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        router(state),
+        config.limits.clone(),
+        config.trusted_proxies.clone(),
+        shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    .await;
     hub.shutdown().await;
     Ok(())
 }
@@ -106,7 +131,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(ws))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics_with_key))
         .nest("/api/v1", admin::routes(state.clone()))
         .fallback(get(web::file))
         .layer(middleware::from_fn(security_headers))
@@ -138,6 +163,7 @@ async fn ws(
         // several reads) keeps an idle connection's memory low.
         .read_buffer_size(1024)
         .write_buffer_size(4 * 1024)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| crate::hub::serve_socket(hub, socket, client))
@@ -182,6 +208,25 @@ async fn ready(State(state): State<AppState>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// `/metrics` alone, without a key, for the private listener (`--metrics-listen`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// `/metrics` on the public listener: only with `Authorization: Bearer <metrics key>`.
+async fn metrics_with_key(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if !admin::bearer(&headers).is_some_and(|key| admin::same_key(key, &state.config.metrics_key)) {
+        let body = serde_json::json!({
+            "code": "unauthorized",
+            "message": "metrics need the metrics key as a bearer token (or use --metrics-listen)",
+        });
+        return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+    }
+    metrics(State(state)).await
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

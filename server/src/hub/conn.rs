@@ -27,6 +27,9 @@ use crate::media::{Owner, Signal};
 
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// WebSocket pings and pongs a peer may send per second, with a burst.
+const CONTROL_PER_SECOND: NonZeroU32 = NonZeroU32::new(5).expect("non-zero");
+const CONTROL_BURST: NonZeroU32 = NonZeroU32::new(20).expect("non-zero");
 
 fn error(
     req: Option<yishi_protocol::RequestId>,
@@ -129,9 +132,10 @@ pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: I
     let claims = match hub.keys.decode(&token, now()) {
         Ok(claims) => claims,
         Err(e) => {
-            let (code, close_code) = match e.code() {
-                ErrorCode::TokenExpired => (ErrorCode::TokenExpired, close::TOKEN_EXPIRED),
-                _ => (ErrorCode::Unauthorized, close::UNAUTHORIZED),
+            let code = e.code();
+            let close_code = match code {
+                ErrorCode::TokenExpired => close::TOKEN_EXPIRED,
+                _ => close::UNAUTHORIZED,
             };
             let _ = socket.send(error(None, code, describe(&e))).await;
             let _ = socket.send(close_frame(close_code, "not admitted")).await;
@@ -147,7 +151,7 @@ pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: I
             let _ = socket
                 .send(error(
                     None,
-                    ErrorCode::Unauthorized,
+                    ErrorCode::RoomNotFound,
                     "this link is for a room that does not exist",
                 ))
                 .await;
@@ -262,6 +266,10 @@ async fn read_loop(
             let _ = out_tx.try_send(Out::Frame(t));
         }
     };
+    // Pings and pongs are answered by the library without us: bound how many a peer may
+    // send, or one that never reads makes the server queue pong after pong.
+    let control: DefaultDirectRateLimiter =
+        RateLimiter::direct(Quota::per_second(CONTROL_PER_SECOND).allow_burst(CONTROL_BURST));
     let mut media_used = false;
     while let Some(frame) = stream.next().await {
         let text = match frame {
@@ -271,7 +279,15 @@ async fn read_loop(
                 continue;
             }
             Ok(Message::Close(_)) => break,
-            Ok(_) => continue, // ping/pong are answered by the library
+            Ok(Message::Ping(_) | Message::Pong(_)) => {
+                if control.check().is_err() {
+                    metrics::counter!("yishi_control_flood_total").increment(1);
+                    tracing::info!(conn, "closed: control frame flood");
+                    let _ = out_tx.try_send(Out::Close(close::POLICY, "control frame flood"));
+                    break;
+                }
+                continue;
+            }
             Err(e) => {
                 if is_too_large(&e) {
                     let limit = hub.config.max_frame_bytes;
@@ -368,7 +384,15 @@ async fn read_loop(
     }
     let _ = room.send(Msg::Detach { conn }).await;
     drop(out_tx);
-    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    // The writer finishes what is queued; one stuck on a peer that never reads is cut off
+    // (zero-window probes would keep it forever).
+    let mut writer = writer;
+    if tokio::time::timeout(Duration::from_secs(5), &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
 }
 
 /// Drain the queue: write everything queued, flush once.
@@ -403,11 +427,13 @@ async fn write_loop(
         let written = async {
             for out in batch.drain(..) {
                 match out {
-                    Out::Frame(text) => sink.feed(Message::Text(text)).await.map_err(|_| None)?,
+                    Out::Frame(text) => {
+                        sink.feed(Message::Text(text)).await.map_err(write_failed)?
+                    }
                     Out::Close(code, reason) => return Err(Some((code, reason))),
                 }
             }
-            sink.flush().await.map_err(|_| None)
+            sink.flush().await.map_err(write_failed)
         };
         let outcome = tokio::select! {
             biased;
@@ -417,6 +443,17 @@ async fn write_loop(
         if let Err(close) = outcome {
             return close_now(sink, close).await;
         }
+    }
+}
+
+/// A write failed: the peer is gone, or it let its write buffer fill past the bound
+/// (`http::MAX_WRITE_BUFFER`), and then it is told why if it still listens.
+fn write_failed(e: axum::Error) -> Option<(u16, &'static str)> {
+    if e.to_string().contains("Write buffer is full") {
+        metrics::counter!("yishi_write_buffer_full_total").increment(1);
+        Some((close::POLICY, "write buffer full"))
+    } else {
+        None
     }
 }
 

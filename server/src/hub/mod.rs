@@ -52,6 +52,17 @@ pub struct HubConfig {
     pub tally_interval_ms: u64,
     /// STUN/TURN servers handed to clients in `welcome`.
     pub turn: Option<TurnConfig>,
+    /// How long a departed connection's resume session is kept: a viewer back within it
+    /// keeps their identity. Members keep theirs in any case (it is in their token, and
+    /// their queue places are the engine's).
+    pub resume_grace: std::time::Duration,
+    /// Resume sessions a room keeps at most; the oldest departed ones go first.
+    pub max_sessions: usize,
+    /// Secret ballots are written to the sealed ballot box in batches of at least this
+    /// many per poll and electorate, apart from the record's `ballot_cast` events, so no
+    /// commit ties fewer than this many voters to their choices (the last batch at close
+    /// may be smaller).
+    pub ballot_batch: usize,
 }
 
 impl Default for HubConfig {
@@ -66,6 +77,9 @@ impl Default for HubConfig {
             joins_per_ip: 200,
             tally_interval_ms: 500,
             turn: None,
+            resume_grace: std::time::Duration::from_secs(30),
+            max_sessions: 100_000,
+            ballot_batch: 5,
         }
     }
 }
@@ -224,4 +238,7 @@ pub mod close {
     pub const DISPLACED: u16 = 4005;
     /// The message was larger than the server accepts.
     pub const TOO_LARGE: u16 = 1009;
+    /// The peer broke a rule of the connection (a flood of control frames, a write
+    /// buffer it never drains).
+    pub const POLICY: u16 = 1008;
 }

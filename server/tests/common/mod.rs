@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use yishi::auth::Claims;
 use yishi::config::Config;
-use yishi::http::{AppState, router, start};
+use yishi::http::{AppState, listen, router, start};
 use yishi::hub::{HubConfig, now};
 use yishi::store::{NewRoom, RoomKind};
 use yishi_protocol::{
@@ -92,16 +92,20 @@ impl TestServer {
         hub: HubConfig,
         tweak: impl FnOnce(&mut Config),
     ) -> TestServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = listen::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = Config::ephemeral(addr, database.clone());
         config.data_dir = dir.path().to_owned();
+        config.hub = hub;
         tweak(&mut config);
-        let state = start(config, hub).await.unwrap();
-        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        let state = start(config.clone()).await.unwrap();
+        let task = tokio::spawn(listen::serve(
+            listener,
+            router(state.clone()),
+            config.limits.clone(),
+            config.trusted_proxies.clone(),
+            std::future::pending(),
+        ));
         TestServer {
             addr,
             state,
@@ -169,7 +173,10 @@ pub struct Client {
     pub token: String,
 }
 
-const WAIT: Duration = Duration::from_secs(15);
+/// How long a client waits for the server's next message before the test fails: long,
+/// so that a busy machine (a debug build beside other builds) never fails a test; a
+/// test that waits for something that never comes fails after it all the same.
+const WAIT: Duration = Duration::from_secs(60);
 
 impl Client {
     pub async fn connect(
