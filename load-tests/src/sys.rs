@@ -249,6 +249,9 @@ pub async fn spawn_yishi(bin: &Path) -> anyhow::Result<YishiServer> {
             ))
             .arg("--data-dir")
             .arg(dir.path())
+            // The load comes from a few loopback addresses, thousands each.
+            .arg("--max-connections-per-ip")
+            .arg("1000000")
             .env("YISHI_TOKEN_KEYS", SPAWN_TOKEN_KEYS)
             .env("YISHI_ADMIN_KEY", SPAWN_ADMIN_KEY)
             .env("RUST_LOG", "warn"),

@@ -119,9 +119,7 @@ enum RecordCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(log_filter())
         .with_writer(std::io::stderr)
         .init();
     match run(cli) {
@@ -131,6 +129,28 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `RUST_LOG` (default `info`), with the libraries that would log what clients send
+/// capped at `info` whatever it says: at `debug` and `trace` they print WebSocket frames
+/// (join tokens, ballots, chat), request heads and session descriptions (ICE
+/// credentials). Our own code never logs a frame's content at any level.
+fn log_filter() -> EnvFilter {
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    for quiet in [
+        "tungstenite=info",
+        "tokio_tungstenite=info",
+        "axum=info",
+        "hyper=info",
+        "hyper_util=info",
+        "str0m=info",
+        "sqlx=info",
+    ] {
+        if let Ok(directive) = quiet.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -378,3 +378,53 @@ async fn rooms_are_created_listed_exported_verified_and_closed_through_the_store
     assert!(err.contains("nope"), "{err}");
     store.close().await;
 }
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn a_new_data_directory_and_its_files_are_the_owners_alone() {
+    let base = TempDir::new("modes");
+    let data = base.0.join("data");
+    let database = format!("sqlite://{}/yishi.db", data.display());
+    let (code, _, err) = run(yishi(&data).args([
+        "--database",
+        &database,
+        "room",
+        "create",
+        "--id",
+        "r1",
+        "--title",
+        "权限",
+    ]));
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = run(yishi(&data).args(["token", "--room", "r1", "--role", "audience"]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    for file in ["yishi.db", "token-key", "admin-key"] {
+        if file != "admin-key" || data.join(file).exists() {
+            assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+        }
+    }
+    for file in ["yishi.db-wal", "yishi.db-shm"] {
+        if data.join(file).exists() {
+            assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+        }
+    }
+    // A database another tool left readable by all is tightened when opened.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        data.join("yishi.db"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let (code, _, err) = run(yishi(&data).args(["--database", &database, "room", "list"]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(mode(&data.join("yishi.db")), 0o600);
+}

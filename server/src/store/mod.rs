@@ -278,10 +278,7 @@ impl Store {
                 .max_lifetime(None)
         } else {
             options = options.journal_mode(SqliteJournalMode::Wal);
-            let dir = options.get_filename().parent();
-            if let Some(dir) = dir.filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
-            }
+            private_file(options.get_filename())?;
             SqlitePoolOptions::new().max_connections(4)
         }
         .connect_with(options)
@@ -687,6 +684,38 @@ impl Store {
             .transpose()
         })
     }
+}
+
+/// Make sure the database file and its directory are the owner's alone: the directory is
+/// created 0700 if missing, the file created 0600 before SQLite opens it (SQLite gives
+/// the `-wal` and `-shm` files the mode of the database), and an existing file that
+/// others could read is made 0600.
+fn private_file(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        if let Ok(meta) = std::fs::metadata(&file)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(file = %file.display(), "the database was readable by others: made 0600");
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 fn pool_touches<P: Pool>(_pool: &P) -> bool {
