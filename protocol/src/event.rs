@@ -183,6 +183,14 @@ pub enum EventBody {
         #[ts(optional)]
         choice: Option<Choice>,
     },
+    /// Secret ballots whose voters are recorded (`ballot_cast`) but whose choices never
+    /// reached the sealed ballot box: the server stopped while they waited for their
+    /// batch, before any was acknowledged. Their voters may vote again. Hosts only.
+    BallotsVoided {
+        poll: PollId,
+        electorate: Electorate,
+        voters: Vec<ParticipantId>,
+    },
     /// The poll closed and its result was declared. The record always holds the result;
     /// a view that may not see it yet gets it absent.
     PollClosed {

@@ -304,6 +304,7 @@ async fn rooms_are_created_listed_exported_verified_and_closed_through_the_store
         .append(&[Append {
             room: "r1".into(),
             entries: record.clone(),
+            requests: vec![],
             sealed: vec![],
         }])
         .await

@@ -17,7 +17,7 @@ use yishi::hub::{HubConfig, now};
 use yishi_protocol::{
     Base, Choice, Command, EntryKind, Event, EventBody, Majority, MajorityRule, Participant,
     PauseReason, PollId, PollMethod, PollSpec, RequestId, ResultsVisibility, Resume, Role, Seq,
-    View, YesNo,
+    ServerMessage, View, YesNo,
 };
 
 const ROOM: &str = "r1";
@@ -465,4 +465,147 @@ async fn a_resume_from_beyond_the_window_gets_a_snapshot() {
         assert_eq!(c1.events.first().unwrap().seq, snap.seq + 1);
         drop_abruptly(c1);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_departed_viewers_session_is_forgotten_after_the_grace() {
+    let hub = yishi::hub::HubConfig {
+        resume_grace: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let server = TestServer::start_with(Backend::Sqlite, hub).await;
+    server.create_room(ROOM, "委员讲堂").await;
+    let mut h = server
+        .connect(ROOM, &Participant::new("host", "主持人", Role::Host))
+        .await;
+    let link = server.state.config.token_keys.mint(&Claims::audience_link(
+        ROOM,
+        now(),
+        Duration::from_secs(3600),
+    ));
+    let v = Client::connect(server.addr, &link, None).await.unwrap();
+    let me = v.welcome.you.id.clone();
+    let resume = drop_abruptly(v);
+    // The server saw the viewer go (the count the host is sent drops to 0) ...
+    loop {
+        if let Some(yishi_protocol::ServerMessage::Viewers { count: 0 }) = h.recv().await {
+            break;
+        }
+    }
+    // ... and a while past the grace it has forgotten the session: coming back with it
+    // makes a new viewer, with a new session.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let v = Client::connect(server.addr, &link, Some(resume.clone()))
+        .await
+        .unwrap();
+    assert_ne!(
+        v.welcome.you.id, me,
+        "a forgotten session gives a new identity"
+    );
+    assert_ne!(v.welcome.session, resume.session);
+    assert!(v.welcome.snapshot.is_some(), "and a snapshot");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_that_missed_nothing_visible_gets_no_batch_and_the_next_follows_on() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    server.create_room(ROOM, "协商会").await;
+    let mut h = server
+        .connect(ROOM, &Participant::new("host", "主持人", Role::Host))
+        .await;
+    // A viewer (who is not shown attendance): while it is away only a draft poll is
+    // added, which only hosts see.
+    let m = Participant::new("a1", "网民甲", Role::Audience);
+    let c = server.connect(ROOM, &m).await;
+    let resume = drop_abruptly(c);
+    let drafted = h
+        .ok(Command::CreatePoll { spec: named_poll() })
+        .await
+        .unwrap();
+    assert!(drafted > resume.last_seq);
+    let mut c = Client::connect(server.addr, &server.token(ROOM, &m), Some(resume.clone()))
+        .await
+        .unwrap();
+    assert!(c.welcome.snapshot.is_none());
+    // No batch follows the welcome (a batch always holds an event): the next message is
+    // the viewer count.
+    let next = c.recv().await.unwrap();
+    assert!(matches!(next, ServerMessage::Viewers { .. }), "{next:?}");
+    // A visible event later arrives in a batch that starts right after `last_seq`
+    // (Client::recv checks that each batch follows the previous one).
+    h.ok(Command::OpenCheckIn).await;
+    c.until("the check-in", |e| {
+        matches!(e.body, EventBody::SessionChanged { .. })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_device_displaces_the_first_and_presence_stays() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    server.create_room(ROOM, "协商会").await;
+    let mut h = server
+        .connect(ROOM, &Participant::new("host", "主持人", Role::Host))
+        .await;
+    let m = Participant::new("m1", "张委员", Role::Member);
+    let mut laptop = server.connect(ROOM, &m).await;
+    laptop
+        .ok(Command::SendChat {
+            text: "在笔记本上".into(),
+        })
+        .await;
+    let mut phone = server.connect(ROOM, &m).await;
+    // The laptop is told why, then closed with 4005.
+    let mut told = false;
+    let code = loop {
+        match tokio::time::timeout(
+            Duration::from_secs(60),
+            futures_util::StreamExt::next(&mut laptop.ws),
+        )
+        .await
+        .expect("the old device is closed")
+        {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
+                if t.contains("\"displaced\"") {
+                    told = true;
+                }
+            }
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(f))) => {
+                break f.map(|f| u16::from(f.code));
+            }
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => break None,
+        }
+    };
+    assert!(told, "the displaced error came first");
+    assert_eq!(code, Some(yishi::hub::close::DISPLACED));
+    // The phone goes on; the member never left the room.
+    phone
+        .ok(Command::SendChat {
+            text: "在手机上".into(),
+        })
+        .await;
+    h.until(
+        "the phone's chat",
+        |e| matches!(&e.body, EventBody::ChatSent { message } if message.text == "在手机上"),
+    )
+    .await;
+    assert!(
+        !h.events
+            .iter()
+            .any(|e| matches!(&e.body, EventBody::Left { participant } if *participant == m.id)),
+        "a displaced device is not a departure"
+    );
+    // An audience link opened twice is two viewers: nobody is displaced.
+    let link = server.state.config.token_keys.mint(&Claims::audience_link(
+        ROOM,
+        now(),
+        Duration::from_secs(3600),
+    ));
+    let mut v1 = Client::connect(server.addr, &link, None).await.unwrap();
+    let _v2 = Client::connect(server.addr, &link, None).await.unwrap();
+    v1.ok(Command::AskQuestion {
+        text: "还在吗？".into(),
+    })
+    .await;
 }

@@ -21,7 +21,9 @@ use yishi_protocol::{
     Welcome,
 };
 
+use super::mixer::{Mixer, Waiting};
 use super::outbox::{Outbox, Refused};
+use super::sessions::Sessions;
 use super::{Committer, HubConfig, Out, close, now};
 use crate::auth;
 use crate::media::Sfu;
@@ -128,6 +130,9 @@ struct Subscriber {
     through: Seq,
     /// An audience connection that fell behind: it gets a snapshot when it has room.
     lagging: bool,
+    /// Replaced by a newer connection of the same participant: it gets nothing more and
+    /// its commands are refused.
+    displaced: bool,
 }
 
 /// Something to send once the current batch is durable.
@@ -165,8 +170,14 @@ struct RoomActor {
     /// a retry is acknowledged again without being applied twice.
     seen: HashMap<(ParticipantId, RequestId), Option<Seq>>,
     seen_order: VecDeque<(ParticipantId, RequestId)>,
-    /// Resume sessions: id → the identity it stands for.
-    sessions: HashMap<String, Participant>,
+    /// Resume sessions: id → the identity it stands for, kept for a grace after the last
+    /// connection using it left.
+    sessions: Sessions,
+    /// Secret ballots waiting for their batch into the sealed ballot box.
+    mixer: Mixer,
+    /// After a restart: ballots voided because they never reached the box, to commit
+    /// before anything else.
+    recovered: Option<Applied>,
     /// Polls whose tallies changed since they were last sent.
     dirty_polls: BTreeSet<PollId>,
     next_tally: Option<Instant>,
@@ -209,6 +220,20 @@ pub(crate) fn spawn(
     let unpublished_close = stored.closed_at.is_none() && room.session.is_closed();
     let keep = entries.len().saturating_sub(config.resume_window);
     let recent: VecDeque<Event> = entries.into_iter().skip(keep).map(|e| e.event).collect();
+    let mut room = room;
+    let voided = room.void_unsealed(now());
+    if !voided.events.is_empty() {
+        tracing::warn!(room = %stored.id, "secret ballots that never reached the ballot box are voided");
+    }
+    let mut seen = HashMap::with_capacity(loaded.requests.len());
+    let mut seen_order = VecDeque::with_capacity(loaded.requests.len());
+    for (who, req, seq) in loaded.requests {
+        let key = (who, req);
+        seen.insert(key.clone(), Some(seq));
+        seen_order.push_back(key);
+    }
+    let sessions = Sessions::new(config.resume_grace, config.max_sessions);
+    let mixer = Mixer::new(config.ballot_batch);
     let (tx, rx) = mpsc::channel(4096);
     let actor = RoomActor {
         media_room: Arc::from(stored.id.as_str()),
@@ -223,9 +248,11 @@ pub(crate) fn spawn(
         subscribers: HashMap::new(),
         connections: HashMap::new(),
         recent,
-        seen: HashMap::new(),
-        seen_order: VecDeque::new(),
-        sessions: HashMap::new(),
+        seen,
+        seen_order,
+        sessions,
+        mixer,
+        recovered: (!voided.events.is_empty()).then_some(voided),
         dirty_polls: BTreeSet::new(),
         next_tally: None,
         viewers: 0,
@@ -260,6 +287,12 @@ impl RoomActor {
         if self.unpublished_close {
             self.publish_close(self.room.last_at()).await;
         }
+        if let Some(voided) = self.recovered.take()
+            && let Err(e) = self.commit(&voided, Vec::new()).await
+        {
+            tracing::error!(room = %self.id, error = %e, "room stopped: the voided ballots could not be stored");
+            return;
+        }
         let mut batch = Vec::with_capacity(MAX_BATCH);
         // A room starting up has no connections, but its record may show people present
         // (the server stopped under them). They get one drop grace to come back, so a
@@ -276,6 +309,7 @@ impl RoomActor {
                 .values()
                 .any(|s| s.lagging && s.view == View::Audience && s.through != 0)
                 .then(|| Instant::now() + CATCH_UP_INTERVAL);
+            let forget = self.sessions.next_expiry().map(instant_of);
             tokio::select! {
                 n = rx.recv_many(&mut batch, MAX_BATCH) => {
                     if n == 0 { break; }
@@ -291,6 +325,11 @@ impl RoomActor {
                 }
                 _ = sleep_until(catch_up) => {
                     self.catch_up_laggards();
+                    continue;
+                }
+                _ = sleep_until(forget) => {
+                    self.sessions.prune(now());
+                    metrics::gauge!("yishi_resume_sessions").set(self.sessions.len() as f64);
                     continue;
                 }
             }
@@ -325,13 +364,20 @@ impl RoomActor {
     /// One turn: deadlines, then every queued message, one commit, then visibility.
     async fn turn(&mut self, batch: Vec<Msg>) -> Result<(), String> {
         let now = now();
+        self.sessions.prune(now);
         let mut applied = self.room.tick(now);
         let mut deferred = Vec::new();
+        let mut requests = Vec::new();
         for msg in batch {
             match msg {
-                Msg::Command { conn, req, command } => {
-                    self.command(conn, req, &command, now, &mut applied, &mut deferred)
-                }
+                Msg::Command { conn, req, command } => self.command(
+                    conn,
+                    req,
+                    &command,
+                    now,
+                    (&mut applied, &mut requests),
+                    &mut deferred,
+                ),
                 Msg::Attach(attach) => self.attach(*attach, now, &mut applied, &mut deferred),
                 Msg::Detach { conn } => self.detach(conn, now, &mut applied),
                 Msg::PresenceAudit => {
@@ -349,7 +395,6 @@ impl RoomActor {
                         Ok(out) => {
                             let seq = out.ack_seq();
                             applied.events.extend(out.events);
-                            applied.sealed.extend(out.sealed);
                             deferred.push(Deferred::Admin { seq, reply });
                         }
                         Err(r) => {
@@ -369,14 +414,79 @@ impl RoomActor {
             }
         }
         if !applied.events.is_empty() {
-            self.commit(&applied).await?;
+            self.commit(&applied, requests).await?;
             self.fan_out(&applied.events);
         }
         for d in deferred {
             self.deliver(d);
         }
+        self.seal_ballots(&applied.events).await?;
+        let closed = applied.events.iter().any(|e| {
+            matches!(
+                e.body,
+                EventBody::SessionChanged {
+                    state: SessionState::Closed
+                }
+            )
+        });
+        if closed {
+            let at = applied.events.last().map_or(now, |e| e.at);
+            self.publish_close(at).await;
+        }
+        metrics::gauge!("yishi_resume_sessions").set(self.sessions.len() as f64);
         self.schedule_tally();
         Ok(())
+    }
+
+    /// Secret ballots into the sealed ballot box: every batch that is full, and the last
+    /// few of a poll that closed, in a transaction of their own (never the one that
+    /// recorded their voters); then their voters are acknowledged. Ballots of a poll that
+    /// was reset are discarded, and acknowledged (they were cast; the reset undid them).
+    async fn seal_ballots(&mut self, events: &[Event]) -> Result<(), String> {
+        let mut ready: Vec<Waiting> = Vec::new();
+        for e in events {
+            match &e.body {
+                EventBody::PollClosed { poll, .. } => ready.extend(self.mixer.closed(*poll, e.seq)),
+                EventBody::PollReset { poll, .. } => {
+                    for w in self.mixer.reset(*poll, e.seq) {
+                        self.acknowledge(w);
+                    }
+                }
+                _ => {}
+            }
+        }
+        ready.extend(self.mixer.ripe());
+        if ready.is_empty() {
+            return Ok(());
+        }
+        self.committer
+            .commit(Append {
+                room: self.id.clone(),
+                entries: Vec::new(),
+                requests: Vec::new(),
+                sealed: ready.iter().map(|w| w.ballot.clone()).collect(),
+            })
+            .await?;
+        metrics::counter!("yishi_ballots_sealed_total").increment(ready.len() as u64);
+        for w in ready {
+            self.acknowledge(w);
+        }
+        Ok(())
+    }
+
+    /// Acknowledge a ballot that left the mixer, to everyone who waits for it.
+    fn acknowledge(&self, waiting: Waiting) {
+        for (conn, req) in waiting.acks {
+            self.ack(conn, req, Some(waiting.seq));
+        }
+    }
+
+    fn ack(&self, conn: ConnId, req: RequestId, seq: Option<Seq>) {
+        if let Some(outbox) = sub_outbox(&self.subscribers, conn) {
+            let _ = outbox.try_send(Out::Frame(frame(&ServerMessage::Ack(
+                yishi_protocol::Ack { req, seq },
+            ))));
+        }
     }
 
     fn command(
@@ -385,15 +495,21 @@ impl RoomActor {
         req: RequestId,
         command: &Command,
         now: Millis,
-        applied: &mut Applied,
+        (applied, requests): (&mut Applied, &mut Vec<(Seq, RequestId)>),
         deferred: &mut Vec<Deferred>,
     ) {
         let Some(sub) = self.subscribers.get(&conn) else {
             return;
         };
+        if sub.displaced {
+            return;
+        }
         let actor = sub.participant.clone();
         let key = (actor.id().clone(), req.clone());
-        if let Some(seq) = self.seen.get(&key) {
+        // Ballots are deduplicated by the engine, from the record (each voter's request
+        // id is in their `ballot_cast`); everything else here.
+        let ballot = matches!(command, Command::CastBallot { .. });
+        if !ballot && let Some(seq) = self.seen.get(&key) {
             deferred.push(Deferred::Ack {
                 conn,
                 req,
@@ -410,9 +526,32 @@ impl RoomActor {
                 if let Command::CastBallot { poll, .. } = command {
                     self.dirty_polls.insert(*poll);
                 }
-                self.remember(key, seq);
+                if let (Some(original), true) = (out.duplicate_of, ballot)
+                    && self.mixer.also(original, (conn, req.clone()))
+                {
+                    // A retry of a secret ballot still waiting for its batch waits too.
+                    return;
+                }
+                if !out.sealed.is_empty() {
+                    // A secret ballot: its voter's event commits now, its choice later in
+                    // a batch; the acknowledgement waits for the batch.
+                    let at = seq.unwrap_or_default();
+                    let mut ack = Some((conn, req));
+                    for ballot in out.sealed {
+                        if let Some(ack) = ack.take() {
+                            self.mixer.push(at, ballot, ack);
+                        }
+                    }
+                    applied.events.extend(out.events);
+                    return;
+                }
+                if !ballot {
+                    self.remember(key, seq);
+                    if let Some(seq) = seq {
+                        requests.push((seq, req.clone()));
+                    }
+                }
                 applied.events.extend(out.events);
-                applied.sealed.extend(out.sealed);
                 deferred.push(Deferred::Ack { conn, req, seq });
             }
             Err(rejection) => {
@@ -458,7 +597,7 @@ impl RoomActor {
         let anonymous = auth::is_anonymous(&participant);
         let remembered = resume
             .as_ref()
-            .and_then(|r| Some((r.session.clone(), self.sessions.get(&r.session)?.clone())));
+            .and_then(|r| Some((r.session.clone(), self.sessions.find(&r.session)?.clone())));
         let (session, who) = match remembered {
             Some((session, known)) if anonymous && known.role == participant.role => {
                 (session, known)
@@ -473,7 +612,13 @@ impl RoomActor {
                 (auth::random_base32(&mut rand::rng(), 24), who)
             }
         };
-        self.sessions.insert(session.clone(), who.clone());
+        self.sessions.open(&session, &who, now);
+        // One device per participant: a new connection replaces the ones before it (a
+        // reconnect replaces a connection that has not noticed it is gone, a second
+        // device the first). Each audience viewer is someone of their own.
+        if who.role != Role::Audience && self.connections.contains_key(&who.id) {
+            self.displace(&who.id);
+        }
         let count = self.connections.entry(who.id.clone()).or_insert(0);
         *count += 1;
         if *count == 1 {
@@ -483,7 +628,10 @@ impl RoomActor {
         metrics::gauge!("yishi_connections", "role" => role_name(who.role)).increment(1.0);
         let actor = Actor::new(who.clone());
         let view = actor.view();
-        let resume_from = resume.as_ref().map(|r| r.last_seq);
+        // A viewer whose session was forgotten is someone new: their own pending items
+        // were the old identity's, so they start from a snapshot.
+        let renamed = anonymous && resume.as_ref().is_none_or(|r| r.session != session);
+        let resume_from = resume.as_ref().map(|r| r.last_seq).filter(|_| !renamed);
         // Lagging until welcomed: no batch may reach it before its welcome.
         if view == View::Audience {
             self.viewers += 1;
@@ -498,6 +646,7 @@ impl RoomActor {
                 session: session.clone(),
                 through: 0,
                 lagging: true,
+                displaced: false,
             },
         );
         deferred.push(Deferred::Welcome {
@@ -508,10 +657,40 @@ impl RoomActor {
         });
     }
 
+    /// Close every connection of `id` with `displaced` (4005): its frames so far, the
+    /// error, then the close; a connection too far behind for that is cut at once.
+    fn displace(&mut self, id: &ParticipantId) {
+        let text = error_frame(
+            None,
+            ErrorCode::Displaced,
+            "you joined from another device; this one was disconnected",
+        );
+        for sub in self.subscribers.values_mut() {
+            if sub.participant.id() != id || sub.kill.is_none() {
+                continue;
+            }
+            metrics::counter!("yishi_displaced_total").increment(1);
+            // Nothing more reaches it.
+            sub.lagging = true;
+            sub.displaced = true;
+            let told = sub.outbox.try_send(Out::Frame(text.clone())).is_ok()
+                && sub
+                    .outbox
+                    .try_send(Out::Close(close::DISPLACED, "displaced"))
+                    .is_ok();
+            if told {
+                sub.kill = None;
+            } else if let Some(kill) = sub.kill.take() {
+                let _ = kill.send((close::DISPLACED, "displaced"));
+            }
+        }
+    }
+
     fn detach(&mut self, conn: ConnId, now: Millis, applied: &mut Applied) {
         let Some(sub) = self.subscribers.remove(&conn) else {
             return;
         };
+        self.sessions.close(&sub.session, now);
         if sub.view == View::Audience {
             self.viewers -= 1;
         }
@@ -528,26 +707,24 @@ impl RoomActor {
         }
     }
 
-    /// Seal the events into the chain and make them durable.
-    async fn commit(&mut self, applied: &Applied) -> Result<(), String> {
+    /// Seal the events into the chain and make them durable, with the request ids they
+    /// answer. Secret ballots are not here: they go to the box apart (`seal_ballots`).
+    async fn commit(
+        &mut self,
+        applied: &Applied,
+        requests: Vec<(Seq, RequestId)>,
+    ) -> Result<(), String> {
         let entries: Vec<_> = applied
             .events
             .iter()
             .map(|e| self.chain.seal(e.clone()))
             .collect();
-        let closed = applied.events.iter().any(|e| {
-            matches!(
-                e.body,
-                EventBody::SessionChanged {
-                    state: SessionState::Closed
-                }
-            )
-        });
         self.committer
             .commit(Append {
                 room: self.id.clone(),
                 entries,
-                sealed: applied.sealed.clone(),
+                requests,
+                sealed: Vec::new(),
             })
             .await?;
         metrics::counter!("yishi_events_total").increment(applied.events.len() as u64);
@@ -556,10 +733,6 @@ impl RoomActor {
                 self.recent.pop_front();
             }
             self.recent.push_back(e.clone());
-        }
-        if closed {
-            let at = applied.events.last().map_or(now(), |e| e.at);
-            self.publish_close(at).await;
         }
         Ok(())
     }
@@ -701,13 +874,7 @@ impl RoomActor {
 
     fn deliver(&mut self, deferred: Deferred) {
         match deferred {
-            Deferred::Ack { conn, req, seq } => {
-                if let Some(outbox) = sub_outbox(&self.subscribers, conn) {
-                    let _ = outbox.try_send(Out::Frame(frame(&ServerMessage::Ack(
-                        yishi_protocol::Ack { req, seq },
-                    ))));
-                }
-            }
+            Deferred::Ack { conn, req, seq } => self.ack(conn, req, seq),
             Deferred::Admin { seq, reply } => {
                 let _ = reply.send(Ok(seq));
             }
@@ -732,6 +899,15 @@ impl RoomActor {
         let Some(sub) = self.subscribers.get_mut(&conn) else {
             return;
         };
+        if sub.displaced {
+            // Replaced before it was even welcomed.
+            let _ = reply.send(Err(ErrorMessage {
+                req: None,
+                code: ErrorCode::Displaced,
+                message: "you joined from another device".into(),
+            }));
+            return;
+        }
         let me = sub.participant.participant.clone();
         let seq = self.room.seq();
         let oldest = self.recent.front().map_or(seq + 1, |e| e.seq);
@@ -764,16 +940,20 @@ impl RoomActor {
                 .filter(|e| e.seq > last)
                 .filter_map(|e| self.room.event_for_viewer(e, sub.view, &me.id))
                 .collect();
-            // Even when nothing it missed is visible to it, the batch tells the client
-            // where it stands, so the next batch follows this one.
-            if last < seq {
+            // A batch always holds an event: when nothing it missed is visible to it, no
+            // batch follows, and the next one starts right after its `last_seq`.
+            if visible.is_empty() {
+                sub.through = last;
+            } else {
                 let json = serde_json::to_string(&visible).unwrap_or_default();
                 let _ = sub
                     .outbox
                     .try_send(Out::Frame(events_frame(last + 1, seq, &json)));
+                sub.through = seq;
             }
+        } else {
+            sub.through = seq;
         }
-        sub.through = seq;
         sub.lagging = false;
         let viewers = self.viewers;
         if let Some(sub) = self.subscribers.get(&conn) {

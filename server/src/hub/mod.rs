@@ -7,7 +7,9 @@
 mod actor;
 mod commit;
 mod conn;
+mod mixer;
 mod outbox;
+mod sessions;
 
 pub(crate) use outbox::Outbox;
 

@@ -344,6 +344,7 @@ impl Part {
             | PollUpdated { .. }
             | PollOpened { .. }
             | BallotCast { .. }
+            | BallotsVoided { .. }
             | PollClosed { .. }
             | PollPublished { .. }
             | PollReset { .. } => Part::Polls,

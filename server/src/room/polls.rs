@@ -67,6 +67,9 @@ struct Poll {
     /// for a secret poll, from the sealed ballot box. Set from the result at close.
     binding: Tally,
     advisory: Tally,
+    /// Secret polls: ballots taken from the sealed ballot box, per electorate (binding,
+    /// advisory). Fewer than the turnout after a restart means some never reached it.
+    sealed: [u32; 2],
     /// Declared at close.
     result: Option<PollResult>,
 }
@@ -83,6 +86,7 @@ impl Poll {
             voters: FxHashMap::default(),
             binding: Tally::default(),
             advisory: Tally::default(),
+            sealed: [0, 0],
             result: None,
         }
     }
@@ -468,6 +472,7 @@ impl Room {
                     p.voters.clear();
                     p.binding = fresh.clone();
                     p.advisory = fresh;
+                    p.sealed = [0, 0];
                     p.result = None;
                 }
             }
@@ -514,9 +519,26 @@ impl Room {
                     },
                 );
             }
+            EventBody::BallotsVoided {
+                poll,
+                electorate,
+                voters,
+            } => {
+                let Some(p) = polls.polls.get_mut(poll) else {
+                    return;
+                };
+                for voter in voters {
+                    if p.voters.remove(voter).is_some() {
+                        let t = p.tally_mut(*electorate);
+                        t.ballots = t.ballots.saturating_sub(1);
+                    }
+                }
+            }
             EventBody::PollClosed { poll, result, .. } => {
                 if let Some(p) = polls.polls.get_mut(poll) {
                     p.state = PollState::Closed;
+                    // Its counts are the declared result from here on.
+                    p.sealed = [0, 0];
                     if let Some(result) = result {
                         if let Some(t) = &result.binding {
                             p.binding = t.clone();
@@ -559,6 +581,63 @@ impl Room {
             return;
         }
         count(p.tally_mut(ballot.electorate), &ballot.choice, true);
+        p.sealed[electorate_index(ballot.electorate)] += 1;
+    }
+
+    /// After a restart: void the secret ballots whose voters the record holds but whose
+    /// choices the sealed ballot box does not (the server stopped while they waited for
+    /// their batch; none was acknowledged). Batches are sealed in the order ballots were
+    /// cast, so the missing ones are the latest of their poll and electorate. Call once,
+    /// after [`Room::replay`] with the box.
+    pub fn void_unsealed(&mut self, now: Millis) -> super::Applied {
+        let mut voided = Vec::new();
+        for (id, p) in &self.polls.polls {
+            if p.state != PollState::Open || !p.spec.secret {
+                continue;
+            }
+            for electorate in [Electorate::Binding, Electorate::Advisory] {
+                let turnout = match electorate {
+                    Electorate::Binding => p.binding.ballots,
+                    Electorate::Advisory => p.advisory.ballots,
+                };
+                let missing = turnout.saturating_sub(p.sealed[electorate_index(electorate)]);
+                if missing == 0 {
+                    continue;
+                }
+                let mut latest: Vec<(&Seq, &ParticipantId)> = p
+                    .voters
+                    .iter()
+                    .filter(|(_, v)| v.electorate == electorate)
+                    .map(|(id, v)| (&v.seq, id))
+                    .collect();
+                latest.sort_unstable_by(|a, b| b.0.cmp(a.0));
+                let mut voters: Vec<ParticipantId> = latest
+                    .into_iter()
+                    .take(missing as usize)
+                    .map(|(_, id)| id.clone())
+                    .collect();
+                // In id order: the event tells nothing of the order they voted in.
+                voters.sort();
+                voided.push((*id, electorate, voters));
+            }
+        }
+        let mut out = super::Applied::default();
+        let mut cx = Cx {
+            actor: None,
+            now: now.max(self.last_at()),
+            out: &mut out,
+        };
+        for (poll, electorate, voters) in voided {
+            self.emit(
+                &mut cx,
+                EventBody::BallotsVoided {
+                    poll,
+                    electorate,
+                    voters,
+                },
+            );
+        }
+        out
     }
 
     pub(crate) fn polls_deadline(&self) -> Option<Millis> {
@@ -628,7 +707,7 @@ impl Room {
             }
             // Who voted reaches others as turnout, through `tally_update`; the voter gets
             // their own ballot through `poll_private`.
-            EventBody::BallotCast { .. } => host_only,
+            EventBody::BallotCast { .. } | EventBody::BallotsVoided { .. } => host_only,
             EventBody::PollClosed {
                 poll, by_deadline, ..
             } => {
@@ -793,6 +872,13 @@ fn validate_ballot(method: &PollMethod, choice: &Choice) -> Result<Choice, Rejec
 }
 
 /// Add (or take back) one ballot in a tally's counters.
+fn electorate_index(electorate: Electorate) -> usize {
+    match electorate {
+        Electorate::Binding => 0,
+        Electorate::Advisory => 1,
+    }
+}
+
 fn count(tally: &mut Tally, choice: &Choice, add: bool) {
     let mut bump = |i: usize| {
         if let Some(c) = tally.counts.get_mut(i) {
@@ -1911,6 +1997,88 @@ mod tests {
     }
 
     // ----- replay -----
+
+    #[test]
+    fn secret_ballots_missing_from_the_box_after_a_restart_are_voided_and_may_be_cast_again() {
+        const TITLE: &str = "测试协商会";
+        let mut f = Fixture::new();
+        f.room = Room::new(TITLE);
+        let mut events: Vec<Event> = Vec::new();
+        let mut sealed: Vec<SealedBallot> = Vec::new();
+        let (host, m1, m2, m3, a1) = (
+            f.host.clone(),
+            f.m1.clone(),
+            f.m2.clone(),
+            f.m3.clone(),
+            f.audience.clone(),
+        );
+        for a in [&host, &m1, &m2, &m3, &a1] {
+            events.extend(f.room.join(&a.participant, f.now).events);
+        }
+        events.extend(f.ok(&host, Command::StartSession).events);
+        let mut s = yes_no();
+        s.secret = true;
+        s.advisory = true;
+        events.extend(f.ok(&host, Command::CreatePoll { spec: s }).events);
+        events.extend(f.ok(&host, Command::OpenPoll { poll: PollId(1) }).events);
+        // m1's and a1's ballots reached the box; m2's and m3's (cast later) did not.
+        for (who, vote_, boxed) in [
+            (&m1, yn(Yes), true),
+            (&a1, yn(No), true),
+            (&m2, yn(No), false),
+            (&m3, yn(Abstain), false),
+        ] {
+            let applied = vote(&mut f, who, PollId(1), vote_);
+            events.extend(applied.events);
+            if boxed {
+                sealed.extend(applied.sealed);
+            }
+        }
+        let mut restarted = Room::replay(TITLE, &events, &sealed);
+        let voided = restarted.void_unsealed(f.now);
+        let bodies: Vec<_> = voided.events.iter().map(|e| &e.body).collect();
+        assert_eq!(
+            bodies,
+            [&EventBody::BallotsVoided {
+                poll: PollId(1),
+                electorate: Electorate::Binding,
+                voters: vec![m2.id().clone(), m3.id().clone()],
+            }]
+        );
+        let p = &restarted.polls.polls[&PollId(1)];
+        assert_eq!((p.binding.ballots, p.advisory.ballots), (1, 1));
+        assert_eq!(p.binding.counts, vec![1, 0, 0]);
+        // Nothing more to void; the record with the voiding replays to the same room.
+        assert!(restarted.void_unsealed(f.now).events.is_empty());
+        events.extend(voided.events);
+        assert!(Room::replay(TITLE, &events, &sealed) == restarted);
+        // m2 votes again (a retry of the same request is a new ballot now); m1 may not.
+        let req = RequestId("again".into());
+        let again = restarted
+            .apply(
+                &m2,
+                &req,
+                &Command::CastBallot {
+                    poll: PollId(1),
+                    choice: yn(No),
+                },
+                f.now,
+            )
+            .unwrap();
+        assert_eq!(again.sealed.len(), 1);
+        let refused = restarted
+            .apply(
+                &m1,
+                &req,
+                &Command::CastBallot {
+                    poll: PollId(1),
+                    choice: yn(No),
+                },
+                f.now,
+            )
+            .unwrap_err();
+        assert_eq!(refused.code, ErrorCode::AlreadyVoted);
+    }
 
     #[test]
     fn replaying_the_events_plus_the_sealed_ballots_rebuilds_the_same_room() {

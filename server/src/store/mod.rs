@@ -35,7 +35,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Transaction};
 use yishi_protocol::{
-    Choice, Electorate, Event, EventBody, Millis, ParticipantId, PollId, RecordEntry, Seq,
+    Choice, Electorate, Event, EventBody, Millis, ParticipantId, PollId, RecordEntry, RequestId,
+    Seq,
 };
 
 use crate::room::{GENESIS, SealedBallot};
@@ -138,6 +139,9 @@ pub struct StoredRoom {
 pub struct Append {
     pub room: String,
     pub entries: Vec<RecordEntry>,
+    /// Request ids answered by these entries: the command's request id goes on the row of
+    /// its last event (sequence number), for deduplication across restarts.
+    pub requests: Vec<(Seq, RequestId)>,
     pub sealed: Vec<SealedBallot>,
 }
 
@@ -145,6 +149,9 @@ pub struct Append {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Loaded {
     pub entries: Vec<RecordEntry>,
+    /// The request ids of the last [`REQUEST_WINDOW`] commands that caused events: who
+    /// sent it, its request id, the sequence number it was acknowledged with; oldest first.
+    pub requests: Vec<(ParticipantId, RequestId, Seq)>,
     /// The sealed ballots, expanded from their counts, sorted by poll, electorate and
     /// choice: an order that reveals nothing.
     pub sealed: Vec<SealedBallot>,
@@ -222,9 +229,11 @@ const ROOM_HEADS: &str = "SELECT r.id, r.closed_at, e.seq, e.hash FROM rooms r \
      LEFT JOIN events e ON e.room_id = r.id \
        AND e.seq = (SELECT MAX(seq) FROM events WHERE room_id = r.id) \
      WHERE r.id IN (";
+/// Request ids loaded with a room for deduplication.
+pub const REQUEST_WINDOW: usize = 65_536;
 /// Rooms looked up in one statement.
 const ROOMS_PER_LOOKUP: usize = 500;
-/// Entries inserted in one statement (7 parameters each; both backends allow 32,766).
+/// Entries inserted in one statement (8 parameters each; both backends allow 32,766).
 const ROWS_PER_INSERT: usize = 1_000;
 
 /// An entry encoded for its row.
@@ -233,6 +242,7 @@ struct EventRow<'a> {
     entry: &'a RecordEntry,
     at: i64,
     body: String,
+    req: Option<&'a str>,
 }
 
 impl Store {
@@ -421,11 +431,17 @@ impl Store {
         let mut rows = Vec::with_capacity(batch.iter().map(|a| a.entries.len()).sum());
         for append in batch {
             for entry in &append.entries {
+                let req = append
+                    .requests
+                    .iter()
+                    .find(|(seq, _)| *seq == entry.event.seq)
+                    .map(|(_, req)| req.0.as_str());
                 rows.push(EventRow {
                     room: &append.room,
                     entry,
                     at: millis_in(entry.event.at)?,
                     body: serde_json::to_string(&entry.event.body)?,
+                    req,
                 });
             }
         }
@@ -522,7 +538,7 @@ impl Store {
             // 3. Write.
             while rows_left.len() > 0 {
                 let mut query = sqlx::QueryBuilder::new(
-                    "INSERT INTO events (room_id, seq, at, actor, body, prev, hash) ",
+                    "INSERT INTO events (room_id, seq, at, actor, body, prev, hash, req) ",
                 );
                 query.push_values(rows_left.by_ref().take(ROWS_PER_INSERT), |mut b, row| {
                     let event = &row.entry.event;
@@ -532,7 +548,8 @@ impl Store {
                         .push_bind(event.actor.as_ref().map(|a| a.0.as_str()))
                         .push_bind(row.body.as_str())
                         .push_bind(row.entry.prev.as_str())
-                        .push_bind(row.entry.hash.as_str());
+                        .push_bind(row.entry.hash.as_str())
+                        .push_bind(row.req);
                 });
                 query.build().execute(&mut *tx).await?;
             }
@@ -601,6 +618,27 @@ impl Store {
                     )
                 })
                 .collect::<StoreResult<Vec<_>>>()?;
+            let window = i64::try_from(REQUEST_WINDOW).unwrap_or(i64::MAX);
+            let rows = sqlx::query(
+                "SELECT actor, req, seq FROM events \
+                 WHERE room_id = $1 AND req IS NOT NULL AND actor IS NOT NULL \
+                 ORDER BY seq DESC LIMIT $2",
+            )
+            .bind(room)
+            .bind(window)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut requests = rows
+                .iter()
+                .map(|row| -> StoreResult<(ParticipantId, RequestId, Seq)> {
+                    Ok((
+                        ParticipantId(row.try_get(0)?),
+                        RequestId(row.try_get(1)?),
+                        seq_out(row.try_get(2)?)?,
+                    ))
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            requests.reverse();
             let rows = sqlx::query(
                 "SELECT poll, electorate, choice, count FROM ballot_box WHERE room_id = $1",
             )
@@ -634,7 +672,11 @@ impl Store {
                     usize::try_from(count).map_err(|_| corrupt("ballot_box.count", count))?;
                 sealed.extend(std::iter::repeat_n(ballot, count));
             }
-            Ok(Loaded { entries, sealed })
+            Ok(Loaded {
+                entries,
+                requests,
+                sealed,
+            })
         })
     }
 

@@ -22,8 +22,6 @@ use yishi_protocol::{
     Participant, RequestId, Resume, Seq, ServerMessage, TallyUpdate, Welcome,
 };
 
-pub const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
-
 /// Which store a test server uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -55,10 +53,13 @@ pub async fn database(backend: Backend, dir: &std::path::Path) -> String {
     match backend {
         Backend::Sqlite => format!("sqlite://{}", dir.join("yishi.db").display()),
         Backend::Postgres => {
-            let base = std::env::var("YISHI_TEST_PG").unwrap_or_else(|_| DEFAULT_PG.to_owned());
+            // Tests on PostgreSQL are ignored unless YISHI_TEST_PG is set (build.rs); set,
+            // it must answer.
+            let base = std::env::var("YISHI_TEST_PG")
+                .expect("YISHI_TEST_PG names the PostgreSQL for these tests");
             let mut conn = sqlx::PgConnection::connect(&base)
                 .await
-                .expect("PostgreSQL for the tests (YISHI_TEST_PG)");
+                .unwrap_or_else(|e| panic!("YISHI_TEST_PG={base} does not answer: {e}"));
             let schema = unique("yishi_hub");
             sqlx::query(&format!("CREATE SCHEMA {schema}"))
                 .execute(&mut conn)
@@ -170,6 +171,8 @@ pub struct Client {
     /// Media signalling from the server, in order, until taken.
     pub media: std::collections::VecDeque<ServerMessage>,
     next_req: u32,
+    /// Makes this client's request ids its own.
+    tag: u64,
     pub token: String,
 }
 
@@ -215,6 +218,7 @@ impl Client {
             errors: Vec::new(),
             media: Default::default(),
             next_req: 0,
+            tag: 0,
             token: token.to_owned(),
         })
     }
@@ -252,9 +256,21 @@ impl Client {
         Some(msg)
     }
 
+    /// A request id unique to this client: request ids are remembered per participant
+    /// across connections and restarts, so a new connection must not reuse one.
     pub fn req(&mut self) -> RequestId {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static CLIENTS: AtomicU64 = AtomicU64::new(0);
+        if self.next_req == 0 {
+            self.tag = CLIENTS.fetch_add(1, Ordering::Relaxed);
+        }
         self.next_req += 1;
-        RequestId(format!("q{}", self.next_req))
+        RequestId(format!(
+            "c{}-{}-q{}",
+            std::process::id(),
+            self.tag,
+            self.next_req
+        ))
     }
 
     pub async fn send_raw(&mut self, text: String) {
