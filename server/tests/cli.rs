@@ -429,3 +429,79 @@ fn a_new_data_directory_and_its_files_are_the_owners_alone() {
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(mode(&data.join("yishi.db")), 0o600);
 }
+
+/// The Python verifier in docs/protocol.md, as an outside party would run it.
+fn verifier_from_the_docs() -> String {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/protocol.md"),
+    )
+    .unwrap();
+    let start = doc.find("```python verify\n").expect("the verifier in the docs") + 17;
+    let len = doc[start..].find("```").unwrap();
+    doc[start..start + len].to_owned()
+}
+
+#[test]
+fn the_verifier_in_the_protocol_doc_recomputes_the_chain_of_a_real_record() {
+    let mut chain = Chain::default();
+    // Text that tests the canonical form: Chinese, quotes, a backslash, a line break,
+    // an emoji, and an event without an actor.
+    let texts = ["第一项：\"老旧小区\"改造", "路径 C:\\data\n第二行", "👍 同意", "end"];
+    let mut record: Vec<RecordEntry> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            chain.seal(Event {
+                seq: i as u32 + 1,
+                at: Millis(1_750_000_000_000 + i as u64),
+                actor: Some(ParticipantId::new("rec")),
+                body: EventBody::Annotated {
+                    text: (*text).to_owned(),
+                },
+            })
+        })
+        .collect();
+    record.push(chain.seal(Event {
+        seq: 5,
+        at: Millis(1_750_000_001_000),
+        actor: None,
+        body: EventBody::SessionChanged {
+            state: yishi_protocol::SessionState::Closed,
+        },
+    }));
+    let lines: String = record
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap() + "\n")
+        .collect();
+    let run_python = |input: &str| {
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(verifier_from_the_docs())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (code, out, err) = run_python(&lines);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim(), record[4].hash, "the same final hash as the server's");
+    // A changed character is caught.
+    let tampered = lines.replacen("同意", "反对", 1);
+    let (code, _, err) = run_python(&tampered);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("entry 3"), "{err}");
+}
