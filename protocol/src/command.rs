@@ -73,17 +73,23 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         position: Option<u32>,
+        /// Required; a missing or empty reason is refused with `reason_required`.
+        #[serde(default)]
         reason: String,
     },
     /// Move an entry to a position within its kind. Hosts; recorded with the reason.
     MoveEntry {
         entry: EntryId,
         position: u32,
+        /// Required; a missing or empty reason is refused with `reason_required`.
+        #[serde(default)]
         reason: String,
     },
     /// Take an entry off the list. Hosts; recorded with the reason.
     RemoveEntry {
         entry: EntryId,
+        /// Required; a missing or empty reason is refused with `reason_required`.
+        #[serde(default)]
         reason: String,
     },
     /// Give the floor: to the next in order when `entry` is absent, or to any entry (an
@@ -141,6 +147,8 @@ pub enum Command {
     /// Back to draft; the ballots are discarded (recorded with the reason).
     ResetPoll {
         poll: PollId,
+        /// Required; a missing or empty reason is refused with `reason_required`.
+        #[serde(default)]
         reason: String,
     },
     CastBallot {

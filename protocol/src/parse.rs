@@ -151,6 +151,21 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_reason_is_an_empty_one_for_the_room_to_refuse() {
+        let text = r#"{"type":"command","req":"r","command":{"type":"remove_entry","entry":3}}"#;
+        let Ok(ClientMessage::Command(c)) = parse(text) else {
+            panic!("parses")
+        };
+        assert_eq!(
+            c.command,
+            Command::RemoveEntry {
+                entry: crate::EntryId(3),
+                reason: String::new()
+            }
+        );
+    }
+
+    #[test]
     fn text_that_merely_mentions_a_tag_is_fine() {
         let chat =
             r#"{"type":"command","req":"r","command":{"type":"send_chat","text":"type: 4"}}"#;

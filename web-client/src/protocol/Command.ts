@@ -18,4 +18,20 @@ export type Command = { "type": "open_check_in" } | { "type": "start_session" } 
 /**
  * Position within the entries of that kind (0 is first); the end when absent.
  */
-position?: number, reason: string, } | { "type": "move_entry", entry: EntryId, position: number, reason: string, } | { "type": "remove_entry", entry: EntryId, reason: string, } | { "type": "grant_floor", entry?: EntryId, reason?: string, } | { "type": "end_turn" } | { "type": "pause_turn" } | { "type": "resume_turn" } | { "type": "extend_turn", seconds: number, } | { "type": "shorten_turn", seconds: number, } | { "type": "shorten_all", limit_s: number, } | { "type": "set_ordering", policy: OrderingPolicy, } | { "type": "set_floor_mode", mode: FloorMode, } | { "type": "create_poll", spec: PollSpec, } | { "type": "update_poll", poll: PollId, spec: PollSpec, } | { "type": "open_poll", poll: PollId, } | { "type": "close_poll", poll: PollId, } | { "type": "publish_poll", poll: PollId, } | { "type": "reset_poll", poll: PollId, reason: string, } | { "type": "cast_ballot", poll: PollId, choice: Choice, } | { "type": "send_chat", text: string, } | { "type": "post_comment", text: string, } | { "type": "moderate_comment", comment: CommentId, decision: Decision, } | { "type": "ask_question", text: string, } | { "type": "moderate_question", question: QuestionId, decision: Decision, } | { "type": "upvote", question: QuestionId, } | { "type": "mark_answered", question: QuestionId, } | { "type": "forward_question", question: QuestionId, to: ParticipantId, } | { "type": "merge_question", question: QuestionId, into: QuestionId, } | { "type": "pin_question", question: QuestionId, pinned: boolean, } | { "type": "set_word_list", words: Array<string>, } | { "type": "annotate", text: string, };
+position?: number, 
+/**
+ * Required; a missing or empty reason is refused with `reason_required`.
+ */
+reason: string, } | { "type": "move_entry", entry: EntryId, position: number, 
+/**
+ * Required; a missing or empty reason is refused with `reason_required`.
+ */
+reason: string, } | { "type": "remove_entry", entry: EntryId, 
+/**
+ * Required; a missing or empty reason is refused with `reason_required`.
+ */
+reason: string, } | { "type": "grant_floor", entry?: EntryId, reason?: string, } | { "type": "end_turn" } | { "type": "pause_turn" } | { "type": "resume_turn" } | { "type": "extend_turn", seconds: number, } | { "type": "shorten_turn", seconds: number, } | { "type": "shorten_all", limit_s: number, } | { "type": "set_ordering", policy: OrderingPolicy, } | { "type": "set_floor_mode", mode: FloorMode, } | { "type": "create_poll", spec: PollSpec, } | { "type": "update_poll", poll: PollId, spec: PollSpec, } | { "type": "open_poll", poll: PollId, } | { "type": "close_poll", poll: PollId, } | { "type": "publish_poll", poll: PollId, } | { "type": "reset_poll", poll: PollId, 
+/**
+ * Required; a missing or empty reason is refused with `reason_required`.
+ */
+reason: string, } | { "type": "cast_ballot", poll: PollId, choice: Choice, } | { "type": "send_chat", text: string, } | { "type": "post_comment", text: string, } | { "type": "moderate_comment", comment: CommentId, decision: Decision, } | { "type": "ask_question", text: string, } | { "type": "moderate_question", question: QuestionId, decision: Decision, } | { "type": "upvote", question: QuestionId, } | { "type": "mark_answered", question: QuestionId, } | { "type": "forward_question", question: QuestionId, to: ParticipantId, } | { "type": "merge_question", question: QuestionId, into: QuestionId, } | { "type": "pin_question", question: QuestionId, pinned: boolean, } | { "type": "set_word_list", words: Array<string>, } | { "type": "annotate", text: string, };
