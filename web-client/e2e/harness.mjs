@@ -128,18 +128,20 @@ export async function startYishi({ log, rustLog = "warn", chromiumArgs = [] } = 
   const viaProxy = (url) => url.replace(base, `http://127.0.0.1:${proxy.port}`);
 
   /** A browser context on `url`, past the join screen (shot and audited). */
-  const open = async (url, name, viewport = { width: 1280, height: 900 }) => {
+  const open = async (url, name, viewport = { width: 1366, height: 768 }, { locale = "zh-CN", audit = true } = {}) => {
     // bypassCSP only so axe-core can be injected for the audit; the CSP itself is checked by the server tests.
-    const context = await browser.newContext({ viewport, locale: "zh-CN", bypassCSP: true });
+    const context = await browser.newContext({ viewport, locale, bypassCSP: true });
     const page = await context.newPage();
     page.on("pageerror", (e) => console.error(`[${name}] page error:`, e.message));
     await page.goto(url);
     // The join screen: who the link is for, then in.
     await page.getByTestId("join-name").waitFor();
-    await shot(page, `join-${name}`);
-    await accessible(page, `${name}'s join screen`);
-    await page.getByRole("button", { name: "进入会议" }).click();
-    await page.locator(".floor").waitFor();
+    if (audit) {
+      await shot(page, `join-${name}`);
+      await accessible(page, `${name}'s join screen`);
+    }
+    await page.getByTestId("enter").click();
+    await page.locator("[data-testid=meeting], [data-testid=projector], [data-testid=closed-screen], [data-testid=end-screen]").first().waitFor();
     return { context, page, name };
   };
 
@@ -165,5 +167,74 @@ export async function accessible(page, what) {
 }
 
 export async function shot(page, name) {
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(shots, `${name}.png`) });
+}
+
+/** The sizes every meeting view must fit without page scroll (UX.md). */
+export const SIZES = [
+  { width: 1366, height: 768 },
+  { width: 1280, height: 800 },
+  { width: 1920, height: 1080 },
+  { width: 360, height: 740 },
+];
+
+/** The page does not scroll, either way; returns the sizes for the message. */
+export async function fits(page, what) {
+  const m = await page.evaluate(() => ({
+    h: document.documentElement.scrollHeight,
+    ih: window.innerHeight,
+    w: document.documentElement.scrollWidth,
+    iw: window.innerWidth,
+  }));
+  assert.ok(m.h <= m.ih, `${what}: the page scrolls (scrollHeight ${m.h} > innerHeight ${m.ih})`);
+  assert.ok(m.w <= m.iw, `${what}: the page scrolls sideways (scrollWidth ${m.w} > innerWidth ${m.iw})`);
+}
+
+/** Each selector matches a visible element lying wholly inside the viewport. */
+export async function inView(page, selectors, what) {
+  for (const sel of selectors) {
+    const box = await page.evaluate((s) => {
+      const els = [...document.querySelectorAll(s)].filter((e) => e.getClientRects().length > 0);
+      const el = els[0];
+      if (!el) return null;
+      const r = el.getBoundingClientRect();
+      return { top: r.top, left: r.left, bottom: r.bottom, right: r.right, w: window.innerWidth, h: window.innerHeight };
+    }, sel);
+    assert.ok(box, `${what}: ${sel} is not on the screen`);
+    assert.ok(box.top >= -1 && box.left >= -1 && box.bottom <= box.h + 1 && box.right <= box.w + 1, `${what}: ${sel} is outside the viewport ${JSON.stringify(box)}`);
+  }
+}
+
+/**
+ * At every size: no page scroll, the essential elements in view, a screenshot kept
+ * (`test-results/<name>-<w>x<h>.png`). Leaves the page at its first size.
+ */
+export async function layout(page, name, essentials) {
+  const original = page.viewportSize();
+  for (const size of SIZES) {
+    await page.setViewportSize(size);
+    // Let layout settle (fonts, a resize observer) before measuring.
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await shot(page, `${name}-${size.width}x${size.height}`);
+    await fits(page, `${name} at ${size.width}x${size.height}`);
+    await inView(page, essentials, `${name} at ${size.width}x${size.height}`);
+  }
+  await page.setViewportSize(original);
+}
+
+/** No English words in a zh-CN page's visible text (error messages included). */
+export async function noEnglish(page, what) {
+  const text = await page.evaluate(() => document.body.innerText);
+  const words = (text.match(/[A-Za-z]{3,}/g) ?? []).filter((w) => !["Yishi", "English"].includes(w));
+  assert.deepEqual(words, [], `${what}: English text on a zh-CN screen`);
+}
+
+/** axe-core in the normal, large-text and high-contrast modes. */
+export async function accessibleInEveryMode(page, what) {
+  await accessible(page, what);
+  for (const mode of ["mode-large", "mode-contrast"]) {
+    await page.getByTestId(mode).click();
+    await accessible(page, `${what} (${mode})`);
+    await page.getByTestId(mode).click();
+  }
 }
