@@ -43,6 +43,8 @@ window.addEventListener("pagehide", () => app.debug().media.leave());
 
 const root = document.getElementById("app");
 if (root) {
+  // The loading note in index.html goes.
+  root.textContent = "";
   render(
     <AppContext.Provider value={{ app, link }}>
       <App />

@@ -40,6 +40,8 @@ const SUPERSEDES: Partial<Record<NoticeKind, NoticeKind[]>> = {
   resumed: ["paused"],
   paused: ["resumed"],
 };
+/** Passing news ("the session continues") gives way to anything that needs attention. */
+const PASSING: NoticeKind[] = ["resumed", "added_to_queue"];
 
 /** The notices `events` bring to the holder of `before` (the state before the batch). */
 export function noticesFor(before: RoomState, events: Event[]): Notice[] {
@@ -68,6 +70,8 @@ export function noticesFor(before: RoomState, events: Event[]): Notice[] {
         else if (myTurns.has(b.turn) && b.reason === "host") add(e, "turn_ended_by_host", true);
         break;
       case "session_changed":
+        // The chair who paused knows it.
+        if (e.actor === me) break;
         if (b.state === "paused") add(e, "paused", true);
         if (b.state === "in_session" && before.room.session === "paused") add(e, "resumed", false);
         break;
@@ -106,7 +110,7 @@ export function noticesFor(before: RoomState, events: Event[]): Notice[] {
 export function withNotices(shown: Notice[], fresh: Notice[], keep = 4): Notice[] {
   let list = shown;
   for (const n of fresh) {
-    const gone = SUPERSEDES[n.kind] ?? [];
+    const gone = [...(SUPERSEDES[n.kind] ?? []), ...(n.urgent ? PASSING : [])];
     list = [...list.filter((x) => !gone.includes(x.kind) && x.id !== n.id), n];
   }
   return list.slice(-keep);

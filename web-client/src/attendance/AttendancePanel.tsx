@@ -20,7 +20,7 @@ export function AttendancePanel() {
           <tr>
             <th scope="col">{t("name")}</th>
             <th scope="col">{t("status")}</th>
-            <th scope="col">{t("checkIn")}</th>
+            <th scope="col">{t("checkedInCol")}</th>
           </tr>
         </thead>
         <tbody>
@@ -28,6 +28,7 @@ export function AttendancePanel() {
             <tr key={a.participant}>
               <td>
                 {a.name}
+                {a.participant === s.you.id ? t("youTag") : ""}
                 <span class="muted small"> {[roleName(a.role), a.sector, a.venue].filter(Boolean).join(" · ")}</span>
               </td>
               <td class={a.present ? "ok" : "muted"}>{a.present ? t("present") : t("away")}</td>

@@ -97,6 +97,16 @@ function Floor() {
           </button>
         ),
       )}
+      {s.you.role === "respondent" && s.room.floor && !holding && !mine.some((e) => e.kind === "reply") ? (
+        <button class="ctl" data-testid="raise-reply" onClick={() => app.act({ type: "request_floor", kind: "reply", replying_to: s.room.floor!.id }, "request_floor")}>
+          <Icon name="hand" /> {t("raise_reply")}
+        </button>
+      ) : null}
+      {mine.some((e) => e.kind === "reply") ? (
+        <button class="ctl on" data-testid="withdraw-reply" onClick={() => app.act({ type: "withdraw", kind: "reply" }, "request_floor")}>
+          {t("withdrawKind", { kind: t("kind_reply") })}
+        </button>
+      ) : null}
       {place >= 0 ? (
         <span class="place" data-testid="my-place">
           {t("myPlace", { n: place + 1 })}

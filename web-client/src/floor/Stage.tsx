@@ -90,7 +90,7 @@ export function Stage() {
           {t("sessionPaused")}
         </p>
       ) : null}
-      <div class="stage-info">
+      <div class="stage-info" hidden={waiting}>
         {floor ? (
           <div class="speaker-block">
             <p class="speaker" data-testid="speaker">
@@ -101,6 +101,14 @@ export function Stage() {
               {t(`kind_${floor.kind}` as Key)}
               {details(holder) ? ` · ${details(holder)}` : ""}
             </p>
+          </div>
+        ) : link.lecture && (onStage || s.view === "audience") && r.session !== "scheduled" && r.session !== "check_in" ? (
+          <div class="speaker-block">
+            <p class="speaker" data-testid="lecturer">
+              {onStage && s.view !== "audience" ? onStage.name : r.title}
+            </p>
+            <p class="speaker-details">{t("lecturing")}</p>
+            <span class="sr" data-testid="no-speaker" />
           </div>
         ) : (
           <div class="speaker-block">

@@ -1,6 +1,7 @@
 // Before the session opens: what the meeting is, its agenda, who I am here, check-in,
 // and a look at my own camera (members and hosts may test media among themselves; the
 // server forwards nothing to the audience or projectors yet).
+import { useState } from "preact/hooks";
 import { useApp } from "../app/context";
 import { details } from "../app/people";
 import { t, type Key } from "../i18n";
@@ -14,6 +15,8 @@ export function WaitingRoom({ publisher }: { publisher: boolean }) {
   const me = r.attendance.find((a) => a.participant === s.you.id);
   const local = app.media.local.value;
   const host = s.view === "host";
+  const venue = s.you.role === "venue";
+  const [heads, setHeads] = useState("");
   return (
     <div class="waiting" data-testid="waiting-room">
       <div class="waiting-text">
@@ -48,7 +51,13 @@ export function WaitingRoom({ publisher }: { publisher: boolean }) {
             </p>
           ) : (
             <>
-              <button class="primary big" data-testid="check-in" onClick={() => app.act({ type: "check_in" })}>
+              {venue ? (
+                <label class="field heads">
+                  <span>{t("headCountInput")}</span>
+                  <input type="number" min={0} max={100000} data-testid="head-count" value={heads} onInput={(e) => setHeads((e.target as HTMLInputElement).value)} />
+                </label>
+              ) : null}
+              <button class="primary big" data-testid="check-in" onClick={() => app.act({ type: "check_in", head_count: venue && heads ? Number(heads) : undefined })}>
                 {t("checkIn")}
               </button>
               <ErrorNote at="check_in" />

@@ -5,6 +5,7 @@ import { t } from "../i18n";
 import { SpeakingTimePanel } from "../attendance/SpeakingTimePanel";
 import { Results } from "../polls/Results";
 import { Toolbar } from "../ui/Toolbar";
+import { ExportRecord } from "../settings/SettingsDialog";
 
 export function Closed() {
   const app = useApp();
@@ -19,6 +20,7 @@ export function Closed() {
             {t("closedTitle")}
           </h2>
           <p class="end-text">{t("closedText", { title: r.title })}</p>
+          {app.room.value!.view === "host" ? <ExportRecord /> : null}
         </section>
         {polls.length ? (
           <section class="card">

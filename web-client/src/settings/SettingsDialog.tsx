@@ -10,9 +10,28 @@ import { ErrorNote } from "../ui/ErrorNote";
 const AT = "settings";
 const POLICIES: OrderingPolicy[] = ["first_come", "fewest_turns", "least_time", "rotate_sectors", "rotate_venues"];
 
+/** Download the hash-chained record (JSON lines), verifiable with `yishi record verify`. */
+export function ExportRecord() {
+  const link = useLink();
+  const download = async () => {
+    const res = await fetch(`/api/v1/rooms/${encodeURIComponent(link.room)}/record`, { headers: { authorization: `Bearer ${link.token}` } });
+    if (!res.ok) return;
+    const url = URL.createObjectURL(await res.blob());
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = `${link.room}-record.jsonl`;
+    a.click();
+    URL.revokeObjectURL(url);
+  };
+  return (
+    <button data-testid="export" onClick={() => void download()}>
+      {t("exportRecord")}
+    </button>
+  );
+}
+
 export function SettingsDialog() {
   const app = useApp();
-  const link = useLink();
   const r = app.room.value!.room;
   const [impromptu, setImpromptu] = useState(String(r.settings.limits.impromptu_s));
   const [scheduled, setScheduled] = useState(String(r.settings.limits.scheduled_s));
@@ -37,16 +56,6 @@ export function SettingsDialog() {
       AT,
     );
     setSaved(ok);
-  };
-  const exportRecord = async () => {
-    const res = await fetch(`/api/v1/rooms/${encodeURIComponent(link.room)}/record`, { headers: { authorization: `Bearer ${link.token}` } });
-    if (!res.ok) return;
-    const url = URL.createObjectURL(await res.blob());
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = `${link.room}-record.jsonl`;
-    a.click();
-    URL.revokeObjectURL(url);
   };
   const num = (label: Key, value: string, set: (v: string) => void, testid: string, min = 10) => (
     <label class="field">
@@ -115,9 +124,7 @@ export function SettingsDialog() {
         </>
       ) : null}
       <h3>{t("record")}</h3>
-      <button data-testid="export" onClick={() => void exportRecord()}>
-        {t("exportRecord")}
-      </button>
+      <ExportRecord />
     </Dialog>
   );
 }

@@ -18,17 +18,17 @@ export function BarChart({ bars, label, testid }: { bars: Bar[]; label: string; 
   return (
     <figure class="chart" data-testid={testid}>
       <figcaption class="sr">{summary}</figcaption>
-      <ul class="bars" aria-hidden="true">
+      <div class="bars" aria-hidden="true">
         {bars.map((b) => (
-          <li key={b.key} class={b.strong ? "strong" : ""}>
+          <div key={b.key} class={`bar-row ${b.strong ? "strong" : ""}`}>
             <span class="bar-label">{b.label}</span>
             <span class="bar-track">
               <span class={`bar ${b.over ? "over" : ""}`} style={{ width: `${Math.round((100 * b.value) / max)}%` }} />
             </span>
             <span class="bar-value">{b.text ?? b.value}</span>
-          </li>
+          </div>
         ))}
-      </ul>
+      </div>
     </figure>
   );
 }

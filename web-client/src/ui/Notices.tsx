@@ -24,12 +24,12 @@ export function Notices() {
   );
   return (
     <div class="notices">
-      <ul role="alert" aria-live="assertive" class="notice-list">
-        {urgent.map(item)}
-      </ul>
-      <ul role="status" aria-live="polite" class="notice-list">
-        {calm.map(item)}
-      </ul>
+      <div role="alert" aria-live="assertive">
+        <ul class="notice-list">{urgent.map(item)}</ul>
+      </div>
+      <div role="status" aria-live="polite">
+        <ul class="notice-list">{calm.map(item)}</ul>
+      </div>
     </div>
   );
 }

@@ -25,17 +25,17 @@ export function Toolbar({ title }: { title?: string }) {
       ) : null}
       <span class="grow" />
       <div class="modes" role="group" aria-label={t("displayModes")}>
-        <button class="mode" lang={lang.value === "zh-CN" ? "en" : "zh-CN"} data-testid="mode-lang" aria-label={t("language")} onClick={() => setLang(lang.value === "zh-CN" ? "en" : "zh-CN")}>
+        <button class="mode" lang={lang.value === "zh-CN" ? "en" : "zh-CN"} data-testid="mode-lang" onClick={() => setLang(lang.value === "zh-CN" ? "en" : "zh-CN")}>
           <span class="long">{t("language")}</span>
-          <span class="short" aria-hidden="true">{t("languageShort")}</span>
+          <span class="short">{t("languageShort")}</span>
         </button>
-        <button class="mode" aria-pressed={app.prefs.large.value} data-testid="mode-large" aria-label={t("largeText")} onClick={() => app.toggleLarge()}>
+        <button class="mode" aria-pressed={app.prefs.large.value} data-testid="mode-large" onClick={() => app.toggleLarge()}>
           <span class="long">{t("largeText")}</span>
-          <span class="short" aria-hidden="true">{t("largeShort")}</span>
+          <span class="short">{t("largeShort")}</span>
         </button>
-        <button class="mode" aria-pressed={app.prefs.contrast.value} data-testid="mode-contrast" aria-label={t("highContrast")} onClick={() => app.toggleContrast()}>
+        <button class="mode" aria-pressed={app.prefs.contrast.value} data-testid="mode-contrast" onClick={() => app.toggleContrast()}>
           <span class="long">{t("highContrast")}</span>
-          <span class="short" aria-hidden="true">{t("contrastShort")}</span>
+          <span class="short">{t("contrastShort")}</span>
         </button>
       </div>
     </header>
