@@ -148,7 +148,7 @@ export const AppModel = createModel((link: Link, env: Env) => {
       if (poll && (poll.state === "open" || poll.voted)) return;
       ballot.value = undefined;
     }
-    const next = open.find((p) => !ballotsAway.peek().includes(p.id));
+    const next = open.find((p) => !ballotsAway.value.includes(p.id));
     if (next) ballot.value = next.id;
   });
 

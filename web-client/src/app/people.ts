@@ -12,6 +12,11 @@ export interface Who {
   present?: boolean;
 }
 
+/** A venue's speaker with the venue: "赵委员（城东分会场）". */
+export function speakerName(speaker: string | undefined, name: string): string {
+  return speaker ? t("withVenue", { speaker, venue: name }) : name;
+}
+
 /** What the room knows of `id`: attendance, the floor, the queue, speaking time, me. */
 export function who(state: RoomState | undefined, id: string | undefined): Who | undefined {
   if (!state || !id) return undefined;
@@ -20,7 +25,7 @@ export function who(state: RoomState | undefined, id: string | undefined): Who |
   const a = r.attendance.find((x) => x.participant === id);
   if (a) return a;
   const turn = [r.floor, ...r.suspended].find((x) => x?.participant === id);
-  if (turn) return { name: turn.speaker ? `${turn.speaker}（${turn.name}）` : turn.name, sector: turn.sector, venue: turn.venue };
+  if (turn) return { name: speakerName(turn.speaker, turn.name), sector: turn.sector, venue: turn.venue };
   const entry = r.queue.find((e) => e.participant === id);
   if (entry) return { name: entry.name, sector: entry.sector, venue: entry.venue };
   const spoke = r.speaking.participants.find((p) => p.participant === id);

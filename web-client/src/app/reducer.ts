@@ -43,6 +43,8 @@ export interface FeedLine {
   at: number;
   kind: "session" | "agenda" | "floor" | "warning" | "overran" | "ended" | "poll" | "poll_closed" | "poll_published" | "comment" | "question" | "answered";
   subject?: string;
+  /** Who wrote it (a comment's author). */
+  by?: string;
   code?: string;
 }
 
@@ -75,8 +77,9 @@ function feedOf(events: Event[], state: RoomState): FeedLine[] {
   return lines;
 }
 
+/** A turn's speaker as the feed names them; a venue's speaker with the venue. */
 function speakerOf(turn: Turn): string {
-  return turn.speaker ? `${turn.speaker}（${turn.name}）` : turn.name;
+  return turn.speaker ? `${turn.speaker} · ${turn.name}` : turn.name;
 }
 
 /** The feed line an event makes, if any. */
@@ -105,7 +108,7 @@ function lineFor(e: Event, state: RoomState, turnName: (turn: number) => string 
       return { ...at, kind: "poll_published", subject: question(b.poll), code: b.result.outcome };
     case "comment_posted":
     case "comment_approved":
-      return b.comment.status === "approved" ? { ...at, kind: "comment", subject: `${b.comment.author_name}：${b.comment.text}` } : undefined;
+      return b.comment.status === "approved" ? { ...at, kind: "comment", subject: b.comment.text, by: b.comment.author_name } : undefined;
     case "question_asked":
     case "question_approved":
       return b.question.status === "approved" ? { ...at, kind: "question", subject: b.question.text } : undefined;

@@ -26,7 +26,7 @@ export function describe(l: FeedLine): string {
     case "poll_published":
       return t("feed_poll_result", { question: s, outcome: t(`outcome_${l.code}` as Key) });
     case "comment":
-      return s;
+      return `${l.by ?? ""}${t("colon")}${s}`;
     case "question":
       return t("feed_question", { text: s });
     case "answered":

@@ -1,6 +1,7 @@
 // The speaking queue (发言队列), in the order the server gives it (grant order; never
 // sorted here). Hosts grant, move and remove entries, with a reason for the record.
 import { useApp } from "../app/context";
+import { speakerName } from "../app/people";
 import { t, type Key } from "../i18n";
 import type { QueueEntry } from "../protocol/QueueEntry";
 import { ErrorNote } from "../ui/ErrorNote";
@@ -47,7 +48,7 @@ function Entry({ entry: e, first, host }: { entry: QueueEntry; first: boolean; h
   const row = s.room.attendance.find((a) => a.participant === e.participant);
   const offline = row ? !row.present : false;
   const reason = () => app.reason.value.trim() || t("defaultReason");
-  const name = e.speaker ? `${e.speaker}（${e.name}）` : e.name;
+  const name = speakerName(e.speaker, e.name);
   const mine = e.participant === s.you.id;
   return (
     <li class={`entry ${mine ? "mine" : ""}`} data-testid="queue-entry" data-entry={e.id}>

@@ -3,7 +3,7 @@
 // the lecturer's camera beside it.
 import { useEffect } from "preact/hooks";
 import { useApp, useLink } from "../app/context";
-import { details, nameOf, who, type Who } from "../app/people";
+import { details, nameOf, speakerName, who, type Who } from "../app/people";
 import { t, type Key } from "../i18n";
 import { stageTracks, tiles } from "../media/controller";
 import { Video } from "../media/Video";
@@ -119,7 +119,7 @@ export function Stage() {
         )}
         {floor ? <Countdown turn={floor} /> : null}
         <p class="next-up" data-testid="next-up">
-          {next ? t("nextIs", { name: next.speaker ? `${next.speaker}（${next.name}）` : next.name }) : t("nobodyNext")}
+          {next ? t("nextIs", { name: speakerName(next.speaker, next.name) }) : t("nobodyNext")}
         </p>
       </div>
       {s.view !== "audience" && !link.projector && !waiting ? <Filmstrip exclude={videoOf} /> : null}

@@ -29,7 +29,7 @@ export function ModerationDialog() {
     if (e.key === "r" || e.key === "R") void decide(items[0], false);
   };
   return (
-    <Dialog title={`${t("moderation")}（${items.length}）`} onClose={() => app.openDialog(undefined)} testid="moderation" wide={true}>
+    <Dialog title={t("moderationCount", { n: items.length })} onClose={() => app.openDialog(undefined)} testid="moderation" wide={true}>
       <div onKeyDown={onKey}>
         <p class="muted small">{t("shortcuts")}</p>
         <label class="field">

@@ -21,7 +21,7 @@ export function Results({ poll }: { poll: PollView }) {
             key: String(i),
             label: names[i] ?? String(i + 1),
             value: n,
-            text: tally.ballots ? `${n}（${Math.round((100 * n) / tally.ballots)}%）` : String(n),
+            text: tally.ballots ? t("countShare", { n, pct: Math.round((100 * n) / tally.ballots) }) : String(n),
             strong: r.winner === i,
           }))}
         />

@@ -3,7 +3,7 @@
 // countdown large, the next three, and the latest result as a bar chart.
 import { useEffect, useState } from "preact/hooks";
 import { useApp } from "../app/context";
-import { details, who } from "../app/people";
+import { details, speakerName, who } from "../app/people";
 import { t, type Key } from "../i18n";
 import { stageTracks, tiles } from "../media/controller";
 import { MeetingAudio, SoundButton, Video } from "../media/Video";
@@ -68,7 +68,7 @@ export function Projector() {
         <ol class="pj-next" data-testid="queue">
           {r.queue.slice(0, 3).map((e) => (
             <li key={e.id}>
-              <span class="pj-next-name">{e.speaker ? `${e.speaker}（${e.name}）` : e.name}</span>
+              <span class="pj-next-name">{speakerName(e.speaker, e.name)}</span>
               <span class="pj-next-kind">{t(`kind_${e.kind}` as Key)}</span>
             </li>
           ))}
