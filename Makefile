@@ -6,7 +6,7 @@
 .DEFAULT_GOAL := help
 # `test` runs its steps in order, even under `make -j`.
 .NOTPARALLEL:
-.PHONY: help test fmt fmt-check clippy cargo-test bindings-check bench-engine run web web-test e2e
+.PHONY: help test fmt fmt-check clippy cargo-test bindings-check bench-engine bench-web run web web-test e2e
 
 BINDINGS := web-client/src/protocol
 
@@ -19,6 +19,8 @@ help:
 	@echo "  make bench   short load run of every scenario beside nats-server and Janus,"
 	@echo "               writes docs/bench/latest.md and latest.json (about 3 minutes)"
 	@echo "  make bench-engine  room engine benchmark (criterion)"
+	@echo "  make bench-web     the audience page in Chromium, CPU 4x slower, 3G networks"
+	@echo "               (CDP); writes docs/bench/web.md (about 2 minutes)"
 	@echo "  make fmt     format all Rust code"
 	@echo "  make clippy  lint the workspace, warnings are errors"
 
@@ -61,6 +63,11 @@ bindings-check:
 
 bench-engine:
 	cargo bench -p yishi-server --bench engine
+
+# The audience page's first render and time to interactive under a slow CPU and network.
+bench-web: web
+	cargo build -p yishi-server --bin yishi
+	cd web-client && node bench/web.mjs --md ../docs/bench/web.md
 
 run: web
 	cargo run --release -p yishi-server --bin yishi -- serve --demo

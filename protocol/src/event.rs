@@ -108,6 +108,15 @@ pub enum EventBody {
         item: ItemId,
         policy: OrderingPolicy,
     },
+    /// The current item's speaking list, whole and in the order the floor will go, after
+    /// a change that a client cannot follow by removing entries as they leave and
+    /// appending new ones at the end (a higher kind added before waiting entries, a turn
+    /// that ended under a fairness policy, a move, a new policy, another agenda item).
+    /// Derived from the events before it: folding it changes nothing in the room.
+    QueueOrdered {
+        item: ItemId,
+        queue: Vec<QueueEntry>,
+    },
 
     // ----- floor -----
     /// The floor was given. `entry` is the queue entry it came from; `reason` is set for

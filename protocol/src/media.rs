@@ -46,6 +46,22 @@ pub struct MediaTrack {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub participant: Option<ParticipantId>,
+    /// What the track shows when it is not a camera or a microphone: `slides` for a
+    /// shared screen (a lecturer's slides, RFC 4796 `a=content:slides`). Absent for a
+    /// camera or a microphone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub content: Option<TrackContent>,
+}
+
+/// What a video track shows besides a camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum TrackContent {
+    /// A shared screen or slides: a publisher's second video track, marked in its offer
+    /// with `a=content:slides` on that media section.
+    Slides,
 }
 
 /// Who is live, sent when it changes (at most a few times a second).
@@ -59,6 +75,11 @@ pub struct MediaState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub stage: Option<ParticipantId>,
+    /// Whose shared screen is on the stage's second video track: the first heard
+    /// participant sharing one (a lecturer's slides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub screen: Option<ParticipantId>,
     /// Who is speaking now, by the audio levels their packets carry (RFC 6464), loudest
     /// first. Only those heard are listed.
     pub speaking: Vec<ParticipantId>,

@@ -4,8 +4,9 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::{
-    AgendaItem, ChatMessage, Comment, FloorMode, ItemId, Millis, ModerationStats, OrderingPolicy,
-    ParticipantId, PollView, Question, QueueEntry, Role, Seq, SessionState, Settings, Turn,
+    AgendaItem, ChatMessage, Comment, Event, FloorMode, ItemId, Millis, ModerationStats,
+    OrderingPolicy, ParticipantId, PollView, Question, QueueEntry, Role, Seq, SessionState,
+    Settings, Turn,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -45,6 +46,11 @@ pub struct RoomSnapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub word_list: Option<Vec<String>>,
+    /// The recent public events the live text feed (图文直播) is made of (at most 50,
+    /// oldest first), as this view may see them: so a late viewer reads the session so
+    /// far.
+    #[serde(default)]
+    pub feed: Vec<Event>,
 }
 
 /// One participant's attendance.

@@ -61,6 +61,11 @@ pub struct Comment {
     pub status: ItemStatus,
     /// The word list matched: a moderator must look at it.
     pub flagged: bool,
+    /// Why a moderator turned it down, once rejected (only its author and hosts see a
+    /// rejected item).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub rejected: Option<RejectReason>,
 }
 
 /// A question (Q&A).
@@ -85,6 +90,11 @@ pub struct Question {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub merged_into: Option<QuestionId>,
+    /// Why a moderator turned it down, once rejected (only its author and hosts see a
+    /// rejected item).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub rejected: Option<RejectReason>,
 }
 
 /// How many items were turned down for one reason.

@@ -285,3 +285,104 @@ async fn bad_signalling_gets_a_clear_error_and_the_room_goes_on() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_reaches_the_audience_before_the_session_opens_and_closing_ends_all_media() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    server.create_room(ROOM, "媒体测试").await;
+    let chair = Participant::new("host", "主持人", Role::Host);
+    // The chair publishes before the session opens (heard: a host); a member with a
+    // camera may see the chair (they test among themselves), a member who only receives
+    // (as a venue's projector does) and the audience get nothing.
+    let mut host = Party::join(&server, &chair, publisher()).await;
+    let mut tester = Party::join(&server, &member("m1"), publisher()).await;
+    let mut projector = Party::join(&server, &member("p1"), receiver()).await;
+    let mut viewer = Party::join(
+        &server,
+        &Participant::new("v1", "观众", Role::Audience),
+        receiver(),
+    )
+    .await;
+    let (m, p, v) = (1, 2, 3);
+    {
+        let mut all = [&mut host, &mut tester, &mut projector, &mut viewer];
+        until(
+            "the member sees the chair before the opening",
+            &mut all,
+            m,
+            |s| s.video_packets_received > 30 && s.audio_packets_received > 10,
+        )
+        .await;
+        run(&mut all, Duration::from_millis(1000)).await;
+        for (i, who) in [(p, "the projector"), (v, "the audience")] {
+            let s = all[i].peer.stats();
+            assert_eq!(
+                s.audio_packets_received + s.video_packets_received,
+                0,
+                "{who} received media before the session opened: {s:?}"
+            );
+        }
+    }
+
+    // Open: the stage reaches the audience and the projector, from a key frame.
+    host.client.ok(Command::StartSession).await;
+    {
+        let mut all = [&mut host, &mut tester, &mut projector, &mut viewer];
+        until("the audience sees and hears the chair", &mut all, v, |s| {
+            s.video_keyframes_received > 0 && s.audio_packets_received > 10
+        })
+        .await;
+        until("the projector sees the chair", &mut all, p, |s| {
+            s.video_keyframes_received > 0
+        })
+        .await;
+    }
+
+    // Close: every media session of the room ends, and none starts again.
+    host.client.ok(Command::CloseSession).await;
+    {
+        let mut all = [&mut host, &mut tester, &mut projector, &mut viewer];
+        let deadline = Instant::now() + WAIT;
+        loop {
+            run(&mut all, Duration::from_millis(100)).await;
+            if all.iter().all(|p| {
+                p.client
+                    .errors
+                    .iter()
+                    .any(|e| e.code == ErrorCode::MediaUnavailable)
+            }) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not everyone was told media ended"
+            );
+        }
+        // What was in flight lands; then nothing more arrives.
+        run(&mut all, Duration::from_millis(300)).await;
+        let before: Vec<_> = all.iter().map(|p| p.peer.stats()).collect();
+        run(&mut all, Duration::from_millis(1000)).await;
+        for (party, was) in all.iter().zip(&before) {
+            let now = party.peer.stats();
+            assert_eq!(
+                now.audio_packets_received + now.video_packets_received,
+                was.audio_packets_received + was.video_packets_received,
+                "media still flows after the close"
+            );
+        }
+    }
+    let mut late = server.connect(ROOM, &member("m9")).await;
+    let peer = MediaPeer::new(receiver()).await.unwrap();
+    let offer = peer.offer().await.unwrap();
+    send(&mut late, ClientMessage::MediaOffer(Sdp { sdp: offer })).await;
+    let deadline = Instant::now() + WAIT;
+    while !late
+        .errors
+        .iter()
+        .any(|e| e.code == ErrorCode::MediaUnavailable)
+    {
+        assert!(Instant::now() < deadline, "a late offer was not refused");
+        let _ = tokio::time::timeout(Duration::from_millis(100), late.recv()).await;
+    }
+    assert!(late.media.is_empty(), "no answer for a closed room");
+}

@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
+import { createHmac, randomBytes } from "node:crypto";
 import { mkdtempSync, mkdirSync, openSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -124,22 +125,30 @@ export async function startYishi({ log, rustLog = "warn", chromiumArgs = [] } = 
     if (id) args.push("--id", id);
     return yishi(...args, ...extra);
   };
+  /** A join link with a token made here (for expired, not-yet-valid or unknown-room links). */
+  const mintedLink = (claims) => {
+    const now = Math.floor(Date.now() / 1000);
+    const token = mint({ room: "e2e", sub: "m-minted", name: "测试委员", role: "member", exp: now + 3600, iat: now, jti: randomBytes(8).toString("hex"), ...claims });
+    return `${base}/join#room=${encodeURIComponent(claims.room ?? "e2e")}&token=${token}`;
+  };
   /** The same link through the proxy. */
   const viaProxy = (url) => url.replace(base, `http://127.0.0.1:${proxy.port}`);
 
   /** A browser context on `url`, past the join screen (shot and audited). */
-  const open = async (url, name, viewport = { width: 1280, height: 900 }) => {
+  const open = async (url, name, viewport = { width: 1366, height: 768 }, { locale = "zh-CN", audit = true } = {}) => {
     // bypassCSP only so axe-core can be injected for the audit; the CSP itself is checked by the server tests.
-    const context = await browser.newContext({ viewport, locale: "zh-CN", bypassCSP: true });
+    const context = await browser.newContext({ viewport, locale, bypassCSP: true });
     const page = await context.newPage();
     page.on("pageerror", (e) => console.error(`[${name}] page error:`, e.message));
     await page.goto(url);
     // The join screen: who the link is for, then in.
     await page.getByTestId("join-name").waitFor();
-    await shot(page, `join-${name}`);
-    await accessible(page, `${name}'s join screen`);
-    await page.getByRole("button", { name: "进入会议" }).click();
-    await page.locator(".floor").waitFor();
+    if (audit) {
+      await shot(page, `join-${name}`);
+      await accessible(page, `${name}'s join screen`);
+    }
+    await page.getByTestId("enter").click();
+    await page.locator("[data-testid=meeting], [data-testid=projector], [data-testid=closed-screen], [data-testid=end-screen]").first().waitFor();
     return { context, page, name };
   };
 
@@ -149,21 +158,125 @@ export async function startYishi({ log, rustLog = "warn", chromiumArgs = [] } = 
     server.kill("SIGTERM");
   };
 
-  return { dir, base, proxy, browser, server, yishi, link, viaProxy, open, stop };
+  return { dir, base, proxy, browser, server, yishi, link, mintedLink, viaProxy, open, stop };
 }
 
-/** No serious or critical accessibility violations (axe-core). */
-export async function accessible(page, what) {
-  await page.addScriptTag({ path: axePath });
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
-  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+/** An HS256 join token signed with the test key (kid `e2e`), as the server mints them. */
+export function mint(claims) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const body = `${b64({ typ: "JWT", alg: "HS256", kid: "e2e" })}.${b64(claims)}`;
+  const sig = createHmac("sha256", "e2e-secret-key-0123456789").update(body).digest("base64url");
+  return `${body}.${sig}`;
+}
+
+/**
+ * No serious or critical accessibility violations (axe-core); with `enhanced`, also
+ * the 7:1 contrast of the high-contrast mode.
+ */
+export async function accessible(page, what, { enhanced = false } = {}) {
+  if (!(await page.evaluate(() => !!window.axe))) await page.addScriptTag({ path: axePath });
+  const rules = enhanced ? { "color-contrast-enhanced": { enabled: true } } : {};
+  const result = await page.evaluate(async (rules) => await window.axe.run(document, { resultTypes: ["violations"], rules }), rules);
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical" || v.id === "color-contrast-enhanced");
   assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`),
+    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.length}: ${v.nodes.slice(0, 2).map((n) => n.target.join(" ")).join(", ")})`),
     [],
     `${what} has serious accessibility violations`,
   );
 }
 
 export async function shot(page, name) {
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(shots, `${name}.png`) });
+}
+
+/** The sizes every meeting view must fit without page scroll (UX.md). */
+export const SIZES = [
+  { width: 1366, height: 768 },
+  { width: 1280, height: 800 },
+  { width: 1920, height: 1080 },
+  { width: 360, height: 740 },
+];
+
+/** The page does not scroll, either way; returns the sizes for the message. */
+export async function fits(page, what) {
+  const m = await page.evaluate(() => ({
+    h: document.documentElement.scrollHeight,
+    ih: window.innerHeight,
+    w: document.documentElement.scrollWidth,
+    iw: window.innerWidth,
+    below: [...document.querySelectorAll("#app, #app > *, #app > * > *")].map((el) => `${el.tagName.toLowerCase()}.${el.className}:${Math.round(el.getBoundingClientRect().bottom)}/${el.scrollHeight}`),
+  }));
+  assert.ok(m.h <= m.ih, `${what}: the page scrolls (scrollHeight ${m.h} > innerHeight ${m.ih}; below: ${m.below.join(", ")})`);
+  assert.ok(m.w <= m.iw, `${what}: the page scrolls sideways (scrollWidth ${m.w} > innerWidth ${m.iw})`);
+}
+
+/** Each selector matches a visible element lying wholly inside the viewport. */
+export async function inView(page, selectors, what) {
+  for (const sel of selectors) {
+    const box = await page.evaluate((s) => {
+      const els = [...document.querySelectorAll(s)].filter((e) => e.getClientRects().length > 0);
+      const el = els[0];
+      if (!el) return null;
+      const r = el.getBoundingClientRect();
+      return { top: r.top, left: r.left, bottom: r.bottom, right: r.right, w: window.innerWidth, h: window.innerHeight };
+    }, sel);
+    assert.ok(box, `${what}: ${sel} is not on the screen`);
+    assert.ok(box.top >= -1 && box.left >= -1 && box.bottom <= box.h + 1 && box.right <= box.w + 1, `${what}: ${sel} is outside the viewport ${JSON.stringify(box)}`);
+  }
+}
+
+/**
+ * At every size: no page scroll, the essential elements in view, a screenshot kept
+ * (`test-results/<name>-<w>x<h>.png`). Leaves the page at its first size.
+ */
+export async function layout(page, name, essentials) {
+  const original = page.viewportSize();
+  for (const size of SIZES) {
+    await page.setViewportSize(size);
+    // Let layout settle (fonts, a resize observer) before measuring.
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await shot(page, `${name}-${size.width}x${size.height}`);
+    await fits(page, `${name} at ${size.width}x${size.height}`);
+    await inView(page, essentials, `${name} at ${size.width}x${size.height}`);
+  }
+  await page.setViewportSize(original);
+}
+
+/** No English words in a zh-CN page's visible text (error messages included). */
+export async function noEnglish(page, what) {
+  const text = await page.evaluate(() => document.body.innerText);
+  const words = (text.match(/[A-Za-z]{3,}/g) ?? []).filter((w) => !["Yishi", "English"].includes(w));
+  assert.deepEqual(words, [], `${what}: English text on a zh-CN screen`);
+}
+
+/** axe-core in the normal, large-text and high-contrast modes. */
+export async function accessibleInEveryMode(page, what) {
+  await accessible(page, what);
+  for (const mode of ["mode-large", "mode-contrast"]) {
+    await page.getByTestId(mode).click();
+    await accessible(page, `${what} (${mode})`, { enhanced: mode === "mode-contrast" });
+    await page.getByTestId(mode).click();
+  }
+}
+
+/** In the large mode: text at least 18 px (body 24 px) and visible targets at least 60×60 px. */
+export async function largeModeHolds(page, what) {
+  const bad = await page.evaluate(() => {
+    const out = [];
+    if (parseFloat(getComputedStyle(document.documentElement).fontSize) < 24) out.push("root font below 24px");
+    for (const el of document.querySelectorAll("button, [role=tab], select, input:not([type=checkbox]):not([type=radio])")) {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0 || el.closest(".sr")) continue;
+      if (r.width < 59.5 || r.height < 59.5) out.push(`${el.tagName} "${(el.textContent || el.getAttribute("aria-label") || "").trim().slice(0, 20)}" ${Math.round(r.width)}x${Math.round(r.height)}`);
+    }
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const el = walker.currentNode.parentElement;
+      if (!walker.currentNode.textContent.trim() || !el || el.closest(".sr") || el.getClientRects().length === 0) continue;
+      const size = parseFloat(getComputedStyle(el).fontSize);
+      if (size < 18) out.push(`text "${walker.currentNode.textContent.trim().slice(0, 20)}" at ${size}px`);
+    }
+    return out;
+  });
+  assert.deepEqual(bad, [], `${what}: the large mode falls short`);
 }

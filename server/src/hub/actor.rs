@@ -351,9 +351,11 @@ impl RoomActor {
         tracing::info!(room = %self.id, "room actor stopped");
     }
 
-    /// Tell the SFU whose audio the floor allows, if that changed.
+    /// Tell the SFU whose audio the floor allows, if that changed, and the session's
+    /// state (the SFU passes on changes only).
     fn tell_media(&mut self) {
         let Some(media) = &self.media else { return };
+        media.session(&self.media_room, self.room.session_state());
         let heard = self.room.heard();
         if self.heard_sent.as_ref() != Some(&heard) {
             media.floor(self.media_room.clone(), heard.clone());

@@ -8,7 +8,9 @@
 //! the stage and who is speaking are decided in [`routing`], without I/O.
 //!
 //! Audio of anyone the floor does not allow is dropped where it arrives, before any
-//! subscriber sees it; a change of floor applies to the next packet.
+//! subscriber sees it; a change of floor applies to the next packet. Nothing reaches
+//! those who only receive (the audience, a venue's projector) before the session opens,
+//! and closing the session ends every media session of the room ([`Sfu::session`]).
 
 mod peer;
 mod rewrite;
@@ -22,8 +24,11 @@ pub use turn::TurnConfig;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use tokio::sync::mpsc;
-use yishi_protocol::ParticipantId;
+use yishi_protocol::{ParticipantId, SessionState};
 
 use crate::hub::Outbox;
 
@@ -47,6 +52,10 @@ pub const DEFAULT_MAX_PEERS: usize = 1000;
 pub struct Sfu {
     tx: mpsc::UnboundedSender<Control>,
     addr: SocketAddr,
+    /// The session state last told per room, so a room actor may tell it after every
+    /// turn and only changes reach the SFU task. A `std` mutex: held for one lookup,
+    /// never across an await.
+    sessions: Arc<Mutex<HashMap<Arc<str>, SessionState>>>,
 }
 
 /// Who a media session belongs to.
@@ -84,6 +93,8 @@ enum Control {
         room: Arc<str>,
         heard: Vec<ParticipantId>,
     },
+    /// The room's session changed state.
+    Session { room: Arc<str>, state: SessionState },
 }
 
 impl Sfu {
@@ -94,7 +105,11 @@ impl Sfu {
         let addr = unit.local_addr();
         tokio::spawn(unit.run(rx));
         tracing::info!(%addr, "media unit listening (UDP)");
-        Ok(Sfu { tx, addr })
+        Ok(Sfu {
+            tx,
+            addr,
+            sessions: Arc::default(),
+        })
     }
 
     /// The UDP address peers send to.
@@ -116,5 +131,21 @@ impl Sfu {
 
     pub(crate) fn floor(&self, room: Arc<str>, heard: Vec<ParticipantId>) {
         let _ = self.tx.send(Control::Floor { room, heard });
+    }
+
+    /// The room's session state, told after every turn of its actor: media reaches
+    /// those who only receive (the audience, projectors) only while the session is open,
+    /// and a closed session ends every media session of the room.
+    pub(crate) fn session(&self, room: &Arc<str>, state: SessionState) {
+        let changed = {
+            let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+            sessions.insert(room.clone(), state) != Some(state)
+        };
+        if changed {
+            let _ = self.tx.send(Control::Session {
+                room: room.clone(),
+                state,
+            });
+        }
     }
 }

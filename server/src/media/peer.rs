@@ -27,6 +27,8 @@ const LAYER_IDLE: Duration = Duration::from_millis(1000);
 pub(super) struct TrackIn {
     pub mid: Mid,
     pub kind: MediaKind,
+    /// A shared screen (marked `a=content:slides` in the offer), not the camera.
+    pub screen: bool,
     /// With simulcast, the layers announced or seen, in that order, each with the
     /// arrival of its last packet.
     layers: Vec<(Rid, Option<Instant>)>,
@@ -131,6 +133,8 @@ pub(super) struct Peer {
     /// The last `media_state` sent, to send only changes.
     pub sent_state: Option<yishi_protocol::MediaState>,
     connected: bool,
+    /// The mids its offer marked as a shared screen (`a=content:slides`).
+    pub screen_mids: Vec<String>,
 }
 
 pub(super) fn to_str0m(kind: MediaKind) -> str0m::media::MediaKind {
@@ -162,7 +166,13 @@ impl Peer {
             pacer_due: false,
             sent_state: None,
             connected: false,
+            screen_mids: Vec::new(),
         }
+    }
+
+    /// The peer's connection queue.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
     }
 
     /// Queue a message on the peer's WebSocket. A full queue drops it: the connection is
@@ -226,17 +236,31 @@ impl Peer {
     /// A track the peer sends us appeared.
     pub fn add_in(&mut self, mid: Mid, kind: MediaKind, rids: Vec<Rid>) {
         if self.ins.iter().all(|t| t.mid != mid) {
+            let screen = kind == MediaKind::Video && self.screen_mids.iter().any(|m| **m == *mid);
             self.ins.push(TrackIn {
                 mid,
                 kind,
+                screen,
                 layers: rids.into_iter().map(|rid| (rid, None)).collect(),
                 keyframe_requests: Vec::new(),
             });
         }
     }
 
+    /// It sends a camera (`Video`) or a microphone (`Audio`) we may forward.
     pub fn sends(&self, kind: MediaKind) -> bool {
-        self.owner.publish && self.ins.iter().any(|t| t.kind == kind)
+        self.owner.publish && self.ins.iter().any(|t| t.kind == kind && !t.screen)
+    }
+
+    /// It shares a screen we may forward.
+    pub fn shares(&self) -> bool {
+        self.owner.publish && self.ins.iter().any(|t| t.screen)
+    }
+
+    /// It only receives (the audience, a venue's projector, a member without devices):
+    /// nothing reaches it before the session opens.
+    pub fn receives_only(&self) -> bool {
+        self.owner.audience || self.ins.is_empty()
     }
 
     /// A track we send, negotiated already (from the peer's own offer) or about to be.
@@ -252,15 +276,16 @@ impl Peer {
         });
     }
 
-    /// The peer's offer asked to receive this (the audience's stage tracks).
+    /// The peer's offer asked to receive this (the audience's stage tracks: the first
+    /// video the stage, a second the stage's shared screen).
     pub fn add_offered_out(&mut self, mid: Mid, kind: MediaKind, slots: usize) {
         if self.outs.iter().any(|t| t.mid == mid) {
             return;
         }
+        let has = |source: Source| self.outs.iter().any(|t| t.source == source);
         let source = match kind {
-            MediaKind::Video if !self.outs.iter().any(|t| t.source == Source::Stage) => {
-                Source::Stage
-            }
+            MediaKind::Video if !has(Source::Stage) => Source::Stage,
+            MediaKind::Video if !has(Source::StageScreen) => Source::StageScreen,
             MediaKind::Audio => {
                 let used = self
                     .outs
@@ -313,13 +338,14 @@ impl Peer {
             }
             let stream = match source {
                 Source::Participant(p) => Some(msid_token(&p.0)),
+                Source::Screen(p) => Some(format!("{}-screen", msid_token(&p.0))),
                 _ => None,
             };
             let mid = change.add_media(to_str0m(*kind), Direction::SendOnly, stream, None, None);
             added.push((mid, *kind, source.clone()));
         }
         for t in &self.outs {
-            if matches!(t.source, Source::Participant(_))
+            if matches!(t.source, Source::Participant(_) | Source::Screen(_))
                 && !wanted.iter().any(|(s, k)| s == &t.source && *k == t.kind)
             {
                 change.set_direction(t.mid, Direction::Inactive);
@@ -443,18 +469,24 @@ impl Peer {
             .map(|t| (t.source.clone(), t.kind))
     }
 
-    /// The simulcast layer of its video to forward for `layer`, if it sends several.
-    pub fn video_layer(&self, layer: Layer, now: Instant) -> Option<Rid> {
+    /// The simulcast layer of its camera (or shared screen) to forward for `layer`, if
+    /// it sends several.
+    pub fn video_layer(&self, layer: Layer, now: Instant, screen: bool) -> Option<Rid> {
         self.ins
             .iter()
-            .find(|t| t.kind == MediaKind::Video)?
+            .find(|t| t.kind == MediaKind::Video && t.screen == screen)?
             .layer(layer, now)
     }
 
-    /// Ask this peer for a key frame on its video (of one simulcast layer), at most
-    /// every 300 ms per layer (a browser ignores requests more often than that).
-    pub fn request_keyframe(&mut self, now: Instant, rid: Option<Rid>) -> bool {
-        let Some(track) = self.ins.iter_mut().find(|t| t.kind == MediaKind::Video) else {
+    /// Ask this peer for a key frame on its camera (or shared screen; of one simulcast
+    /// layer), at most every 300 ms per layer (a browser ignores requests more often
+    /// than that).
+    pub fn request_keyframe(&mut self, now: Instant, rid: Option<Rid>, screen: bool) -> bool {
+        let Some(track) = self
+            .ins
+            .iter_mut()
+            .find(|t| t.kind == MediaKind::Video && t.screen == screen)
+        else {
             return false;
         };
         let last = track.keyframe_requests.iter_mut().find(|(r, _)| *r == rid);
@@ -476,6 +508,28 @@ impl Peer {
         }
         true
     }
+}
+
+/// The mids of the media sections an offer marks as a shared screen or slides
+/// (`a=content:slides`, RFC 4796): the client's second video track.
+pub(super) fn slides_mids(sdp: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for section in sdp.split("\nm=").skip(1) {
+        let mut mid = None;
+        let mut slides = false;
+        for line in section.lines() {
+            let line = line.trim_end_matches('\r');
+            if let Some(m) = line.strip_prefix("a=mid:") {
+                mid = Some(m.trim().to_owned());
+            } else if line.trim() == "a=content:slides" {
+                slides = true;
+            }
+        }
+        if slides && let Some(mid) = mid {
+            out.push(mid);
+        }
+    }
+    out
 }
 
 /// A stream id for the SDP `msid` attribute: token characters only.
@@ -506,6 +560,7 @@ mod tests {
         TrackIn {
             mid: Mid::from("0"),
             kind: MediaKind::Video,
+            screen: false,
             layers: rids.iter().map(|r| (Rid::from(*r), None)).collect(),
             keyframe_requests: Vec::new(),
         }
@@ -545,5 +600,15 @@ mod tests {
         t.saw(Rid::from("h"), t0);
         assert_eq!(t.layer(Layer::High, t0), Some(Rid::from("h")));
         assert_eq!(t.layer(Layer::Low, t0), Some(Rid::from("l")));
+    }
+
+    #[test]
+    fn an_offer_marks_its_shared_screen_with_content_slides() {
+        let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+            m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=sendonly\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=sendonly\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:2\r\na=content:slides\r\na=sendonly\r\n";
+        assert_eq!(slides_mids(sdp), ["2"]);
+        assert!(slides_mids("v=0\r\nm=video 9 X 96\r\na=mid:1\r\n").is_empty());
     }
 }

@@ -1,10 +1,11 @@
 //! Which media goes where: pure rules, no I/O and no WebRTC.
 //!
-//! Members receive a track per publisher (the grid), with audio only from those heard.
-//! The audience receives the stage: one video track, whose source is the first heard
-//! participant who sends video (the floor holder before the hosts), and a few audio
-//! slots carrying those heard, each kept by its speaker while they stay heard so that
-//! nobody's voice jumps between tracks.
+//! Members receive a track per publisher (the grid), with audio only from those heard,
+//! and a track per shared screen. The audience receives the stage: one video track,
+//! whose source is the first heard participant who sends video (the floor holder before
+//! the hosts), a second video track with the first heard participant's shared screen or
+//! slides (a lecture), and a few audio slots carrying those heard, each kept by its
+//! speaker while they stay heard so that nobody's voice jumps between tracks.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -18,12 +19,23 @@ pub const AUDIENCE_AUDIO_SLOTS: usize = 3;
 /// Whose media an outgoing track carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// One publisher's track of this kind (members' grid).
+    /// One publisher's track of this kind (members' grid): camera and microphone.
     Participant(ParticipantId),
+    /// One publisher's shared screen (a second video track), for members.
+    Screen(ParticipantId),
     /// The stage video.
     Stage,
+    /// The stage's shared screen or slides.
+    StageScreen,
     /// One of the audience's audio slots.
     Slot(usize),
+}
+
+impl Source {
+    /// Whether the track carries a shared screen rather than a camera.
+    pub fn is_screen(&self) -> bool {
+        matches!(self, Source::Screen(_) | Source::StageScreen)
+    }
 }
 
 /// A room's routing, recomputed when the floor or the publishers change.
@@ -33,19 +45,30 @@ pub struct Routing {
     pub heard: Vec<ParticipantId>,
     /// Whose video is on the stage.
     pub stage: Option<ParticipantId>,
+    /// Whose shared screen is on the stage: the first heard who shares one.
+    pub screen: Option<ParticipantId>,
     /// Who each audience audio slot carries.
     pub slots: [Option<ParticipantId>; AUDIENCE_AUDIO_SLOTS],
 }
 
+/// What changed on the stage in an update: a new source there needs a key frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StageChange {
+    pub camera: bool,
+    pub screen: bool,
+}
+
 impl Routing {
-    /// Recompute the stage and the slots for `heard`, given who sends what. Returns
-    /// whether the stage changed (its new source then needs a key frame).
+    /// Recompute the stage and the slots for `heard`, given who sends what (`sends`: a
+    /// camera or a microphone; `shares`: a screen). Says what changed on the stage.
     pub fn update(
         &mut self,
         heard: Vec<ParticipantId>,
         sends: impl Fn(&ParticipantId, MediaKind) -> bool,
-    ) -> bool {
+        shares: impl Fn(&ParticipantId) -> bool,
+    ) -> StageChange {
         let stage = heard.iter().find(|p| sends(p, MediaKind::Video)).cloned();
+        let screen = heard.iter().find(|p| shares(p)).cloned();
         let voices: Vec<&ParticipantId> = heard
             .iter()
             .filter(|p| sends(p, MediaKind::Audio))
@@ -65,27 +88,41 @@ impl Routing {
                 *free = Some(voice.clone());
             }
         }
-        let stage_changed = stage != self.stage;
+        let change = StageChange {
+            camera: stage != self.stage,
+            screen: screen != self.screen,
+        };
         *self = Routing {
             heard,
             stage,
+            screen,
             slots,
         };
-        stage_changed
+        change
     }
 
     pub fn is_heard(&self, who: &ParticipantId) -> bool {
         self.heard.contains(who)
     }
 
-    /// Whether a track with this source carries `who`'s media of `kind` now.
-    pub fn feeds(&self, source: &Source, kind: MediaKind, who: &ParticipantId) -> bool {
+    /// Whether a track with this source carries `who`'s media of `kind` now; `screen`
+    /// says the media is a shared screen rather than a camera.
+    pub fn feeds(
+        &self,
+        source: &Source,
+        kind: MediaKind,
+        who: &ParticipantId,
+        screen: bool,
+    ) -> bool {
         if kind == MediaKind::Audio && !self.is_heard(who) {
             return false;
         }
+        let video = kind == MediaKind::Video;
         match source {
-            Source::Participant(p) => p == who,
-            Source::Stage => kind == MediaKind::Video && self.stage.as_ref() == Some(who),
+            Source::Participant(p) => p == who && !screen,
+            Source::Screen(p) => video && screen && p == who,
+            Source::Stage => video && !screen && self.stage.as_ref() == Some(who),
+            Source::StageScreen => video && screen && self.screen.as_ref() == Some(who),
             Source::Slot(i) => {
                 kind == MediaKind::Audio && self.slots.get(*i).and_then(Option::as_ref) == Some(who)
             }
@@ -95,8 +132,9 @@ impl Routing {
     /// Who a track with this source carries now, if anyone.
     pub fn who(&self, source: &Source) -> Option<ParticipantId> {
         match source {
-            Source::Participant(p) => Some(p.clone()),
+            Source::Participant(p) | Source::Screen(p) => Some(p.clone()),
             Source::Stage => self.stage.clone(),
+            Source::StageScreen => self.screen.clone(),
             Source::Slot(i) => self.slots.get(*i).cloned().flatten(),
         }
     }
@@ -111,7 +149,7 @@ pub enum Layer {
 
 impl Routing {
     /// The stage, and a member's track of whoever is on the stage, get the high layer;
-    /// the rest of the grid the low one.
+    /// the rest of the grid the low one (a shared screen comes in one layer: High).
     pub fn layer(&self, source: &Source) -> Layer {
         match source {
             Source::Participant(p) if self.stage.as_ref() != Some(p) => Layer::Low,
@@ -194,19 +232,62 @@ mod tests {
         list.iter().map(|s| p(s)).collect()
     }
 
+    fn no_screen(_: &ParticipantId) -> bool {
+        false
+    }
+
+    #[test]
+    fn the_lecturers_shared_screen_goes_to_the_stage_screen_and_never_to_the_camera_tracks() {
+        let mut r = Routing::default();
+        let chair = p("chair");
+        let change = r.update(ids(&["chair"]), |_, _| true, |who| who == &chair);
+        assert!(change.camera && change.screen);
+        assert_eq!(r.screen, Some(chair.clone()));
+        assert!(r.feeds(&Source::StageScreen, MediaKind::Video, &chair, true));
+        assert!(!r.feeds(&Source::StageScreen, MediaKind::Video, &chair, false));
+        assert!(
+            !r.feeds(&Source::Stage, MediaKind::Video, &chair, true),
+            "the camera track gets no screen"
+        );
+        assert!(r.feeds(
+            &Source::Screen(chair.clone()),
+            MediaKind::Video,
+            &chair,
+            true
+        ));
+        assert!(!r.feeds(
+            &Source::Participant(chair.clone()),
+            MediaKind::Video,
+            &chair,
+            true
+        ));
+        assert_eq!(r.who(&Source::StageScreen), Some(chair.clone()));
+        // A member sharing without the floor is not on the stage's screen.
+        let change = r.update(ids(&["chair"]), |_, _| true, |who| who == &p("m1"));
+        assert!(change.screen && !change.camera);
+        assert_eq!(r.screen, None);
+        assert!(
+            r.feeds(&Source::Screen(p("m1")), MediaKind::Video, &p("m1"), true),
+            "members still see it"
+        );
+    }
+
     #[test]
     fn the_stage_is_the_first_heard_who_sends_video() {
         let mut r = Routing::default();
         let video = |who: &ParticipantId, _: MediaKind| who != &p("audio-only");
-        assert!(r.update(ids(&["audio-only", "chair"]), video));
+        assert!(
+            r.update(ids(&["audio-only", "chair"]), video, no_screen)
+                .camera
+        );
         assert_eq!(r.stage, Some(p("chair")));
         assert!(
-            r.update(ids(&["m1", "chair"]), video),
+            r.update(ids(&["m1", "chair"]), video, no_screen).camera,
             "the floor holder comes first"
         );
         assert_eq!(r.stage, Some(p("m1")));
-        assert!(!r.update(ids(&["m1", "chair"]), video));
-        assert!(r.update(vec![], video));
+        assert!(!r.update(ids(&["m1", "chair"]), video, no_screen).camera);
+        assert!(r.update(vec![], video, no_screen).camera);
         assert_eq!(r.stage, None);
     }
 
@@ -214,9 +295,9 @@ mod tests {
     fn a_voice_keeps_its_audience_slot_while_heard() {
         let mut r = Routing::default();
         let all = |_: &ParticipantId, _: MediaKind| true;
-        r.update(ids(&["chair", "m1", "m2", "m3"]), all);
+        r.update(ids(&["chair", "m1", "m2", "m3"]), all, no_screen);
         assert_eq!(r.slots, [Some(p("chair")), Some(p("m1")), Some(p("m2"))]);
-        r.update(ids(&["m3", "chair", "m2"]), all);
+        r.update(ids(&["m3", "chair", "m2"]), all, no_screen);
         assert_eq!(
             r.slots,
             [Some(p("chair")), Some(p("m3")), Some(p("m2"))],
@@ -227,21 +308,21 @@ mod tests {
     #[test]
     fn audio_of_someone_not_heard_feeds_no_track() {
         let mut r = Routing::default();
-        r.update(ids(&["chair"]), |_, _| true);
+        r.update(ids(&["chair"]), |_, _| true, no_screen);
         let m1 = p("m1");
         let grid = Source::Participant(m1.clone());
-        assert!(!r.feeds(&grid, MediaKind::Audio, &m1));
+        assert!(!r.feeds(&grid, MediaKind::Audio, &m1, false));
         assert!(
-            r.feeds(&grid, MediaKind::Video, &m1),
+            r.feeds(&grid, MediaKind::Video, &m1, false),
             "members see each other"
         );
-        assert!(!r.feeds(&Source::Stage, MediaKind::Video, &m1));
-        assert!(r.feeds(&Source::Stage, MediaKind::Video, &p("chair")));
-        assert!(r.feeds(&Source::Slot(0), MediaKind::Audio, &p("chair")));
-        assert!(!r.feeds(&Source::Slot(0), MediaKind::Video, &p("chair")));
-        r.update(ids(&["m1", "chair"]), |_, _| true);
-        assert!(r.feeds(&grid, MediaKind::Audio, &m1));
-        assert!(r.feeds(&Source::Stage, MediaKind::Video, &m1));
+        assert!(!r.feeds(&Source::Stage, MediaKind::Video, &m1, false));
+        assert!(r.feeds(&Source::Stage, MediaKind::Video, &p("chair"), false));
+        assert!(r.feeds(&Source::Slot(0), MediaKind::Audio, &p("chair"), false));
+        assert!(!r.feeds(&Source::Slot(0), MediaKind::Video, &p("chair"), false));
+        r.update(ids(&["m1", "chair"]), |_, _| true, no_screen);
+        assert!(r.feeds(&grid, MediaKind::Audio, &m1, false));
+        assert!(r.feeds(&Source::Stage, MediaKind::Video, &m1, false));
     }
 
     #[test]
@@ -253,7 +334,7 @@ mod tests {
         assert_eq!(pick_layer(&["a", "b"], Layer::Low), Some(0));
         assert_eq!(pick_layer(&[], Layer::Low), None);
         let mut r = Routing::default();
-        r.update(ids(&["m1"]), |_, _| true);
+        r.update(ids(&["m1"]), |_, _| true, no_screen);
         assert_eq!(r.layer(&Source::Participant(p("m1"))), Layer::High);
         assert_eq!(r.layer(&Source::Participant(p("m2"))), Layer::Low);
         assert_eq!(r.layer(&Source::Stage), Layer::High);
@@ -263,7 +344,7 @@ mod tests {
     fn speaking_lists_loud_recent_heard_voices_loudest_first() {
         let mut levels = Levels::default();
         let mut r = Routing::default();
-        r.update(ids(&["chair", "m1", "m2"]), |_, _| true);
+        r.update(ids(&["chair", "m1", "m2"]), |_, _| true, no_screen);
         let t0 = Instant::now();
         levels.record(&p("chair"), -30, t0);
         levels.record(&p("m1"), -10, t0);

@@ -17,9 +17,10 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Rtc};
 use tokio::sync::mpsc;
 use yishi_protocol::{
     ErrorCode, ErrorMessage, MediaKind, MediaState, MediaTrack, ParticipantId, Sdp, ServerMessage,
+    SessionState, TrackContent,
 };
 
-use super::peer::{Forwarded, Packet, Peer, from_str0m};
+use super::peer::{Forwarded, Packet, Peer, from_str0m, slides_mids};
 use super::rewrite::{Arrived, Vp8Ids};
 use super::routing::{AUDIENCE_AUDIO_SLOTS, Layer, Levels, Routing, Source};
 use super::wire::Wire;
@@ -42,6 +43,24 @@ struct RoomMedia {
     /// The connection whose media stands for each participant who publishes (the
     /// newest, after a reconnect); kept by `reroute`, read for every packet.
     publishers: HashMap<ParticipantId, u64>,
+    /// The session's state as the room last told it (`None`: not told yet).
+    session: Option<SessionState>,
+}
+
+impl RoomMedia {
+    /// The session is open (in session or paused): media may reach those who only
+    /// receive (the audience, a venue's projector). Before that, members and hosts may
+    /// see and test each other, but nothing reaches them.
+    fn is_live(&self) -> bool {
+        matches!(
+            self.session,
+            Some(SessionState::InSession | SessionState::Paused)
+        )
+    }
+
+    fn is_closed(&self) -> bool {
+        self.session == Some(SessionState::Closed)
+    }
 }
 
 pub(super) struct Unit {
@@ -227,6 +246,37 @@ impl Unit {
                 state.floor = heard;
                 self.reroute(&room);
             }
+            Control::Session { room, state } => self.session(room, state),
+        }
+    }
+
+    /// The room's session changed state. Opening it lets media reach those who only
+    /// receive (each starts at a key frame); closing it ends every media session of the
+    /// room, and no new one starts.
+    fn session(&mut self, room: Arc<str>, session: SessionState) {
+        let media = self.rooms.entry(room.clone()).or_default();
+        let was_live = media.is_live();
+        media.session = Some(session);
+        let live = media.is_live();
+        let conns = media.conns.clone();
+        if session == SessionState::Closed {
+            for conn in conns {
+                if let Some(peer) = self.peers.get(&conn) {
+                    refuse(
+                        peer.outbox(),
+                        ErrorCode::MediaUnavailable,
+                        "the session is closed: its media has ended".into(),
+                    );
+                }
+                self.remove(conn);
+            }
+            tracing::info!(%room, "session closed: media sessions ended");
+        } else if live && !was_live {
+            for conn in conns {
+                if self.peers.get(&conn).is_some_and(Peer::receives_only) {
+                    self.request_keyframes_for(conn);
+                }
+            }
         }
     }
 
@@ -235,6 +285,17 @@ impl Unit {
         match signal {
             Signal::Offer(sdp) => {
                 self.remove(conn);
+                if self
+                    .rooms
+                    .get(&owner.room)
+                    .is_some_and(RoomMedia::is_closed)
+                {
+                    return refuse(
+                        &outbox,
+                        ErrorCode::MediaUnavailable,
+                        "the session is closed: no more audio and video".into(),
+                    );
+                }
                 if self.peers.len() >= self.max_peers {
                     metrics::counter!("yishi_media_full_total").increment(1);
                     return refuse(
@@ -322,6 +383,7 @@ impl Unit {
         let conn = owner.conn;
         let room = owner.room.clone();
         let mut peer = Peer::new(owner, outbox, rtc, now);
+        peer.screen_mids = slides_mids(sdp);
         peer.send(&ServerMessage::MediaAnswer(Sdp {
             sdp: answer.to_sdp_string(),
         }));
@@ -344,7 +406,9 @@ impl Unit {
         if let Some(state) = self.rooms.get_mut(&room) {
             state.conns.retain(|c| *c != conn);
             state.levels.forget(&peer.owner.who);
-            if state.conns.is_empty() && state.floor.is_empty() {
+            // A room whose session state is known stays (small), so a closed room keeps
+            // refusing new media sessions.
+            if state.conns.is_empty() && state.floor.is_empty() && state.session.is_none() {
                 self.rooms.remove(&room);
             }
         }
@@ -374,6 +438,13 @@ impl Unit {
                     .is_some_and(|p| &p.owner.who == who && p.sends(kind))
             })
         };
+        let shares = |who: &ParticipantId| {
+            conns.iter().any(|c| {
+                peers
+                    .get(c)
+                    .is_some_and(|p| &p.owner.who == who && p.shares())
+            })
+        };
         let mut publishers = HashMap::new();
         for c in &conns {
             if let Some(p) = peers.get(c)
@@ -385,31 +456,44 @@ impl Unit {
             }
         }
         let mut routing = state.routing.clone();
-        let stage_changed = routing.update(floor, sends);
+        let change = routing.update(floor, sends, shares);
         if let Some(state) = self.rooms.get_mut(room) {
             state.routing = routing.clone();
             state.publishers = publishers;
         }
-        if stage_changed && let Some(stage) = &routing.stage {
-            self.keyframe_from(room, stage, Layer::High);
+        if change.camera
+            && let Some(stage) = &routing.stage
+        {
+            self.keyframe_from(room, stage, Layer::High, false);
+        }
+        if change.screen
+            && let Some(screen) = &routing.screen
+        {
+            self.keyframe_from(room, screen, Layer::High, true);
         }
         self.sync_grid(room);
     }
 
-    /// Give each member a track per kind per other publisher of the room, and each
-    /// viewer the stage.
+    /// Give each member a track per kind per other publisher of the room (and one per
+    /// shared screen), and each viewer the stage.
     fn sync_grid(&mut self, room: &Arc<str>) {
         let Some(state) = self.rooms.get(room) else {
             return;
         };
         let conns = state.conns.clone();
-        let mut publishers: Vec<(ParticipantId, MediaKind)> = Vec::new();
+        let mut publishers: Vec<(Source, MediaKind)> = Vec::new();
         for c in &conns {
             let Some(p) = self.peers.get(c) else { continue };
+            let who = &p.owner.who;
             for kind in [MediaKind::Audio, MediaKind::Video] {
-                if p.sends(kind) && !publishers.contains(&(p.owner.who.clone(), kind)) {
-                    publishers.push((p.owner.who.clone(), kind));
+                let source = (Source::Participant(who.clone()), kind);
+                if p.sends(kind) && !publishers.contains(&source) {
+                    publishers.push(source);
                 }
+            }
+            let screen = (Source::Screen(who.clone()), MediaKind::Video);
+            if p.shares() && !publishers.contains(&screen) {
+                publishers.push(screen);
             }
         }
         for c in &conns {
@@ -423,14 +507,18 @@ impl Unit {
             }
             let wanted: Vec<(Source, MediaKind)> = if peer.owner.audience {
                 // The stage, whether or not the peer's offer asked for it.
-                std::iter::once((Source::Stage, MediaKind::Video))
-                    .chain((0..AUDIENCE_AUDIO_SLOTS).map(|i| (Source::Slot(i), MediaKind::Audio)))
-                    .collect()
+                [
+                    (Source::Stage, MediaKind::Video),
+                    (Source::StageScreen, MediaKind::Video),
+                ]
+                .into_iter()
+                .chain((0..AUDIENCE_AUDIO_SLOTS).map(|i| (Source::Slot(i), MediaKind::Audio)))
+                .collect()
             } else {
                 publishers
                     .iter()
-                    .filter(|(who, _)| who != &peer.owner.who)
-                    .map(|(who, kind)| (Source::Participant(who.clone()), *kind))
+                    .filter(|(source, _)| routing_who(source) != Some(&peer.owner.who))
+                    .cloned()
                     .collect()
             };
             if peer.want_tracks(&wanted) {
@@ -439,15 +527,16 @@ impl Unit {
         }
     }
 
-    /// Ask `who` for a key frame of the simulcast layer forwarded for `layer`.
-    fn keyframe_from(&mut self, room: &str, who: &ParticipantId, layer: Layer) {
+    /// Ask `who` for a key frame of the simulcast layer forwarded for `layer`, of their
+    /// camera or (`screen`) their shared screen.
+    fn keyframe_from(&mut self, room: &str, who: &ParticipantId, layer: Layer, screen: bool) {
         let Some(conn) = self.publisher(room, who) else {
             return;
         };
         if let Some(peer) = self.peers.get_mut(&conn) {
             let now = Instant::now();
-            let rid = peer.video_layer(layer, now);
-            if peer.request_keyframe(now, rid) {
+            let rid = peer.video_layer(layer, now, screen);
+            if peer.request_keyframe(now, rid, screen) {
                 peer.drain(&mut self.wire, &mut self.events);
             }
         }
@@ -462,17 +551,17 @@ impl Unit {
         let Some(state) = self.rooms.get(&room) else {
             return;
         };
-        let sources: Vec<(ParticipantId, Layer)> = peer
+        let sources: Vec<(ParticipantId, Layer, bool)> = peer
             .outs
             .iter()
             .filter(|t| t.kind == MediaKind::Video)
             .filter_map(|t| {
                 let who = state.routing.who(&t.source)?;
-                Some((who, state.routing.layer(&t.source)))
+                Some((who, state.routing.layer(&t.source), t.source.is_screen()))
             })
             .collect();
-        for (who, layer) in sources {
-            self.keyframe_from(&room, &who, layer);
+        for (who, layer, screen) in sources {
+            self.keyframe_from(&room, &who, layer, screen);
         }
     }
 
@@ -532,7 +621,7 @@ impl Unit {
                         && let Some(who) = routing.who(&source)
                     {
                         let layer = routing.layer(&source);
-                        self.keyframe_from(&room, &who, layer);
+                        self.keyframe_from(&room, &who, layer, source.is_screen());
                     }
                 }
                 Event::Connected => {
@@ -583,6 +672,7 @@ impl Unit {
             return;
         };
         let kind = track_in.kind;
+        let screen = track_in.screen;
         let now = rtp.timestamp;
         // The layers the grid and the stage forward, when the publisher sends several
         // (worked out only then: this runs for every packet).
@@ -644,6 +734,7 @@ impl Unit {
             vp8,
         };
         let routing = &state.routing;
+        let live = state.is_live();
         let mut want_keyframe = false;
         let mut written = 0u64;
         for conn in &state.conns {
@@ -653,6 +744,10 @@ impl Unit {
             let Some(peer) = self.peers.get_mut(conn) else {
                 continue;
             };
+            if !live && peer.receives_only() {
+                // Before the session opens nothing reaches the audience or a projector.
+                continue;
+            }
             for index in 0..peer.outs.len() {
                 let Some(track) = peer.outs.get(index) else {
                     break;
@@ -662,7 +757,7 @@ impl Unit {
                 }
                 // Another simulcast layer than the one wanted goes on while the track
                 // forwards it, until the wanted one starts (at a key frame).
-                let fed = routing.feeds(&track.source, kind, &who)
+                let fed = routing.feeds(&track.source, kind, &who, screen)
                     && (rid.is_none()
                         || rid
                             == match routing.layer(&track.source) {
@@ -691,7 +786,7 @@ impl Unit {
         metrics::counter!("yishi_media_forwarded_packets_total").increment(written);
         if want_keyframe
             && let Some(peer) = self.peers.get_mut(&from)
-            && peer.request_keyframe(Instant::now(), rid)
+            && peer.request_keyframe(Instant::now(), rid, screen)
         {
             peer.drain(&mut self.wire, &mut self.events);
         }
@@ -714,14 +809,16 @@ impl Unit {
                         mid: t.mid.to_string(),
                         kind: t.kind,
                         participant: match &t.source {
-                            Source::Participant(p) => Some(p.clone()),
-                            Source::Stage | Source::Slot(_) => None,
+                            Source::Participant(p) | Source::Screen(p) => Some(p.clone()),
+                            Source::Stage | Source::StageScreen | Source::Slot(_) => None,
                         },
+                        content: t.source.is_screen().then_some(TrackContent::Slides),
                     })
                     .collect();
                 let media = MediaState {
                     heard: state.routing.heard.clone(),
                     stage: state.routing.stage.clone(),
+                    screen: state.routing.screen.clone(),
                     speaking: speaking.clone(),
                     tracks,
                 };
@@ -731,6 +828,14 @@ impl Unit {
                 }
             }
         }
+    }
+}
+
+/// Whose media a grid track carries (a member is not sent their own).
+fn routing_who(source: &Source) -> Option<&ParticipantId> {
+    match source {
+        Source::Participant(p) | Source::Screen(p) => Some(p),
+        Source::Stage | Source::StageScreen | Source::Slot(_) => None,
     }
 }
 

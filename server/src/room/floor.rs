@@ -246,7 +246,84 @@ impl Floor {
     }
 }
 
+/// The current speaking list before a command or tick that may change its order: the
+/// item and its entries' ids in grant order.
+pub(crate) struct QueueBefore {
+    item: ItemId,
+    ids: Vec<EntryId>,
+}
+
+/// Whether a command can change the order of the current speaking list (others skip
+/// the check that announces a new order, which costs a sort).
+fn may_reorder(command: &Command) -> bool {
+    use Command::*;
+    matches!(
+        command,
+        RequestFloor { .. }
+            | Withdraw { .. }
+            | AddEntry { .. }
+            | MoveEntry { .. }
+            | RemoveEntry { .. }
+            | GrantFloor { .. }
+            | EndTurn
+            | ShortenAll { .. }
+            | SetOrdering { .. }
+            | SetCurrentItem { .. }
+            | UpdateSettings { .. }
+            | CloseSession
+    )
+}
+
 impl Room {
+    /// The current list as a client holds it before `command` (or a tick, `None`).
+    pub(crate) fn queue_before(&self, command: Option<&Command>) -> Option<QueueBefore> {
+        if command.is_some_and(|c| !may_reorder(c)) {
+            return None;
+        }
+        Some(QueueBefore {
+            item: self.session.current,
+            ids: self.queue().iter().map(|e| e.id).collect(),
+        })
+    }
+
+    /// After a command or tick: if a client that removes entries as they leave and
+    /// appends new ones at the end would now hold another order than the floor's, tell
+    /// it the whole list (`queue_ordered`). The server always sends the queue in grant
+    /// order; clients never sort it.
+    pub(crate) fn tell_queue_order(&mut self, cx: &mut Cx, before: Option<QueueBefore>) {
+        let Some(QueueBefore { mut item, mut ids }) = before else {
+            return;
+        };
+        for e in &cx.out.events {
+            match &e.body {
+                EventBody::EntryAdded { entry, .. } if entry.item == item => ids.push(entry.id),
+                EventBody::EntryWithdrawn { entry }
+                | EventBody::EntryRemoved { entry, .. }
+                | EventBody::TurnStarted {
+                    entry: Some(entry), ..
+                } => ids.retain(|id| id != entry),
+                EventBody::CurrentItemChanged { item: next } => {
+                    item = *next;
+                    ids.clear();
+                }
+                EventBody::QueueOrdered { item: i, queue } => {
+                    item = *i;
+                    ids = queue.iter().map(|e| e.id).collect();
+                }
+                _ => {}
+            }
+        }
+        let queue = self.queue();
+        let same = item == self.session.current
+            && ids.len() == queue.len()
+            && ids.iter().zip(&queue).all(|(id, e)| *id == e.id);
+        if !same {
+            let queue = queue.into_iter().cloned().collect();
+            let item = self.session.current;
+            self.emit(cx, EventBody::QueueOrdered { item, queue });
+        }
+    }
+
     fn settings_now(&self) -> Settings {
         self.current_settings()
     }
@@ -1850,5 +1927,185 @@ mod tests {
             replying_to: Some(TurnId(99)),
         };
         assert_eq!(f.refused(&r, bogus).code, ErrorCode::NotFound);
+    }
+
+    /// The speaking list as a client holds it: entries removed as they leave, new ones
+    /// appended at the end, replaced whole by `queue_ordered`. No sorting.
+    struct ClientQueue {
+        item: ItemId,
+        ids: Vec<EntryId>,
+        reorders: usize,
+    }
+
+    impl ClientQueue {
+        fn fold(&mut self, applied: &super::super::Applied) {
+            for e in &applied.events {
+                match &e.body {
+                    EventBody::EntryAdded { entry, .. } if entry.item == self.item => {
+                        self.ids.push(entry.id)
+                    }
+                    EventBody::EntryWithdrawn { entry }
+                    | EventBody::EntryRemoved { entry, .. }
+                    | EventBody::TurnStarted {
+                        entry: Some(entry), ..
+                    } => self.ids.retain(|id| id != entry),
+                    EventBody::CurrentItemChanged { item } => {
+                        self.item = *item;
+                        self.ids.clear();
+                    }
+                    EventBody::QueueOrdered { item, queue } => {
+                        self.item = *item;
+                        self.ids = queue.iter().map(|e| e.id).collect();
+                        self.reorders += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        fn new() -> ClientQueue {
+            ClientQueue {
+                item: ItemId(0),
+                ids: Vec::new(),
+                reorders: 0,
+            }
+        }
+
+        /// Apply a command and check the client's list against the floor's.
+        fn step(&mut self, f: &mut Fixture, who: &super::Actor, c: Command) {
+            let out = f.ok(who, c);
+            self.fold(&out);
+            assert!(self.agrees(f), "{:?} vs {:?}", self.ids, names(f));
+        }
+
+        fn agrees(&self, f: &Fixture) -> bool {
+            let ids: Vec<EntryId> = f.room.queue().iter().map(|e| e.id).collect();
+            ids == self.ids
+        }
+    }
+
+    #[test]
+    fn a_client_that_never_sorts_holds_the_queue_in_grant_order_for_every_policy() {
+        for policy in [
+            OrderingPolicy::FirstCome,
+            OrderingPolicy::FewestTurns,
+            OrderingPolicy::LeastTime,
+            OrderingPolicy::RotateSectors,
+            OrderingPolicy::RotateVenues,
+        ] {
+            let mut f = Fixture::new();
+            let (host, m1, m2, m3, v) = (
+                f.host.clone(),
+                f.m1.clone(),
+                f.m2.clone(),
+                f.m3.clone(),
+                f.venue.clone(),
+            );
+            let mut client = ClientQueue::new();
+            client.step(&mut f, &host, Command::SetOrdering { policy });
+            // A first round: m1 and m2 (经济界) speak, the others wait.
+            for m in [&m1, &m2, &m3, &v] {
+                client.step(&mut f, m, request(EntryKind::Impromptu));
+            }
+            client.step(&mut f, &host, grant_next());
+            f.advance(40_000);
+            client.step(&mut f, &host, grant_next());
+            f.advance(10_000);
+            client.step(&mut f, &m2, Command::EndTurn);
+            // Those who spoke ask again: the policy places them.
+            client.step(&mut f, &m1, request(EntryKind::Impromptu));
+            client.step(&mut f, &m2, request(EntryKind::Impromptu));
+            // A point of order goes before everyone; a scheduled speech before impromptu.
+            client.step(&mut f, &m3, request(EntryKind::PointOfOrder));
+            client.step(
+                &mut f,
+                &host,
+                Command::AddEntry {
+                    participant: m1.id().clone(),
+                    kind: EntryKind::Scheduled,
+                    speaker: None,
+                    position: None,
+                    reason: "预约".into(),
+                },
+            );
+            let last = *client.ids.last().unwrap();
+            client.step(
+                &mut f,
+                &host,
+                Command::MoveEntry {
+                    entry: last,
+                    position: 0,
+                    reason: "调整".into(),
+                },
+            );
+            client.step(&mut f, &host, Command::SetOrdering { policy });
+            client.step(&mut f, &host, grant_next());
+            client.step(&mut f, &host, Command::EndTurn);
+            // Another agenda item, and back to this one with its list.
+            client.step(
+                &mut f,
+                &host,
+                Command::AddAgendaItem {
+                    title: "第二项".into(),
+                    settings: Default::default(),
+                },
+            );
+            client.step(&mut f, &host, Command::SetCurrentItem { item: ItemId(1) });
+            assert!(client.ids.is_empty());
+            client.step(&mut f, &m3, request(EntryKind::Impromptu));
+            client.step(&mut f, &host, Command::SetCurrentItem { item: ItemId(0) });
+            assert!(!client.ids.is_empty(), "the list of item 0 comes back");
+        }
+    }
+
+    #[test]
+    fn the_queue_order_is_announced_only_when_appending_would_be_wrong() {
+        let mut f = Fixture::new();
+        let (host, m1, m2) = (f.host.clone(), f.m1.clone(), f.m2.clone());
+        let reordered = |a: &super::super::Applied| {
+            a.events
+                .iter()
+                .any(|e| matches!(e.body, EventBody::QueueOrdered { .. }))
+        };
+        assert!(!reordered(&f.ok(&m1, request(EntryKind::Impromptu))));
+        assert!(!reordered(&f.ok(&m2, request(EntryKind::Impromptu))));
+        assert!(!reordered(&f.ok(&host, grant_next())), "the first leaves");
+        assert!(
+            reordered(&f.ok(&m1, request(EntryKind::Interjection))),
+            "an interjection goes before m2"
+        );
+        assert!(!reordered(&f.ok(
+            &m1,
+            Command::Withdraw {
+                kind: EntryKind::Interjection
+            }
+        )));
+    }
+
+    #[test]
+    fn a_turn_that_ends_under_a_fairness_policy_reorders_the_list() {
+        let mut f = Fixture::new();
+        let (host, m1, m2) = (f.host.clone(), f.m1.clone(), f.m2.clone());
+        f.ok(
+            &host,
+            Command::SetOrdering {
+                policy: OrderingPolicy::FewestTurns,
+            },
+        );
+        let mut client = ClientQueue::new();
+        for (who, c) in [
+            (&m1, request(EntryKind::Impromptu)),
+            (&host, grant_next()),
+            (&m1, request(EntryKind::Impromptu)),
+            (&m2, request(EntryKind::Impromptu)),
+        ] {
+            client.fold(&f.ok(who, c));
+        }
+        // m1 still holds the floor and has no turn counted yet: m1 waits before m2.
+        assert_eq!(names(&f), ["m1", "m2"]);
+        client.fold(&f.ok(&m1, Command::EndTurn));
+        assert_eq!(names(&f), ["m2", "m1"], "m1 has spoken once now");
+        assert!(client.agrees(&f));
+        assert_eq!(client.reorders, 1);
     }
 }

@@ -14,6 +14,7 @@
 
 mod actor;
 mod attendance;
+mod feed;
 mod floor;
 mod polls;
 mod record;
@@ -100,6 +101,8 @@ pub struct Room {
     pub(crate) floor: Floor,
     pub(crate) polls: Polls,
     pub(crate) talk: Talk,
+    /// The recent public events the live text feed (图文直播) is made of, oldest first.
+    pub(crate) feed: std::collections::VecDeque<Event>,
 }
 
 impl Room {
@@ -113,6 +116,7 @@ impl Room {
             floor: Floor::default(),
             polls: Polls::default(),
             talk: Talk::default(),
+            feed: Default::default(),
         }
     }
 
@@ -166,13 +170,19 @@ impl Room {
             now: now.max(self.last_at),
             out: &mut out,
         };
+        let before = self.queue_before(Some(command));
         self.decide(&mut cx, req, command)?;
+        self.tell_queue_order(&mut cx, before);
         Ok(out)
     }
 
     /// Everything the room's clocks cause by `now`, in the order it is due.
     pub fn tick(&mut self, now: Millis) -> Applied {
         let mut out = Applied::default();
+        let before = self
+            .next_deadline()
+            .filter(|d| *d <= now)
+            .and_then(|_| self.queue_before(None));
         while let Some(due) = self.next_deadline().filter(|d| *d <= now) {
             let mut cx = Cx {
                 actor: None,
@@ -189,6 +199,12 @@ impl Room {
                 break;
             }
         }
+        let mut cx = Cx {
+            actor: None,
+            now: now.max(self.last_at),
+            out: &mut out,
+        };
+        self.tell_queue_order(&mut cx, before);
         out
     }
 
@@ -221,7 +237,9 @@ impl Room {
             now: now.max(self.last_at),
             out: &mut out,
         };
+        let before = self.queue_before(None);
         self.attendance_leave(&mut cx, participant);
+        self.tell_queue_order(&mut cx, before);
         out
     }
 
@@ -242,6 +260,7 @@ impl Room {
         debug_assert_eq!(event.seq, self.seq + 1, "events must be folded in order");
         self.seq = event.seq;
         self.last_at = self.last_at.max(event.at);
+        self.keep_for_feed(event);
         match Part::of(&event.body) {
             Part::Session => self.fold_session(event),
             Part::Attendance => self.fold_attendance(event),
@@ -332,6 +351,7 @@ impl Part {
             | EntryMoved { .. }
             | EntriesLimited { .. }
             | OrderingChanged { .. }
+            | QueueOrdered { .. }
             | TurnStarted { .. }
             | TurnPaused { .. }
             | TurnResumed { .. }

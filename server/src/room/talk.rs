@@ -133,6 +133,7 @@ impl Room {
                     at: cx.now,
                     status,
                     flagged,
+                    rejected: None,
                 };
                 self.emit(cx, EventBody::CommentPosted { comment });
             }
@@ -178,6 +179,7 @@ impl Room {
                     pinned: false,
                     forwarded_to: None,
                     merged_into: None,
+                    rejected: None,
                 };
                 self.emit(cx, EventBody::QuestionAsked { question });
             }
@@ -357,6 +359,7 @@ impl Room {
             EventBody::CommentRejected { comment, reason } => {
                 if let Some(c) = talk.comments.get_mut(comment) {
                     c.status = ItemStatus::Rejected;
+                    c.rejected = Some(*reason);
                     *talk.stats.comments_rejected.entry(*reason).or_default() += 1;
                 }
             }
@@ -384,6 +387,7 @@ impl Room {
             EventBody::QuestionRejected { question, reason } => {
                 if let Some(q) = talk.questions.get_mut(question) {
                     q.question.status = ItemStatus::Rejected;
+                    q.question.rejected = Some(*reason);
                     *talk.stats.questions_rejected.entry(*reason).or_default() += 1;
                 }
             }
@@ -764,6 +768,43 @@ mod tests {
             },
         );
         assert_eq!(unknown.code, ErrorCode::NotFound);
+    }
+
+    #[test]
+    fn the_author_of_a_rejected_item_sees_why_in_the_snapshot() {
+        let mut f = Fixture::new();
+        let (host, a1, m1) = (f.host.clone(), f.audience.clone(), f.m1.clone());
+        let (id, _) = comment(&mut f, &a1, "加微信领红包");
+        f.ok(
+            &host,
+            Command::ModerateComment {
+                comment: id,
+                decision: Decision::Reject {
+                    reason: RejectReason::Advertising,
+                },
+            },
+        );
+        let q = ask(&mut f, &m1, "重复的问题");
+        f.ok(
+            &host,
+            Command::ModerateQuestion {
+                question: q,
+                decision: Decision::Reject {
+                    reason: RejectReason::Duplicate,
+                },
+            },
+        );
+        let mine = f.room.snapshot(View::Audience, a1.id());
+        assert_eq!(mine.comments[0].rejected, Some(RejectReason::Advertising));
+        let mine = f.room.snapshot(View::Member, m1.id());
+        assert_eq!(mine.questions[0].rejected, Some(RejectReason::Duplicate));
+        assert!(
+            f.room
+                .snapshot(View::Member, f.m2.id())
+                .questions
+                .is_empty(),
+            "nobody else sees it"
+        );
     }
 
     #[test]

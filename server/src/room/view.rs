@@ -85,6 +85,7 @@ impl Room {
             },
             moderation: talk.moderation,
             word_list: talk.word_list,
+            feed: self.feed_for(view),
         }
     }
 }

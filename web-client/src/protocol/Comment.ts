@@ -3,6 +3,7 @@ import type { CommentId } from "./CommentId";
 import type { ItemStatus } from "./ItemStatus";
 import type { Millis } from "./Millis";
 import type { ParticipantId } from "./ParticipantId";
+import type { RejectReason } from "./RejectReason";
 
 /**
  * A public comment.
@@ -11,4 +12,9 @@ export type Comment = { id: CommentId, author: ParticipantId, author_name: strin
 /**
  * The word list matched: a moderator must look at it.
  */
-flagged: boolean, };
+flagged: boolean, 
+/**
+ * Why a moderator turned it down, once rejected (only its author and hosts see a
+ * rejected item).
+ */
+rejected?: RejectReason, };

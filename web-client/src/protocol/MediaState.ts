@@ -16,6 +16,11 @@ heard: Array<ParticipantId>,
  */
 stage?: ParticipantId, 
 /**
+ * Whose shared screen is on the stage's second video track: the first heard
+ * participant sharing one (a lecturer's slides).
+ */
+screen?: ParticipantId, 
+/**
  * Who is speaking now, by the audio levels their packets carry (RFC 6464), loudest
  * first. Only those heard are listed.
  */

@@ -3,6 +3,7 @@ import type { ItemStatus } from "./ItemStatus";
 import type { Millis } from "./Millis";
 import type { ParticipantId } from "./ParticipantId";
 import type { QuestionId } from "./QuestionId";
+import type { RejectReason } from "./RejectReason";
 
 /**
  * A question (Q&A).
@@ -15,4 +16,9 @@ forwarded_to?: ParticipantId,
 /**
  * Merged into this question as a duplicate.
  */
-merged_into?: QuestionId, };
+merged_into?: QuestionId, 
+/**
+ * Why a moderator turned it down, once rejected (only its author and hosts see a
+ * rejected item).
+ */
+rejected?: RejectReason, };

@@ -3,6 +3,7 @@ import type { AgendaItem } from "./AgendaItem";
 import type { Attendance } from "./Attendance";
 import type { ChatMessage } from "./ChatMessage";
 import type { Comment } from "./Comment";
+import type { Event } from "./Event";
 import type { FloorMode } from "./FloorMode";
 import type { ItemId } from "./ItemId";
 import type { ModerationStats } from "./ModerationStats";
@@ -55,4 +56,10 @@ attendance: Array<Attendance>, moderation: ModerationStats,
 /**
  * Hosts' view only.
  */
-word_list?: Array<string>, };
+word_list?: Array<string>, 
+/**
+ * The recent public events the live text feed (图文直播) is made of (at most 50,
+ * oldest first), as this view may see them: so a late viewer reads the session so
+ * far.
+ */
+feed: Array<Event>, };

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { grade, MediaController, sample, stageTracks, tiles, type MediaDeps } from "./media";
-import type { ClientMessage } from "./protocol/ClientMessage";
-import type { MediaState } from "./protocol/MediaState";
-import type { ServerMessage } from "./protocol/ServerMessage";
+import { grade, markSlides, MediaController, sample, stageTracks, tiles, type MediaDeps } from "./controller";
+import type { ClientMessage } from "../protocol/ClientMessage";
+import type { MediaState } from "../protocol/MediaState";
+import type { ServerMessage } from "../protocol/ServerMessage";
 
 /** A peer connection that records what it is asked, with a step we can hold back. */
 class FakePeer {
@@ -55,7 +55,7 @@ class FakePeer {
   }
 }
 
-function setup(opts: { audience?: boolean; capture?: boolean; watch?: boolean } = {}) {
+function setup(opts: { audience?: boolean; capture?: boolean; watch?: boolean; screen?: boolean } = {}) {
   const sent: ClientMessage[] = [];
   const peers: FakePeer[] = [];
   const deps: MediaDeps = {
@@ -74,6 +74,12 @@ function setup(opts: { audience?: boolean; capture?: boolean; watch?: boolean } 
       return { getTracks: () => tracks, getAudioTracks: () => tracks.slice(0, 1), getVideoTracks: () => tracks.slice(1) } as unknown as MediaStream;
     },
     enumerateDevices: async () => [],
+    getDisplayMedia: opts.screen
+      ? async () => {
+          const track = { kind: "video", enabled: true, readyState: "live", stop() {}, addEventListener() {} };
+          return { getTracks: () => [track], getAudioTracks: () => [], getVideoTracks: () => [track] } as unknown as MediaStream;
+        }
+      : undefined,
     makeStream: (tracks) => ({ getTracks: () => tracks, getVideoTracks: () => tracks.filter((t) => t.kind === "video") }) as unknown as MediaStream,
   };
   const media = new MediaController(deps);
@@ -103,7 +109,8 @@ describe("media session", () => {
 
     const v = setup({ audience: true });
     await v.media.start();
-    expect(v.peers[0].log.slice(0, 4)).toEqual(["add video recvonly", "add audio recvonly", "add audio recvonly", "add audio recvonly"]);
+    // The stage, its shared screen, and three voices.
+    expect(v.peers[0].log.slice(0, 5)).toEqual(["add video recvonly", "add video recvonly", "add audio recvonly", "add audio recvonly", "add audio recvonly"]);
     expect(v.media.soundOn.value).toBe(false);
   });
 
@@ -262,5 +269,28 @@ describe("stage and quality", () => {
     expect(first.sample.loss).toBeCloseTo(10 / 300);
     const second = sample(stats, first.counters);
     expect(second.sample.loss).toBeUndefined();
+  });
+});
+
+describe("a shared screen and the end of the session", () => {
+  it("marks the screen's media section as slides in the offer sent to the server", () => {
+    const sdp = "v=0\r\nm=audio 9 X 111\r\na=mid:0\r\nm=video 9 X 96\r\na=mid:2\r\na=sendonly\r\n";
+    expect(markSlides(sdp, "2")).toBe("v=0\r\nm=audio 9 X 111\r\na=mid:0\r\nm=video 9 X 96\r\na=mid:2\r\na=content:slides\r\na=sendonly\r\n");
+  });
+
+  it("sharing starts the session over with a third track; the session's end stops everything for good", async () => {
+    const m = setup({ screen: true });
+    await m.media.start();
+    expect(await m.media.shareScreen()).toBe(true);
+    for (let i = 0; i < 5; i++) await settle();
+    expect(m.peers.length).toBe(2);
+    expect(m.peers[1].log.filter((l) => l.startsWith("add"))).toEqual(["add audio sendonly", "add video sendonly q,f", "add video sendonly"]);
+    m.media.end();
+    expect(m.sent.at(-1)).toEqual({ type: "media_stop" });
+    expect(m.peers[1].closed).toBe(true);
+    expect(m.media.screen.value).toBeUndefined();
+    expect(m.media.local.value).toBeUndefined();
+    m.media.ensure();
+    expect(m.peers.length).toBe(2);
   });
 });

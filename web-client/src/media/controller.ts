@@ -6,11 +6,15 @@
 // every signalling step runs on one promise chain, so an answer is done before the next
 // offer is looked at. `media_state` says whose each received track is (by `mid`), who
 // is heard, who is on the stage and who is speaking.
+//
+// A lecturer may share a screen or slides (getDisplayMedia): a second video track, sent
+// after the camera, whose media section the offer sent to the server marks with
+// `a=content:slides` (RFC 4796); starting or stopping a share starts the session over.
 import { signal } from "@preact/signals";
-import type { ClientMessage } from "./protocol/ClientMessage";
-import type { IceServer } from "./protocol/IceServer";
-import type { MediaState } from "./protocol/MediaState";
-import type { ServerMessage } from "./protocol/ServerMessage";
+import type { ClientMessage } from "../protocol/ClientMessage";
+import type { IceServer } from "../protocol/IceServer";
+import type { MediaState } from "../protocol/MediaState";
+import type { ServerMessage } from "../protocol/ServerMessage";
 
 export type Phase = "off" | "starting" | "connecting" | "connected" | "failed" | "unavailable";
 export type Quality = "good" | "fair" | "poor" | "unknown";
@@ -24,11 +28,21 @@ export interface MediaDeps {
   getUserMedia: (constraints: MediaStreamConstraints) => Promise<MediaStream>;
   enumerateDevices: () => Promise<MediaDeviceInfo[]>;
   makeStream: (tracks: MediaStreamTrack[]) => MediaStream;
+  getDisplayMedia?: () => Promise<MediaStream>;
   storage?: Pick<Storage, "getItem" | "setItem">;
 }
 
 /** How many stage audio tracks the audience offers to receive (the server's slots). */
 export const AUDIENCE_AUDIO_TRACKS = 3;
+
+/** Mark the media section `mid` of an offer as a shared screen (`a=content:slides`). */
+export function markSlides(sdp: string, mid: string): string {
+  const eol = sdp.includes("\r\n") ? "\r\n" : "\n";
+  return sdp
+    .split(eol)
+    .flatMap((line) => (line === `a=mid:${mid}` ? [line, "a=content:slides"] : [line]))
+    .join(eol);
+}
 /** How often the connection quality is measured. */
 const STATS_EVERY_MS = 2000;
 /** Video sent at most this fast: consultations run on weak networks and old devices. */
@@ -56,7 +70,7 @@ export interface Tile {
 export function tiles(state: MediaState | undefined, remote: Record<string, MediaStream>): Tile[] {
   const out: Tile[] = [];
   for (const track of state?.tracks ?? []) {
-    if (!track.participant) continue;
+    if (!track.participant || track.content) continue;
     let tile = out.find((x) => x.participant === track.participant);
     if (!tile) {
       tile = { participant: track.participant };
@@ -78,13 +92,19 @@ export function tiles(state: MediaState | undefined, remote: Record<string, Medi
  * for a member's grid (the venue projector) the stage participant's video and every
  * audio track (only those the floor lets through carry sound).
  */
-export function stageTracks(state: MediaState | undefined, remote: Record<string, MediaStream>): { video?: MediaStream; audio: Array<{ mid: string; stream: MediaStream }> } {
+export function stageTracks(
+  state: MediaState | undefined,
+  remote: Record<string, MediaStream>,
+): { video?: MediaStream; screen?: MediaStream; audio: Array<{ mid: string; stream: MediaStream }> } {
   const tracks = state?.tracks ?? [];
   const stageOnly = tracks.filter((tr) => !tr.participant);
   const mine = stageOnly.length ? stageOnly : tracks;
-  const video = mine.find((tr) => tr.kind === "video" && (stageOnly.length > 0 || tr.participant === state?.stage));
+  const video = mine.find((tr) => tr.kind === "video" && !tr.content && (stageOnly.length > 0 || tr.participant === state?.stage));
+  // The stage's screen: the audience's second video; on a member's grid, the screen of whoever shares on stage.
+  const screen = mine.find((tr) => tr.kind === "video" && tr.content === "slides" && (stageOnly.length > 0 || tr.participant === state?.screen));
   return {
     video: video ? remote[video.mid] : undefined,
+    screen: screen && state?.screen ? remote[screen.mid] : undefined,
     audio: mine.filter((tr) => tr.kind === "audio" && remote[tr.mid]).map((tr) => ({ mid: tr.mid, stream: remote[tr.mid] })),
   };
 }
@@ -162,6 +182,10 @@ export class MediaController {
   readonly playBlocked = signal(false);
   /** The loudest speaker once steady for a moment, for a polite announcement. */
   readonly speakerNote = signal<string | undefined>(undefined);
+  /** The screen or slides we share (a lecturer), if any. */
+  readonly screen = signal<MediaStream | undefined>(undefined);
+  /** The session closed: media is over for this room. */
+  readonly ended = signal(false);
 
   /** The peer connection, for tests and debugging (`window.__yishiMedia.pc`). */
   pc?: RTCPeerConnection;
@@ -184,6 +208,8 @@ export class MediaController {
   private candidate?: string;
   /** The user turned media off: do not start it again by ourselves. */
   private userOff = false;
+  /** The user (or a gesture) decided about sound before the welcome. */
+  private soundChosen = false;
 
   constructor(private deps: MediaDeps) {
     this.audioOnly.value = deps.storage?.getItem("yishi.audioOnly") === "1";
@@ -193,6 +219,44 @@ export class MediaController {
 
   get publishes(): boolean {
     return this.publish;
+  }
+
+  /** What the page's model exposes: the signals, and the actions bound. */
+  view() {
+    return {
+      phase: this.phase,
+      problem: this.problem,
+      state: this.state,
+      remote: this.remote,
+      local: this.local,
+      micOn: this.micOn,
+      camOn: this.camOn,
+      audioOnly: this.audioOnly,
+      devices: this.devices,
+      micId: this.micId,
+      camId: this.camId,
+      quality: this.quality,
+      rtt: this.rtt,
+      loss: this.loss,
+      soundOn: this.soundOn,
+      playBlocked: this.playBlocked,
+      speakerNote: this.speakerNote,
+      screen: this.screen,
+      ended: this.ended,
+      publishes: () => this.publish,
+      canShare: () => this.publish && !!this.deps.getDisplayMedia,
+      running: () => this.running,
+      ensure: () => this.ensure(),
+      start: () => this.start(),
+      stop: () => this.stop(),
+      toggleMic: () => this.toggleMic(),
+      toggleCam: () => this.toggleCam(),
+      setAudioOnly: (on: boolean) => this.setAudioOnly(on),
+      setSound: (on: boolean) => this.setSound(on),
+      choose: (kind: "audioinput" | "videoinput", id: string) => this.choose(kind, id),
+      shareScreen: () => this.shareScreen(),
+      stopScreen: () => this.stopScreen(true),
+    };
   }
 
   /** Receive only, whatever the grants: for the venue projector. Call before `welcome`. */
@@ -211,14 +275,56 @@ export class MediaController {
     this.configured = true;
     this.publish = msg.you.grants.includes("publish_media") && !this.watchOnly;
     this.audience = msg.view === "audience";
-    if (first) this.soundOn.value = !this.audience && !this.watchOnly;
+    if (first && !this.soundChosen) this.soundOn.value = !this.audience && !this.watchOnly;
     // The server ended our media session with the old connection.
-    else if (this.running) void this.start();
+    else if (this.running && !this.ended.value) void this.start();
   }
 
-  /** Start unless running, unavailable, or turned off by the user. */
+  /** Start unless running, unavailable, ended, or turned off by the user. */
   ensure(): void {
-    if (this.configured && !this.userOff && this.phase.value === "off") void this.start();
+    if (this.configured && !this.userOff && !this.ended.value && this.phase.value === "off") void this.start();
+  }
+
+  /** The session closed: end the media session for good, release the devices. */
+  end(): void {
+    if (this.ended.value) return;
+    this.ended.value = true;
+    if (this.pc) this.deps.send({ type: "media_stop" });
+    this.close();
+    this.release();
+    this.stopScreen(false);
+    this.phase.value = "off";
+  }
+
+  /** Share a screen or slides: a second video track, the session starts over with it. */
+  async shareScreen(): Promise<boolean> {
+    if (!this.deps.getDisplayMedia || !this.publish) return false;
+    let stream: MediaStream;
+    try {
+      stream = await this.deps.getDisplayMedia();
+    } catch (e) {
+      console.warn("media: no screen to share", e);
+      return false;
+    }
+    const track = stream.getVideoTracks()[0];
+    if (!track) return false;
+    // Slides: keep text sharp rather than motion smooth.
+    if ("contentHint" in track) track.contentHint = "detail";
+    track.addEventListener?.("ended", () => {
+      if (this.screen.value === stream) this.stopScreen(true);
+    });
+    this.screen.value = stream;
+    if (!this.ended.value) void this.start();
+    return true;
+  }
+
+  /** Stop sharing; with `restart`, the session starts over without the screen. */
+  stopScreen(restart = true): void {
+    const stream = this.screen.value;
+    if (!stream) return;
+    this.screen.value = undefined;
+    stream.getTracks().forEach((tr) => tr.stop());
+    if (restart && this.running) void this.start();
   }
 
   /** Handle a media message; false if `msg` is not one. */
@@ -253,8 +359,9 @@ export class MediaController {
         if (msg.code === "media_unavailable") {
           this.close();
           this.release();
-          this.phase.value = "unavailable";
-          this.problem.value = "mediaUnavailable";
+          this.stopScreen(false);
+          this.phase.value = this.ended.value ? "off" : "unavailable";
+          this.problem.value = this.ended.value ? "" : "mediaUnavailable";
           return true;
         }
         if (msg.code === "media_rejected") {
@@ -303,14 +410,19 @@ export class MediaController {
       if (pc === this.pc) this.syncRemote(pc);
     };
     try {
+      let slides: RTCRtpTransceiver | undefined;
+      const screen = this.publish ? this.screen.value?.getVideoTracks()[0] : undefined;
       if (this.audience) {
+        // The stage and its shared screen, and the stage's voices.
+        pc.addTransceiver("video", { direction: "recvonly" });
         pc.addTransceiver("video", { direction: "recvonly" });
         for (let i = 0; i < AUDIENCE_AUDIO_TRACKS; i++) pc.addTransceiver("audio", { direction: "recvonly" });
-      } else if (stream && stream.getTracks().length) {
-        for (const track of stream.getTracks()) {
+      } else if ((stream && stream.getTracks().length) || screen) {
+        for (const track of stream?.getTracks() ?? []) {
           const sendEncodings = track.kind === "video" ? VIDEO_LAYERS.map((l) => ({ ...l })) : undefined;
-          pc.addTransceiver(track, { direction: "sendonly", streams: [stream], sendEncodings });
+          pc.addTransceiver(track, { direction: "sendonly", streams: [stream!], sendEncodings });
         }
+        if (screen && this.screen.value) slides = pc.addTransceiver(screen, { direction: "sendonly", streams: [this.screen.value] });
       } else {
         // Nothing to send (no grant, or no devices): receive what the server offers.
         pc.createDataChannel("yishi");
@@ -319,7 +431,9 @@ export class MediaController {
       await pc.setLocalDescription(offer);
       if (gen !== this.gen) return;
       this.awaitingAnswer = true;
-      if (!this.deps.send({ type: "media_offer", sdp: pc.localDescription?.sdp ?? offer.sdp ?? "" })) {
+      let sdp = pc.localDescription?.sdp ?? offer.sdp ?? "";
+      if (slides?.mid) sdp = markSlides(sdp, slides.mid);
+      if (!this.deps.send({ type: "media_offer", sdp })) {
         // Not connected: the next welcome starts over.
         this.awaitingAnswer = false;
       }
@@ -367,6 +481,7 @@ export class MediaController {
   }
 
   setSound(on: boolean): void {
+    this.soundChosen = true;
     this.soundOn.value = on;
     this.playBlocked.value = false;
   }
@@ -594,6 +709,7 @@ export function browserDeps(send: (msg: ClientMessage) => boolean): MediaDeps {
     getUserMedia: (c) => navigator.mediaDevices.getUserMedia(c),
     enumerateDevices: () => navigator.mediaDevices.enumerateDevices(),
     makeStream: (tracks) => new MediaStream(tracks),
+    getDisplayMedia: navigator.mediaDevices?.getDisplayMedia ? () => navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 10, max: 15 } }, audio: false }) : undefined,
     storage: globalThis.localStorage,
   };
 }
