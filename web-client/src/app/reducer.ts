@@ -298,6 +298,10 @@ function applyEvent(before: RoomState, e: Event): RoomState {
         room.polls = updatePoll(room, b.poll, (p) => ({ ...p, voted: true, my_choice: (b.choice as Choice | undefined) ?? p.my_choice }));
       }
       return state;
+    case "ballots_voided":
+      // After a server restart: ballots that never reached the sealed box (hosts only).
+      if (b.voters.includes(state.you.id)) room.polls = updatePoll(room, b.poll, (p) => ({ ...p, voted: false }));
+      return state;
     case "poll_closed":
       room.polls = updatePoll(room, b.poll, (p) => ({ ...p, state: "closed", results: b.result ?? p.results }));
       return state;

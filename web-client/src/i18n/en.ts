@@ -243,6 +243,7 @@ export const en: Record<Key, string> = {
   submitBallot: "Submit",
   voteLater: "Vote later",
   ballotRecorded: "Your ballot has been recorded",
+  ballotSealing: "Cast. A secret ballot is recorded once it is sealed together with others; please wait (at the latest until the vote closes).",
   youChose: "You chose: {choice}",
   secretNote: "This is a secret vote: no link between you and your ballot is kept.",
   pollClosedBeforeVote: "Voting has ended.",

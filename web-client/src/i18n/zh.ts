@@ -247,6 +247,7 @@ export const zh = {
   submitBallot: "提交",
   voteLater: "稍后再投",
   ballotRecorded: "您的选票已记录",
+  ballotSealing: "已投出。不记名选票要与其他选票一起封存后才算记录，请稍候（最迟在表决结束时）。",
   youChose: "您选择了：{choice}",
   secretNote: "这是不记名表决，系统不保存您的选择与您本人的对应关系。",
   pollClosedBeforeVote: "投票已经结束。",

@@ -1,6 +1,7 @@
 // A poll opens: its ballot comes to the front (a dialog; a bottom sheet on a phone)
 // with its deadline counting down. A binding ballot shows what was chosen for review
-// before it is cast; afterwards it says the ballot was recorded.
+// before it is cast; afterwards it says the ballot was recorded, once the server has
+// acknowledged it (a secret ballot is acknowledged when it is sealed in a batch).
 import { useState } from "preact/hooks";
 import { useApp } from "../app/context";
 import { secondsLeft } from "../app/clock";
@@ -47,9 +48,15 @@ function Ballot({ poll }: { poll: PollView }) {
     return (
       <Dialog title={title} onClose={away} testid="ballot" alert={true}>
         <p class="question">{poll.spec.question}</p>
-        <p class="ok big-note" role="status" data-testid="ballot-recorded">
-          ✓ {t("ballotRecorded")}
-        </p>
+        {sending ? (
+          <p class="big-note" role="status" data-testid="ballot-sealing">
+            {t("ballotSealing")}
+          </p>
+        ) : (
+          <p class="ok big-note" role="status" data-testid="ballot-recorded">
+            ✓ {t("ballotRecorded")}
+          </p>
+        )}
         {poll.my_choice ? <p>{t("youChose", { choice: choiceText(poll, poll.my_choice) })}</p> : poll.spec.secret ? <p class="muted">{t("secretNote")}</p> : null}
         <div class="dialog-actions">
           <button class="primary" data-autofocus onClick={away}>
