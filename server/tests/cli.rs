@@ -432,11 +432,13 @@ fn a_new_data_directory_and_its_files_are_the_owners_alone() {
 
 /// The Python verifier in docs/protocol.md, as an outside party would run it.
 fn verifier_from_the_docs() -> String {
-    let doc = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/protocol.md"),
-    )
-    .unwrap();
-    let start = doc.find("```python verify\n").expect("the verifier in the docs") + 17;
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/protocol.md"))
+            .unwrap();
+    let start = doc
+        .find("```python verify\n")
+        .expect("the verifier in the docs")
+        + 17;
     let len = doc[start..].find("```").unwrap();
     doc[start..start + len].to_owned()
 }
@@ -446,7 +448,12 @@ fn the_verifier_in_the_protocol_doc_recomputes_the_chain_of_a_real_record() {
     let mut chain = Chain::default();
     // Text that tests the canonical form: Chinese, quotes, a backslash, a line break,
     // an emoji, and an event without an actor.
-    let texts = ["第一项：\"老旧小区\"改造", "路径 C:\\data\n第二行", "👍 同意", "end"];
+    let texts = [
+        "第一项：\"老旧小区\"改造",
+        "路径 C:\\data\n第二行",
+        "👍 同意",
+        "end",
+    ];
     let mut record: Vec<RecordEntry> = texts
         .iter()
         .enumerate()
@@ -498,7 +505,11 @@ fn the_verifier_in_the_protocol_doc_recomputes_the_chain_of_a_real_record() {
     };
     let (code, out, err) = run_python(&lines);
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(out.trim(), record[4].hash, "the same final hash as the server's");
+    assert_eq!(
+        out.trim(),
+        record[4].hash,
+        "the same final hash as the server's"
+    );
     // A changed character is caught.
     let tampered = lines.replacen("同意", "反对", 1);
     let (code, _, err) = run_python(&tampered);
