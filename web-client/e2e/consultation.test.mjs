@@ -114,21 +114,24 @@ test("a vote: the ballot comes to the front on every eligible screen; the bindin
   await m1.page.getByTestId("ballot-review").getByText("您选择了：赞成").waitFor();
   await shot(m1.page, "ballot-review");
   await m1.page.getByTestId("ballot-confirm").click();
-  await m1.page.getByTestId("ballot-recorded").waitFor();
-  await m1.page.getByTestId("ballot").getByRole("button", { name: "关闭" }).last().click();
+  // A secret ballot is recorded once sealed with others (here: at the close).
+  await m1.page.getByTestId("ballot-sealing").waitFor();
   await m2.page.getByTestId("ballot").getByText("赞成").click();
   await m2.page.getByTestId("ballot-next").click();
   await m2.page.getByTestId("ballot-confirm").click();
-  await m2.page.getByTestId("ballot-recorded").waitFor();
+  await m2.page.getByTestId("ballot-sealing").waitFor();
   await m2.page.getByTestId("ballot").getByRole("button", { name: "关闭" }).last().click();
   // Advisory: one step.
   await viewer.page.getByTestId("ballot").getByText("反对").click();
   await viewer.page.getByTestId("ballot-submit").click();
-  await viewer.page.getByTestId("ballot-recorded").waitFor();
+  await viewer.page.getByTestId("ballot-sealing").waitFor();
   await viewer.page.getByTestId("ballot").getByRole("button", { name: "关闭" }).last().click();
   await H.getByTestId("tab-polls").click();
   await H.getByTestId("poll-1").filter({ hasText: "委员已投 2 票" }).waitFor({ timeout: 10_000 });
   await H.getByTestId("close-poll").click();
+  // The close seals the last ballots: m1's dialog, still open, now says it was recorded.
+  await m1.page.getByTestId("ballot-recorded").waitFor();
+  await m1.page.getByTestId("ballot").getByRole("button", { name: "关闭" }).last().click();
   await m2.page.getByTestId("tab-polls").click();
   await m2.page.getByTestId("poll-1").getByTestId("outcome").filter({ hasText: "通过" }).waitFor();
   await viewer.page.getByTestId("tab-polls").click();
