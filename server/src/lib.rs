@@ -9,6 +9,7 @@ pub mod config;
 pub mod http;
 pub mod hub;
 pub mod media;
+pub mod outbox;
 pub mod room;
 pub mod store;
 

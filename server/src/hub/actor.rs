@@ -22,11 +22,11 @@ use yishi_protocol::{
 };
 
 use super::mixer::{Mixer, Waiting};
-use super::outbox::{Outbox, Refused};
 use super::sessions::Sessions;
 use super::{Committer, HubConfig, Out, close, now};
 use crate::auth;
 use crate::media::Sfu;
+use crate::outbox::{Outbox, Refused};
 use crate::room::{Actor, Applied, Chain, Room};
 use crate::store::{Append, Loaded, Store, StoredRoom};
 

@@ -20,10 +20,10 @@ use yishi_protocol::{
 };
 
 use super::actor::{Attach, Msg};
-use super::outbox::{Inbox, Outbox, outbox};
 use super::{Hub, Out, RoomHandle, close, now};
 use crate::auth::AuthError;
 use crate::media::{Owner, Signal};
+use crate::outbox::{Inbox, Outbox, outbox};
 
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);

@@ -8,10 +8,7 @@ mod actor;
 mod commit;
 mod conn;
 mod mixer;
-mod outbox;
 mod sessions;
-
-pub(crate) use outbox::Outbox;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -215,32 +212,5 @@ impl Hub {
     }
 }
 
-/// What a connection's writer sends.
-#[derive(Debug)]
-pub(crate) enum Out {
-    /// A serialised server message, shared between connections of one view.
-    Frame(axum::extract::ws::Utf8Bytes),
-    /// Close the socket with this code and reason.
-    Close(u16, &'static str),
-}
-
-/// WebSocket close codes the client acts on.
-pub mod close {
-    /// Too slow to keep up: reconnect and resume.
-    pub const RESUME: u16 = 4000;
-    /// The token is missing, forged or for another room.
-    pub const UNAUTHORIZED: u16 = 4001;
-    /// The token expired: get a new link.
-    pub const TOKEN_EXPIRED: u16 = 4002;
-    /// The protocol was not followed (no hello, wrong version).
-    pub const PROTOCOL: u16 = 4003;
-    /// The room's actor stopped (store failure or shutdown): reconnect and resume.
-    pub const UNAVAILABLE: u16 = 4004;
-    /// The same participant joined from another device: this connection is replaced.
-    pub const DISPLACED: u16 = 4005;
-    /// The message was larger than the server accepts.
-    pub const TOO_LARGE: u16 = 1009;
-    /// The peer broke a rule of the connection (a flood of control frames, a write
-    /// buffer it never drains).
-    pub const POLICY: u16 = 1008;
-}
+pub(crate) use crate::outbox::Out;
+pub use crate::outbox::close;

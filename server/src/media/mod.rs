@@ -30,7 +30,7 @@ use std::sync::Mutex;
 use tokio::sync::mpsc;
 use yishi_protocol::{ParticipantId, SessionState};
 
-use crate::hub::Outbox;
+use crate::outbox::Outbox;
 
 /// Where the SFU listens and what it tells peers.
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@ use super::Owner;
 use super::rewrite::{self, Arrived, Rewriter, Rewritten};
 use super::routing::{Layer, Source, pick_layer};
 use super::wire::Wire;
-use crate::hub::{Out, Outbox};
+use crate::outbox::{Out, Outbox};
 
 /// A simulcast layer that sent nothing for this long is left out of the choice: a
 /// browser stops its top layers when its bandwidth or CPU runs short.

@@ -25,7 +25,7 @@ use super::rewrite::{Arrived, Vp8Ids};
 use super::routing::{AUDIENCE_AUDIO_SLOTS, Layer, Levels, Routing, Source};
 use super::wire::Wire;
 use super::{Control, MediaConfig, Owner, Signal};
-use crate::hub::{Out, Outbox};
+use crate::outbox::{Out, Outbox};
 
 /// Datagrams read per wake-up before the loop looks at its other inputs.
 const READ_BURST: usize = 256;

@@ -1,5 +1,9 @@
 //! A connection's outgoing queue: many senders (the room actor, the connection itself,
-//! the media unit), one writer, bounded, never blocking a sender.
+//! the media unit), one writer, bounded, never blocking a sender; what goes into it
+//! ([`Out`]) and the close codes a connection ends with.
+//!
+//! A leaf module: the hub and the SFU both send to connections through it, and neither
+//! depends on the other for that.
 //!
 //! Written here rather than taken from `tokio::sync::mpsc` for its size: a tokio channel
 //! allocates a 32-slot block and cache-padded state up front (about 1.5 KB), which is most
@@ -10,8 +14,6 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
-
-use super::Out;
 
 /// Slots kept after a burst; beyond this the queue's memory is given back once drained.
 const KEEP: usize = 4;
@@ -151,6 +153,36 @@ impl Drop for Inbox {
         state.writer_gone = true;
         state.items = VecDeque::new();
     }
+}
+
+/// What a connection's writer sends.
+#[derive(Debug)]
+pub(crate) enum Out {
+    /// A serialised server message, shared between connections of one view.
+    Frame(axum::extract::ws::Utf8Bytes),
+    /// Close the socket with this code and reason.
+    Close(u16, &'static str),
+}
+
+/// WebSocket close codes the client acts on.
+pub mod close {
+    /// Too slow to keep up: reconnect and resume.
+    pub const RESUME: u16 = 4000;
+    /// The token is missing, forged or for another room.
+    pub const UNAUTHORIZED: u16 = 4001;
+    /// The token expired: get a new link.
+    pub const TOKEN_EXPIRED: u16 = 4002;
+    /// The protocol was not followed (no hello, wrong version).
+    pub const PROTOCOL: u16 = 4003;
+    /// The room's actor stopped (store failure or shutdown): reconnect and resume.
+    pub const UNAVAILABLE: u16 = 4004;
+    /// The same participant joined from another device: this connection is replaced.
+    pub const DISPLACED: u16 = 4005;
+    /// The message was larger than the server accepts.
+    pub const TOO_LARGE: u16 = 1009;
+    /// The peer broke a rule of the connection (a flood of control frames, a write
+    /// buffer it never drains).
+    pub const POLICY: u16 = 1008;
 }
 
 #[cfg(test)]
