@@ -126,6 +126,28 @@ pub struct Welcome {
     pub ice_servers: Option<Vec<IceServer>>,
 }
 
+/// An `events` message whose events are JSON already: the server serialises a batch once
+/// per view and shares the bytes between connections. The same JSON as
+/// [`ServerMessage::Events`].
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename = "events")]
+pub struct EventsFrame<'a> {
+    pub from: Seq,
+    pub through: Seq,
+    pub events: &'a serde_json::value::RawValue,
+}
+
+/// A `welcome` whose snapshot is JSON already: a resynchronised audience gets one snapshot
+/// serialised once for all. The same JSON as [`ServerMessage::Welcome`] with a snapshot.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename = "welcome")]
+pub struct WelcomeFrame<'a> {
+    /// Without its snapshot, which follows as JSON.
+    #[serde(flatten)]
+    pub welcome: &'a Welcome,
+    pub snapshot: &'a serde_json::value::RawValue,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct EventBatch {
@@ -153,4 +175,66 @@ pub struct ErrorMessage {
     pub code: ErrorCode,
     /// For people; do not parse it.
     pub message: String,
+}
+
+#[cfg(test)]
+mod frames {
+    use super::*;
+    use crate::{Event, EventBody, Millis, ParticipantId, Role, SessionState};
+    use serde_json::value::RawValue;
+
+    #[test]
+    fn a_frame_of_serialised_events_is_an_events_message() {
+        let events = vec![Event {
+            seq: 7,
+            at: Millis(1),
+            actor: Some(ParticipantId::new("h")),
+            body: EventBody::SessionChanged {
+                state: SessionState::Paused,
+            },
+        }];
+        let json = serde_json::to_string(&events).unwrap_or_default();
+        let raw = RawValue::from_string(json).unwrap_or_else(|_| unreachable!());
+        let frame = serde_json::to_string(&EventsFrame {
+            from: 5,
+            through: 7,
+            events: &raw,
+        })
+        .unwrap_or_default();
+        let parsed: ServerMessage = serde_json::from_str(&frame).unwrap_or(ServerMessage::Pong {
+            server_time: Millis(0),
+        });
+        assert_eq!(
+            parsed,
+            ServerMessage::Events(EventBatch {
+                from: 5,
+                through: 7,
+                events
+            })
+        );
+    }
+
+    #[test]
+    fn a_welcome_with_a_serialised_snapshot_is_a_welcome_message() {
+        let welcome = Welcome {
+            protocol: 1,
+            session: "s".into(),
+            you: crate::Participant::new("a1", "观众", Role::Audience),
+            view: crate::View::Audience,
+            server_time: Millis(3),
+            snapshot: None,
+            ice_servers: None,
+        };
+        let raw = RawValue::from_string("{\"not\":\"checked\"}".into())
+            .unwrap_or_else(|_| unreachable!());
+        let frame = serde_json::to_string(&WelcomeFrame {
+            welcome: &welcome,
+            snapshot: &raw,
+        })
+        .unwrap_or_default();
+        let value: serde_json::Value = serde_json::from_str(&frame).unwrap_or_default();
+        assert_eq!(value["type"], "welcome");
+        assert_eq!(value["session"], "s");
+        assert_eq!(value["snapshot"]["not"], "checked");
+    }
 }

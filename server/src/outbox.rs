@@ -123,6 +123,12 @@ impl std::fmt::Debug for Outbox {
 }
 
 impl Inbox {
+    /// Everything queued now, without waiting (tests of what was sent).
+    #[cfg(test)]
+    pub fn drain(&mut self) -> Vec<Out> {
+        self.0.state().items.drain(..).collect()
+    }
+
     /// Move up to `limit` queued frames into `batch`, waiting for the first; 0 once every
     /// sender has gone and the queue is empty.
     pub async fn recv_many(&mut self, batch: &mut Vec<Out>, limit: usize) -> usize {

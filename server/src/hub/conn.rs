@@ -197,7 +197,7 @@ pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: I
         kill: kill_tx,
         reply: reply_tx,
     };
-    if !room.send(Msg::Attach(Box::new(attach))).await {
+    if !room.send(Msg::attach(attach)).await {
         let _ = socket
             .send(error(
                 None,
@@ -312,11 +312,7 @@ async fn read_loop(
                     ));
                     continue;
                 }
-                let msg = Msg::Command {
-                    conn,
-                    req: cmd.req,
-                    command: Box::new(cmd.command),
-                };
+                let msg = Msg::command(conn, cmd.req, Box::new(cmd.command));
                 if !room.send(msg).await {
                     break;
                 }
@@ -382,7 +378,7 @@ async fn read_loop(
     if media_used && let Some(media) = &hub.media {
         media.gone(conn);
     }
-    let _ = room.send(Msg::Detach { conn }).await;
+    let _ = room.send(Msg::detach(conn)).await;
     drop(out_tx);
     // The writer finishes what is queued; one stuck on a peer that never reads is cut off
     // (zero-window probes would keep it forever).

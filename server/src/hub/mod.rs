@@ -7,6 +7,7 @@
 mod actor;
 mod commit;
 mod conn;
+mod core;
 mod mixer;
 mod sessions;
 

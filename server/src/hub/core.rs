@@ -1,0 +1,1074 @@
+//! A live room's shell logic without I/O: the engine, the record's chain, the
+//! connections that watch the room and what each is sent, resume, request-id
+//! deduplication, the ballot mixer, tallies and the viewer count.
+//!
+//! The room actor (`actor.rs`) drives it in turns, the way str0m is driven: it hands
+//! [`RoomCore::apply`] everything that arrived, with the time; makes the returned append
+//! durable; reports that with [`RoomCore::committed`], which fans the events out and
+//! acknowledges; and does the same for the secret ballots a turn seals. Time is always an
+//! argument: nothing here reads a clock, awaits or touches a socket. What it sends goes
+//! into each connection's bounded outbox, which never blocks; a full outbox is the
+//! slow-consumer rule, decided here.
+//!
+//! Nothing acknowledged or shown before it is committed: `apply` sends only refusals
+//! (nothing changed), `committed` the rest.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::oneshot;
+use yishi_protocol::{
+    Command, ErrorCode, ErrorMessage, Event, EventBody, EventsFrame, Millis, PROTOCOL_VERSION,
+    Participant, ParticipantId, PollId, RequestId, Resume, Role, Seq, ServerMessage, SessionState,
+    View, Welcome, WelcomeFrame,
+};
+
+use super::HubConfig;
+use super::mixer::{Mixer, Waiting};
+use super::sessions::Sessions;
+use crate::auth;
+use crate::outbox::{Out, Outbox, Refused, close};
+use crate::room::{Actor, Applied, Chain, Room};
+use crate::store::{Append, Loaded, StoredRoom};
+
+pub(crate) type ConnId = u64;
+
+/// Request ids remembered per room (also in the store, see `Store::append`).
+const SEEN_LIMIT: usize = 65_536;
+/// How often a room with lagging viewers looks whether they have room for a snapshot.
+const CATCH_UP_MS: u64 = 100;
+/// How often at most the viewer count is sent when it changes.
+const VIEWERS_MS: u64 = 1_000;
+
+/// What reaches a room.
+pub(crate) enum Input {
+    /// A connection finished its handshake and wants the room.
+    Attach(Box<Attach>),
+    Command {
+        conn: ConnId,
+        req: RequestId,
+        command: Box<Command>,
+    },
+    /// A connection ended.
+    Detach { conn: ConnId },
+    /// A command of the operator (a host identity `admin`), from the admin API.
+    Admin {
+        command: Box<Command>,
+        reply: oneshot::Sender<Result<Option<Seq>, ErrorMessage>>,
+    },
+    /// The room as a host sees it now.
+    Inspect {
+        reply: oneshot::Sender<yishi_protocol::RoomSnapshot>,
+    },
+}
+
+pub(crate) struct Attach {
+    pub conn: ConnId,
+    /// As the token says; an anonymous audience link has id `*`.
+    pub participant: Participant,
+    pub resume: Option<Resume>,
+    pub outbox: Outbox,
+    /// Closes the socket at once with a code, past whatever is queued.
+    pub kill: oneshot::Sender<(u16, &'static str)>,
+    /// Who the connection turned out to be (an anonymous viewer gets an identity here).
+    pub reply: oneshot::Sender<Result<Participant, ErrorMessage>>,
+}
+
+/// A connection the room sends to.
+struct Subscriber {
+    participant: Actor,
+    view: View,
+    outbox: Outbox,
+    kill: Option<oneshot::Sender<(u16, &'static str)>>,
+    /// Its resume session id, repeated in any later welcome (resynchronisation).
+    session: String,
+    /// The last sequence number this connection's batches cover.
+    through: Seq,
+    /// Not sent to: not welcomed yet, or behind (an audience connection gets a snapshot
+    /// when it has room again; a member is closed to resume).
+    lagging: bool,
+    /// Replaced by a newer connection of the same participant: it gets nothing more and
+    /// its commands are ignored.
+    displaced: bool,
+}
+
+/// Something to send once the turn's events are durable.
+enum Deferred {
+    Ack {
+        conn: ConnId,
+        req: RequestId,
+        seq: Option<Seq>,
+    },
+    Admin {
+        seq: Option<Seq>,
+        reply: oneshot::Sender<Result<Option<Seq>, ErrorMessage>>,
+    },
+    Welcome {
+        conn: ConnId,
+        resume_from: Option<Seq>,
+        session: String,
+        reply: oneshot::Sender<Result<Participant, ErrorMessage>>,
+    },
+}
+
+/// What a turn made. Commit `append` (if any), then give the turn to
+/// [`RoomCore::committed`].
+#[must_use]
+pub(crate) struct Turn {
+    /// The events sealed into the chain, with the request ids they answer.
+    pub append: Option<Append>,
+    events: Vec<Event>,
+    deferred: Vec<Deferred>,
+}
+
+/// What a committed turn leaves to do: secret ballots to write to the box (then
+/// [`RoomCore::sealed`]), and the final hash to publish if the session closed.
+#[must_use]
+pub(crate) struct Committed {
+    pub sealing: Option<Sealing>,
+    /// The session closed at this time: mark the room closed with [`RoomCore::head`].
+    pub closed_at: Option<Millis>,
+}
+
+/// Secret ballots for the sealed box, in a transaction of their own.
+#[must_use]
+pub(crate) struct Sealing {
+    pub append: Append,
+    waiting: Vec<Waiting>,
+}
+
+pub(crate) struct RoomCore {
+    id: String,
+    room: Room,
+    chain: Chain,
+    config: HubConfig,
+    subscribers: HashMap<ConnId, Subscriber>,
+    /// Open connections per participant: presence changes on the first and the last.
+    connections: HashMap<ParticipantId, u32>,
+    /// Recent events, for resume.
+    recent: VecDeque<Event>,
+    /// Request ids already applied, per participant, with the sequence number acknowledged;
+    /// a retry is acknowledged again without being applied twice. Filled from the store.
+    seen: HashMap<(ParticipantId, RequestId), Option<Seq>>,
+    seen_order: VecDeque<(ParticipantId, RequestId)>,
+    /// Resume sessions: id → the identity it stands for, kept for a grace after the last
+    /// connection using it left.
+    sessions: Sessions,
+    /// Secret ballots waiting for their batch into the sealed ballot box.
+    mixer: Mixer,
+    /// Polls whose tallies changed since they were last sent.
+    dirty_polls: BTreeSet<PollId>,
+    next_tally: Option<Millis>,
+    /// Audience subscribers now (kept on attach and detach, not counted per turn).
+    viewers: u32,
+    /// The viewer count last broadcast; a different count is sent with the next tally.
+    viewers_sent: u32,
+    /// After a restart, whoever the record shows present but has not come back by then
+    /// has left.
+    audit_at: Option<Millis>,
+    /// After a restart: ballots voided because they never reached the box, to commit
+    /// before anything else.
+    recovered: Option<Applied>,
+    /// The record ends in the session's close but the room was never marked closed (the
+    /// process died between the commit and publishing the final hash): publish it first.
+    unpublished_close: bool,
+    /// Whose audio the floor allowed when the SFU was last told.
+    heard_sent: Option<Vec<ParticipantId>>,
+}
+
+impl RoomCore {
+    /// A room rebuilt from its record and sealed box at `now`.
+    pub fn new(stored: &StoredRoom, loaded: Loaded, config: HubConfig, now: Millis) -> RoomCore {
+        let entries = loaded.entries;
+        let chain = entries
+            .last()
+            .and_then(|e| Chain::resume(&e.hash))
+            .unwrap_or_default();
+        let mut room = Room::replay(
+            stored.title.clone(),
+            entries.iter().map(|e| &e.event),
+            &loaded.sealed,
+        );
+        let unpublished_close = stored.closed_at.is_none() && room.session.is_closed();
+        let keep = entries.len().saturating_sub(config.resume_window);
+        let recent: VecDeque<Event> = entries.into_iter().skip(keep).map(|e| e.event).collect();
+        let voided = room.void_unsealed(now);
+        if !voided.events.is_empty() {
+            tracing::warn!(room = %stored.id, "secret ballots that never reached the ballot box are voided");
+        }
+        let mut seen = HashMap::with_capacity(loaded.requests.len());
+        let mut seen_order = VecDeque::with_capacity(loaded.requests.len());
+        for (who, req, seq) in loaded.requests {
+            let key = (who, req);
+            seen.insert(key.clone(), Some(seq));
+            seen_order.push_back(key);
+        }
+        // People the record shows present get one drop grace to come back, so a
+        // speaker's clock simply goes on.
+        let grace = u64::from(room.current_settings().drop_grace_s) * 1000;
+        let audit_at = (!room.present().is_empty()).then(|| now.plus(grace));
+        RoomCore {
+            id: stored.id.clone(),
+            room,
+            chain,
+            sessions: Sessions::new(config.resume_grace, config.max_sessions),
+            mixer: Mixer::new(config.ballot_batch),
+            config,
+            subscribers: HashMap::new(),
+            connections: HashMap::new(),
+            recent,
+            seen,
+            seen_order,
+            dirty_polls: BTreeSet::new(),
+            next_tally: None,
+            viewers: 0,
+            viewers_sent: 0,
+            audit_at,
+            recovered: (!voided.events.is_empty()).then_some(voided),
+            unpublished_close,
+            heard_sent: None,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn seq(&self) -> Seq {
+        self.room.seq()
+    }
+
+    /// The record's last hash: the final hash once the session closed.
+    pub fn head(&self) -> String {
+        self.chain.head()
+    }
+
+    /// The time of the close to publish before anything else, if the process died
+    /// between committing the close and publishing it.
+    pub fn unpublished_close(&mut self) -> Option<Millis> {
+        std::mem::take(&mut self.unpublished_close).then(|| self.room.last_at())
+    }
+
+    /// The voided ballots to commit before anything else, after a restart.
+    pub fn recovery(&mut self) -> Option<Turn> {
+        let voided = self.recovered.take()?;
+        Some(self.seal(voided, Vec::new(), Vec::new()))
+    }
+
+    // ----- time -----
+
+    /// When [`RoomCore::apply`] must run (with nothing new) for the room's clocks.
+    pub fn turn_due(&self) -> Option<Millis> {
+        [self.room.next_deadline(), self.audit_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// When [`RoomCore::timers`] has something to do: tallies, lagging viewers, resume
+    /// sessions to forget.
+    pub fn timers_due(&self, now: Millis) -> Option<Millis> {
+        let catch_up = self
+            .subscribers
+            .values()
+            .any(|s| s.lagging && s.view == View::Audience && s.through != 0)
+            .then(|| now.plus(CATCH_UP_MS));
+        [self.next_tally, catch_up, self.sessions.next_expiry()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Whatever of the timers is due by `now`: none of it touches the record.
+    pub fn timers(&mut self, now: Millis) {
+        if self.next_tally.is_some_and(|t| t <= now) {
+            self.send_tallies();
+        }
+        self.catch_up_laggards(now);
+        self.sessions.prune(now);
+        metrics::gauge!("yishi_resume_sessions").set(self.sessions.len() as f64);
+    }
+
+    // ----- a turn -----
+
+    /// One turn at `now`: the room's deadlines, then every input in order. Refusals are
+    /// sent at once; everything else waits for the commit of the returned turn.
+    pub fn apply(&mut self, inputs: Vec<Input>, now: Millis) -> Turn {
+        self.sessions.prune(now);
+        let mut applied = self.room.tick(now);
+        let mut deferred = Vec::new();
+        let mut requests = Vec::new();
+        if self.audit_at.is_some_and(|at| at <= now) {
+            self.audit_at = None;
+            for id in self.room.present() {
+                if !self.connections.contains_key(&id) {
+                    applied.events.extend(self.room.leave(&id, now).events);
+                }
+            }
+        }
+        for input in inputs {
+            match input {
+                Input::Command { conn, req, command } => self.command(
+                    conn,
+                    req,
+                    &command,
+                    now,
+                    (&mut applied, &mut requests),
+                    &mut deferred,
+                ),
+                Input::Attach(attach) => self.attach(*attach, now, &mut applied, &mut deferred),
+                Input::Detach { conn } => self.detach(conn, now, &mut applied),
+                Input::Admin { command, reply } => {
+                    let admin = Actor::new(Participant::new("admin", "管理员", Role::Host));
+                    let req = RequestId(format!("admin-{}", now.0));
+                    match self.room.apply(&admin, &req, &command, now) {
+                        Ok(out) => {
+                            let seq = out.ack_seq();
+                            applied.events.extend(out.events);
+                            deferred.push(Deferred::Admin { seq, reply });
+                        }
+                        Err(r) => {
+                            let _ = reply.send(Err(ErrorMessage {
+                                req: None,
+                                code: r.code,
+                                message: r.message,
+                            }));
+                        }
+                    }
+                }
+                Input::Inspect { reply } => {
+                    let _ =
+                        reply.send(self.room.snapshot(View::Host, &ParticipantId::new("admin")));
+                }
+            }
+        }
+        self.seal(applied, requests, deferred)
+    }
+
+    /// Seal the events into the chain: the turn to commit.
+    fn seal(
+        &mut self,
+        applied: Applied,
+        requests: Vec<(Seq, RequestId)>,
+        deferred: Vec<Deferred>,
+    ) -> Turn {
+        let append = (!applied.events.is_empty()).then(|| Append {
+            room: self.id.clone(),
+            entries: applied
+                .events
+                .iter()
+                .map(|e| self.chain.seal(e.clone()))
+                .collect(),
+            requests,
+            sealed: Vec::new(),
+        });
+        Turn {
+            append,
+            events: applied.events,
+            deferred,
+        }
+    }
+
+    /// The turn's events are durable: keep them for resume, send them to every
+    /// connection as its view may see them, then the acknowledgements and welcomes.
+    pub fn committed(&mut self, turn: Turn, now: Millis) -> Committed {
+        let Turn {
+            events, deferred, ..
+        } = turn;
+        metrics::counter!("yishi_events_total").increment(events.len() as u64);
+        for e in &events {
+            if self.recent.len() >= self.config.resume_window {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(e.clone());
+        }
+        if !events.is_empty() {
+            self.fan_out(&events, now);
+        }
+        for d in deferred {
+            self.deliver(d, now);
+        }
+        let sealing = self.sealing(&events);
+        let closed_at = events
+            .iter()
+            .rev()
+            .find(|e| {
+                matches!(
+                    e.body,
+                    EventBody::SessionChanged {
+                        state: SessionState::Closed
+                    }
+                )
+            })
+            .map(|e| e.at);
+        metrics::gauge!("yishi_resume_sessions").set(self.sessions.len() as f64);
+        self.schedule_tally(now);
+        Committed { sealing, closed_at }
+    }
+
+    /// Secret ballots into the sealed ballot box: every batch that is full, and the last
+    /// few of a poll that closed, in a transaction of their own (never the one that
+    /// recorded their voters); their voters are acknowledged once it is committed. Ballots
+    /// of a poll that was reset are discarded, and acknowledged now (they were cast; the
+    /// reset undid them).
+    fn sealing(&mut self, events: &[Event]) -> Option<Sealing> {
+        let mut ready: Vec<Waiting> = Vec::new();
+        for e in events {
+            match &e.body {
+                EventBody::PollClosed { poll, .. } => ready.extend(self.mixer.closed(*poll, e.seq)),
+                EventBody::PollReset { poll, .. } => {
+                    for w in self.mixer.reset(*poll, e.seq) {
+                        self.acknowledge(w);
+                    }
+                }
+                _ => {}
+            }
+        }
+        ready.extend(self.mixer.ripe());
+        (!ready.is_empty()).then(|| Sealing {
+            append: Append {
+                room: self.id.clone(),
+                entries: Vec::new(),
+                requests: Vec::new(),
+                sealed: ready.iter().map(|w| w.ballot.clone()).collect(),
+            },
+            waiting: ready,
+        })
+    }
+
+    /// The sealed ballots are durable: acknowledge their voters.
+    pub fn sealed(&mut self, sealing: Sealing) {
+        metrics::counter!("yishi_ballots_sealed_total").increment(sealing.waiting.len() as u64);
+        for w in sealing.waiting {
+            self.acknowledge(w);
+        }
+    }
+
+    /// The store failed: nothing of the turn was committed. Everyone is told to come back
+    /// (the room is rebuilt from the store); the core is not used again.
+    pub fn failed(&mut self) {
+        for sub in self.subscribers.values_mut() {
+            if let Some(kill) = sub.kill.take() {
+                let _ = kill.send((close::UNAVAILABLE, "the room restarts: resume"));
+            }
+        }
+    }
+
+    /// The room's session state, and whose audio the floor allows if that changed since
+    /// the last call (for the SFU).
+    pub fn media_news(&mut self) -> (SessionState, Option<Vec<ParticipantId>>) {
+        let heard = self.room.heard();
+        let news = (self.heard_sent.as_ref() != Some(&heard)).then(|| {
+            self.heard_sent = Some(heard.clone());
+            heard
+        });
+        (self.room.session_state(), news)
+    }
+
+    // ----- inputs -----
+
+    fn command(
+        &mut self,
+        conn: ConnId,
+        req: RequestId,
+        command: &Command,
+        now: Millis,
+        (applied, requests): (&mut Applied, &mut Vec<(Seq, RequestId)>),
+        deferred: &mut Vec<Deferred>,
+    ) {
+        let Some(sub) = self.subscribers.get(&conn) else {
+            return;
+        };
+        if sub.displaced {
+            return;
+        }
+        let actor = sub.participant.clone();
+        let key = (actor.id().clone(), req.clone());
+        // Ballots are deduplicated by the engine, from the record (each voter's request
+        // id is in their `ballot_cast`); everything else here.
+        let ballot = matches!(command, Command::CastBallot { .. });
+        if !ballot && let Some(seq) = self.seen.get(&key) {
+            deferred.push(Deferred::Ack {
+                conn,
+                req,
+                seq: *seq,
+            });
+            return;
+        }
+        let started = std::time::Instant::now();
+        let result = self.room.apply(&actor, &req, command, now);
+        metrics::histogram!("yishi_engine_apply_seconds").record(started.elapsed().as_secs_f64());
+        match result {
+            Ok(out) => {
+                let seq = out.ack_seq();
+                if let Command::CastBallot { poll, .. } = command {
+                    self.dirty_polls.insert(*poll);
+                }
+                if let (Some(original), true) = (out.duplicate_of, ballot)
+                    && self.mixer.also(original, (conn, req.clone()))
+                {
+                    // A retry of a secret ballot still waiting for its batch waits too.
+                    return;
+                }
+                if !out.sealed.is_empty() {
+                    // A secret ballot: its voter's event commits now, its choice later in
+                    // a batch; the acknowledgement waits for the batch.
+                    let at = seq.unwrap_or_default();
+                    let mut ack = Some((conn, req));
+                    for ballot in out.sealed {
+                        if let Some(ack) = ack.take() {
+                            self.mixer.push(at, ballot, ack);
+                        }
+                    }
+                    applied.events.extend(out.events);
+                    return;
+                }
+                if !ballot {
+                    self.remember(key, seq);
+                    if let Some(seq) = seq {
+                        requests.push((seq, req.clone()));
+                    }
+                }
+                applied.events.extend(out.events);
+                deferred.push(Deferred::Ack { conn, req, seq });
+            }
+            Err(rejection) => {
+                metrics::counter!("yishi_commands_refused_total", "code" => rejection.code.as_str()).increment(1);
+                self.send(
+                    conn,
+                    &ServerMessage::Error(ErrorMessage {
+                        req: Some(req),
+                        code: rejection.code,
+                        message: rejection.message,
+                    }),
+                );
+            }
+        }
+    }
+
+    fn remember(&mut self, key: (ParticipantId, RequestId), seq: Option<Seq>) {
+        if self.seen_order.len() >= SEEN_LIMIT
+            && let Some(old) = self.seen_order.pop_front()
+        {
+            self.seen.remove(&old);
+        }
+        self.seen_order.push_back(key.clone());
+        self.seen.insert(key, seq);
+    }
+
+    fn attach(
+        &mut self,
+        attach: Attach,
+        now: Millis,
+        applied: &mut Applied,
+        deferred: &mut Vec<Deferred>,
+    ) {
+        let Attach {
+            conn,
+            participant,
+            resume,
+            outbox,
+            kill,
+            reply,
+        } = attach;
+        // Who is this? A resumed session keeps its identity: an anonymous viewer keeps the
+        // id the server gave it. Otherwise an anonymous link gets a fresh identity.
+        let anonymous = auth::is_anonymous(&participant);
+        let remembered = resume
+            .as_ref()
+            .and_then(|r| Some((r.session.clone(), self.sessions.find(&r.session)?.clone())));
+        let (session, who) = match remembered {
+            Some((session, known)) if anonymous && known.role == participant.role => {
+                (session, known)
+            }
+            Some((session, known)) if known.id == participant.id => (session, participant),
+            _ => {
+                let who = if anonymous {
+                    auth::anonymous_viewer(&participant)
+                } else {
+                    participant
+                };
+                (auth::random_base32(&mut rand::rng(), 24), who)
+            }
+        };
+        self.sessions.open(&session, &who, now);
+        // One device per participant: a new connection replaces the ones before it (a
+        // reconnect replaces a connection that has not noticed it is gone, a second
+        // device the first). Each audience viewer is someone of their own.
+        if who.role != Role::Audience && self.connections.contains_key(&who.id) {
+            self.displace(&who.id);
+        }
+        let count = self.connections.entry(who.id.clone()).or_insert(0);
+        *count += 1;
+        if *count == 1 {
+            applied.events.extend(self.room.join(&who, now).events);
+        }
+        metrics::gauge!("yishi_connections", "role" => role_name(who.role)).increment(1.0);
+        let actor = Actor::new(who.clone());
+        let view = actor.view();
+        // A viewer whose session was forgotten is someone new: their own pending items
+        // were the old identity's, so they start from a snapshot.
+        let renamed = anonymous && resume.as_ref().is_none_or(|r| r.session != session);
+        let resume_from = resume.as_ref().map(|r| r.last_seq).filter(|_| !renamed);
+        if view == View::Audience {
+            self.viewers += 1;
+        }
+        // Lagging until welcomed: no batch may reach it before its welcome.
+        self.subscribers.insert(
+            conn,
+            Subscriber {
+                participant: actor,
+                view,
+                outbox,
+                kill: Some(kill),
+                session: session.clone(),
+                through: 0,
+                lagging: true,
+                displaced: false,
+            },
+        );
+        deferred.push(Deferred::Welcome {
+            conn,
+            resume_from,
+            session,
+            reply,
+        });
+    }
+
+    /// Close every connection of `id` with `displaced` (4005): its frames so far, the
+    /// error, then the close; a connection too far behind for that is cut at once.
+    fn displace(&mut self, id: &ParticipantId) {
+        let text = frame(&ServerMessage::Error(ErrorMessage {
+            req: None,
+            code: ErrorCode::Displaced,
+            message: "you joined from another device; this one was disconnected".into(),
+        }));
+        for sub in self.subscribers.values_mut() {
+            if sub.participant.id() != id || sub.displaced {
+                continue;
+            }
+            metrics::counter!("yishi_displaced_total").increment(1);
+            sub.lagging = true;
+            sub.displaced = true;
+            let told = text.as_ref().is_some_and(|text| {
+                sub.outbox.try_send(Out::Frame(text.clone())).is_ok()
+                    && sub
+                        .outbox
+                        .try_send(Out::Close(close::DISPLACED, "displaced"))
+                        .is_ok()
+            });
+            if told {
+                sub.kill = None;
+            } else if let Some(kill) = sub.kill.take() {
+                let _ = kill.send((close::DISPLACED, "displaced"));
+            }
+        }
+    }
+
+    fn detach(&mut self, conn: ConnId, now: Millis, applied: &mut Applied) {
+        let Some(sub) = self.subscribers.remove(&conn) else {
+            return;
+        };
+        self.sessions.close(&sub.session, now);
+        if sub.view == View::Audience {
+            self.viewers -= 1;
+        }
+        let id = sub.participant.id().clone();
+        metrics::gauge!("yishi_connections", "role" => role_name(sub.participant.participant.role))
+            .decrement(1.0);
+        if let Some(count) = self.connections.get_mut(&id) {
+            *count -= 1;
+            if *count == 0 {
+                self.connections.remove(&id);
+                applied.events.extend(self.room.leave(&id, now).events);
+            }
+        }
+    }
+
+    // ----- sending -----
+
+    /// Send committed events to every subscriber as its view may see them: serialised once
+    /// per view (and per starting point), shared by reference.
+    fn fan_out(&mut self, events: &[Event], now: Millis) {
+        let started = std::time::Instant::now();
+        let Some(last) = events.last().map(|e| e.seq) else {
+            return;
+        };
+        let private: BTreeSet<&ParticipantId> = events
+            .iter()
+            .filter_map(|e| self.room.private_recipient(e))
+            .collect();
+        let mut per_view: HashMap<View, Option<Box<serde_json::value::RawValue>>> = HashMap::new();
+        let mut frames: HashMap<(View, Seq), Option<Utf8Bytes>> = HashMap::new();
+        let mut slow: Vec<ConnId> = Vec::new();
+        let room = &self.room;
+        for (conn, sub) in self.subscribers.iter_mut() {
+            if sub.lagging {
+                continue;
+            }
+            let from = sub.through + 1;
+            let frame = if private.contains(sub.participant.id()) {
+                let visible: Vec<_> = events
+                    .iter()
+                    .filter_map(|e| room.event_for_viewer(e, sub.view, sub.participant.id()))
+                    .collect();
+                if visible.is_empty() {
+                    continue;
+                }
+                raw(&visible).and_then(|json| events_frame(from, last, &json))
+            } else {
+                let json = per_view.entry(sub.view).or_insert_with(|| {
+                    let visible: Vec<_> = events
+                        .iter()
+                        .filter_map(|e| room.event_for(e, sub.view))
+                        .collect();
+                    if visible.is_empty() {
+                        None
+                    } else {
+                        raw(&visible)
+                    }
+                });
+                let Some(json) = json else { continue };
+                frames
+                    .entry((sub.view, from))
+                    .or_insert_with(|| events_frame(from, last, json))
+                    .clone()
+            };
+            let Some(frame) = frame else { continue };
+            match sub.outbox.try_send(Out::Frame(frame)) {
+                Ok(()) => sub.through = last,
+                Err(Refused::Full) => slow.push(*conn),
+                Err(Refused::Closed) => {}
+            }
+        }
+        for conn in slow {
+            self.fell_behind(conn);
+        }
+        self.catch_up_laggards(now);
+        metrics::histogram!("yishi_fanout_seconds").record(started.elapsed().as_secs_f64());
+    }
+
+    /// A subscriber whose queue is full: the audience is resynchronised later from a
+    /// snapshot; members and hosts are closed with "resume" and catch up exactly.
+    fn fell_behind(&mut self, conn: ConnId) {
+        metrics::counter!("yishi_queue_drops_total").increment(1);
+        let Some(sub) = self.subscribers.get_mut(&conn) else {
+            return;
+        };
+        sub.lagging = true;
+        if sub.view != View::Audience {
+            // Closed at once past its full queue; it resumes from its last batch. Until its
+            // reader detaches it gets nothing more.
+            if let Some(kill) = sub.kill.take() {
+                let _ = kill.send((close::RESUME, "too slow: resume"));
+            }
+        }
+    }
+
+    /// Audience subscribers that fell behind and have room again get a fresh snapshot.
+    fn catch_up_laggards(&mut self, now: Millis) {
+        let room = &self.room;
+        // The audience snapshot is the same for every viewer (it holds nothing personal
+        // but their own pending items, which come back with the next snapshot they ask
+        // for): serialise it once, and wrap it in each viewer's own welcome.
+        let mut snapshot: Option<Option<Box<serde_json::value::RawValue>>> = None;
+        for sub in self.subscribers.values_mut() {
+            if !sub.lagging
+                || sub.displaced
+                || sub.view != View::Audience
+                || !sub.outbox.at_most_half_full()
+                || sub.through == 0
+            {
+                continue;
+            }
+            let json = snapshot.get_or_insert_with(|| {
+                raw(&room.snapshot(View::Audience, &ParticipantId::new("")))
+            });
+            let Some(json) = json else { return };
+            let welcome = Welcome {
+                protocol: PROTOCOL_VERSION,
+                session: sub.session.clone(),
+                you: sub.participant.participant.clone(),
+                view: sub.view,
+                server_time: now,
+                snapshot: None,
+                ice_servers: None,
+            };
+            let Some(text) = serialised(&WelcomeFrame {
+                welcome: &welcome,
+                snapshot: json,
+            }) else {
+                return;
+            };
+            if sub.outbox.try_send(Out::Frame(text)).is_ok() {
+                sub.lagging = false;
+                sub.through = room.seq();
+            }
+        }
+    }
+
+    fn deliver(&mut self, deferred: Deferred, now: Millis) {
+        match deferred {
+            Deferred::Ack { conn, req, seq } => self.ack(conn, req, seq),
+            Deferred::Admin { seq, reply } => {
+                let _ = reply.send(Ok(seq));
+            }
+            Deferred::Welcome {
+                conn,
+                resume_from,
+                session,
+                reply,
+            } => self.welcome(conn, resume_from, session, reply, now),
+        }
+    }
+
+    /// Acknowledge a ballot that left the mixer, to everyone who waits for it.
+    fn acknowledge(&self, waiting: Waiting) {
+        for (conn, req) in waiting.acks {
+            self.ack(conn, req, Some(waiting.seq));
+        }
+    }
+
+    fn ack(&self, conn: ConnId, req: RequestId, seq: Option<Seq>) {
+        self.send(conn, &ServerMessage::Ack(yishi_protocol::Ack { req, seq }));
+    }
+
+    /// One message to one connection, if it is still there.
+    fn send(&self, conn: ConnId, message: &ServerMessage) {
+        if let (Some(sub), Some(text)) = (self.subscribers.get(&conn), frame(message)) {
+            let _ = sub.outbox.try_send(Out::Frame(text));
+        }
+    }
+
+    /// Greet a new subscriber: the missed events when it resumes within the window, a
+    /// snapshot otherwise. From here on it gets every batch.
+    fn welcome(
+        &mut self,
+        conn: ConnId,
+        resume_from: Option<Seq>,
+        session: String,
+        reply: oneshot::Sender<Result<Participant, ErrorMessage>>,
+        now: Millis,
+    ) {
+        let Some(sub) = self.subscribers.get_mut(&conn) else {
+            return;
+        };
+        if sub.displaced {
+            // Replaced before it was even welcomed.
+            let _ = reply.send(Err(ErrorMessage {
+                req: None,
+                code: ErrorCode::Displaced,
+                message: "you joined from another device".into(),
+            }));
+            return;
+        }
+        let me = sub.participant.participant.clone();
+        let seq = self.room.seq();
+        let oldest = self.recent.front().map_or(seq + 1, |e| e.seq);
+        let missed = resume_from.filter(|last| *last <= seq && last + 1 >= oldest);
+        let welcome = Welcome {
+            protocol: PROTOCOL_VERSION,
+            session,
+            you: me.clone(),
+            view: sub.view,
+            server_time: now,
+            snapshot: missed
+                .is_none()
+                .then(|| self.room.snapshot(sub.view, &me.id)),
+            ice_servers: self
+                .config
+                .turn
+                .as_ref()
+                .map(|t| t.ice_servers(&me.id, now))
+                .filter(|s| !s.is_empty()),
+        };
+        let Some(text) = frame(&ServerMessage::Welcome(Box::new(welcome))) else {
+            let _ = reply.send(Err(ErrorMessage {
+                req: None,
+                code: ErrorCode::Internal,
+                message: "the room could not be described".into(),
+            }));
+            return;
+        };
+        let _ = sub.outbox.try_send(Out::Frame(text));
+        sub.through = seq;
+        if let Some(last) = missed {
+            let visible: Vec<_> = self
+                .recent
+                .iter()
+                .filter(|e| e.seq > last)
+                .filter_map(|e| self.room.event_for_viewer(e, sub.view, &me.id))
+                .collect();
+            // A batch always holds an event: when nothing it missed is visible to it, no
+            // batch follows, and the next one starts right after its `last_seq`.
+            let batch = (!visible.is_empty())
+                .then(|| raw(&visible).and_then(|json| events_frame(last + 1, seq, &json)))
+                .flatten();
+            match batch {
+                Some(batch) => {
+                    let _ = sub.outbox.try_send(Out::Frame(batch));
+                }
+                None => sub.through = last,
+            }
+        }
+        sub.lagging = false;
+        if let Some(count) = frame(&ServerMessage::Viewers {
+            count: self.viewers,
+        }) {
+            let _ = sub.outbox.try_send(Out::Frame(count));
+        }
+        let _ = reply.send(Ok(me));
+    }
+
+    /// Send the running turnout (and results where a view may see them) of polls that
+    /// received ballots, at most every `tally_interval_ms`, and the viewer count if it
+    /// changed.
+    fn send_tallies(&mut self) {
+        self.next_tally = None;
+        let viewers = self.viewers;
+        if viewers != self.viewers_sent {
+            self.viewers_sent = viewers;
+            if let Some(count) = frame(&ServerMessage::Viewers { count: viewers }) {
+                for sub in self.subscribers.values() {
+                    let _ = sub.outbox.try_send(Out::Frame(count.clone()));
+                }
+            }
+        }
+        let polls: Vec<PollId> = std::mem::take(&mut self.dirty_polls).into_iter().collect();
+        for poll in polls {
+            let mut frames: HashMap<View, Option<Utf8Bytes>> = HashMap::new();
+            for sub in self.subscribers.values() {
+                let frame = frames.entry(sub.view).or_insert_with(|| {
+                    self.room
+                        .tally_update(poll, sub.view)
+                        .and_then(|t| frame(&ServerMessage::Tally(t)))
+                });
+                if let Some(frame) = frame {
+                    let _ = sub.outbox.try_send(Out::Frame(frame.clone()));
+                }
+            }
+        }
+    }
+
+    /// Schedule a tally if ballots came in, or the viewer count changed (at most once a
+    /// second for the count, which changes with every arrival in a big audience).
+    fn schedule_tally(&mut self, now: Millis) {
+        if self.next_tally.is_some() {
+            return;
+        }
+        if !self.dirty_polls.is_empty() {
+            self.next_tally = Some(now.plus(self.config.tally_interval_ms));
+        } else if self.viewers != self.viewers_sent {
+            self.next_tally = Some(now.plus(VIEWERS_MS));
+        }
+    }
+
+    /// What must hold between turns: every count agrees with the subscribers.
+    #[cfg(test)]
+    pub fn check_invariants(&self) {
+        let audience = self
+            .subscribers
+            .values()
+            .filter(|s| s.view == View::Audience)
+            .count();
+        assert_eq!(
+            self.viewers as usize, audience,
+            "viewers count the audience"
+        );
+        let mut per: HashMap<&ParticipantId, u32> = HashMap::new();
+        for s in self.subscribers.values() {
+            *per.entry(s.participant.id()).or_default() += 1;
+        }
+        assert_eq!(
+            per.len(),
+            self.connections.len(),
+            "a participant is counted while connected"
+        );
+        for (id, n) in &per {
+            assert_eq!(
+                self.connections.get(*id),
+                Some(n),
+                "connections of {}",
+                id.0
+            );
+        }
+        for s in self.subscribers.values() {
+            assert!(
+                s.through <= self.room.seq(),
+                "no connection ahead of the room"
+            );
+            assert!(
+                self.sessions.find(&s.session).is_some(),
+                "a connected session is remembered"
+            );
+            let live = self
+                .subscribers
+                .values()
+                .filter(|o| o.participant.id() == s.participant.id() && !o.displaced)
+                .count();
+            assert!(
+                s.participant.participant.role == Role::Audience || live <= 1,
+                "one device per participant"
+            );
+        }
+        assert!(self.recent.len() <= self.config.resume_window);
+        assert_eq!(self.seen.len(), self.seen_order.len());
+    }
+}
+
+/// A server message as a text frame; a serialisation failure is an error, logged, and
+/// nothing is sent.
+pub(crate) fn frame(message: &ServerMessage) -> Option<Utf8Bytes> {
+    serialised(message)
+}
+
+fn serialised(value: &impl serde::Serialize) -> Option<Utf8Bytes> {
+    match serde_json::to_string(value) {
+        Ok(text) => Some(Utf8Bytes::from(text)),
+        Err(e) => {
+            metrics::counter!("yishi_serialise_errors_total").increment(1);
+            tracing::error!(error = %e, "a message could not be serialised");
+            None
+        }
+    }
+}
+
+/// Events (or a snapshot) as JSON, for frames shared between connections.
+fn raw(value: &impl serde::Serialize) -> Option<Box<serde_json::value::RawValue>> {
+    match serde_json::value::to_raw_value(value) {
+        Ok(raw) => Some(raw),
+        Err(e) => {
+            metrics::counter!("yishi_serialise_errors_total").increment(1);
+            tracing::error!(error = %e, "events could not be serialised");
+            None
+        }
+    }
+}
+
+fn events_frame(
+    from: Seq,
+    through: Seq,
+    events: &serde_json::value::RawValue,
+) -> Option<Utf8Bytes> {
+    serialised(&EventsFrame {
+        from,
+        through,
+        events,
+    })
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Host => "host",
+        Role::Member => "member",
+        Role::Respondent => "respondent",
+        Role::Venue => "venue",
+        Role::Observer => "observer",
+        Role::Recorder => "recorder",
+        Role::Audience => "audience",
+    }
+}
+
+#[cfg(test)]
+#[path = "core_tests.rs"]
+mod tests;

@@ -1,0 +1,405 @@
+//! The core without a network or a clock: real outboxes read back, commits stood in for
+//! by calling `committed` (a store that always succeeds), time as an argument. After
+//! every step the core's invariants are checked.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use tokio::sync::oneshot;
+use yishi_protocol::{
+    Base, Choice, Command, ErrorCode, Majority, MajorityRule, Millis, Participant, PollId,
+    PollMethod, PollSpec, RequestId, ResultsVisibility, Role, ServerMessage, YesNo,
+};
+
+use super::{Attach, ConnId, Input, RoomCore};
+use crate::hub::HubConfig;
+use crate::outbox::{Inbox, Out, close, outbox};
+use crate::store::{Loaded, RoomKind, StoredRoom};
+
+const T0: Millis = Millis(1_750_000_000_000);
+
+/// A connection as the core sees it: what it was sent, and how it was closed.
+struct Conn {
+    id: ConnId,
+    /// Close frames queued after what was sent.
+    closes: Vec<u16>,
+    inbox: Inbox,
+    kill: oneshot::Receiver<(u16, &'static str)>,
+    reply: oneshot::Receiver<Result<Participant, yishi_protocol::ErrorMessage>>,
+}
+
+impl Conn {
+    /// The messages sent to it since the last look, and a close, if any.
+    fn sent(&mut self) -> Vec<ServerMessage> {
+        let mut sent = Vec::new();
+        for out in self.inbox.drain() {
+            match out {
+                Out::Frame(t) => sent.push(serde_json::from_str(t.as_str()).unwrap()),
+                Out::Close(code, _) => self.closes.push(code),
+            }
+        }
+        sent
+    }
+
+    /// How it was closed: a close frame after what was queued, or cut at once.
+    fn closed_with(&mut self) -> Option<u16> {
+        self.sent();
+        self.closes
+            .first()
+            .copied()
+            .or_else(|| self.kill.try_recv().ok().map(|(code, _)| code))
+    }
+}
+
+struct Room {
+    core: RoomCore,
+    now: Millis,
+    next: ConnId,
+}
+
+impl Room {
+    fn new(config: HubConfig) -> Room {
+        let stored = StoredRoom {
+            id: "r1".into(),
+            title: "协商会".into(),
+            kind: RoomKind::Consultation,
+            created_at: T0,
+            closed_at: None,
+            final_hash: None,
+            settings: serde_json::json!({}),
+        };
+        Room {
+            core: RoomCore::new(&stored, Loaded::default(), config, T0),
+            now: T0,
+            next: 1,
+        }
+    }
+
+    /// A turn with these inputs, committed.
+    fn turn(&mut self, inputs: Vec<Input>) {
+        self.now = self.now.plus(10);
+        let turn = self.core.apply(inputs, self.now);
+        let committed = self.core.committed(turn, self.now);
+        if let Some(sealing) = committed.sealing {
+            self.core.sealed(sealing);
+        }
+        self.core.check_invariants();
+    }
+
+    fn join(&mut self, who: Participant, queue: usize) -> Conn {
+        let (out, inbox) = outbox(queue);
+        let (kill_tx, kill) = oneshot::channel();
+        let (reply_tx, reply) = oneshot::channel();
+        let id = self.next;
+        self.next += 1;
+        self.turn(vec![Input::Attach(Box::new(Attach {
+            conn: id,
+            participant: who,
+            resume: None,
+            outbox: out,
+            kill: kill_tx,
+            reply: reply_tx,
+        }))]);
+        let mut c = Conn {
+            id,
+            closes: Vec::new(),
+            inbox,
+            kill,
+            reply,
+        };
+        assert!(matches!(c.reply.try_recv(), Ok(Ok(_))), "attached");
+        let first = c.sent();
+        assert!(
+            matches!(first.first(), Some(ServerMessage::Welcome(_))),
+            "{first:?}"
+        );
+        c
+    }
+
+    fn command(&self, c: &Conn, req: &str, command: Command) -> Input {
+        Input::Command {
+            conn: c.id,
+            req: RequestId(req.into()),
+            command: Box::new(command),
+        }
+    }
+}
+
+fn host() -> Participant {
+    Participant::new("host", "主持人", Role::Host)
+}
+
+fn member(id: &str) -> Participant {
+    Participant::new(id, format!("委员{id}"), Role::Member)
+}
+
+fn acks(sent: &[ServerMessage]) -> Vec<String> {
+    sent.iter()
+        .filter_map(|m| match m {
+            ServerMessage::Ack(a) => Some(a.req.0.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_command_is_shown_and_acknowledged_only_once_its_turn_is_committed() {
+    let mut r = Room::new(HubConfig::default());
+    let mut h = r.join(host(), 64);
+    let mut m = r.join(member("m1"), 64);
+    h.sent();
+    let input = r.command(&h, "q1", Command::StartSession);
+    let turn = r.core.apply(vec![input], r.now);
+    assert!(turn.append.is_some(), "an event to commit");
+    assert!(
+        h.sent().is_empty() && m.sent().is_empty(),
+        "nothing before the commit"
+    );
+    let committed = r.core.committed(turn, r.now);
+    assert!(committed.sealing.is_none() && committed.closed_at.is_none());
+    let to_host = h.sent();
+    assert!(
+        matches!(to_host[0], ServerMessage::Events(_)),
+        "{to_host:?}"
+    );
+    assert_eq!(acks(&to_host), ["q1"], "the ack after the batch");
+    assert!(matches!(m.sent()[..], [ServerMessage::Events(_)]));
+    r.core.check_invariants();
+}
+
+#[test]
+fn a_refusal_is_sent_at_once_and_a_retry_is_acknowledged_without_being_applied() {
+    let mut r = Room::new(HubConfig::default());
+    let mut m = r.join(member("m1"), 64);
+    let refused = r.command(&m, "q1", Command::StartSession);
+    let turn = r.core.apply(vec![refused], r.now);
+    assert!(turn.append.is_none());
+    let sent = m.sent();
+    assert!(
+        matches!(&sent[..], [ServerMessage::Error(e)] if e.code == ErrorCode::Forbidden),
+        "{sent:?}"
+    );
+    let _ = r.core.committed(turn, r.now);
+    let chat = |r: &Room, m: &Conn| {
+        r.command(
+            m,
+            "q2",
+            Command::SendChat {
+                text: "大家好".into(),
+            },
+        )
+    };
+    let first = chat(&r, &m);
+    r.turn(vec![first]);
+    let seq = r.core.seq();
+    m.sent();
+    let again = chat(&r, &m);
+    let turn = r.core.apply(vec![again], r.now);
+    assert!(turn.append.is_none(), "a retry changes nothing");
+    let _ = r.core.committed(turn, r.now);
+    let sent = m.sent();
+    assert!(
+        matches!(&sent[..], [ServerMessage::Ack(a)] if a.seq == Some(seq)),
+        "{sent:?}"
+    );
+}
+
+#[test]
+fn each_view_gets_only_what_it_may_see() {
+    let mut r = Room::new(HubConfig::default());
+    let mut h = r.join(host(), 64);
+    let mut m = r.join(member("m1"), 64);
+    let mut a = r.join(Participant::new("a1", "网民", Role::Audience), 64);
+    h.sent();
+    m.sent();
+    a.sent();
+    let chat = r.command(
+        &m,
+        "q1",
+        Command::SendChat {
+            text: "委员之间的交流".into(),
+        },
+    );
+    r.turn(vec![chat]);
+    assert!(matches!(h.sent()[..], [ServerMessage::Events(_)]));
+    assert_eq!(acks(&m.sent()), ["q1"]);
+    assert!(a.sent().is_empty(), "the audience never sees members' chat");
+}
+
+#[test]
+fn a_full_queue_resynchronises_a_viewer_and_tells_a_member_to_resume() {
+    let mut r = Room::new(HubConfig::default());
+    let mut h = r.join(host(), 1024);
+    let mut m = r.join(member("m1"), 2);
+    let mut a = r.join(Participant::new("a1", "网民", Role::Audience), 2);
+    h.sent();
+    // Nobody reads m's and a's queues while the host talks.
+    let open = r.command(&h, "o", Command::OpenCheckIn);
+    r.turn(vec![open]);
+    let start = r.command(&h, "s", Command::StartSession);
+    r.turn(vec![start]);
+    for i in 0..4 {
+        let input = r.command(
+            &h,
+            &format!("q{i}"),
+            Command::AddAgendaItem {
+                title: format!("议程{i}"),
+                settings: Default::default(),
+            },
+        );
+        r.turn(vec![input]);
+    }
+    assert_eq!(m.closed_with(), Some(close::RESUME));
+    // The viewer, once it has room again, gets a fresh snapshot instead of what it missed.
+    a.sent();
+    r.core.timers(r.now.plus(200));
+    let sent = a.sent();
+    assert!(
+        matches!(&sent[..], [ServerMessage::Welcome(w)] if w.snapshot.as_ref().is_some_and(|s| s.seq == r.core.seq())),
+        "{sent:?}"
+    );
+    r.core.check_invariants();
+}
+
+#[test]
+fn a_second_device_of_a_member_displaces_the_first() {
+    let mut r = Room::new(HubConfig::default());
+    let mut laptop = r.join(member("m1"), 64);
+    let _phone = r.join(member("m1"), 64);
+    let sent = laptop.sent();
+    assert!(
+        sent.iter()
+            .any(|m| matches!(m, ServerMessage::Error(e) if e.code == ErrorCode::Displaced)),
+        "{sent:?}"
+    );
+    assert_eq!(laptop.closed_with(), Some(close::DISPLACED));
+    // The laptop's commands are ignored; it gets nothing more.
+    let ignored = r.command(
+        &laptop,
+        "q1",
+        Command::SendChat {
+            text: "旧设备".into(),
+        },
+    );
+    let turn = r.core.apply(vec![ignored], r.now);
+    assert!(turn.append.is_none());
+    let _ = r.core.committed(turn, r.now);
+    assert!(laptop.sent().is_empty());
+    // When it goes, the member is still present: the phone is connected.
+    r.turn(vec![Input::Detach { conn: laptop.id }]);
+    assert!(r.core.seq() > 0);
+}
+
+fn secret_poll() -> PollSpec {
+    PollSpec {
+        question: "无记名表决".into(),
+        method: PollMethod::YesNoAbstain,
+        binding: true,
+        advisory: false,
+        secret: true,
+        visibility: ResultsVisibility::AfterClose,
+        allow_change: false,
+        deadline_s: None,
+        quorum: None,
+        majority: Majority {
+            rule: MajorityRule::Simple,
+            of: Base::Cast,
+        },
+    }
+}
+
+#[test]
+fn secret_ballots_are_acknowledged_when_their_batch_is_sealed_apart_from_their_voters() {
+    let mut r = Room::new(HubConfig {
+        ballot_batch: 2,
+        ..HubConfig::default()
+    });
+    let mut h = r.join(host(), 256);
+    let mut m1 = r.join(member("m1"), 256);
+    let mut m2 = r.join(member("m2"), 256);
+    let mut m3 = r.join(member("m3"), 256);
+    for (c, req) in [(&m1, "c1"), (&m2, "c2"), (&m3, "c3")] {
+        let input = r.command(c, req, Command::CheckIn { head_count: None });
+        r.turn(vec![input]);
+    }
+    for (req, command) in [
+        ("o", Command::OpenCheckIn),
+        ("s", Command::StartSession),
+        (
+            "p",
+            Command::CreatePoll {
+                spec: secret_poll(),
+            },
+        ),
+        ("o1", Command::OpenPoll { poll: PollId(1) }),
+    ] {
+        let input = r.command(&h, req, command);
+        r.turn(vec![input]);
+    }
+    let ballot = |r: &Room, c: &Conn, req: &str| {
+        r.command(
+            c,
+            req,
+            Command::CastBallot {
+                poll: PollId(1),
+                choice: Choice::YesNoAbstain { vote: YesNo::Yes },
+            },
+        )
+    };
+    // m1 votes: its voter is recorded, nothing goes to the box, no ack yet.
+    let input = ballot(&r, &m1, "b1");
+    let turn = r.core.apply(vec![input], r.now);
+    let append = turn.append.as_ref().unwrap();
+    assert!(
+        append.sealed.is_empty(),
+        "the voter's transaction holds no choice"
+    );
+    let committed = r.core.committed(turn, r.now);
+    assert!(committed.sealing.is_none());
+    assert!(acks(&m1.sent()).is_empty());
+    // m2 votes: the batch of two is sealed in a transaction of its own, then both acked.
+    let input = ballot(&r, &m2, "b2");
+    let turn = r.core.apply(vec![input], r.now);
+    assert!(turn.append.as_ref().unwrap().sealed.is_empty());
+    let committed = r.core.committed(turn, r.now);
+    let sealing = committed.sealing.expect("a full batch");
+    assert!(
+        sealing.append.entries.is_empty(),
+        "no event beside the choices"
+    );
+    assert_eq!(sealing.append.sealed.len(), 2);
+    assert!(acks(&m1.sent()).is_empty() && acks(&m2.sent()).is_empty());
+    r.core.sealed(sealing);
+    assert_eq!(acks(&m1.sent()), ["b1"]);
+    assert_eq!(acks(&m2.sent()), ["b2"]);
+    // m3 votes alone; its retry waits with it; the close seals it, the last batch of one.
+    let input = ballot(&r, &m3, "b3");
+    r.turn(vec![input]);
+    let retry = ballot(&r, &m3, "b3");
+    r.turn(vec![retry]);
+    assert!(acks(&m3.sent()).is_empty());
+    h.sent();
+    let close = r.command(&h, "c", Command::ClosePoll { poll: PollId(1) });
+    let turn = r.core.apply(vec![close], r.now);
+    let committed = r.core.committed(turn, r.now);
+    let sealing = committed.sealing.expect("the last ballot at the close");
+    assert_eq!(sealing.append.sealed.len(), 1);
+    r.core.sealed(sealing);
+    assert_eq!(acks(&m3.sent()), ["b3", "b3"]);
+    r.core.check_invariants();
+}
+
+#[test]
+fn a_departed_viewer_is_forgotten_after_the_grace() {
+    let mut r = Room::new(HubConfig {
+        resume_grace: std::time::Duration::from_secs(30),
+        ..HubConfig::default()
+    });
+    let a = r.join(Participant::new("a1", "网民", Role::Audience), 16);
+    r.turn(vec![Input::Detach { conn: a.id }]);
+    let left = r.now;
+    assert_eq!(r.core.sessions.len(), 1);
+    r.core.timers(left.plus(29_000));
+    assert_eq!(r.core.sessions.len(), 1, "kept within the grace");
+    r.core.timers(left.plus(30_000));
+    assert_eq!(r.core.sessions.len(), 0, "forgotten after it");
+}
