@@ -77,6 +77,7 @@ export function Stage() {
     </div>
   ) : hasVideo ? (
     <div class="stage-main">
+      {onStage ?? holder ? <NameCard person={onStage ?? holder} big={true} /> : null}
       <Video stream={video} participant={s.view === "audience" ? "stage" : videoOf ?? "stage"} label={t("stageOf", { name: onStage?.name ?? "" })} local={local} testid="stage-video" />
     </div>
   ) : (

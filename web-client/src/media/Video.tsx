@@ -1,6 +1,6 @@
 // Media elements: a video (muted: sound comes from the audio elements), the audio of
 // whoever is heard, and the button for sound when the browser blocked it.
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { useApp } from "../app/context";
 import { t } from "../i18n";
 import { stageTracks, tiles } from "./controller";
@@ -19,16 +19,34 @@ function play(el: HTMLMediaElement, media: MediaView): void {
 export function Video({ stream, participant, label, local = false, fit = "contain", testid }: { stream?: MediaStream; participant: string; label: string; local?: boolean; fit?: "contain" | "cover"; testid?: string }) {
   const app = useApp();
   const ref = useRef<HTMLVideoElement>(null);
+  // Until its first frame is decoded a video stays transparent, so what lies beneath it
+  // (the speaker's name card) shows instead of a black box.
+  const [framed, setFramed] = useState(false);
   useEffect(() => {
     const el = ref.current;
     if (!el) return;
     el.muted = true;
     if (el.srcObject !== (stream ?? null)) {
       el.srcObject = stream ?? null;
+      setFramed(el.videoWidth > 0);
       if (stream) play(el, app.media);
     }
   }, [stream]);
-  return <video ref={ref} class={`${local ? "local" : ""} ${fit}`} data-participant={participant} data-local={local ? "true" : undefined} data-testid={testid} autoplay playsinline muted aria-label={label} />;
+  return (
+    <video
+      ref={ref}
+      class={`${local ? "local" : ""} ${fit} ${framed ? "" : "noframe"}`}
+      data-participant={participant}
+      data-local={local ? "true" : undefined}
+      data-testid={testid}
+      autoplay
+      playsinline
+      muted
+      aria-label={label}
+      onLoadedData={() => setFramed(true)}
+      onResize={() => setFramed(true)}
+    />
+  );
 }
 
 function Audio({ stream, mid }: { stream: MediaStream; mid: string }) {

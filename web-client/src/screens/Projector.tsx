@@ -39,7 +39,10 @@ export function Projector() {
         {screen ? (
           <Video stream={screen} participant="stage-screen" label={t("sharedScreen", { name: person?.name ?? "" })} />
         ) : video && live ? (
-          <Video stream={video} participant="stage" label={t("stageOf", { name: person?.name ?? "" })} />
+          <>
+            {person ? <NameCard person={person} big={true} /> : null}
+            <Video stream={video} participant="stage" label={t("stageOf", { name: person?.name ?? "" })} />
+          </>
         ) : floor ? (
           <NameCard person={person} big={true} />
         ) : (
