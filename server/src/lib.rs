@@ -11,6 +11,7 @@ pub mod hub;
 pub mod media;
 pub mod outbox;
 pub mod room;
+pub mod staff;
 pub mod store;
 
 pub use http::serve;

@@ -14,6 +14,7 @@ use tracing_subscriber::EnvFilter;
 use yishi::auth::{self, Claims};
 use yishi::config::{self, Config, ConfigArgs, ServeArgs};
 use yishi::room::{GENESIS, verify_chain};
+use yishi::staff::{self, StaffRole};
 use yishi::store::{NewRoom, RoomKind, Store};
 use yishi_protocol::{Grant, Millis, Participant, ParticipantId, RecordEntry, Role};
 
@@ -42,6 +43,23 @@ enum Command {
     /// Export and verify a room's hash-chained record.
     #[command(subcommand)]
     Record(RecordCommand),
+    /// Staff accounts of the committee office (会务组) for the console.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum StaffCommand {
+    /// Add a staff account and print a one-time link to set its password (valid 72
+    /// hours). For an existing account: a new link, which resets its password.
+    Add {
+        /// The name the person logs in with.
+        name: String,
+        /// admin (everything, staff accounts included) or clerk (meetings, rosters,
+        /// reports).
+        #[arg(long, value_enum)]
+        role: StaffRole,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -184,6 +202,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Room(command) => {
             let database = Config::resolve_database(&cli.config)?;
             runtime()?.block_on(room(&database, command))
+        }
+        Command::Staff(StaffCommand::Add { name, role }) => {
+            let config = Config::resolve(&cli.config, &ServeArgs::default())?;
+            runtime()?.block_on(async {
+                let store = Store::open(&config.database)
+                    .await
+                    .with_context(|| format!("cannot open the store at {}", config.database))?;
+                let secret = staff::invite(&store, &name, role, now().0 as i64).await?;
+                println!("{}", staff::set_password_link(&config.public_url, &secret));
+                anyhow::Ok(ExitCode::SUCCESS)
+            })
         }
         Command::Record(RecordCommand::Export { room }) => {
             let database = Config::resolve_database(&cli.config)?;

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use axum::extract::{Path, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,6 +15,7 @@ use serde_json::json;
 use yishi_protocol::{Command, Grant, Participant, Role};
 
 use super::AppState;
+use super::console::Session;
 use crate::auth::Claims;
 use crate::hub::{HubError, now};
 use crate::store::{NewRoom, RoomKind, StoredRoom};
@@ -32,7 +33,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
 }
 
 /// An API error: a status, a stable code and a message.
-struct ApiError(StatusCode, &'static str, String);
+pub(super) struct ApiError(pub StatusCode, pub &'static str, pub String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -86,18 +87,40 @@ pub(super) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
         .strip_prefix("Bearer ")
 }
 
+/// The admin key, a staff session (with its CSRF token for changes), or for a room's
+/// record its host's or recorder's join token. What a staff session changes or exports
+/// is written to the audit log.
 async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let admin = bearer(request.headers()).is_some_and(|k| same_key(k, &state.config.admin_key));
-    if admin || (request.method() == axum::http::Method::GET && may_read_record(&state, &request)) {
-        next.run(request).await
-    } else {
-        ApiError(
+    if admin || (request.method() == Method::GET && may_read_record(&state, &request)) {
+        return next.run(request).await;
+    }
+    if bearer(request.headers()).is_some() {
+        return ApiError(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "send the admin key as `Authorization: Bearer <key>`".into(),
         )
-        .into_response()
+        .into_response();
     }
+    let session = match Session::of(&state, request.method(), request.headers()).await {
+        Ok(session) => session,
+        Err(e) => return e.into_response(),
+    };
+    let path = request.uri().path().to_owned();
+    let audited = request.method() != Method::GET || path.ends_with("/record");
+    let action = format!("{} /api/v1{path}", request.method());
+    let response = next.run(request).await;
+    if audited && response.status().is_success() {
+        let written = state
+            .store
+            .audit(now().0 as i64, &session.staff.name, &action, "")
+            .await;
+        if let Err(e) = written {
+            tracing::error!(error = %e, "audit log not written");
+        }
+    }
+    response
 }
 
 /// Whether a given key is the expected one, in time that does not depend on where they

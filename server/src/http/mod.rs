@@ -2,11 +2,13 @@
 //! Prometheus metrics, and the web client. Every response carries security headers.
 
 mod admin;
+mod console;
 mod demo;
 pub mod listen;
 mod web;
 
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::Router;
@@ -15,6 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ipnet::IpNet;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
@@ -28,6 +31,12 @@ use crate::store::Store;
 /// reads could otherwise make it hold. A connection that reaches it is closed (1008).
 pub const MAX_WRITE_BUFFER: usize = 8 * 1024 * 1024;
 
+/// Staff logins from one address: 10 a minute, in a burst of 10.
+const LOGIN_QUOTA: Quota = Quota::per_minute(match NonZeroU32::new(10) {
+    Some(n) => n,
+    None => NonZeroU32::MIN,
+});
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
@@ -35,6 +44,8 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub metrics: Option<PrometheusHandle>,
+    /// Staff logins per client address (a minute's worth; see `console.rs`).
+    pub logins: Arc<DefaultKeyedRateLimiter<IpAddr>>,
 }
 
 /// Open the store, restore the rooms and build the state the routes share.
@@ -57,6 +68,7 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
         store,
         config: Arc::new(config),
         metrics,
+        logins: Arc::new(RateLimiter::keyed(LOGIN_QUOTA)),
     };
     if state.config.demo {
         demo::create(&state).await?;
@@ -132,6 +144,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics_with_key))
+        .nest("/api/v1/staff", console::routes())
         .nest("/api/v1", admin::routes(state.clone()))
         .fallback(get(web::file))
         .layer(middleware::from_fn(security_headers))

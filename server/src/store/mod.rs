@@ -58,6 +58,8 @@ pub enum StoreError {
     UnknownRoom(String),
     #[error("room {0:?} exists already")]
     RoomExists(String),
+    #[error("staff account {0:?} exists already")]
+    StaffExists(String),
     #[error("room {0:?} is closed: its record is final")]
     RoomClosed(String),
     #[error("room {room:?}: entry {found} does not continue the record (expected {expected})")]
@@ -179,6 +181,9 @@ macro_rules! with_pool {
         }
     };
 }
+
+mod staff;
+pub use staff::{AuditEntry, StaffAccount, TokenPurpose};
 
 /// What differs between the backends beyond the SQL they share.
 trait Pool {
