@@ -5,7 +5,7 @@ import { defineConfig, type Plugin } from "vite";
  * The stylesheet goes into index.html: the page paints with the HTML alone instead of
  * waiting for a second request (a round trip of up to two seconds on a slow phone network).
  */
-function inlineCss(): Plugin {
+export function inlineCss(): Plugin {
   return {
     name: "yishi-inline-css",
     enforce: "post",

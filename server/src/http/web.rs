@@ -77,7 +77,13 @@ pub async fn file(uri: Uri, headers: HeaderMap) -> Response {
     if path.starts_with("assets/") || path.starts_with("api/") {
         return StatusCode::NOT_FOUND.into_response();
     }
-    if let Some((packed, encoding)) = encoded("index.html", &headers) {
+    // The staff console is a page of its own; every other path is the meeting client's.
+    let page = if path == "console" || path.starts_with("console/") {
+        "console.html"
+    } else {
+        "index.html"
+    };
+    if let Some((packed, encoding)) = encoded(page, &headers) {
         return (
             [
                 (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -89,7 +95,7 @@ pub async fn file(uri: Uri, headers: HeaderMap) -> Response {
         )
             .into_response();
     }
-    match Assets::get("index.html") {
+    match Assets::get(page) {
         Some(index) => ([(header::CACHE_CONTROL, "no-cache")], Html(index.data)).into_response(),
         None => Html(NOT_BUILT).into_response(),
     }

@@ -1,0 +1,364 @@
+// The committee office's console: set a password from a one-time link, log in, then the
+// meetings (search, filter, create, open the host view) and, for admins, the staff.
+import { useEffect, useState } from "preact/hooks";
+import { lang, setLang } from "../i18n";
+import { api, ApiError, hostLink, type Me, type Room, type StaffAccount } from "./api";
+import { ct, errText } from "./strings";
+
+function codeOf(e: unknown): string {
+  return e instanceof ApiError ? e.code : "internal";
+}
+
+/** An error next to the form that caused it, announced to screen readers. */
+function Problem({ code }: { code?: string }) {
+  return code ? (
+    <p class="problem" role="alert" data-testid="problem">
+      {errText(code)}
+    </p>
+  ) : null;
+}
+
+export function Console() {
+  const [me, setMe] = useState<Me | null | undefined>(undefined);
+  const [notice, setNotice] = useState<string>();
+  const setPasswordToken = new URLSearchParams(location.hash.slice(1)).get("set-password");
+  useEffect(() => {
+    if (setPasswordToken) return setMe(null);
+    api.me().then(setMe, () => setMe(null));
+  }, []);
+  document.documentElement.lang = lang.value;
+  document.title = `${ct("brand")} · ${ct("title")}`;
+  return (
+    <div class="console">
+      <header class="c-top">
+        <span class="c-brand">{ct("brand")}</span>
+        <h1>{ct("title")}</h1>
+        <span class="c-grow" />
+        {me ? (
+          <span class="c-me" data-testid="me">
+            {ct("signedInAs", { name: me.name, role: ct(`role_${me.role}`) })}
+          </span>
+        ) : null}
+        <button type="button" class="c-quiet" onClick={() => setLang(lang.value === "en" ? "zh-CN" : "en")}>
+          {ct("language")}
+        </button>
+        {me ? (
+          <button
+            type="button"
+            class="c-quiet"
+            data-testid="logout"
+            onClick={async () => {
+              await api.logout().catch(() => undefined);
+              setMe(null);
+            }}
+          >
+            {ct("logout")}
+          </button>
+        ) : null}
+      </header>
+      <main class="c-main">
+        {me === undefined ? (
+          <p>{ct("loading")}</p>
+        ) : setPasswordToken && !me ? (
+          <SetPassword
+            token={setPasswordToken}
+            done={() => {
+              history.replaceState(null, "", location.pathname);
+              setNotice(ct("passwordSet"));
+              location.hash = "";
+            }}
+          />
+        ) : me ? (
+          <Home me={me} />
+        ) : (
+          <Login notice={notice} onLogin={setMe} />
+        )}
+      </main>
+    </div>
+  );
+}
+
+function SetPassword({ token, done }: { token: string; done: () => void }) {
+  const [a, setA] = useState("");
+  const [b, setB] = useState("");
+  const [problem, setProblem] = useState<string>();
+  const [differ, setDiffer] = useState(false);
+  return (
+    <form
+      class="c-card c-narrow"
+      data-testid="set-password"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        setDiffer(a !== b);
+        if (a !== b) return;
+        try {
+          await api.setPassword(token, a);
+          done();
+        } catch (err) {
+          setProblem(codeOf(err));
+        }
+      }}
+    >
+      <h2>{ct("setPasswordTitle")}</h2>
+      <p>{ct("setPasswordHint")}</p>
+      <label>
+        {ct("newPassword")}
+        <input type="password" autocomplete="new-password" minLength={10} maxLength={128} required value={a} onInput={(e) => setA(e.currentTarget.value)} data-testid="new-password" />
+      </label>
+      <label>
+        {ct("repeatPassword")}
+        <input type="password" autocomplete="new-password" required value={b} onInput={(e) => setB(e.currentTarget.value)} data-testid="repeat-password" />
+      </label>
+      {differ ? (
+        <p class="problem" role="alert">
+          {ct("passwordsDiffer")}
+        </p>
+      ) : null}
+      <Problem code={problem} />
+      <button type="submit" class="c-primary" data-testid="save-password">
+        {ct("setPassword")}
+      </button>
+    </form>
+  );
+}
+
+function Login({ notice, onLogin }: { notice?: string; onLogin: (me: Me) => void }) {
+  const [name, setName] = useState("");
+  const [password, setPassword] = useState("");
+  const [problem, setProblem] = useState<string>();
+  return (
+    <form
+      class="c-card c-narrow"
+      data-testid="login"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        try {
+          onLogin(await api.login(name, password));
+        } catch (err) {
+          setProblem(codeOf(err));
+        }
+      }}
+    >
+      <h2>{ct("loginTitle")}</h2>
+      {notice ? (
+        <p class="c-ok" role="status">
+          {notice}
+        </p>
+      ) : null}
+      <label>
+        {ct("name")}
+        <input autocomplete="username" required value={name} onInput={(e) => setName(e.currentTarget.value)} data-testid="login-name" />
+      </label>
+      <label>
+        {ct("password")}
+        <input type="password" autocomplete="current-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} data-testid="login-password" />
+      </label>
+      <Problem code={problem} />
+      <button type="submit" class="c-primary" data-testid="login-submit">
+        {ct("login")}
+      </button>
+    </form>
+  );
+}
+
+function Home({ me }: { me: Me }) {
+  const [tab, setTab] = useState<"meetings" | "staff">("meetings");
+  return (
+    <>
+      {me.role === "admin" ? (
+        <nav class="c-tabs" role="tablist">
+          {(["meetings", "staff"] as const).map((x) => (
+            <button key={x} type="button" role="tab" aria-selected={tab === x} class={tab === x ? "on" : ""} onClick={() => setTab(x)} data-testid={`tab-${x}`}>
+              {ct(x)}
+            </button>
+          ))}
+        </nav>
+      ) : null}
+      {tab === "meetings" ? <Meetings me={me} /> : <Staff />}
+    </>
+  );
+}
+
+function when(ms: number): string {
+  return new Date(ms).toLocaleString(lang.value === "en" ? "en-GB" : "zh-CN", { dateStyle: "medium", timeStyle: "short" });
+}
+
+function Meetings({ me }: { me: Me }) {
+  const [rooms, setRooms] = useState<Room[]>([]);
+  const [problem, setProblem] = useState<string>();
+  const [query, setQuery] = useState("");
+  const [filter, setFilter] = useState<"all" | "open" | "closed">("all");
+  const [title, setTitle] = useState("");
+  const [kind, setKind] = useState<Room["kind"]>("consultation");
+  const [created, setCreated] = useState<string>();
+  const load = () => api.rooms().then(setRooms, (e) => setProblem(codeOf(e)));
+  useEffect(() => void load(), []);
+  const shown = rooms
+    .filter((r) => (filter === "all" ? true : filter === "open" ? r.closed_at === null : r.closed_at !== null))
+    .filter((r) => !query.trim() || r.title.includes(query.trim()) || r.id.includes(query.trim()))
+    .sort((a, b) => b.created_at - a.created_at);
+  return (
+    <div class="c-columns">
+      <section class="c-card c-list" aria-labelledby="meetings-h">
+        <h2 id="meetings-h">{ct("meetings")}</h2>
+        <div class="c-row">
+          <input type="search" aria-label={ct("search")} placeholder={ct("search")} value={query} onInput={(e) => setQuery(e.currentTarget.value)} data-testid="search" />
+          {(["all", "open", "closed"] as const).map((f) => (
+            <button key={f} type="button" aria-pressed={filter === f} class={filter === f ? "on" : ""} onClick={() => setFilter(f)}>
+              {ct(`filter_${f}`)}
+            </button>
+          ))}
+        </div>
+        <Problem code={problem} />
+        {shown.length === 0 ? <p class="c-muted">{ct("noMeetings")}</p> : null}
+        <ul class="c-rooms" data-testid="meetings">
+          {shown.map((r) => (
+            <li key={r.id}>
+              <div>
+                <strong>{r.title}</strong>
+                <span class="c-muted">
+                  {ct(`kind_${r.kind}`)} · {r.closed_at === null ? ct("open") : ct("closed")} · {ct("createdAt", { when: when(r.created_at) })}
+                </span>
+              </div>
+              {r.closed_at === null ? (
+                <button
+                  type="button"
+                  onClick={async () => {
+                    try {
+                      window.open(await hostLink(r.id, me.name), "_blank", "noopener");
+                    } catch (e) {
+                      setProblem(codeOf(e));
+                    }
+                  }}
+                >
+                  {ct("hostView")}
+                </button>
+              ) : null}
+            </li>
+          ))}
+        </ul>
+      </section>
+      <form
+        class="c-card"
+        data-testid="new-meeting"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          try {
+            const room = await api.createRoom(title, kind);
+            setCreated(ct("created", { title: room.title }));
+            setTitle("");
+            await load();
+          } catch (err) {
+            setProblem(codeOf(err));
+          }
+        }}
+      >
+        <h2>{ct("newMeeting")}</h2>
+        <label>
+          {ct("meetingTitle")}
+          <input required maxLength={200} value={title} onInput={(e) => setTitle(e.currentTarget.value)} data-testid="meeting-title" />
+        </label>
+        <fieldset>
+          <legend>{ct("kind")}</legend>
+          {(["consultation", "lecture"] as const).map((k) => (
+            <label key={k} class="c-choice">
+              <input type="radio" name="kind" checked={kind === k} onChange={() => setKind(k)} />
+              {ct(`kind_${k}`)}
+            </label>
+          ))}
+        </fieldset>
+        {created ? (
+          <p class="c-ok" role="status">
+            {created}
+          </p>
+        ) : null}
+        <button type="submit" class="c-primary" data-testid="create-meeting">
+          {ct("create")}
+        </button>
+      </form>
+    </div>
+  );
+}
+
+function Staff() {
+  const [list, setList] = useState<StaffAccount[]>([]);
+  const [problem, setProblem] = useState<string>();
+  const [name, setName] = useState("");
+  const [role, setRole] = useState<StaffAccount["role"]>("clerk");
+  const [link, setLink] = useState<{ name: string; link: string }>();
+  const [copied, setCopied] = useState(false);
+  const load = () => api.staff().then(setList, (e) => setProblem(codeOf(e)));
+  useEffect(() => void load(), []);
+  return (
+    <div class="c-columns">
+      <section class="c-card c-list" aria-labelledby="staff-h">
+        <h2 id="staff-h">{ct("staff")}</h2>
+        <ul class="c-rooms" data-testid="staff-list">
+          {list.map((s) => (
+            <li key={s.name}>
+              <div>
+                <strong>{s.name}</strong>
+                <span class="c-muted">
+                  {ct(`role_${s.role}`)} · {s.has_password ? ct("hasPassword") : ct("noPassword")}
+                  {s.locked ? ` · ${ct("locked")}` : ""}
+                </span>
+              </div>
+            </li>
+          ))}
+        </ul>
+      </section>
+      <form
+        class="c-card"
+        data-testid="add-staff"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          try {
+            const added = await api.addStaff(name, role);
+            setLink({ name, link: added.link });
+            setCopied(false);
+            setName("");
+            await load();
+          } catch (err) {
+            setProblem(codeOf(err));
+          }
+        }}
+      >
+        <h2>{ct("addStaff")}</h2>
+        <label>
+          {ct("staffName")}
+          <input required maxLength={64} value={name} onInput={(e) => setName(e.currentTarget.value)} data-testid="staff-name" />
+        </label>
+        <fieldset>
+          <legend>{ct("role")}</legend>
+          {(["clerk", "admin"] as const).map((r) => (
+            <label key={r} class="c-choice">
+              <input type="radio" name="role" checked={role === r} onChange={() => setRole(r)} />
+              {ct(`role_${r}`)}
+            </label>
+          ))}
+        </fieldset>
+        <Problem code={problem} />
+        <button type="submit" class="c-primary" data-testid="add-staff-submit">
+          {ct("add")}
+        </button>
+        {link ? (
+          <div class="c-ok" role="status" data-testid="staff-link">
+            <p>{ct("staffLink", { name: link.name })}</p>
+            <code>{link.link}</code>
+            <button
+              type="button"
+              onClick={() =>
+                navigator.clipboard?.writeText(link.link).then(
+                  () => setCopied(true),
+                  () => undefined,
+                )
+              }
+            >
+              {copied ? ct("copied") : ct("copy")}
+            </button>
+          </div>
+        ) : null}
+      </form>
+    </div>
+  );
+}
