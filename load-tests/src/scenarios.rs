@@ -411,7 +411,7 @@ pub async fn fanout(t: &Target, o: &Opts, slow_pct: usize) -> anyhow::Result<Row
         let ctl = Ctl::connect(
             t.addr,
             source_ip(s, o.spread),
-            &t.host_token(&room, "h1"),
+            &t.host_token(&room, &format!("h{}", s + 1)),
             &format!("s{s}"),
         )
         .await?;
@@ -710,7 +710,7 @@ pub async fn chat(t: &Target, o: &Opts) -> anyhow::Result<Row> {
         let ctl = Ctl::connect(
             t.addr,
             source_ip(1000 + m, o.spread),
-            &t.host_token(&room, "h1"),
+            &t.host_token(&room, &format!("h{}", m + 1)),
             &format!("m{m}"),
         )
         .await?;
