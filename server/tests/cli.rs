@@ -303,6 +303,7 @@ async fn rooms_are_created_listed_exported_verified_and_closed_through_the_store
     store
         .append(&[Append {
             room: "r1".into(),
+            epoch: Default::default(),
             entries: record.clone(),
             requests: vec![],
             sealed: vec![],

@@ -18,10 +18,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use yishi_protocol::{Command, ErrorCode, ErrorMessage, Millis, Seq};
 
+use super::commit::CommitError;
 use super::core::{Input, RoomCore, Turn};
 use super::{Committer, HubConfig, now};
 use crate::media::Sfu;
-use crate::store::{Loaded, Store, StoredRoom};
+use crate::store::{Epoch, Loaded, Store, StoredRoom};
 
 pub(crate) use super::core::{Attach, ConnId};
 
@@ -104,6 +105,9 @@ struct RoomActor {
     /// The SFU, told whose audio the floor allows whenever that changes.
     media: Option<Sfu>,
     media_room: Arc<str>,
+    /// This actor's claim on the room: every append carries it, and the store refuses
+    /// them all once someone else has claimed the room since.
+    epoch: Epoch,
 }
 
 const MAX_BATCH: usize = 1024;
@@ -111,6 +115,7 @@ const MAX_BATCH: usize = 1024;
 pub(crate) fn spawn(
     stored: StoredRoom,
     loaded: Loaded,
+    epoch: Epoch,
     committer: Committer,
     store: Store,
     config: HubConfig,
@@ -120,6 +125,7 @@ pub(crate) fn spawn(
     let (tx, rx) = mpsc::channel(4096);
     let actor = RoomActor {
         media_room: Arc::from(stored.id.as_str()),
+        epoch,
         core,
         committer,
         store,
@@ -137,7 +143,7 @@ fn instant_of(at: Millis) -> Instant {
 impl RoomActor {
     async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
         let id = self.core.id().to_owned();
-        tracing::info!(room = %id, seq = self.core.seq(), "room actor started");
+        tracing::info!(room = %id, seq = self.core.seq(), epoch = %self.epoch, "room actor started");
         if let Some(at) = self.core.unpublished_close() {
             self.publish_close(at).await;
         }
@@ -186,15 +192,16 @@ impl RoomActor {
 
     /// The I/O of one turn: commit its events, let the core show and acknowledge them,
     /// commit the ballots it sealed and acknowledge those, publish the final hash.
-    async fn finish(&mut self, mut turn: Turn) -> Result<(), String> {
-        if let Some(append) = turn.append.take() {
+    async fn finish(&mut self, mut turn: Turn) -> Result<(), CommitError> {
+        if let Some(mut append) = turn.append.take() {
+            append.epoch = self.epoch;
             self.committer.commit(append).await?;
         }
         let committed = self.core.committed(turn, now());
         if let Some(mut sealing) = committed.sealing {
-            self.committer
-                .commit(std::mem::take(&mut sealing.append))
-                .await?;
+            let mut append = std::mem::take(&mut sealing.append);
+            append.epoch = self.epoch;
+            self.committer.commit(append).await?;
             self.core.sealed(sealing);
         }
         if let Some(at) = committed.closed_at {

@@ -25,7 +25,7 @@ use crate::media::{Sfu, TurnConfig};
 use crate::store::{Store, StoreError};
 
 pub use actor::RoomHandle;
-pub use commit::Committer;
+pub use commit::{CommitError, Committer};
 pub use conn::serve_socket;
 
 /// Limits and sizes of the hub. The defaults suit one 2-core machine.
@@ -165,10 +165,14 @@ impl Hub {
         let Some(stored) = self.store.room(id).await? else {
             return Err(HubError::UnknownRoom(id.to_owned()));
         };
+        // Claim before loading: once the claim commits, a previous writer can append
+        // nothing more, so the load sees the whole record.
+        let epoch = self.store.claim_room(id).await?;
         let loaded = self.store.load(id).await?;
         let handle = actor::spawn(
             stored,
             loaded,
+            epoch,
             self.committer.clone(),
             self.store.clone(),
             self.config.clone(),
