@@ -39,6 +39,14 @@ pub struct AppState {
 
 /// Open the store, restore the rooms and build the state the routes share.
 pub async fn start(config: Config) -> anyhow::Result<AppState> {
+    if let Some(cluster) = &config.cluster {
+        anyhow::bail!(
+            "cluster mode (node {} at {}) is configured but this build does not serve \
+             rooms across nodes yet; run without --cluster",
+            cluster.node,
+            cluster.nats
+        );
+    }
     let store = Store::open(&config.database).await?;
     // One recorder per process: a second server in the same process (tests) goes without.
     let metrics = PrometheusBuilder::new().install_recorder().ok();
