@@ -125,6 +125,39 @@ pub(crate) async fn open_bucket(
     js.get_key_value(bucket).await.map_err(|e| failed(&e))
 }
 
+/// Bucket of room leases.
+pub const LEASE_BUCKET: &str = "yishi_leases";
+/// Bucket of live nodes.
+pub const NODE_BUCKET: &str = "yishi_nodes";
+
+/// This node's place in the cluster: its leases and its membership.
+pub struct ClusterNode {
+    pub leases: std::sync::Arc<Leases>,
+    pub membership: Membership,
+}
+
+impl ClusterNode {
+    /// Connect to NATS at `url` and join the cluster as `node`, with leases lasting `ttl`.
+    pub async fn join(
+        url: &str,
+        node: NodeId,
+        ttl: std::time::Duration,
+    ) -> Result<ClusterNode, BusError> {
+        let client = connect(url, &node).await?;
+        let js = async_nats::jetstream::new(client);
+        let leases = Leases::open(&js, LEASE_BUCKET, node.clone(), ttl).await?;
+        let membership = Membership::join(&js, NODE_BUCKET, node, ttl).await?;
+        Ok(ClusterNode {
+            leases: std::sync::Arc::new(leases),
+            membership,
+        })
+    }
+
+    pub fn node(&self) -> &NodeId {
+        self.leases.node()
+    }
+}
+
 /// Connect to NATS at `url`, naming the connection after the node.
 pub async fn connect(url: &str, node: &NodeId) -> Result<async_nats::Client, BusError> {
     async_nats::ConnectOptions::new()

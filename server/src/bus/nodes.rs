@@ -91,6 +91,11 @@ impl Membership {
 
     /// Leave the cluster now: stop heartbeating and delete this node's key.
     pub async fn leave(self) -> Result<(), BusError> {
+        self.leave_now().await
+    }
+
+    /// [`Membership::leave`] for a holder that cannot give the membership away.
+    pub async fn leave_now(&self) -> Result<(), BusError> {
         self.heartbeat.abort();
         self.kv
             .delete(self.node.as_str())

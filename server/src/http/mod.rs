@@ -39,14 +39,6 @@ pub struct AppState {
 
 /// Open the store, restore the rooms and build the state the routes share.
 pub async fn start(config: Config) -> anyhow::Result<AppState> {
-    if let Some(cluster) = &config.cluster {
-        anyhow::bail!(
-            "cluster mode (node {} at {}) is configured but this build does not serve \
-             rooms across nodes yet; run without --cluster",
-            cluster.node,
-            cluster.nats
-        );
-    }
     let store = Store::open(&config.database).await?;
     // One recorder per process: a second server in the same process (tests) goes without.
     let metrics = PrometheusBuilder::new().install_recorder().ok();
@@ -59,7 +51,27 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
         ),
         None => None,
     };
-    let hub = Hub::start(store.clone(), config.token_keys.clone(), hub_config, media).await?;
+    let cluster = match &config.cluster {
+        Some(cluster) => {
+            let node = crate::bus::ClusterNode::join(
+                &cluster.nats,
+                cluster.node.clone(),
+                cluster.lease_ttl,
+            )
+            .await?;
+            tracing::info!(node = %cluster.node, nats = %cluster.nats, "joined the cluster");
+            Some(node)
+        }
+        None => None,
+    };
+    let hub = Hub::start_in(
+        store.clone(),
+        config.token_keys.clone(),
+        hub_config,
+        media,
+        cluster,
+    )
+    .await?;
     let state = AppState {
         hub,
         store,

@@ -21,6 +21,7 @@ use yishi_protocol::{Command, ErrorCode, ErrorMessage, Millis, Seq};
 use super::commit::CommitError;
 use super::core::{Input, RoomCore, Turn};
 use super::{Committer, HubConfig, now};
+use crate::bus::LeaseKeeper;
 use crate::media::Sfu;
 use crate::store::{Epoch, Loaded, Store, StoredRoom};
 
@@ -108,14 +109,24 @@ struct RoomActor {
     /// This actor's claim on the room: every append carries it, and the store refuses
     /// them all once someone else has claimed the room since.
     epoch: Epoch,
+    /// In a cluster, the room's lease: the actor steps down when it is lost, and gives it
+    /// up when it stops.
+    lease: Option<LeaseKeeper>,
 }
 
 const MAX_BATCH: usize = 1024;
 
+/// What entitles an actor to serve its room: its claim in the store and, in a
+/// cluster, the lease it keeps.
+pub(crate) struct Tenure {
+    pub epoch: Epoch,
+    pub lease: Option<LeaseKeeper>,
+}
+
 pub(crate) fn spawn(
     stored: StoredRoom,
     loaded: Loaded,
-    epoch: Epoch,
+    tenure: Tenure,
     committer: Committer,
     store: Store,
     config: HubConfig,
@@ -125,7 +136,8 @@ pub(crate) fn spawn(
     let (tx, rx) = mpsc::channel(4096);
     let actor = RoomActor {
         media_room: Arc::from(stored.id.as_str()),
-        epoch,
+        epoch: tenure.epoch,
+        lease: tenure.lease,
         core,
         committer,
         store,
@@ -167,6 +179,11 @@ impl RoomActor {
                     self.core.timers(now());
                     continue;
                 }
+                _ = lease_lost(&mut self.lease) => {
+                    tracing::warn!(room = %id, "room stopped: this node lost its lease");
+                    self.core.failed();
+                    break;
+                }
             }
             let stop = batch.iter().any(|m| matches!(m, Msg::Stop));
             let inputs = batch
@@ -186,6 +203,11 @@ impl RoomActor {
             if stop {
                 break;
             }
+        }
+        if let Some(lease) = self.lease.take()
+            && !lease.is_lost()
+        {
+            lease.release().await;
         }
         tracing::info!(room = %id, "room actor stopped");
     }
@@ -232,6 +254,14 @@ impl RoomActor {
                 tracing::error!(room = %self.core.id(), error = %e, "could not publish the final hash")
             }
         }
+    }
+}
+
+/// Resolves when the lease (if any) is lost.
+async fn lease_lost(lease: &mut Option<LeaseKeeper>) {
+    match lease {
+        Some(lease) => lease.lost().await,
+        None => std::future::pending().await,
     }
 }
 

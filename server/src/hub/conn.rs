@@ -161,7 +161,11 @@ pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: I
             return;
         }
         Err(e) => {
-            tracing::error!(error = %e, "could not start a room");
+            if matches!(e, super::HubError::Elsewhere { .. }) {
+                tracing::info!(error = %e, "a connection for a room served elsewhere");
+            } else {
+                tracing::error!(error = %e, "could not start a room");
+            }
             let _ = socket
                 .send(error(
                     None,

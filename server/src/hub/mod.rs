@@ -21,6 +21,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use yishi_protocol::Millis;
 
 use crate::auth::Keys;
+use crate::bus::{ClusterNode, LeaseError, LeaseKeeper};
 use crate::media::{Sfu, TurnConfig};
 use crate::store::{Store, StoreError};
 
@@ -90,6 +91,12 @@ pub enum HubError {
     UnknownRoom(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// In a cluster: another node serves the room now.
+    #[error("room {room} is served by node {node}")]
+    Elsewhere { room: String, node: String },
+    /// In a cluster: NATS did not say who serves the room.
+    #[error(transparent)]
+    Lease(LeaseError),
 }
 
 /// The wall clock in milliseconds since the epoch: the only clock the rooms see.
@@ -114,6 +121,9 @@ pub struct Hub {
     next_conn: std::sync::atomic::AtomicU64,
     /// The SFU, unless media is off.
     pub(crate) media: Option<Sfu>,
+    /// In a cluster: this node's leases and membership. A room is served here only
+    /// while this node holds its lease.
+    cluster: Option<ClusterNode>,
 }
 
 fn per_second(n: u32) -> Quota {
@@ -132,6 +142,19 @@ impl Hub {
         config: HubConfig,
         media: Option<Sfu>,
     ) -> Result<Arc<Hub>, HubError> {
+        Hub::start_in(store, keys, config, media, None).await
+    }
+
+    /// Start the hub as a node of a cluster (`cluster`), or alone (`None`, as
+    /// [`Hub::start`]). A node starts no room by itself: a room starts on the node where
+    /// it is first needed, if no other node holds its lease.
+    pub async fn start_in(
+        store: Store,
+        keys: Keys,
+        config: HubConfig,
+        media: Option<Sfu>,
+        cluster: Option<ClusterNode>,
+    ) -> Result<Arc<Hub>, HubError> {
         let committer = Committer::spawn(store.clone());
         let hub = Arc::new(Hub {
             ip_commands: RateLimiter::keyed(per_second(config.commands_per_ip)),
@@ -144,7 +167,11 @@ impl Hub {
             loading: tokio::sync::Mutex::new(()),
             next_conn: std::sync::atomic::AtomicU64::new(1),
             media,
+            cluster,
         });
+        if hub.cluster.is_some() {
+            return Ok(hub);
+        }
         for room in hub.store.list_rooms().await? {
             if room.closed_at.is_none() {
                 hub.room(&room.id).await?;
@@ -165,14 +192,43 @@ impl Hub {
         let Some(stored) = self.store.room(id).await? else {
             return Err(HubError::UnknownRoom(id.to_owned()));
         };
+        // In a cluster, the lease first: only its holder serves the room.
+        let keeper = match &self.cluster {
+            None => None,
+            Some(node) => match node.leases.acquire(id).await {
+                Ok(lease) => Some(LeaseKeeper::spawn(node.leases.clone(), lease)),
+                Err(LeaseError::Held { by, .. }) => {
+                    return Err(HubError::Elsewhere {
+                        room: id.to_owned(),
+                        node: by,
+                    });
+                }
+                Err(e) => return Err(HubError::Lease(e)),
+            },
+        };
         // Claim before loading: once the claim commits, a previous writer can append
         // nothing more, so the load sees the whole record.
-        let epoch = self.store.claim_room(id).await?;
-        let loaded = self.store.load(id).await?;
+        let claimed = async {
+            let epoch = self.store.claim_room(id).await?;
+            Ok::<_, StoreError>((epoch, self.store.load(id).await?))
+        }
+        .await;
+        let (epoch, loaded) = match claimed {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                if let Some(keeper) = keeper {
+                    keeper.release().await;
+                }
+                return Err(e.into());
+            }
+        };
         let handle = actor::spawn(
             stored,
             loaded,
-            epoch,
+            actor::Tenure {
+                epoch,
+                lease: keeper,
+            },
             self.committer.clone(),
             self.store.clone(),
             self.config.clone(),
@@ -208,11 +264,23 @@ impl Hub {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Ask every room actor to finish what it has and stop.
+    /// Ask every room actor to finish what it has and stop. In a cluster, wait (a few
+    /// seconds at most) for them to give their leases up, so other nodes can take the
+    /// rooms at once, and leave the cluster.
     pub async fn shutdown(&self) {
         let handles: Vec<RoomHandle> = self.lock_rooms().drain().map(|(_, h)| h).collect();
-        for h in handles {
+        for h in &handles {
             h.stop().await;
+        }
+        if let Some(cluster) = &self.cluster {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+            while handles.iter().any(|h| !h.is_stopped()) && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            if let Err(e) = cluster.membership.leave_now().await {
+                tracing::warn!(error = %e, "could not leave the cluster; the node drops out after the TTL");
+            }
         }
     }
 }
