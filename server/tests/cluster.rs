@@ -72,25 +72,44 @@ async fn a_room_is_served_by_its_lease_holder_and_handed_over_at_shutdown() {
     a.create_room(&room, "跨节点协商").await;
     let host = Participant::new("host", "主持人", Role::Host);
 
-    // The first node a connection reaches takes the room.
-    let mut h = a.connect(&room, &host).await;
+    // One of the two takes the room (asked first, or given it by rendezvous hashing).
+    let nodes = [&a, &b];
+    let started = Instant::now();
+    let (owner, mut h) = loop {
+        let mut found = None;
+        for (i, node) in nodes.iter().enumerate() {
+            if let Ok(client) = Client::connect(node.addr, &node.token(&room, &host), None).await {
+                found = Some((i, client));
+                break;
+            }
+        }
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no node serves the room"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (owner, other) = (nodes[owner], nodes[1 - owner]);
     h.ok(Command::OpenCheckIn).await;
     let last = h.ok(Command::StartSession).await.unwrap();
 
-    // The other node does not serve it while a holds its lease.
-    let refused = Client::connect(b.addr, &b.token(&room, &host), None)
+    // The other node does not serve it while the owner holds its lease.
+    let refused = Client::connect(other.addr, &other.token(&room, &host), None)
         .await
         .err()
-        .expect("b refuses a room a serves");
+        .expect("a room is served by one node");
     assert_eq!(refused.code, ErrorCode::Unavailable);
 
-    // a shuts down: b can take the room at once (well inside the lease's TTL), with
-    // everything a acknowledged.
-    a.state.hub.shutdown().await;
+    // The owner shuts down: the other can take the room at once (well inside the
+    // lease's TTL), with everything the owner acknowledged.
+    owner.state.hub.shutdown().await;
     let started = Instant::now();
-    let mut h = Client::connect(b.addr, &b.token(&room, &host), None)
+    let mut h = Client::connect(other.addr, &other.token(&room, &host), None)
         .await
-        .expect("b serves the room once a left");
+        .expect("the other node serves the room once the owner left");
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "{:?}",
@@ -101,11 +120,11 @@ async fn a_room_is_served_by_its_lease_holder_and_handed_over_at_shutdown() {
     let next = h.ok(Command::PauseSession).await.unwrap();
     assert_eq!(next, last + 1);
 
-    // The record is one chain: a's events, then b's.
-    let loaded = b.state.store.load(&room).await.unwrap();
+    // The record is one chain: the first owner's events, then the second's.
+    let loaded = other.state.store.load(&room).await.unwrap();
     assert_eq!(loaded.entries.len() as u32, next);
     yishi::room::verify_chain(&loaded.entries).unwrap();
-    b.state.hub.shutdown().await;
+    other.state.hub.shutdown().await;
 }
 
 /// A `yishi serve --cluster` process.
@@ -216,6 +235,39 @@ impl Drop for ProcessNode {
     }
 }
 
+/// Which of `nodes` serves `room`: connect to each in turn until one welcomes.
+async fn owner_of(nodes: &[&ProcessNode], room: &str, who: &Participant) -> (usize, Client) {
+    let started = Instant::now();
+    loop {
+        for (i, node) in nodes.iter().enumerate() {
+            if let Ok(client) = node.connect(room, who).await {
+                return (i, client);
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no node serves {room}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Who holds `room`'s lease, as NATS says.
+async fn lease_holder(room: &str) -> Option<String> {
+    let nats = std::env::var("YISHI_TEST_NATS").expect("YISHI_TEST_NATS names NATS");
+    let client = async_nats::connect(&nats).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let leases = yishi::bus::Leases::open(
+        &js,
+        yishi::bus::LEASE_BUCKET,
+        NodeId::new("observer").unwrap(),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
+    leases.holder(room).await.unwrap()
+}
+
 fn token(room: &str, who: &Participant) -> String {
     Keys::parse_list(KEYS).unwrap().mint(&Claims::new(
         room,
@@ -259,21 +311,33 @@ async fn when_the_owner_is_killed_another_node_serves_the_room_with_everything_a
     let dir = tempfile::tempdir().unwrap();
     let database = common::database(Backend::Postgres, dir.path()).await;
     let room = cluster_room(&database).await;
-    let mut a = ProcessNode::start(&unique("a"), &database).await;
-    let b = ProcessNode::start(&unique("b"), &database).await;
+    let names = [unique("a"), unique("b")];
+    let mut nodes = [
+        ProcessNode::start(&names[0], &database).await,
+        ProcessNode::start(&names[1], &database).await,
+    ];
     let host = Participant::new("host", "主持人", Role::Host);
 
-    let mut h = a.connect(&room, &host).await.unwrap();
+    let (owner, mut h) = owner_of(&[&nodes[0], &nodes[1]], &room, &host).await;
+    let survivor = 1 - owner;
     h.ok(Command::OpenCheckIn).await;
     let last = h.ok(Command::StartSession).await.unwrap();
     assert_eq!(
-        b.connect(&room, &host).await.err(),
+        nodes[survivor].connect(&room, &host).await.err(),
         Some(ErrorCode::Unavailable)
     );
 
-    a.kill();
+    nodes[owner].kill();
     let killed = Instant::now();
-    let mut h = b.connect_within(&room, &host, FAILOVER).await;
+    // The survivor takes the room by itself, with no client asking for it.
+    while lease_holder(&room).await.as_deref() != Some(names[survivor].as_str()) {
+        assert!(
+            killed.elapsed() < FAILOVER,
+            "the room did not move within {FAILOVER:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut h = nodes[survivor].connect_within(&room, &host, FAILOVER).await;
     assert!(killed.elapsed() < FAILOVER);
     assert_eq!(h.welcome.snapshot.as_ref().unwrap().seq, last);
     assert_eq!(h.ok(Command::PauseSession).await, Some(last + 1));
@@ -290,11 +354,14 @@ async fn an_owner_paused_past_its_lease_cannot_append_when_it_wakes_and_steps_do
     let dir = tempfile::tempdir().unwrap();
     let database = common::database(Backend::Postgres, dir.path()).await;
     let room = cluster_room(&database).await;
-    let a = ProcessNode::start(&unique("a"), &database).await;
-    let b = ProcessNode::start(&unique("b"), &database).await;
+    let nodes = [
+        ProcessNode::start(&unique("a"), &database).await,
+        ProcessNode::start(&unique("b"), &database).await,
+    ];
     let host = Participant::new("host", "主持人", Role::Host);
 
-    let mut old = a.connect(&room, &host).await.unwrap();
+    let (owner, mut old) = owner_of(&[&nodes[0], &nodes[1]], &room, &host).await;
+    let (a, b) = (&nodes[owner], &nodes[1 - owner]);
     old.ok(Command::OpenCheckIn).await;
     let last = old.ok(Command::StartSession).await.unwrap();
 

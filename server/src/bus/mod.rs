@@ -121,7 +121,20 @@ pub(crate) async fn open_bucket(
         ..Default::default()
     })
     .await
-    .map_err(|e| failed(&e))?;
+    .map_err(|e| failed(&e))
+    .and_then(|stream| {
+        // A bucket made by nodes with another TTL keeps it: every node must agree, or
+        // leases would expire while their holders count on them.
+        let age = stream.cached_info().config.max_age;
+        if age == ttl {
+            Ok(())
+        } else {
+            Err(failed(&format!(
+                "it exists with a TTL of {age:?}, not {ttl:?}: every node of a cluster \
+                 must use the same --lease-ttl"
+            )))
+        }
+    })?;
     js.get_key_value(bucket).await.map_err(|e| failed(&e))
 }
 

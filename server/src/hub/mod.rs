@@ -21,7 +21,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use yishi_protocol::Millis;
 
 use crate::auth::Keys;
-use crate::bus::{ClusterNode, LeaseError, LeaseKeeper};
+use crate::bus::{ClusterNode, LeaseError, LeaseKeeper, rendezvous};
 use crate::media::{Sfu, TurnConfig};
 use crate::store::{Store, StoreError};
 
@@ -97,6 +97,9 @@ pub enum HubError {
     /// In a cluster: NATS did not say who serves the room.
     #[error(transparent)]
     Lease(LeaseError),
+    /// In a cluster: this node is shutting down and takes no more rooms.
+    #[error("this node is shutting down")]
+    Stopping,
 }
 
 /// The wall clock in milliseconds since the epoch: the only clock the rooms see.
@@ -124,6 +127,8 @@ pub struct Hub {
     /// In a cluster: this node's leases and membership. A room is served here only
     /// while this node holds its lease.
     cluster: Option<ClusterNode>,
+    /// Set by [`Hub::shutdown`]: take no more rooms.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 fn per_second(n: u32) -> Quota {
@@ -146,8 +151,9 @@ impl Hub {
     }
 
     /// Start the hub as a node of a cluster (`cluster`), or alone (`None`, as
-    /// [`Hub::start`]). A node starts no room by itself: a room starts on the node where
-    /// it is first needed, if no other node holds its lease.
+    /// [`Hub::start`]). A node does not start every room at once: a room starts on the
+    /// node where it is first needed, or on the node rendezvous hashing gives it to
+    /// (the sweeper), if no other node holds its lease.
     pub async fn start_in(
         store: Store,
         keys: Keys,
@@ -168,8 +174,10 @@ impl Hub {
             next_conn: std::sync::atomic::AtomicU64::new(1),
             media,
             cluster,
+            stopping: std::sync::atomic::AtomicBool::new(false),
         });
-        if hub.cluster.is_some() {
+        if let Some(cluster) = &hub.cluster {
+            spawn_sweeper(&hub, cluster.leases.ttl() / 2);
             return Ok(hub);
         }
         for room in hub.store.list_rooms().await? {
@@ -195,6 +203,9 @@ impl Hub {
         // In a cluster, the lease first: only its holder serves the room.
         let keeper = match &self.cluster {
             None => None,
+            Some(_) if self.stopping.load(std::sync::atomic::Ordering::Relaxed) => {
+                return Err(HubError::Stopping);
+            }
             Some(node) => match node.leases.acquire(id).await {
                 Ok(lease) => Some(LeaseKeeper::spawn(node.leases.clone(), lease)),
                 Err(LeaseError::Held { by, .. }) => {
@@ -264,10 +275,47 @@ impl Hub {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// In a cluster: take every open room that no node holds and that rendezvous
+    /// hashing over the live nodes gives to this node (failover without waiting for a
+    /// client, and the rooms' start across the nodes).
+    async fn sweep(&self) -> Result<(), HubError> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(());
+        };
+        let live = cluster.membership.live().await.map_err(|e| {
+            HubError::Lease(LeaseError::Unreachable {
+                room: String::new(),
+                reason: e.to_string(),
+            })
+        })?;
+        for room in self.store.list_rooms().await? {
+            if self.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            if room.closed_at.is_some()
+                || self.live(&room.id).is_some()
+                || rendezvous::choose(&room.id, &live) != Some(cluster.node())
+            {
+                continue;
+            }
+            match self.room(&room.id).await {
+                Ok(_) => {
+                    tracing::info!(room = %room.id, "took a room no node served");
+                    metrics::counter!("yishi_rooms_taken_total").increment(1);
+                }
+                Err(HubError::Elsewhere { .. }) => {}
+                Err(e) => tracing::warn!(room = %room.id, error = %e, "could not take a room"),
+            }
+        }
+        Ok(())
+    }
+
     /// Ask every room actor to finish what it has and stop. In a cluster, wait (a few
     /// seconds at most) for them to give their leases up, so other nodes can take the
     /// rooms at once, and leave the cluster.
     pub async fn shutdown(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let handles: Vec<RoomHandle> = self.lock_rooms().drain().map(|(_, h)| h).collect();
         for h in &handles {
             h.stop().await;
@@ -283,6 +331,25 @@ impl Hub {
             }
         }
     }
+}
+
+/// Sweep every `every` while the hub lives and is not stopping.
+fn spawn_sweeper(hub: &Arc<Hub>, every: std::time::Duration) {
+    let hub = Arc::downgrade(hub);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(hub) = hub.upgrade() else { return };
+            if hub.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            if let Err(e) = hub.sweep().await {
+                tracing::warn!(error = %e, "room sweep failed");
+            }
+        }
+    });
 }
 
 pub(crate) use crate::outbox::Out;
