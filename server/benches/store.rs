@@ -45,6 +45,7 @@ fn writer() -> Writer {
 fn append(room: &str, entries: Vec<RecordEntry>, sealed: Vec<SealedBallot>) -> Append {
     Append {
         room: room.to_owned(),
+        epoch: Default::default(),
         entries,
         requests: Vec::new(),
         sealed,

@@ -36,6 +36,7 @@ use rand::Rng;
 use serde::Deserialize;
 
 use crate::auth::{self, KeyError, Keys};
+use crate::bus::{BadNodeId, NodeId};
 use crate::hub::HubConfig;
 use crate::media::{DEFAULT_MAX_PEERS, MediaConfig, TurnConfig};
 
@@ -244,6 +245,36 @@ pub struct ServeArgs {
     )]
     #[serde(deserialize_with = "one_or_many")]
     pub trusted_proxies: Vec<String>,
+
+    /// Run as a node of a cluster whose nodes meet at this NATS server (with JetStream),
+    /// e.g. `nats://10.0.0.5:4222`. Needs a PostgreSQL `--database` shared by every node,
+    /// and `--node-id`. Without it the server runs alone.
+    #[arg(long, env = "YISHI_CLUSTER", value_name = "NATS_URL")]
+    pub cluster: Option<String>,
+
+    /// This node's name in the cluster, unique among its nodes: 1 to 64 ASCII letters,
+    /// digits, `-` or `_`.
+    #[arg(long, env = "YISHI_NODE_ID", value_name = "NAME")]
+    pub node_id: Option<String>,
+
+    /// How long a node's ownership of a room lasts unless renewed: after a node dies,
+    /// its rooms move to other nodes within about this time [default: 5s].
+    #[arg(long, env = "YISHI_LEASE_TTL", value_parser = parse_duration, value_name = "DURATION")]
+    #[serde(deserialize_with = "duration")]
+    pub lease_ttl: Option<Duration>,
+}
+
+/// Default lifetime of a room lease in a cluster.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(5);
+
+/// How this node joins a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// The NATS server the nodes meet at.
+    pub nats: String,
+    pub node: NodeId,
+    /// Lifetime of a room lease (and of a node's membership) unless renewed.
+    pub lease_ttl: Duration,
 }
 
 /// How the HTTP listener treats connections (see `http/listen.rs`).
@@ -293,6 +324,8 @@ pub struct Config {
     pub media: Option<MediaConfig>,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpNet>,
+    /// Set when this server is a node of a cluster (`--cluster`).
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl fmt::Debug for Config {
@@ -315,6 +348,7 @@ impl fmt::Debug for Config {
             .field("hub", &self.hub)
             .field("media", &self.media)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -370,6 +404,21 @@ pub enum ConfigError {
     MaxFrame,
     #[error("{0} must be at least 1")]
     Zero(&'static str),
+    #[error(
+        "a cluster keeps its record in PostgreSQL shared by every node, not in {0:?}: \
+         give --database postgres://… (or YISHI_DATABASE)"
+    )]
+    ClusterNeedsPostgres(String),
+    #[error("a node of a cluster needs a name: give --node-id NAME (or YISHI_NODE_ID)")]
+    ClusterNeedsNodeId,
+    #[error("--node-id and --lease-ttl only mean something with --cluster nats://…")]
+    NotClustered,
+    #[error("cluster URL {0:?} must be nats://HOST:PORT")]
+    ClusterUrl(String),
+    #[error(transparent)]
+    NodeId(#[from] BadNodeId),
+    #[error("lease TTL must be between 1s and 1h")]
+    LeaseTtl,
 }
 
 /// The TOML file: the same keys as the flags (with `_` or `-`), nothing else.
@@ -432,6 +481,41 @@ fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, 
 }
 
 /// The flag's value if given, else the file's.
+/// The cluster settings, checked: a NATS URL, a node id, PostgreSQL.
+fn cluster_config(
+    nats: Option<String>,
+    node: Option<String>,
+    lease_ttl: Option<Duration>,
+    database: &str,
+) -> Result<Option<ClusterConfig>, ConfigError> {
+    let Some(nats) = nats.filter(|n| !n.trim().is_empty()) else {
+        return match (node, lease_ttl) {
+            (None, None) => Ok(None),
+            _ => Err(ConfigError::NotClustered),
+        };
+    };
+    let nats = nats.trim().to_owned();
+    let host = nats
+        .strip_prefix("nats://")
+        .ok_or_else(|| ConfigError::ClusterUrl(nats.clone()))?;
+    if host.is_empty() || host.contains('/') {
+        return Err(ConfigError::ClusterUrl(nats));
+    }
+    if !(database.starts_with("postgres://") || database.starts_with("postgresql://")) {
+        return Err(ConfigError::ClusterNeedsPostgres(database.to_owned()));
+    }
+    let node = NodeId::new(node.as_deref().ok_or(ConfigError::ClusterNeedsNodeId)?)?;
+    let lease_ttl = lease_ttl.unwrap_or(DEFAULT_LEASE_TTL);
+    if lease_ttl < Duration::from_secs(1) || lease_ttl > Duration::from_secs(3600) {
+        return Err(ConfigError::LeaseTtl);
+    }
+    Ok(Some(ClusterConfig {
+        nats,
+        node,
+        lease_ttl,
+    }))
+}
+
 fn pick<T>(flag: Option<T>, file: Option<T>) -> Option<T> {
     flag.or(file)
 }
@@ -459,6 +543,14 @@ impl Config {
             pick(args.database.clone(), f.database).unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
         let data_dir =
             pick(args.data_dir.clone(), f.data_dir).unwrap_or_else(|| default_data_dir(&database));
+        // Checked first: a node misconfigured for a cluster writes nothing locally.
+        let cluster = cluster_config(
+            pick(serve.cluster.clone(), fs.cluster),
+            pick(serve.node_id.clone(), fs.node_id),
+            pick(serve.lease_ttl, fs.lease_ttl),
+            &database,
+        )?;
+
         let (public_url, public_url_defaulted) = match pick(args.public_url.clone(), f.public_url) {
             Some(url) => (url.trim_end_matches('/').to_owned(), false),
             None => (default_public_url(listen), true),
@@ -579,6 +671,7 @@ impl Config {
         }
 
         Ok(Config {
+            cluster,
             listen,
             database,
             data_dir,
@@ -647,6 +740,7 @@ impl Config {
                 max_peers: DEFAULT_MAX_PEERS,
             }),
             trusted_proxies: Vec::new(),
+            cluster: None,
         }
     }
 

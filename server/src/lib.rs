@@ -5,6 +5,7 @@
 //! web client; `auth` and `config` are the edges.
 
 pub mod auth;
+pub mod bus;
 pub mod config;
 pub mod http;
 pub mod hub;

@@ -34,7 +34,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print a join link for a room, signed with the server's token key.
     Token(TokenArgs),
     /// Create, list and close rooms.

@@ -303,6 +303,7 @@ async fn rooms_are_created_listed_exported_verified_and_closed_through_the_store
     store
         .append(&[Append {
             room: "r1".into(),
+            epoch: Default::default(),
             entries: record.clone(),
             requests: vec![],
             sealed: vec![],
@@ -515,4 +516,77 @@ fn the_verifier_in_the_protocol_doc_recomputes_the_chain_of_a_real_record() {
     let (code, _, err) = run_python(&tampered);
     assert_ne!(code, Some(0));
     assert!(err.contains("entry 3"), "{err}");
+}
+
+#[test]
+fn a_cluster_node_refuses_sqlite_and_wants_a_name() {
+    let dir = TempDir::new("cluster");
+    let keys = [
+        "--token-keys",
+        KEYS,
+        "--admin-key",
+        "cluster-test-admin-key-0123",
+    ];
+
+    // The default database is SQLite: refused, saying what to give instead.
+    let (code, _, err) = run(yishi(&dir.0)
+        .args([
+            "serve",
+            "--cluster",
+            "nats://127.0.0.1:4222",
+            "--node-id",
+            "n1",
+        ])
+        .args(keys));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("PostgreSQL"), "{err}");
+    assert!(err.contains("--database postgres://"), "{err}");
+
+    // The same through the environment.
+    let (code, _, err) = run(yishi(&dir.0)
+        .env("YISHI_CLUSTER", "nats://127.0.0.1:4222")
+        .env("YISHI_NODE_ID", "n1")
+        .env("YISHI_DATABASE", "sqlite://./elsewhere.db")
+        .args(["serve"])
+        .args(keys));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("PostgreSQL"), "{err}");
+
+    // A node needs a name, a valid one, and a NATS URL.
+    let pg = ["--database", "postgres://nobody@127.0.0.1:1/none"];
+    let (code, _, err) = run(yishi(&dir.0)
+        .args(["serve", "--cluster", "nats://127.0.0.1:4222"])
+        .args(pg)
+        .args(keys));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--node-id"), "{err}");
+    let (code, _, err) = run(yishi(&dir.0)
+        .args([
+            "serve",
+            "--cluster",
+            "nats://127.0.0.1:4222",
+            "--node-id",
+            "节点 1",
+        ])
+        .args(pg)
+        .args(keys));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("node id"), "{err}");
+    let (code, _, err) = run(yishi(&dir.0)
+        .args([
+            "serve",
+            "--cluster",
+            "http://127.0.0.1:4222",
+            "--node-id",
+            "n1",
+        ])
+        .args(pg)
+        .args(keys));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("nats://"), "{err}");
+
+    // A node id without a cluster is a mistake, not ignored.
+    let (code, _, err) = run(yishi(&dir.0).args(["serve", "--node-id", "n1"]).args(keys));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--cluster"), "{err}");
 }

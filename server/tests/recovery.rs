@@ -850,6 +850,7 @@ async fn a_close_committed_but_not_published_before_a_crash_is_published_on_rest
     store
         .append(&[yishi::store::Append {
             room: ROOM.into(),
+            epoch: Default::default(),
             entries,
             requests: Vec::new(),
             sealed: Vec::new(),

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::Connection;
 use yishi::room::{Chain, GENESIS, Room, SealedBallot, verify_chain};
-use yishi::store::{Append, NewRoom, RoomKind, Store, StoreError};
+use yishi::store::{Append, Epoch, NewRoom, RoomKind, Store, StoreError};
 use yishi_protocol::{
     Choice, Electorate, Event, EventBody, Millis, ParticipantId, PollId, RecordEntry, RequestId,
     YesNo,
@@ -111,6 +111,9 @@ on_both!(broken_continuation_writes_nothing);
 on_both!(sealed_ballots_are_counts_and_a_reset_clears_them);
 on_both!(entries_since_resumes);
 on_both!(rooms_are_listed_and_closed);
+on_both!(a_writer_whose_room_was_claimed_since_cannot_append);
+on_both!(a_claim_sees_everything_the_previous_writer_wrote);
+on_both!(the_committer_refuses_only_the_fenced_room);
 
 async fn new_room(store: &Store, tag: &str) -> String {
     let id = unique(tag);
@@ -151,6 +154,14 @@ impl Writer {
         })
     }
 
+    /// A writer that goes on from where this one is, independently.
+    fn clone_writer(&self) -> Writer {
+        Writer {
+            chain: self.chain.clone(),
+            seq: self.seq,
+        }
+    }
+
     fn note(&mut self, text: &str) -> RecordEntry {
         self.entry(
             Some("m1"),
@@ -164,6 +175,7 @@ impl Writer {
 fn append(room: &str, entries: Vec<RecordEntry>, sealed: Vec<SealedBallot>) -> Append {
     Append {
         room: room.to_owned(),
+        epoch: Default::default(),
         entries,
         requests: Vec::new(),
         sealed,
@@ -603,4 +615,130 @@ async fn an_in_memory_store_works_and_other_urls_are_refused() {
         Store::open("mysql://localhost/x").await,
         Err(StoreError::UnsupportedUrl(_))
     ));
+}
+
+fn append_as(epoch: Epoch, room: &str, entries: Vec<RecordEntry>) -> Append {
+    Append {
+        epoch,
+        ..append(room, entries, vec![])
+    }
+}
+
+async fn a_writer_whose_room_was_claimed_since_cannot_append(store: &Store) {
+    let room = new_room(store, "fenced").await;
+    let other = new_room(store, "fenced").await;
+    assert_eq!(store.room_epoch(&room).await.unwrap(), Epoch(0));
+    let old = store.claim_room(&room).await.unwrap();
+    assert!(old > Epoch(0));
+    let mut w = Writer::new();
+    store
+        .append(&[append_as(old, &room, vec![w.note("the old owner writes")])])
+        .await
+        .unwrap();
+
+    let new = store.claim_room(&room).await.unwrap();
+    assert!(new > old, "epochs only increase: {old} then {new}");
+    assert_eq!(store.room_epoch(&room).await.unwrap(), new);
+
+    // The old owner's next append is refused, with its ballots, and with everything
+    // else in its batch.
+    let mut late = w.clone_writer();
+    let stale = Append {
+        sealed: vec![yes_no(1, Electorate::Binding, YesNo::No)],
+        ..append_as(
+            old,
+            &room,
+            vec![late.note("the old owner, after the claim")],
+        )
+    };
+    let mut o = Writer::new();
+    let err = store
+        .append(&[append(&other, vec![o.note("elsewhere")], vec![]), stale])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Fenced { room: ref r, held, current } if *r == room && held == old && current == new),
+        "{err}"
+    );
+    let loaded = store.load(&room).await.unwrap();
+    assert_eq!(loaded.entries.len(), 1);
+    assert!(loaded.sealed.is_empty());
+    assert!(store.load(&other).await.unwrap().entries.is_empty());
+
+    // The new owner goes on from the record as stored, and it still verifies.
+    store
+        .append(&[append_as(new, &room, vec![w.note("the new owner writes")])])
+        .await
+        .unwrap();
+    let loaded = store.load(&room).await.unwrap();
+    assert_eq!(loaded.entries.len(), 2);
+    let head = verify_chain(&loaded.entries).unwrap();
+    assert_eq!(store.head(&room).await.unwrap(), Some((2, head)));
+    assert!(matches!(
+        store.claim_room("no-such-room").await,
+        Err(StoreError::UnknownRoom(_))
+    ));
+}
+
+/// A writer appends as fast as it can while the room is claimed: what is loaded right
+/// after the claim is the whole record, then and forever (no append that started
+/// before the claim commits after it).
+async fn a_claim_sees_everything_the_previous_writer_wrote(store: &Store) {
+    let room = new_room(store, "claim").await;
+    let old = store.claim_room(&room).await.unwrap();
+    let writer = {
+        let store = store.clone();
+        let room = room.clone();
+        tokio::spawn(async move {
+            let mut w = Writer::new();
+            loop {
+                let entry = w.note("busy");
+                match store.append(&[append_as(old, &room, vec![entry])]).await {
+                    Ok(()) => {}
+                    Err(StoreError::Fenced { .. }) => return w.seq - 1,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        })
+    };
+    let started = std::time::Instant::now();
+    while store
+        .head(&room)
+        .await
+        .unwrap()
+        .is_none_or(|(seq, _)| seq < 3)
+    {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let new = store.claim_room(&room).await.unwrap();
+    let at_claim = store.load(&room).await.unwrap().entries;
+    let written = writer.await.unwrap();
+    assert_eq!(written as usize, at_claim.len());
+    assert_eq!(store.load(&room).await.unwrap().entries, at_claim);
+    assert!(new > old);
+    verify_chain(&at_claim).unwrap();
+}
+
+async fn the_committer_refuses_only_the_fenced_room(store: &Store) {
+    let fenced = new_room(store, "gc").await;
+    let fine = new_room(store, "gc").await;
+    let old = store.claim_room(&fenced).await.unwrap();
+    let current = store.claim_room(&fenced).await.unwrap();
+    let epoch = store.claim_room(&fine).await.unwrap();
+    let committer = yishi::hub::Committer::spawn(store.clone());
+    let mut f = Writer::new();
+    let mut g = Writer::new();
+    // Sent together, so they are likely to share a transaction.
+    let (refused, written) = tokio::join!(
+        committer.commit(append_as(old, &fenced, vec![f.note("stale")])),
+        committer.commit(append_as(epoch, &fine, vec![g.note("fresh")])),
+    );
+    assert!(
+        matches!(refused, Err(yishi::hub::CommitError::Fenced { held, current: c }) if held == old && c == current),
+        "{refused:?}"
+    );
+    written.unwrap();
+    assert!(store.load(&fenced).await.unwrap().entries.is_empty());
+    assert_eq!(store.load(&fine).await.unwrap().entries.len(), 1);
 }

@@ -52,6 +52,11 @@ impl From<HubError> for ApiError {
         match e {
             HubError::UnknownRoom(id) => not_found(&id),
             HubError::Store(e) => e.into(),
+            e @ (HubError::Elsewhere { .. } | HubError::Lease(_) | HubError::Stopping) => ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            ),
         }
     }
 }

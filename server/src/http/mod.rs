@@ -62,7 +62,27 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
         ),
         None => None,
     };
-    let hub = Hub::start(store.clone(), config.token_keys.clone(), hub_config, media).await?;
+    let cluster = match &config.cluster {
+        Some(cluster) => {
+            let node = crate::bus::ClusterNode::join(
+                &cluster.nats,
+                cluster.node.clone(),
+                cluster.lease_ttl,
+            )
+            .await?;
+            tracing::info!(node = %cluster.node, nats = %cluster.nats, "joined the cluster");
+            Some(node)
+        }
+        None => None,
+    };
+    let hub = Hub::start_in(
+        store.clone(),
+        config.token_keys.clone(),
+        hub_config,
+        media,
+        cluster,
+    )
+    .await?;
     let state = AppState {
         hub,
         store,

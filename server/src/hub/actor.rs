@@ -18,10 +18,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use yishi_protocol::{Command, ErrorCode, ErrorMessage, Millis, Seq};
 
+use super::commit::CommitError;
 use super::core::{Input, RoomCore, Turn};
 use super::{Committer, HubConfig, now};
+use crate::bus::LeaseKeeper;
 use crate::media::Sfu;
-use crate::store::{Loaded, Store, StoredRoom};
+use crate::store::{Epoch, Loaded, Store, StoredRoom};
 
 pub(crate) use super::core::{Attach, ConnId};
 
@@ -104,13 +106,27 @@ struct RoomActor {
     /// The SFU, told whose audio the floor allows whenever that changes.
     media: Option<Sfu>,
     media_room: Arc<str>,
+    /// This actor's claim on the room: every append carries it, and the store refuses
+    /// them all once someone else has claimed the room since.
+    epoch: Epoch,
+    /// In a cluster, the room's lease: the actor steps down when it is lost, and gives it
+    /// up when it stops.
+    lease: Option<LeaseKeeper>,
 }
 
 const MAX_BATCH: usize = 1024;
 
+/// What entitles an actor to serve its room: its claim in the store and, in a
+/// cluster, the lease it keeps.
+pub(crate) struct Tenure {
+    pub epoch: Epoch,
+    pub lease: Option<LeaseKeeper>,
+}
+
 pub(crate) fn spawn(
     stored: StoredRoom,
     loaded: Loaded,
+    tenure: Tenure,
     committer: Committer,
     store: Store,
     config: HubConfig,
@@ -120,6 +136,8 @@ pub(crate) fn spawn(
     let (tx, rx) = mpsc::channel(4096);
     let actor = RoomActor {
         media_room: Arc::from(stored.id.as_str()),
+        epoch: tenure.epoch,
+        lease: tenure.lease,
         core,
         committer,
         store,
@@ -137,7 +155,7 @@ fn instant_of(at: Millis) -> Instant {
 impl RoomActor {
     async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
         let id = self.core.id().to_owned();
-        tracing::info!(room = %id, seq = self.core.seq(), "room actor started");
+        tracing::info!(room = %id, seq = self.core.seq(), epoch = %self.epoch, "room actor started");
         if let Some(at) = self.core.unpublished_close() {
             self.publish_close(at).await;
         }
@@ -161,6 +179,11 @@ impl RoomActor {
                     self.core.timers(now());
                     continue;
                 }
+                _ = lease_lost(&mut self.lease) => {
+                    tracing::warn!(room = %id, "room stopped: this node lost its lease");
+                    self.core.failed();
+                    break;
+                }
             }
             let stop = batch.iter().any(|m| matches!(m, Msg::Stop));
             let inputs = batch
@@ -181,20 +204,26 @@ impl RoomActor {
                 break;
             }
         }
+        if let Some(lease) = self.lease.take()
+            && !lease.is_lost()
+        {
+            lease.release().await;
+        }
         tracing::info!(room = %id, "room actor stopped");
     }
 
     /// The I/O of one turn: commit its events, let the core show and acknowledge them,
     /// commit the ballots it sealed and acknowledge those, publish the final hash.
-    async fn finish(&mut self, mut turn: Turn) -> Result<(), String> {
-        if let Some(append) = turn.append.take() {
+    async fn finish(&mut self, mut turn: Turn) -> Result<(), CommitError> {
+        if let Some(mut append) = turn.append.take() {
+            append.epoch = self.epoch;
             self.committer.commit(append).await?;
         }
         let committed = self.core.committed(turn, now());
         if let Some(mut sealing) = committed.sealing {
-            self.committer
-                .commit(std::mem::take(&mut sealing.append))
-                .await?;
+            let mut append = std::mem::take(&mut sealing.append);
+            append.epoch = self.epoch;
+            self.committer.commit(append).await?;
             self.core.sealed(sealing);
         }
         if let Some(at) = committed.closed_at {
@@ -225,6 +254,14 @@ impl RoomActor {
                 tracing::error!(room = %self.core.id(), error = %e, "could not publish the final hash")
             }
         }
+    }
+}
+
+/// Resolves when the lease (if any) is lost.
+async fn lease_lost(lease: &mut Option<LeaseKeeper>) {
+    match lease {
+        Some(lease) => lease.lost().await,
+        None => std::future::pending().await,
     }
 }
 

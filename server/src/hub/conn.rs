@@ -161,7 +161,14 @@ pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: I
             return;
         }
         Err(e) => {
-            tracing::error!(error = %e, "could not start a room");
+            if matches!(
+                e,
+                super::HubError::Elsewhere { .. } | super::HubError::Stopping
+            ) {
+                tracing::info!(error = %e, "a connection for a room served elsewhere");
+            } else {
+                tracing::error!(error = %e, "could not start a room");
+            }
             let _ = socket
                 .send(error(
                     None,

@@ -361,6 +361,7 @@ impl RoomCore {
                 .collect(),
             requests,
             sealed: Vec::new(),
+            ..Append::default()
         });
         Turn {
             append,
@@ -431,6 +432,7 @@ impl RoomCore {
                 entries: Vec::new(),
                 requests: Vec::new(),
                 sealed: ready.iter().map(|w| w.ballot.clone()).collect(),
+                ..Append::default()
             },
             waiting: ready,
         })

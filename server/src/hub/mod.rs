@@ -21,11 +21,12 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use yishi_protocol::Millis;
 
 use crate::auth::Keys;
+use crate::bus::{ClusterNode, LeaseError, LeaseKeeper, rendezvous};
 use crate::media::{Sfu, TurnConfig};
 use crate::store::{Store, StoreError};
 
 pub use actor::RoomHandle;
-pub use commit::Committer;
+pub use commit::{CommitError, Committer};
 pub use conn::serve_socket;
 
 /// Limits and sizes of the hub. The defaults suit one 2-core machine.
@@ -90,6 +91,15 @@ pub enum HubError {
     UnknownRoom(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// In a cluster: another node serves the room now.
+    #[error("room {room} is served by node {node}")]
+    Elsewhere { room: String, node: String },
+    /// In a cluster: NATS did not say who serves the room.
+    #[error(transparent)]
+    Lease(LeaseError),
+    /// In a cluster: this node is shutting down and takes no more rooms.
+    #[error("this node is shutting down")]
+    Stopping,
 }
 
 /// The wall clock in milliseconds since the epoch: the only clock the rooms see.
@@ -114,6 +124,11 @@ pub struct Hub {
     next_conn: std::sync::atomic::AtomicU64,
     /// The SFU, unless media is off.
     pub(crate) media: Option<Sfu>,
+    /// In a cluster: this node's leases and membership. A room is served here only
+    /// while this node holds its lease.
+    cluster: Option<ClusterNode>,
+    /// Set by [`Hub::shutdown`]: take no more rooms.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 fn per_second(n: u32) -> Quota {
@@ -132,6 +147,20 @@ impl Hub {
         config: HubConfig,
         media: Option<Sfu>,
     ) -> Result<Arc<Hub>, HubError> {
+        Hub::start_in(store, keys, config, media, None).await
+    }
+
+    /// Start the hub as a node of a cluster (`cluster`), or alone (`None`, as
+    /// [`Hub::start`]). A node does not start every room at once: a room starts on the
+    /// node where it is first needed, or on the node rendezvous hashing gives it to
+    /// (the sweeper), if no other node holds its lease.
+    pub async fn start_in(
+        store: Store,
+        keys: Keys,
+        config: HubConfig,
+        media: Option<Sfu>,
+        cluster: Option<ClusterNode>,
+    ) -> Result<Arc<Hub>, HubError> {
         let committer = Committer::spawn(store.clone());
         let hub = Arc::new(Hub {
             ip_commands: RateLimiter::keyed(per_second(config.commands_per_ip)),
@@ -144,7 +173,13 @@ impl Hub {
             loading: tokio::sync::Mutex::new(()),
             next_conn: std::sync::atomic::AtomicU64::new(1),
             media,
+            cluster,
+            stopping: std::sync::atomic::AtomicBool::new(false),
         });
+        if let Some(cluster) = &hub.cluster {
+            spawn_sweeper(&hub, cluster.leases.ttl() / 2);
+            return Ok(hub);
+        }
         for room in hub.store.list_rooms().await? {
             if room.closed_at.is_none() {
                 hub.room(&room.id).await?;
@@ -165,10 +200,46 @@ impl Hub {
         let Some(stored) = self.store.room(id).await? else {
             return Err(HubError::UnknownRoom(id.to_owned()));
         };
-        let loaded = self.store.load(id).await?;
+        // In a cluster, the lease first: only its holder serves the room.
+        let keeper = match &self.cluster {
+            None => None,
+            Some(_) if self.stopping.load(std::sync::atomic::Ordering::Relaxed) => {
+                return Err(HubError::Stopping);
+            }
+            Some(node) => match node.leases.acquire(id).await {
+                Ok(lease) => Some(LeaseKeeper::spawn(node.leases.clone(), lease)),
+                Err(LeaseError::Held { by, .. }) => {
+                    return Err(HubError::Elsewhere {
+                        room: id.to_owned(),
+                        node: by,
+                    });
+                }
+                Err(e) => return Err(HubError::Lease(e)),
+            },
+        };
+        // Claim before loading: once the claim commits, a previous writer can append
+        // nothing more, so the load sees the whole record.
+        let claimed = async {
+            let epoch = self.store.claim_room(id).await?;
+            Ok::<_, StoreError>((epoch, self.store.load(id).await?))
+        }
+        .await;
+        let (epoch, loaded) = match claimed {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                if let Some(keeper) = keeper {
+                    keeper.release().await;
+                }
+                return Err(e.into());
+            }
+        };
         let handle = actor::spawn(
             stored,
             loaded,
+            actor::Tenure {
+                epoch,
+                lease: keeper,
+            },
             self.committer.clone(),
             self.store.clone(),
             self.config.clone(),
@@ -204,13 +275,81 @@ impl Hub {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Ask every room actor to finish what it has and stop.
+    /// In a cluster: take every open room that no node holds and that rendezvous
+    /// hashing over the live nodes gives to this node (failover without waiting for a
+    /// client, and the rooms' start across the nodes).
+    async fn sweep(&self) -> Result<(), HubError> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(());
+        };
+        let live = cluster.membership.live().await.map_err(|e| {
+            HubError::Lease(LeaseError::Unreachable {
+                room: String::new(),
+                reason: e.to_string(),
+            })
+        })?;
+        for room in self.store.list_rooms().await? {
+            if self.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            if room.closed_at.is_some()
+                || self.live(&room.id).is_some()
+                || rendezvous::choose(&room.id, &live) != Some(cluster.node())
+            {
+                continue;
+            }
+            match self.room(&room.id).await {
+                Ok(_) => {
+                    tracing::info!(room = %room.id, "took a room no node served");
+                    metrics::counter!("yishi_rooms_taken_total").increment(1);
+                }
+                Err(HubError::Elsewhere { .. }) => {}
+                Err(e) => tracing::warn!(room = %room.id, error = %e, "could not take a room"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Ask every room actor to finish what it has and stop. In a cluster, wait (a few
+    /// seconds at most) for them to give their leases up, so other nodes can take the
+    /// rooms at once, and leave the cluster.
     pub async fn shutdown(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let handles: Vec<RoomHandle> = self.lock_rooms().drain().map(|(_, h)| h).collect();
-        for h in handles {
+        for h in &handles {
             h.stop().await;
         }
+        if let Some(cluster) = &self.cluster {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+            while handles.iter().any(|h| !h.is_stopped()) && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            if let Err(e) = cluster.membership.leave_now().await {
+                tracing::warn!(error = %e, "could not leave the cluster; the node drops out after the TTL");
+            }
+        }
     }
+}
+
+/// Sweep every `every` while the hub lives and is not stopping.
+fn spawn_sweeper(hub: &Arc<Hub>, every: std::time::Duration) {
+    let hub = Arc::downgrade(hub);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(hub) = hub.upgrade() else { return };
+            if hub.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            if let Err(e) = hub.sweep().await {
+                tracing::warn!(error = %e, "room sweep failed");
+            }
+        }
+    });
 }
 
 pub(crate) use crate::outbox::Out;

@@ -7,7 +7,8 @@
 //! call, which is one transaction.
 //!
 //! Three tables (see `server/migrations/`):
-//! - `rooms`: id, title, kind, creation, closing and the final hash published at close;
+//! - `rooms`: id, title, kind, creation, closing, the final hash published at close and
+//!   the owner's epoch (see [`Store::claim_room`]);
 //! - `events`: one row per [`RecordEntry`] — sequence number, time, actor, the canonical
 //!   JSON of the event's body, `prev` and `hash` — so the exact entry comes back and
 //!   [`crate::room::verify_chain`] passes on what is loaded;
@@ -74,6 +75,16 @@ pub enum StoreError {
     FinalHashMismatch { room: String, head: String },
     #[error("another writer appended to the same record at the same time")]
     Conflict,
+    /// The writer's claim on the room is stale: another writer took the room since (a new
+    /// owner, a restart). Stop writing for this room; whoever holds it now goes on.
+    #[error(
+        "room {room:?} was taken over: this writer holds epoch {held}, the room is at {current}"
+    )]
+    Fenced {
+        room: String,
+        held: Epoch,
+        current: Epoch,
+    },
     #[error("value out of range for the store: {0}")]
     OutOfRange(&'static str),
     #[error("corrupt row: {0}")]
@@ -81,6 +92,17 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The fencing token of a room's writer: [`Store::claim_room`] returns a new, larger one
+/// each time, and an [`Append`] carrying any other is refused. Only ever increases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Epoch(pub u64);
+
+impl std::fmt::Display for Epoch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// What a room is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -140,6 +162,9 @@ pub struct StoredRoom {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Append {
     pub room: String,
+    /// The writer's claim on the room ([`Store::claim_room`]); the append is refused with
+    /// [`StoreError::Fenced`] unless it is the room's current epoch.
+    pub epoch: Epoch,
     pub entries: Vec<RecordEntry>,
     /// Request ids answered by these entries: the command's request id goes on the row of
     /// its last event (sequence number), for deduplication across restarts.
@@ -193,6 +218,11 @@ trait Pool {
     /// A transaction that will write: on SQLite it takes the write lock at once, so a
     /// read-then-write never fails to upgrade.
     async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
+    /// Appended to the look-up of the rooms' heads in an append (whose room table is
+    /// `r`): on PostgreSQL a share lock on each room's row, so a concurrent claim waits
+    /// for the append to commit, or the append sees the claim's epoch (SQLite's write
+    /// transactions are serial already).
+    const LOCK_ROOMS: &'static str;
     /// A transaction whose reads all see the same snapshot.
     async fn begin_read(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
 }
@@ -200,6 +230,7 @@ trait Pool {
 impl Pool for SqlitePool {
     type Db = sqlx::Sqlite;
     const TOUCH_POLLS: bool = false;
+    const LOCK_ROOMS: &'static str = "";
     async fn begin_write(&self) -> Result<Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
         self.begin_with("BEGIN IMMEDIATE").await
     }
@@ -212,6 +243,7 @@ impl Pool for SqlitePool {
 impl Pool for PgPool {
     type Db = sqlx::Postgres;
     const TOUCH_POLLS: bool = true;
+    const LOCK_ROOMS: &'static str = " FOR SHARE OF r";
     async fn begin_write(&self) -> Result<Transaction<'static, sqlx::Postgres>, sqlx::Error> {
         self.begin().await
     }
@@ -230,7 +262,7 @@ const ROOM_HEAD: &str = "SELECT r.closed_at, e.seq, e.hash FROM rooms r \
        AND e.seq = (SELECT MAX(seq) FROM events WHERE room_id = r.id) \
      WHERE r.id = $1";
 /// The same for many rooms: the caller adds the ids and the closing parenthesis.
-const ROOM_HEADS: &str = "SELECT r.id, r.closed_at, e.seq, e.hash FROM rooms r \
+const ROOM_HEADS: &str = "SELECT r.id, r.closed_at, e.seq, e.hash, r.owner_epoch FROM rooms r \
      LEFT JOIN events e ON e.room_id = r.id \
        AND e.seq = (SELECT MAX(seq) FROM events WHERE room_id = r.id) \
      WHERE r.id IN (";
@@ -419,6 +451,37 @@ impl Store {
         })
     }
 
+    /// Take room `id` for writing: its epoch is incremented in one statement and the new
+    /// value returned. From the moment this commits, appends carrying an older epoch are
+    /// refused ([`StoreError::Fenced`]), and no append with an older epoch that was still
+    /// running can commit after it (see `LOCK_ROOMS`): load the room after claiming it to
+    /// see everything its previous writer wrote.
+    pub async fn claim_room(&self, id: &str) -> StoreResult<Epoch> {
+        with_pool!(self, |pool| {
+            let row = sqlx::query(
+                "UPDATE rooms SET owner_epoch = owner_epoch + 1 WHERE id = $1 \
+                 RETURNING owner_epoch",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .ok_or_else(|| StoreError::UnknownRoom(id.to_owned()))?;
+            epoch_out(row.try_get(0)?)
+        })
+    }
+
+    /// Room `id`'s current epoch: that of its last claim, 0 if never claimed.
+    pub async fn room_epoch(&self, id: &str) -> StoreResult<Epoch> {
+        with_pool!(self, |pool| {
+            let row = sqlx::query("SELECT owner_epoch FROM rooms WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+                .ok_or_else(|| StoreError::UnknownRoom(id.to_owned()))?;
+            epoch_out(row.try_get(0)?)
+        })
+    }
+
     // ----- the record -----
 
     /// Write a batch of appends, from any rooms, in one transaction, and return once it is
@@ -475,16 +538,25 @@ impl Store {
                     ids.push_bind(*room);
                 }
                 ids.push_unseparated(")");
+                query.push(lock_rooms(pool));
                 for row in query.build().fetch_all(&mut *tx).await? {
                     let id: String = row.try_get(0)?;
                     let closed: Option<i64> = row.try_get(1)?;
                     let seq: Option<i64> = row.try_get(2)?;
                     let hash: Option<String> = row.try_get(3)?;
+                    let current = epoch_out(row.try_get(4)?)?;
                     let Some(room) = chunk.iter().find(|r| **r == id) else {
                         continue;
                     };
                     if closed.is_some() {
                         return Err(StoreError::RoomClosed(id));
+                    }
+                    if let Some(stale) = batch.iter().find(|a| a.room == id && a.epoch != current) {
+                        return Err(StoreError::Fenced {
+                            room: id,
+                            held: stale.epoch,
+                            current,
+                        });
                     }
                     let head = match (seq, hash) {
                         (Some(seq), Some(hash)) => (seq_out(seq)?, hash),
@@ -767,6 +839,16 @@ fn private_file(path: &std::path::Path) -> std::io::Result<()> {
 
 fn pool_touches<P: Pool>(_pool: &P) -> bool {
     P::TOUCH_POLLS
+}
+
+fn lock_rooms<P: Pool>(_pool: &P) -> &'static str {
+    P::LOCK_ROOMS
+}
+
+fn epoch_out(epoch: i64) -> StoreResult<Epoch> {
+    u64::try_from(epoch)
+        .map(Epoch)
+        .map_err(|_| corrupt("rooms.owner_epoch", epoch))
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
