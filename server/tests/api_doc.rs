@@ -1,0 +1,116 @@
+//! The OpenAPI description in docs/api.md against the running server: every operation it
+//! documents under `/api/v1` is a route (the server answers it with something other than
+//! 404 or 405, without credentials), and every route of the admin and staff API is
+//! documented.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Backend, TestServer};
+use reqwest::{Method, StatusCode};
+
+/// The (method, path) pairs of the OpenAPI block, read line by line: paths are the keys
+/// indented by two spaces under `paths:`, operations the HTTP methods by four.
+fn documented() -> Vec<(Method, String)> {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/api.md")).unwrap();
+    let yaml = doc
+        .split("```yaml")
+        .nth(1)
+        .expect("an OpenAPI block")
+        .split("```")
+        .next()
+        .unwrap();
+    let mut out = Vec::new();
+    let mut in_paths = false;
+    let mut path = String::new();
+    for line in yaml.lines() {
+        if line == "paths:" {
+            in_paths = true;
+        } else if in_paths && !line.starts_with(' ') && !line.is_empty() {
+            break;
+        } else if in_paths && line.starts_with("  /") && line.ends_with(':') {
+            path = line.trim().trim_end_matches(':').to_owned();
+        } else if in_paths
+            && let Some(m) = line.strip_prefix("    ").and_then(|l| l.strip_suffix(':'))
+            && ["get", "post", "put", "patch", "delete"].contains(&m)
+            && let Ok(method) = m.to_uppercase().parse::<Method>()
+        {
+            out.push((method, path.clone()));
+        }
+    }
+    out
+}
+
+/// The routes the server has under `/api/v1`, as written in its router.
+const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/v1/rooms"),
+    ("POST", "/api/v1/rooms"),
+    ("GET", "/api/v1/rooms/{id}"),
+    ("POST", "/api/v1/rooms/{id}/close"),
+    ("POST", "/api/v1/rooms/{id}/tokens"),
+    ("GET", "/api/v1/rooms/{id}/record"),
+    ("GET", "/api/v1/rooms/{id}/attendance"),
+    ("GET", "/api/v1/rooms/{id}/speaking"),
+    ("GET", "/api/v1/staff"),
+    ("POST", "/api/v1/staff"),
+    ("POST", "/api/v1/staff/password"),
+    ("POST", "/api/v1/staff/login"),
+    ("POST", "/api/v1/staff/logout"),
+    ("GET", "/api/v1/staff/me"),
+    ("GET", "/api/v1/staff/audit"),
+];
+
+#[tokio::test]
+async fn every_documented_operation_is_a_route_and_every_route_is_documented() {
+    let ops = documented();
+    assert!(ops.len() >= 15, "the OpenAPI block was read: {ops:?}");
+    let server = TestServer::start(Backend::Sqlite).await;
+    let http = reqwest::Client::new();
+    for (method, path) in ops.iter().filter(|(_, p)| p.starts_with("/api/v1")) {
+        let url = server.url(&path.replace("{id}", "no-such-room"));
+        let r = http
+            .request(method.clone(), &url)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status() != StatusCode::NOT_FOUND && r.status() != StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path} is documented but answers {}",
+            r.status()
+        );
+    }
+    // A path that is not a route does answer 404, so the check above can fail.
+    let r = http
+        .get(server.url("/api/v1/no-such-thing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    for (method, path) in ROUTES {
+        assert!(
+            ops.iter().any(|(m, p)| m.as_str() == *method && p == path),
+            "{method} {path} is a route but not in docs/api.md's OpenAPI"
+        );
+        // And the list above is the router's: each answers other than 404/405.
+        let r = http
+            .request(
+                method.parse().unwrap(),
+                server.url(&path.replace("{id}", "no-such-room")),
+            )
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status() != StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}: {}",
+            r.status()
+        );
+    }
+}
