@@ -25,7 +25,7 @@ help:
 	@echo "  make clippy  lint the workspace, warnings are errors"
 
 # The web client is built first: the server binary embeds web-client/dist.
-test: fmt-check web clippy cargo-test web-test e2e load-smoke bindings-check
+test: fmt-check web clippy cargo-test web-test e2e load-smoke bindings-check fuzz-smoke
 
 # web-client/package.json pins rollup (an override) to a release whose platform packages
 # all exist in the registry; otherwise `npm ci` refuses the lock file.
@@ -91,3 +91,26 @@ bench:
 	target/release/yishi-loadtest --spawn --peer auto -n 2000 --rate 10 --duration 10 \
 		--voters 2000 --joins 2000 --subscribers 25,100,200 --max-seconds 300 \
 		--json docs/bench/latest.json --md docs/bench/latest.md all
+
+# Fuzzing (server/fuzz/, its own workspace; see docs/fuzzing.md). `fuzz-smoke` builds the
+# targets once (cargo-fuzz: nightly flags, enabled on stable by RUSTC_BOOTSTRAP=1;
+# AddressSanitizer and debug assertions; 16 codegen units, for a build twice as fast
+# at the price of somewhat slower runs), then runs each built binary (not `cargo fuzz
+# run`, which would rebuild whenever the tree changed meanwhile) over its kept crash
+# inputs (regressions/<target>/), then fuzzes it for 20 s from its seeds; new inputs go
+# to the ignored corpus/<target>/, a crash to artifacts/<target>/.
+.PHONY: fuzz-smoke
+FUZZ_TARGETS := client_message room_commands sdp_offer
+FUZZ_BIN = server/fuzz/target/$(shell rustc -vV | sed -n 's/^host: //p')/release
+FUZZ_LIMITS := -rss_limit_mb=2048 -timeout=10
+fuzz-smoke:
+	RUSTC_BOOTSTRAP=1 cargo fuzz build --fuzz-dir server/fuzz --debug-assertions --codegen-units 16
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		d=server/fuzz; mkdir -p $$d/regressions/$$t $$d/corpus/$$t $$d/artifacts/$$t; \
+		echo "== $$t: regressions"; \
+		ASAN_OPTIONS=detect_odr_violation=0 $(FUZZ_BIN)/$$t -artifact_prefix=$$d/artifacts/$$t/ \
+			-runs=0 $(FUZZ_LIMITS) $$d/regressions/$$t; \
+		echo "== $$t: 20 s"; \
+		ASAN_OPTIONS=detect_odr_violation=0 $(FUZZ_BIN)/$$t -artifact_prefix=$$d/artifacts/$$t/ \
+			-max_total_time=20 -print_final_stats=1 $(FUZZ_LIMITS) $$d/corpus/$$t $$d/seeds/$$t; \
+	done

@@ -47,6 +47,25 @@ pub struct MediaConfig {
 /// The default [`MediaConfig::max_peers`].
 pub const DEFAULT_MAX_PEERS: usize = 1000;
 
+/// Answer an SDP offer the way the SFU answers a new media session's, without a socket
+/// or a peer: parse it, configure the `Rtc` (for a publisher or a viewer), accept it,
+/// take what the `Rtc` then outputs, and read the offer's screen-share mids. Returns the
+/// answer's SDP and those mids, or why the offer is refused. For the `sdp_offer` fuzz
+/// target (`server/fuzz/`).
+pub fn answer_offer(sdp: &str, publish: bool) -> Result<(String, Vec<String>), String> {
+    let now = std::time::Instant::now();
+    let candidates = [SocketAddr::from(([127, 0, 0, 1], 3478))];
+    let (mut rtc, answer) = unit::answer_offer(sdp, publish, &candidates, now)?;
+    // As `Peer::drain` does after accepting, bounded.
+    for _ in 0..10_000 {
+        match rtc.poll_output() {
+            Ok(str0m::Output::Timeout(_)) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    Ok((answer.to_sdp_string(), peer::slides_mids(sdp)))
+}
+
 /// A handle to the running SFU. Cheap to clone.
 #[derive(Clone)]
 pub struct Sfu {
