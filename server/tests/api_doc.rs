@@ -96,21 +96,5 @@ async fn every_documented_operation_is_a_route_and_every_route_is_documented() {
             ops.iter().any(|(m, p)| m.as_str() == *method && p == path),
             "{method} {path} is a route but not in docs/api.md's OpenAPI"
         );
-        // And the list above is the router's: each answers other than 404/405.
-        let r = http
-            .request(
-                method.parse().unwrap(),
-                server.url(&path.replace("{id}", "no-such-room")),
-            )
-            .header("content-type", "application/json")
-            .body("{}")
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            r.status() != StatusCode::METHOD_NOT_ALLOWED,
-            "{method} {path}: {}",
-            r.status()
-        );
     }
 }
