@@ -131,8 +131,24 @@ pub async fn create(state: &AppState) -> anyhow::Result<()> {
         "  audience 观众:               {}&layout=lecture\n",
         audience(&lecture)
     );
+    // The console, with an admin account whose one-time link is new at each start.
+    let secret = crate::staff::invite(
+        &state.store,
+        DEMO_STAFF,
+        crate::staff::StaffRole::Admin,
+        now().0 as i64,
+    )
+    .await?;
+    println!("Console 会务管理: set a password for the admin \"{DEMO_STAFF}\", then log in:");
+    println!(
+        "  {}\n",
+        crate::staff::set_password_link(&config.public_url, &secret)
+    );
     Ok(())
 }
+
+/// The demo's staff account (an admin) for the console.
+const DEMO_STAFF: &str = "会务组";
 
 /// Close the demo rooms of earlier starts that are still open.
 async fn close_earlier(state: &AppState) {
