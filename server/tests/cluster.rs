@@ -94,18 +94,29 @@ async fn a_room_is_served_by_its_lease_holder_and_handed_over_at_shutdown() {
     };
     let (owner, other) = (nodes[owner], nodes[1 - owner]);
     h.ok(Command::OpenCheckIn).await;
-    let last = h.ok(Command::StartSession).await.unwrap();
+    h.ok(Command::StartSession).await;
 
-    // The other node does not serve it while the owner holds its lease.
-    let refused = Client::connect(other.addr, &other.token(&room, &host), None)
+    // A client of the other node is relayed to the owner: its commands are
+    // acknowledged there, and both see the same events.
+    let member = Participant::new("m1", "张委员", Role::Member);
+    let mut m = Client::connect(other.addr, &other.token(&room, &member), None)
         .await
-        .err()
-        .expect("a room is served by one node");
-    assert_eq!(refused.code, ErrorCode::Unavailable);
+        .expect("the other node relays to the owner");
+    let said = m
+        .ok(Command::SendChat {
+            text: "从另一个节点发言".into(),
+        })
+        .await
+        .unwrap();
+    h.through(said).await;
+    m.through(said).await;
+    let last = said;
 
-    // The owner shuts down: the other can take the room at once (well inside the
-    // lease's TTL), with everything the owner acknowledged.
+    // The owner shuts down: the relayed client is told to go (and would resume), and
+    // the other node can take the room at once (well inside the lease's TTL), with
+    // everything the owner acknowledged.
     owner.state.hub.shutdown().await;
+    while m.recv().await.is_some() {}
     let started = Instant::now();
     let mut h = Client::connect(other.addr, &other.token(&room, &host), None)
         .await
@@ -129,6 +140,7 @@ async fn a_room_is_served_by_its_lease_holder_and_handed_over_at_shutdown() {
 
 /// A `yishi serve --cluster` process.
 struct ProcessNode {
+    name: String,
     addr: SocketAddr,
     child: Child,
     _data: tempfile::TempDir,
@@ -161,6 +173,7 @@ impl ProcessNode {
             .spawn()
             .unwrap();
         let mut node = ProcessNode {
+            name: name.to_owned(),
             addr,
             child,
             _data: data,
@@ -235,21 +248,18 @@ impl Drop for ProcessNode {
     }
 }
 
-/// Which of `nodes` serves `room`: connect to each in turn until one welcomes.
+/// Connect `who` through the first of `nodes` (which serves the room or relays to the
+/// node that does), and say which of `nodes` owns the room.
 async fn owner_of(nodes: &[&ProcessNode], room: &str, who: &Participant) -> (usize, Client) {
-    let started = Instant::now();
-    loop {
-        for (i, node) in nodes.iter().enumerate() {
-            if let Ok(client) = node.connect(room, who).await {
-                return (i, client);
-            }
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no node serves {room}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let client = nodes[0]
+        .connect_within(room, who, Duration::from_secs(30))
+        .await;
+    let holder = lease_holder(room).await.expect("the room has an owner");
+    let owner = nodes
+        .iter()
+        .position(|n| n.name == holder)
+        .expect("one of the nodes owns the room");
+    (owner, client)
 }
 
 /// Who holds `room`'s lease, as NATS says.
@@ -321,14 +331,25 @@ async fn when_the_owner_is_killed_another_node_serves_the_room_with_everything_a
     let (owner, mut h) = owner_of(&[&nodes[0], &nodes[1]], &room, &host).await;
     let survivor = 1 - owner;
     h.ok(Command::OpenCheckIn).await;
-    let last = h.ok(Command::StartSession).await.unwrap();
-    assert_eq!(
-        nodes[survivor].connect(&room, &host).await.err(),
-        Some(ErrorCode::Unavailable)
-    );
+    h.ok(Command::StartSession).await;
+    // A member on the other node is relayed to the owner.
+    let member = Participant::new("m1", "张委员", Role::Member);
+    let mut m = nodes[survivor]
+        .connect_within(&room, &member, FAILOVER)
+        .await;
+    let last = m
+        .ok(Command::SendChat {
+            text: "经由另一节点".into(),
+        })
+        .await
+        .unwrap();
+    h.through(last).await;
 
     nodes[owner].kill();
     let killed = Instant::now();
+    // The relay notices that the owner left the cluster and tells the member to resume.
+    while m.recv().await.is_some() {}
+    assert!(killed.elapsed() < FAILOVER, "{:?}", killed.elapsed());
     // The survivor takes the room by itself, with no client asking for it.
     while lease_holder(&room).await.as_deref() != Some(names[survivor].as_str()) {
         assert!(
@@ -341,6 +362,17 @@ async fn when_the_owner_is_killed_another_node_serves_the_room_with_everything_a
     assert!(killed.elapsed() < FAILOVER);
     assert_eq!(h.welcome.snapshot.as_ref().unwrap().seq, last);
     assert_eq!(h.ok(Command::PauseSession).await, Some(last + 1));
+    // The member resumes on the survivor exactly where it was.
+    let resume = yishi_protocol::Resume {
+        session: m.welcome.session.clone(),
+        last_seq: m.through,
+    };
+    let mut m = Client::connect(nodes[survivor].addr, &token(&room, &member), Some(resume))
+        .await
+        .expect("the member resumes");
+    assert!(m.welcome.snapshot.is_none(), "resumed, not resynchronised");
+    m.through(last + 1).await;
+    assert_eq!(m.events.first().map(|e| e.seq), Some(last + 1));
     let record = record_of(&database, &room).await;
     assert_eq!(record.len() as u32, last + 1);
 }
@@ -391,12 +423,155 @@ async fn an_owner_paused_past_its_lease_cannot_append_when_it_wakes_and_steps_do
     .expect("a closed the stale connection");
     assert_eq!(answered, None, "a stale owner acknowledged a command");
 
-    // a is alive and no longer serves the room; the record is b's and verifies.
-    assert_eq!(
-        a.connect(&room, &host).await.err(),
-        Some(ErrorCode::Unavailable)
-    );
-    assert_eq!(new.ok(Command::ResumeSession).await, Some(last + 2));
+    // a is alive and no longer serves the room: b does, and a relays to it; the record
+    // is b's and verifies.
+    assert_eq!(lease_holder(&room).await.as_deref(), Some(b.name.as_str()));
+    let member = Participant::new("m1", "张委员", Role::Member);
+    let mut m = a.connect_within(&room, &member, FAILOVER).await;
+    assert!(m.welcome.snapshot.as_ref().unwrap().seq > last);
+    let resumed = new.ok(Command::ResumeSession).await.unwrap();
+    m.through(resumed).await;
     let record = record_of(&database, &room).await;
-    assert_eq!(record.len() as u32, last + 2);
+    assert_eq!(record.len() as u32, resumed);
+}
+
+/// Connect to `node`, retrying while the room is being started or moved.
+async fn join(node: &TestServer, token: &str, resume: Option<yishi_protocol::Resume>) -> Client {
+    let started = Instant::now();
+    loop {
+        match Client::connect(node.addr, token, resume.clone()).await {
+            Ok(client) => return client,
+            Err(e) if e.code == ErrorCode::Unavailable => {}
+            Err(e) => panic!("refused: {e:?}"),
+        }
+        assert!(started.elapsed() < FAILOVER, "no node serves the room");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(yishi_pg, yishi_nats)),
+    ignore = "needs PostgreSQL and NATS: set YISHI_TEST_PG and YISHI_TEST_NATS"
+)]
+async fn a_consultation_runs_across_three_nodes_and_resumes_when_its_owner_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(Backend::Postgres, dir.path()).await;
+    let names = [unique("a"), unique("b"), unique("c")];
+    let first = node(&names[0], &database, None).await;
+    let keys = first.state.config.token_keys.clone();
+    let nodes = [
+        first,
+        node(&names[1], &database, Some(&keys)).await,
+        node(&names[2], &database, Some(&keys)).await,
+    ];
+    let room = unique("r");
+    nodes[0].create_room(&room, "三节点协商").await;
+    let link = keys.mint(&Claims::audience_link(
+        &room,
+        yishi::hub::now(),
+        Duration::from_secs(3600),
+    ));
+
+    // The host on the first node, a member on each of the others, a viewer on each.
+    let people = [
+        (0, Participant::new("host", "主持人", Role::Host)),
+        (1, Participant::new("m1", "张委员", Role::Member)),
+        (2, Participant::new("m2", "李委员", Role::Member)),
+    ];
+    let mut clients = Vec::new();
+    for (at, who) in &people {
+        let token = nodes[*at].token(&room, who);
+        clients.push((*at, token.clone(), join(&nodes[*at], &token, None).await));
+    }
+    for (at, node) in nodes.iter().enumerate() {
+        clients.push((at, link.clone(), join(node, &link, None).await));
+    }
+    let request = Command::RequestFloor {
+        kind: yishi_protocol::EntryKind::Impromptu,
+        speaker: None,
+        replying_to: None,
+    };
+    clients[0].2.ok(Command::OpenCheckIn).await;
+    clients[0].2.ok(Command::StartSession).await;
+    clients[1].2.ok(request.clone()).await;
+    clients[2].2.ok(request).await;
+    clients[0]
+        .2
+        .ok(Command::GrantFloor {
+            entry: None,
+            reason: None,
+        })
+        .await;
+    clients[5]
+        .2
+        .ok(Command::AskQuestion {
+            text: "第三个节点上的观众提问".into(),
+        })
+        .await;
+    let last = clients[0].2.ok(Command::PauseSession).await.unwrap();
+    // Everyone gets everything of their view, in order (the client checks that each
+    // batch follows the one before); each view is the same on every node.
+    for (_, _, client) in &mut clients {
+        client.through(last).await;
+    }
+    // From when the last of them joined.
+    let all_in = clients[5].2.welcome.snapshot.as_ref().unwrap().seq;
+    let seqs = |c: &Client| {
+        c.events
+            .iter()
+            .map(|e| e.seq)
+            .filter(|s| *s > all_in)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(seqs(&clients[1].2), seqs(&clients[2].2), "members' views");
+    assert_eq!(seqs(&clients[3].2), seqs(&clients[4].2), "audience views");
+    assert!(
+        clients[3].2.events.iter().any(|e| e.seq == last),
+        "the audience sees the session paused"
+    );
+
+    // The owner leaves: every client is told to go; each comes back, to its node or to
+    // another if its node was the owner, and resumes.
+    let holder = lease_holder(&room).await.unwrap();
+    let owner = names.iter().position(|n| *n == holder).unwrap();
+    nodes[owner].state.hub.shutdown().await;
+    let mut back = Vec::new();
+    for (at, token, mut client) in clients {
+        while client.recv().await.is_some() {}
+        let at = if at == owner { (owner + 1) % 3 } else { at };
+        let resume = yishi_protocol::Resume {
+            session: client.welcome.session.clone(),
+            last_seq: client.through,
+        };
+        let mut again = join(&nodes[at], &token, Some(resume)).await;
+        if client.welcome.view != yishi_protocol::View::Audience {
+            // Members and the host resume exactly on the new owner.
+            assert!(
+                again.welcome.snapshot.is_none(),
+                "resumed, not resynchronised"
+            );
+        }
+        again.events = client.events;
+        back.push(again);
+    }
+    let resumed = back[0].ok(Command::ResumeSession).await.unwrap();
+    for client in &mut back {
+        client.through(resumed).await;
+    }
+    let member = seqs(&back[1]);
+    assert_eq!(member, seqs(&back[2]), "members' views after the move");
+    assert!(member.windows(2).all(|w| w[0] < w[1]), "no event twice");
+    assert_eq!(member.last(), Some(&resumed));
+    let record = nodes[(owner + 1) % 3]
+        .state
+        .store
+        .load(&room)
+        .await
+        .unwrap()
+        .entries;
+    yishi::room::verify_chain(&record).unwrap();
+    for node in &nodes {
+        node.state.hub.shutdown().await;
+    }
 }

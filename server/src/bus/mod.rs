@@ -147,6 +147,9 @@ pub const NODE_BUCKET: &str = "yishi_nodes";
 pub struct ClusterNode {
     pub leases: std::sync::Arc<Leases>,
     pub membership: Membership,
+    /// The node's NATS connection, for what the nodes send each other (relayed
+    /// connections).
+    pub client: async_nats::Client,
 }
 
 impl ClusterNode {
@@ -157,12 +160,13 @@ impl ClusterNode {
         ttl: std::time::Duration,
     ) -> Result<ClusterNode, BusError> {
         let client = connect(url, &node).await?;
-        let js = async_nats::jetstream::new(client);
+        let js = async_nats::jetstream::new(client.clone());
         let leases = Leases::open(&js, LEASE_BUCKET, node.clone(), ttl).await?;
         let membership = Membership::join(&js, NODE_BUCKET, node, ttl).await?;
         Ok(ClusterNode {
             leases: std::sync::Arc::new(leases),
             membership,
+            client,
         })
     }
 

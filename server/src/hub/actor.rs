@@ -163,7 +163,7 @@ impl RoomActor {
             && let Err(e) = self.finish(turn).await
         {
             tracing::error!(room = %id, error = %e, "room stopped: the voided ballots could not be stored");
-            self.core.failed();
+            self.core.dismiss();
             return;
         }
         let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -181,7 +181,7 @@ impl RoomActor {
                 }
                 _ = lease_lost(&mut self.lease) => {
                     tracing::warn!(room = %id, "room stopped: this node lost its lease");
-                    self.core.failed();
+                    self.core.dismiss();
                     break;
                 }
             }
@@ -196,11 +196,12 @@ impl RoomActor {
             let turn = self.core.apply(inputs, now());
             if let Err(e) = self.finish(turn).await {
                 tracing::error!(room = %id, error = %e, "room stopped: its events could not be stored");
-                self.core.failed();
+                self.core.dismiss();
                 break;
             }
             self.tell_media();
             if stop {
+                self.core.dismiss();
                 break;
             }
         }

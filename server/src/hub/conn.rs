@@ -31,7 +31,7 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const CONTROL_PER_SECOND: NonZeroU32 = NonZeroU32::new(5).expect("non-zero");
 const CONTROL_BURST: NonZeroU32 = NonZeroU32::new(20).expect("non-zero");
 
-fn error(
+pub(super) fn error(
     req: Option<yishi_protocol::RequestId>,
     code: ErrorCode,
     message: impl Into<String>,
@@ -53,11 +53,42 @@ fn close_frame(code: u16, reason: &'static str) -> Message {
     }))
 }
 
+/// What a connection is served over: an upgraded WebSocket, or a client relayed from
+/// another node of the cluster (`relay.rs`).
+pub(crate) trait Socket:
+    futures_util::Stream<Item = Result<Message, axum::Error>>
+    + futures_util::Sink<Message, Error = axum::Error>
+    + Unpin
+    + Send
+    + 'static
+{
+}
+
+impl<T> Socket for T where
+    T: futures_util::Stream<Item = Result<Message, axum::Error>>
+        + futures_util::Sink<Message, Error = axum::Error>
+        + Unpin
+        + Send
+        + 'static
+{
+}
+
 /// Serve one upgraded socket from `ip` until it closes.
-pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: IpAddr) {
+pub async fn serve_socket(hub: std::sync::Arc<Hub>, socket: WebSocket, ip: IpAddr) {
+    serve(hub, socket, ip, true).await;
+}
+
+/// Serve `socket` until it closes. A client whose room another node of the cluster
+/// owns is relayed there if `relay` (a relayed client is never relayed again).
+pub(crate) async fn serve<S: Socket>(
+    hub: std::sync::Arc<Hub>,
+    mut socket: S,
+    ip: IpAddr,
+    relay: bool,
+) {
     // ----- handshake -----
-    let hello = match tokio::time::timeout(HELLO_TIMEOUT, socket.recv()).await {
-        Ok(Some(Ok(Message::Text(text)))) => ClientMessage::from_json(&text),
+    let hello_text = match tokio::time::timeout(HELLO_TIMEOUT, socket.next()).await {
+        Ok(Some(Ok(Message::Text(text)))) => text,
         Ok(Some(Ok(_))) => {
             let _ = socket
                 .send(error(
@@ -73,7 +104,7 @@ pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: I
         }
         _ => return,
     };
-    let hello = match hello {
+    let hello = match ClientMessage::from_json(&hello_text) {
         Ok(ClientMessage::Hello(hello)) => hello,
         Ok(_) => {
             let _ = socket
@@ -143,9 +174,20 @@ pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: I
         }
     };
     drop(token);
+    let hello_text = relay.then_some(hello_text);
     // Boxed: opening a room awaits the store, whose futures are large; inline, their
     // size would stay in every connection's task for its whole life.
-    let room = match Box::pin(hub.room(&claims.room)).await {
+    let room = Box::pin(hub.room(&claims.room)).await;
+    if let Err(super::HubError::Elsewhere { node, .. }) = &room
+        && let (Some(relays), Some(hello), Ok(owner)) =
+            (hub.relays(), hello_text, crate::bus::NodeId::new(node))
+    {
+        drop(claims);
+        // Boxed: the relay's state stays out of every direct connection's task.
+        Box::pin(relays.forward(socket, hello, owner, ip)).await;
+        return;
+    }
+    let room = match room {
         Ok(room) => room,
         Err(super::HubError::UnknownRoom(_)) => {
             let _ = socket
@@ -250,12 +292,12 @@ pub async fn serve_socket(hub: std::sync::Arc<Hub>, mut socket: WebSocket, ip: I
 }
 
 /// Read the client's frames until the socket closes: check them and pass them on.
-async fn read_loop(
+async fn read_loop<S: Socket>(
     hub: std::sync::Arc<Hub>,
     ip: IpAddr,
     room: RoomHandle,
     out_tx: Outbox,
-    mut stream: SplitStream<WebSocket>,
+    mut stream: SplitStream<S>,
     media_owner: Owner,
     writer: tokio::task::JoinHandle<()>,
 ) {
@@ -399,8 +441,8 @@ async fn read_loop(
 }
 
 /// Drain the queue: write everything queued, flush once.
-async fn write_loop(
-    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+async fn write_loop<S: Socket>(
+    mut sink: futures_util::stream::SplitSink<S, Message>,
     mut rx: Inbox,
     kill: oneshot::Receiver<(u16, &'static str)>,
 ) {
@@ -461,8 +503,8 @@ fn write_failed(e: axum::Error) -> Option<(u16, &'static str)> {
 }
 
 /// Send a close frame if the peer takes it within a second, then drop the socket.
-async fn close_now(
-    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+async fn close_now<S: Socket>(
+    mut sink: futures_util::stream::SplitSink<S, Message>,
     close: Option<(u16, &'static str)>,
 ) {
     if let Some((code, reason)) = close {

@@ -446,9 +446,11 @@ impl RoomCore {
         }
     }
 
-    /// The store failed: nothing of the turn was committed. Everyone is told to come back
-    /// (the room is rebuilt from the store); the core is not used again.
-    pub fn failed(&mut self) {
+    /// The room stops here: the store failed (nothing of the turn was committed), this
+    /// node lost the room, or it hands the room over. Everyone is told to come back and
+    /// resume (the room is rebuilt from the store, here or on another node); the core
+    /// is not used again.
+    pub fn dismiss(&mut self) {
         for sub in self.subscribers.values_mut() {
             if let Some(kill) = sub.kill.take() {
                 let _ = kill.send((close::UNAVAILABLE, "the room restarts: resume"));

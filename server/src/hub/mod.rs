@@ -9,6 +9,7 @@ mod commit;
 mod conn;
 mod core;
 mod mixer;
+mod relay;
 mod sessions;
 
 use std::collections::HashMap;
@@ -129,6 +130,8 @@ pub struct Hub {
     cluster: Option<ClusterNode>,
     /// Set by [`Hub::shutdown`]: take no more rooms.
     stopping: std::sync::atomic::AtomicBool,
+    /// In a cluster: connections relayed to the rooms' owners, and from other nodes.
+    relays: std::sync::OnceLock<Arc<relay::Relays>>,
 }
 
 fn per_second(n: u32) -> Quota {
@@ -175,8 +178,22 @@ impl Hub {
             media,
             cluster,
             stopping: std::sync::atomic::AtomicBool::new(false),
+            relays: std::sync::OnceLock::new(),
         });
         if let Some(cluster) = &hub.cluster {
+            let relays = relay::Relays::start(
+                cluster.client.clone(),
+                cluster.node().clone(),
+                Arc::downgrade(&hub),
+            )
+            .await
+            .map_err(|e| {
+                HubError::Lease(LeaseError::Unreachable {
+                    room: String::new(),
+                    reason: e.to_string(),
+                })
+            })?;
+            let _ = hub.relays.set(relays);
             spawn_sweeper(&hub, cluster.leases.ttl() / 2);
             return Ok(hub);
         }
@@ -270,6 +287,16 @@ impl Hub {
             .count()
     }
 
+    /// In a cluster: this node's relayed connections.
+    pub(crate) fn relays(&self) -> Option<Arc<relay::Relays>> {
+        self.relays.get().cloned()
+    }
+
+    /// Whether [`Hub::shutdown`] was called.
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub(crate) fn next_conn_id(&self) -> u64 {
         self.next_conn
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -288,6 +315,9 @@ impl Hub {
                 reason: e.to_string(),
             })
         })?;
+        if let Some(relays) = self.relays() {
+            relays.prune(&live);
+        }
         for room in self.store.list_rooms().await? {
             if self.stopping.load(std::sync::atomic::Ordering::Relaxed) {
                 break;
@@ -316,6 +346,9 @@ impl Hub {
     pub async fn shutdown(&self) {
         self.stopping
             .store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(relays) = self.relays() {
+            relays.end_all();
+        }
         let handles: Vec<RoomHandle> = self.lock_rooms().drain().map(|(_, h)| h).collect();
         for h in &handles {
             h.stop().await;

@@ -1,0 +1,454 @@
+//! Relayed connections (中继): in a cluster any node accepts any connection. A client
+//! whose room another node owns is carried to the owner over NATS, frame by frame, and
+//! the owner serves it exactly as it serves a socket of its own (the same handshake,
+//! limits, room core, media signalling): acknowledgements, private events, resume and
+//! slow-consumer rules are the owner's, so nothing a relay does can reorder, drop or
+//! duplicate what the room sends.
+//!
+//! Subjects, one subscription each per node (not per connection):
+//! - `yishi.node.<owner>.open`: a request to serve a relay (headers: its id, the node
+//!   the client is on, the client's address); answered once the owner listens for it.
+//! - `yishi.node.<owner>.in`: the client's frames, for the relays the owner serves.
+//! - `yishi.node.<client node>.out`: the owner's frames, for the relays whose client
+//!   is on that node.
+//!
+//! Every message carries the relay's id (`Yishi-Relay`) and its kind (`Yishi-Kind`: a
+//! text frame, a binary frame, or the end, with a close code if there is one).
+//!
+//! A relay ends when either side's socket does (the other side is told), when the node
+//! at the other end leaves the membership (the sweeper notices; a killed node is
+//! noticed once its membership expires), or when the client's node cannot keep up with
+//! what the owner sends (the client is closed with "resume" and catches up exactly).
+//! A relayed client whose owner went away reconnects and resumes on any node.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use bytes::Bytes;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::sync::mpsc;
+
+use super::conn::Socket;
+use super::{Hub, close};
+use crate::bus::NodeId;
+
+/// Frames a relay may have waiting on either side before it is ended.
+const QUEUE: usize = 1024;
+/// How long the owner may take to accept a relay.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(3);
+
+const RELAY: &str = "Yishi-Relay";
+const PEER: &str = "Yishi-Peer";
+const IP: &str = "Yishi-Ip";
+const KIND: &str = "Yishi-Kind";
+const CODE: &str = "Yishi-Code";
+
+/// One node's relays, both ways.
+pub(crate) struct Relays {
+    client: async_nats::Client,
+    node: NodeId,
+    next: std::sync::atomic::AtomicU64,
+    /// Relays served here (this node owns their room): id → (client's node, frames in).
+    served: Mutex<HashMap<String, (NodeId, mpsc::Sender<Message>)>>,
+    /// Relays whose client is here: id → (owner, frames out to the socket).
+    forwarded: Mutex<HashMap<String, (NodeId, mpsc::Sender<Message>)>>,
+}
+
+type Map = Mutex<HashMap<String, (NodeId, mpsc::Sender<Message>)>>;
+
+fn lock(map: &Map) -> std::sync::MutexGuard<'_, HashMap<String, (NodeId, mpsc::Sender<Message>)>> {
+    // Nothing panics while holding it; a poisoned map is still a valid map.
+    map.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn subject(node: &NodeId, what: &str) -> String {
+    format!("yishi.node.{node}.{what}")
+}
+
+impl Relays {
+    /// Listen for this node's relay traffic; the listeners stop when the hub is gone.
+    pub(crate) async fn start(
+        client: async_nats::Client,
+        node: NodeId,
+        hub: Weak<Hub>,
+    ) -> Result<Arc<Relays>, async_nats::SubscribeError> {
+        let opens = client.subscribe(subject(&node, "open")).await?;
+        let ins = client.subscribe(subject(&node, "in")).await?;
+        let outs = client.subscribe(subject(&node, "out")).await?;
+        let relays = Arc::new(Relays {
+            client,
+            node,
+            next: std::sync::atomic::AtomicU64::new(1),
+            served: Mutex::new(HashMap::new()),
+            forwarded: Mutex::new(HashMap::new()),
+        });
+        tokio::spawn(accept(Arc::downgrade(&relays), hub, opens));
+        tokio::spawn(dispatch(Arc::downgrade(&relays), ins, Side::Served));
+        tokio::spawn(dispatch(Arc::downgrade(&relays), outs, Side::Forwarded));
+        Ok(relays)
+    }
+
+    fn map(&self, side: Side) -> &Map {
+        match side {
+            Side::Served => &self.served,
+            Side::Forwarded => &self.forwarded,
+        }
+    }
+
+    /// Carry `socket`, whose hello (`hello`, not yet answered) is for a room `owner`
+    /// serves, to the owner until either side ends.
+    pub(crate) async fn forward<S: Socket>(
+        self: Arc<Self>,
+        mut socket: S,
+        hello: Utf8Bytes,
+        owner: NodeId,
+        ip: IpAddr,
+    ) {
+        let id = format!(
+            "{}-{}",
+            self.node,
+            self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let (tx, mut rx) = mpsc::channel(QUEUE);
+        lock(&self.forwarded).insert(id.clone(), (owner.clone(), tx));
+        let _gone = Remove {
+            relays: Arc::clone(&self),
+            side: Side::Forwarded,
+            id: id.clone(),
+        };
+        let mut headers = relay_headers(&id);
+        headers.insert(PEER, self.node.as_str());
+        headers.insert(IP, ip.to_string().as_str());
+        let opened = tokio::time::timeout(
+            OPEN_TIMEOUT,
+            self.client
+                .request_with_headers(subject(&owner, "open"), headers, Bytes::new()),
+        )
+        .await;
+        if !matches!(&opened, Ok(Ok(reply)) if reply.payload.as_ref() == b"ok") {
+            tracing::info!(%owner, "the room's owner did not take a relayed connection");
+            metrics::counter!("yishi_relays_refused_total").increment(1);
+            let _ = socket
+                .send(super::conn::error(
+                    None,
+                    yishi_protocol::ErrorCode::Unavailable,
+                    "the room cannot be opened now; retry shortly",
+                ))
+                .await;
+            let _ = socket
+                .send(close_message(close::UNAVAILABLE, "unavailable".into()))
+                .await;
+            return;
+        }
+        metrics::gauge!("yishi_relays", "side" => "client").increment(1.0);
+        let inbound = subject(&owner, "in");
+        let mut to_owner = Some(Message::Text(hello));
+        let ended = loop {
+            if let Some(message) = to_owner.take() {
+                if self.send(&inbound, &id, message).await.is_err() {
+                    break Some((close::UNAVAILABLE, "unavailable".into()));
+                }
+                continue;
+            }
+            tokio::select! {
+                frame = socket.next() => match frame {
+                    Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => to_owner = Some(m),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    // The client left: tell the owner.
+                    _ => {
+                        let _ = self.send(&inbound, &id, Message::Close(None)).await;
+                        break None;
+                    }
+                },
+                out = rx.recv() => match out {
+                    Some(Message::Close(frame)) => {
+                        let frame = frame.map(|f| (f.code, f.reason.to_string()));
+                        break frame;
+                    }
+                    Some(m) => {
+                        if socket.send(m).await.is_err() {
+                            let _ = self.send(&inbound, &id, Message::Close(None)).await;
+                            break None;
+                        }
+                    }
+                    // Ended here: the owner left the cluster, or this side fell behind.
+                    None => {
+                        let _ = self.send(&inbound, &id, Message::Close(None)).await;
+                        break Some((close::RESUME, "the room moved: resume".into()));
+                    }
+                },
+            }
+        };
+        if let Some((code, reason)) = ended {
+            let _ = tokio::time::timeout(
+                Duration::from_secs(1),
+                socket.send(close_message(code, reason)),
+            )
+            .await;
+        }
+        metrics::gauge!("yishi_relays", "side" => "client").decrement(1.0);
+    }
+
+    /// Publish one frame of relay `id` on `subject`.
+    async fn send(
+        &self,
+        subject: &str,
+        id: &str,
+        message: Message,
+    ) -> Result<(), async_nats::PublishError> {
+        let mut headers = relay_headers(id);
+        let payload = match message {
+            Message::Text(text) => {
+                headers.insert(KIND, "t");
+                Bytes::copy_from_slice(text.as_bytes())
+            }
+            Message::Binary(data) => {
+                headers.insert(KIND, "b");
+                data
+            }
+            Message::Close(frame) => {
+                headers.insert(KIND, "c");
+                match frame {
+                    Some(f) => {
+                        headers.insert(CODE, f.code.to_string().as_str());
+                        Bytes::copy_from_slice(f.reason.as_bytes())
+                    }
+                    None => Bytes::new(),
+                }
+            }
+            Message::Ping(_) | Message::Pong(_) => return Ok(()),
+        };
+        metrics::counter!("yishi_relayed_frames_total").increment(1);
+        self.client
+            .publish_with_headers(subject.to_owned(), headers, payload)
+            .await
+    }
+
+    /// End every relay whose other end is on a node not in `live`: its client resumes
+    /// elsewhere, or its connection here detaches.
+    pub(crate) fn prune(&self, live: &[NodeId]) {
+        let live: HashSet<&NodeId> = live.iter().collect();
+        for side in [Side::Served, Side::Forwarded] {
+            let mut map = lock(self.map(side));
+            let before = map.len();
+            map.retain(|_, (peer, _)| live.contains(peer));
+            let ended = before - map.len();
+            if ended > 0 {
+                tracing::info!(ended, "relays to nodes that left the cluster ended");
+                metrics::counter!("yishi_relays_lost_total").increment(ended as u64);
+            }
+        }
+    }
+
+    /// End every relay whose client is here: the node stops.
+    pub(crate) fn end_all(&self) {
+        lock(&self.forwarded).clear();
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Served,
+    Forwarded,
+}
+
+/// Removes a relay from its map when its task ends.
+struct Remove {
+    relays: Arc<Relays>,
+    side: Side,
+    id: String,
+}
+
+impl Drop for Remove {
+    fn drop(&mut self) {
+        lock(self.relays.map(self.side)).remove(&self.id);
+    }
+}
+
+fn relay_headers(id: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(RELAY, id);
+    headers
+}
+
+fn header<'a>(message: &'a async_nats::Message, name: &str) -> Option<&'a str> {
+    message.headers.as_ref()?.get(name).map(|v| v.as_str())
+}
+
+fn close_message(code: u16, reason: String) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason),
+    }))
+}
+
+/// A relayed frame as the message it stands for; `None` if it is not one.
+fn decode(message: &async_nats::Message) -> Option<Message> {
+    let payload = &message.payload;
+    match header(message, KIND)? {
+        "t" => Some(Message::Text(Utf8Bytes::from(
+            std::str::from_utf8(payload).ok()?.to_owned(),
+        ))),
+        "b" => Some(Message::Binary(payload.clone())),
+        "c" => {
+            let frame = header(message, CODE)
+                .and_then(|c| c.parse().ok())
+                .map(|code| CloseFrame {
+                    code,
+                    reason: Utf8Bytes::from(String::from_utf8_lossy(payload).into_owned()),
+                });
+            Some(Message::Close(frame))
+        }
+        _ => None,
+    }
+}
+
+/// Route each relayed frame to its relay. A relay that cannot take it (its queue is
+/// full: the socket or the room does not keep up) is ended; its client resumes.
+async fn dispatch(relays: Weak<Relays>, mut frames: async_nats::Subscriber, side: Side) {
+    while let Some(message) = frames.next().await {
+        let Some(relays) = relays.upgrade() else {
+            return;
+        };
+        let (Some(id), Some(frame)) = (header(&message, RELAY), decode(&message)) else {
+            continue;
+        };
+        let mut map = lock(relays.map(side));
+        let Some((_, tx)) = map.get(id) else { continue };
+        let end = matches!(frame, Message::Close(_));
+        if tx.try_send(frame).is_err() || end {
+            if !end {
+                metrics::counter!("yishi_relay_overflows_total").increment(1);
+            }
+            // An end is delivered, then nothing more; an overflow ends it at once.
+            map.remove(id);
+        }
+    }
+}
+
+/// Serve the relays other nodes open here.
+async fn accept(relays: Weak<Relays>, hub: Weak<Hub>, mut opens: async_nats::Subscriber) {
+    while let Some(request) = opens.next().await {
+        let (Some(relays), Some(hub)) = (relays.upgrade(), hub.upgrade()) else {
+            return;
+        };
+        let Some(reply) = request.reply.clone() else {
+            continue;
+        };
+        let (Some(id), Some(peer), Some(ip)) = (
+            header(&request, RELAY),
+            header(&request, PEER).and_then(|p| NodeId::new(p).ok()),
+            header(&request, IP).and_then(|ip| ip.parse::<IpAddr>().ok()),
+        ) else {
+            continue;
+        };
+        if hub.is_stopping() {
+            let _ = relays
+                .client
+                .publish(reply, Bytes::from_static(b"stopping"))
+                .await;
+            continue;
+        }
+        let id = id.to_owned();
+        let (tx, rx) = mpsc::channel(QUEUE);
+        lock(&relays.served).insert(id.clone(), (peer.clone(), tx));
+        let socket = Relayed {
+            rx,
+            tx: Box::pin(futures_util::sink::unfold(
+                (Arc::clone(&relays), subject(&peer, "out"), id.clone()),
+                |(relays, subject, id), message: Message| async move {
+                    relays
+                        .send(&subject, &id, message)
+                        .await
+                        .map_err(axum::Error::new)?;
+                    Ok::<_, axum::Error>((relays, subject, id))
+                },
+            )),
+            _gone: Remove {
+                relays: Arc::clone(&relays),
+                side: Side::Served,
+                id,
+            },
+            ended: false,
+        };
+        let _ = relays
+            .client
+            .publish(reply, Bytes::from_static(b"ok"))
+            .await;
+        metrics::gauge!("yishi_relays", "side" => "owner").increment(1.0);
+        tokio::spawn(async move {
+            super::conn::serve(hub, socket, ip, false).await;
+        });
+    }
+}
+
+type BoxSink = Pin<Box<dyn Sink<Message, Error = axum::Error> + Send>>;
+
+/// A relayed client as the owner sees it: a socket whose frames come and go over NATS.
+pub(crate) struct Relayed {
+    rx: mpsc::Receiver<Message>,
+    tx: BoxSink,
+    _gone: Remove,
+    /// The end was sent to the client's node.
+    ended: bool,
+}
+
+impl Stream for Relayed {
+    type Item = Result<Message, axum::Error>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx).map(|m| match m {
+            Some(Message::Close(_)) | None => None,
+            Some(m) => Some(Ok(m)),
+        })
+    }
+}
+
+impl Sink<Message> for Relayed {
+    type Error = axum::Error;
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+        self.tx.as_mut().poll_ready(cx)
+    }
+    fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), axum::Error> {
+        if matches!(item, Message::Close(_)) {
+            self.ended = true;
+        }
+        self.tx.as_mut().start_send(item)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+        self.tx.as_mut().poll_flush(cx)
+    }
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+        if !self.ended {
+            std::task::ready!(self.tx.as_mut().poll_ready(cx))?;
+            self.ended = true;
+            self.tx.as_mut().start_send(Message::Close(None))?;
+        }
+        self.tx.as_mut().poll_close(cx)
+    }
+}
+
+impl Drop for Relayed {
+    fn drop(&mut self) {
+        metrics::gauge!("yishi_relays", "side" => "owner").decrement(1.0);
+        if !self.ended {
+            // Dropped without a close (the handshake refused it, or a writer was cut
+            // off): the client's node still has to hear of the end.
+            let relays = Arc::clone(&self._gone.relays);
+            let id = self._gone.id.clone();
+            let peer = lock(&relays.served).get(&id).map(|(p, _)| p.clone());
+            if let Some(peer) = peer {
+                tokio::spawn(async move {
+                    let _ = relays
+                        .send(&subject(&peer, "out"), &id, Message::Close(None))
+                        .await;
+                });
+            }
+        }
+    }
+}
