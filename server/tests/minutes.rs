@@ -266,10 +266,20 @@ async fn minutes_of_a_meeting_over_the_api_and_from_the_command_line() {
     let meeting = run_meeting(&server).await;
     assert!(meeting.li_spoken_ms >= 1_000, "{}", meeting.li_spoken_ms);
 
-    // The record's head, and the final hash published at the close.
+    // The record's head, and the final hash the room actor publishes just after the
+    // close is acknowledged.
     let (last_seq, head) = server.state.store.head(ROOM).await.unwrap().unwrap();
-    let stored = server.state.store.room(ROOM).await.unwrap().unwrap();
-    assert_eq!(stored.final_hash.as_deref(), Some(head.as_str()));
+    let mut waited = 0;
+    let published = loop {
+        let stored = server.state.store.room(ROOM).await.unwrap().unwrap();
+        if let Some(hash) = stored.final_hash {
+            break hash;
+        }
+        assert!(waited < 600, "the final hash was never published");
+        waited += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(published, head);
 
     let http = reqwest::Client::new();
     let url = |format: &str| server.url(&format!("/api/v1/rooms/{ROOM}/minutes?format={format}"));
