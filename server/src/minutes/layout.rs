@@ -146,16 +146,37 @@ fn attendance(m: &Minutes, out: &mut Vec<Block>) {
             absent.join("、")
         },
     );
-    let head_counts: Vec<String> = m
-        .attendance
-        .iter()
-        .filter_map(|a| {
-            a.head_count
-                .map(|n| format!("{}：{n} 人", a.venue.as_deref().unwrap_or(&a.name)))
-        })
-        .collect();
-    if !head_counts.is_empty() {
-        field(out, "分会场到会人数", head_counts.join("；"));
+    // Per venue (会场): who checked in of those known there, and a venue's head count.
+    let mut venues: Vec<(String, usize, usize, Option<u32>)> = Vec::new();
+    for a in m.attendance.iter().filter(|a| a.expected_to_check_in()) {
+        let venue = match (&a.venue, a.role) {
+            (Some(v), _) => v.clone(),
+            (None, Role::Venue) => a.name.clone(),
+            (None, _) => continue,
+        };
+        let i = match venues.iter().position(|v| v.0 == venue) {
+            Some(i) => i,
+            None => {
+                venues.push((venue, 0, 0, None));
+                venues.len() - 1
+            }
+        };
+        let v = &mut venues[i];
+        v.2 += 1;
+        v.1 += usize::from(a.checked_in_at.is_some());
+        if let Some(n) = a.head_count {
+            v.3 = Some(v.3.unwrap_or(0) + n);
+        }
+    }
+    if !venues.is_empty() {
+        let parts: Vec<String> = venues
+            .iter()
+            .map(|(venue, checked, known, head)| match head {
+                Some(n) => format!("{venue}：签到 {checked}/{known}，现场 {n} 人"),
+                None => format!("{venue}：签到 {checked}/{known}"),
+            })
+            .collect();
+        field(out, "各会场签到", parts.join("；"));
     }
     if m.attendance.is_empty() {
         out.push(Block::Paragraph("记录中无参会者。".to_owned()));

@@ -242,6 +242,8 @@ struct PollFold {
 struct QuestionFold {
     question: QuestionMinutes,
     status: ItemStatus,
+    /// Who upvoted it (a merge brings the duplicate's along; one upvote per person).
+    upvoters: std::collections::BTreeSet<ParticipantId>,
 }
 
 impl Minutes {
@@ -539,6 +541,7 @@ impl Minutes {
                                 merged_into: None,
                             },
                             status: question.status,
+                            upvoters: Default::default(),
                         },
                     );
                 }
@@ -554,9 +557,10 @@ impl Minutes {
                         *m.moderation.questions_rejected.entry(*reason).or_default() += 1;
                     }
                 }
-                EventBody::QuestionUpvoted { question, .. } => {
+                EventBody::QuestionUpvoted { question, by } => {
                     if let Some(q) = questions.get_mut(question) {
-                        q.question.upvotes += 1;
+                        q.upvoters.insert(by.clone());
+                        q.question.upvotes = count(&q.upvoters);
                     }
                 }
                 EventBody::QuestionAnswered { question } => {
@@ -573,10 +577,12 @@ impl Minutes {
                 EventBody::QuestionMerged { question, into } => {
                     let moved = questions.get_mut(question).map(|q| {
                         q.question.merged_into = Some(*into);
-                        std::mem::take(&mut q.question.upvotes)
+                        q.question.upvotes = 0;
+                        std::mem::take(&mut q.upvoters)
                     });
                     if let Some(q) = questions.get_mut(into) {
-                        q.question.upvotes += moved.unwrap_or(0);
+                        q.upvoters.extend(moved.unwrap_or_default());
+                        q.question.upvotes = count(&q.upvoters);
                     }
                     m.moderation.questions_merged += 1;
                 }
@@ -637,6 +643,10 @@ fn verification(room: &StoredRoom, entries: &[RecordEntry]) -> Verification {
         published_hash: room.final_hash.clone(),
         chain: verify_chain(entries).map(|_| ()).map_err(|e| e.to_string()),
     }
+}
+
+fn count<T>(set: &std::collections::BTreeSet<T>) -> u32 {
+    u32::try_from(set.len()).unwrap_or(u32::MAX)
 }
 
 /// The labels of a method's counters: its options, 赞成/反对/弃权, or one to five stars.

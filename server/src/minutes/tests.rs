@@ -377,7 +377,10 @@ fn markdown_minutes_read_as_minutes() {
         attendance.contains("**未签到**：赵委员（委员）"),
         "{attendance}"
     );
-    assert!(attendance.contains("东区分会场：30 人"), "{attendance}");
+    assert!(
+        attendance.contains("**各会场签到**：主会场：签到 1/1；东区分会场：签到 1/1，现场 30 人"),
+        "{attendance}"
+    );
 
     let speeches = section(&md, "发言");
     assert!(
@@ -537,4 +540,211 @@ fn option_labels_of_each_method() {
         ),
         "赞成、弃权"
     );
+}
+
+fn sealed(bodies: Vec<(Option<ParticipantId>, EventBody)>) -> Vec<RecordEntry> {
+    let mut chain = Chain::default();
+    bodies
+        .into_iter()
+        .zip(1..)
+        .map(|((actor, body), seq)| {
+            chain.seal(Event {
+                seq,
+                at: at(u64::from(seq)),
+                actor,
+                body,
+            })
+        })
+        .collect()
+}
+
+fn question(id: u32, author: &str, text: &str) -> yishi_protocol::Question {
+    yishi_protocol::Question {
+        id: QuestionId(id),
+        author: ParticipantId::new(author),
+        author_name: format!("市民{author}"),
+        text: text.into(),
+        at: at(u64::from(id)),
+        status: ItemStatus::Pending,
+        flagged: id == 3,
+        upvotes: 0,
+        answered: false,
+        pinned: false,
+        forwarded_to: None,
+        merged_into: None,
+        rejected: None,
+    }
+}
+
+#[test]
+fn questions_and_moderation_in_numbers() {
+    use yishi_protocol::{Comment, CommentId};
+    let respondent = Participant::new("r1", "住建局刘局长", Role::Respondent);
+    let a = Some(ParticipantId::new("a"));
+    let b = Some(ParticipantId::new("b"));
+    let h = Some(host().id);
+    let approved = |id, author, text| EventBody::QuestionApproved {
+        question: yishi_protocol::Question {
+            status: ItemStatus::Approved,
+            ..question(id, author, text)
+        },
+    };
+    let record = sealed(vec![
+        (
+            None,
+            EventBody::Joined {
+                participant: host(),
+            },
+        ),
+        (
+            None,
+            EventBody::Joined {
+                participant: respondent.clone(),
+            },
+        ),
+        (
+            a.clone(),
+            EventBody::QuestionAsked {
+                question: question(1, "a", "电梯补贴何时到位？"),
+            },
+        ),
+        (
+            b.clone(),
+            EventBody::QuestionAsked {
+                question: question(2, "b", "电梯补贴什么时候发？"),
+            },
+        ),
+        (
+            b.clone(),
+            EventBody::QuestionAsked {
+                question: question(3, "b", "不文明的话"),
+            },
+        ),
+        (h.clone(), approved(1, "a", "电梯补贴何时到位？")),
+        (h.clone(), approved(2, "b", "电梯补贴什么时候发？")),
+        (
+            h.clone(),
+            EventBody::QuestionRejected {
+                question: QuestionId(3),
+                reason: RejectReason::Abusive,
+            },
+        ),
+        (
+            a.clone(),
+            EventBody::QuestionUpvoted {
+                question: QuestionId(1),
+                by: ParticipantId::new("a"),
+            },
+        ),
+        (
+            a.clone(),
+            EventBody::QuestionUpvoted {
+                question: QuestionId(2),
+                by: ParticipantId::new("a"),
+            },
+        ),
+        (
+            b.clone(),
+            EventBody::QuestionUpvoted {
+                question: QuestionId(2),
+                by: ParticipantId::new("b"),
+            },
+        ),
+        (
+            h.clone(),
+            EventBody::QuestionMerged {
+                question: QuestionId(2),
+                into: QuestionId(1),
+            },
+        ),
+        (
+            h.clone(),
+            EventBody::QuestionForwarded {
+                question: QuestionId(1),
+                to: respondent.id.clone(),
+            },
+        ),
+        (
+            h.clone(),
+            EventBody::QuestionAnswered {
+                question: QuestionId(1),
+            },
+        ),
+        (
+            a.clone(),
+            EventBody::CommentPosted {
+                comment: Comment {
+                    id: CommentId(1),
+                    author: ParticipantId::new("a"),
+                    author_name: "市民a".into(),
+                    text: "支持".into(),
+                    at: at(20),
+                    status: ItemStatus::Pending,
+                    flagged: false,
+                    rejected: None,
+                },
+            },
+        ),
+        (
+            a.clone(),
+            EventBody::CommentPosted {
+                comment: Comment {
+                    id: CommentId(2),
+                    author: ParticipantId::new("a"),
+                    author_name: "市民a".into(),
+                    text: "广告".into(),
+                    at: at(21),
+                    status: ItemStatus::Pending,
+                    flagged: false,
+                    rejected: None,
+                },
+            },
+        ),
+        (
+            h.clone(),
+            EventBody::CommentRejected {
+                comment: CommentId(2),
+                reason: RejectReason::Advertising,
+            },
+        ),
+    ]);
+    let room = StoredRoom {
+        closed_at: None,
+        final_hash: None,
+        ..stored(&record)
+    };
+    let m = Minutes::build(&room, &record);
+    assert_eq!(m.questions.len(), 2, "the rejected one is not published");
+    let q1 = &m.questions[0];
+    assert_eq!(q1.upvotes, 2, "a and b, once each, after the merge");
+    assert!(q1.answered);
+    assert_eq!(q1.forwarded_to.as_deref(), Some("住建局刘局长"));
+    assert_eq!(m.questions[1].merged_into, Some(QuestionId(1)));
+    assert_eq!(m.moderation.questions_merged, 1);
+    assert_eq!(m.moderation.flagged, 1);
+
+    let md = to_markdown(&m);
+    let questions = section(&md, "提问");
+    assert!(
+        questions.contains("公开提问 2 条，已答复 1 条，转交 1 条。"),
+        "{questions}"
+    );
+    assert!(
+        questions.contains(
+            "| 1 | 市民a | 电梯补贴何时到位？ | 14:30:01 | 2 | 已答复；转交住建局刘局长 |"
+        ),
+        "{questions}"
+    );
+    assert!(questions.contains("并入第 1 号问题"), "{questions}");
+    assert!(!questions.contains("不文明的话"), "{questions}");
+    let moderation = section(&md, "审核统计");
+    assert!(
+        moderation.contains("| 评论 | 0 | 1（广告 1） | 1 | — |"),
+        "{moderation}"
+    );
+    assert!(
+        moderation.contains("| 提问 | 2 | 1（不文明用语 1） | 0 | 1 |"),
+        "{moderation}"
+    );
+    assert!(md.contains("**闭会公布哈希**：会议尚未关闭"), "{md}");
 }
