@@ -18,7 +18,7 @@ use super::AppState;
 use super::console::Session;
 use crate::auth::Claims;
 use crate::hub::{HubError, now};
-use crate::minutes::{Minutes, to_docx, to_markdown};
+use crate::minutes::{DOCX_MEDIA_TYPE, MARKDOWN_MEDIA_TYPE, Minutes, to_docx, to_markdown};
 use crate::store::{NewRoom, RoomKind, StoredRoom};
 
 pub fn routes(state: AppState) -> Router<AppState> {
@@ -342,10 +342,10 @@ async fn minutes(
                 format!("cannot write the document: {e}"),
             )
         })?;
-        (DOCX_TYPE, "docx", bytes)
+        (DOCX_MEDIA_TYPE, "docx", bytes)
     } else {
         (
-            "text/markdown; charset=utf-8",
+            MARKDOWN_MEDIA_TYPE,
             "md",
             to_markdown(&minutes).into_bytes(),
         )
@@ -362,10 +362,6 @@ async fn minutes(
     )
         .into_response())
 }
-
-/// The media type of a .docx file.
-pub const DOCX_TYPE: &str =
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 
 /// `Content-Disposition` of minutes to download: an ASCII name from the room id, and the
 /// title in UTF-8 (RFC 6266) for browsers, which prefer it.

@@ -31,6 +31,12 @@ pub use docx::to_docx;
 pub use layout::{Block, layout};
 pub use markdown::to_markdown;
 
+/// The media type of the Markdown minutes.
+pub const MARKDOWN_MEDIA_TYPE: &str = "text/markdown; charset=utf-8";
+/// The media type of a .docx file.
+pub const DOCX_MEDIA_TYPE: &str =
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+
 /// The minutes of one room, as its record tells them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Minutes {
