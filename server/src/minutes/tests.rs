@@ -748,3 +748,96 @@ fn questions_and_moderation_in_numbers() {
     );
     assert!(md.contains("**闭会公布哈希**：会议尚未关闭"), "{md}");
 }
+
+#[test]
+fn agenda_items_venues_replies_and_how_turns_ended() {
+    use yishi_protocol::{AgendaItem, ItemId, SettingsPatch};
+    let h = Some(host().id);
+    let item = |id, title: &str| EventBody::AgendaItemAdded {
+        item: AgendaItem {
+            id: ItemId(id),
+            title: title.into(),
+            settings: SettingsPatch::default(),
+        },
+    };
+    let mut venue_turn = turn(2, &east(), EntryKind::Reply, at(200));
+    venue_turn.speaker = Some("王某".into());
+    venue_turn.replying_to = Some(TurnId(1));
+    let record = sealed(vec![
+        (
+            None,
+            EventBody::Joined {
+                participant: host(),
+            },
+        ),
+        (None, EventBody::Joined { participant: li() }),
+        (
+            None,
+            EventBody::Joined {
+                participant: east(),
+            },
+        ),
+        (h.clone(), item(1, "情况通报")),
+        (h.clone(), item(2, "委员发言")),
+        (h.clone(), item(3, "自由讨论")),
+        (
+            h.clone(),
+            EventBody::SessionChanged {
+                state: SessionState::InSession,
+            },
+        ),
+        (h.clone(), EventBody::CurrentItemChanged { item: ItemId(2) }),
+        (
+            h.clone(),
+            EventBody::TurnStarted {
+                turn: turn(1, &li(), EntryKind::Impromptu, at(100)),
+                entry: None,
+                reason: Some("按界别轮换".into()),
+                interrupts: None,
+            },
+        ),
+        (
+            h.clone(),
+            EventBody::TurnEnded {
+                turn: TurnId(1),
+                spoken_ms: 500_000,
+                reason: EndReason::Host,
+            },
+        ),
+        (
+            h.clone(),
+            EventBody::TurnStarted {
+                turn: venue_turn,
+                entry: None,
+                reason: None,
+                interrupts: None,
+            },
+        ),
+    ]);
+    let room = StoredRoom {
+        closed_at: None,
+        final_hash: None,
+        ..stored(&record)
+    };
+    let md = to_markdown(&Minutes::build(&room, &record));
+    let agenda = section(&md, "议程");
+    assert!(agenda.contains("- 1\\. 情况通报（未进行）"), "{agenda}");
+    assert!(
+        agenda.contains("- 2\\. 委员发言（14:30:08 开始）"),
+        "{agenda}"
+    );
+    let speeches = section(&md, "发言");
+    assert!(
+        speeches.contains(
+            "| 1 | 李委员 | 经济界 / 主会场 | 即席发言 | 14:31:40 | 8分20秒 | 委员发言 | 主持人指定：按界别轮换；主持人结束；超出限时 8分00秒 |"
+        ),
+        "{speeches}"
+    );
+    assert!(
+        speeches.contains(
+            "| 2 | 王某（东区分会场） | 东区分会场 | 回应 | 14:33:20 | — | 委员发言 | 回应李委员；记录截止时未结束 |"
+        ),
+        "{speeches}"
+    );
+    assert!(md.contains("**闭会时间**：—"), "{md}");
+}
