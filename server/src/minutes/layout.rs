@@ -205,9 +205,15 @@ fn attendance(m: &Minutes, out: &mut Vec<Block>) {
             ]
         })
         .collect();
-    // Grouped by venue (the main hall and remote first, then each district venue), in the
-    // order people first joined within each.
-    rows.sort_by(|a, b| (a[3] != "—", &a[3]).cmp(&(b[3] != "—", &b[3])));
+    // Grouped by venue: those without one (remote, or the hosts) first, then each venue in
+    // the order its first person arrived; within a group, in the order of arrival.
+    let mut seen: Vec<String> = Vec::new();
+    for row in &rows {
+        if row[3] != "—" && !seen.contains(&row[3]) {
+            seen.push(row[3].clone());
+        }
+    }
+    rows.sort_by_key(|row| seen.iter().position(|v| *v == row[3]).map_or(0, |i| i + 1));
     out.push(Block::Table {
         head: ["姓名", "身份", "界别", "会场", "签到时间", "在线时长"]
             .map(str::to_owned)

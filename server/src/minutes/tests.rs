@@ -377,6 +377,24 @@ fn markdown_minutes_read_as_minutes() {
         attendance.contains("**未签到**：赵委员（委员）"),
         "{attendance}"
     );
+    let order: Vec<&str> = attendance
+        .lines()
+        .filter_map(|l| l.strip_prefix("| "))
+        .filter_map(|l| l.split(" |").next())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "姓名",
+            "---",
+            "张主席",
+            "王委员",
+            "赵委员",
+            "李委员",
+            "东区分会场"
+        ],
+        "no venue first, then by venue in order of arrival"
+    );
     assert!(
         attendance.contains("**各会场签到**：主会场：签到 1/1；东区分会场：签到 1/1，现场 30 人"),
         "{attendance}"
