@@ -1,8 +1,9 @@
 //! Yishi (议事): the room engine and, around it, the server shell.
 //!
-//! `room` is the pure engine; `hub` runs one actor per live room and the WebSocket
-//! connections; `store` is the durable record; `http` serves the API, metrics and the
-//! web client; `auth` and `config` are the edges.
+//! `room` is the pure engine and `minutes` the minutes (会议纪要) built from its record,
+//! pure too; `hub` runs one actor per live room and the WebSocket connections; `store` is
+//! the durable record; `http` serves the API, metrics and the web client; `auth` and
+//! `config` are the edges.
 
 pub mod auth;
 pub mod bus;
@@ -10,6 +11,7 @@ pub mod config;
 pub mod http;
 pub mod hub;
 pub mod media;
+pub mod minutes;
 pub mod outbox;
 pub mod room;
 pub mod staff;

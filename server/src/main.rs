@@ -1,9 +1,10 @@
-//! The `yishi` binary: run the server, mint join links, manage rooms, check records.
+//! The `yishi` binary: run the server, mint join links, manage rooms, check records,
+//! write minutes.
 //!
 //! Exit codes: 0 success; 1 a record that does not verify; 2 anything that could not be
 //! done (bad flags, unreadable file, store unreachable).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,6 +14,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use yishi::auth::{self, Claims};
 use yishi::config::{self, Config, ConfigArgs, ServeArgs};
+use yishi::minutes::{Minutes, to_docx, to_markdown};
 use yishi::room::{GENESIS, verify_chain};
 use yishi::staff::{self, StaffRole};
 use yishi::store::{NewRoom, RoomKind, Store};
@@ -43,6 +45,8 @@ enum Command {
     /// Export and verify a room's hash-chained record.
     #[command(subcommand)]
     Record(RecordCommand),
+    /// Minutes (会议纪要) of a room, made from its record: Markdown or Word (.docx).
+    Minutes(MinutesArgs),
     /// Staff accounts of the committee office (会务组) for the console.
     #[command(subcommand)]
     Staff(StaffCommand),
@@ -60,6 +64,24 @@ enum StaffCommand {
         #[arg(long, value_enum)]
         role: StaffRole,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct MinutesArgs {
+    /// Room id.
+    room: String,
+    /// md (Markdown) or docx (Word, WPS, LibreOffice).
+    #[arg(long, value_enum, default_value = "md")]
+    format: MinutesFormat,
+    /// The file to write [default: standard output].
+    #[arg(short, long)]
+    output: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum MinutesFormat {
+    Md,
+    Docx,
 }
 
 #[derive(Debug, clap::Args)]
@@ -218,6 +240,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let database = Config::resolve_database(&cli.config)?;
             runtime()?.block_on(export(&database, &room))
         }
+        Command::Minutes(args) => {
+            let database = Config::resolve_database(&cli.config)?;
+            runtime()?.block_on(minutes(&database, &args))
+        }
         Command::Record(RecordCommand::Verify { source }) => {
             let path = Path::new(&source);
             if path.exists() {
@@ -315,6 +341,43 @@ async fn export(database: &str, room: &str) -> anyhow::Result<ExitCode> {
         out.write_all(b"\n")?;
     }
     out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `minutes ROOM`: the minutes made from the room's record, to a file or standard output.
+async fn minutes(database: &str, args: &MinutesArgs) -> anyhow::Result<ExitCode> {
+    if args.format == MinutesFormat::Docx
+        && args.output.is_none()
+        && std::io::stdout().is_terminal()
+    {
+        bail!("a .docx is binary: give -o FILE, or redirect standard output");
+    }
+    let store = open_existing(database).await?;
+    let Some(room) = store.room(&args.room).await? else {
+        bail!("no room {:?}", args.room);
+    };
+    let loaded = store.load(&args.room).await?;
+    store.close().await;
+    let minutes = Minutes::build(&room, &loaded.entries);
+    let bytes = match args.format {
+        MinutesFormat::Md => to_markdown(&minutes).into_bytes(),
+        MinutesFormat::Docx => to_docx(&minutes).context("cannot write the document")?,
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes)?;
+            out.flush()?;
+        }
+    }
+    if !minutes.verification.intact() {
+        eprintln!(
+            "warning: the record of {} does not verify; the minutes say so (记录核验)",
+            args.room
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

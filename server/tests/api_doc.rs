@@ -51,6 +51,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/rooms/{id}/close"),
     ("POST", "/api/v1/rooms/{id}/tokens"),
     ("GET", "/api/v1/rooms/{id}/record"),
+    ("GET", "/api/v1/rooms/{id}/minutes"),
     ("GET", "/api/v1/rooms/{id}/attendance"),
     ("GET", "/api/v1/rooms/{id}/speaking"),
     ("GET", "/api/v1/staff"),

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -18,6 +18,7 @@ use super::AppState;
 use super::console::Session;
 use crate::auth::Claims;
 use crate::hub::{HubError, now};
+use crate::minutes::{DOCX_MEDIA_TYPE, MARKDOWN_MEDIA_TYPE, Minutes, to_docx, to_markdown};
 use crate::store::{NewRoom, RoomKind, StoredRoom};
 
 pub fn routes(state: AppState) -> Router<AppState> {
@@ -27,6 +28,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/rooms/{id}/close", post(close_room))
         .route("/rooms/{id}/tokens", post(mint_token))
         .route("/rooms/{id}/record", get(record))
+        .route("/rooms/{id}/minutes", get(minutes))
         .route("/rooms/{id}/attendance", get(attendance))
         .route("/rooms/{id}/speaking", get(speaking))
         .layer(middleware::from_fn_with_state(state, require_admin))
@@ -65,17 +67,17 @@ fn not_found(id: &str) -> ApiError {
     ApiError(StatusCode::NOT_FOUND, "not_found", format!("no room {id}"))
 }
 
-/// The record may also be fetched by a host or recorder of the room with their own join
-/// token as the bearer, so the host console can export it without the admin key.
+/// The record and the minutes made from it may also be fetched by a host or recorder of
+/// the room with their own join token as the bearer, so the host console can export them
+/// without the admin key.
 fn may_read_record(state: &AppState, request: &Request) -> bool {
     let Some(bearer) = bearer(request.headers()) else {
         return false;
     };
-    let room = request
-        .uri()
-        .path()
-        .strip_prefix("/rooms/")
-        .and_then(|p| p.strip_suffix("/record"));
+    let room = request.uri().path().strip_prefix("/rooms/").and_then(|p| {
+        p.strip_suffix("/record")
+            .or_else(|| p.strip_suffix("/minutes"))
+    });
     let Some(room) = room else { return false };
     match state.config.token_keys.decode(bearer, now()) {
         Ok(claims) => claims.room == room && matches!(claims.role, Role::Host | Role::Recorder),
@@ -93,8 +95,8 @@ pub(super) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
 }
 
 /// The admin key, a staff session (with its CSRF token for changes), or for a room's
-/// record its host's or recorder's join token. What a staff session changes or exports
-/// is written to the audit log.
+/// record and minutes its host's or recorder's join token. What a staff session changes
+/// or exports (the record, the minutes) is written to the audit log.
 async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let admin = bearer(request.headers()).is_some_and(|k| same_key(k, &state.config.admin_key));
     if admin || (request.method() == Method::GET && may_read_record(&state, &request)) {
@@ -113,7 +115,8 @@ async fn require_admin(State(state): State<AppState>, request: Request, next: Ne
         Err(e) => return e.into_response(),
     };
     let path = request.uri().path().to_owned();
-    let audited = request.method() != Method::GET || path.ends_with("/record");
+    let audited =
+        request.method() != Method::GET || path.ends_with("/record") || path.ends_with("/minutes");
     let action = format!("{} /api/v1{path}", request.method());
     let response = next.run(request).await;
     if audited && response.status().is_success() {
@@ -302,6 +305,86 @@ async fn record(
         body,
     )
         .into_response())
+}
+
+#[derive(Deserialize)]
+struct MinutesQuery {
+    /// `md` (the default) or `docx`.
+    format: Option<String>,
+}
+
+/// The minutes (会议纪要) made from the record in the store, as Markdown or DOCX, to
+/// download.
+async fn minutes(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<MinutesQuery>,
+) -> Result<Response, ApiError> {
+    let docx = match query.format.as_deref() {
+        None | Some("md") => false,
+        Some("docx") => true,
+        Some(other) => {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                "invalid_argument",
+                format!("format is `md` or `docx`, not {other:?}"),
+            ));
+        }
+    };
+    let room = state.store.room(&id).await?.ok_or_else(|| not_found(&id))?;
+    let loaded = state.store.load(&id).await?;
+    let minutes = Minutes::build(&room, &loaded.entries);
+    let (content_type, extension, body) = if docx {
+        let bytes = to_docx(&minutes).map_err(|e| {
+            ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("cannot write the document: {e}"),
+            )
+        })?;
+        (DOCX_MEDIA_TYPE, "docx", bytes)
+    } else {
+        (
+            MARKDOWN_MEDIA_TYPE,
+            "md",
+            to_markdown(&minutes).into_bytes(),
+        )
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                attachment(&room.id, &room.title, extension),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// `Content-Disposition` of minutes to download: an ASCII name from the room id, and the
+/// title in UTF-8 (RFC 6266) for browsers, which prefer it.
+fn attachment(id: &str, title: &str, extension: &str) -> String {
+    let ascii: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut utf8 = String::new();
+    for b in format!("{title}-会议纪要.{extension}").bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            utf8.push(char::from(b));
+        } else {
+            utf8.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"minutes-{ascii}.{extension}\"; filename*=UTF-8''{utf8}")
 }
 
 /// The room as a host sees it now, for the reports.

@@ -1,0 +1,491 @@
+//! Minutes (会议纪要) of a real meeting: a server with its SQLite store, a host, two
+//! members and an audience member on WebSockets run a short consultation (check-in, a
+//! scheduled speech with an interjection, a question, a secret poll, the close); then the
+//! minutes are fetched over the admin API as Markdown and as DOCX, and written by the
+//! `yishi minutes` command from the same database. They name the speakers with their
+//! time, the poll with its declared counts and no voter, and the record's final hash.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::Read;
+use std::time::Duration;
+
+use common::{Backend, Client, TestServer};
+use reqwest::StatusCode;
+use yishi::minutes::time::duration;
+use yishi_protocol::{
+    Base, Choice, Command, Decision, EntryKind, EventBody, Majority, MajorityRule, Participant,
+    PollId, PollMethod, PollSpec, RequestId, ResultsVisibility, Role, TurnId,
+};
+
+const ROOM: &str = "cppcc-minutes";
+const TITLE: &str = "关于老旧小区改造的远程协商会";
+const QUESTION: &str = "加装电梯的补贴什么时候到位？";
+const POLL: &str = "是否同意将加装电梯列入明年民生实事？";
+const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+
+fn host() -> Participant {
+    Participant::new("host", "张主席", Role::Host)
+}
+fn li() -> Participant {
+    Participant::new("m1", "李委员", Role::Member).with_sector("经济界")
+}
+fn wang() -> Participant {
+    Participant::new("m2", "王委员", Role::Member).with_sector("教育界")
+}
+fn citizen() -> Participant {
+    Participant::new("a1", "市民小陈", Role::Audience)
+}
+
+fn secret_poll() -> PollSpec {
+    PollSpec {
+        question: POLL.into(),
+        method: PollMethod::Single {
+            options: vec!["同意".into(), "不同意".into(), "弃权".into()],
+        },
+        binding: true,
+        advisory: false,
+        secret: true,
+        visibility: ResultsVisibility::AfterClose,
+        allow_change: false,
+        deadline_s: None,
+        quorum: None,
+        majority: Majority {
+            rule: MajorityRule::Simple,
+            of: Base::Cast,
+        },
+    }
+}
+
+/// What the test needs to check the minutes against: the spoken times of the two turns.
+struct Meeting {
+    li_spoken_ms: u32,
+    wang_spoken_ms: u32,
+}
+
+async fn run_meeting(server: &TestServer) -> Meeting {
+    server.create_room(ROOM, TITLE).await;
+    let mut h = server.connect(ROOM, &host()).await;
+    let mut li = server.connect(ROOM, &li()).await;
+    let mut wang = server.connect(ROOM, &wang()).await;
+    let mut citizen = server.connect(ROOM, &citizen()).await;
+
+    h.ok(Command::OpenCheckIn).await;
+    li.ok(Command::CheckIn { head_count: None }).await;
+    wang.ok(Command::CheckIn { head_count: None }).await;
+    h.ok(Command::StartSession).await;
+
+    // A scheduled speech from the queue, interrupted by an interjection.
+    li.ok(Command::RequestFloor {
+        kind: EntryKind::Scheduled,
+        speaker: None,
+        replying_to: None,
+    })
+    .await;
+    h.ok(Command::GrantFloor {
+        entry: None,
+        reason: None,
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    wang.ok(Command::RequestFloor {
+        kind: EntryKind::Interjection,
+        speaker: None,
+        replying_to: None,
+    })
+    .await;
+    h.ok(Command::GrantFloor {
+        entry: None,
+        reason: None,
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    wang.ok(Command::EndTurn).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    li.ok(Command::EndTurn).await;
+
+    // A question from the audience, approved and answered.
+    citizen
+        .ok(Command::AskQuestion {
+            text: QUESTION.into(),
+        })
+        .await;
+    let asked = h
+        .until("question_asked", |e| {
+            matches!(e.body, EventBody::QuestionAsked { .. })
+        })
+        .await;
+    let EventBody::QuestionAsked { question } = asked.body else {
+        unreachable!()
+    };
+    h.ok(Command::ModerateQuestion {
+        question: question.id,
+        decision: Decision::Approve,
+    })
+    .await;
+    h.ok(Command::MarkAnswered {
+        question: question.id,
+    })
+    .await;
+    h.ok(Command::Annotate {
+        text: "会后将意见汇总转交市住建局".into(),
+    })
+    .await;
+
+    // A secret poll: both members vote 同意.
+    h.ok(Command::CreatePoll {
+        spec: secret_poll(),
+    })
+    .await;
+    h.ok(Command::OpenPoll { poll: PollId(1) }).await;
+    let ballot = Command::CastBallot {
+        poll: PollId(1),
+        choice: Choice::Single { option: 0 },
+    };
+    li.send_with(RequestId("li-ballot".into()), ballot.clone())
+        .await;
+    wang.send_with(RequestId("wang-ballot".into()), ballot)
+        .await;
+    while h
+        .events
+        .iter()
+        .filter(|e| matches!(e.body, EventBody::BallotCast { .. }))
+        .count()
+        < 2
+    {
+        h.recv().await.expect("ballot_cast");
+    }
+    h.ok(Command::ClosePoll { poll: PollId(1) }).await;
+    li.answer(&RequestId("li-ballot".into())).await.unwrap();
+    wang.answer(&RequestId("wang-ballot".into())).await.unwrap();
+    h.ok(Command::CloseSession).await;
+
+    Meeting {
+        li_spoken_ms: spoken(&h, TurnId(1)),
+        wang_spoken_ms: spoken(&h, TurnId(2)),
+    }
+}
+
+fn spoken(h: &Client, turn: TurnId) -> u32 {
+    h.events
+        .iter()
+        .find_map(|e| match e.body {
+            EventBody::TurnEnded {
+                turn: t, spoken_ms, ..
+            } if t == turn => Some(spoken_ms),
+            _ => None,
+        })
+        .expect("the turn ended")
+}
+
+/// The text of a Markdown section: from its `## heading` to the next `## `.
+fn section<'a>(md: &'a str, heading: &str) -> &'a str {
+    let start = md
+        .find(&format!("## {heading}\n"))
+        .unwrap_or_else(|| panic!("no section {heading} in\n{md}"));
+    let rest = &md[start + 3..];
+    let end = rest.find("\n## ").map_or(rest.len(), |i| i + 1);
+    &rest[..end]
+}
+
+/// The facts every form of the minutes must carry.
+fn check_markdown(md: &str, meeting: &Meeting, final_hash: &str) {
+    assert!(md.starts_with(&format!("# {TITLE}　会议纪要\n")), "{md}");
+    assert!(md.contains("**主持人**：张主席"), "{md}");
+
+    let attendance = section(md, "出席情况");
+    assert!(attendance.contains("签到 2 人"), "{attendance}");
+    assert!(attendance.contains("**未签到**：无"), "{attendance}");
+    assert!(
+        attendance.contains("| 李委员 | 委员 | 经济界 |"),
+        "{attendance}"
+    );
+    assert!(
+        !attendance.contains("市民小陈"),
+        "the audience is not on the roll"
+    );
+
+    let speeches = section(md, "发言");
+    let row = |n: &str| {
+        speeches
+            .lines()
+            .find(|l| l.starts_with(&format!("| {n} |")))
+            .unwrap_or_else(|| panic!("no row {n} in\n{speeches}"))
+    };
+    let first = row("1");
+    assert!(first.contains("| 李委员 | 经济界 | 预约发言 |"), "{first}");
+    assert!(
+        first.contains(&format!("| {} |", duration(meeting.li_spoken_ms.into()))),
+        "{first}"
+    );
+    let second = row("2");
+    assert!(second.contains("| 王委员 | 教育界 | 插话 |"), "{second}");
+    assert!(
+        second.contains(&format!("| {} |", duration(meeting.wang_spoken_ms.into()))),
+        "{second}"
+    );
+    assert!(second.contains("于李委员发言中插话"), "{second}");
+
+    let polls = section(md, "表决");
+    assert!(polls.contains(&format!("### 表决 1：{POLL}")), "{polls}");
+    assert!(polls.contains("不记名"), "{polls}");
+    assert!(polls.contains("**表决结果**：通过（同意）"), "{polls}");
+    assert!(polls.contains("| 同意 | 2 |"), "{polls}");
+    assert!(polls.contains("| 不同意 | 0 |"), "{polls}");
+    assert!(polls.contains("| 投票总数 | 2 |"), "{polls}");
+    assert!(polls.contains("到会有表决权 2 人"), "{polls}");
+    for name in ["李委员", "王委员", "m1", "m2"] {
+        assert!(
+            !polls.contains(name),
+            "{name} appears next to a secret poll:\n{polls}"
+        );
+    }
+
+    let questions = section(md, "提问");
+    assert!(questions.contains(QUESTION), "{questions}");
+    assert!(questions.contains("市民小陈"), "{questions}");
+    assert!(questions.contains("已答复"), "{questions}");
+
+    assert!(section(md, "记录员批注").contains("会后将意见汇总转交市住建局"));
+
+    let check = section(md, "记录核验");
+    assert!(check.contains(final_hash), "{check}");
+    assert!(check.contains("与最终哈希一致"), "{check}");
+    assert!(check.contains("完整"), "{check}");
+    assert!(
+        check.contains(&format!("yishi record verify {ROOM}")),
+        "{check}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minutes_of_a_meeting_over_the_api_and_from_the_command_line() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let meeting = run_meeting(&server).await;
+    assert!(meeting.li_spoken_ms >= 1_000, "{}", meeting.li_spoken_ms);
+
+    // The record's head, and the final hash the room actor publishes just after the
+    // close is acknowledged.
+    let (last_seq, head) = server.state.store.head(ROOM).await.unwrap().unwrap();
+    let mut waited = 0;
+    let published = loop {
+        let stored = server.state.store.room(ROOM).await.unwrap().unwrap();
+        if let Some(hash) = stored.final_hash {
+            break hash;
+        }
+        assert!(waited < 600, "the final hash was never published");
+        waited += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(published, head);
+
+    let http = reqwest::Client::new();
+    let url = |format: &str| server.url(&format!("/api/v1/rooms/{ROOM}/minutes?format={format}"));
+    let admin = format!("Bearer {}", server.admin_key());
+
+    // Markdown.
+    let r = http
+        .get(url("md"))
+        .header("authorization", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "text/markdown; charset=utf-8");
+    let disposition = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        disposition.starts_with(&format!("attachment; filename=\"minutes-{ROOM}.md\"")),
+        "{disposition}"
+    );
+    let md = r.text().await.unwrap();
+    check_markdown(&md, &meeting, &head);
+    assert!(md.contains(&format!("第 1 至 {last_seq} 号事件")), "{md}");
+
+    // DOCX: a zip whose document carries the same facts.
+    let r = http
+        .get(url("docx"))
+        .header("authorization", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], DOCX);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(&format!("filename=\"minutes-{ROOM}.docx\"")),
+    );
+    let docx = r.bytes().await.unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(docx.to_vec())).unwrap();
+    for part in ["[Content_Types].xml", "_rels/.rels", "word/styles.xml"] {
+        assert!(zip.by_name(part).is_ok(), "{part} in the package");
+    }
+    let mut xml = String::new();
+    zip.by_name("word/document.xml")
+        .unwrap()
+        .read_to_string(&mut xml)
+        .unwrap();
+    for fact in [
+        format!("{TITLE}　会议纪要"),
+        "张主席".into(),
+        "李委员".into(),
+        "王委员".into(),
+        duration(meeting.li_spoken_ms.into()),
+        duration(meeting.wang_spoken_ms.into()),
+        POLL.into(),
+        "通过（同意）".into(),
+        "投票总数".into(),
+        QUESTION.into(),
+        head.clone(),
+    ] {
+        assert!(xml.contains(&fact), "{fact} not in word/document.xml");
+    }
+    let poll_start = xml.find(POLL).unwrap();
+    let poll_end = poll_start + xml[poll_start..].find(">提问<").unwrap();
+    for name in ["李委员", "王委员"] {
+        assert!(
+            !xml[poll_start..poll_end].contains(name),
+            "{name} appears next to the secret poll in the DOCX"
+        );
+    }
+
+    // The host's own join token may fetch the minutes (as it may the record); a member's
+    // may not.
+    let r = http
+        .get(url("md"))
+        .bearer_auth(server.token(ROOM, &host()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = http
+        .get(url("md"))
+        .bearer_auth(server.token(ROOM, &li()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // A clerk's session may fetch them too, and the export goes to the audit log.
+    let secret = yishi::staff::invite(
+        &server.state.store,
+        "clerk",
+        yishi::staff::StaffRole::Clerk,
+        yishi::hub::now().0 as i64,
+    )
+    .await
+    .unwrap();
+    let password = "a long enough password";
+    let r = http
+        .post(server.url("/api/v1/staff/password"))
+        .json(&serde_json::json!({ "token": secret, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = http
+        .post(server.url("/api/v1/staff/login"))
+        .json(&serde_json::json!({ "name": "clerk", "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let r = http
+        .get(url("docx"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let audit = server.state.store.audit_log().await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.staff == "clerk" && e.action == format!("GET /api/v1/rooms/{ROOM}/minutes")),
+        "{audit:?}"
+    );
+
+    // Without credentials, an unknown format, an unknown room.
+    let r = http.get(url("md")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = http
+        .get(url("pdf"))
+        .header("authorization", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = http
+        .get(server.url("/api/v1/rooms/no-such-room/minutes"))
+        .header("authorization", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // The command line, on the same database.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("minutes.md");
+    let cli = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_yishi"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("YISHI_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("YISHI_DATA_DIR", dir.path())
+            .env("RUST_LOG", "warn")
+            .arg("--database")
+            .arg(&server.database)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let run = cli(&[
+        "minutes",
+        ROOM,
+        "--format",
+        "md",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let from_cli = std::fs::read_to_string(&out).unwrap();
+    check_markdown(&from_cli, &meeting, &head);
+    assert_eq!(from_cli, md, "the command line writes what the API serves");
+
+    let docx_out = dir.path().join("minutes.docx");
+    let run = cli(&[
+        "minutes",
+        ROOM,
+        "--format",
+        "docx",
+        "-o",
+        docx_out.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(std::fs::read(&docx_out).unwrap(), docx.to_vec());
+
+    let run = cli(&["minutes", "no-such-room", "-o", out.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("no room \"no-such-room\""),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
