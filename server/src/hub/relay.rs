@@ -40,6 +40,10 @@ use crate::bus::NodeId;
 
 /// Frames a relay may have waiting on either side before it is ended.
 const QUEUE: usize = 1024;
+/// Frames waiting to be published to one client node.
+const OUTGOING: usize = 1 << 16;
+/// Relays one published frame names at most.
+const MAX_GROUP: usize = 1000;
 /// How long the owner may take to accept a relay.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -58,6 +62,9 @@ pub(crate) struct Relays {
     served: Mutex<HashMap<String, (NodeId, mpsc::Sender<Message>)>>,
     /// Relays whose client is here: id → (owner, frames out to the socket).
     forwarded: Mutex<HashMap<String, (NodeId, mpsc::Sender<Message>)>>,
+    /// What the relays served here send, per client node, in the order they sent it:
+    /// one task per node publishes it, a frame shared by many relays once (`coalesce`).
+    outgoing: Mutex<HashMap<NodeId, mpsc::Sender<(Arc<str>, Message)>>>,
 }
 
 type Map = Mutex<HashMap<String, (NodeId, mpsc::Sender<Message>)>>;
@@ -87,6 +94,7 @@ impl Relays {
             next: std::sync::atomic::AtomicU64::new(1),
             served: Mutex::new(HashMap::new()),
             forwarded: Mutex::new(HashMap::new()),
+            outgoing: Mutex::new(HashMap::new()),
         });
         tokio::spawn(accept(Arc::downgrade(&relays), hub, opens));
         tokio::spawn(dispatch(Arc::downgrade(&relays), ins, Side::Served));
@@ -202,7 +210,17 @@ impl Relays {
         id: &str,
         message: Message,
     ) -> Result<(), async_nats::PublishError> {
-        let mut headers = relay_headers(id);
+        self.send_to(subject, id, message).await
+    }
+
+    /// Publish one frame on `subject` for the relays `ids` (comma-separated).
+    async fn send_to(
+        &self,
+        subject: &str,
+        ids: &str,
+        message: Message,
+    ) -> Result<(), async_nats::PublishError> {
+        let mut headers = relay_headers(ids);
         let payload = match message {
             Message::Text(text) => {
                 headers.insert(KIND, "t");
@@ -230,6 +248,18 @@ impl Relays {
             .await
     }
 
+    /// The queue of frames to `peer`, started on first use.
+    fn outgoing(self: &Arc<Self>, peer: &NodeId) -> mpsc::Sender<(Arc<str>, Message)> {
+        let mut outgoing = self.outgoing.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = outgoing.get(peer).filter(|tx| !tx.is_closed()) {
+            return tx.clone();
+        }
+        let (tx, rx) = mpsc::channel(OUTGOING);
+        outgoing.insert(peer.clone(), tx.clone());
+        tokio::spawn(publish_out(Arc::downgrade(self), subject(peer, "out"), rx));
+        tx
+    }
+
     /// End every relay whose other end is on a node not in `live`: its client resumes
     /// elsewhere, or its connection here detaches.
     pub(crate) fn prune(&self, live: &[NodeId]) {
@@ -244,6 +274,10 @@ impl Relays {
                 metrics::counter!("yishi_relays_lost_total").increment(ended as u64);
             }
         }
+        self.outgoing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|peer, _| live.contains(peer));
     }
 
     /// End every relay whose client is here: the node stops.
@@ -316,18 +350,20 @@ async fn dispatch(relays: Weak<Relays>, mut frames: async_nats::Subscriber, side
         let Some(relays) = relays.upgrade() else {
             return;
         };
-        let (Some(id), Some(frame)) = (header(&message, RELAY), decode(&message)) else {
+        let (Some(ids), Some(frame)) = (header(&message, RELAY), decode(&message)) else {
             continue;
         };
-        let mut map = lock(relays.map(side));
-        let Some((_, tx)) = map.get(id) else { continue };
         let end = matches!(frame, Message::Close(_));
-        if tx.try_send(frame).is_err() || end {
-            if !end {
-                metrics::counter!("yishi_relay_overflows_total").increment(1);
+        let mut map = lock(relays.map(side));
+        for id in ids.split(',') {
+            let Some((_, tx)) = map.get(id) else { continue };
+            if tx.try_send(frame.clone()).is_err() || end {
+                if !end {
+                    metrics::counter!("yishi_relay_overflows_total").increment(1);
+                }
+                // An end is delivered, then nothing more; an overflow ends it at once.
+                map.remove(id);
             }
-            // An end is delivered, then nothing more; an overflow ends it at once.
-            map.remove(id);
         }
     }
 }
@@ -360,16 +396,8 @@ async fn accept(relays: Weak<Relays>, hub: Weak<Hub>, mut opens: async_nats::Sub
         lock(&relays.served).insert(id.clone(), (peer.clone(), tx));
         let socket = Relayed {
             rx,
-            tx: Box::pin(futures_util::sink::unfold(
-                (Arc::clone(&relays), subject(&peer, "out"), id.clone()),
-                |(relays, subject, id), message: Message| async move {
-                    relays
-                        .send(&subject, &id, message)
-                        .await
-                        .map_err(axum::Error::new)?;
-                    Ok::<_, axum::Error>((relays, subject, id))
-                },
-            )),
+            out: relays.outgoing(&peer),
+            id: Arc::from(id.as_str()),
             _gone: Remove {
                 relays: Arc::clone(&relays),
                 side: Side::Served,
@@ -388,15 +416,26 @@ async fn accept(relays: Weak<Relays>, hub: Weak<Hub>, mut opens: async_nats::Sub
     }
 }
 
-type BoxSink = Pin<Box<dyn Sink<Message, Error = axum::Error> + Send>>;
-
 /// A relayed client as the owner sees it: a socket whose frames come and go over NATS.
 pub(crate) struct Relayed {
     rx: mpsc::Receiver<Message>,
-    tx: BoxSink,
+    /// The queue to the client's node.
+    out: mpsc::Sender<(Arc<str>, Message)>,
+    id: Arc<str>,
     _gone: Remove,
-    /// The end was sent to the client's node.
+    /// The end was queued for the client's node.
     ended: bool,
+}
+
+impl Relayed {
+    fn queue(&mut self, message: Message) -> Result<(), axum::Error> {
+        if matches!(message, Message::Close(_)) {
+            self.ended = true;
+        }
+        self.out
+            .try_send((Arc::clone(&self.id), message))
+            .map_err(|_| axum::Error::new("the relay's queue to the client's node is full"))
+    }
 }
 
 impl Stream for Relayed {
@@ -409,27 +448,25 @@ impl Stream for Relayed {
     }
 }
 
+/// Never waits: the queue to the client's node is large and shared, and a full one
+/// fails the write (the owner's slow-consumer rules act on the connection's own queue
+/// before that).
 impl Sink<Message> for Relayed {
     type Error = axum::Error;
-    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
-        self.tx.as_mut().poll_ready(cx)
+    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+        Poll::Ready(Ok(()))
     }
     fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), axum::Error> {
-        if matches!(item, Message::Close(_)) {
-            self.ended = true;
-        }
-        self.tx.as_mut().start_send(item)
+        self.queue(item)
     }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
-        self.tx.as_mut().poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+        Poll::Ready(Ok(()))
     }
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+    fn poll_close(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
         if !self.ended {
-            std::task::ready!(self.tx.as_mut().poll_ready(cx))?;
-            self.ended = true;
-            self.tx.as_mut().start_send(Message::Close(None))?;
+            self.queue(Message::Close(None))?;
         }
-        self.tx.as_mut().poll_close(cx)
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -438,17 +475,157 @@ impl Drop for Relayed {
         metrics::gauge!("yishi_relays", "side" => "owner").decrement(1.0);
         if !self.ended {
             // Dropped without a close (the handshake refused it, or a writer was cut
-            // off): the client's node still has to hear of the end.
-            let relays = Arc::clone(&self._gone.relays);
-            let id = self._gone.id.clone();
-            let peer = lock(&relays.served).get(&id).map(|(p, _)| p.clone());
-            if let Some(peer) = peer {
-                tokio::spawn(async move {
-                    let _ = relays
-                        .send(&subject(&peer, "out"), &id, Message::Close(None))
-                        .await;
-                });
+            // off): the client's node still has to hear of the end, after what was sent.
+            let _ = self.queue(Message::Close(None));
+        }
+    }
+}
+
+/// Publish what the relays served here send to one client node, in order, each frame
+/// that several relays share once.
+async fn publish_out(
+    relays: Weak<Relays>,
+    subject: String,
+    mut rx: mpsc::Receiver<(Arc<str>, Message)>,
+) {
+    let mut batch = Vec::new();
+    while rx.recv_many(&mut batch, OUTGOING).await > 0 {
+        let Some(relays) = relays.upgrade() else {
+            return;
+        };
+        for group in coalesce(batch.drain(..)) {
+            let ids = group.ids.join(",");
+            if let Err(e) = relays.send_to(&subject, &ids, group.message).await {
+                tracing::warn!(error = %e, "a relayed frame could not be published");
             }
         }
+    }
+}
+
+/// One frame for several relays, to publish once.
+#[derive(Debug)]
+struct Group {
+    ids: Vec<Arc<str>>,
+    message: Message,
+}
+
+/// Group `items` (relay, frame) so that a text frame shared by several relays (the same
+/// bytes: the room serialises a batch once per view) is published once for all of
+/// them, while each relay still gets its frames in the order it sent them: a frame joins
+/// an earlier group only if that group comes after the relay's previous one.
+fn coalesce(items: impl IntoIterator<Item = (Arc<str>, Message)>) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    // A frame's bytes (address and length, unique while a group holds them) → the
+    // latest group publishing them.
+    let mut by_frame: HashMap<(usize, usize), usize> = HashMap::new();
+    let mut last: HashMap<Arc<str>, usize> = HashMap::new();
+    for (id, message) in items {
+        let key = match &message {
+            Message::Text(t) if !t.is_empty() => Some((t.as_str().as_ptr() as usize, t.len())),
+            _ => None,
+        };
+        let after = last.get(&id).copied();
+        let joinable = key
+            .and_then(|k| by_frame.get(&k).copied())
+            .filter(|g| after.is_none_or(|a| *g > a) && groups[*g].ids.len() < MAX_GROUP);
+        let g = match joinable {
+            Some(g) => {
+                groups[g].ids.push(Arc::clone(&id));
+                g
+            }
+            None => {
+                groups.push(Group {
+                    ids: vec![Arc::clone(&id)],
+                    message,
+                });
+                let g = groups.len() - 1;
+                if let Some(k) = key {
+                    by_frame.insert(k, g);
+                }
+                g
+            }
+        };
+        last.insert(id, g);
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(s: &str) -> Message {
+        Message::Text(Utf8Bytes::from(s.to_owned()))
+    }
+
+    /// Each relay's frames in the order the groups deliver them.
+    fn delivered(groups: &[Group]) -> HashMap<String, Vec<String>> {
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        for g in groups {
+            let Message::Text(t) = &g.message else {
+                continue;
+            };
+            for id in &g.ids {
+                out.entry(id.to_string())
+                    .or_default()
+                    .push(t.as_str().to_owned());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_shared_frame_is_published_once_for_every_relay() {
+        let shared = text("batch 7");
+        let items: Vec<_> = (0..5)
+            .map(|i| (Arc::from(format!("n-{i}").as_str()), shared.clone()))
+            .collect();
+        let groups = coalesce(items);
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].ids.len(), 5);
+    }
+
+    #[test]
+    fn equal_text_that_is_not_the_same_frame_is_not_merged() {
+        let items = vec![(Arc::from("a"), text("x")), (Arc::from("b"), text("x"))];
+        assert_eq!(coalesce(items).len(), 2);
+    }
+
+    #[test]
+    fn every_relay_keeps_its_order() {
+        // s is a batch ahead of r: r's last frame is the one s got first.
+        let one = text("batch 1");
+        let two = text("batch 2");
+        let (r, s): (Arc<str>, Arc<str>) = (Arc::from("r"), Arc::from("s"));
+        let items = vec![
+            (Arc::clone(&s), two.clone()),
+            (Arc::clone(&r), one.clone()),
+            (Arc::clone(&r), text("ack for r")),
+            (Arc::clone(&r), two.clone()),
+            (Arc::clone(&s), text("batch 3")),
+        ];
+        let got = delivered(&coalesce(items));
+        assert_eq!(got["r"], ["batch 1", "ack for r", "batch 2"]);
+        assert_eq!(got["s"], ["batch 2", "batch 3"]);
+    }
+
+    #[test]
+    fn a_group_is_bounded() {
+        let shared = text("batch");
+        let items: Vec<_> = (0..=MAX_GROUP)
+            .map(|i| (Arc::from(format!("n-{i}").as_str()), shared.clone()))
+            .collect();
+        let groups = coalesce(items);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].ids.len(), MAX_GROUP);
+    }
+
+    #[test]
+    fn closes_are_never_merged() {
+        let items = vec![
+            (Arc::from("a"), Message::Close(None)),
+            (Arc::from("b"), Message::Close(None)),
+        ];
+        assert_eq!(coalesce(items).len(), 2);
     }
 }
