@@ -411,6 +411,12 @@ pub enum ConfigError {
     ClusterNeedsPostgres(String),
     #[error("a node of a cluster needs a name: give --node-id NAME (or YISHI_NODE_ID)")]
     ClusterNeedsNodeId,
+    #[error(
+        "every node of a cluster must share the token keys and the admin key (a link minted \
+         by one node is checked by the node the client reaches): give --token-keys and \
+         --admin-key (or YISHI_TOKEN_KEYS and YISHI_ADMIN_KEY), the same on every node"
+    )]
+    ClusterNeedsSharedKeys,
     #[error("--node-id and --lease-ttl only mean something with --cluster nats://…")]
     NotClustered,
     #[error("cluster URL {0:?} must be nats://HOST:PORT")]
@@ -497,9 +503,9 @@ fn cluster_config(
     let nats = nats.trim().to_owned();
     let host = nats
         .strip_prefix("nats://")
-        .ok_or_else(|| ConfigError::ClusterUrl(nats.clone()))?;
+        .ok_or_else(|| ConfigError::ClusterUrl(crate::bus::redact(&nats)))?;
     if host.is_empty() || host.contains('/') {
-        return Err(ConfigError::ClusterUrl(nats));
+        return Err(ConfigError::ClusterUrl(crate::bus::redact(&nats)));
     }
     if !(database.starts_with("postgres://") || database.starts_with("postgresql://")) {
         return Err(ConfigError::ClusterNeedsPostgres(database.to_owned()));
@@ -559,6 +565,13 @@ impl Config {
             origin_of(&public_url).ok_or_else(|| ConfigError::PublicUrl(public_url.clone()))?;
 
         let token_key_items = pick_list(&args.token_keys, f.token_keys);
+        // Keys generated per node would make every node refuse the others' links.
+        if cluster.is_some()
+            && (token_key_items.iter().all(|s| s.trim().is_empty())
+                || pick(args.admin_key.as_ref(), f.admin_key.as_ref()).is_none())
+        {
+            return Err(ConfigError::ClusterNeedsSharedKeys);
+        }
         let (token_keys, token_keys_source) =
             if token_key_items.iter().any(|s| !s.trim().is_empty()) {
                 (

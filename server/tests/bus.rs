@@ -222,3 +222,47 @@ async fn live_nodes_are_those_that_heartbeat() {
     a.leave().await.unwrap();
     js.delete_stream(format!("KV_{bucket}")).await.unwrap();
 }
+
+/// A node reaches a NATS that wants a user and password with them in the URL (the
+/// client library does not take them from it by itself), and a wrong one is refused
+/// without the password in the error. A nats-server of its own, with authentication.
+#[tokio::test]
+#[cfg_attr(
+    not(yishi_nats),
+    ignore = "needs nats-server (set YISHI_TEST_NATS when it is installed)"
+)]
+async fn a_node_logs_in_to_nats_with_the_credentials_in_its_url() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bin = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("nats-server is installed");
+    let mut server = std::process::Command::new(bin)
+        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .args(["--user", "yishi", "--pass", "s3cret-pw"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let me = node(&unique("auth"));
+    let good = format!("nats://yishi:s3cret-pw@127.0.0.1:{port}");
+    let started = Instant::now();
+    let client = loop {
+        match yishi::bus::connect(&good, &me).await {
+            Ok(client) => break client,
+            Err(e) => assert!(started.elapsed() < PATIENCE, "{e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    client.flush().await.unwrap();
+    let bad = format!("nats://yishi:wrong-pw@127.0.0.1:{port}");
+    let err = yishi::bus::connect(&bad, &me).await.err().unwrap().to_string();
+    assert!(!err.contains("wrong-pw"), "{err}");
+    assert!(err.contains("yishi:***@"), "{err}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

@@ -589,4 +589,22 @@ fn a_cluster_node_refuses_sqlite_and_wants_a_name() {
     let (code, _, err) = run(yishi(&dir.0).args(["serve", "--node-id", "n1"]).args(keys));
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--cluster"), "{err}");
+
+    // Keys made up by each node would refuse the other nodes' links.
+    let (code, _, err) = run(yishi(&dir.0)
+        .args([
+            "serve",
+            "--cluster",
+            "nats://127.0.0.1:4222",
+            "--node-id",
+            "n1",
+        ])
+        .args(pg)
+        .args(&keys[2..]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--token-keys"), "{err}");
+    assert!(
+        !dir.0.join(yishi::config::TOKEN_KEY_FILE).exists(),
+        "no key is generated for a refused node"
+    );
 }

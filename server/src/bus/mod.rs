@@ -175,16 +175,47 @@ impl ClusterNode {
     }
 }
 
-/// Connect to NATS at `url`, naming the connection after the node.
+/// Connect to NATS at `url` (`nats://[USER:PASSWORD@]HOST:PORT`), naming the connection
+/// after the node.
 pub async fn connect(url: &str, node: &NodeId) -> Result<async_nats::Client, BusError> {
-    async_nats::ConnectOptions::new()
+    let (address, credentials) = split_credentials(url);
+    let options = match credentials {
+        Some((user, password)) => {
+            async_nats::ConnectOptions::with_user_and_password(user.into(), password.into())
+        }
+        None => async_nats::ConnectOptions::new(),
+    };
+    options
         .name(format!("yishi-{node}"))
-        .connect(url)
+        .connect(address.as_str())
         .await
         .map_err(|e| BusError::Connect {
-            url: url.to_owned(),
+            url: redact(url),
             reason: e.to_string(),
         })
+}
+
+/// `url` without its user and password, and them apart (the client does not take them
+/// from the URL).
+fn split_credentials(url: &str) -> (String, Option<(&str, &str)>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_owned(), None);
+    };
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            (format!("{scheme}://{host}"), Some((user, password)))
+        }
+        None => (url.to_owned(), None),
+    }
+}
+
+/// `url` fit for a log line or an error: its password replaced.
+pub fn redact(url: &str) -> String {
+    match split_credentials(url) {
+        (address, Some((user, _))) => address.replacen("://", &format!("://{user}:***@"), 1),
+        (address, None) => address,
+    }
 }
 
 #[cfg(test)]
@@ -198,6 +229,23 @@ mod tests {
         assert!(NodeId::new("a.b").is_err());
         assert!(NodeId::new("节点").is_err());
         assert!(NodeId::new(&"n".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn credentials_are_taken_out_of_the_url_and_never_shown() {
+        assert_eq!(
+            split_credentials("nats://yishi:s3cret@10.0.0.5:4222"),
+            ("nats://10.0.0.5:4222".to_owned(), Some(("yishi", "s3cret")))
+        );
+        assert_eq!(
+            split_credentials("nats://10.0.0.5:4222"),
+            ("nats://10.0.0.5:4222".to_owned(), None)
+        );
+        assert_eq!(
+            redact("nats://yishi:s3cret@10.0.0.5:4222"),
+            "nats://yishi:***@10.0.0.5:4222"
+        );
+        assert_eq!(redact("nats://10.0.0.5:4222"), "nats://10.0.0.5:4222");
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
                 cluster.lease_ttl,
             )
             .await?;
-            tracing::info!(node = %cluster.node, nats = %cluster.nats, "joined the cluster");
+            tracing::info!(node = %cluster.node, nats = %crate::bus::redact(&cluster.nats), "joined the cluster");
             Some(node)
         }
         None => None,
