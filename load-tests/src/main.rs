@@ -163,9 +163,23 @@ struct Cli {
     /// its own range of source addresses.
     #[arg(long)]
     per_process: Option<usize>,
+    /// With --spawn: this many `yishi serve --cluster` nodes on one nats-server (with
+    /// JetStream, started by this tool) and a fresh schema of --database; the audience
+    /// goes to the nodes in turn (each relays to the room's owner), hosts to the first.
+    #[arg(long, default_value_t = 1, requires = "spawn")]
+    cluster: usize,
+    /// The PostgreSQL of --cluster (a schema of its own is made in it for each run).
+    #[arg(
+        long,
+        env = "YISHI_TEST_PG",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    database: String,
     /// Run as a worker process of another run (internal).
     #[arg(long, hide = true)]
     worker: bool,
+    #[arg(long, hide = true, value_delimiter = ',')]
+    worker_nodes: Vec<String>,
     #[arg(long, hide = true, default_value = "")]
     worker_token: String,
     #[arg(long, hide = true, default_value_t = 0)]
@@ -251,8 +265,16 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     let nofile = sys::raise_nofile();
     if cli.worker {
         let target = cli.target.as_deref().context("a worker needs --target")?;
+        let mut nodes = vec![sys::loopback_addr(target)?];
+        if !cli.worker_nodes.is_empty() {
+            nodes = cli
+                .worker_nodes
+                .iter()
+                .map(|n| sys::loopback_addr(&format!("http://{n}")))
+                .collect::<anyhow::Result<_>>()?;
+        }
         let common = workers::WorkerCommon {
-            addr: sys::loopback_addr(target)?,
+            nodes,
             token: cli.worker_token.clone(),
             spread: cli.source_ips.clamp(1, 60_000),
             concurrency: cli.concurrency,
@@ -369,23 +391,49 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             format!("{s:?}").to_lowercase()
         };
         let row = {
-            let spawned = if cli.spawn {
-                Some(sys::spawn_yishi(&server_bin).await?)
+            let cluster = if cli.spawn && cli.cluster > 1 {
+                let nats =
+                    sys::nats_bin().context("--cluster needs nats-server (Debian: nats-server)")?;
+                Some(sys::spawn_cluster(&server_bin, &nats, cli.cluster, &cli.database).await?)
             } else {
                 None
             };
-            let target = match &spawned {
-                Some(srv) => Target {
+            let spawned = match &cluster {
+                Some(_) => None,
+                None if cli.spawn => Some(sys::spawn_yishi(&server_bin).await?),
+                None => None,
+            };
+            let target = match (&spawned, &cluster) {
+                (_, Some(c)) => Target {
+                    addr: c.nodes[0].addr,
+                    nodes: c.nodes.iter().map(|n| n.addr).collect(),
+                    admin_key: sys::SPAWN_ADMIN_KEY.into(),
+                    keys: Keys::parse_list(sys::SPAWN_TOKEN_KEYS)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                    pid: Some(c.nodes[0].proc.pid()),
+                    others: c
+                        .nodes
+                        .iter()
+                        .skip(1)
+                        .map(|n| n.proc.pid())
+                        .chain([c.nats.proc.pid()])
+                        .collect(),
+                },
+                (Some(srv), None) => Target {
                     addr: srv.addr,
+                    nodes: vec![srv.addr],
                     admin_key: sys::SPAWN_ADMIN_KEY.into(),
                     keys: Keys::parse_list(sys::SPAWN_TOKEN_KEYS)
                         .map_err(|e| anyhow::anyhow!("{e}"))?,
                     pid: Some(srv.proc.pid()),
+                    others: Vec::new(),
                 },
-                None => {
+                (None, None) => {
                     let url = cli.target.clone().unwrap_or_default();
+                    let addr = sys::loopback_addr(&url)?;
                     Target {
-                        addr: sys::loopback_addr(&url)?,
+                        addr,
+                        nodes: vec![addr],
                         admin_key: cli
                             .admin_key
                             .clone()
@@ -397,6 +445,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                         )
                         .map_err(|e| anyhow::anyhow!("{e}"))?,
                         pid: cli.server_pid,
+                        others: Vec::new(),
                     }
                 }
             };
@@ -410,6 +459,12 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 Scenario::Media => media::yishi(&target, &mo, k).await,
                 Scenario::All => continue,
             };
+            let result = result.map(|mut r| {
+                if cluster.is_some() {
+                    r.system = format!("yishi×{}", cli.cluster);
+                }
+                r
+            });
             match result {
                 Ok(r) => r,
                 Err(e) => {

@@ -25,10 +25,16 @@ const CONTROL: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
 
 /// A Yishi server to load, and what the tool knows about it.
 pub struct Target {
+    /// Where the hosts and the admin API go.
     pub addr: SocketAddr,
+    /// Where audience connections go, in turn: `addr` alone, or every node of a
+    /// cluster (each relays to the room's owner).
+    pub nodes: Vec<SocketAddr>,
     pub admin_key: String,
     pub keys: Keys,
+    /// The server's process; with `others`, every process whose CPU and memory count.
     pub pid: Option<u32>,
+    pub others: Vec<u32>,
 }
 
 /// Sizes shared by the scenarios.
@@ -101,7 +107,33 @@ impl Target {
     }
 
     pub(crate) fn rss(&self) -> Option<u64> {
-        self.pid.and_then(rss_bytes)
+        let first = self.pid.and_then(rss_bytes)?;
+        Some(
+            first
+                + self
+                    .others
+                    .iter()
+                    .filter_map(|p| rss_bytes(*p))
+                    .sum::<u64>(),
+        )
+    }
+
+    /// CPU of every process of the server, from now.
+    pub(crate) fn cpu(&self) -> CpuMeter {
+        CpuMeter::start_all(
+            self.pid
+                .into_iter()
+                .chain(self.others.iter().copied())
+                .collect(),
+        )
+    }
+
+    /// The node audience connection `i` goes to.
+    pub(crate) fn node_for(&self, i: usize) -> SocketAddr {
+        self.nodes
+            .get(i % self.nodes.len().max(1))
+            .copied()
+            .unwrap_or(self.addr)
     }
 }
 
@@ -161,7 +193,7 @@ impl Crowd {
                 n,
                 o.per_process.max(1),
                 &WorkerCommon {
-                    addr: t.addr,
+                    nodes: t.nodes.clone(),
                     token: t.audience_token(room),
                     spread: o.spread,
                     concurrency: o.concurrency,
@@ -178,7 +210,10 @@ impl Crowd {
                 tokio::spawn(client::audience(
                     source_ip(i, o.spread),
                     plan(i),
-                    launch.clone(),
+                    Launch {
+                        addr: t.node_for(i),
+                        ..launch.clone()
+                    },
                 ))
             })
             .collect();
@@ -256,7 +291,7 @@ pub async fn hold(t: &Target, o: &Opts) -> anyhow::Result<Row> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss1 = t.rss();
     let kern1 = tcp_kernel_bytes();
-    let cpu = CpuMeter::start(t.pid);
+    let cpu = t.cpu();
     tokio::time::sleep(o.hold).await;
     let idle_cpu = cpu.percent();
     let mut row = Row::new("hold", "yishi", connected);
@@ -318,7 +353,7 @@ pub async fn joins(t: &Target, o: &Opts) -> anyhow::Result<Row> {
     }
     let poll = create_poll(&mut host).await?;
     host.cmd(Command::OpenPoll { poll }).await?;
-    let cpu = CpuMeter::start(t.pid);
+    let cpu = t.cpu();
     let mut crowd = Crowd::start(t, &room, n, o, |_| idle_plan()).await?;
     let connected = crowd.connected();
     let mut row = Row::new("joins", "yishi", connected);
@@ -406,7 +441,7 @@ pub async fn fanout(t: &Target, o: &Opts, slow_pct: usize) -> anyhow::Result<Row
     let per_source = o.rate / sources as f64;
     let mut handles = Vec::new();
     let start_us = now_us();
-    let cpu = CpuMeter::start(t.pid);
+    let cpu = t.cpu();
     for s in 0..sources {
         let ctl = Ctl::connect(
             t.addr,
@@ -602,7 +637,7 @@ pub async fn votes(t: &Target, o: &Opts) -> anyhow::Result<Row> {
         expected[i % 3] += 1;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let cpu = CpuMeter::start(t.pid);
+    let cpu = t.cpu();
     let go_at = now_us();
     let started = Instant::now();
     let _ = crowd.go.send(Some(Go { poll, at_us: go_at }));
@@ -721,7 +756,7 @@ pub async fn chat(t: &Target, o: &Opts) -> anyhow::Result<Row> {
             mstop_rx.clone(),
         )));
     }
-    let cpu = CpuMeter::start(t.pid);
+    let cpu = t.cpu();
     let start_us = now_us();
     let mut senders = Vec::new();
     for s in 0..o.senders {

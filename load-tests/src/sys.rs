@@ -109,22 +109,30 @@ pub fn tcp_kernel_bytes() -> Option<u64> {
 
 /// CPU use of a process over an interval, in percent of one core.
 pub struct CpuMeter {
-    pid: Option<u32>,
+    pids: Vec<u32>,
     start_cpu: f64,
     start: Instant,
 }
 
 impl CpuMeter {
     pub fn start(pid: Option<u32>) -> CpuMeter {
+        CpuMeter::start_all(pid.into_iter().collect())
+    }
+
+    /// The CPU of several processes together (the nodes of a cluster).
+    pub fn start_all(pids: Vec<u32>) -> CpuMeter {
         CpuMeter {
-            pid,
-            start_cpu: pid.and_then(cpu_seconds).unwrap_or(0.0),
+            start_cpu: pids.iter().filter_map(|p| cpu_seconds(*p)).sum(),
+            pids,
             start: Instant::now(),
         }
     }
 
     pub fn percent(&self) -> Option<f64> {
-        let now = cpu_seconds(self.pid?)?;
+        if self.pids.is_empty() {
+            return None;
+        }
+        let now: f64 = self.pids.iter().filter_map(|p| cpu_seconds(*p)).sum();
         let wall = self.start.elapsed().as_secs_f64();
         (wall > 0.0).then(|| (now - self.start_cpu) / wall * 100.0)
     }
@@ -228,6 +236,12 @@ pub fn default_server_bin() -> PathBuf {
 }
 
 pub async fn spawn_yishi(bin: &Path) -> anyhow::Result<YishiServer> {
+    spawn_node(bin, &[]).await
+}
+
+/// `yishi serve` with `args` (SQLite in a data directory of its own unless they name a
+/// database).
+async fn spawn_node(bin: &Path, args: &[&str]) -> anyhow::Result<YishiServer> {
     if !bin.exists() {
         bail!(
             "no server binary at {} (build it: cargo build --release -p yishi-server, or pass --server-bin)",
@@ -242,11 +256,14 @@ pub async fn spawn_yishi(bin: &Path) -> anyhow::Result<YishiServer> {
             .arg("serve")
             .arg("--listen")
             .arg(addr.to_string())
-            .arg("--database")
-            .arg(format!(
-                "sqlite://{}",
-                dir.path().join("yishi.db").display()
-            ))
+            .args(if args.is_empty() {
+                vec![
+                    "--database".to_owned(),
+                    format!("sqlite://{}", dir.path().join("yishi.db").display()),
+                ]
+            } else {
+                args.iter().map(|a| (*a).to_owned()).collect()
+            })
             .arg("--data-dir")
             .arg(dir.path())
             // The load comes from a few loopback addresses, thousands each.
@@ -271,6 +288,8 @@ pub async fn spawn_yishi(bin: &Path) -> anyhow::Result<YishiServer> {
 /// A nats-server with a WebSocket listener, started by this tool.
 pub struct NatsServer {
     pub proc: Spawned,
+    /// Its client port.
+    pub addr: SocketAddr,
     pub ws_addr: SocketAddr,
     pub _dir: tempfile::TempDir,
 }
@@ -283,14 +302,27 @@ pub fn nats_bin() -> Option<PathBuf> {
 }
 
 pub async fn spawn_nats(bin: &Path) -> anyhow::Result<NatsServer> {
+    spawn_nats_with(bin, false).await
+}
+
+/// A nats-server as [`spawn_nats`], with JetStream (`jetstream`) for a cluster of nodes.
+pub async fn spawn_nats_with(bin: &Path, jetstream: bool) -> anyhow::Result<NatsServer> {
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
     let ws_port = free_port()?;
     let conf = dir.path().join("nats.conf");
+    let js = if jetstream {
+        format!(
+            "jetstream {{\n  store_dir: \"{}\"\n}}\n",
+            dir.path().join("js").display()
+        )
+    } else {
+        String::new()
+    };
     std::fs::write(
         &conf,
         format!(
-            "listen: \"127.0.0.1:{port}\"\nmax_connections: 100000\n\
+            "listen: \"127.0.0.1:{port}\"\nmax_connections: 100000\nmax_payload: 8MB\n{js}\
              websocket {{\n  listen: \"127.0.0.1:{ws_port}\"\n  no_tls: true\n  compression: false\n}}\n"
         ),
     )?;
@@ -314,9 +346,65 @@ pub async fn spawn_nats(bin: &Path) -> anyhow::Result<NatsServer> {
     }
     Ok(NatsServer {
         proc,
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
         ws_addr,
         _dir: dir,
     })
+}
+
+/// Nodes of a cluster on their own nats-server (with JetStream) and a fresh schema of
+/// the PostgreSQL at `database`.
+pub struct YishiCluster {
+    pub nodes: Vec<YishiServer>,
+    pub nats: NatsServer,
+}
+
+pub async fn spawn_cluster(
+    bin: &Path,
+    nats_bin: &Path,
+    count: usize,
+    database: &str,
+) -> anyhow::Result<YishiCluster> {
+    let nats = spawn_nats_with(nats_bin, true).await?;
+    let url = format!("nats://{}", nats.addr);
+    let schema = format!(
+        "yishi_loadtest_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis()
+    );
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(database)
+            .await
+            .with_context(|| format!("connecting to {database} for the cluster's schema"))?;
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut conn)
+            .await?;
+    }
+    let sep = if database.contains('?') { '&' } else { '?' };
+    let database = format!("{database}{sep}options=-csearch_path%3D{schema}");
+    let mut nodes = Vec::new();
+    for i in 0..count {
+        nodes.push(
+            spawn_node(
+                bin,
+                &[
+                    "--database",
+                    &database,
+                    "--cluster",
+                    &url,
+                    "--node-id",
+                    &format!("lt-{}", i + 1),
+                    "--no-media",
+                ],
+            )
+            .await?,
+        );
+    }
+    Ok(YishiCluster { nodes, nats })
 }
 
 /// Machine-wide UDP counters from `/proc/net/snmp`.

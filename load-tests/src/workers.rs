@@ -88,7 +88,8 @@ fn report(shared: &Shared) -> Report {
 /// What the parent tells every worker alike on its command line (each also gets its
 /// own range of clients).
 pub struct WorkerCommon {
-    pub addr: std::net::SocketAddr,
+    /// Where the clients go, in turn by their global index.
+    pub nodes: Vec<std::net::SocketAddr>,
     pub token: String,
     pub spread: usize,
     pub concurrency: usize,
@@ -101,8 +102,10 @@ pub async fn serve(a: WorkerCommon, offset: usize, count: usize) -> anyhow::Resu
     let shared = Arc::new(Shared::default());
     let (_go, go_rx) = watch::channel(None);
     let (stop, stop_rx) = watch::channel(false);
+    let nodes = a.nodes.clone();
+    let node_for = |i: usize| nodes[i % nodes.len()];
     let launch = Launch {
-        addr: a.addr,
+        addr: node_for(0),
         token: Arc::new(a.token),
         shared: shared.clone(),
         connecting: Arc::new(Semaphore::new(a.concurrency.max(1))),
@@ -118,7 +121,10 @@ pub async fn serve(a: WorkerCommon, offset: usize, count: usize) -> anyhow::Resu
             tokio::spawn(client::audience(
                 source_ip(i, a.spread),
                 remote.plan(i),
-                launch.clone(),
+                Launch {
+                    addr: node_for(i),
+                    ..launch.clone()
+                },
             ))
         })
         .collect();
@@ -189,7 +195,16 @@ impl Workers {
             let count = per_process.min(n - offset);
             let mut child = Command::new(&exe)
                 .arg("--worker")
-                .args(["--target", &format!("http://{}", common.addr)])
+                .args(["--target", &format!("http://{}", common.nodes[0])])
+                .args([
+                    "--worker-nodes",
+                    &common
+                        .nodes
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ])
                 .args(["--worker-token", &common.token])
                 .args(["--worker-offset", &offset.to_string()])
                 .args(["-n", &count.to_string()])

@@ -260,7 +260,11 @@ async fn a_node_logs_in_to_nats_with_the_credentials_in_its_url() {
     };
     client.flush().await.unwrap();
     let bad = format!("nats://yishi:wrong-pw@127.0.0.1:{port}");
-    let err = yishi::bus::connect(&bad, &me).await.err().unwrap().to_string();
+    let err = yishi::bus::connect(&bad, &me)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
     assert!(!err.contains("wrong-pw"), "{err}");
     assert!(err.contains("yishi:***@"), "{err}");
     server.kill().unwrap();

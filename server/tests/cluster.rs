@@ -31,6 +31,17 @@ const FAILOVER: Duration = Duration::from_secs(10);
 
 async fn node(name: &str, database: &str, keys: Option<&yishi::auth::Keys>) -> TestServer {
     let nats = std::env::var("YISHI_TEST_NATS").expect("YISHI_TEST_NATS names NATS");
+    node_on(&nats, name, database, keys).await
+}
+
+/// An in-process node on the NATS at `nats`.
+async fn node_on(
+    nats: &str,
+    name: &str,
+    database: &str,
+    keys: Option<&yishi::auth::Keys>,
+) -> TestServer {
+    let nats = nats.to_owned();
     let dir = tempfile::tempdir().unwrap();
     let keys = keys.cloned();
     TestServer::start_configured(database.to_owned(), dir, HubConfig::default(), |c| {
@@ -572,6 +583,158 @@ async fn a_consultation_runs_across_three_nodes_and_resumes_when_its_owner_leave
         .entries;
     yishi::room::verify_chain(&record).unwrap();
     for node in &nodes {
+        node.state.hub.shutdown().await;
+    }
+}
+
+/// A nats-server of the test's own, with JetStream, that it can stop and start again on
+/// the same port and store.
+struct OwnNats {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl OwnNats {
+    fn start() -> OwnNats {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut nats = OwnNats {
+            port,
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        nats.restart();
+        nats
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn restart(&mut self) {
+        let bin = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("nats-server is installed");
+        let child = Process::new(bin)
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js"])
+            .args(["-sd", &self.dir.path().display().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "nats-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for OwnNats {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(yishi_pg, yishi_nats)),
+    ignore = "needs PostgreSQL and NATS: set YISHI_TEST_PG and YISHI_TEST_NATS"
+)]
+async fn when_nats_restarts_relayed_clients_resume_and_nothing_acknowledged_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(Backend::Postgres, dir.path()).await;
+    let mut nats = OwnNats::start();
+    let names = [unique("a"), unique("b")];
+    let a = node_on(&nats.url(), &names[0], &database, None).await;
+    let keys = a.state.config.token_keys.clone();
+    let b = node_on(&nats.url(), &names[1], &database, Some(&keys)).await;
+    let nodes = [&a, &b];
+    let room = unique("r");
+    a.create_room(&room, "消息总线重启").await;
+    let host = Participant::new("host", "主持人", Role::Host);
+    let member = Participant::new("m1", "张委员", Role::Member);
+    let mut h = join(&a, &a.token(&room, &host), None).await;
+    h.ok(Command::OpenCheckIn).await;
+    h.ok(Command::StartSession).await;
+    // The member on the node that does not own the room: relayed.
+    let holder = {
+        let client = async_nats::connect(nats.url()).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        yishi::bus::Leases::open(
+            &js,
+            yishi::bus::LEASE_BUCKET,
+            NodeId::new("observer").unwrap(),
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap()
+        .holder(&room)
+        .await
+        .unwrap()
+        .unwrap()
+    };
+    let other = 1 - names.iter().position(|n| *n == holder).unwrap();
+    let token = nodes[other].token(&room, &member);
+    let mut m = join(nodes[other], &token, None).await;
+    let before = m
+        .ok(Command::SendChat {
+            text: "总线重启之前".into(),
+        })
+        .await
+        .unwrap();
+
+    // NATS goes away and comes back: the relay cannot know what it missed, so its
+    // client is told to resume.
+    nats.kill();
+    let cut = Instant::now();
+    while m.recv().await.is_some() {}
+    assert!(cut.elapsed() < FAILOVER, "{:?}", cut.elapsed());
+    nats.restart();
+
+    // The member resumes, on the same node, exactly; the room goes on.
+    let resume = yishi_protocol::Resume {
+        session: m.welcome.session.clone(),
+        last_seq: m.through,
+    };
+    let mut m = join(nodes[other], &token, Some(resume)).await;
+    let after = m
+        .ok(Command::SendChat {
+            text: "总线重启之后".into(),
+        })
+        .await
+        .unwrap();
+    assert!(after > before);
+    let mut h = join(&a, &a.token(&room, &host), None).await;
+    h.through(after).await;
+    let record = nodes[0].state.store.load(&room).await.unwrap().entries;
+    yishi::room::verify_chain(&record).unwrap();
+    let said: Vec<_> = record
+        .iter()
+        .filter_map(|e| match &e.event.body {
+            yishi_protocol::EventBody::ChatSent { message } => Some(message.text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(said, ["总线重启之前", "总线重启之后"]);
+    drop(h);
+    for node in nodes {
         node.state.hub.shutdown().await;
     }
 }

@@ -150,6 +150,9 @@ pub struct ClusterNode {
     /// The node's NATS connection, for what the nodes send each other (relayed
     /// connections).
     pub client: async_nats::Client,
+    /// Whether that connection is up now (the client reconnects by itself; what was
+    /// published to this node meanwhile is lost).
+    pub connected: tokio::sync::watch::Receiver<bool>,
 }
 
 impl ClusterNode {
@@ -159,7 +162,7 @@ impl ClusterNode {
         node: NodeId,
         ttl: std::time::Duration,
     ) -> Result<ClusterNode, BusError> {
-        let client = connect(url, &node).await?;
+        let (client, connected) = connect_watched(url, &node).await?;
         let js = async_nats::jetstream::new(client.clone());
         let leases = Leases::open(&js, LEASE_BUCKET, node.clone(), ttl).await?;
         let membership = Membership::join(&js, NODE_BUCKET, node, ttl).await?;
@@ -167,6 +170,7 @@ impl ClusterNode {
             leases: std::sync::Arc::new(leases),
             membership,
             client,
+            connected,
         })
     }
 
@@ -178,6 +182,15 @@ impl ClusterNode {
 /// Connect to NATS at `url` (`nats://[USER:PASSWORD@]HOST:PORT`), naming the connection
 /// after the node.
 pub async fn connect(url: &str, node: &NodeId) -> Result<async_nats::Client, BusError> {
+    Ok(connect_watched(url, node).await?.0)
+}
+
+/// [`connect`], and whether the connection is up, as it changes.
+pub async fn connect_watched(
+    url: &str,
+    node: &NodeId,
+) -> Result<(async_nats::Client, tokio::sync::watch::Receiver<bool>), BusError> {
+    let (up, connected) = tokio::sync::watch::channel(true);
     let (address, credentials) = split_credentials(url);
     let options = match credentials {
         Some((user, password)) => {
@@ -185,14 +198,31 @@ pub async fn connect(url: &str, node: &NodeId) -> Result<async_nats::Client, Bus
         }
         None => async_nats::ConnectOptions::new(),
     };
-    options
+    let client = options
         .name(format!("yishi-{node}"))
+        .event_callback(move |event| {
+            let up = up.clone();
+            async move {
+                match event {
+                    async_nats::Event::Connected => {
+                        up.send_replace(true);
+                    }
+                    async_nats::Event::Disconnected => {
+                        tracing::warn!("lost the connection to NATS; reconnecting");
+                        metrics::counter!("yishi_nats_disconnects_total").increment(1);
+                        up.send_replace(false);
+                    }
+                    _ => {}
+                }
+            }
+        })
         .connect(address.as_str())
         .await
         .map_err(|e| BusError::Connect {
             url: redact(url),
             reason: e.to_string(),
-        })
+        })?;
+    Ok((client, connected))
 }
 
 /// `url` without its user and password, and them apart (the client does not take them

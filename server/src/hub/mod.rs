@@ -184,6 +184,7 @@ impl Hub {
             let relays = relay::Relays::start(
                 cluster.client.clone(),
                 cluster.node().clone(),
+                cluster.connected.clone(),
                 Arc::downgrade(&hub),
             )
             .await

@@ -64,8 +64,11 @@ pub(crate) struct Relays {
     forwarded: Mutex<HashMap<String, (NodeId, mpsc::Sender<Message>)>>,
     /// What the relays served here send, per client node, in the order they sent it:
     /// one task per node publishes it, a frame shared by many relays once (`coalesce`).
-    outgoing: Mutex<HashMap<NodeId, mpsc::Sender<(Arc<str>, Message)>>>,
+    outgoing: Mutex<HashMap<NodeId, Outgoing>>,
 }
+
+/// Frames for one client node, each with the relay it is for.
+type Outgoing = mpsc::Sender<(Arc<str>, Message)>;
 
 type Map = Mutex<HashMap<String, (NodeId, mpsc::Sender<Message>)>>;
 
@@ -83,6 +86,7 @@ impl Relays {
     pub(crate) async fn start(
         client: async_nats::Client,
         node: NodeId,
+        mut connected: tokio::sync::watch::Receiver<bool>,
         hub: Weak<Hub>,
     ) -> Result<Arc<Relays>, async_nats::SubscribeError> {
         let opens = client.subscribe(subject(&node, "open")).await?;
@@ -99,6 +103,18 @@ impl Relays {
         tokio::spawn(accept(Arc::downgrade(&relays), hub, opens));
         tokio::spawn(dispatch(Arc::downgrade(&relays), ins, Side::Served));
         tokio::spawn(dispatch(Arc::downgrade(&relays), outs, Side::Forwarded));
+        // Frames published while this node was cut off from NATS are lost: end every
+        // relay then, so that its client resumes exactly instead of missing them.
+        let weak = Arc::downgrade(&relays);
+        tokio::spawn(async move {
+            while connected.changed().await.is_ok() {
+                let up = *connected.borrow_and_update();
+                let Some(relays) = weak.upgrade() else { return };
+                if !up {
+                    relays.end_everything();
+                }
+            }
+        });
         Ok(relays)
     }
 
@@ -249,7 +265,7 @@ impl Relays {
     }
 
     /// The queue of frames to `peer`, started on first use.
-    fn outgoing(self: &Arc<Self>, peer: &NodeId) -> mpsc::Sender<(Arc<str>, Message)> {
+    fn outgoing(self: &Arc<Self>, peer: &NodeId) -> Outgoing {
         let mut outgoing = self.outgoing.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = outgoing.get(peer).filter(|tx| !tx.is_closed()) {
             return tx.clone();
@@ -283,6 +299,15 @@ impl Relays {
     /// End every relay whose client is here: the node stops.
     pub(crate) fn end_all(&self) {
         lock(&self.forwarded).clear();
+    }
+
+    /// End every relay, both ways: the connection to NATS was lost.
+    fn end_everything(&self) {
+        let ended = lock(&self.forwarded).drain().count() + lock(&self.served).drain().count();
+        if ended > 0 {
+            tracing::warn!(ended, "relays ended: the connection to NATS was lost");
+            metrics::counter!("yishi_relays_lost_total").increment(ended as u64);
+        }
     }
 }
 
@@ -420,7 +445,7 @@ async fn accept(relays: Weak<Relays>, hub: Weak<Hub>, mut opens: async_nats::Sub
 pub(crate) struct Relayed {
     rx: mpsc::Receiver<Message>,
     /// The queue to the client's node.
-    out: mpsc::Sender<(Arc<str>, Message)>,
+    out: Outgoing,
     id: Arc<str>,
     _gone: Remove,
     /// The end was queued for the client's node.
