@@ -17,8 +17,6 @@ use std::time::{Duration, Instant};
 use common::{Backend, Client, TestServer};
 use yishi::auth::{Claims, Keys};
 use yishi::bus::NodeId;
-use yishi::config::ClusterConfig;
-use yishi::hub::HubConfig;
 use yishi::store::{NewRoom, RoomKind, Store};
 use yishi_protocol::{Command, ErrorCode, Participant, Role, ServerMessage};
 
@@ -34,28 +32,14 @@ async fn node(name: &str, database: &str, keys: Option<&yishi::auth::Keys>) -> T
     node_on(&nats, name, database, keys).await
 }
 
-/// An in-process node on the NATS at `nats`.
+/// An in-process node on the NATS at `nats` (no media).
 async fn node_on(
     nats: &str,
     name: &str,
     database: &str,
     keys: Option<&yishi::auth::Keys>,
 ) -> TestServer {
-    let nats = nats.to_owned();
-    let dir = tempfile::tempdir().unwrap();
-    let keys = keys.cloned();
-    TestServer::start_configured(database.to_owned(), dir, HubConfig::default(), |c| {
-        c.cluster = Some(ClusterConfig {
-            nats,
-            node: NodeId::new(name).unwrap(),
-            lease_ttl: Duration::from_secs(2),
-        });
-        c.media = None;
-        if let Some(keys) = keys {
-            c.token_keys = keys;
-        }
-    })
-    .await
+    common::cluster_node(nats, name, database, keys, false).await
 }
 
 fn unique(prefix: &str) -> String {

@@ -28,7 +28,16 @@ struct Party {
 
 impl Party {
     async fn join(server: &TestServer, who: &Participant, options: PeerOptions) -> Party {
-        let mut client = server.connect(ROOM, who).await;
+        Party::join_room(server, ROOM, who, options).await
+    }
+
+    async fn join_room(
+        server: &TestServer,
+        room: &str,
+        who: &Participant,
+        options: PeerOptions,
+    ) -> Party {
+        let mut client = server.connect(room, who).await;
         let peer = MediaPeer::new(options).await.unwrap();
         let offer = peer.offer().await.unwrap();
         send(&mut client, ClientMessage::MediaOffer(Sdp { sdp: offer })).await;
@@ -385,4 +394,51 @@ async fn nothing_reaches_the_audience_before_the_session_opens_and_closing_ends_
         let _ = tokio::time::timeout(Duration::from_millis(100), late.recv()).await;
     }
     assert!(late.media.is_empty(), "no answer for a closed room");
+}
+
+/// In a cluster the room's SFU runs on its owner: members connected to another node are
+/// relayed there, their signalling with them, and their media flows to the owner. Two
+/// in-process nodes with their SFUs, on the PostgreSQL and NATS of the tests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(yishi_pg, yishi_nats)),
+    ignore = "needs PostgreSQL and NATS: set YISHI_TEST_PG and YISHI_TEST_NATS"
+)]
+async fn members_on_another_node_than_the_rooms_owner_see_and_hear_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(Backend::Postgres, dir.path()).await;
+    let nats = std::env::var("YISHI_TEST_NATS").expect("YISHI_TEST_NATS names NATS");
+    let tag = format!("{}-{}", std::process::id(), yishi::hub::now().0 % 1_000_000);
+    let a = common::cluster_node(&nats, &format!("ma-{tag}"), &database, None, true).await;
+    let keys = a.state.config.token_keys.clone();
+    let b = common::cluster_node(&nats, &format!("mb-{tag}"), &database, Some(&keys), true).await;
+    let room = format!("media-{tag}");
+    a.create_room(&room, "跨节点音视频").await;
+    let mut host = a
+        .connect(&room, &Participant::new("host", "主持人", Role::Host))
+        .await;
+    host.ok(Command::StartSession).await;
+    let (owner, other) = if a.runs(&room) { (&a, &b) } else { (&b, &a) };
+    assert!(owner.runs(&room) && !other.runs(&room));
+
+    // Both members on the node that does not run the room.
+    let mut speaker = Party::join_room(other, &room, &member("m1"), publisher()).await;
+    let mut listener = Party::join_room(other, &room, &member("m2"), receiver()).await;
+    {
+        let mut all = [&mut speaker, &mut listener];
+        until("m2 sees m1 through the owner's SFU", &mut all, 1, |s| {
+            s.video_packets_received > 30 && s.video_keyframes_received > 0
+        })
+        .await;
+        assert_eq!(all[1].peer.stats().audio_packets_received, 0);
+    }
+    give_floor(&mut speaker.client, &mut host).await;
+    let mut all = [&mut speaker, &mut listener];
+    until("m2 hears m1 once given the floor", &mut all, 1, |s| {
+        s.audio_packets_received > 25
+    })
+    .await;
+    assert!(!other.runs(&room), "the other node never ran the room");
+    a.state.hub.shutdown().await;
+    b.state.hub.shutdown().await;
 }

@@ -268,6 +268,11 @@ impl Hub {
         Ok(handle)
     }
 
+    /// Whether this node runs room `id` now (in a cluster: owns it).
+    pub fn runs(&self, id: &str) -> bool {
+        self.live(id).is_some()
+    }
+
     fn live(&self, id: &str) -> Option<RoomHandle> {
         self.lock_rooms()
             .get(id)

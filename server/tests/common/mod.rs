@@ -48,6 +48,34 @@ fn unique(prefix: &str) -> String {
     )
 }
 
+/// An in-process node of a cluster on the NATS at `nats` (leases of 2 s), with its SFU if
+/// `media`; `keys` are the token keys shared with the other nodes (new ones if `None`).
+pub async fn cluster_node(
+    nats: &str,
+    name: &str,
+    database: &str,
+    keys: Option<&yishi::auth::Keys>,
+    media: bool,
+) -> TestServer {
+    let nats = nats.to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keys.cloned();
+    TestServer::start_configured(database.to_owned(), dir, HubConfig::default(), |c| {
+        c.cluster = Some(yishi::config::ClusterConfig {
+            nats,
+            node: yishi::bus::NodeId::new(name).unwrap(),
+            lease_ttl: Duration::from_secs(2),
+        });
+        if !media {
+            c.media = None;
+        }
+        if let Some(keys) = keys {
+            c.token_keys = keys;
+        }
+    })
+    .await
+}
+
 /// A database URL for `backend`: a SQLite file in `dir`, or a fresh PostgreSQL schema.
 pub async fn database(backend: Backend, dir: &std::path::Path) -> String {
     match backend {
@@ -114,6 +142,11 @@ impl TestServer {
             _dir: dir,
             task,
         }
+    }
+
+    /// Whether this node runs the room `id` now (in a cluster: owns it).
+    pub fn runs(&self, id: &str) -> bool {
+        self.state.hub.runs(id)
     }
 
     pub async fn create_room(&self, id: &str, title: &str) {
