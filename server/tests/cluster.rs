@@ -722,3 +722,65 @@ async fn when_nats_restarts_relayed_clients_resume_and_nothing_acknowledged_is_l
         node.state.hub.shutdown().await;
     }
 }
+
+/// The admin API works on any node: a node that does not run the room asks its owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(yishi_pg, yishi_nats)),
+    ignore = "needs PostgreSQL and NATS: set YISHI_TEST_PG and YISHI_TEST_NATS"
+)]
+async fn the_admin_api_of_any_node_reaches_the_rooms_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(Backend::Postgres, dir.path()).await;
+    let a = node(&unique("a"), &database, None).await;
+    let b = node(&unique("b"), &database, Some(&a.state.config.token_keys)).await;
+    let room = unique("r");
+    a.create_room(&room, "跨节点管理").await;
+    let host = Participant::new("host", "主持人", Role::Host);
+    let mut h = join(&a, &a.token(&room, &host), None).await;
+    let opened = h.ok(Command::StartSession).await.unwrap();
+    let other = if a.runs(&room) { &b } else { &a };
+    assert!(!other.runs(&room));
+    // (Each in-process node has an admin key of its own here.)
+    let http = reqwest::Client::new();
+    let attendance: serde_json::Value = http
+        .get(other.url(&format!("/api/v1/rooms/{room}/attendance")))
+        .bearer_auth(other.admin_key())
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(attendance["seq"].as_u64().unwrap() >= u64::from(opened));
+    assert!(
+        attendance.to_string().contains("host"),
+        "the owner's view names the host: {attendance}"
+    );
+    let closed: serde_json::Value = http
+        .post(other.url(&format!("/api/v1/rooms/{room}/close")))
+        .bearer_auth(other.admin_key())
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(closed["closed"], true, "{closed}");
+    h.until("the session closed", |e| {
+        matches!(
+            e.body,
+            yishi_protocol::EventBody::SessionChanged {
+                state: yishi_protocol::SessionState::Closed
+            }
+        )
+    })
+    .await;
+    assert!(!other.runs(&room), "the other node never ran the room");
+    a.state.hub.shutdown().await;
+    b.state.hub.shutdown().await;
+}

@@ -217,8 +217,7 @@ async fn close_room(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let room = state.hub.room(&id).await?;
-    match room.admin(Command::CloseSession).await {
+    match state.hub.admin(&id, Command::CloseSession).await? {
         Ok(seq) => Ok(Json(json!({ "closed": true, "seq": seq }))),
         Err(e) if e.code == yishi_protocol::ErrorCode::RoomClosed => {
             Ok(Json(json!({ "closed": true })))
@@ -389,8 +388,7 @@ fn attachment(id: &str, title: &str, extension: &str) -> String {
 
 /// The room as a host sees it now, for the reports.
 async fn host_view(state: &AppState, id: &str) -> Result<yishi_protocol::RoomSnapshot, ApiError> {
-    let room = state.hub.room(id).await?;
-    room.inspect().await.ok_or_else(|| not_found(id))
+    state.hub.inspect(id).await?.ok_or_else(|| not_found(id))
 }
 
 async fn attendance(

@@ -268,6 +268,61 @@ impl Hub {
         Ok(handle)
     }
 
+    /// The operator's `command` on room `id`, wherever in the cluster it runs.
+    pub async fn admin(
+        &self,
+        id: &str,
+        command: yishi_protocol::Command,
+    ) -> Result<Result<Option<yishi_protocol::Seq>, yishi_protocol::ErrorMessage>, HubError> {
+        match self.room(id).await {
+            Ok(room) => Ok(room.admin(command).await),
+            Err(HubError::Elsewhere { room, node }) => {
+                match self.ask_owner(&room, &node, Some(command)).await? {
+                    relay::AdminReply::Done(done) => Ok(done),
+                    _ => Err(HubError::Elsewhere { room, node }),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The room `id` as a host sees it now, wherever in the cluster it runs.
+    pub async fn inspect(
+        &self,
+        id: &str,
+    ) -> Result<Option<yishi_protocol::RoomSnapshot>, HubError> {
+        match self.room(id).await {
+            Ok(room) => Ok(room.inspect().await),
+            Err(HubError::Elsewhere { room, node }) => {
+                match self.ask_owner(&room, &node, None).await? {
+                    relay::AdminReply::View(view) => Ok(view),
+                    _ => Err(HubError::Elsewhere { room, node }),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Ask `node`, which holds `room`'s lease, for an admin request.
+    async fn ask_owner(
+        &self,
+        room: &str,
+        node: &str,
+        command: Option<yishi_protocol::Command>,
+    ) -> Result<relay::AdminReply, HubError> {
+        let elsewhere = || HubError::Elsewhere {
+            room: room.to_owned(),
+            node: node.to_owned(),
+        };
+        let (Some(relays), Ok(owner)) = (self.relays(), crate::bus::NodeId::new(node)) else {
+            return Err(elsewhere());
+        };
+        relays.admin(&owner, room, command).await.map_err(|e| {
+            tracing::info!(room, node, error = %e, "the room's owner did not answer an admin request");
+            elsewhere()
+        })
+    }
+
     /// Whether this node runs room `id` now (in a cluster: owns it).
     pub fn runs(&self, id: &str) -> bool {
         self.live(id).is_some()

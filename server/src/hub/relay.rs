@@ -12,6 +12,9 @@
 //! - `yishi.node.<client node>.out`: the owner's frames, for the relays whose client
 //!   is on that node.
 //!
+//! - `yishi.node.<owner>.admin`: a request for the operator's command or the host's view
+//!   of a room (the admin API and the console on any node), answered by the owner.
+//!
 //! Every message carries the relay's id (`Yishi-Relay`) and its kind (`Yishi-Kind`: a
 //! text frame, a binary frame, or the end, with a close code if there is one).
 //!
@@ -33,6 +36,8 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::mpsc;
+
+use yishi_protocol::{Command, ErrorMessage, RoomSnapshot, Seq};
 
 use super::conn::Socket;
 use super::{Hub, close};
@@ -90,6 +95,7 @@ impl Relays {
         hub: Weak<Hub>,
     ) -> Result<Arc<Relays>, async_nats::SubscribeError> {
         let opens = client.subscribe(subject(&node, "open")).await?;
+        let admins = client.subscribe(subject(&node, "admin")).await?;
         let ins = client.subscribe(subject(&node, "in")).await?;
         let outs = client.subscribe(subject(&node, "out")).await?;
         let relays = Arc::new(Relays {
@@ -100,7 +106,8 @@ impl Relays {
             forwarded: Mutex::new(HashMap::new()),
             outgoing: Mutex::new(HashMap::new()),
         });
-        tokio::spawn(accept(Arc::downgrade(&relays), hub, opens));
+        tokio::spawn(accept(Arc::downgrade(&relays), hub.clone(), opens));
+        tokio::spawn(answer_admin(relays.client.clone(), hub, admins));
         tokio::spawn(dispatch(Arc::downgrade(&relays), ins, Side::Served));
         tokio::spawn(dispatch(Arc::downgrade(&relays), outs, Side::Forwarded));
         // Frames published while this node was cut off from NATS are lost: end every
@@ -217,6 +224,28 @@ impl Relays {
             .await;
         }
         metrics::gauge!("yishi_relays", "side" => "client").decrement(1.0);
+    }
+
+    /// Ask `owner` for the operator's `command` on `room` (`None`: the host's view).
+    pub(crate) async fn admin(
+        &self,
+        owner: &NodeId,
+        room: &str,
+        command: Option<Command>,
+    ) -> Result<AdminReply, String> {
+        let request = serde_json::to_vec(&AdminRequest {
+            room: room.to_owned(),
+            command,
+        })
+        .map_err(|e| e.to_string())?;
+        let reply = tokio::time::timeout(
+            OPEN_TIMEOUT,
+            self.client.request(subject(owner, "admin"), request.into()),
+        )
+        .await
+        .map_err(|_| format!("node {owner} did not answer"))?
+        .map_err(|e| e.to_string())?;
+        serde_json::from_slice(&reply.payload).map_err(|e| e.to_string())
     }
 
     /// Publish one frame of relay `id` on `subject`.
@@ -390,6 +419,53 @@ async fn dispatch(relays: Weak<Relays>, mut frames: async_nats::Subscriber, side
                 map.remove(id);
             }
         }
+    }
+}
+
+/// What another node asks of a room this node owns, for the admin API.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct AdminRequest {
+    room: String,
+    /// The operator's command; `None` for the host's view of the room.
+    command: Option<Command>,
+}
+
+/// The owner's answer.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) enum AdminReply {
+    Done(Result<Option<Seq>, ErrorMessage>),
+    View(Option<RoomSnapshot>),
+    /// This node does not run the room (any more).
+    NotHere,
+}
+
+/// Answer other nodes' admin requests for rooms this node runs; never passed on again.
+async fn answer_admin(
+    client: async_nats::Client,
+    hub: Weak<Hub>,
+    mut requests: async_nats::Subscriber,
+) {
+    while let Some(request) = requests.next().await {
+        let (Some(hub), Some(reply)) = (hub.upgrade(), request.reply.clone()) else {
+            continue;
+        };
+        let client = client.clone();
+        tokio::spawn(async move {
+            let Ok(ask) = serde_json::from_slice::<AdminRequest>(&request.payload) else {
+                return;
+            };
+            let answer = match (hub.runs(&ask.room), ask.command) {
+                (false, _) => AdminReply::NotHere,
+                (true, command) => match (hub.room(&ask.room).await, command) {
+                    (Ok(room), Some(command)) => AdminReply::Done(room.admin(command).await),
+                    (Ok(room), None) => AdminReply::View(room.inspect().await),
+                    (Err(_), _) => AdminReply::NotHere,
+                },
+            };
+            if let Ok(payload) = serde_json::to_vec(&answer) {
+                let _ = client.publish(reply, payload.into()).await;
+            }
+        });
     }
 }
 
