@@ -295,7 +295,7 @@ impl Hub {
             Ok(room) => Ok(room.inspect().await),
             Err(HubError::Elsewhere { room, node }) => {
                 match self.ask_owner(&room, &node, None).await? {
-                    relay::AdminReply::View(view) => Ok(view),
+                    relay::AdminReply::View(view) => Ok(view.map(|v| *v)),
                     _ => Err(HubError::Elsewhere { room, node }),
                 }
             }

@@ -434,7 +434,7 @@ struct AdminRequest {
 #[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) enum AdminReply {
     Done(Result<Option<Seq>, ErrorMessage>),
-    View(Option<RoomSnapshot>),
+    View(Option<Box<RoomSnapshot>>),
     /// This node does not run the room (any more).
     NotHere,
 }
@@ -458,7 +458,7 @@ async fn answer_admin(
                 (false, _) => AdminReply::NotHere,
                 (true, command) => match (hub.room(&ask.room).await, command) {
                     (Ok(room), Some(command)) => AdminReply::Done(room.admin(command).await),
-                    (Ok(room), None) => AdminReply::View(room.inspect().await),
+                    (Ok(room), None) => AdminReply::View(room.inspect().await.map(Box::new)),
                     (Err(_), _) => AdminReply::NotHere,
                 },
             };
