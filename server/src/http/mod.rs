@@ -6,6 +6,7 @@ mod console;
 mod demo;
 pub mod listen;
 mod web;
+mod webhooks;
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
