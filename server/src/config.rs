@@ -266,7 +266,12 @@ pub struct ServeArgs {
 
     /// Milliseconds before the first retry of a failed webhook delivery; later retries
     /// back off from it (for tests) [default: 5000].
-    #[arg(long, env = "YISHI_WEBHOOK_RETRY_BASE_MS", hide = true, value_name = "MS")]
+    #[arg(
+        long,
+        env = "YISHI_WEBHOOK_RETRY_BASE_MS",
+        hide = true,
+        value_name = "MS"
+    )]
     pub webhook_retry_base_ms: Option<u64>,
 }
 

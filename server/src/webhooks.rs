@@ -156,11 +156,7 @@ pub fn rfc3339(ms: u64) -> String {
 /// jitter factor in [0.8, 1.2) from `jitter` in [0, 1).
 pub fn retry_delay(base: Duration, attempts: u32, jitter: f64) -> Duration {
     let step = usize::try_from(attempts.saturating_sub(1)).unwrap_or(usize::MAX);
-    let factor = BACKOFF
-        .get(step)
-        .or(BACKOFF.last())
-        .copied()
-        .unwrap_or(1);
+    let factor = BACKOFF.get(step).or(BACKOFF.last()).copied().unwrap_or(1);
     base.saturating_mul(factor)
         .mul_f64(0.8 + 0.4 * jitter.clamp(0.0, 1.0))
 }
@@ -229,13 +225,7 @@ pub async fn scan(store: &Store, public_url: &str) -> StoreResult<()> {
                 }
                 if through > cursor {
                     store
-                        .enqueue_webhook(
-                            &webhook.id,
-                            &room_id,
-                            through,
-                            &deliveries,
-                            now_ms(),
-                        )
+                        .enqueue_webhook(&webhook.id, &room_id, through, &deliveries, now_ms())
                         .await?;
                     cursor = through;
                 }
@@ -271,9 +261,7 @@ async fn deliveries_for(
         EventBody::SessionChanged {
             state: SessionState::InSession,
         } if wants(MEETING_OPENED) => {
-            let first = !store
-                .has_event_before(&room.id, &event.body, seq)
-                .await?;
+            let first = !store.has_event_before(&room.id, &event.body, seq).await?;
             if first {
                 out.push(delivery(
                     MEETING_OPENED,
@@ -364,8 +352,8 @@ pub async fn send_due(
     config: &WebhookConfig,
 ) -> StoreResult<usize> {
     let at = now_ms();
-    let lease = i64::try_from((config.timeout + Duration::from_secs(15)).as_millis())
-        .unwrap_or(i64::MAX);
+    let lease =
+        i64::try_from((config.timeout + Duration::from_secs(15)).as_millis()).unwrap_or(i64::MAX);
     let due = store
         .claim_deliveries(at, at.saturating_add(lease), CLAIM_BATCH)
         .await?;

@@ -33,7 +33,11 @@ fn bad(message: impl Into<String>) -> ApiError {
 }
 
 fn not_found(id: &str) -> ApiError {
-    ApiError(StatusCode::NOT_FOUND, "not_found", format!("no webhook {id}"))
+    ApiError(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no webhook {id}"),
+    )
 }
 
 /// A subscription as the API shows it: never its secret.

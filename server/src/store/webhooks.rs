@@ -447,13 +447,15 @@ impl Store {
     ) -> StoreResult<bool> {
         let body = serde_json::to_string(body)?;
         let row = with_pool!(self, |pool| {
-            sqlx::query("SELECT 1 FROM events WHERE room_id = $1 AND seq < $2 AND body = $3 LIMIT 1")
-                .bind(room)
-                .bind(i64::from(before))
-                .bind(&body)
-                .fetch_optional(pool)
-                .await
-                .map(|row| row.is_some())
+            sqlx::query(
+                "SELECT 1 FROM events WHERE room_id = $1 AND seq < $2 AND body = $3 LIMIT 1",
+            )
+            .bind(room)
+            .bind(i64::from(before))
+            .bind(&body)
+            .fetch_optional(pool)
+            .await
+            .map(|row| row.is_some())
         })?;
         Ok(row)
     }
