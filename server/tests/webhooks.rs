@@ -315,7 +315,11 @@ async fn a_meeting_sends_each_event_once_signed(backend: Backend) {
     for r in &got {
         assert!(r.valid, "a signature did not verify: {r:?}");
         assert_eq!(got.iter().filter(|o| o.id == r.id).count(), 1, "{}", r.id);
-        assert!(ids.contains(&r.id) || r.id == test_id, "unexpected {}", r.id);
+        assert!(
+            ids.contains(&r.id) || r.id == test_id,
+            "unexpected {}",
+            r.id
+        );
         assert!(r.body["timestamp"].as_str().unwrap().ends_with('Z'));
     }
     let by_id = |id: &str| got.iter().find(|r| r.id == id).unwrap().clone();
@@ -472,9 +476,14 @@ async fn a_receiver_that_is_down_shows_in_the_log_and_the_api_checks_its_input()
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
     // A staff session creates one (with its CSRF token): audited, and named as creator.
-    let secret = staff::invite(&server.state.store, "王秘书", StaffRole::Admin, now().0 as i64)
-        .await
-        .unwrap();
+    let secret = staff::invite(
+        &server.state.store,
+        "王秘书",
+        StaffRole::Admin,
+        now().0 as i64,
+    )
+    .await
+    .unwrap();
     let r = http()
         .post(format!("{base}/api/v1/staff/password"))
         .json(&json!({ "token": secret, "password": "一把足够长的钥匙123" }))
@@ -528,7 +537,10 @@ async fn a_receiver_that_is_down_shows_in_the_log_and_the_api_checks_its_input()
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     for (method, path) in [
-        (reqwest::Method::DELETE, format!("/api/v1/webhooks/{webhook}")),
+        (
+            reqwest::Method::DELETE,
+            format!("/api/v1/webhooks/{webhook}"),
+        ),
         (
             reqwest::Method::GET,
             format!("/api/v1/webhooks/{webhook}/deliveries"),
@@ -650,9 +662,8 @@ async fn a_server_killed_while_the_receiver_is_down_sends_everything_after_resta
         .unwrap()
         .to_owned();
     let keys = Keys::parse_list(KEYS).unwrap();
-    let token = |p: &Participant| {
-        keys.mint(&Claims::new(&room, p, now(), Duration::from_secs(3600)))
-    };
+    let token =
+        |p: &Participant| keys.mint(&Claims::new(&room, p, now(), Duration::from_secs(3600)));
     run_meeting(server.addr, token).await;
     let test_id = send_test(&base, ADMIN_KEY, &webhook).await;
     // The close is published (its final hash stored) right after the close event.
@@ -696,4 +707,98 @@ async fn a_server_killed_while_the_receiver_is_down_sends_everything_after_resta
     let log = delivery_log(&server.base(), ADMIN_KEY, &webhook).await;
     assert_eq!(log.len(), ids.len());
     assert!(log.iter().all(|l| l["status"] == "delivered"), "{log:#?}");
+}
+
+// ----- claims: several senders on one database -----
+
+/// Several senders claiming from one outbox at once, each with a store (a pool) of its
+/// own as separate nodes would: every delivery is claimed by exactly one of them.
+async fn concurrent_senders_never_claim_the_same_delivery(backend: Backend) {
+    use yishi::store::{NewDelivery, Store, Webhook};
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(backend, dir.path()).await;
+    let first = Store::open(&database).await.unwrap();
+    let webhook = Webhook {
+        id: "wh_claims".into(),
+        url: "http://127.0.0.1:9/hooks".into(),
+        types: vec!["meeting.closed".into()],
+        secret: yishi::webhooks::new_secret(),
+        enabled: true,
+        created_by: "admin".into(),
+        created_at: 0,
+    };
+    first.create_webhook(&webhook).await.unwrap();
+    let at = now().0 as i64;
+    const N: usize = 200;
+    for i in 0..N {
+        let d = NewDelivery {
+            id: format!("test:{i}"),
+            kind: "webhook.test".into(),
+            payload: "{}".into(),
+        };
+        first.enqueue_delivery(&webhook.id, &d, at).await.unwrap();
+    }
+    // The same delivery enqueued again (a second scanner): still one.
+    let again = NewDelivery {
+        id: "test:0".into(),
+        kind: "webhook.test".into(),
+        payload: "{}".into(),
+    };
+    first
+        .enqueue_delivery(&webhook.id, &again, at)
+        .await
+        .unwrap();
+
+    let mut senders = Vec::new();
+    for _ in 0..4 {
+        let store = Store::open(&database).await.unwrap();
+        senders.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let now = now().0 as i64;
+                let got = store.claim_deliveries(now, now + 60_000, 7).await.unwrap();
+                if got.is_empty() {
+                    return mine;
+                }
+                mine.extend(got.into_iter().map(|d| d.id));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for s in senders {
+        all.extend(s.await.unwrap());
+    }
+    let claimed = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), N, "every delivery claimed");
+    assert_eq!(claimed, N, "none claimed twice");
+    // Claimed ones are not due again until their claim lapses.
+    let now = now().0 as i64;
+    assert!(
+        first
+            .claim_deliveries(now, now + 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        first
+            .claim_deliveries(now + 61_000, now + 120_000, 500)
+            .await
+            .unwrap()
+            .len(),
+        N
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_senders_never_claim_the_same_delivery_sqlite() {
+    concurrent_senders_never_claim_the_same_delivery(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(yishi_pg), ignore = "needs PostgreSQL: set YISHI_TEST_PG")]
+async fn concurrent_senders_never_claim_the_same_delivery_postgres() {
+    concurrent_senders_never_claim_the_same_delivery(Backend::Postgres).await;
 }
