@@ -199,39 +199,51 @@ pub fn spawn(store: Store, public_url: String, config: WebhookConfig) {
 }
 
 /// Read the record after every enabled subscription's cursors and enqueue what it gives.
+/// A subscription that fails (deleted meanwhile, a store error) is logged and skipped
+/// until the next scan; the others go on.
 pub async fn scan(store: &Store, public_url: &str) -> StoreResult<()> {
     for webhook in store.webhooks().await? {
         if !webhook.enabled {
             continue;
         }
-        for (room_id, mut cursor) in store.webhook_backlog(&webhook.id).await? {
-            let Some(room) = store.room(&room_id).await? else {
-                continue;
-            };
-            loop {
-                let entries = store.entries_since(&room_id, cursor, SCAN_BATCH).await?;
-                let mut deliveries = Vec::new();
-                let mut through = cursor;
-                let mut waiting = false;
-                for entry in &entries {
-                    match deliveries_for(store, public_url, &webhook, &room, entry).await? {
-                        Some(mut found) => deliveries.append(&mut found),
-                        None => {
-                            waiting = true;
-                            break;
-                        }
+        if let Err(e) = scan_webhook(store, public_url, &webhook).await {
+            tracing::warn!(webhook = %webhook.id, error = %e, "webhooks: reading the record for a subscription failed");
+        }
+    }
+    Ok(())
+}
+
+/// Enqueue what the record gives one subscription after its cursors.
+async fn scan_webhook(store: &Store, public_url: &str, webhook: &Webhook) -> StoreResult<()> {
+    for (room_id, mut cursor) in store.webhook_backlog(&webhook.id).await? {
+        let Some(room) = store.room(&room_id).await? else {
+            continue;
+        };
+        loop {
+            let entries = store.entries_since(&room_id, cursor, SCAN_BATCH).await?;
+            let mut deliveries = Vec::new();
+            let mut through = cursor;
+            let mut waiting = false;
+            for entry in &entries {
+                match deliveries_for(store, public_url, webhook, &room, entry).await? {
+                    Some(mut found) => deliveries.append(&mut found),
+                    None => {
+                        waiting = true;
+                        break;
                     }
-                    through = entry.event.seq;
                 }
-                if through > cursor {
-                    store
-                        .enqueue_webhook(&webhook.id, &room_id, through, &deliveries, now_ms())
-                        .await?;
-                    cursor = through;
-                }
-                if waiting || entries.len() < SCAN_BATCH as usize {
-                    break;
-                }
+                through = entry.event.seq;
+            }
+            if through > cursor {
+                store
+                    .enqueue_webhook(&webhook.id, &room_id, through, &deliveries, now_ms())
+                    .await?;
+                metrics::counter!("yishi_webhook_enqueued_total")
+                    .increment(deliveries.len() as u64);
+                cursor = through;
+            }
+            if waiting || entries.len() < SCAN_BATCH as usize {
+                break;
             }
         }
     }
@@ -371,6 +383,14 @@ pub async fn send_due(
         })
     });
     for (d, outcome) in futures_util::future::join_all(attempts).await {
+        let outcome_label = match &outcome {
+            AttemptOutcome::Delivered { .. } => "delivered",
+            AttemptOutcome::Failed {
+                next_at: Some(_), ..
+            } => "retry",
+            AttemptOutcome::Failed { next_at: None, .. } => "failed",
+        };
+        metrics::counter!("yishi_webhook_attempts_total", "outcome" => outcome_label).increment(1);
         match &outcome {
             AttemptOutcome::Delivered { status } => {
                 tracing::debug!(webhook = %d.webhook_id, id = %d.id, status, "webhook delivered");

@@ -285,6 +285,22 @@ impl Store {
         until: i64,
         limit: u32,
     ) -> StoreResult<Vec<DueDelivery>> {
+        // A read first: when nothing is due (most of the time) no write lock is taken,
+        // which on SQLite would stand in the way of the record's appends.
+        let due = with_pool!(self, |pool| {
+            sqlx::query(
+                "SELECT 1 FROM webhook_deliveries \
+                 WHERE status = 'pending' AND next_attempt_at <= $1 AND locked_until <= $1 \
+                 LIMIT 1",
+            )
+            .bind(now)
+            .fetch_optional(pool)
+            .await
+            .map(|row| row.is_some())
+        })?;
+        if !due {
+            return Ok(Vec::new());
+        }
         let rows: Vec<(String, String, String, String, i64)> = with_pool!(self, |pool| {
             sqlx::query_as(&format!(
                 "UPDATE webhook_deliveries SET locked_until = $2 \
