@@ -288,6 +288,11 @@ async fn a_meeting_sends_each_event_once_signed(backend: Backend) {
     let server = server(backend).await;
     let base = server.url("");
     let key = server.admin_key().to_owned();
+    // A meeting before the subscription: its history is not sent.
+    let earlier = format!("earlier-{}", now().0 % 1_000_000_000);
+    server.create_room(&earlier, "往期协商").await;
+    run_meeting(server.addr, |p| server.token(&earlier, p)).await;
+
     let receiver = Receiver::start().await;
     let (webhook, secret) = subscribe(&base, &key, &receiver.url(), None).await;
     receiver.set_secret(&secret);
