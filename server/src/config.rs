@@ -39,6 +39,7 @@ use crate::auth::{self, KeyError, Keys};
 use crate::bus::{BadNodeId, NodeId};
 use crate::hub::HubConfig;
 use crate::media::{DEFAULT_MAX_PEERS, MediaConfig, TurnConfig};
+use crate::webhooks::WebhookConfig;
 
 /// How long TURN credentials handed to a client stay valid.
 const TURN_CREDENTIAL_TTL: Duration = Duration::from_secs(12 * 3600);
@@ -262,6 +263,16 @@ pub struct ServeArgs {
     #[arg(long, env = "YISHI_LEASE_TTL", value_parser = parse_duration, value_name = "DURATION")]
     #[serde(deserialize_with = "duration")]
     pub lease_ttl: Option<Duration>,
+
+    /// Milliseconds before the first retry of a failed webhook delivery; later retries
+    /// back off from it (for tests) [default: 5000].
+    #[arg(
+        long,
+        env = "YISHI_WEBHOOK_RETRY_BASE_MS",
+        hide = true,
+        value_name = "MS"
+    )]
+    pub webhook_retry_base_ms: Option<u64>,
 }
 
 /// Default lifetime of a room lease in a cluster.
@@ -326,6 +337,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// Set when this server is a node of a cluster (`--cluster`).
     pub cluster: Option<ClusterConfig>,
+    /// How webhooks are sent (retries, timeout).
+    pub webhooks: WebhookConfig,
 }
 
 impl fmt::Debug for Config {
@@ -349,6 +362,7 @@ impl fmt::Debug for Config {
             .field("media", &self.media)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("cluster", &self.cluster)
+            .field("webhooks", &self.webhooks)
             .finish()
     }
 }
@@ -701,6 +715,10 @@ impl Config {
             hub,
             media,
             trusted_proxies,
+            webhooks: match pick(serve.webhook_retry_base_ms, fs.webhook_retry_base_ms) {
+                Some(ms) => WebhookConfig::with_retry_base(Duration::from_millis(ms.max(1))),
+                None => WebhookConfig::default(),
+            },
         })
     }
 
@@ -754,6 +772,7 @@ impl Config {
             }),
             trusted_proxies: Vec::new(),
             cluster: None,
+            webhooks: WebhookConfig::default(),
         }
     }
 

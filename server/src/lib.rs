@@ -16,5 +16,6 @@ pub mod outbox;
 pub mod room;
 pub mod staff;
 pub mod store;
+pub mod webhooks;
 
 pub use http::serve;

@@ -31,6 +31,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/rooms/{id}/minutes", get(minutes))
         .route("/rooms/{id}/attendance", get(attendance))
         .route("/rooms/{id}/speaking", get(speaking))
+        .merge(super::webhooks::routes())
         .layer(middleware::from_fn_with_state(state, require_admin))
 }
 
@@ -97,9 +98,14 @@ pub(super) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
 /// The admin key, a staff session (with its CSRF token for changes), or for a room's
 /// record and minutes its host's or recorder's join token. What a staff session changes
 /// or exports (the record, the minutes) is written to the audit log.
-async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn require_admin(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let admin = bearer(request.headers()).is_some_and(|k| same_key(k, &state.config.admin_key));
     if admin || (request.method() == Method::GET && may_read_record(&state, &request)) {
+        request.extensions_mut().insert(Actor("admin".to_owned()));
         return next.run(request).await;
     }
     if bearer(request.headers()).is_some() {
@@ -118,6 +124,9 @@ async fn require_admin(State(state): State<AppState>, request: Request, next: Ne
     let audited =
         request.method() != Method::GET || path.ends_with("/record") || path.ends_with("/minutes");
     let action = format!("{} /api/v1{path}", request.method());
+    request
+        .extensions_mut()
+        .insert(Actor(session.staff.name.clone()));
     let response = next.run(request).await;
     if audited && response.status().is_success() {
         let written = state
@@ -130,6 +139,11 @@ async fn require_admin(State(state): State<AppState>, request: Request, next: Ne
     }
     response
 }
+
+/// Who made an admin API call: `admin` (the admin key, or a room's own join token for its
+/// record) or a staff account's name.
+#[derive(Debug, Clone)]
+pub(super) struct Actor(pub String);
 
 /// Whether a given key is the expected one, in time that does not depend on where they
 /// differ.

@@ -6,6 +6,7 @@ mod console;
 mod demo;
 pub mod listen;
 mod web;
+mod webhooks;
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -93,6 +94,16 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
     if state.config.demo {
         demo::create(&state).await?;
     }
+    // Alone on its database, this server is the only sender: what a killed process had
+    // claimed is released at once (in a cluster a claim lapses by itself).
+    if state.config.cluster.is_none() {
+        state.store.release_delivery_claims().await?;
+    }
+    crate::webhooks::spawn(
+        state.store.clone(),
+        state.config.public_url.clone(),
+        state.config.webhooks.clone(),
+    );
     Ok(state)
 }
 

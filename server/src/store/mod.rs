@@ -209,6 +209,8 @@ macro_rules! with_pool {
 
 mod staff;
 pub use staff::{AuditEntry, StaffAccount, TokenPurpose};
+mod webhooks;
+pub use webhooks::{AttemptOutcome, DeliveryLog, DueDelivery, NewDelivery, Webhook};
 
 /// What differs between the backends beyond the SQL they share.
 trait Pool {
