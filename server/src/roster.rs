@@ -81,7 +81,9 @@ pub enum FileError {
     Unreadable,
     #[error("the spreadsheet cannot be read: {0}")]
     Spreadsheet(String),
-    #[error("no header row with a name column (姓名 / name) in the first {HEADER_SEARCH_ROWS} rows")]
+    #[error(
+        "no header row with a name column (姓名 / name) in the first {HEADER_SEARCH_ROWS} rows"
+    )]
     NoNameColumn,
     #[error("more than {MAX_ROWS} rows")]
     TooManyRows,
@@ -107,13 +109,17 @@ pub enum RowError {
     NameMissing,
     NameTooLong,
     /// A field other than the name is too long.
-    TooLong { field: Field },
+    TooLong {
+        field: Field,
+    },
     /// Not a mobile number (11 digits from 1) nor a landline (0 area code, 7 or 8 digits).
     PhoneInvalid,
     /// A masked phone (138****5678) for a member who is not on the roster yet.
     PhoneMasked,
     /// The member number appears on an earlier row of the file.
-    NumberDuplicate { row: usize },
+    NumberDuplicate {
+        row: usize,
+    },
 }
 
 impl RowError {
@@ -183,14 +189,13 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, FileError> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(FileError::Empty);
     }
-    let (format, grid) = if bytes.starts_with(b"PK\x03\x04")
-        || bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0])
-    {
-        (Format::Spreadsheet, spreadsheet(bytes)?)
-    } else {
-        let (format, text) = decode(bytes)?;
-        (format, csv_grid(&text)?)
-    };
+    let (format, grid) =
+        if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+            (Format::Spreadsheet, spreadsheet(bytes)?)
+        } else {
+            let (format, text) = decode(bytes)?;
+            (format, csv_grid(&text)?)
+        };
     rows(format, grid)
 }
 
@@ -239,9 +244,17 @@ fn csv_grid(text: &str) -> Result<Grid, FileError> {
     let mut grid = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|_| FileError::Unreadable)?;
+        // The line the record starts on, counted here: csv's position is where the
+        // previous record's terminator began to be read (before a CRLF's `\n`).
         let line = record
             .position()
-            .map(|p| p.line() as usize)
+            .and_then(|p| {
+                let at = p.byte() as usize;
+                let rest = text.get(at..)?;
+                let skip = rest.len() - rest.trim_start_matches(['\r', '\n']).len();
+                text.get(..at + skip)
+            })
+            .map(|before| before.matches('\n').count() + 1)
             .unwrap_or(grid.len() + 1);
         grid.push((line, record.iter().map(str::to_owned).collect()));
         if grid.len() > MAX_ROWS + HEADER_SEARCH_ROWS {
@@ -334,9 +347,12 @@ fn rows(format: Format, grid: Grid) -> Result<Parsed, FileError> {
         .into_iter()
         .map(|(line, cells)| {
             let get = |f: Field| {
-                index
-                    .get(&f)
-                    .map(|&i| cells.get(i).map(|c| c.trim().to_owned()).unwrap_or_default())
+                index.get(&f).map(|&i| {
+                    cells
+                        .get(i)
+                        .map(|c| c.trim().to_owned())
+                        .unwrap_or_default()
+                })
             };
             let mut row = check(*line, get);
             if let Some(n) = &row.number {
@@ -567,7 +583,10 @@ mod tests {
     fn files_without_a_name_column_or_content_are_refused() {
         assert_eq!(parse(b"a,b\n1,2\n").unwrap_err(), FileError::NoNameColumn);
         assert_eq!(parse(b" \n").unwrap_err(), FileError::Empty);
-        assert_eq!(parse(b"PK\x03\x04junk").unwrap_err().code(), "roster_unreadable");
+        assert_eq!(
+            parse(b"PK\x03\x04junk").unwrap_err().code(),
+            "roster_unreadable"
+        );
     }
 
     #[test]

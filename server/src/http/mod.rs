@@ -4,8 +4,8 @@
 mod admin;
 mod console;
 mod demo;
-mod roster;
 pub mod listen;
+mod roster;
 mod web;
 
 use std::net::{IpAddr, SocketAddr};

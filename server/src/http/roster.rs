@@ -215,12 +215,11 @@ async fn preview(
             };
             let phone = match (&row.phone, &current) {
                 (Some(Phone::Number(p)), _) => actor.phone(p),
-                (Some(Phone::Keep), Value::Object(m)) => {
-                    m.get("phone")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_owned()
-                }
+                (Some(Phone::Keep), Value::Object(m)) => m
+                    .get("phone")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
                 _ => String::new(),
             };
             let errors: Vec<Value> = row
@@ -301,10 +300,7 @@ async fn import(
             at,
             &actor.name,
             "import_roster",
-            &format!(
-                "{filename}: {} added, {} updated",
-                done.added, done.updated
-            ),
+            &format!("{filename}: {} added, {} updated", done.added, done.updated),
         )
         .await?;
     Ok(Json(

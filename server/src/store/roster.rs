@@ -114,9 +114,11 @@ impl Store {
     /// The stored members that have a number, by number.
     pub async fn members_by_number(&self) -> StoreResult<HashMap<String, Member>> {
         let rows: Vec<MemberRow> = with_pool!(self, |pool| {
-            sqlx::query_as(&format!("SELECT {MEMBER_COLUMNS} FROM members WHERE number IS NOT NULL"))
-                .fetch_all(pool)
-                .await
+            sqlx::query_as(&format!(
+                "SELECT {MEMBER_COLUMNS} FROM members WHERE number IS NOT NULL"
+            ))
+            .fetch_all(pool)
+            .await
         })?;
         Ok(rows
             .into_iter()
