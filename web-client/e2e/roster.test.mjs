@@ -64,7 +64,7 @@ test("a clerk previews a CSV with a bad row, fixes it, imports it and an XLSX, f
   // A file with a row without a name: the error with its row number, confirm disabled.
   await p.getByTestId("import-roster").click();
   await p.getByTestId("roster-import").waitFor();
-  assert.equal(await p.evaluate(() => document.activeElement?.id), "import-h", "focus moves to the import");
+  await p.waitForFunction(() => document.activeElement?.id === "import-h"); // focus moves to the import
   await choose(p, csv(BAD));
   assert.match(await p.getByTestId("preview-counts").innerText(), /共 3 行：新增 2 人，更新 0 人，错误 1 行/);
   assert.match(await p.getByTestId("preview-summary").innerText(), /点击“确认导入”之前，不会保存任何内容/);
@@ -91,7 +91,7 @@ test("a clerk previews a CSV with a bad row, fixes it, imports it and an XLSX, f
   await p.getByTestId("confirm-import").click();
   const message = p.getByTestId("roster-message");
   await message.filter({ hasText: "导入成功：新增 3 人，更新 0 人。" }).waitFor();
-  assert.equal(await p.evaluate(() => document.activeElement?.dataset.testid), "roster-message", "focus on the result");
+  await p.waitForFunction(() => document.activeElement?.dataset.testid === "roster-message"); // focus on the result
   const list = p.getByTestId("roster-list");
   for (const name of ["王建国", "李秀英", "赵红梅"]) await list.getByText(name).waitFor();
   assert.match(await p.getByTestId("roster-summary").innerText(), /共 3 人，在册 3 人/);
@@ -102,6 +102,8 @@ test("a clerk previews a CSV with a bad row, fixes it, imports it and an XLSX, f
   assert.match(await p.getByTestId("preview-counts").innerText(), /共 2 行：新增 1 人，更新 1 人，错误 0 行/);
   assert.match(await p.getByTestId("preview-row-3").innerText(), /更新[\s\S]*WY003[\s\S]*赵红梅[\s\S]*第二联组/);
   assert.match(await p.getByTestId("preview-row-4").innerText(), /新增[\s\S]*WY004[\s\S]*孙立新/);
+  assert.match(await p.getByTestId("preview-row-3").innerText(), /分会场原为“第二分会场”/, "what an update changes");
+  await shot(p, "roster-preview-xlsx");
   assert.match(await p.getByTestId("preview-summary").innerText(), /这些列不会导入：序号/);
   await p.getByTestId("confirm-import").click();
   await message.filter({ hasText: "导入成功：新增 1 人，更新 1 人。" }).waitFor();
@@ -109,6 +111,13 @@ test("a clerk previews a CSV with a bad row, fixes it, imports it and an XLSX, f
   await list.getByText("第二联组").waitFor();
   await shot(p, "roster-list");
   await accessible(p, "the roster");
+
+  // A member deactivated, with a way back said; then reactivated.
+  await list.getByRole("button", { name: "停用 王建国" }).click();
+  await message.filter({ hasText: "已停用：王建国" }).waitFor();
+  assert.match(await p.getByTestId("roster-summary").innerText(), /共 4 人，在册 3 人/);
+  await list.getByRole("button", { name: "恢复 王建国" }).click();
+  await message.filter({ hasText: "已恢复：王建国" }).waitFor();
 
   // Search by sector.
   await p.getByTestId("roster-search").fill("科技");

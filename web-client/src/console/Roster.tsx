@@ -84,7 +84,7 @@ export function Roster({ me: _me }: { me: Me }) {
         </a>
       </div>
       {message ? (
-        <p class="c-ok c-big" role="status" tabIndex={-1} ref={messageRef} data-testid="roster-message">
+        <p class="c-done" role="status" tabIndex={-1} ref={messageRef} data-testid="roster-message">
           {message}
         </p>
       ) : null}
@@ -310,9 +310,22 @@ function Import({ done, cancel }: { done: (message: string) => void; cancel: () 
   );
 }
 
+/** What an update changes: each field the file has that differs, with its old value. */
+function changes(r: PreviewRow): string {
+  const m = r.current;
+  if (!m) return "";
+  const fields: [ConsoleKey, string | null, string][] = [
+    ["col_name", r.name, m.name],
+    ["col_sector", r.sector, m.sector],
+    ["col_venue", r.venue, m.venue],
+    ["col_phone", r.phone || null, m.phone],
+  ];
+  const changed = fields.filter(([, now, was]) => now !== null && now !== was).map(([key, , was]) => ct("was", { field: ct(key), value: was || "—" }));
+  return changed.length ? changed.join("；") : ct("noChange");
+}
+
 function PreviewLine({ row: r }: { row: PreviewRow }) {
-  const note =
-    r.status === "error" ? r.errors.map(rowErrorText).join("；") : r.status === "update" && r.current && r.current.name !== r.name ? ct("wasName", { name: r.current.name }) : "";
+  const note = r.status === "error" ? r.errors.map(rowErrorText).join("；") : r.status === "update" ? changes(r) : "";
   return (
     <tr class={`c-status-${r.status}`} data-testid={`preview-row-${r.row}`}>
       <td data-label={ct("col_row")}>{r.row}</td>
