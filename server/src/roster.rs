@@ -398,8 +398,8 @@ fn check(line: usize, get: impl Fn(Field) -> Option<String>) -> Row {
         }
     }
     let phone = get(Field::Phone).map(|p| match normalise_phone(&p) {
-        Ok(phone) => phone,
-        Err(()) => {
+        Some(phone) => phone,
+        None => {
             errors.push(RowError::PhoneInvalid);
             Phone::None
         }
@@ -416,8 +416,9 @@ fn check(line: usize, get: impl Fn(Field) -> Option<String>) -> Row {
 }
 
 /// A phone as typed (spaces, dashes, a +86 prefix, full-width digits) normalised: a
-/// mobile as its 11 digits, a landline as area code, `-`, number (and extension).
-pub fn normalise_phone(text: &str) -> Result<Phone, ()> {
+/// mobile as its 11 digits, a landline as area code, `-`, number (and extension);
+/// `None` when it is neither.
+pub fn normalise_phone(text: &str) -> Option<Phone> {
     let text: String = text
         .chars()
         .map(|c| match c {
@@ -428,14 +429,14 @@ pub fn normalise_phone(text: &str) -> Result<Phone, ()> {
         .filter(|c| !c.is_whitespace() && !matches!(c, '(' | ')'))
         .collect();
     if text.is_empty() {
-        return Ok(Phone::None);
+        return Some(Phone::None);
     }
     if text.contains('*') {
         let masked = text.len() == 11
             && text[..3].bytes().all(|b| b.is_ascii_digit())
             && &text[3..7] == "****"
             && text[7..].bytes().all(|b| b.is_ascii_digit());
-        return if masked { Ok(Phone::Keep) } else { Err(()) };
+        return if masked { Some(Phone::Keep) } else { None };
     }
     let text = text
         .strip_prefix("+86")
@@ -444,7 +445,7 @@ pub fn normalise_phone(text: &str) -> Result<Phone, ()> {
     let text = text.strip_prefix('-').unwrap_or(text);
     let digits: String = text.chars().filter(|c| *c != '-').collect();
     if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(());
+        return None;
     }
     let digits = if digits.len() == 13 && digits.starts_with("861") {
         &digits[2..]
@@ -452,7 +453,7 @@ pub fn normalise_phone(text: &str) -> Result<Phone, ()> {
         &digits[..]
     };
     if digits.len() == 11 && digits.starts_with('1') && digits.as_bytes()[1] >= b'3' {
-        return Ok(Phone::Number(digits.to_owned()));
+        return Some(Phone::Number(digits.to_owned()));
     }
     if digits.starts_with('0') {
         // Area codes: 010, 02x (3 digits) or 0xxx (4 digits); numbers of 7 or 8 digits.
@@ -465,11 +466,11 @@ pub fn normalise_phone(text: &str) -> Result<Phone, ()> {
         let (area_code, rest) = match parts.as_slice() {
             [a, n] | [a, n, _] if a.len() == 3 || a.len() == 4 => (a.to_string(), n.to_string()),
             [all] if all.len() > area => (all[..area].to_owned(), all[area..].to_owned()),
-            _ => return Err(()),
+            _ => return None,
         };
         let ext = parts.get(2).filter(|e| (1..=6).contains(&e.len()));
         if parts.len() == 3 && ext.is_none() {
-            return Err(());
+            return None;
         }
         if (7..=8).contains(&rest.len()) && !rest.starts_with('0') {
             let mut out = format!("{area_code}-{rest}");
@@ -477,10 +478,10 @@ pub fn normalise_phone(text: &str) -> Result<Phone, ()> {
                 out.push('-');
                 out.push_str(e);
             }
-            return Ok(Phone::Number(out));
+            return Some(Phone::Number(out));
         }
     }
-    Err(())
+    None
 }
 
 /// A phone as lists show it to those who may not see it whole: 138****5678.
@@ -526,7 +527,7 @@ mod tests {
     #[test]
     fn phones_are_normalised_or_refused() {
         let ok = |s: &str| match normalise_phone(s) {
-            Ok(Phone::Number(n)) => n,
+            Some(Phone::Number(n)) => n,
             other => panic!("{s}: {other:?}"),
         };
         assert_eq!(ok("138 1234 5678"), "13812345678");
@@ -535,10 +536,10 @@ mod tests {
         assert_eq!(ok("010-12345678"), "010-12345678");
         assert_eq!(ok("075512345678"), "0755-12345678");
         assert_eq!(ok("0755-1234567-801"), "0755-1234567-801");
-        assert_eq!(normalise_phone(""), Ok(Phone::None));
-        assert_eq!(normalise_phone("138****5678"), Ok(Phone::Keep));
+        assert_eq!(normalise_phone(""), Some(Phone::None));
+        assert_eq!(normalise_phone("138****5678"), Some(Phone::Keep));
         for bad in ["12345", "1381234567", "23812345678", "电话", "138****567"] {
-            assert_eq!(normalise_phone(bad), Err(()), "{bad}");
+            assert_eq!(normalise_phone(bad), None, "{bad}");
         }
     }
 
