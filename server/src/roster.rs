@@ -581,6 +581,22 @@ mod tests {
     }
 
     #[test]
+    fn utf16_and_tab_separated_text_is_read() {
+        let mut bytes = vec![0xFF, 0xFE];
+        for unit in "姓名\t手机\r\n周九\t13500009999\r\n".encode_utf16() {
+            bytes.extend(unit.to_le_bytes());
+        }
+        let parsed = parse(&bytes).unwrap();
+        assert_eq!(parsed.format, Format::CsvUtf16);
+        assert_eq!(parsed.columns, [Field::Name, Field::Phone]);
+        assert_eq!(parsed.rows[0].name, "周九");
+        assert_eq!(
+            parsed.rows[0].phone,
+            Some(Phone::Number("13500009999".into()))
+        );
+    }
+
+    #[test]
     fn files_without_a_name_column_or_content_are_refused() {
         assert_eq!(parse(b"a,b\n1,2\n").unwrap_err(), FileError::NoNameColumn);
         assert_eq!(parse(b" \n").unwrap_err(), FileError::Empty);

@@ -156,6 +156,12 @@ test("an admin's roster and preview on a phone and on the office laptop: whole p
     assert.ok(await noSidewaysScroll(p), `no sideways scroll in the preview at ${viewport.width} px`);
     await shot(p, `roster-preview-admin-${suffix}`);
     await accessible(p, `the preview on a ${suffix}`);
+    // The same preview in English.
+    await p.getByRole("button", { name: "English" }).click();
+    assert.match(await p.getByTestId("preview-counts").innerText(), /3 rows: 0 new, 2 updated, 1 with errors/);
+    assert.match(await p.getByTestId("preview-row-3").innerText(), /Error[\s\S]*The name is missing/);
+    await shot(p, `roster-preview-admin-${suffix}-en`);
+    await p.getByRole("button", { name: "中文" }).click();
     await p.context().close();
   }
 });

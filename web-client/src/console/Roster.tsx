@@ -246,7 +246,7 @@ function Import({ done, cancel }: { done: (message: string) => void; cancel: () 
                 <ul class="c-error-list">
                   {errorRows.slice(0, 10).map((r) => (
                     <li key={r.row}>
-                      {ct("rowN", { row: r.row })}：{r.errors.map(rowErrorText).join("；")}
+                      {ct("rowErrors", { row: r.row, errors: r.errors.map(rowErrorText).join(ct("sep")) })}
                     </li>
                   ))}
                 </ul>
@@ -321,11 +321,11 @@ function changes(r: PreviewRow): string {
     ["col_phone", r.phone || null, m.phone],
   ];
   const changed = fields.filter(([, now, was]) => now !== null && now !== was).map(([key, , was]) => ct("was", { field: ct(key), value: was || "—" }));
-  return changed.length ? changed.join("；") : ct("noChange");
+  return changed.length ? changed.join(ct("sep")) : ct("noChange");
 }
 
 function PreviewLine({ row: r }: { row: PreviewRow }) {
-  const note = r.status === "error" ? r.errors.map(rowErrorText).join("；") : r.status === "update" ? changes(r) : "";
+  const note = r.status === "error" ? r.errors.map(rowErrorText).join(ct("sep")) : r.status === "update" ? changes(r) : "";
   return (
     <tr class={`c-status-${r.status}`} data-testid={`preview-row-${r.row}`}>
       <td data-label={ct("col_row")}>{r.row}</td>
@@ -341,7 +341,7 @@ function PreviewLine({ row: r }: { row: PreviewRow }) {
       <td data-label={ct("col_phone")} class="c-nowrap">
         {cell(r.phone)}
       </td>
-      <td data-label={ct("col_note")} class={r.status === "error" ? "c-note-bad" : ""}>
+      <td data-label={ct("col_note")} class={`c-note${r.status === "error" ? " c-note-bad" : ""}`}>
         {note}
       </td>
     </tr>
