@@ -542,3 +542,40 @@ async fn the_roster_needs_a_session_with_its_csrf_token_or_the_admin_key() {
         "138****5678"
     );
 }
+
+/// Two imports of the same new members at the same moment: one adds them, the other
+/// updates them; neither fails on the unique member number.
+async fn concurrent_imports(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = session(&server, "王秘书", StaffRole::Admin).await;
+    let file = UTF8_CSV.as_bytes();
+    let (a, b) = tokio::join!(admin.import(&server, file), admin.import(&server, file));
+    assert_eq!(
+        (a.0, b.0),
+        (StatusCode::OK, StatusCode::OK),
+        "{} {}",
+        a.1,
+        b.1
+    );
+    let mut done = [a.1, b.1];
+    done.sort_by_key(|d| d["added"].as_u64());
+    assert_eq!(
+        done,
+        [
+            json!({ "added": 0, "updated": 3 }),
+            json!({ "added": 3, "updated": 0 })
+        ]
+    );
+    assert_eq!(admin.list(&server, "").await["total"], 3);
+}
+
+#[tokio::test]
+async fn concurrent_imports_on_sqlite_add_once() {
+    concurrent_imports(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(not(yishi_pg), ignore = "needs PostgreSQL: set YISHI_TEST_PG")]
+async fn concurrent_imports_on_postgres_add_once() {
+    concurrent_imports(Backend::Postgres).await;
+}

@@ -73,6 +73,25 @@ fn member(
 const MEMBER_COLUMNS: &str =
     "id, number, name, sector, venue, phone, active, created_at, updated_at";
 
+/// How an import keeps concurrent imports apart: SQLite's write transaction (`BEGIN
+/// IMMEDIATE`) is serial already; on PostgreSQL a lock on the table, taken first, makes a
+/// second import wait, so its look-ups by number see the first one's rows.
+trait LockMembers {
+    const LOCK: Option<&'static str>;
+}
+
+impl LockMembers for sqlx::SqlitePool {
+    const LOCK: Option<&'static str> = None;
+}
+
+impl LockMembers for sqlx::PgPool {
+    const LOCK: Option<&'static str> = Some("LOCK TABLE members IN SHARE ROW EXCLUSIVE MODE");
+}
+
+fn lock_of<P: LockMembers>(_: &P) -> Option<&'static str> {
+    P::LOCK
+}
+
 /// `text` as a LIKE pattern that matches it anywhere, its wildcards taken literally.
 fn contains_pattern(text: &str) -> String {
     let escaped = text
@@ -132,6 +151,9 @@ impl Store {
     pub async fn import_members(&self, rows: &[MemberInput], at: i64) -> StoreResult<Imported> {
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
+            if let Some(lock) = lock_of(pool) {
+                sqlx::query(lock).execute(&mut *tx).await?;
+            }
             let mut done = Imported {
                 added: 0,
                 updated: 0,
