@@ -579,3 +579,33 @@ async fn concurrent_imports_on_sqlite_add_once() {
 async fn concurrent_imports_on_postgres_add_once() {
     concurrent_imports(Backend::Postgres).await;
 }
+
+#[tokio::test]
+async fn a_file_of_the_most_rows_is_imported_and_one_more_row_is_refused() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let clerk = session(&server, "李干事", StaffRole::Clerk).await;
+    let mut file = String::from("委员编号,姓名,界别,分会场,手机\n");
+    for i in 0..10_000 {
+        file.push_str(&format!(
+            "N{i:05},委员{i},界别{},第{}分会场,139{i:08}\n",
+            i % 34,
+            i % 7
+        ));
+    }
+    assert!(file.len() > 500_000 && file.len() < 2 * 1024 * 1024);
+    let started = std::time::Instant::now();
+    let (status, done) = clerk.import(&server, file.as_bytes()).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done, json!({ "added": 10_000, "updated": 0 }));
+    eprintln!("10,000 rows imported in {:?}", started.elapsed());
+    assert_eq!(clerk.list(&server, "委员9999").await["total"], 1);
+
+    file.push_str("N10000,多一行,,,\n");
+    let (status, body) = clerk
+        .post(&server, "/api/v1/roster/import/preview", file.as_bytes())
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str().unwrap()),
+        (StatusCode::BAD_REQUEST, "roster_too_many_rows")
+    );
+}

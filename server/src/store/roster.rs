@@ -158,18 +158,16 @@ impl Store {
                 added: 0,
                 updated: 0,
             };
+            // The stored numbers, read once inside the transaction (which no other
+            // import can write in meanwhile).
+            let stored: Vec<(i64, String)> =
+                sqlx::query_as("SELECT id, number FROM members WHERE number IS NOT NULL")
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let stored: HashMap<String, i64> = stored.into_iter().map(|(id, n)| (n, id)).collect();
             for row in rows {
-                let existing: Option<(i64,)> = match &row.number {
-                    Some(n) => {
-                        sqlx::query_as("SELECT id FROM members WHERE number = $1")
-                            .bind(n)
-                            .fetch_optional(&mut *tx)
-                            .await?
-                    }
-                    None => None,
-                };
-                match existing {
-                    Some((id,)) => {
+                match row.number.as_ref().and_then(|n| stored.get(n)) {
+                    Some(&id) => {
                         sqlx::query(
                             "UPDATE members SET name = $1, sector = COALESCE($2, sector), \
                              venue = COALESCE($3, venue), phone = COALESCE($4, phone), \
