@@ -2,7 +2,7 @@
 // Excel or CSV file with a preview of every row (new, update, error) before anything is
 // saved, and the CSV export. Admins see whole phones, clerks masked ones.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, rosterExportUrl, type Me, type Member, type Preview, type PreviewRow, type Roster as RosterList, type RowError } from "./api";
+import { api, rosterExportUrl, type Member, type Preview, type PreviewRow, type Roster as RosterList, type RowError } from "./api";
 import { codeOf, Problem } from "./common";
 import { ct, type ConsoleKey } from "./strings";
 
@@ -17,7 +17,7 @@ function cell(text: string | null | undefined): string {
   return text ? text : "—";
 }
 
-export function Roster({ me: _me }: { me: Me }) {
+export function Roster() {
   const [list, setList] = useState<RosterList>();
   const [query, setQuery] = useState("");
   const [problem, setProblem] = useState<string>();
