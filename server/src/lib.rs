@@ -14,6 +14,7 @@ pub mod media;
 pub mod minutes;
 pub mod outbox;
 pub mod room;
+pub mod roster;
 pub mod staff;
 pub mod store;
 pub mod webhooks;

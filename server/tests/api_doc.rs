@@ -66,6 +66,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/staff/logout"),
     ("GET", "/api/v1/staff/me"),
     ("GET", "/api/v1/staff/audit"),
+    ("GET", "/api/v1/roster"),
+    ("POST", "/api/v1/roster/import/preview"),
+    ("POST", "/api/v1/roster/import"),
+    ("GET", "/api/v1/roster/export"),
+    ("PATCH", "/api/v1/roster/{id}"),
 ];
 
 #[tokio::test]

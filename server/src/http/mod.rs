@@ -5,6 +5,7 @@ mod admin;
 mod console;
 mod demo;
 pub mod listen;
+mod roster;
 mod web;
 mod webhooks;
 
@@ -176,6 +177,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics_with_key))
         .nest("/api/v1/staff", console::routes())
+        .nest("/api/v1/roster", roster::routes())
         .nest("/api/v1", admin::routes(state.clone()))
         .fallback(get(web::file))
         .layer(middleware::from_fn(security_headers))

@@ -207,7 +207,9 @@ macro_rules! with_pool {
     };
 }
 
+mod roster;
 mod staff;
+pub use roster::{Imported, Member, MemberInput};
 pub use staff::{AuditEntry, StaffAccount, TokenPurpose};
 mod webhooks;
 pub use webhooks::{AttemptOutcome, DeliveryLog, DueDelivery, NewDelivery, Webhook};

@@ -2,21 +2,10 @@
 // meetings (search, filter, create, open the host view) and, for admins, the staff.
 import { useEffect, useState } from "preact/hooks";
 import { lang, setLang } from "../i18n";
-import { api, ApiError, hostLink, type Me, type Room, type StaffAccount } from "./api";
-import { ct, errText } from "./strings";
-
-function codeOf(e: unknown): string {
-  return e instanceof ApiError ? e.code : "internal";
-}
-
-/** An error next to the form that caused it, announced to screen readers. */
-function Problem({ code }: { code?: string }) {
-  return code ? (
-    <p class="problem" role="alert" data-testid="problem">
-      {errText(code)}
-    </p>
-  ) : null;
-}
+import { api, hostLink, type Me, type Room, type StaffAccount } from "./api";
+import { codeOf, Problem } from "./common";
+import { Roster } from "./Roster";
+import { ct } from "./strings";
 
 export function Console() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
@@ -162,19 +151,18 @@ function Login({ notice, onLogin }: { notice?: string; onLogin: (me: Me) => void
 }
 
 function Home({ me }: { me: Me }) {
-  const [tab, setTab] = useState<"meetings" | "staff">("meetings");
+  const [tab, setTab] = useState<"meetings" | "roster" | "staff">("meetings");
+  const tabs = me.role === "admin" ? (["meetings", "roster", "staff"] as const) : (["meetings", "roster"] as const);
   return (
     <>
-      {me.role === "admin" ? (
-        <nav class="c-tabs" role="tablist">
-          {(["meetings", "staff"] as const).map((x) => (
-            <button key={x} type="button" role="tab" aria-selected={tab === x} class={tab === x ? "on" : ""} onClick={() => setTab(x)} data-testid={`tab-${x}`}>
-              {ct(x)}
-            </button>
-          ))}
-        </nav>
-      ) : null}
-      {tab === "meetings" ? <Meetings me={me} /> : <Staff />}
+      <nav class="c-tabs" role="tablist">
+        {tabs.map((x) => (
+          <button key={x} type="button" role="tab" aria-selected={tab === x} class={tab === x ? "on" : ""} onClick={() => setTab(x)} data-testid={`tab-${x}`}>
+            {ct(x)}
+          </button>
+        ))}
+      </nav>
+      {tab === "meetings" ? <Meetings me={me} /> : tab === "roster" ? <Roster /> : <Staff />}
     </>
   );
 }

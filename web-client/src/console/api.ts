@@ -22,6 +22,55 @@ export interface StaffAccount {
   locked: boolean;
 }
 
+export interface Member {
+  id: number;
+  number: string | null;
+  name: string;
+  sector: string;
+  venue: string;
+  /** Masked (138****5678) except to admins. */
+  phone: string;
+  active: boolean;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface Roster {
+  members: Member[];
+  total: number;
+  active: number;
+}
+
+/** A row's problem: its code and, for some, the row or field it concerns. */
+export interface RowError {
+  code: "name_missing" | "name_too_long" | "too_long" | "phone_invalid" | "phone_masked" | "number_duplicate";
+  row?: number;
+  field?: "number" | "sector" | "venue";
+}
+
+export interface PreviewRow {
+  /** The row number in the file, as the spreadsheet shows it. */
+  row: number;
+  status: "new" | "update" | "error";
+  number: string | null;
+  name: string;
+  sector: string | null;
+  venue: string | null;
+  phone: string;
+  errors: RowError[];
+  /** The stored member an update changes. */
+  current: Member | null;
+}
+
+export interface Preview {
+  filename: string | null;
+  format: "csv_utf8" | "csv_utf16" | "csv_gb18030" | "spreadsheet";
+  columns: string[];
+  ignored_columns: string[];
+  counts: { total: number; new: number; update: number; error: number };
+  rows: PreviewRow[];
+}
+
 /** A refused call: the API's error code, or `network` when the server was not reached. */
 export class ApiError extends Error {
   constructor(readonly code: string, readonly status: number) {
@@ -33,12 +82,16 @@ let csrf = "";
 
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   let response: Response;
+  const file = body instanceof Blob;
   try {
     response = await fetch(`/api/v1${path}`, {
       method,
       credentials: "same-origin",
-      headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...(method === "GET" ? {} : { "x-csrf-token": csrf }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: {
+        ...(body === undefined ? {} : { "content-type": file ? "application/octet-stream" : "application/json" }),
+        ...(method === "GET" ? {} : { "x-csrf-token": csrf }),
+      },
+      body: body === undefined ? undefined : file ? body : JSON.stringify(body),
     });
   } catch {
     throw new ApiError("network", 0);
@@ -68,7 +121,14 @@ export const api = {
   createRoom: (title: string, kind: Room["kind"]) => call<Room>("POST", "/rooms", { title, kind }),
   staff: () => call<StaffAccount[]>("GET", "/staff"),
   addStaff: (name: string, role: StaffAccount["role"]) => call<{ link: string }>("POST", "/staff", { name, role }),
+  roster: (q: string) => call<Roster>("GET", `/roster?q=${encodeURIComponent(q)}`),
+  previewRoster: (file: File) => call<Preview>("POST", `/roster/import/preview?filename=${encodeURIComponent(file.name)}`, file),
+  importRoster: (file: File) => call<{ added: number; updated: number }>("POST", `/roster/import?filename=${encodeURIComponent(file.name)}`, file),
+  setMemberActive: (id: number, active: boolean) => call<Member>("PATCH", `/roster/${id}`, { active }),
 };
+
+/** Where the roster's CSV export is downloaded from (a GET with the session cookie). */
+export const rosterExportUrl = "/api/v1/roster/export?format=csv";
 
 /** A join link for the room's host, named after the staff member who opens it. */
 export const hostLink = async (room: string, name: string): Promise<string> =>
