@@ -608,7 +608,9 @@ mod tests {
 
     #[test]
     fn csv_fields_are_never_formulas() {
+        assert_eq!(csv_field("王秘书"), "王秘书");
         assert_eq!(csv_field("=1+1"), "'=1+1");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
     }
 }

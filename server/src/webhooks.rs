@@ -131,18 +131,9 @@ pub fn body(kind: &str, at_ms: u64, data: Value) -> String {
 /// Milliseconds since the epoch as RFC 3339 in UTC, e.g. `2026-12-06T06:39:26.123Z`.
 pub fn rfc3339(ms: u64) -> String {
     let secs = ms / 1000;
-    let days = secs / 86_400;
     let rem = secs % 86_400;
-    // Days to a civil date (H. Hinnant's algorithm), for dates from 1970 on.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX);
+    let (year, month, day) = crate::minutes::time::civil_from_days(days);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
         rem / 3600,

@@ -21,6 +21,7 @@ use serde_json::json;
 use super::AppState;
 use super::admin::ApiError;
 use crate::hub::now;
+use crate::roster::csv_field;
 use crate::staff::{self, CSRF_HEADER, SESSION_COOKIE, StaffRole};
 use crate::store::{StaffAccount, TokenPurpose};
 
@@ -381,20 +382,6 @@ async fn audit_log(
     }
 }
 
-/// A CSV field, quoted when it must be, and never read as a formula by a spreadsheet.
-fn csv_field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,13 +395,5 @@ mod tests {
         );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
         assert_eq!(cookie(&h, "c"), None);
-    }
-
-    #[test]
-    fn csv_fields_are_quoted_and_never_formulas() {
-        assert_eq!(csv_field("王秘书"), "王秘书");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=1+1"), "'=1+1");
     }
 }
