@@ -1,0 +1,267 @@
+//! The livestream's feed: a virtual subscriber of a room's stage that sends plain RTP
+//! (unencrypted, to loopback only) to the livestream worker (`crate::live`), which encodes
+//! it into HLS.
+//!
+//! It carries two streams: the stage's camera (VP8), and the voice of the first heard
+//! participant who sends audio (Opus). Each goes through a [`Rewriter`] like a track of a
+//! viewer, so a change of speaker is one continuous stream for the worker: sequence
+//! numbers, RTP time and VP8 picture ids go on, and video starts again at a key frame.
+//! Pure: the unit hands it packets and sends what it returns.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use yishi_protocol::{MediaKind, ParticipantId};
+
+use super::rewrite::{Arrived, Rewriter, Rewritten};
+
+/// Payload types the worker's SDP names: VP8 and Opus, as WebRTC clients usually number
+/// them (ours, whatever the publisher's).
+pub const VIDEO_PAYLOAD_TYPE: u8 = 96;
+pub const AUDIO_PAYLOAD_TYPE: u8 = 111;
+
+/// How often the stage is asked for a key frame while the livestream is on: the segment
+/// length, so every segment can start with one.
+pub const KEYFRAME_EVERY: Duration = Duration::from_secs(1);
+
+/// Where the worker listens: one loopback UDP port per stream (its RTCP port is the next
+/// one, unused by us).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveTarget {
+    pub video: SocketAddr,
+    pub audio: SocketAddr,
+}
+
+/// One stream to the worker.
+#[derive(Debug)]
+struct Outgoing {
+    rewriter: Rewriter,
+    ssrc: u32,
+    pt: u8,
+    to: SocketAddr,
+}
+
+/// What to do with a packet of the stage.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum LiveOut {
+    /// Send this datagram there.
+    Send(SocketAddr, Vec<u8>),
+    /// Nothing (a stale packet).
+    Skip,
+    /// The video waits for a key frame of its (new) source: ask for one.
+    NeedsKeyframe,
+}
+
+/// A room's feed to its livestream worker.
+#[derive(Debug)]
+pub(super) struct LiveFeed {
+    video: Outgoing,
+    audio: Outgoing,
+    /// Whose voice the livestream carries: the first heard who sends audio (kept by the
+    /// unit's routing).
+    pub voice: Option<ParticipantId>,
+    /// When the stage was last asked for a key frame (`None`: ask at once).
+    keyframe_asked: Option<Instant>,
+}
+
+impl LiveFeed {
+    pub fn new(target: LiveTarget) -> LiveFeed {
+        LiveFeed {
+            video: Outgoing {
+                rewriter: Rewriter::new(true),
+                ssrc: 0x5949_5631,
+                pt: VIDEO_PAYLOAD_TYPE,
+                to: target.video,
+            },
+            audio: Outgoing {
+                rewriter: Rewriter::new(false),
+                ssrc: 0x5949_4131,
+                pt: AUDIO_PAYLOAD_TYPE,
+                to: target.audio,
+            },
+            voice: None,
+            keyframe_asked: None,
+        }
+    }
+
+    /// Whether the stage is due to be asked for a key frame at `now` (at start and every
+    /// [`KEYFRAME_EVERY`]); if so, counts it as asked.
+    pub fn keyframe_due(&mut self, now: Instant) -> bool {
+        let due = self
+            .keyframe_asked
+            .is_none_or(|at| now.saturating_duration_since(at) >= KEYFRAME_EVERY);
+        if due {
+            self.keyframe_asked = Some(now);
+        }
+        due
+    }
+
+    /// The datagram for the worker carrying this packet of the stage.
+    pub fn packet(
+        &mut self,
+        kind: MediaKind,
+        arrived: &Arrived,
+        marker: bool,
+        payload: &[u8],
+        vp8: bool,
+    ) -> LiveOut {
+        let out = match kind {
+            MediaKind::Video => &mut self.video,
+            MediaKind::Audio => &mut self.audio,
+        };
+        let numbers = match out.rewriter.rewrite(arrived) {
+            Rewritten::Send(numbers) => numbers,
+            Rewritten::Stale => return LiveOut::Skip,
+            Rewritten::NeedsKeyframe => return LiveOut::NeedsKeyframe,
+        };
+        let mut datagram = Vec::with_capacity(12 + payload.len());
+        datagram.push(0x80);
+        datagram.push(out.pt | if marker { 0x80 } else { 0 });
+        datagram.extend_from_slice(&(numbers.seq as u16).to_be_bytes());
+        datagram.extend_from_slice(&numbers.time.to_be_bytes());
+        datagram.extend_from_slice(&out.ssrc.to_be_bytes());
+        let start = datagram.len();
+        datagram.extend_from_slice(payload);
+        if vp8 && let Some(body) = datagram.get_mut(start..) {
+            patch_vp8(body, numbers.picture_id, numbers.tl0_pic_idx);
+        }
+        LiveOut::Send(out.to, datagram)
+    }
+}
+
+/// Write a new picture id and TL0PICIDX into a VP8 payload descriptor (RFC 7741), where
+/// it has them.
+fn patch_vp8(payload: &mut [u8], picture_id: Option<u16>, tl0_pic_idx: Option<u8>) {
+    let has = |payload: &[u8], i: usize, bit: u8| payload.get(i).is_some_and(|b| b & bit != 0);
+    if !has(payload, 0, 0x80) {
+        return;
+    }
+    let mut at = 2;
+    if has(payload, 1, 0x80) {
+        let wide = has(payload, 2, 0x80);
+        if let Some(id) = picture_id {
+            if wide {
+                if let Some(b) = payload.get_mut(2) {
+                    *b = 0x80 | ((id >> 8) & 0x7f) as u8;
+                }
+                if let Some(b) = payload.get_mut(3) {
+                    *b = (id & 0xff) as u8;
+                }
+            } else if let Some(b) = payload.get_mut(2) {
+                *b = (id & 0x7f) as u8;
+            }
+        }
+        at += if wide { 2 } else { 1 };
+    }
+    if has(payload, 1, 0x40)
+        && let Some(idx) = tl0_pic_idx
+        && let Some(b) = payload.get_mut(at)
+    {
+        *b = idx;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::rewrite::Vp8Ids;
+
+    fn target() -> LiveTarget {
+        LiveTarget {
+            video: "127.0.0.1:40000".parse().unwrap(),
+            audio: "127.0.0.1:40002".parse().unwrap(),
+        }
+    }
+
+    fn arrived(source: u64, seq: u64, time: u32, at: Instant, keyframe: bool) -> Arrived {
+        Arrived {
+            source: (source, 1),
+            seq,
+            time,
+            at,
+            keyframe,
+            vp8: Vp8Ids::default(),
+        }
+    }
+
+    fn header(datagram: &[u8]) -> (u8, bool, u16, u32) {
+        (
+            datagram[1] & 0x7f,
+            datagram[1] & 0x80 != 0,
+            u16::from_be_bytes([datagram[2], datagram[3]]),
+            u32::from_be_bytes([datagram[4], datagram[5], datagram[6], datagram[7]]),
+        )
+    }
+
+    #[test]
+    fn a_new_speaker_goes_on_the_same_stream_from_a_key_frame() {
+        let t0 = Instant::now();
+        let mut feed = LiveFeed::new(target());
+        // The first speaker's video starts at a key frame.
+        assert_eq!(
+            feed.packet(MediaKind::Video, &arrived(1, 500, 9000, t0, false), false, b"x", false),
+            LiveOut::NeedsKeyframe
+        );
+        let LiveOut::Send(to, first) =
+            feed.packet(MediaKind::Video, &arrived(1, 501, 12000, t0, true), true, b"key", false)
+        else {
+            panic!("a key frame is sent");
+        };
+        assert_eq!(to, target().video);
+        let (pt, marker, seq, _) = header(&first);
+        assert_eq!((pt, marker), (VIDEO_PAYLOAD_TYPE, true));
+        assert_eq!(&first[12..], b"key");
+        // The floor moves: the next speaker waits for a key frame, then follows on.
+        let t1 = t0 + Duration::from_millis(500);
+        assert_eq!(
+            feed.packet(MediaKind::Video, &arrived(2, 70, 5, t1, false), false, b"d", false),
+            LiveOut::NeedsKeyframe
+        );
+        let LiveOut::Send(_, next) =
+            feed.packet(MediaKind::Video, &arrived(2, 71, 6, t1, true), false, b"k", false)
+        else {
+            panic!("the new speaker's key frame is sent");
+        };
+        let (_, _, next_seq, _) = header(&next);
+        assert_eq!(next_seq, seq.wrapping_add(1), "one stream for the worker");
+    }
+
+    #[test]
+    fn audio_goes_to_its_own_port_with_its_payload_type() {
+        let t0 = Instant::now();
+        let mut feed = LiveFeed::new(target());
+        let LiveOut::Send(to, datagram) =
+            feed.packet(MediaKind::Audio, &arrived(1, 7, 960, t0, false), false, b"op", false)
+        else {
+            panic!("audio needs no key frame");
+        };
+        assert_eq!(to, target().audio);
+        assert_eq!(header(&datagram).0, AUDIO_PAYLOAD_TYPE);
+        assert_eq!(datagram[0], 0x80, "RTP version 2, no padding, extension or CSRC");
+    }
+
+    #[test]
+    fn key_frames_are_asked_for_at_start_and_every_segment() {
+        let t0 = Instant::now();
+        let mut feed = LiveFeed::new(target());
+        assert!(feed.keyframe_due(t0));
+        assert!(!feed.keyframe_due(t0 + Duration::from_millis(500)));
+        assert!(feed.keyframe_due(t0 + KEYFRAME_EVERY));
+    }
+
+    #[test]
+    fn vp8_picture_ids_are_patched_in_place() {
+        // X, I and L set; a 15-bit picture id, then TL0PICIDX.
+        let mut wide = [0x90, 0xc0, 0x80 | 0x12, 0x34, 7, 0xaa];
+        patch_vp8(&mut wide, Some(0x0567), Some(9));
+        assert_eq!(wide, [0x90, 0xc0, 0x85, 0x67, 9, 0xaa]);
+        // A 7-bit picture id, no TL0PICIDX.
+        let mut short = [0x90, 0x80, 0x12, 0xaa];
+        patch_vp8(&mut short, Some(0x45), Some(3));
+        assert_eq!(short, [0x90, 0x80, 0x45, 0xaa]);
+        // No extension: untouched.
+        let mut plain = [0x10, 0xaa];
+        patch_vp8(&mut plain, Some(1), None);
+        assert_eq!(plain, [0x10, 0xaa]);
+    }
+}
