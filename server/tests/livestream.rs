@@ -460,3 +460,45 @@ async fn the_stage_is_streamed_to_hls_follows_the_floor_and_survives_its_worker(
          segments {before_move} before the floor moved, {after_move} after, {newest} after the restart"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stage_without_a_voice_streams_with_silence() {
+    let scratch = tempfile::tempdir().unwrap();
+    let clip = vp8_clip(scratch.path());
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(Backend::Sqlite, dir.path()).await;
+    let server = TestServer::start_configured(db, dir, HubConfig::default(), |c| {
+        c.live = LiveConfig {
+            width: WIDTH,
+            height: HEIGHT,
+            video_kbps: 800,
+            ..LiveConfig::default()
+        };
+    })
+    .await;
+    server.create_room(ROOM, "直播测试").await;
+    let mut host = server
+        .connect(ROOM, &Participant::new("host", "主持人", Role::Host))
+        .await;
+    host.ok(Command::StartSession).await;
+    // A camera without a microphone holds the floor.
+    let camera = PeerOptions {
+        send_audio: false,
+        ..publisher(&clip)
+    };
+    let mut m1 = Party::join(&server, &Participant::new("m1", "委员一", Role::Member), camera).await;
+    give_floor(&mut m1.client, &mut host).await;
+    // The admin key starts it too.
+    let on = reqwest::Client::new()
+        .post(server.url(&format!("/live/{ROOM}")))
+        .bearer_auth(server.admin_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on.status(), StatusCode::OK);
+    let http = reqwest::Client::new();
+    let list = until_segment("segments", &http, &server, &mut [&mut m1], 2, WAIT).await;
+    let last = *segments(&list).last().unwrap();
+    let streams = probe_segment(&http, &server, scratch.path(), last).await;
+    assert!(is_h264_and_aac(&streams), "{streams:?}");
+}

@@ -24,6 +24,16 @@ pub const AUDIO_PAYLOAD_TYPE: u8 = 111;
 /// length, so every segment can start with one.
 pub const KEYFRAME_EVERY: Duration = Duration::from_secs(1);
 
+/// A voice silent this long (nobody heard sends audio, or their packets stopped) is
+/// filled with silence, 20 ms a packet: the worker's muxer waits for audio before it
+/// writes video, so without it a silent stage would stall the stream.
+const SILENCE_AFTER: Duration = Duration::from_millis(100);
+const OPUS_FRAME: Duration = Duration::from_millis(20);
+/// An Opus packet of 20 ms of silence (CELT, full band, one frame).
+const OPUS_SILENCE: [u8; 3] = [0xf8, 0xff, 0xfe];
+/// The source the silence comes from, to the audio rewriter: no connection has this id.
+const SILENCE_SOURCE: (u64, u32) = (u64::MAX, 0);
+
 /// Where the worker listens: one loopback UDP port per stream (its RTCP port is the next
 /// one, unused by us).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +72,10 @@ pub(super) struct LiveFeed {
     pub voice: Option<ParticipantId>,
     /// When the stage was last asked for a key frame (`None`: ask at once).
     keyframe_asked: Option<Instant>,
+    /// When the voice last sent a packet.
+    voice_at: Option<Instant>,
+    /// The silence sent so far: its sequence number, RTP time, and up to when.
+    silence: (u64, u32, Option<Instant>),
 }
 
 impl LiveFeed {
@@ -81,6 +95,8 @@ impl LiveFeed {
             },
             voice: None,
             keyframe_asked: None,
+            voice_at: None,
+            silence: (0, 0, None),
         }
     }
 
@@ -105,6 +121,9 @@ impl LiveFeed {
         payload: &[u8],
         vp8: bool,
     ) -> LiveOut {
+        if kind == MediaKind::Audio && arrived.source != SILENCE_SOURCE {
+            self.voice_at = Some(arrived.at);
+        }
         let out = match kind {
             MediaKind::Video => &mut self.video,
             MediaKind::Audio => &mut self.audio,
@@ -126,6 +145,47 @@ impl LiveFeed {
             patch_vp8(body, numbers.picture_id, numbers.tl0_pic_idx);
         }
         LiveOut::Send(out.to, datagram)
+    }
+}
+
+impl LiveFeed {
+    /// Silence for the time since the voice last sent anything, once that is longer than
+    /// `SILENCE_AFTER`: the datagrams to send at `now` (at most 100 ms of it at once).
+    pub fn silence(&mut self, now: Instant) -> Vec<(SocketAddr, Vec<u8>)> {
+        if self
+            .voice_at
+            .is_some_and(|at| now.saturating_duration_since(at) < SILENCE_AFTER)
+        {
+            self.silence.2 = None;
+            return Vec::new();
+        }
+        let (mut seq, mut time, since) = self.silence;
+        let mut until = since.unwrap_or_else(|| now.checked_sub(OPUS_FRAME).unwrap_or(now));
+        let mut out = Vec::new();
+        while until + OPUS_FRAME <= now && out.len() < 5 {
+            seq += 1;
+            time = time.wrapping_add(960);
+            until += OPUS_FRAME;
+            let arrived = Arrived {
+                source: SILENCE_SOURCE,
+                seq,
+                time,
+                at: until,
+                keyframe: false,
+                vp8: Default::default(),
+            };
+            if let LiveOut::Send(to, datagram) =
+                self.packet(MediaKind::Audio, &arrived, false, &OPUS_SILENCE, false)
+            {
+                out.push((to, datagram));
+            }
+        }
+        if now.saturating_duration_since(until) > OPUS_FRAME * 5 {
+            // Behind (a stalled loop): skip ahead rather than burst.
+            until = now;
+        }
+        self.silence = (seq, time, Some(until));
+        out
     }
 }
 
@@ -247,6 +307,33 @@ mod tests {
         assert!(feed.keyframe_due(t0));
         assert!(!feed.keyframe_due(t0 + Duration::from_millis(500)));
         assert!(feed.keyframe_due(t0 + KEYFRAME_EVERY));
+    }
+
+    #[test]
+    fn a_silent_stage_gets_silence_until_a_voice_comes() {
+        let t0 = Instant::now();
+        let mut feed = LiveFeed::new(target());
+        // Nobody heard sends audio: 20 ms of silence each 20 ms.
+        let first = feed.silence(t0);
+        assert_eq!(first.len(), 1);
+        assert_eq!(&first[0].1[12..], &OPUS_SILENCE);
+        assert_eq!(first[0].0, target().audio);
+        assert!(feed.silence(t0 + Duration::from_millis(10)).is_empty());
+        let next = feed.silence(t0 + Duration::from_millis(60));
+        assert_eq!(next.len(), 3);
+        let seqs: Vec<u16> = first.iter().chain(&next).map(|(_, d)| header(d).2).collect();
+        assert_eq!(seqs, [seqs[0], seqs[0] + 1, seqs[0] + 2, seqs[0] + 3]);
+        // A voice: it goes on the same stream, and the silence stops.
+        let t1 = t0 + Duration::from_millis(70);
+        let LiveOut::Send(_, voice) =
+            feed.packet(MediaKind::Audio, &arrived(3, 900, 5, t1, false), false, b"v", false)
+        else {
+            panic!("the voice is sent");
+        };
+        assert_eq!(header(&voice).2, seqs[3] + 1);
+        assert!(feed.silence(t1 + Duration::from_millis(50)).is_empty());
+        // It stops: silence again after a while.
+        assert!(!feed.silence(t1 + Duration::from_millis(200)).is_empty());
     }
 
     #[test]

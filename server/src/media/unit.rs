@@ -236,7 +236,8 @@ impl Unit {
     }
 
     /// Ask the stage of each room with a livestream for a key frame when its feed is due
-    /// (at start, then every segment), so every segment can start with one.
+    /// (at start, then every segment), so every segment can start with one; fill its
+    /// voice's silences.
     fn live_keyframes(&mut self, now: Instant) {
         let mut due = Vec::new();
         for (room, state) in &mut self.rooms {
@@ -250,6 +251,15 @@ impl Unit {
         }
         for (room, stage) in due {
             self.keyframe_from(&room, &stage, Layer::High, false);
+        }
+        for state in self.rooms.values_mut() {
+            if state.is_live()
+                && let Some(feed) = state.live.as_mut()
+            {
+                for (to, datagram) in feed.silence(now) {
+                    self.wire.send(&datagram, to);
+                }
+            }
         }
     }
 
