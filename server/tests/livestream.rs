@@ -128,9 +128,26 @@ fn tool(name: &str) -> std::process::Command {
 fn vp8_clip(dir: &Path) -> Arc<[Bytes]> {
     let path = dir.join("clip.ivf");
     let out = tool("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
         .arg(format!("testsrc=size={WIDTH}x{HEIGHT}:rate=30"))
-        .args(["-frames:v", "60", "-c:v", "libvpx", "-g", "60", "-b:v", "600k"])
+        .args([
+            "-frames:v",
+            "60",
+            "-c:v",
+            "libvpx",
+            "-g",
+            "60",
+            "-b:v",
+            "600k",
+        ])
         .args(["-deadline", "realtime", "-cpu-used", "8", "-f", "ivf"])
         .arg(&path)
         .output()
@@ -486,7 +503,12 @@ async fn a_stage_without_a_voice_streams_with_silence() {
         send_audio: false,
         ..publisher(&clip)
     };
-    let mut m1 = Party::join(&server, &Participant::new("m1", "委员一", Role::Member), camera).await;
+    let mut m1 = Party::join(
+        &server,
+        &Participant::new("m1", "委员一", Role::Member),
+        camera,
+    )
+    .await;
     give_floor(&mut m1.client, &mut host).await;
     // The admin key starts it too.
     let on = reqwest::Client::new()

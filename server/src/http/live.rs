@@ -33,8 +33,7 @@ fn may_control(state: &AppState, headers: &HeaderMap, room: &str) -> Result<(), 
         return Err(ApiError(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "send a host's join token (or the admin key) as `Authorization: Bearer <token>`"
-                .into(),
+            "send a host's join token (or the admin key) as `Authorization: Bearer <token>`".into(),
         ));
     };
     if same_key(key, &state.config.admin_key) {
@@ -54,7 +53,9 @@ impl From<LiveError> for ApiError {
     fn from(e: LiveError) -> Self {
         match e {
             LiveError::NoMedia => ApiError(StatusCode::CONFLICT, "no_media", e.to_string()),
-            LiveError::Io(_) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+            LiveError::Io(_) => {
+                ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            }
         }
     }
 }
@@ -66,7 +67,10 @@ async fn start(
 ) -> Result<Response, ApiError> {
     may_control(&state, &headers, &room)?;
     state.live.start(&room).await?;
-    Ok(Json(json!({ "live": true, "playlist": format!("/live/{room}/{PLAYLIST}") })).into_response())
+    Ok(
+        Json(json!({ "live": true, "playlist": format!("/live/{room}/{PLAYLIST}") }))
+            .into_response(),
+    )
 }
 
 async fn stop(
@@ -92,7 +96,8 @@ fn kind_of(file: &str) -> Option<Kind> {
         return Some(Kind::Playlist);
     }
     let n = file.strip_prefix("seg")?.strip_suffix(".ts")?;
-    (!n.is_empty() && n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit())).then_some(Kind::Segment)
+    (!n.is_empty() && n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(Kind::Segment)
 }
 
 fn cors(headers: &mut HeaderMap) {
@@ -162,7 +167,9 @@ async fn file(
         None => (StatusCode::OK, body, None),
         Some((start, end)) => (
             StatusCode::PARTIAL_CONTENT,
-            body.get(start..=end).map(<[u8]>::to_vec).unwrap_or_default(),
+            body.get(start..=end)
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default(),
             Some(format!("bytes {start}-{end}/{total}")),
         ),
     };

@@ -4,8 +4,8 @@
 mod admin;
 mod console;
 mod demo;
-mod live;
 pub mod listen;
+mod live;
 mod roster;
 mod web;
 mod webhooks;

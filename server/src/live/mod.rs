@@ -189,7 +189,7 @@ fn free_ports() -> std::io::Result<LiveTarget> {
         let probe = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
         let base = probe.local_addr()?.port() & !1;
         drop(probe);
-        if base < 1024 || base > u16::MAX - 4 {
+        if !(1024..=u16::MAX - 4).contains(&base) {
             continue;
         }
         let held: Result<Vec<UdpSocket>, _> = (base..base + 4)

@@ -259,12 +259,22 @@ mod tests {
         let mut feed = LiveFeed::new(target());
         // The first speaker's video starts at a key frame.
         assert_eq!(
-            feed.packet(MediaKind::Video, &arrived(1, 500, 9000, t0, false), false, b"x", false),
+            feed.packet(
+                MediaKind::Video,
+                &arrived(1, 500, 9000, t0, false),
+                false,
+                b"x",
+                false
+            ),
             LiveOut::NeedsKeyframe
         );
-        let LiveOut::Send(to, first) =
-            feed.packet(MediaKind::Video, &arrived(1, 501, 12000, t0, true), true, b"key", false)
-        else {
+        let LiveOut::Send(to, first) = feed.packet(
+            MediaKind::Video,
+            &arrived(1, 501, 12000, t0, true),
+            true,
+            b"key",
+            false,
+        ) else {
             panic!("a key frame is sent");
         };
         assert_eq!(to, target().video);
@@ -274,12 +284,22 @@ mod tests {
         // The floor moves: the next speaker waits for a key frame, then follows on.
         let t1 = t0 + Duration::from_millis(500);
         assert_eq!(
-            feed.packet(MediaKind::Video, &arrived(2, 70, 5, t1, false), false, b"d", false),
+            feed.packet(
+                MediaKind::Video,
+                &arrived(2, 70, 5, t1, false),
+                false,
+                b"d",
+                false
+            ),
             LiveOut::NeedsKeyframe
         );
-        let LiveOut::Send(_, next) =
-            feed.packet(MediaKind::Video, &arrived(2, 71, 6, t1, true), false, b"k", false)
-        else {
+        let LiveOut::Send(_, next) = feed.packet(
+            MediaKind::Video,
+            &arrived(2, 71, 6, t1, true),
+            false,
+            b"k",
+            false,
+        ) else {
             panic!("the new speaker's key frame is sent");
         };
         let (_, _, next_seq, _) = header(&next);
@@ -290,14 +310,21 @@ mod tests {
     fn audio_goes_to_its_own_port_with_its_payload_type() {
         let t0 = Instant::now();
         let mut feed = LiveFeed::new(target());
-        let LiveOut::Send(to, datagram) =
-            feed.packet(MediaKind::Audio, &arrived(1, 7, 960, t0, false), false, b"op", false)
-        else {
+        let LiveOut::Send(to, datagram) = feed.packet(
+            MediaKind::Audio,
+            &arrived(1, 7, 960, t0, false),
+            false,
+            b"op",
+            false,
+        ) else {
             panic!("audio needs no key frame");
         };
         assert_eq!(to, target().audio);
         assert_eq!(header(&datagram).0, AUDIO_PAYLOAD_TYPE);
-        assert_eq!(datagram[0], 0x80, "RTP version 2, no padding, extension or CSRC");
+        assert_eq!(
+            datagram[0], 0x80,
+            "RTP version 2, no padding, extension or CSRC"
+        );
     }
 
     #[test]
@@ -321,13 +348,21 @@ mod tests {
         assert!(feed.silence(t0 + Duration::from_millis(10)).is_empty());
         let next = feed.silence(t0 + Duration::from_millis(60));
         assert_eq!(next.len(), 3);
-        let seqs: Vec<u16> = first.iter().chain(&next).map(|(_, d)| header(d).2).collect();
+        let seqs: Vec<u16> = first
+            .iter()
+            .chain(&next)
+            .map(|(_, d)| header(d).2)
+            .collect();
         assert_eq!(seqs, [seqs[0], seqs[0] + 1, seqs[0] + 2, seqs[0] + 3]);
         // A voice: it goes on the same stream, and the silence stops.
         let t1 = t0 + Duration::from_millis(70);
-        let LiveOut::Send(_, voice) =
-            feed.packet(MediaKind::Audio, &arrived(3, 900, 5, t1, false), false, b"v", false)
-        else {
+        let LiveOut::Send(_, voice) = feed.packet(
+            MediaKind::Audio,
+            &arrived(3, 900, 5, t1, false),
+            false,
+            b"v",
+            false,
+        ) else {
             panic!("the voice is sent");
         };
         assert_eq!(header(&voice).2, seqs[3] + 1);
