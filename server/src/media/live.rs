@@ -6,10 +6,12 @@
 //! participant who sends audio (Opus). Each goes through a [`Rewriter`] like a track of a
 //! viewer, so a change of speaker is one continuous stream for the worker: sequence
 //! numbers, RTP time and VP8 picture ids go on, and video starts again at a key frame.
-//! Pure: the unit hands it packets and sends what it returns.
+//! A voice's silences are filled with Opus silence, and RTCP sender reports put both
+//! streams on one clock. Pure: the unit hands it packets and the time, and sends what it
+//! returns; it never opens a socket.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use yishi_protocol::{MediaKind, ParticipantId};
 
@@ -33,6 +35,9 @@ const OPUS_FRAME: Duration = Duration::from_millis(20);
 const OPUS_SILENCE: [u8; 3] = [0xf8, 0xff, 0xfe];
 /// The source the silence comes from, to the audio rewriter: no connection has this id.
 const SILENCE_SOURCE: (u64, u32) = (u64::MAX, 0);
+/// How often sender reports go to the worker (RFC 3550 suggests about every 5 s; sooner
+/// here, so the worker can align audio and video within its first second).
+const REPORT_EVERY: Duration = Duration::from_millis(500);
 
 /// Where the worker listens: one loopback UDP port per stream (its RTCP port is the next
 /// one, unused by us).
@@ -49,7 +54,52 @@ struct Outgoing {
     ssrc: u32,
     pt: u8,
     to: SocketAddr,
+    /// Where its sender reports go: the RTCP port, next to the RTP one.
+    rtcp: SocketAddr,
+    /// The RTP time and real time (arrival) of the newest packet sent, for the reports.
+    newest: Option<(u32, Instant)>,
+    packets: u32,
+    octets: u32,
 }
+
+impl Outgoing {
+    fn new(video: bool, ssrc: u32, pt: u8, to: SocketAddr) -> Outgoing {
+        Outgoing {
+            rewriter: Rewriter::new(video),
+            ssrc,
+            pt,
+            to,
+            rtcp: SocketAddr::new(to.ip(), to.port().wrapping_add(1)),
+            newest: None,
+            packets: 0,
+            octets: 0,
+        }
+    }
+
+    /// An RTCP sender report (RFC 3550 § 6.4.1) pairing its newest RTP time with the real
+    /// time, as NTP: how the worker puts audio and video on one clock (lip sync).
+    /// `now` and `wall` are the same moment on both clocks.
+    fn report(&self, now: Instant, wall: SystemTime) -> Option<Vec<u8>> {
+        let (time, at) = self.newest?;
+        let when = wall.checked_sub(now.saturating_duration_since(at))?;
+        let since_1900 = when.duration_since(UNIX_EPOCH).ok()? + NTP_UNIX_OFFSET;
+        let seconds = since_1900.as_secs() as u32;
+        let fraction = ((u64::from(since_1900.subsec_nanos()) << 32) / 1_000_000_000) as u32;
+        let mut sr = Vec::with_capacity(28);
+        // V=2, no report blocks; PT=200 (SR); length 6 words after the first.
+        sr.extend_from_slice(&[0x80, 200, 0, 6]);
+        sr.extend_from_slice(&self.ssrc.to_be_bytes());
+        sr.extend_from_slice(&seconds.to_be_bytes());
+        sr.extend_from_slice(&fraction.to_be_bytes());
+        sr.extend_from_slice(&time.to_be_bytes());
+        sr.extend_from_slice(&self.packets.to_be_bytes());
+        sr.extend_from_slice(&self.octets.to_be_bytes());
+        Some(sr)
+    }
+}
+
+/// From 1900 (NTP's epoch) to 1970 (Unix's).
+const NTP_UNIX_OFFSET: Duration = Duration::from_secs(2_208_988_800);
 
 /// What to do with a packet of the stage.
 #[derive(Debug, PartialEq, Eq)]
@@ -76,27 +126,20 @@ pub(super) struct LiveFeed {
     voice_at: Option<Instant>,
     /// The silence sent so far: its sequence number, RTP time, and up to when.
     silence: (u64, u32, Option<Instant>),
+    /// When sender reports were last sent.
+    reported: Option<Instant>,
 }
 
 impl LiveFeed {
     pub fn new(target: LiveTarget) -> LiveFeed {
         LiveFeed {
-            video: Outgoing {
-                rewriter: Rewriter::new(true),
-                ssrc: 0x5949_5631,
-                pt: VIDEO_PAYLOAD_TYPE,
-                to: target.video,
-            },
-            audio: Outgoing {
-                rewriter: Rewriter::new(false),
-                ssrc: 0x5949_4131,
-                pt: AUDIO_PAYLOAD_TYPE,
-                to: target.audio,
-            },
+            video: Outgoing::new(true, 0x5949_5631, VIDEO_PAYLOAD_TYPE, target.video),
+            audio: Outgoing::new(false, 0x5949_4131, AUDIO_PAYLOAD_TYPE, target.audio),
             voice: None,
             keyframe_asked: None,
             voice_at: None,
             silence: (0, 0, None),
+            reported: None,
         }
     }
 
@@ -144,11 +187,29 @@ impl LiveFeed {
         if vp8 && let Some(body) = datagram.get_mut(start..) {
             patch_vp8(body, numbers.picture_id, numbers.tl0_pic_idx);
         }
+        out.newest = Some((numbers.time, numbers.wallclock));
+        out.packets = out.packets.wrapping_add(1);
+        out.octets = out.octets.wrapping_add(payload.len() as u32);
         LiveOut::Send(out.to, datagram)
     }
 }
 
 impl LiveFeed {
+    /// Sender reports for both streams, every [`REPORT_EVERY`]: the datagrams to send.
+    pub fn reports(&mut self, now: Instant, wall: SystemTime) -> Vec<(SocketAddr, Vec<u8>)> {
+        if self
+            .reported
+            .is_some_and(|at| now.saturating_duration_since(at) < REPORT_EVERY)
+        {
+            return Vec::new();
+        }
+        self.reported = Some(now);
+        [&self.video, &self.audio]
+            .into_iter()
+            .filter_map(|out| Some((out.rtcp, out.report(now, wall)?)))
+            .collect()
+    }
+
     /// Silence for the time since the voice last sent anything, once that is longer than
     /// `SILENCE_AFTER`: the datagrams to send at `now` (at most 100 ms of it at once).
     pub fn silence(&mut self, now: Instant) -> Vec<(SocketAddr, Vec<u8>)> {
@@ -369,6 +430,45 @@ mod tests {
         assert!(feed.silence(t1 + Duration::from_millis(50)).is_empty());
         // It stops: silence again after a while.
         assert!(!feed.silence(t1 + Duration::from_millis(200)).is_empty());
+    }
+
+    #[test]
+    fn sender_reports_pair_rtp_time_with_the_real_time_on_the_rtcp_port() {
+        let t0 = Instant::now();
+        let wall = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut feed = LiveFeed::new(target());
+        // Nothing sent yet: nothing to report.
+        assert!(feed.reports(t0, wall).is_empty());
+        let sent = t0 + Duration::from_millis(100);
+        feed.packet(
+            MediaKind::Audio,
+            &arrived(1, 7, 48_000, sent, false),
+            false,
+            b"op",
+            false,
+        );
+        // Half a second later, the packet was sent 400 ms before `wall`.
+        let now = t0 + Duration::from_millis(500);
+        let reports = feed.reports(now, wall);
+        assert_eq!(reports.len(), 1, "audio only");
+        let (to, sr) = &reports[0];
+        assert_eq!(to.port(), target().audio.port() + 1);
+        assert_eq!(sr.len(), 28);
+        assert_eq!(&sr[..4], &[0x80, 200, 0, 6]);
+        assert_eq!(&sr[4..8], &0x5949_4131u32.to_be_bytes());
+        let seconds = u32::from_be_bytes(sr[8..12].try_into().unwrap());
+        let fraction = u32::from_be_bytes(sr[12..16].try_into().unwrap());
+        assert_eq!(u64::from(seconds), 1_700_000_000 - 1 + 2_208_988_800);
+        // 0.6 s.
+        assert!((f64::from(fraction) / 2f64.powi(32) - 0.6).abs() < 1e-6);
+        assert_eq!(u32::from_be_bytes(sr[16..20].try_into().unwrap()), 48_000);
+        assert_eq!(u32::from_be_bytes(sr[20..24].try_into().unwrap()), 1);
+        assert_eq!(u32::from_be_bytes(sr[24..28].try_into().unwrap()), 2);
+        // Not again before the interval.
+        assert!(
+            feed.reports(now + Duration::from_millis(100), wall)
+                .is_empty()
+        );
     }
 
     #[test]

@@ -237,7 +237,7 @@ impl Unit {
 
     /// Ask the stage of each room with a livestream for a key frame when its feed is due
     /// (at start, then every segment), so every segment can start with one; fill its
-    /// voice's silences.
+    /// voice's silences; send its sender reports.
     fn live_keyframes(&mut self, now: Instant) {
         let mut due = Vec::new();
         for (room, state) in &mut self.rooms {
@@ -258,6 +258,9 @@ impl Unit {
             {
                 for (to, datagram) in feed.silence(now) {
                     self.wire.send(&datagram, to);
+                }
+                for (to, report) in feed.reports(now, std::time::SystemTime::now()) {
+                    self.wire.send(&report, to);
                 }
             }
         }
