@@ -479,7 +479,7 @@ async fn the_stage_is_streamed_to_hls_follows_the_floor_and_survives_its_worker(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stage_without_a_voice_streams_with_silence() {
+async fn a_stage_without_a_voice_streams_with_silence_and_ends_with_the_session() {
     let scratch = tempfile::tempdir().unwrap();
     let clip = vp8_clip(scratch.path());
     let dir = tempfile::tempdir().unwrap();
@@ -523,4 +523,37 @@ async fn a_stage_without_a_voice_streams_with_silence() {
     let last = *segments(&list).last().unwrap();
     let streams = probe_segment(&http, &server, scratch.path(), last).await;
     assert!(is_h264_and_aac(&streams), "{streams:?}");
+
+    // The session closes: the stream ends (players stop at its last segment), its worker
+    // with it, and the ended playlist stays until a host stops the livestream.
+    host.ok(Command::CloseSession).await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let list = playlist(&http, &server).await.expect("still served");
+        if list.contains("#EXT-X-ENDLIST") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the playlist did not end: {list}"
+        );
+        run(&mut [&mut m1], Duration::from_millis(200)).await;
+    }
+    assert_eq!(server.state.live.worker_pid(ROOM).await, None);
+    // Stopped and started again: no, the session is over.
+    let control = server.url(&format!("/live/{ROOM}"));
+    let off = http
+        .delete(&control)
+        .bearer_auth(server.admin_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), StatusCode::OK);
+    let again = http
+        .post(&control)
+        .bearer_auth(server.admin_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT);
 }

@@ -53,6 +53,7 @@ impl From<LiveError> for ApiError {
     fn from(e: LiveError) -> Self {
         match e {
             LiveError::NoMedia => ApiError(StatusCode::CONFLICT, "no_media", e.to_string()),
+            LiveError::Closed => ApiError(StatusCode::CONFLICT, "session_closed", e.to_string()),
             LiveError::Io(_) => {
                 ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
             }

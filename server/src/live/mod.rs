@@ -26,6 +26,8 @@ use tokio::process::{Child, Command};
 use tokio::sync::{Mutex, oneshot};
 use tokio::task::JoinHandle;
 
+use yishi_protocol::SessionState;
+
 use crate::media::{AUDIO_PAYLOAD_TYPE, KEYFRAME_EVERY, LiveTarget, Sfu, VIDEO_PAYLOAD_TYPE};
 
 /// The playlist's name in a room's directory.
@@ -39,6 +41,8 @@ const FPS: u32 = 30;
 const RESTART_MIN: Duration = Duration::from_millis(250);
 const RESTART_MAX: Duration = Duration::from_secs(10);
 const STABLE: Duration = Duration::from_secs(30);
+/// How often a worker looks whether its room's session has closed.
+const CLOSED_CHECK: Duration = Duration::from_millis(500);
 
 /// How the livestream is encoded, and by what.
 #[derive(Debug, Clone)]
@@ -71,6 +75,8 @@ impl Default for LiveConfig {
 pub enum LiveError {
     #[error("media is off on this server: there is no stage to stream")]
     NoMedia,
+    #[error("the session is closed: its livestream has ended")]
+    Closed,
     #[error("cannot prepare the livestream: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -110,6 +116,9 @@ impl Livestreams {
     /// playlist, a worker listening on free loopback ports, the SFU feeding it.
     pub async fn start(&self, room: &str) -> Result<(), LiveError> {
         let sfu = self.sfu.clone().ok_or(LiveError::NoMedia)?;
+        if sfu.session_state(room) == Some(SessionState::Closed) {
+            return Err(LiveError::Closed);
+        }
         let mut running = self.running.lock().await;
         if running.contains_key(room) {
             return Ok(());
@@ -335,6 +344,16 @@ impl Worker {
                             let _ = child.kill().await;
                             break;
                         }
+                        () = self.session_closed() => {
+                            let _ = child.kill().await;
+                            self.end_playlist().await;
+                            self.pid.store(0, Ordering::Relaxed);
+                            self.sfu.live(room.clone(), None);
+                            tracing::info!(%room, "session closed: livestream ended");
+                            // The ended playlist stays served until a host stops it.
+                            let _ = stop.await;
+                            return;
+                        }
                     }
                 }
                 Err(e) => {
@@ -360,6 +379,38 @@ impl Worker {
         }
         self.pid.store(0, Ordering::Relaxed);
         self.sfu.live(room, None);
+    }
+
+    /// Once the room's session has closed: nothing more reaches the audience.
+    async fn session_closed(&self) {
+        let mut every = tokio::time::interval(CLOSED_CHECK);
+        loop {
+            every.tick().await;
+            if self.sfu.session_state(&self.room) == Some(SessionState::Closed) {
+                return;
+            }
+        }
+    }
+
+    /// Mark the playlist ended (`#EXT-X-ENDLIST`), so players stop at its last segment
+    /// rather than wait for more.
+    async fn end_playlist(&self) {
+        let path = self.dir.join(PLAYLIST);
+        let ended = match tokio::fs::read_to_string(&path).await {
+            Ok(list) if list.contains("#EXT-X-ENDLIST") => Ok(()),
+            Ok(list) => {
+                let sep = if list.ends_with('\n') { "" } else { "\n" };
+                let tmp = self.dir.join("index.m3u8.ended");
+                match tokio::fs::write(&tmp, format!("{list}{sep}#EXT-X-ENDLIST\n")).await {
+                    Ok(()) => tokio::fs::rename(&tmp, &path).await,
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = ended {
+            tracing::warn!(room = %self.room, error = %e, "cannot mark the livestream's playlist ended");
+        }
     }
 
     fn spawn(&self) -> std::io::Result<Child> {

@@ -166,6 +166,12 @@ impl Sfu {
         let _ = self.tx.send(Control::Live { room, target });
     }
 
+    /// The room's session state as its actor last told it (`None`: not told yet).
+    pub fn session_state(&self, room: &str) -> Option<SessionState> {
+        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.get(room).copied()
+    }
+
     /// The room's session state, told after every turn of its actor: media reaches
     /// those who only receive (the audience, projectors) only while the session is open,
     /// and a closed session ends every media session of the room.
