@@ -96,6 +96,11 @@ pub struct PeerOptions {
     /// (and gets its tracks in the server's next offer).
     pub receive_audio: usize,
     pub receive_video: usize,
+    /// Real VP8 frames to send in a loop instead of synthetic ones, the first a key frame
+    /// and the others following it (an encoder's output, e.g. ffmpeg's libvpx in IVF): the
+    /// video is then decodable, for a receiver that decodes it (the livestream's worker).
+    /// A key frame due (every `keyframe_interval`, after a PLI) restarts the clip.
+    pub video_clip: Option<Arc<[Bytes]>>,
 }
 
 impl Default for PeerOptions {
@@ -109,6 +114,7 @@ impl Default for PeerOptions {
             keyframe_interval: Duration::from_secs(2),
             receive_audio: 0,
             receive_video: 0,
+            video_clip: None,
         }
     }
 }
@@ -230,6 +236,7 @@ impl MediaPeer {
                 ssrc,
                 opts.video_frame_bytes,
                 opts.keyframe_interval,
+                opts.video_clip.clone(),
             )));
         }
         let receive = [
@@ -1071,6 +1078,7 @@ async fn send_video(
     ssrc: u32,
     frame_bytes: usize,
     keyframe_interval: Duration,
+    clip: Option<Arc<[Bytes]>>,
 ) {
     let mut payloader = Vp8Payloader::default();
     payloader.enable_picture_id = true;
@@ -1089,6 +1097,8 @@ async fn send_video(
     };
     let mut last_keyframe: Option<Instant> = None;
     let mut n: u32 = 0;
+    // The next frame of the clip; back to its key frame at its end.
+    let mut clip_at: usize = 0;
     loop {
         let (now, p) = match clock.tick(&shared, &mut gate).await {
             Tick::Finished => return,
@@ -1101,8 +1111,20 @@ async fn send_video(
             Tick::Send(now, p) => (now, p),
         };
         let requested = shared.force_keyframe.swap(false, Ordering::Relaxed);
-        let key = requested || last_keyframe.is_none_or(|t| now - t >= keyframe_interval);
-        let frame = vp8_frame(key, frame_bytes, n);
+        let key = requested
+            || last_keyframe.is_none_or(|t| now - t >= keyframe_interval)
+            || (clip.is_some() && clip_at == 0);
+        let frame = match clip.as_deref() {
+            Some(frames) if !frames.is_empty() => {
+                if key {
+                    clip_at = 0;
+                }
+                let frame = frames.get(clip_at).cloned().unwrap_or_default();
+                clip_at = (clip_at + 1) % frames.len();
+                frame
+            }
+            _ => vp8_frame(key, frame_bytes, n),
+        };
         n = n.wrapping_add(1);
         let (sent, all_sent) = clock
             .send(&shared, &track, now, &frame, &p, |_| Ok(()))

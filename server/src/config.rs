@@ -339,6 +339,8 @@ pub struct Config {
     pub cluster: Option<ClusterConfig>,
     /// How webhooks are sent (retries, timeout).
     pub webhooks: WebhookConfig,
+    /// How the livestream is encoded (the worker program, the video size).
+    pub live: crate::live::LiveConfig,
 }
 
 impl fmt::Debug for Config {
@@ -363,6 +365,7 @@ impl fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("cluster", &self.cluster)
             .field("webhooks", &self.webhooks)
+            .field("live", &self.live)
             .finish()
     }
 }
@@ -719,6 +722,7 @@ impl Config {
                 Some(ms) => WebhookConfig::with_retry_base(Duration::from_millis(ms.max(1))),
                 None => WebhookConfig::default(),
             },
+            live: crate::live::LiveConfig::default(),
         })
     }
 
@@ -773,6 +777,7 @@ impl Config {
             trusted_proxies: Vec::new(),
             cluster: None,
             webhooks: WebhookConfig::default(),
+            live: crate::live::LiveConfig::default(),
         }
     }
 

@@ -10,6 +10,7 @@ pub mod bus;
 pub mod config;
 pub mod http;
 pub mod hub;
+pub mod live;
 pub mod media;
 pub mod minutes;
 pub mod outbox;

@@ -5,6 +5,7 @@ mod admin;
 mod console;
 mod demo;
 pub mod listen;
+mod live;
 mod roster;
 mod web;
 mod webhooks;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Staff logins per client address (a minute's worth; see `console.rs`).
     pub logins: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    /// The rooms' livestreams (HLS of the stage, see `live/`).
+    pub live: crate::live::Livestreams,
 }
 
 /// Open the store, restore the rooms and build the state the routes share.
@@ -77,6 +80,7 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
         }
         None => None,
     };
+    let live = crate::live::Livestreams::new(config.live.clone(), &config.data_dir, media.clone());
     let hub = Hub::start_in(
         store.clone(),
         config.token_keys.clone(),
@@ -91,6 +95,7 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
         config: Arc::new(config),
         metrics,
         logins: Arc::new(RateLimiter::keyed(LOGIN_QUOTA)),
+        live,
     };
     if state.config.demo {
         demo::create(&state).await?;
@@ -179,6 +184,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1/staff", console::routes())
         .nest("/api/v1/roster", roster::routes())
         .nest("/api/v1", admin::routes(state.clone()))
+        .merge(live::routes())
         .fallback(get(web::file))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)

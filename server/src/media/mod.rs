@@ -12,6 +12,7 @@
 //! those who only receive (the audience, a venue's projector) before the session opens,
 //! and closing the session ends every media session of the room ([`Sfu::session`]).
 
+mod live;
 mod peer;
 mod rewrite;
 pub mod routing;
@@ -19,6 +20,7 @@ mod turn;
 mod unit;
 mod wire;
 
+pub use live::{AUDIO_PAYLOAD_TYPE, KEYFRAME_EVERY, LiveTarget, VIDEO_PAYLOAD_TYPE};
 pub use turn::TurnConfig;
 
 use std::net::{IpAddr, SocketAddr};
@@ -114,6 +116,11 @@ enum Control {
     },
     /// The room's session changed state.
     Session { room: Arc<str>, state: SessionState },
+    /// Feed the room's stage to a livestream worker listening there, or stop (`None`).
+    Live {
+        room: Arc<str>,
+        target: Option<LiveTarget>,
+    },
 }
 
 impl Sfu {
@@ -150,6 +157,19 @@ impl Sfu {
 
     pub(crate) fn floor(&self, room: Arc<str>, heard: Vec<ParticipantId>) {
         let _ = self.tx.send(Control::Floor { room, heard });
+    }
+
+    /// Feed the stage of `room` to the livestream worker at `target` (plain RTP on
+    /// loopback), afresh: its video starts at a key frame, asked for at once. `None`
+    /// stops the feed.
+    pub fn live(&self, room: Arc<str>, target: Option<LiveTarget>) {
+        let _ = self.tx.send(Control::Live { room, target });
+    }
+
+    /// The room's session state as its actor last told it (`None`: not told yet).
+    pub fn session_state(&self, room: &str) -> Option<SessionState> {
+        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.get(room).copied()
     }
 
     /// The room's session state, told after every turn of its actor: media reaches

@@ -20,6 +20,7 @@ use yishi_protocol::{
     SessionState, TrackContent,
 };
 
+use super::live::{LiveFeed, LiveOut};
 use super::peer::{Forwarded, Packet, Peer, from_str0m, slides_mids};
 use super::rewrite::{Arrived, Vp8Ids};
 use super::routing::{AUDIENCE_AUDIO_SLOTS, Layer, Levels, Routing, Source};
@@ -45,6 +46,8 @@ struct RoomMedia {
     publishers: HashMap<ParticipantId, u64>,
     /// The session's state as the room last told it (`None`: not told yet).
     session: Option<SessionState>,
+    /// The feed of its livestream worker, while the livestream is on.
+    live: Option<LiveFeed>,
 }
 
 impl RoomMedia {
@@ -229,6 +232,38 @@ impl Unit {
         for conn in dead {
             self.remove(conn);
         }
+        self.live_keyframes(now);
+    }
+
+    /// Ask the stage of each room with a livestream for a key frame when its feed is due
+    /// (at start, then every segment), so every segment can start with one; fill its
+    /// voice's silences; send its sender reports.
+    fn live_keyframes(&mut self, now: Instant) {
+        let mut due = Vec::new();
+        for (room, state) in &mut self.rooms {
+            if let Some(feed) = state.live.as_mut()
+                && state.routing.stage.is_some()
+                && feed.keyframe_due(now)
+                && let Some(stage) = &state.routing.stage
+            {
+                due.push((room.clone(), stage.clone()));
+            }
+        }
+        for (room, stage) in due {
+            self.keyframe_from(&room, &stage, Layer::High, false);
+        }
+        for state in self.rooms.values_mut() {
+            if state.is_live()
+                && let Some(feed) = state.live.as_mut()
+            {
+                for (to, datagram) in feed.silence(now) {
+                    self.wire.send(&datagram, to);
+                }
+                for (to, report) in feed.reports(now, std::time::SystemTime::now()) {
+                    self.wire.send(&report, to);
+                }
+            }
+        }
     }
 
     // ----- signalling -----
@@ -247,6 +282,13 @@ impl Unit {
                 self.reroute(&room);
             }
             Control::Session { room, state } => self.session(room, state),
+            Control::Live { room, target } => {
+                let state = self.rooms.entry(room.clone()).or_default();
+                state.live = target.map(LiveFeed::new);
+                tracing::info!(%room, ?target, "livestream feed");
+                // Whose voice it carries; its first key frame is asked for on the tick.
+                self.reroute(&room);
+            }
         }
     }
 
@@ -374,7 +416,11 @@ impl Unit {
             state.levels.forget(&peer.owner.who);
             // A room whose session state is known stays (small), so a closed room keeps
             // refusing new media sessions.
-            if state.conns.is_empty() && state.floor.is_empty() && state.session.is_none() {
+            if state.conns.is_empty()
+                && state.floor.is_empty()
+                && state.session.is_none()
+                && state.live.is_none()
+            {
                 self.rooms.remove(&room);
             }
         }
@@ -423,9 +469,18 @@ impl Unit {
         }
         let mut routing = state.routing.clone();
         let change = routing.update(floor, sends, shares);
+        // The livestream carries one voice: the first heard who sends audio.
+        let voice = routing
+            .heard
+            .iter()
+            .find(|p| sends(p, MediaKind::Audio))
+            .cloned();
         if let Some(state) = self.rooms.get_mut(room) {
             state.routing = routing.clone();
             state.publishers = publishers;
+            if let Some(feed) = state.live.as_mut() {
+                feed.voice = voice;
+            }
         }
         if change.camera
             && let Some(stage) = &routing.stage
@@ -747,6 +802,34 @@ impl Unit {
                     Forwarded::NeedsKeyframe => want_keyframe = true,
                     Forwarded::Skipped => {}
                 }
+            }
+        }
+        // The livestream's virtual subscriber: the stage's camera and one voice, while the
+        // session is open.
+        if live
+            && let Some(feed) = state.live.as_mut()
+            && match kind {
+                MediaKind::Video => {
+                    !screen
+                        && routing.stage.as_ref() == Some(&who)
+                        && (rid.is_none() || rid == high)
+                }
+                MediaKind::Audio => feed.voice.as_ref() == Some(&who),
+            }
+        {
+            match feed.packet(
+                kind,
+                &packet.arrived,
+                packet.marker,
+                &packet.payload,
+                packet.vp8.is_some(),
+            ) {
+                LiveOut::Send(to, datagram) => {
+                    self.wire.send(&datagram, to);
+                    metrics::counter!("yishi_live_forwarded_packets_total").increment(1);
+                }
+                LiveOut::NeedsKeyframe => want_keyframe = true,
+                LiveOut::Skip => {}
             }
         }
         metrics::counter!("yishi_media_forwarded_packets_total").increment(written);

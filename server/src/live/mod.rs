@@ -1,0 +1,465 @@
+//! The livestream (直播): the stage of a room, encoded once into HLS for audiences too
+//! large for the SFU, and served under `/live/ROOM/` so a CDN or a caching proxy can
+//! carry it (see `docs/livestream.md`).
+//!
+//! The media work happens in a separate worker process, Debian's ffmpeg, so a crash of
+//! the encoder never touches the server. The SFU feeds it plain RTP over loopback
+//! ([`crate::media::Sfu::live`]): the stage's VP8 camera and one Opus voice, as one
+//! continuous stream whoever holds the floor. The worker decodes, scales to a fixed size,
+//! encodes H.264 (x264, zerolatency) and AAC, and writes a rolling playlist of 1 s
+//! segments. If it exits while the livestream is on, it is restarted (with back-off);
+//! the playlist goes on after an `#EXT-X-DISCONTINUITY`, and the exit is logged and
+//! counted (`yishi_live_worker_exits_total`).
+//!
+//! This module owns the workers and their directories; it never touches media itself,
+//! and nothing it does can block the SFU or a room. Its routes are in `http/live.rs`.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::process::{Child, Command};
+use tokio::sync::{Mutex, oneshot};
+use tokio::task::JoinHandle;
+
+use yishi_protocol::SessionState;
+
+use crate::media::{AUDIO_PAYLOAD_TYPE, KEYFRAME_EVERY, LiveTarget, Sfu, VIDEO_PAYLOAD_TYPE};
+
+/// The playlist's name in a room's directory.
+pub const PLAYLIST: &str = "index.m3u8";
+/// Segments the playlist lists (a rolling window; older ones are deleted).
+const LIST_SIZE: u32 = 6;
+/// Frames per second of the encoded video.
+const FPS: u32 = 30;
+/// The first wait before restarting a worker that exited; it doubles up to
+/// `RESTART_MAX`, and starts over once a worker has run `STABLE`.
+const RESTART_MIN: Duration = Duration::from_millis(250);
+const RESTART_MAX: Duration = Duration::from_secs(10);
+const STABLE: Duration = Duration::from_secs(30);
+/// How often a worker looks whether its room's session has closed.
+const CLOSED_CHECK: Duration = Duration::from_millis(500);
+
+/// How the livestream is encoded, and by what.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    /// The ffmpeg program (Debian's `ffmpeg` package, 5.1), by path or name on `PATH`.
+    pub ffmpeg: PathBuf,
+    /// Where each room's playlist and segments are written; `None`: `<data dir>/live`.
+    pub dir: Option<PathBuf>,
+    /// The size of the encoded video: every speaker's camera is scaled (and padded) to it.
+    pub width: u32,
+    pub height: u32,
+    /// The video bit rate, kbit/s.
+    pub video_kbps: u32,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            ffmpeg: PathBuf::from("ffmpeg"),
+            dir: None,
+            width: 1280,
+            height: 720,
+            video_kbps: 2500,
+        }
+    }
+}
+
+/// Why a livestream cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("media is off on this server: there is no stage to stream")]
+    NoMedia,
+    #[error("the session is closed: its livestream has ended")]
+    Closed,
+    #[error("cannot prepare the livestream: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The rooms' livestreams. Cheap to clone.
+#[derive(Clone)]
+pub struct Livestreams {
+    config: Arc<LiveConfig>,
+    dir: PathBuf,
+    sfu: Option<Sfu>,
+    /// The running livestreams by room. A tokio mutex: starting and stopping (rare) hold
+    /// it across the file system work, so two requests for one room never race.
+    running: Arc<Mutex<HashMap<String, Running>>>,
+}
+
+struct Running {
+    dir: PathBuf,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+    /// The worker's process id, 0 between a worker's exit and its restart.
+    pid: Arc<AtomicU32>,
+}
+
+impl Livestreams {
+    /// Livestreams written under `config.dir` (else `data_dir/live`), fed by `sfu`.
+    pub fn new(config: LiveConfig, data_dir: &Path, sfu: Option<Sfu>) -> Livestreams {
+        let dir = config.dir.clone().unwrap_or_else(|| data_dir.join("live"));
+        Livestreams {
+            config: Arc::new(config),
+            dir,
+            sfu,
+            running: Arc::default(),
+        }
+    }
+
+    /// Start the livestream of `room` (nothing changes if it is on already): a fresh
+    /// playlist, a worker listening on free loopback ports, the SFU feeding it.
+    pub async fn start(&self, room: &str) -> Result<(), LiveError> {
+        let sfu = self.sfu.clone().ok_or(LiveError::NoMedia)?;
+        if sfu.session_state(room) == Some(SessionState::Closed) {
+            return Err(LiveError::Closed);
+        }
+        let mut running = self.running.lock().await;
+        if running.contains_key(room) {
+            return Ok(());
+        }
+        let dir = self.room_dir(room);
+        remove_dir(&dir).await?;
+        tokio::fs::create_dir_all(&dir).await?;
+        let target = free_ports()?;
+        tokio::fs::write(dir.join("stream.sdp"), sdp(target)).await?;
+        let pid = Arc::new(AtomicU32::new(0));
+        let worker = Worker {
+            room: Arc::from(room),
+            dir: dir.clone(),
+            target,
+            config: self.config.clone(),
+            sfu,
+            pid: pid.clone(),
+        };
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(worker.run(stopped));
+        tracing::info!(%room, video = %target.video, audio = %target.audio, "livestream on");
+        running.insert(
+            room.to_owned(),
+            Running {
+                dir,
+                stop,
+                task,
+                pid,
+            },
+        );
+        Ok(())
+    }
+
+    /// Stop the livestream of `room`: its worker ends, the SFU stops feeding it and its
+    /// playlist and segments are removed. Says whether it was on.
+    pub async fn stop(&self, room: &str) -> Result<bool, LiveError> {
+        let mut running = self.running.lock().await;
+        let Some(live) = running.remove(room) else {
+            return Ok(false);
+        };
+        let _ = live.stop.send(());
+        let _ = live.task.await;
+        remove_dir(&live.dir).await?;
+        tracing::info!(%room, "livestream off");
+        Ok(true)
+    }
+
+    /// The directory of the playlist and segments of `room`, while its livestream is on.
+    pub async fn dir(&self, room: &str) -> Option<PathBuf> {
+        self.running.lock().await.get(room).map(|r| r.dir.clone())
+    }
+
+    /// The process id of the worker of `room`, while one runs.
+    pub async fn worker_pid(&self, room: &str) -> Option<u32> {
+        let running = self.running.lock().await;
+        let pid = running.get(room)?.pid.load(Ordering::Relaxed);
+        (pid != 0).then_some(pid)
+    }
+
+    /// A room's directory: its id hex-encoded, so any id is a safe file name.
+    fn room_dir(&self, room: &str) -> PathBuf {
+        self.dir.join(hex::encode(room.as_bytes()))
+    }
+}
+
+async fn remove_dir(dir: &Path) -> std::io::Result<()> {
+    match tokio::fs::remove_dir_all(dir).await {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Two pairs of free consecutive UDP ports on loopback, for the worker's two RTP streams
+/// (RTP on the even port, RTCP on the next one, as ffmpeg expects).
+fn free_ports() -> std::io::Result<LiveTarget> {
+    for _ in 0..64 {
+        let probe = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let base = probe.local_addr()?.port() & !1;
+        drop(probe);
+        if !(1024..=u16::MAX - 4).contains(&base) {
+            continue;
+        }
+        let held: Result<Vec<UdpSocket>, _> = (base..base + 4)
+            .map(|port| UdpSocket::bind((Ipv4Addr::LOCALHOST, port)))
+            .collect();
+        // Released at once: the worker binds them next (a race with another program
+        // taking one meanwhile makes the worker exit, and it is restarted).
+        if held.is_ok() {
+            return Ok(LiveTarget {
+                video: SocketAddr::from((Ipv4Addr::LOCALHOST, base)),
+                audio: SocketAddr::from((Ipv4Addr::LOCALHOST, base + 2)),
+            });
+        }
+    }
+    Err(std::io::Error::other(
+        "no four consecutive free UDP ports on 127.0.0.1",
+    ))
+}
+
+/// The session description the worker reads: the two RTP streams the SFU sends.
+pub fn sdp(target: LiveTarget) -> String {
+    format!(
+        "v=0\r\n\
+         o=- 0 0 IN IP4 127.0.0.1\r\n\
+         s=yishi livestream\r\n\
+         c=IN IP4 127.0.0.1\r\n\
+         t=0 0\r\n\
+         m=video {video} RTP/AVP {vpt}\r\n\
+         a=rtpmap:{vpt} VP8/90000\r\n\
+         m=audio {audio} RTP/AVP {apt}\r\n\
+         a=rtpmap:{apt} opus/48000/2\r\n",
+        video = target.video.port(),
+        audio = target.audio.port(),
+        vpt = VIDEO_PAYLOAD_TYPE,
+        apt = AUDIO_PAYLOAD_TYPE,
+    )
+}
+
+/// The worker's command line (run in the room's directory): RTP in, HLS out.
+pub fn worker_args(config: &LiveConfig) -> Vec<String> {
+    let (w, h, kbps) = (config.width, config.height, config.video_kbps);
+    let segment = KEYFRAME_EVERY.as_secs().max(1);
+    [
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "warning",
+        // The SDP names RTP streams on UDP; ffmpeg reads no other protocol here.
+        "-protocol_whitelist",
+        "file,udp,rtp",
+        "-analyzeduration",
+        "2000000",
+        "-i",
+        "stream.sdp",
+        "-map",
+        "0:v:0",
+        "-map",
+        "0:a:0",
+        "-vf",
+        &format!(
+            "scale={w}:{h}:force_original_aspect_ratio=decrease,\
+             pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={FPS}"
+        ),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-tune",
+        "zerolatency",
+        "-pix_fmt",
+        "yuv420p",
+        "-b:v",
+        &format!("{kbps}k"),
+        "-maxrate",
+        &format!("{kbps}k"),
+        "-bufsize",
+        &format!("{}k", kbps * 2),
+        // A key frame at every segment boundary, whatever the input's.
+        "-force_key_frames",
+        &format!("expr:gte(t,n_forced*{segment})"),
+        // Gaps in the voice (nobody heard) become silence.
+        "-af",
+        "aresample=async=1",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+        "-ar",
+        "48000",
+        "-ac",
+        "2",
+        "-f",
+        "hls",
+        "-hls_time",
+        &segment.to_string(),
+        "-hls_list_size",
+        &LIST_SIZE.to_string(),
+        // A restarted worker appends to the playlist after a discontinuity; segments are
+        // written under a temporary name and renamed once whole.
+        "-hls_flags",
+        "delete_segments+independent_segments+append_list+discont_start+temp_file",
+        "-hls_segment_filename",
+        "seg%d.ts",
+        PLAYLIST,
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect()
+}
+
+/// One room's worker, kept running while the livestream is on.
+struct Worker {
+    room: Arc<str>,
+    dir: PathBuf,
+    target: LiveTarget,
+    config: Arc<LiveConfig>,
+    sfu: Sfu,
+    pid: Arc<AtomicU32>,
+}
+
+impl Worker {
+    async fn run(self, mut stop: oneshot::Receiver<()>) {
+        let mut backoff = RESTART_MIN;
+        let room = self.room.clone();
+        loop {
+            let started = Instant::now();
+            match self.spawn() {
+                Ok(mut child) => {
+                    self.pid.store(child.id().unwrap_or(0), Ordering::Relaxed);
+                    // A fresh feed: the new worker's stream starts at a key frame.
+                    self.sfu.live(room.clone(), Some(self.target));
+                    tokio::select! {
+                        status = child.wait() => {
+                            metrics::counter!("yishi_live_worker_exits_total").increment(1);
+                            tracing::warn!(
+                                %room,
+                                status = ?status,
+                                ran = ?started.elapsed(),
+                                "livestream worker exited: restarting it (the playlist marks the gap)"
+                            );
+                        }
+                        _ = &mut stop => {
+                            let _ = child.kill().await;
+                            break;
+                        }
+                        () = self.session_closed() => {
+                            let _ = child.kill().await;
+                            self.end_playlist().await;
+                            self.pid.store(0, Ordering::Relaxed);
+                            self.sfu.live(room.clone(), None);
+                            tracing::info!(%room, "session closed: livestream ended");
+                            // The ended playlist stays served until a host stops it.
+                            let _ = stop.await;
+                            return;
+                        }
+                    }
+                }
+                Err(e) => {
+                    metrics::counter!("yishi_live_worker_failures_total").increment(1);
+                    tracing::error!(
+                        %room,
+                        ffmpeg = %self.config.ffmpeg.display(),
+                        error = %e,
+                        "cannot start the livestream worker"
+                    );
+                }
+            }
+            self.pid.store(0, Ordering::Relaxed);
+            if started.elapsed() >= STABLE {
+                backoff = RESTART_MIN;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = &mut stop => break,
+            }
+            backoff = (backoff * 2).min(RESTART_MAX);
+            metrics::counter!("yishi_live_worker_restarts_total").increment(1);
+        }
+        self.pid.store(0, Ordering::Relaxed);
+        self.sfu.live(room, None);
+    }
+
+    /// Once the room's session has closed: nothing more reaches the audience.
+    async fn session_closed(&self) {
+        let mut every = tokio::time::interval(CLOSED_CHECK);
+        loop {
+            every.tick().await;
+            if self.sfu.session_state(&self.room) == Some(SessionState::Closed) {
+                return;
+            }
+        }
+    }
+
+    /// Mark the playlist ended (`#EXT-X-ENDLIST`), so players stop at its last segment
+    /// rather than wait for more.
+    async fn end_playlist(&self) {
+        let path = self.dir.join(PLAYLIST);
+        let ended = match tokio::fs::read_to_string(&path).await {
+            Ok(list) if list.contains("#EXT-X-ENDLIST") => Ok(()),
+            Ok(list) => {
+                let sep = if list.ends_with('\n') { "" } else { "\n" };
+                let tmp = self.dir.join("index.m3u8.ended");
+                match tokio::fs::write(&tmp, format!("{list}{sep}#EXT-X-ENDLIST\n")).await {
+                    Ok(()) => tokio::fs::rename(&tmp, &path).await,
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = ended {
+            tracing::warn!(room = %self.room, error = %e, "cannot mark the livestream's playlist ended");
+        }
+    }
+
+    fn spawn(&self) -> std::io::Result<Child> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("worker.log"))?;
+        Command::new(&self.config.ffmpeg)
+            .args(worker_args(&self.config))
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sdp_names_both_streams_on_loopback() {
+        let target = LiveTarget {
+            video: "127.0.0.1:40000".parse().unwrap(),
+            audio: "127.0.0.1:40002".parse().unwrap(),
+        };
+        let sdp = sdp(target);
+        assert!(sdp.contains("c=IN IP4 127.0.0.1\r\n"));
+        assert!(sdp.contains("m=video 40000 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"));
+        assert!(sdp.contains("m=audio 40002 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n"));
+    }
+
+    #[test]
+    fn free_ports_come_in_even_pairs() {
+        let target = free_ports().unwrap();
+        assert_eq!(target.video.port() % 2, 0);
+        assert_eq!(target.audio.port(), target.video.port() + 2);
+        assert!(target.video.ip().is_loopback());
+    }
+
+    #[test]
+    fn the_worker_encodes_h264_and_aac_into_one_second_segments() {
+        let args = worker_args(&LiveConfig::default()).join(" ");
+        assert!(args.contains("-c:v libx264 -preset veryfast -tune zerolatency"));
+        assert!(args.contains("-c:a aac"));
+        assert!(args.contains("-f hls -hls_time 1 -hls_list_size 6"));
+        assert!(args.contains("scale=1280:720"));
+        assert!(args.ends_with("seg%d.ts index.m3u8"));
+    }
+}

@@ -1,0 +1,559 @@
+//! The livestream end to end: webrtc-rs bots publish real VP8 (a clip ffmpeg encodes
+//! for the test) and Opus-shaped audio through the real server; a host starts the
+//! livestream; the SFU feeds the stage to a real ffmpeg worker; the playlist and
+//! segments are read over HTTP and checked with ffprobe. The floor moves to a second
+//! publisher and the stream follows without ending; the worker is killed and restarted
+//! and the playlist goes on.
+//!
+//! Needs `ffmpeg` and `ffprobe` (Debian's `ffmpeg` package): without them it fails, it
+//! never skips.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::{Backend, Client, TestServer, database};
+use reqwest::StatusCode;
+use yishi::hub::HubConfig;
+use yishi::live::LiveConfig;
+use yishi_loadtest::media_peer::{MediaPeer, PeerOptions};
+use yishi_protocol::{ClientMessage, Command, EntryKind, Participant, Role, Sdp, ServerMessage};
+
+const ROOM: &str = "live";
+const WAIT: Duration = Duration::from_secs(15);
+/// The issue's bound: segments are listed within this long of the start.
+const FIRST_SEGMENTS: Duration = Duration::from_secs(10);
+const WIDTH: u32 = 640;
+const HEIGHT: u32 = 360;
+
+/// A participant with a media bot, signalling over its WebSocket.
+struct Party {
+    client: Client,
+    peer: Option<MediaPeer>,
+}
+
+impl Party {
+    async fn join(server: &TestServer, who: &Participant, options: PeerOptions) -> Party {
+        let mut client = server.connect(ROOM, who).await;
+        let peer = MediaPeer::new(options).await.unwrap();
+        let offer = peer.offer().await.unwrap();
+        send(&mut client, ClientMessage::MediaOffer(Sdp { sdp: offer })).await;
+        let deadline = Instant::now() + WAIT;
+        loop {
+            assert!(Instant::now() < deadline, "no media_answer");
+            if let Some(ServerMessage::MediaAnswer(answer)) = client.media.front().cloned() {
+                client.media.pop_front();
+                peer.accept_answer(&answer.sdp).await.unwrap();
+                break;
+            }
+            if let Some(e) = client.errors.first() {
+                panic!("media refused: {e:?}");
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(50), client.recv()).await;
+        }
+        Party {
+            client,
+            peer: Some(peer),
+        }
+    }
+
+    /// Take in what arrives for `d`, answering the server's offers.
+    async fn pump(&mut self, d: Duration) {
+        let until = tokio::time::Instant::now() + d;
+        while let Ok(Some(_)) = tokio::time::timeout_at(until, self.client.recv()).await {}
+        while let Some(msg) = self.client.media.pop_front() {
+            if let (ServerMessage::MediaOffer(offer), Some(peer)) = (msg, &self.peer) {
+                let answer = peer.answer(&offer.sdp).await.unwrap();
+                send(
+                    &mut self.client,
+                    ClientMessage::MediaAnswer(Sdp { sdp: answer }),
+                )
+                .await;
+            }
+        }
+    }
+}
+
+async fn send(client: &mut Client, msg: ClientMessage) {
+    client.send_raw(serde_json::to_string(&msg).unwrap()).await;
+}
+
+async fn run(parties: &mut [&mut Party], d: Duration) {
+    let slice = Duration::from_millis(50) / parties.len() as u32;
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        for p in parties.iter_mut() {
+            p.pump(slice).await;
+        }
+    }
+}
+
+/// `speaker` asks for the floor and the host grants it.
+async fn give_floor(speaker: &mut Client, host: &mut Client) {
+    speaker
+        .ok(Command::RequestFloor {
+            kind: EntryKind::Impromptu,
+            speaker: None,
+            replying_to: None,
+        })
+        .await;
+    host.ok(Command::GrantFloor {
+        entry: None,
+        reason: None,
+    })
+    .await;
+}
+
+/// A program of the `ffmpeg` package, or a clear failure.
+fn tool(name: &str) -> std::process::Command {
+    let found = std::process::Command::new(name)
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "`{name}` is not installed: the livestream tests need Debian's ffmpeg \
+         (apt-get install --no-install-recommends ffmpeg)"
+    );
+    std::process::Command::new(name)
+}
+
+/// Two seconds of a test pattern, encoded to VP8 by ffmpeg (libvpx) at the bots' size:
+/// the frames of its IVF file, the first a key frame.
+fn vp8_clip(dir: &Path) -> Arc<[Bytes]> {
+    let path = dir.join("clip.ivf");
+    let out = tool("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .arg(format!("testsrc=size={WIDTH}x{HEIGHT}:rate=30"))
+        .args([
+            "-frames:v",
+            "60",
+            "-c:v",
+            "libvpx",
+            "-g",
+            "60",
+            "-b:v",
+            "600k",
+        ])
+        .args(["-deadline", "realtime", "-cpu-used", "8", "-f", "ivf"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ffmpeg: {out:?}");
+    let ivf = std::fs::read(&path).unwrap();
+    assert_eq!(&ivf[..4], b"DKIF");
+    let header = usize::from(u16::from_le_bytes([ivf[6], ivf[7]]));
+    let mut frames = Vec::new();
+    let mut at = header;
+    while at + 12 <= ivf.len() {
+        let len = u32::from_le_bytes(ivf[at..at + 4].try_into().unwrap()) as usize;
+        at += 12;
+        frames.push(Bytes::copy_from_slice(&ivf[at..at + len]));
+        at += len;
+    }
+    assert_eq!(frames.len(), 60);
+    frames.into()
+}
+
+fn publisher(clip: &Arc<[Bytes]>) -> PeerOptions {
+    PeerOptions {
+        send_audio: true,
+        send_video: true,
+        audio_level: 20,
+        keyframe_interval: Duration::from_secs(2),
+        video_clip: Some(clip.clone()),
+        ..PeerOptions::default()
+    }
+}
+
+/// The segments a playlist lists, by number (`segN.ts`).
+fn segments(playlist: &str) -> Vec<u64> {
+    playlist
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            l.trim()
+                .strip_prefix("seg")
+                .and_then(|l| l.strip_suffix(".ts"))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("not a segment: {l}"))
+        })
+        .collect()
+}
+
+async fn playlist(http: &reqwest::Client, server: &TestServer) -> Option<String> {
+    let response = http
+        .get(server.url(&format!("/live/{ROOM}/index.m3u8")))
+        .send()
+        .await
+        .unwrap();
+    if response.status() == StatusCode::NOT_FOUND {
+        return None;
+    }
+    assert_eq!(response.status(), StatusCode::OK);
+    Some(response.text().await.unwrap())
+}
+
+/// Keep the parties going until the playlist lists a segment numbered at least `n`;
+/// returns it.
+async fn until_segment(
+    what: &str,
+    http: &reqwest::Client,
+    server: &TestServer,
+    parties: &mut [&mut Party],
+    n: u64,
+    within: Duration,
+) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(list) = playlist(http, server).await
+            && segments(&list).last().is_some_and(|last| *last >= n)
+        {
+            return list;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting: {what}; playlist: {:?}; worker log: {}",
+            playlist(http, server).await,
+            worker_log(server).await,
+        );
+        run(parties, Duration::from_millis(200)).await;
+    }
+}
+
+async fn worker_log(server: &TestServer) -> String {
+    match server.state.live.dir(ROOM).await {
+        Some(dir) => std::fs::read_to_string(dir.join("worker.log")).unwrap_or_default(),
+        None => "(not live)".into(),
+    }
+}
+
+/// ffprobe's streams of a file or URL: (codec, width, height) each.
+fn probe(input: &str) -> Vec<(String, u64, u64)> {
+    let out = tool("ffprobe")
+        .args(["-v", "error", "-show_streams", "-of", "json", input])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ffprobe {input}: {out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    json["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["codec_name"].as_str().unwrap_or_default().to_owned(),
+                s["width"].as_u64().unwrap_or(0),
+                s["height"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+/// Fetch segment `n`, check how it is served, save it and probe it.
+async fn probe_segment(
+    http: &reqwest::Client,
+    server: &TestServer,
+    dir: &Path,
+    n: u64,
+) -> Vec<(String, u64, u64)> {
+    let response = http
+        .get(server.url(&format!("/live/{ROOM}/seg{n}.ts")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "video/mp2t");
+    assert!(
+        headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert_eq!(headers["accept-ranges"], "bytes");
+    let body = response.bytes().await.unwrap();
+    let path = dir.join(format!("seg{n}.ts"));
+    std::fs::write(&path, &body).unwrap();
+    probe(path.to_str().unwrap())
+}
+
+fn is_h264_and_aac(streams: &[(String, u64, u64)]) -> bool {
+    streams
+        .iter()
+        .any(|(codec, w, h)| codec == "h264" && (*w, *h) == (u64::from(WIDTH), u64::from(HEIGHT)))
+        && streams.iter().any(|(codec, _, _)| codec == "aac")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stage_is_streamed_to_hls_follows_the_floor_and_survives_its_worker() {
+    let scratch = tempfile::tempdir().unwrap();
+    let clip = vp8_clip(scratch.path());
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(Backend::Sqlite, dir.path()).await;
+    let server = TestServer::start_configured(db, dir, HubConfig::default(), |c| {
+        c.live = LiveConfig {
+            width: WIDTH,
+            height: HEIGHT,
+            video_kbps: 800,
+            ..LiveConfig::default()
+        };
+    })
+    .await;
+    server.create_room(ROOM, "直播测试").await;
+    let host_id = Participant::new("host", "主持人", Role::Host);
+    let mut host = server.connect(ROOM, &host_id).await;
+    host.ok(Command::StartSession).await;
+    let m1_id = Participant::new("m1", "委员一", Role::Member);
+    let m2_id = Participant::new("m2", "委员二", Role::Member);
+    let mut m1 = Party::join(&server, &m1_id, publisher(&clip)).await;
+    let mut m2 = Party::join(&server, &m2_id, publisher(&clip)).await;
+    give_floor(&mut m1.client, &mut host).await;
+    run(&mut [&mut m1, &mut m2], Duration::from_millis(500)).await;
+
+    let http = reqwest::Client::new();
+    let control = server.url(&format!("/live/{ROOM}"));
+    // Only a host (or the admin key) starts it.
+    let member = http
+        .post(&control)
+        .bearer_auth(server.token(ROOM, &m1_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(member.status(), StatusCode::FORBIDDEN);
+    let nobody = http.post(&control).send().await.unwrap();
+    assert_eq!(nobody.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(playlist(&http, &server).await, None, "404 while off");
+
+    let started = Instant::now();
+    let on = http
+        .post(&control)
+        .bearer_auth(server.token(ROOM, &host_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on.status(), StatusCode::OK);
+
+    // Segments are listed within 10 s.
+    let list = until_segment(
+        "two segments",
+        &http,
+        &server,
+        &mut [&mut m1, &mut m2],
+        1,
+        FIRST_SEGMENTS,
+    )
+    .await;
+    let first_segments = started.elapsed();
+    assert!(segments(&list).len() >= 2, "{list}");
+    assert!(list.contains("#EXT-X-TARGETDURATION:1"), "{list}");
+    let response = http
+        .get(server.url(&format!("/live/{ROOM}/index.m3u8")))
+        .send()
+        .await
+        .unwrap();
+    let headers = response.headers();
+    assert_eq!(headers["cache-control"], "public, max-age=1");
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert_eq!(headers["content-type"], "application/vnd.apple.mpegurl");
+
+    // H.264 at the configured size and AAC, in a segment and through the playlist.
+    let last = *segments(&list).last().unwrap();
+    let streams = probe_segment(&http, &server, scratch.path(), last).await;
+    assert!(is_h264_and_aac(&streams), "{streams:?}");
+    let streams = probe(&server.url(&format!("/live/{ROOM}/index.m3u8")));
+    assert!(is_h264_and_aac(&streams), "{streams:?}");
+    // Byte ranges, for players and caches that ask for them.
+    let ranged = http
+        .get(server.url(&format!("/live/{ROOM}/seg{last}.ts")))
+        .header("Range", "bytes=0-187")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(ranged.bytes().await.unwrap().len(), 188);
+    // Nothing but the playlist and segments is served.
+    for file in ["stream.sdp", "worker.log", "..%2Fstream.sdp"] {
+        let response = http
+            .get(server.url(&format!("/live/{ROOM}/{file}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{file}");
+    }
+
+    // The duration grows.
+    let list = until_segment(
+        "the stream goes on",
+        &http,
+        &server,
+        &mut [&mut m1, &mut m2],
+        last + 2,
+        WAIT,
+    )
+    .await;
+    let before_move = *segments(&list).last().unwrap();
+
+    // The floor moves to m2, and m1 leaves: the stream goes on with m2's camera.
+    host.ok(Command::EndTurn).await;
+    give_floor(&mut m2.client, &mut host).await;
+    run(&mut [&mut m1, &mut m2], Duration::from_millis(300)).await;
+    if let Some(peer) = m1.peer.take() {
+        peer.close().await;
+    }
+    let list = until_segment(
+        "the stream follows the floor",
+        &http,
+        &server,
+        &mut [&mut m1, &mut m2],
+        before_move + 4,
+        WAIT,
+    )
+    .await;
+    assert!(!list.contains("#EXT-X-ENDLIST"), "{list}");
+    let after_move = *segments(&list).last().unwrap();
+    let streams = probe_segment(&http, &server, scratch.path(), after_move).await;
+    assert!(is_h264_and_aac(&streams), "{streams:?}");
+
+    // The worker is killed mid-stream: it is restarted and the playlist goes on, the gap
+    // marked.
+    let pid = server.state.live.worker_pid(ROOM).await.expect("a worker");
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let now = server.state.live.worker_pid(ROOM).await;
+        if now.is_some_and(|p| p != pid) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the worker was not restarted");
+        run(&mut [&mut m1, &mut m2], Duration::from_millis(100)).await;
+    }
+    let list = until_segment(
+        "the playlist goes on after a restart",
+        &http,
+        &server,
+        &mut [&mut m1, &mut m2],
+        after_move + 3,
+        WAIT,
+    )
+    .await;
+    assert!(list.contains("#EXT-X-DISCONTINUITY"), "{list}");
+    assert!(!list.contains("#EXT-X-ENDLIST"), "{list}");
+    let newest = *segments(&list).last().unwrap();
+    let streams = probe_segment(&http, &server, scratch.path(), newest).await;
+    assert!(is_h264_and_aac(&streams), "{streams:?}");
+
+    // Stopped: the worker ends and the files go.
+    let off = http
+        .delete(&control)
+        .bearer_auth(server.token(ROOM, &host_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), StatusCode::OK);
+    assert_eq!(playlist(&http, &server).await, None);
+    let worker = server.state.live.worker_pid(ROOM).await;
+    assert_eq!(worker, None);
+    eprintln!(
+        "livestream: first segments listed {first_segments:?} after the start; \
+         segments {before_move} before the floor moved, {after_move} after, {newest} after the restart"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stage_without_a_voice_streams_with_silence_and_ends_with_the_session() {
+    let scratch = tempfile::tempdir().unwrap();
+    let clip = vp8_clip(scratch.path());
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(Backend::Sqlite, dir.path()).await;
+    let server = TestServer::start_configured(db, dir, HubConfig::default(), |c| {
+        c.live = LiveConfig {
+            width: WIDTH,
+            height: HEIGHT,
+            video_kbps: 800,
+            ..LiveConfig::default()
+        };
+    })
+    .await;
+    server.create_room(ROOM, "直播测试").await;
+    let mut host = server
+        .connect(ROOM, &Participant::new("host", "主持人", Role::Host))
+        .await;
+    host.ok(Command::StartSession).await;
+    // A camera without a microphone holds the floor.
+    let camera = PeerOptions {
+        send_audio: false,
+        ..publisher(&clip)
+    };
+    let mut m1 = Party::join(
+        &server,
+        &Participant::new("m1", "委员一", Role::Member),
+        camera,
+    )
+    .await;
+    give_floor(&mut m1.client, &mut host).await;
+    // The admin key starts it too.
+    let on = reqwest::Client::new()
+        .post(server.url(&format!("/live/{ROOM}")))
+        .bearer_auth(server.admin_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on.status(), StatusCode::OK);
+    let http = reqwest::Client::new();
+    let list = until_segment("segments", &http, &server, &mut [&mut m1], 2, WAIT).await;
+    let last = *segments(&list).last().unwrap();
+    let streams = probe_segment(&http, &server, scratch.path(), last).await;
+    assert!(is_h264_and_aac(&streams), "{streams:?}");
+
+    // The session closes: the stream ends (players stop at its last segment), its worker
+    // with it, and the ended playlist stays until a host stops the livestream.
+    host.ok(Command::CloseSession).await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let list = playlist(&http, &server).await.expect("still served");
+        if list.contains("#EXT-X-ENDLIST") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the playlist did not end: {list}"
+        );
+        run(&mut [&mut m1], Duration::from_millis(200)).await;
+    }
+    assert_eq!(server.state.live.worker_pid(ROOM).await, None);
+    // Stopped and started again: no, the session is over.
+    let control = server.url(&format!("/live/{ROOM}"));
+    let off = http
+        .delete(&control)
+        .bearer_auth(server.admin_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), StatusCode::OK);
+    let again = http
+        .post(&control)
+        .bearer_auth(server.admin_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+}
