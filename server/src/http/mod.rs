@@ -5,6 +5,7 @@ mod admin;
 mod console;
 mod demo;
 pub mod listen;
+mod meetings;
 mod roster;
 mod web;
 mod webhooks;
@@ -53,6 +54,13 @@ pub struct AppState {
 /// Open the store, restore the rooms and build the state the routes share.
 pub async fn start(config: Config) -> anyhow::Result<AppState> {
     let store = Store::open(&config.database).await?;
+    // Links replaced in the console stay refused across restarts.
+    let revoked = store
+        .revoked_tokens((crate::hub::now().0 / 1000) as i64)
+        .await?;
+    config
+        .token_keys
+        .revoke_all(revoked.iter().map(String::as_str));
     // One recorder per process: a second server in the same process (tests) goes without.
     let metrics = PrometheusBuilder::new().install_recorder().ok();
     let hub_config = config.hub.clone();
@@ -178,6 +186,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_with_key))
         .nest("/api/v1/staff", console::routes())
         .nest("/api/v1/roster", roster::routes())
+        .nest("/api/v1/meetings", meetings::routes())
         .nest("/api/v1", admin::routes(state.clone()))
         .fallback(get(web::file))
         .layer(middleware::from_fn(security_headers))
