@@ -45,8 +45,10 @@ async function clerkPage(name, viewport) {
 
 /** Both sizes of a screen, laptop then phone, and back to the laptop. */
 async function shots2(p, name) {
+  await p.evaluate(() => scrollTo(0, 0));
   await shot(p, `${name}-1366`);
   await p.setViewportSize({ width: 360, height: 740 });
+  await p.evaluate(() => scrollTo(0, 0));
   await shot(p, `${name}-360`);
   assert.ok(await p.evaluate(() => document.documentElement.scrollWidth <= innerWidth), `${name} scrolls sideways on a phone`);
   await p.setViewportSize({ width: 1366, height: 768 });
@@ -127,6 +129,7 @@ test("a clerk prepares a consultation, invites three members, prints the invitat
   assert.match(await page.getByTestId("invitee-李四").innerText(), /主持人/);
   await page.getByTestId("invitee-张三").getByTestId("qr").click();
   await page.getByRole("img", { name: "张三 的入会二维码" }).waitFor();
+  await p.waitForFunction(() => [...document.images].every((i) => i.complete && i.naturalWidth > 0));
   await shots2(p, "meeting-page");
   await accessible(p, "the meeting page");
 

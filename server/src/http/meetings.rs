@@ -182,7 +182,7 @@ async fn list(
         let key = meeting.map_or(room.created_at.0 as i64, |m| m.details.starts_at);
         shown.push((key, summary(room, meeting, status)));
     }
-    shown.sort_by(|a, b| b.0.cmp(&a.0));
+    shown.sort_by_key(|(key, _)| std::cmp::Reverse(*key));
     Ok(Json(
         json!({ "meetings": shown.into_iter().map(|(_, v)| v).collect::<Vec<_>>() }),
     ))

@@ -91,7 +91,7 @@ function MeetingList({ me }: { me: Me }) {
     .filter((m) => filter === "all" || m.status === filter)
     .filter((m) => !q || m.title.includes(q) || m.id.includes(q) || m.place.includes(q));
   return (
-    <div class="c-columns">
+    <div class="c-columns c-even">
       <section class="c-card c-list" aria-labelledby="meetings-h">
         <h2 id="meetings-h">{ct("mt_list")}</h2>
         <div class="c-row">
@@ -527,7 +527,7 @@ function Details({ m }: { m: Meeting }) {
     <dl class="c-details">
       {m.description ? (
         <>
-          <dt>{ct("mt_description")}</dt>
+          <dt>{ct("mt_about")}</dt>
           <dd class="c-pre">{m.description}</dd>
         </>
       ) : null}
@@ -597,7 +597,7 @@ function Invitees({
           <table class="c-table" data-testid="invitees">
             <thead>
               <tr>
-                <th scope="col">{ct("name")}</th>
+                <th scope="col">{ct("mt_name")}</th>
                 <th scope="col">{ct("mt_sector")}</th>
                 <th scope="col">{ct("mt_role")}</th>
                 <th scope="col">{ct("mt_link")}</th>
@@ -606,7 +606,7 @@ function Invitees({
             <tbody>
               {invitees.map((p) => (
                 <tr key={p.id} data-testid={`invitee-${p.name}`}>
-                  <th scope="row" data-label={ct("name")}>
+                  <th scope="row" data-label={ct("mt_name")}>
                     {p.name}
                   </th>
                   <td data-label={ct("mt_sector")}>{p.sector || p.venue}</td>
@@ -792,7 +792,7 @@ export function PrintSheet({ id }: { id: string }) {
             {ct("mt_printNow")}
           </button>
           <button type="button" onClick={() => go(`#meetings/${m.id}`)}>
-            ← {ct("mt_back")}
+            ← {ct("mt_backToMeeting")}
           </button>
         </span>
       </div>
