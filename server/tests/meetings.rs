@@ -492,3 +492,43 @@ async fn meetings_need_a_session_and_its_csrf_token() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_lecture_has_an_anonymous_audience_link_and_an_embed_snippet() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let mut lecture = consultation(now().0 as i64);
+    lecture["kind"] = json!("lecture");
+    lecture["title"] = json!("委员讲堂：城市更新 & 历史街区");
+    let r = http()
+        .post(server.url("/api/v1/meetings"))
+        .bearer_auth(server.admin_key())
+        .json(&lecture)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let m: Value = r.json().await.unwrap();
+    assert_eq!(m["kind"], "lecture");
+    let link = m["audience_link"].as_str().unwrap();
+    let embed = m["embed"].as_str().unwrap();
+    assert!(embed.starts_with("<iframe src=\""), "{embed}");
+    assert!(embed.contains("&amp;token="), "{embed}");
+    assert!(embed.contains("城市更新 &amp; 历史街区"), "{embed}");
+    let viewer = Client::connect(server.addr, &token_of(link), None)
+        .await
+        .unwrap();
+    assert_eq!(viewer.welcome.you.role, Role::Audience);
+    assert!(viewer.welcome.you.id.0.starts_with("aud-"));
+    // A consultation has none.
+    let r: Value = http()
+        .post(server.url("/api/v1/meetings"))
+        .bearer_auth(server.admin_key())
+        .json(&consultation(now().0 as i64))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(r.get("audience_link").is_none());
+}

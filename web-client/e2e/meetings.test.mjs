@@ -111,11 +111,18 @@ test("a clerk prepares a consultation, invites three members, prints the invitat
   await form.getByTestId("create-meeting").click();
   await p.getByTestId("open-created").click();
 
-  // The meeting's page: details, then three invitees from the roster.
+  // The meeting's page: details (edited once), then three invitees from the roster.
   const page = p.getByTestId("meeting-page");
   await page.waitFor();
   await page.getByTestId("agenda").getByText("委员协商发言").waitFor();
   await page.getByText("未开始").first().waitFor();
+  await page.getByTestId("edit").click();
+  const edit = page.getByTestId("edit-meeting");
+  assert.equal(await edit.getByTestId("item-title-1").inputValue(), "委员协商发言");
+  await edit.getByTestId("meeting-place").fill("政协三楼第二会议室");
+  await edit.getByTestId("save-meeting").click();
+  await page.getByTestId("notice").filter({ hasText: "已保存" }).waitFor();
+  await page.getByText("政协三楼第二会议室").first().waitFor();
   await page.getByTestId("roster-results").getByText("王五").waitFor();
   await page.getByRole("button", { name: "添加：张三" }).click();
   await page.getByTestId("invitees").getByText("张三").waitFor();
@@ -146,7 +153,7 @@ test("a clerk prepares a consultation, invites three members, prints the invitat
   await sheet.pdf({ path: pdf, format: "A4", printBackground: true });
   const text = execFileSync("pdftotext", [pdf, "-"], { encoding: "utf8" });
   const flat = text.replace(/\s+/g, "");
-  for (const name of ["张三", "李四", "王五", "社区养老服务专题协商会", "政协三楼第一会议室"]) assert.ok(flat.includes(name), `${name} is on the printed sheet:\n${text}`);
+  for (const name of ["张三", "李四", "王五", "社区养老服务专题协商会", "政协三楼第二会议室"]) assert.ok(flat.includes(name), `${name} is on the printed sheet:\n${text}`);
   const pages = execFileSync("pdfinfo", [pdf], { encoding: "utf8" });
   assert.match(pages, /Pages:\s+1\b/, "three cards fit one A4 page");
   assert.match(pages, /Page size:.*\(A4\)/, "the page is A4");
