@@ -41,7 +41,7 @@ export const en: Record<Key, string> = {
   deviceFailed: "Microphone or camera unavailable: check the device or the browser's permission",
   myPreview: "My picture",
   endRevokedTitle: "This link was replaced",
-  endRevokedText: "This meeting link was replaced by a new one. Please ask the organisers for the new link.",
+  endRevokedText: "This meeting link no longer works. Please ask the organisers for the new link.",
   endExpiredTitle: "This link has expired",
   endExpiredText: "This meeting link has expired. Please ask the organisers for a new link.",
   endInvalidTitle: "This link is not valid",

@@ -40,7 +40,7 @@ export const zh = {
   deviceFailed: "无法使用麦克风或摄像头，请检查设备或浏览器权限",
   myPreview: "我的画面",
   endRevokedTitle: "此链接已被替换",
-  endRevokedText: "这个会议链接已经作废，会务组已为您发了新链接。请向会务组索取新的链接。",
+  endRevokedText: "这个会议链接已经作废，不能再进入会议。请向会务组索取新的链接。",
   endExpiredTitle: "链接已过期",
   endExpiredText: "这个会议链接已经过期。请联系会务组重新获取链接。",
   endInvalidTitle: "链接无效",
