@@ -532,3 +532,62 @@ async fn a_lecture_has_an_anonymous_audience_link_and_an_embed_snippet() {
         .unwrap();
     assert!(r.get("audience_link").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(yishi_pg, yishi_nats)),
+    ignore = "needs PostgreSQL and NATS: set YISHI_TEST_PG and YISHI_TEST_NATS"
+)]
+async fn a_link_revoked_through_one_node_is_refused_by_another() {
+    let nats = std::env::var("YISHI_TEST_NATS").expect("YISHI_TEST_NATS names NATS");
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(Backend::Postgres, dir.path()).await;
+    let a = common::cluster_node(&nats, "meet-a", &database, None, false).await;
+    // The same keys, but not the same revocation set in memory: B learns from the store.
+    let keys = yishi::auth::Keys::parse_list(&a.state.config.token_keys.to_list()).unwrap();
+    let b = common::cluster_node(&nats, "meet-b", &database, Some(&keys), false).await;
+    let r = http()
+        .post(a.url("/api/v1/meetings"))
+        .bearer_auth(a.admin_key())
+        .json(&consultation(now().0 as i64))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let m: Value = http()
+        .post(a.url(&format!("/api/v1/meetings/{id}/invitees")))
+        .bearer_auth(a.admin_key())
+        .json(&json!({ "people": [{ "name": "赵六", "role": "member" }] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let person = m["invitees"][0].clone();
+    let old = token_of(person["link"].as_str().unwrap());
+    let r = http()
+        .post(a.url(&format!(
+            "/api/v1/meetings/{id}/invitees/{}/reissue",
+            person["id"]
+        )))
+        .bearer_auth(a.admin_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        match Client::connect(b.addr, &old, None).await {
+            Err(e) if e.code == ErrorCode::TokenRevoked => break,
+            _ if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            other => panic!("node B still admits the old link: {:?}", other.err()),
+        }
+    }
+}
