@@ -23,6 +23,9 @@ pub enum ErrorCode {
     /// The join token is valid only from a later time (`nbf`, or `iat` in the future):
     /// check the device's clock, or wait.
     TokenNotYetValid,
+    /// The join token was revoked: its invitation link was replaced by a new one, which
+    /// the organiser has.
+    TokenRevoked,
     /// The join token is valid but its room does not exist (deleted, or a link for
     /// another server).
     RoomNotFound,
@@ -91,6 +94,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::TokenExpired => "token_expired",
             ErrorCode::TokenNotYetValid => "token_not_yet_valid",
+            ErrorCode::TokenRevoked => "token_revoked",
             ErrorCode::RoomNotFound => "room_not_found",
             ErrorCode::Displaced => "displaced",
             ErrorCode::OriginForbidden => "origin_forbidden",

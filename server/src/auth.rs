@@ -32,7 +32,9 @@
 //! these limits, in characters: `room` 1–64 (no white space), `sub` 1–128 (no white
 //! space), `name` 1–64, `sector` and `venue` up to 64, `jti` up to 64.
 
+use std::collections::HashSet;
 use std::fmt;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -91,6 +93,9 @@ pub enum AuthError {
     /// A valid token that lives longer than this server allows.
     #[error("join token lives {secs} s, more than the {max} s allowed")]
     TooLong { secs: u64, max: u64 },
+    /// A valid token that was revoked: its invitation link was replaced by a new one.
+    #[error("this link was replaced: ask the organiser for the new one")]
+    Revoked,
 }
 
 impl AuthError {
@@ -99,6 +104,7 @@ impl AuthError {
         match self {
             AuthError::Expired { .. } => ErrorCode::TokenExpired,
             AuthError::NotYetValid { .. } => ErrorCode::TokenNotYetValid,
+            AuthError::Revoked => ErrorCode::TokenRevoked,
             _ => ErrorCode::Unauthorized,
         }
     }
@@ -271,6 +277,9 @@ struct Key {
 pub struct Keys {
     keys: Vec<Key>,
     max_lifetime: Duration,
+    /// The ids (`jti`) of tokens revoked before their expiry (a replaced invitation
+    /// link), shared by every clone of these keys: the hub's and the API's.
+    revoked: Arc<RwLock<HashSet<String>>>,
 }
 
 impl fmt::Debug for Keys {
@@ -315,6 +324,7 @@ impl Keys {
         Ok(Keys {
             keys,
             max_lifetime: DEFAULT_MAX_LIFETIME,
+            revoked: Arc::default(),
         })
     }
 
@@ -372,6 +382,30 @@ impl Keys {
     /// The longest lifetime a token may have.
     pub fn max_lifetime(&self) -> Duration {
         self.max_lifetime
+    }
+
+    /// Refuse the token with id `jti` from now on (its link was replaced).
+    pub fn revoke(&self, jti: &str) {
+        match self.revoked.write() {
+            Ok(mut set) => set.insert(jti.to_owned()),
+            Err(poisoned) => poisoned.into_inner().insert(jti.to_owned()),
+        };
+    }
+
+    /// Refuse every token whose id is in `jtis` (the revoked tokens in the store, at
+    /// start).
+    pub fn revoke_all<'a>(&self, jtis: impl IntoIterator<Item = &'a str>) {
+        for jti in jtis {
+            self.revoke(jti);
+        }
+    }
+
+    /// Whether the token with id `jti` was revoked.
+    pub fn is_revoked(&self, jti: &str) -> bool {
+        match self.revoked.read() {
+            Ok(set) => set.contains(jti),
+            Err(poisoned) => poisoned.into_inner().contains(jti),
+        }
     }
 
     /// The kid new tokens are signed with.
@@ -443,6 +477,9 @@ impl Keys {
                 }
             })?;
         let claims = data.claims.checked()?;
+        if self.is_revoked(&claims.jti) {
+            return Err(AuthError::Revoked);
+        }
         let now_s = now.0 / 1000;
         if claims.exp.saturating_add(LEEWAY_SECS) <= now_s {
             return Err(AuthError::Expired { exp: claims.exp });
@@ -618,6 +655,19 @@ mod tests {
             let err = keys.verify(t, "r1", NOW).unwrap_err();
             assert_eq!(err.code(), ErrorCode::Unauthorized, "{t}: {err:?}");
         }
+    }
+
+    #[test]
+    fn a_revoked_token_is_token_revoked_in_every_clone() {
+        let keys = keys();
+        let t = token(&keys, "r1", 3600);
+        let hub = keys.clone();
+        let jti = keys.decode(&t, NOW).unwrap().jti;
+        keys.revoke(&jti);
+        let err = hub.verify(&t, "r1", NOW).unwrap_err();
+        assert_eq!(err, AuthError::Revoked);
+        assert_eq!(err.code(), ErrorCode::TokenRevoked);
+        assert!(hub.verify(&token(&keys, "r1", 3600), "r1", NOW).is_ok());
     }
 
     #[test]

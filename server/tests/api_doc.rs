@@ -71,6 +71,16 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/roster/import"),
     ("GET", "/api/v1/roster/export"),
     ("PATCH", "/api/v1/roster/{id}"),
+    ("GET", "/api/v1/meetings"),
+    ("POST", "/api/v1/meetings"),
+    ("GET", "/api/v1/meetings/{id}"),
+    ("PUT", "/api/v1/meetings/{id}"),
+    ("POST", "/api/v1/meetings/{id}/duplicate"),
+    ("POST", "/api/v1/meetings/{id}/host"),
+    ("POST", "/api/v1/meetings/{id}/invitees"),
+    ("DELETE", "/api/v1/meetings/{id}/invitees/{who}"),
+    ("POST", "/api/v1/meetings/{id}/invitees/{who}/reissue"),
+    ("GET", "/api/v1/meetings/{id}/invitees/{who}/qr.svg"),
 ];
 
 #[tokio::test]

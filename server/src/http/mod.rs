@@ -6,6 +6,7 @@ mod console;
 mod demo;
 pub mod listen;
 mod live;
+mod meetings;
 mod roster;
 mod web;
 mod webhooks;
@@ -40,6 +41,9 @@ const LOGIN_QUOTA: Quota = Quota::per_minute(match NonZeroU32::new(10) {
     None => NonZeroU32::MIN,
 });
 
+/// How often a node of a cluster reads the revoked join tokens again.
+const REVOKED_RELOAD: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
@@ -56,6 +60,31 @@ pub struct AppState {
 /// Open the store, restore the rooms and build the state the routes share.
 pub async fn start(config: Config) -> anyhow::Result<AppState> {
     let store = Store::open(&config.database).await?;
+    // Links replaced in the console stay refused across restarts.
+    let revoked = store
+        .revoked_tokens((crate::hub::now().0 / 1000) as i64)
+        .await?;
+    config
+        .token_keys
+        .revoke_all(revoked.iter().map(String::as_str));
+    // In a cluster another node may revoke a link: every node reads the revoked tokens
+    // again now and then (nodes share the store).
+    if config.cluster.is_some() {
+        let (store, keys) = (store.clone(), config.token_keys.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(REVOKED_RELOAD);
+            loop {
+                tick.tick().await;
+                match store
+                    .revoked_tokens((crate::hub::now().0 / 1000) as i64)
+                    .await
+                {
+                    Ok(jtis) => keys.revoke_all(jtis.iter().map(String::as_str)),
+                    Err(e) => tracing::warn!(error = %e, "revoked tokens not read"),
+                }
+            }
+        });
+    }
     // One recorder per process: a second server in the same process (tests) goes without.
     let metrics = PrometheusBuilder::new().install_recorder().ok();
     let hub_config = config.hub.clone();
@@ -183,6 +212,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_with_key))
         .nest("/api/v1/staff", console::routes())
         .nest("/api/v1/roster", roster::routes())
+        .nest("/api/v1/meetings", meetings::routes())
         .nest("/api/v1", admin::routes(state.clone()))
         .merge(live::routes())
         .fallback(get(web::file))

@@ -207,8 +207,10 @@ macro_rules! with_pool {
     };
 }
 
+mod meetings;
 mod roster;
 mod staff;
+pub use meetings::{AgendaEntry, Invitee, MeetingDetails, StoredMeeting, VenueEntry};
 pub use roster::{Imported, Member, MemberInput};
 pub use staff::{AuditEntry, StaffAccount, TokenPurpose};
 mod webhooks;

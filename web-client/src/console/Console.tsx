@@ -1,9 +1,10 @@
 // The committee office's console: set a password from a one-time link, log in, then the
-// meetings (search, filter, create, open the host view) and, for admins, the staff.
+// meetings (Meetings.tsx), the roster (Roster.tsx) and, for admins, the staff.
 import { useEffect, useState } from "preact/hooks";
 import { lang, setLang } from "../i18n";
-import { api, hostLink, type Me, type Room, type StaffAccount } from "./api";
+import { api, type Me, type StaffAccount } from "./api";
 import { codeOf, Problem } from "./common";
+import { Meetings, useRoute } from "./Meetings";
 import { Roster } from "./Roster";
 import { ct } from "./strings";
 
@@ -152,119 +153,24 @@ function Login({ notice, onLogin }: { notice?: string; onLogin: (me: Me) => void
 
 function Home({ me }: { me: Me }) {
   const [tab, setTab] = useState<"meetings" | "roster" | "staff">("meetings");
+  const meetingRoute = useRoute();
+  // The print sheet is a page of its own: no tabs above the cards.
+  if (meetingRoute?.print) return <Meetings me={me} />;
   const tabs = me.role === "admin" ? (["meetings", "roster", "staff"] as const) : (["meetings", "roster"] as const);
   return (
     <>
       <nav class="c-tabs" role="tablist">
         {tabs.map((x) => (
-          <button key={x} type="button" role="tab" aria-selected={tab === x} class={tab === x ? "on" : ""} onClick={() => setTab(x)} data-testid={`tab-${x}`}>
+          <button key={x} type="button" role="tab" aria-selected={tab === x} class={tab === x ? "on" : ""} onClick={() => {
+              setTab(x);
+              if (location.hash.startsWith("#meetings/")) location.hash = "";
+            }} data-testid={`tab-${x}`}>
             {ct(x)}
           </button>
         ))}
       </nav>
       {tab === "meetings" ? <Meetings me={me} /> : tab === "roster" ? <Roster /> : <Staff />}
     </>
-  );
-}
-
-function when(ms: number): string {
-  return new Date(ms).toLocaleString(lang.value === "en" ? "en-GB" : "zh-CN", { dateStyle: "medium", timeStyle: "short" });
-}
-
-function Meetings({ me }: { me: Me }) {
-  const [rooms, setRooms] = useState<Room[]>([]);
-  const [problem, setProblem] = useState<string>();
-  const [query, setQuery] = useState("");
-  const [filter, setFilter] = useState<"all" | "open" | "closed">("all");
-  const [title, setTitle] = useState("");
-  const [kind, setKind] = useState<Room["kind"]>("consultation");
-  const [created, setCreated] = useState<string>();
-  const load = () => api.rooms().then(setRooms, (e) => setProblem(codeOf(e)));
-  useEffect(() => void load(), []);
-  const shown = rooms
-    .filter((r) => (filter === "all" ? true : filter === "open" ? r.closed_at === null : r.closed_at !== null))
-    .filter((r) => !query.trim() || r.title.includes(query.trim()) || r.id.includes(query.trim()))
-    .sort((a, b) => b.created_at - a.created_at);
-  return (
-    <div class="c-columns">
-      <section class="c-card c-list" aria-labelledby="meetings-h">
-        <h2 id="meetings-h">{ct("meetings")}</h2>
-        <div class="c-row">
-          <input type="search" aria-label={ct("search")} placeholder={ct("search")} value={query} onInput={(e) => setQuery(e.currentTarget.value)} data-testid="search" />
-          {(["all", "open", "closed"] as const).map((f) => (
-            <button key={f} type="button" aria-pressed={filter === f} class={filter === f ? "on" : ""} onClick={() => setFilter(f)}>
-              {ct(`filter_${f}`)}
-            </button>
-          ))}
-        </div>
-        <Problem code={problem} />
-        {shown.length === 0 ? <p class="c-muted">{ct("noMeetings")}</p> : null}
-        <ul class="c-rooms" data-testid="meetings">
-          {shown.map((r) => (
-            <li key={r.id}>
-              <div>
-                <strong>{r.title}</strong>
-                <span class="c-muted">
-                  {ct(`kind_${r.kind}`)} · {r.closed_at === null ? ct("open") : ct("closed")} · {ct("createdAt", { when: when(r.created_at) })}
-                </span>
-              </div>
-              {r.closed_at === null ? (
-                <button
-                  type="button"
-                  onClick={async () => {
-                    try {
-                      window.open(await hostLink(r.id, me.name), "_blank", "noopener");
-                    } catch (e) {
-                      setProblem(codeOf(e));
-                    }
-                  }}
-                >
-                  {ct("hostView")}
-                </button>
-              ) : null}
-            </li>
-          ))}
-        </ul>
-      </section>
-      <form
-        class="c-card"
-        data-testid="new-meeting"
-        onSubmit={async (e) => {
-          e.preventDefault();
-          try {
-            const room = await api.createRoom(title, kind);
-            setCreated(ct("created", { title: room.title }));
-            setTitle("");
-            await load();
-          } catch (err) {
-            setProblem(codeOf(err));
-          }
-        }}
-      >
-        <h2>{ct("newMeeting")}</h2>
-        <label>
-          {ct("meetingTitle")}
-          <input required maxLength={200} value={title} onInput={(e) => setTitle(e.currentTarget.value)} data-testid="meeting-title" />
-        </label>
-        <fieldset>
-          <legend>{ct("kind")}</legend>
-          {(["consultation", "lecture"] as const).map((k) => (
-            <label key={k} class="c-choice">
-              <input type="radio" name="kind" checked={kind === k} onChange={() => setKind(k)} />
-              {ct(`kind_${k}`)}
-            </label>
-          ))}
-        </fieldset>
-        {created ? (
-          <p class="c-ok" role="status">
-            {created}
-          </p>
-        ) : null}
-        <button type="submit" class="c-primary" data-testid="create-meeting">
-          {ct("create")}
-        </button>
-      </form>
-    </div>
   );
 }
 

@@ -133,3 +133,83 @@ export const rosterExportUrl = "/api/v1/roster/export?format=csv";
 /** A join link for the room's host, named after the staff member who opens it. */
 export const hostLink = async (room: string, name: string): Promise<string> =>
   (await call<{ link: string }>("POST", `/rooms/${encodeURIComponent(room)}/tokens`, { role: "host", name, ttl_s: 12 * 3600 })).link;
+
+export type MeetingStatus = "scheduled" | "live" | "closed";
+export type InviteRole = "member" | "respondent" | "host" | "recorder" | "venue";
+
+export interface AgendaEntry {
+  title: string;
+  /** Each speaker's time on the item, in seconds (0: the room's default). */
+  limit_s: number;
+}
+
+export interface VenueEntry {
+  name: string;
+  contact: string;
+}
+
+/** What the new-meeting and edit forms send. */
+export interface MeetingInput {
+  title: string;
+  kind: Room["kind"];
+  starts_at: number;
+  ends_at: number;
+  place: string;
+  description: string;
+  agenda: AgendaEntry[];
+  venues: VenueEntry[];
+}
+
+export interface Invitee {
+  id: number;
+  member_id: number | null;
+  participant: string;
+  name: string;
+  sector: string;
+  venue: string;
+  role: InviteRole;
+  /** 1 for the first link, one more for each re-issue. */
+  serial: number;
+  /** Seconds since the epoch. */
+  not_before: number;
+  expires_at: number;
+  link: string;
+  /** Where the link's QR code (SVG) is served, with the session's cookie. */
+  qr: string;
+}
+
+export interface Meeting {
+  id: string;
+  title: string;
+  kind: Room["kind"];
+  status: MeetingStatus;
+  created_at: number;
+  closed_at: number | null;
+  /** False for a room made without the console's preparation. */
+  prepared: boolean;
+  starts_at: number | null;
+  ends_at: number | null;
+  place: string;
+  description: string;
+  agenda: AgendaEntry[];
+  venues: VenueEntry[];
+  copied_from: string | null;
+  invitees?: Invitee[];
+  audience_link?: string;
+  embed?: string;
+}
+
+const m = (id: string) => `/meetings/${encodeURIComponent(id)}`;
+
+export const meetingsApi = {
+  list: async () => (await call<{ meetings: Meeting[] }>("GET", "/meetings")).meetings,
+  get: (id: string) => call<Meeting>("GET", m(id)),
+  create: (input: MeetingInput) => call<Meeting>("POST", "/meetings", input),
+  edit: (id: string, input: MeetingInput) => call<Meeting>("PUT", m(id), input),
+  duplicate: (id: string) => call<Meeting>("POST", `${m(id)}/duplicate`, {}),
+  invite: (id: string, members: { id: number; role: InviteRole }[], people: { name: string; role: InviteRole; sector: string }[] = []) =>
+    call<Meeting & { added: number }>("POST", `${m(id)}/invitees`, { members, people }),
+  reissue: (id: string, who: number) => call<Invitee>("POST", `${m(id)}/invitees/${who}/reissue`, {}),
+  remove: (id: string, who: number) => call<void>("DELETE", `${m(id)}/invitees/${who}`),
+  host: async (id: string) => (await call<{ link: string }>("POST", `${m(id)}/host`, {})).link,
+};

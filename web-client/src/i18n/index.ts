@@ -37,7 +37,7 @@ export function errorText(code: ErrorCode): string {
 
 /** Every error code, so tests can check each has a text in both languages. */
 export const ERROR_CODES: ErrorCode[] = [
-  "protocol_version", "malformed", "too_large", "hello_expected", "unauthorized", "token_expired", "token_not_yet_valid",
+  "protocol_version", "malformed", "too_large", "hello_expected", "unauthorized", "token_expired", "token_not_yet_valid", "token_revoked",
   "room_not_found", "displaced", "origin_forbidden", "rate_limited", "resume_unavailable", "unavailable", "internal",
   "forbidden", "invalid_state", "room_closed", "not_found", "invalid_argument", "reason_required", "already_waiting",
   "no_floor", "queue_empty", "not_eligible", "already_voted", "invalid_ballot", "already_upvoted", "text_empty",

@@ -16,6 +16,8 @@ function screenFor(cause: EndCause): Screen {
   switch (cause) {
     case "token_expired":
       return { title: "endExpiredTitle", text: "endExpiredText" };
+    case "token_revoked":
+      return { title: "endRevokedTitle", text: "endRevokedText" };
     case "token_not_yet_valid":
       return { title: "endNotYetTitle", text: "endNotYetText", action: "retry" };
     case "room_not_found":
