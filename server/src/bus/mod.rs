@@ -150,9 +150,10 @@ pub struct ClusterNode {
     /// The node's NATS connection, for what the nodes send each other (relayed
     /// connections).
     pub client: async_nats::Client,
-    /// Whether that connection is up now (the client reconnects by itself; what was
-    /// published to this node meanwhile is lost).
-    pub connected: tokio::sync::watch::Receiver<bool>,
+    /// How many times messages to this node may have been lost: the connection dropped
+    /// (the client reconnects by itself; what was published to this node meanwhile is
+    /// gone), or a subscription overflowed and the client dropped messages.
+    pub losses: tokio::sync::watch::Receiver<u64>,
 }
 
 impl ClusterNode {
@@ -162,7 +163,7 @@ impl ClusterNode {
         node: NodeId,
         ttl: std::time::Duration,
     ) -> Result<ClusterNode, BusError> {
-        let (client, connected) = connect_watched(url, &node).await?;
+        let (client, losses) = connect_watched(url, &node).await?;
         let js = async_nats::jetstream::new(client.clone());
         let leases = Leases::open(&js, LEASE_BUCKET, node.clone(), ttl).await?;
         let membership = Membership::join(&js, NODE_BUCKET, node, ttl).await?;
@@ -170,7 +171,7 @@ impl ClusterNode {
             leases: std::sync::Arc::new(leases),
             membership,
             client,
-            connected,
+            losses,
         })
     }
 
@@ -185,12 +186,12 @@ pub async fn connect(url: &str, node: &NodeId) -> Result<async_nats::Client, Bus
     Ok(connect_watched(url, node).await?.0)
 }
 
-/// [`connect`], and whether the connection is up, as it changes.
+/// [`connect`], and a count of the times messages to it may have been lost.
 pub async fn connect_watched(
     url: &str,
     node: &NodeId,
-) -> Result<(async_nats::Client, tokio::sync::watch::Receiver<bool>), BusError> {
-    let (up, connected) = tokio::sync::watch::channel(true);
+) -> Result<(async_nats::Client, tokio::sync::watch::Receiver<u64>), BusError> {
+    let (lost, losses) = tokio::sync::watch::channel(0u64);
     let (address, credentials) = split_credentials(url);
     let options = match credentials {
         Some((user, password)) => {
@@ -201,16 +202,20 @@ pub async fn connect_watched(
     let client = options
         .name(format!("yishi-{node}"))
         .event_callback(move |event| {
-            let up = up.clone();
+            let lost = lost.clone();
             async move {
                 match event {
-                    async_nats::Event::Connected => {
-                        up.send_replace(true);
-                    }
                     async_nats::Event::Disconnected => {
                         tracing::warn!("lost the connection to NATS; reconnecting");
                         metrics::counter!("yishi_nats_disconnects_total").increment(1);
-                        up.send_replace(false);
+                        lost.send_modify(|n| *n += 1);
+                    }
+                    async_nats::Event::SlowConsumer(_) => {
+                        tracing::warn!(
+                            "NATS messages to this node were dropped: it did not keep up"
+                        );
+                        metrics::counter!("yishi_nats_slow_consumer_total").increment(1);
+                        lost.send_modify(|n| *n += 1);
                     }
                     _ => {}
                 }
@@ -222,7 +227,7 @@ pub async fn connect_watched(
             url: redact(url),
             reason: e.to_string(),
         })?;
-    Ok((client, connected))
+    Ok((client, losses))
 }
 
 /// `url` without its user and password, and them apart (the client does not take them

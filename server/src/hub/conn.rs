@@ -526,6 +526,7 @@ fn describe(e: &AuthError) -> String {
         ErrorCode::TokenExpired => {
             "this link has expired: ask the organiser for a new one".to_owned()
         }
+        ErrorCode::TokenRevoked => e.to_string(),
         _ => format!("this link is not valid: {e}"),
     }
 }

@@ -184,7 +184,7 @@ impl Hub {
             let relays = relay::Relays::start(
                 cluster.client.clone(),
                 cluster.node().clone(),
-                cluster.connected.clone(),
+                cluster.losses.clone(),
                 Arc::downgrade(&hub),
             )
             .await

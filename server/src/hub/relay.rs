@@ -47,6 +47,9 @@ use crate::bus::NodeId;
 const QUEUE: usize = 1024;
 /// Frames waiting to be published to one client node.
 const OUTGOING: usize = 1 << 16;
+/// How long the queue to a client node waits after its first frame for the others of
+/// the same fan-out.
+const LINGER: Duration = Duration::from_millis(2);
 /// Relays one published frame names at most.
 const MAX_GROUP: usize = 1000;
 /// How long the owner may take to accept a relay.
@@ -91,7 +94,7 @@ impl Relays {
     pub(crate) async fn start(
         client: async_nats::Client,
         node: NodeId,
-        mut connected: tokio::sync::watch::Receiver<bool>,
+        mut losses: tokio::sync::watch::Receiver<u64>,
         hub: Weak<Hub>,
     ) -> Result<Arc<Relays>, async_nats::SubscribeError> {
         let opens = client.subscribe(subject(&node, "open")).await?;
@@ -110,16 +113,15 @@ impl Relays {
         tokio::spawn(answer_admin(relays.client.clone(), hub, admins));
         tokio::spawn(dispatch(Arc::downgrade(&relays), ins, Side::Served));
         tokio::spawn(dispatch(Arc::downgrade(&relays), outs, Side::Forwarded));
-        // Frames published while this node was cut off from NATS are lost: end every
-        // relay then, so that its client resumes exactly instead of missing them.
+        // Frames lost on the way here (this node was cut off from NATS, or it did not
+        // keep up and the client dropped some): end every relay, so that each client
+        // resumes exactly instead of missing them.
         let weak = Arc::downgrade(&relays);
         tokio::spawn(async move {
-            while connected.changed().await.is_ok() {
-                let up = *connected.borrow_and_update();
+            while losses.changed().await.is_ok() {
+                losses.borrow_and_update();
                 let Some(relays) = weak.upgrade() else { return };
-                if !up {
-                    relays.end_everything();
-                }
+                relays.end_everything();
             }
         });
         Ok(relays)
@@ -330,7 +332,7 @@ impl Relays {
         lock(&self.forwarded).clear();
     }
 
-    /// End every relay, both ways: the connection to NATS was lost.
+    /// End every relay, both ways: frames to this node may have been lost.
     fn end_everything(&self) {
         let ended = lock(&self.forwarded).drain().count() + lock(&self.served).drain().count();
         if ended > 0 {
@@ -591,6 +593,16 @@ async fn publish_out(
 ) {
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, OUTGOING).await > 0 {
+        // Let the writers of one fan-out finish queueing (each relay's writer is a task
+        // of its own), so that the frame they share goes out once: a little latency
+        // for far fewer messages.
+        tokio::time::sleep(LINGER).await;
+        while batch.len() < OUTGOING {
+            match rx.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
         let Some(relays) = relays.upgrade() else {
             return;
         };
