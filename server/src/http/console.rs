@@ -42,6 +42,62 @@ pub struct Session {
     csrf: String,
 }
 
+/// Who calls a console API: a staff member by session (with its CSRF token for
+/// changes), or the admin key.
+pub(super) struct Caller {
+    pub name: String,
+    /// An admin: the admin key or a staff admin.
+    pub admin: bool,
+    /// A staff member (whose changes are audited), not the admin key.
+    pub staff: bool,
+}
+
+pub(super) async fn caller(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Caller, ApiError> {
+    if let Some(key) = super::admin::bearer(headers) {
+        return if super::admin::same_key(key, &state.config.admin_key) {
+            Ok(Caller {
+                name: "(admin key)".into(),
+                admin: true,
+                staff: false,
+            })
+        } else {
+            Err(ApiError(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "send the admin key as `Authorization: Bearer <key>`".into(),
+            ))
+        };
+    }
+    let session = Session::of(state, method, headers).await?;
+    Ok(Caller {
+        admin: session.staff.role == StaffRole::Admin,
+        name: session.staff.name,
+        staff: true,
+    })
+}
+
+impl Caller {
+    /// Write a staff member's change to the audit log (the admin key's are not).
+    pub(super) async fn audit(
+        &self,
+        state: &AppState,
+        action: &str,
+        target: &str,
+    ) -> Result<(), ApiError> {
+        if self.staff {
+            state
+                .store
+                .audit(now().0 as i64, &self.name, action, target)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
 impl Session {
     /// The session a request carries, if its cookie names a live one, and (for anything
     /// but GET and HEAD) its `X-CSRF-Token` matches.

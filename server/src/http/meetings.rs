@@ -28,8 +28,8 @@ use serde_json::{Value, json};
 use yishi_protocol::{Command, Role, SettingsPatch};
 
 use super::AppState;
-use super::admin::{ApiError, bearer, same_key};
-use super::console::Session;
+use super::admin::ApiError;
+use super::console::caller;
 use crate::auth::{Claims, random_base32};
 use crate::hub::now;
 use crate::store::{
@@ -56,47 +56,6 @@ pub fn routes() -> Router<AppState> {
         .route("/{id}/invitees/{who}", axum::routing::delete(uninvite))
         .route("/{id}/invitees/{who}/reissue", post(reissue))
         .route("/{id}/invitees/{who}/qr.svg", get(qr))
-}
-
-/// Who is calling: a staff member by session, or the admin key.
-struct Actor {
-    name: String,
-    staff: bool,
-}
-
-async fn actor(state: &AppState, method: &Method, headers: &HeaderMap) -> Result<Actor, ApiError> {
-    if let Some(key) = bearer(headers) {
-        return if same_key(key, &state.config.admin_key) {
-            Ok(Actor {
-                name: "(admin key)".into(),
-                staff: false,
-            })
-        } else {
-            Err(ApiError(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "send the admin key as `Authorization: Bearer <key>`".into(),
-            ))
-        };
-    }
-    let session = Session::of(state, method, headers).await?;
-    Ok(Actor {
-        name: session.staff.name,
-        staff: true,
-    })
-}
-
-impl Actor {
-    /// Write a staff member's change to the audit log.
-    async fn audit(&self, state: &AppState, action: &str, target: &str) -> Result<(), ApiError> {
-        if self.staff {
-            state
-                .store
-                .audit(now().0 as i64, &self.name, action, target)
-                .await?;
-        }
-        Ok(())
-    }
 }
 
 fn bad(message: impl Into<String>) -> ApiError {
@@ -157,7 +116,7 @@ async fn list(
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&state, &method, &headers).await?;
+    caller(&state, &method, &headers).await?;
     let rooms = state.store.list_rooms().await?;
     let meetings = state.store.meetings().await?;
     let live = state.store.live_rooms().await?;
@@ -329,7 +288,7 @@ async fn create(
     headers: HeaderMap,
     Json(body): Json<MeetingIn>,
 ) -> Result<Response, ApiError> {
-    let actor = actor(&state, &method, &headers).await?;
+    let actor = caller(&state, &method, &headers).await?;
     let (title, details) = checked(&body)?;
     let kind = kind_of(body.kind.as_deref())?;
     let id = create_meeting(&state, &title, kind, &details, None).await?;
@@ -445,7 +404,7 @@ async fn show(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    actor(&state, &method, &headers).await?;
+    caller(&state, &method, &headers).await?;
     Ok(Json(full(&state, &id).await?))
 }
 
@@ -469,7 +428,7 @@ async fn edit(
     Path(id): Path<String>,
     Json(body): Json<MeetingIn>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &method, &headers).await?;
+    let actor = caller(&state, &method, &headers).await?;
     let (room, meeting) = find(&state, &id).await?;
     if status(&state, &room).await? != "scheduled" {
         return Err(ApiError(
@@ -522,7 +481,7 @@ async fn duplicate(
     Path(id): Path<String>,
     body: Option<Json<DuplicateIn>>,
 ) -> Result<Response, ApiError> {
-    let actor = actor(&state, &method, &headers).await?;
+    let actor = caller(&state, &method, &headers).await?;
     let body = body.map(|Json(b)| b).unwrap_or_default();
     let (room, meeting) = find(&state, &id).await?;
     let mut details = meeting.details.clone();
@@ -606,7 +565,7 @@ async fn invite(
     Path(id): Path<String>,
     Json(body): Json<InviteIn>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &method, &headers).await?;
+    let actor = caller(&state, &method, &headers).await?;
     let (room, meeting) = find(&state, &id).await?;
     if room.closed_at.is_some() {
         return Err(ApiError(
@@ -698,7 +657,7 @@ async fn uninvite(
     headers: HeaderMap,
     Path((id, who)): Path<(String, i64)>,
 ) -> Result<StatusCode, ApiError> {
-    let actor = actor(&state, &method, &headers).await?;
+    let actor = caller(&state, &method, &headers).await?;
     let p = find_invitee(&state, &id, who).await?;
     state.store.remove_invitee(&p, now().0 as i64).await?;
     state.config.token_keys.revoke(&p.jti);
@@ -719,7 +678,7 @@ async fn reissue(
     headers: HeaderMap,
     Path((id, who)): Path<(String, i64)>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &method, &headers).await?;
+    let actor = caller(&state, &method, &headers).await?;
     let (_, meeting) = find(&state, &id).await?;
     let p = find_invitee(&state, &id, who).await?;
     let next = new_link(&state, &p, &meeting.details, p.serial + 1);
@@ -747,7 +706,7 @@ async fn qr(
     headers: HeaderMap,
     Path((id, who)): Path<(String, i64)>,
 ) -> Result<Response, ApiError> {
-    actor(&state, &method, &headers).await?;
+    caller(&state, &method, &headers).await?;
     let p = find_invitee(&state, &id, who).await?;
     let link = link_of(&state, &p)?;
     let code = qrcode::QrCode::with_error_correction_level(link.as_bytes(), qrcode::EcLevel::L)
@@ -775,7 +734,7 @@ async fn host(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &method, &headers).await?;
+    let actor = caller(&state, &method, &headers).await?;
     let (room, meeting) = find(&state, &id).await?;
     if room.closed_at.is_some() {
         return Err(ApiError(

@@ -16,11 +16,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::admin::{ApiError, bearer, same_key};
-use super::console::Session;
+use super::admin::ApiError;
+use super::console::{Caller, caller};
 use crate::hub::now;
 use crate::roster::{self, FileError, MAX_FILE_BYTES, Parsed, Phone, RowError};
-use crate::staff::StaffRole;
 use crate::store::{Member, MemberInput};
 
 pub fn routes() -> Router<AppState> {
@@ -32,35 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/{id}", patch(update))
 }
 
-/// Who is calling: a staff member by session, or the admin key.
-struct Actor {
-    name: String,
-    admin: bool,
-}
-
-async fn actor(state: &AppState, method: &Method, headers: &HeaderMap) -> Result<Actor, ApiError> {
-    if let Some(key) = bearer(headers) {
-        return if same_key(key, &state.config.admin_key) {
-            Ok(Actor {
-                name: "(admin key)".into(),
-                admin: true,
-            })
-        } else {
-            Err(ApiError(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "send the admin key as `Authorization: Bearer <key>`".into(),
-            ))
-        };
-    }
-    let session = Session::of(state, method, headers).await?;
-    Ok(Actor {
-        admin: session.staff.role == StaffRole::Admin,
-        name: session.staff.name,
-    })
-}
-
-impl Actor {
+impl Caller {
     fn phone(&self, phone: &str) -> String {
         if self.admin || phone.is_empty() {
             phone.to_owned()
@@ -89,7 +60,7 @@ async fn list(
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &method, &headers).await?;
+    let actor = caller(&state, &method, &headers).await?;
     let members = state.store.list_members(query.q.as_deref()).await?;
     let active = members.iter().filter(|m| m.active).count();
     Ok(Json(json!({
@@ -192,7 +163,7 @@ async fn preview(
     Query(query): Query<FileQuery>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &method, &headers).await?;
+    let actor = caller(&state, &method, &headers).await?;
     let bytes = file(&headers, body).await?;
     let checked = Checked::of(&state, &bytes).await?;
     let (mut new, mut update, mut error) = (0, 0, 0);
@@ -257,7 +228,7 @@ async fn import(
     Query(query): Query<FileQuery>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &method, &headers).await?;
+    let actor = caller(&state, &method, &headers).await?;
     let bytes = file(&headers, body).await?;
     let checked = Checked::of(&state, &bytes).await?;
     let errors = checked.errors();
@@ -321,7 +292,7 @@ async fn export(
     headers: HeaderMap,
     Query(query): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let actor = actor(&state, &method, &headers).await?;
+    let actor = caller(&state, &method, &headers).await?;
     if !matches!(query.format.as_deref(), None | Some("csv")) {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
@@ -379,7 +350,7 @@ async fn update(
     Path(id): Path<i64>,
     Json(change): Json<MemberChange>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &method, &headers).await?;
+    let actor = caller(&state, &method, &headers).await?;
     let at = now().0 as i64;
     let member = state
         .store
