@@ -250,18 +250,9 @@ impl Relays {
         serde_json::from_slice(&reply.payload).map_err(|e| e.to_string())
     }
 
-    /// Publish one frame of relay `id` on `subject`.
+    /// Publish one frame on `subject` for the relays `ids` (one id, or several
+    /// comma-separated).
     async fn send(
-        &self,
-        subject: &str,
-        id: &str,
-        message: Message,
-    ) -> Result<(), async_nats::PublishError> {
-        self.send_to(subject, id, message).await
-    }
-
-    /// Publish one frame on `subject` for the relays `ids` (comma-separated).
-    async fn send_to(
         &self,
         subject: &str,
         ids: &str,
@@ -608,7 +599,7 @@ async fn publish_out(
         };
         for group in coalesce(batch.drain(..)) {
             let ids = group.ids.join(",");
-            if let Err(e) = relays.send_to(&subject, &ids, group.message).await {
+            if let Err(e) = relays.send(&subject, &ids, group.message).await {
                 tracing::warn!(error = %e, "a relayed frame could not be published");
             }
         }
