@@ -300,7 +300,12 @@ impl Store {
         if url.starts_with("sqlite:") {
             Self::open_sqlite(url).await
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = PgConnectOptions::from_str(url)?;
+            // A writer paused or cut off in the middle of a transaction (SIGSTOP, a
+            // partition) would hold its row locks, and with them every other node's
+            // claim of the room, for as long as PostgreSQL waits: the server ends such
+            // a transaction after a while instead (ours never idle between statements).
+            let options = PgConnectOptions::from_str(url)?
+                .options([("idle_in_transaction_session_timeout", "10s")]);
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .connect_with(options)
