@@ -600,10 +600,7 @@ impl OwnNats {
     }
 
     fn restart(&mut self) {
-        let bin = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
-            .into_iter()
-            .find(|p| std::path::Path::new(p).exists())
-            .expect("nats-server is installed");
+        let bin = common::nats_server();
         let child = Process::new(bin)
             .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js"])
             .args(["-sd", &self.dir.path().display().to_string()])

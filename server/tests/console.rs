@@ -7,24 +7,20 @@
 
 mod common;
 
+use common::staff::{self, Staff};
 use common::{Backend, TestServer};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use yishi::hub::now;
-use yishi::staff::{self, StaffRole};
+use yishi::staff::StaffRole;
 use yishi::store::{Store, TokenPurpose};
 
 /// Add an account with a password, through its one-time link as a person would.
 async fn account(server: &TestServer, name: &str, role: StaffRole, password: &str) {
-    let secret = staff::invite(&server.state.store, name, role, now().0 as i64)
+    let secret = yishi::staff::invite(&server.state.store, name, role, now().0 as i64)
         .await
         .unwrap();
-    let r = http()
-        .post(server.url("/api/v1/staff/password"))
-        .json(&json!({ "token": secret, "password": password }))
-        .send()
-        .await
-        .unwrap();
+    let r = staff::set_password(&server.url(""), &secret, password).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
 }
 
@@ -32,34 +28,12 @@ fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-/// A logged-in session: its cookie and CSRF token.
-struct Session {
-    cookie: String,
-    csrf: String,
-}
-
 async fn login(server: &TestServer, name: &str, password: &str) -> reqwest::Response {
-    http()
-        .post(server.url("/api/v1/staff/login"))
-        .json(&json!({ "name": name, "password": password }))
-        .send()
-        .await
-        .unwrap()
+    staff::login(&server.url(""), name, password).await
 }
 
-async fn session(server: &TestServer, name: &str, password: &str) -> Session {
-    let r = login(server, name, password).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let set = r.headers()[reqwest::header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let cookie = set.split(';').next().unwrap().to_owned();
-    let body: Value = r.json().await.unwrap();
-    Session {
-        cookie,
-        csrf: body["csrf"].as_str().unwrap().to_owned(),
-    }
+async fn session(server: &TestServer, name: &str, password: &str) -> Staff {
+    Staff::logged_in(&server.url(""), name, password).await
 }
 
 async fn code(r: reqwest::Response) -> (StatusCode, String) {
@@ -71,7 +45,7 @@ async fn code(r: reqwest::Response) -> (StatusCode, String) {
 #[tokio::test]
 async fn a_link_sets_the_password_once_and_a_session_needs_its_csrf_token_for_changes() {
     let server = TestServer::start(Backend::Sqlite).await;
-    let secret = staff::invite(
+    let secret = yishi::staff::invite(
         &server.state.store,
         "王秘书",
         StaffRole::Clerk,
@@ -231,7 +205,7 @@ async fn admins_manage_staff_and_read_the_audit_log_clerks_do_not() {
     let admin = session(&server, "admin", "admin password 1").await;
     let clerk = session(&server, "clerk", "clerk password 1").await;
 
-    let add = |s: &Session| {
+    let add = |s: &Staff| {
         http()
             .post(server.url("/api/v1/staff"))
             .header("cookie", &s.cookie)
@@ -324,7 +298,7 @@ async fn admins_manage_staff_and_read_the_audit_log_clerks_do_not() {
 async fn lockout(backend: Backend) {
     let server = TestServer::start(backend).await;
     account(&server, "clerk", StaffRole::Clerk, "the right password").await;
-    for _ in 0..staff::MAX_FAILURES {
+    for _ in 0..yishi::staff::MAX_FAILURES {
         assert_eq!(
             code(login(&server, "clerk", "a wrong password").await)
                 .await
@@ -400,7 +374,7 @@ async fn yishi_staff_add_prints_a_link_whose_secret_sets_the_password() {
     let store = Store::open(&database).await.unwrap();
     let (account, _) = store
         .staff_token(
-            &staff::digest(secret),
+            &yishi::staff::digest(secret),
             TokenPurpose::Password,
             now().0 as i64,
         )

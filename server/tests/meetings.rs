@@ -13,80 +13,12 @@ use common::{Backend, Client, TestServer};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use yishi::hub::now;
-use yishi::staff::{self, StaffRole};
+use yishi::staff::StaffRole;
 use yishi::store::MemberInput;
 use yishi_protocol::{Command, ErrorCode, Role, SessionState};
 
 fn http() -> reqwest::Client {
     reqwest::Client::new()
-}
-
-/// A logged-in session: its cookie and CSRF token.
-struct Session {
-    cookie: String,
-    csrf: String,
-}
-
-async fn session(server: &TestServer, name: &str, role: StaffRole) -> Session {
-    let password = "一把足够长的钥匙123";
-    let secret = staff::invite(&server.state.store, name, role, now().0 as i64)
-        .await
-        .unwrap();
-    let r = http()
-        .post(server.url("/api/v1/staff/password"))
-        .json(&json!({ "token": secret, "password": password }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let r = http()
-        .post(server.url("/api/v1/staff/login"))
-        .json(&json!({ "name": name, "password": password }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let set = r.headers()[reqwest::header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let body: Value = r.json().await.unwrap();
-    Session {
-        cookie: set.split(';').next().unwrap().to_owned(),
-        csrf: body["csrf"].as_str().unwrap().to_owned(),
-    }
-}
-
-impl Session {
-    async fn call(
-        &self,
-        server: &TestServer,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut r = http()
-            .request(method, server.url(path))
-            .header("cookie", &self.cookie)
-            .header("x-csrf-token", &self.csrf);
-        if let Some(body) = body {
-            r = r.json(&body);
-        }
-        let r = r.send().await.unwrap();
-        let status = r.status();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, server: &TestServer, path: &str) -> Value {
-        let (status, body) = self.call(server, reqwest::Method::GET, path, None).await;
-        assert_eq!(status, StatusCode::OK, "{path}: {body}");
-        body
-    }
-
-    async fn post(&self, server: &TestServer, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(server, reqwest::Method::POST, path, Some(body))
-            .await
-    }
 }
 
 /// The token in a join link (`…/join#room=…&token=<token>`).
@@ -112,7 +44,7 @@ fn consultation(starts_at: i64) -> Value {
 
 async fn prepared_meeting(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let clerk = session(&server, "李干事", StaffRole::Clerk).await;
+    let clerk = server.staff("李干事", StaffRole::Clerk).await;
     let at = now().0 as i64;
     server
         .state
@@ -144,7 +76,7 @@ async fn prepared_meeting(backend: Backend) {
 
     // Create with an agenda: scheduled.
     let (status, m) = clerk
-        .post(&server, "/api/v1/meetings", consultation(at + 3600 * 1000))
+        .post("/api/v1/meetings", consultation(at + 3600 * 1000))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{m}");
     let id = m["id"].as_str().unwrap().to_owned();
@@ -154,9 +86,9 @@ async fn prepared_meeting(backend: Backend) {
     assert!(server.state.store.room(&id).await.unwrap().is_some());
 
     // Listed, found by search and by status.
-    let list = clerk.get(&server, "/api/v1/meetings?q=电梯").await;
+    let list = clerk.get("/api/v1/meetings?q=电梯").await;
     assert_eq!(list["meetings"].as_array().unwrap().len(), 1);
-    let list = clerk.get(&server, "/api/v1/meetings?status=closed").await;
+    let list = clerk.get("/api/v1/meetings?status=closed").await;
     assert_eq!(list["meetings"].as_array().unwrap().len(), 0);
 
     // Edit while scheduled; a bad edit is refused.
@@ -169,7 +101,6 @@ async fn prepared_meeting(backend: Backend) {
     ]);
     let (status, m) = clerk
         .call(
-            &server,
             reqwest::Method::PUT,
             &format!("/api/v1/meetings/{id}"),
             Some(changed.clone()),
@@ -182,7 +113,6 @@ async fn prepared_meeting(backend: Backend) {
     wrong["ends_at"] = json!(at);
     let (status, _) = clerk
         .call(
-            &server,
             reqwest::Method::PUT,
             &format!("/api/v1/meetings/{id}"),
             Some(wrong),
@@ -193,7 +123,6 @@ async fn prepared_meeting(backend: Backend) {
     // Invite from the roster, and a department head who is not in it.
     let (status, m) = clerk
         .post(
-            &server,
             &format!("/api/v1/meetings/{id}/invitees"),
             json!({
                 "members": [{ "id": zhang, "role": "member" }, { "id": li, "role": "host" }],
@@ -217,14 +146,13 @@ async fn prepared_meeting(backend: Backend) {
     // Inviting again adds nobody twice.
     let (_, again) = clerk
         .post(
-            &server,
             &format!("/api/v1/meetings/{id}/invitees"),
             json!({ "members": [{ "id": zhang }] }),
         )
         .await;
     assert_eq!(again["added"], 0);
     // The same link each time it is shown.
-    let shown = clerk.get(&server, &format!("/api/v1/meetings/{id}")).await;
+    let shown = clerk.get(&format!("/api/v1/meetings/{id}")).await;
     assert_eq!(
         shown["invitees"]
             .as_array()
@@ -259,7 +187,6 @@ async fn prepared_meeting(backend: Backend) {
     // Re-issue 张三's link: the old one is refused with token_revoked, the new one works.
     let (status, fresh) = clerk
         .post(
-            &server,
             &format!("/api/v1/meetings/{id}/invitees/{}/reissue", zhang_in["id"]),
             json!({}),
         )
@@ -281,7 +208,7 @@ async fn prepared_meeting(backend: Backend) {
 
     // The host view from the console pushes the agenda into the room.
     let (status, h) = clerk
-        .post(&server, &format!("/api/v1/meetings/{id}/host"), json!({}))
+        .post(&format!("/api/v1/meetings/{id}/host"), json!({}))
         .await;
     assert_eq!(status, StatusCode::OK, "{h}");
     let agenda = server.state.hub.inspect(&id).await.unwrap().unwrap().agenda;
@@ -303,11 +230,10 @@ async fn prepared_meeting(backend: Backend) {
     host.ok(Command::StartSession).await;
     let snapshot = server.state.hub.inspect(&id).await.unwrap().unwrap();
     assert_eq!(snapshot.session, SessionState::InSession);
-    let m = clerk.get(&server, &format!("/api/v1/meetings/{id}")).await;
+    let m = clerk.get(&format!("/api/v1/meetings/{id}")).await;
     assert_eq!(m["status"], "live");
     let (status, body) = clerk
         .call(
-            &server,
             reqwest::Method::PUT,
             &format!("/api/v1/meetings/{id}"),
             Some(changed),
@@ -315,16 +241,12 @@ async fn prepared_meeting(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["code"], "meeting_started");
-    let list = clerk.get(&server, "/api/v1/meetings?status=live").await;
+    let list = clerk.get("/api/v1/meetings?status=live").await;
     assert_eq!(list["meetings"][0]["id"], id.as_str());
 
     // Duplicate: a new scheduled meeting with the same details, invitees and new links.
     let (status, copy) = clerk
-        .post(
-            &server,
-            &format!("/api/v1/meetings/{id}/duplicate"),
-            json!({}),
-        )
+        .post(&format!("/api/v1/meetings/{id}/duplicate"), json!({}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{copy}");
     assert_ne!(copy["id"], id.as_str());
@@ -349,7 +271,6 @@ async fn prepared_meeting(backend: Backend) {
     // Removing a person revokes their link.
     let r = clerk
         .call(
-            &server,
             reqwest::Method::DELETE,
             &format!("/api/v1/meetings/{id}/invitees/{}", zhang_in["id"]),
             None,
@@ -462,7 +383,7 @@ async fn meetings_need_a_session_and_its_csrf_token() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let clerk = session(&server, "李干事", StaffRole::Clerk).await;
+    let clerk = server.staff("李干事", StaffRole::Clerk).await;
     let r = http()
         .post(server.url("/api/v1/meetings"))
         .header("cookie", &clerk.cookie)
@@ -472,23 +393,18 @@ async fn meetings_need_a_session_and_its_csrf_token() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let (status, _) = clerk
-        .post(&server, "/api/v1/meetings", consultation(now().0 as i64))
+        .post("/api/v1/meetings", consultation(now().0 as i64))
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, body) = clerk
         .post(
-            &server,
             "/api/v1/meetings",
             json!({ "title": "", "starts_at": now().0 }),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, _) = clerk
-        .post(
-            &server,
-            "/api/v1/meetings/nosuch/invitees",
-            json!({ "members": [] }),
-        )
+        .post("/api/v1/meetings/nosuch/invitees", json!({ "members": [] }))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -372,34 +372,10 @@ async fn minutes_of_a_meeting_over_the_api_and_from_the_command_line() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // A clerk's session may fetch them too, and the export goes to the audit log.
-    let secret = yishi::staff::invite(
-        &server.state.store,
-        "clerk",
-        yishi::staff::StaffRole::Clerk,
-        yishi::hub::now().0 as i64,
-    )
-    .await
-    .unwrap();
-    let password = "a long enough password";
-    let r = http
-        .post(server.url("/api/v1/staff/password"))
-        .json(&serde_json::json!({ "token": secret, "password": password }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let r = http
-        .post(server.url("/api/v1/staff/login"))
-        .json(&serde_json::json!({ "name": "clerk", "password": password }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let cookie = r.headers()["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let clerk = server.staff("clerk", yishi::staff::StaffRole::Clerk).await;
     let r = http
         .get(url("docx"))
-        .header("cookie", &cookie)
+        .header("cookie", &clerk.cookie)
         .send()
         .await
         .unwrap();

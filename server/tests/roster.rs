@@ -10,60 +10,21 @@ mod common;
 
 use std::io::Write;
 
+use common::staff::Staff;
 use common::{Backend, TestServer};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use yishi::hub::now;
-use yishi::staff::{self, StaffRole};
+use yishi::staff::StaffRole;
 
 fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-/// A logged-in session: its cookie and CSRF token.
-struct Session {
-    cookie: String,
-    csrf: String,
-}
-
-/// Add an account, set its password through its one-time link and log in.
-async fn session(server: &TestServer, name: &str, role: StaffRole) -> Session {
-    let password = "一把足够长的钥匙123";
-    let secret = staff::invite(&server.state.store, name, role, now().0 as i64)
-        .await
-        .unwrap();
-    let r = http()
-        .post(server.url("/api/v1/staff/password"))
-        .json(&json!({ "token": secret, "password": password }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let r = http()
-        .post(server.url("/api/v1/staff/login"))
-        .json(&json!({ "name": name, "password": password }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let set = r.headers()[reqwest::header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let cookie = set.split(';').next().unwrap().to_owned();
-    let body: Value = r.json().await.unwrap();
-    Session {
-        cookie,
-        csrf: body["csrf"].as_str().unwrap().to_owned(),
-    }
-}
-
-impl Session {
-    async fn post(&self, server: &TestServer, path: &str, file: &[u8]) -> (StatusCode, Value) {
-        let r = http()
-            .post(server.url(path))
-            .header("cookie", &self.cookie)
-            .header("x-csrf-token", &self.csrf)
+/// The roster's requests, as the console sends them.
+impl Staff {
+    async fn upload(&self, path: &str, file: &[u8]) -> (StatusCode, Value) {
+        let r = self
+            .request(reqwest::Method::POST, path)
             .header("content-type", "application/octet-stream")
             .body(file.to_vec())
             .send()
@@ -73,24 +34,23 @@ impl Session {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
-    async fn preview(&self, server: &TestServer, file: &[u8]) -> Value {
+    async fn preview(&self, file: &[u8]) -> Value {
         let (status, body) = self
-            .post(server, "/api/v1/roster/import/preview?filename=t.csv", file)
+            .upload("/api/v1/roster/import/preview?filename=t.csv", file)
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body
     }
 
-    async fn import(&self, server: &TestServer, file: &[u8]) -> (StatusCode, Value) {
-        self.post(server, "/api/v1/roster/import?filename=t.csv", file)
+    async fn import(&self, file: &[u8]) -> (StatusCode, Value) {
+        self.upload("/api/v1/roster/import?filename=t.csv", file)
             .await
     }
 
-    async fn list(&self, server: &TestServer, q: &str) -> Value {
-        let r = http()
-            .get(server.url("/api/v1/roster"))
+    async fn list(&self, q: &str) -> Value {
+        let r = self
+            .request(reqwest::Method::GET, "/api/v1/roster")
             .query(&[("q", q)])
-            .header("cookie", &self.cookie)
             .send()
             .await
             .unwrap();
@@ -98,10 +58,9 @@ impl Session {
         r.json().await.unwrap()
     }
 
-    async fn export(&self, server: &TestServer) -> Vec<u8> {
-        let r = http()
-            .get(server.url("/api/v1/roster/export?format=csv"))
-            .header("cookie", &self.cookie)
+    async fn export(&self) -> Vec<u8> {
+        let r = self
+            .request(reqwest::Method::GET, "/api/v1/roster/export?format=csv")
             .send()
             .await
             .unwrap();
@@ -197,9 +156,9 @@ fn xlsx(rows: &[&[&str]]) -> Vec<u8> {
 /// Preview, import, re-import by number, export and read the export back.
 async fn import_update_and_export_round_trip(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let admin = session(&server, "王秘书", StaffRole::Admin).await;
+    let admin = server.staff("王秘书", StaffRole::Admin).await;
 
-    let preview = admin.preview(&server, UTF8_CSV.as_bytes()).await;
+    let preview = admin.preview(UTF8_CSV.as_bytes()).await;
     assert_eq!(preview["format"], "csv_utf8");
     assert_eq!(
         preview["counts"],
@@ -215,26 +174,26 @@ async fn import_update_and_export_round_trip(backend: Backend) {
     );
     assert_eq!(preview["rows"][0]["phone"], "13812345678");
     // Nothing is saved by a preview.
-    assert_eq!(admin.list(&server, "").await["total"], 0);
+    assert_eq!(admin.list("").await["total"], 0);
 
-    let (status, done) = admin.import(&server, UTF8_CSV.as_bytes()).await;
+    let (status, done) = admin.import(UTF8_CSV.as_bytes()).await;
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(done, json!({ "added": 3, "updated": 0 }));
-    let list = admin.list(&server, "").await;
+    let list = admin.list("").await;
     assert_eq!(names(&list), ["张三", "李四", "王五, 博士"]);
     assert_eq!(list["members"][0]["sector"], "经济界");
     assert_eq!(list["members"][0]["venue"], "第一分会场");
     assert_eq!(list["members"][0]["phone"], "13812345678");
     assert_eq!(list["members"][2]["phone"], "010-12345678");
     // Search by name, number and sector.
-    assert_eq!(names(&admin.list(&server, "李").await), ["李四"]);
-    assert_eq!(names(&admin.list(&server, "A003").await), ["王五, 博士"]);
-    assert_eq!(names(&admin.list(&server, "经济").await), ["张三"]);
+    assert_eq!(names(&admin.list("李").await), ["李四"]);
+    assert_eq!(names(&admin.list("A003").await), ["王五, 博士"]);
+    assert_eq!(names(&admin.list("经济").await), ["张三"]);
 
     // A new file, columns in another order and without the venue: A001 is updated (its
     // venue kept), A004 added.
     let second = "姓名,手机,编号,界别\n张三丰,13900001111,A001,科技界\n赵六,,A004,农业界\n";
-    let preview = admin.preview(&server, second.as_bytes()).await;
+    let preview = admin.preview(second.as_bytes()).await;
     assert_eq!(
         statuses(&preview),
         [
@@ -243,10 +202,10 @@ async fn import_update_and_export_round_trip(backend: Backend) {
         ]
     );
     assert_eq!(preview["rows"][0]["current"]["name"], "张三");
-    let (status, done) = admin.import(&server, second.as_bytes()).await;
+    let (status, done) = admin.import(second.as_bytes()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(done, json!({ "added": 1, "updated": 1 }));
-    let list = admin.list(&server, "A001").await;
+    let list = admin.list("A001").await;
     assert_eq!(list["total"], 1);
     let m = &list["members"][0];
     assert_eq!(
@@ -258,7 +217,7 @@ async fn import_update_and_export_round_trip(backend: Backend) {
             &json!("13900001111")
         )
     );
-    assert_eq!(admin.list(&server, "").await["total"], 4);
+    assert_eq!(admin.list("").await["total"], 4);
 
     // Deactivated, then exported: the export reads back as updates of everyone.
     let id = m["id"].as_i64().unwrap();
@@ -271,11 +230,11 @@ async fn import_update_and_export_round_trip(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let list = admin.list(&server, "").await;
+    let list = admin.list("").await;
     assert_eq!(list["active"], 3);
     assert_eq!(list["members"][3]["name"], "张三丰", "inactive last");
 
-    let csv = admin.export(&server).await;
+    let csv = admin.export().await;
     assert!(csv.starts_with(b"\xEF\xBB\xBF"), "a BOM for Excel and WPS");
     let text = std::str::from_utf8(&csv[3..]).unwrap();
     assert!(
@@ -284,7 +243,7 @@ async fn import_update_and_export_round_trip(backend: Backend) {
     );
     assert!(text.contains("A003,\"王五, 博士\",医药卫生界,第一分会场,010-12345678,在册"));
     assert!(text.contains("A001,张三丰,科技界,第一分会场,13900001111,停用"));
-    let preview = admin.preview(&server, &csv).await;
+    let preview = admin.preview(&csv).await;
     assert_eq!(
         preview["counts"],
         json!({ "total": 4, "new": 0, "update": 4, "error": 0 })
@@ -324,7 +283,7 @@ async fn the_roster_round_trip_on_postgres() {
 #[tokio::test]
 async fn gbk_csv_and_xlsx_files_are_read() {
     let server = TestServer::start(Backend::Sqlite).await;
-    let clerk = session(&server, "李干事", StaffRole::Clerk).await;
+    let clerk = server.staff("李干事", StaffRole::Clerk).await;
 
     // GBK, as Excel and WPS save “CSV” on Chinese Windows, with a title row.
     let text = "某区政协第十四届委员名册,,,,\r\n姓名,界别,所属联组,委员编号,电话\r\n\
@@ -332,7 +291,7 @@ async fn gbk_csv_and_xlsx_files_are_read() {
     let (gbk, _, bad) = encoding_rs::GBK.encode(text);
     assert!(!bad);
     assert!(std::str::from_utf8(&gbk).is_err(), "really not UTF-8");
-    let preview = clerk.preview(&server, &gbk).await;
+    let preview = clerk.preview(&gbk).await;
     assert_eq!(preview["format"], "csv_gb18030");
     assert_eq!(
         statuses(&preview),
@@ -346,7 +305,7 @@ async fn gbk_csv_and_xlsx_files_are_read() {
         preview["rows"][0]["phone"], "137****1234",
         "masked to a clerk"
     );
-    let (status, done) = clerk.import(&server, &gbk).await;
+    let (status, done) = clerk.import(&gbk).await;
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(done["added"], 2);
 
@@ -356,7 +315,7 @@ async fn gbk_csv_and_xlsx_files_are_read() {
         &["Sun Ba", "妇联", "第四联组", "B002", "13600005678"],
         &["周九", "工商联", "第四联组", "2024001", "13500009999"],
     ]);
-    let preview = clerk.preview(&server, &book).await;
+    let preview = clerk.preview(&book).await;
     assert_eq!(preview["format"], "spreadsheet");
     assert_eq!(
         statuses(&preview),
@@ -366,20 +325,20 @@ async fn gbk_csv_and_xlsx_files_are_read() {
         ]
     );
     assert_eq!(preview["rows"][1]["number"], "2024001", "not 2024001.0");
-    let (status, done) = clerk.import(&server, &book).await;
+    let (status, done) = clerk.import(&book).await;
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(done, json!({ "added": 1, "updated": 1 }));
-    let list = clerk.list(&server, "").await;
+    let list = clerk.list("").await;
     assert_eq!(names(&list), ["周九", "钱七", "Sun Ba"], "by number");
     assert_eq!(list["members"][2]["phone"], "136****5678");
     let stored = server.state.store.list_members(Some("B002")).await.unwrap();
     assert_eq!(stored[0].phone, "13600005678");
 
     // A clerk's export masks phones; read back, a masked phone keeps the stored one.
-    let csv = clerk.export(&server).await;
+    let csv = clerk.export().await;
     let text = std::str::from_utf8(&csv).unwrap();
     assert!(text.contains("B001,钱七,文化艺术界,第三联组,137****1234,在册"));
-    let (status, done) = clerk.import(&server, &csv).await;
+    let (status, done) = clerk.import(&csv).await;
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(done, json!({ "added": 0, "updated": 3 }));
     let stored = server.state.store.list_members(Some("B001")).await.unwrap();
@@ -389,9 +348,9 @@ async fn gbk_csv_and_xlsx_files_are_read() {
 #[tokio::test]
 async fn a_bad_row_is_reported_with_its_row_number_and_nothing_is_saved() {
     let server = TestServer::start(Backend::Sqlite).await;
-    let clerk = session(&server, "李干事", StaffRole::Clerk).await;
+    let clerk = server.staff("李干事", StaffRole::Clerk).await;
     let file = "姓名,编号,手机\n甲,C1,13811112222\n,C2,\n丙,C3,12345\n丁,C1,\n戊,C5,138****1111\n";
-    let preview = clerk.preview(&server, file.as_bytes()).await;
+    let preview = clerk.preview(file.as_bytes()).await;
     assert_eq!(
         preview["counts"],
         json!({ "total": 5, "new": 1, "update": 0, "error": 4 })
@@ -425,12 +384,12 @@ async fn a_bad_row_is_reported_with_its_row_number_and_nothing_is_saved() {
             .contains("name")
     );
 
-    let (status, body) = clerk.import(&server, file.as_bytes()).await;
+    let (status, body) = clerk.import(file.as_bytes()).await;
     assert_eq!(
         (status, body["code"].as_str().unwrap()),
         (StatusCode::UNPROCESSABLE_ENTITY, "roster_has_errors")
     );
-    assert_eq!(clerk.list(&server, "").await["total"], 0, "nothing saved");
+    assert_eq!(clerk.list("").await["total"], 0, "nothing saved");
     assert!(
         !server
             .state
@@ -449,18 +408,14 @@ async fn a_bad_row_is_reported_with_its_row_number_and_nothing_is_saved() {
         (b"name,phone\n", "roster_empty"),
         (b"PK\x03\x04 not a spreadsheet", "roster_unreadable"),
     ] {
-        let (status, body) = clerk
-            .post(&server, "/api/v1/roster/import/preview", file)
-            .await;
+        let (status, body) = clerk.upload("/api/v1/roster/import/preview", file).await;
         assert_eq!(
             (status, body["code"].as_str().unwrap()),
             (StatusCode::BAD_REQUEST, code)
         );
     }
     let big = vec![b'a'; 2 * 1024 * 1024 + 1];
-    let (status, body) = clerk
-        .post(&server, "/api/v1/roster/import/preview", &big)
-        .await;
+    let (status, body) = clerk.upload("/api/v1/roster/import/preview", &big).await;
     assert_eq!(
         (status, body["code"].as_str().unwrap()),
         (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
@@ -470,7 +425,7 @@ async fn a_bad_row_is_reported_with_its_row_number_and_nothing_is_saved() {
 #[tokio::test]
 async fn the_roster_needs_a_session_with_its_csrf_token_or_the_admin_key() {
     let server = TestServer::start(Backend::Sqlite).await;
-    let clerk = session(&server, "李干事", StaffRole::Clerk).await;
+    let clerk = server.staff("李干事", StaffRole::Clerk).await;
     let file = UTF8_CSV.as_bytes().to_vec();
     let code = |r: reqwest::Response| async move {
         let status = r.status();
@@ -516,7 +471,7 @@ async fn the_roster_needs_a_session_with_its_csrf_token_or_the_admin_key() {
             (StatusCode::UNAUTHORIZED, "unauthorized".into())
         );
     }
-    assert_eq!(clerk.list(&server, "").await["total"], 0);
+    assert_eq!(clerk.list("").await["total"], 0);
 
     // The admin key imports, and sees whole phones.
     let r = http()
@@ -538,7 +493,7 @@ async fn the_roster_needs_a_session_with_its_csrf_token_or_the_admin_key() {
         .unwrap();
     assert_eq!(list["members"][0]["phone"], "13812345678");
     assert_eq!(
-        clerk.list(&server, "张三").await["members"][0]["phone"],
+        clerk.list("张三").await["members"][0]["phone"],
         "138****5678"
     );
 }
@@ -547,9 +502,9 @@ async fn the_roster_needs_a_session_with_its_csrf_token_or_the_admin_key() {
 /// updates them; neither fails on the unique member number.
 async fn concurrent_imports(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let admin = session(&server, "王秘书", StaffRole::Admin).await;
+    let admin = server.staff("王秘书", StaffRole::Admin).await;
     let file = UTF8_CSV.as_bytes();
-    let (a, b) = tokio::join!(admin.import(&server, file), admin.import(&server, file));
+    let (a, b) = tokio::join!(admin.import(file), admin.import(file));
     assert_eq!(
         (a.0, b.0),
         (StatusCode::OK, StatusCode::OK),
@@ -566,7 +521,7 @@ async fn concurrent_imports(backend: Backend) {
             json!({ "added": 3, "updated": 0 })
         ]
     );
-    assert_eq!(admin.list(&server, "").await["total"], 3);
+    assert_eq!(admin.list("").await["total"], 3);
 }
 
 #[tokio::test]
@@ -583,7 +538,7 @@ async fn concurrent_imports_on_postgres_add_once() {
 #[tokio::test]
 async fn a_file_of_the_most_rows_is_imported_and_one_more_row_is_refused() {
     let server = TestServer::start(Backend::Sqlite).await;
-    let clerk = session(&server, "李干事", StaffRole::Clerk).await;
+    let clerk = server.staff("李干事", StaffRole::Clerk).await;
     let mut file = String::from("委员编号,姓名,界别,分会场,手机\n");
     for i in 0..10_000 {
         file.push_str(&format!(
@@ -594,15 +549,15 @@ async fn a_file_of_the_most_rows_is_imported_and_one_more_row_is_refused() {
     }
     assert!(file.len() > 500_000 && file.len() < 2 * 1024 * 1024);
     let started = std::time::Instant::now();
-    let (status, done) = clerk.import(&server, file.as_bytes()).await;
+    let (status, done) = clerk.import(file.as_bytes()).await;
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(done, json!({ "added": 10_000, "updated": 0 }));
     eprintln!("10,000 rows imported in {:?}", started.elapsed());
-    assert_eq!(clerk.list(&server, "委员9999").await["total"], 1);
+    assert_eq!(clerk.list("委员9999").await["total"], 1);
 
     file.push_str("N10000,多一行,,,\n");
     let (status, body) = clerk
-        .post(&server, "/api/v1/roster/import/preview", file.as_bytes())
+        .upload("/api/v1/roster/import/preview", file.as_bytes())
         .await;
     assert_eq!(
         (status, body["code"].as_str().unwrap()),

@@ -19,6 +19,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use common::staff::Staff;
 use common::{Backend, Client, TestServer};
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
@@ -26,7 +27,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use yishi::auth::{Claims, Keys};
 use yishi::hub::{HubConfig, now};
-use yishi::staff::{self, StaffRole};
+use yishi::staff::StaffRole;
 use yishi::webhooks::WebhookConfig;
 use yishi_protocol::{Command, Participant, Role};
 
@@ -481,42 +482,11 @@ async fn a_receiver_that_is_down_shows_in_the_log_and_the_api_checks_its_input()
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
     // A staff session creates one (with its CSRF token): audited, and named as creator.
-    let secret = staff::invite(
-        &server.state.store,
-        "王秘书",
-        StaffRole::Admin,
-        now().0 as i64,
-    )
-    .await
-    .unwrap();
-    let r = http()
-        .post(format!("{base}/api/v1/staff/password"))
-        .json(&json!({ "token": secret, "password": "一把足够长的钥匙123" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let r = http()
-        .post(format!("{base}/api/v1/staff/login"))
-        .json(&json!({ "name": "王秘书", "password": "一把足够长的钥匙123" }))
-        .send()
-        .await
-        .unwrap();
-    let cookie = r.headers()[reqwest::header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let csrf = r.json::<Value>().await.unwrap()["csrf"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let admin = Staff::invited(&base, &server.state.store, "王秘书", StaffRole::Admin).await;
     let r = http()
         .post(format!("{base}/api/v1/webhooks"))
-        .header(reqwest::header::COOKIE, &cookie)
-        .header("x-csrf-token", &csrf)
+        .header(reqwest::header::COOKIE, &admin.cookie)
+        .header("x-csrf-token", &admin.csrf)
         .json(&json!({ "url": "https://platform.example.org/yishi" }))
         .send()
         .await

@@ -15,7 +15,7 @@ use serde_json::json;
 use yishi_protocol::{Command, Grant, Participant, Role};
 
 use super::AppState;
-use super::console::Session;
+use super::console::{Caller, Session};
 use crate::auth::Claims;
 use crate::hub::{HubError, now};
 use crate::minutes::{DOCX_MEDIA_TYPE, MARKDOWN_MEDIA_TYPE, Minutes, to_docx, to_markdown};
@@ -104,8 +104,11 @@ async fn require_admin(
     next: Next,
 ) -> Response {
     let admin = bearer(request.headers()).is_some_and(|k| same_key(k, &state.config.admin_key));
-    if admin || (request.method() == Method::GET && may_read_record(&state, &request)) {
-        request.extensions_mut().insert(Actor("admin".to_owned()));
+    if admin {
+        request.extensions_mut().insert(Caller::admin_key());
+        return next.run(request).await;
+    }
+    if request.method() == Method::GET && may_read_record(&state, &request) {
         return next.run(request).await;
     }
     if bearer(request.headers()).is_some() {
@@ -124,26 +127,17 @@ async fn require_admin(
     let audited =
         request.method() != Method::GET || path.ends_with("/record") || path.ends_with("/minutes");
     let action = format!("{} /api/v1{path}", request.method());
-    request
-        .extensions_mut()
-        .insert(Actor(session.staff.name.clone()));
+    let caller = Caller::staff(session);
+    request.extensions_mut().insert(caller.clone());
     let response = next.run(request).await;
-    if audited && response.status().is_success() {
-        let written = state
-            .store
-            .audit(now().0 as i64, &session.staff.name, &action, "")
-            .await;
-        if let Err(e) = written {
-            tracing::error!(error = %e, "audit log not written");
-        }
+    if audited
+        && response.status().is_success()
+        && let Err(e) = caller.audit(&state, &action, "").await
+    {
+        tracing::error!(error = %e.2, "audit log not written");
     }
     response
 }
-
-/// Who made an admin API call: `admin` (the admin key, or a room's own join token for its
-/// record) or a staff account's name.
-#[derive(Debug, Clone)]
-pub(super) struct Actor(pub String);
 
 /// Whether a given key is the expected one, in time that does not depend on where they
 /// differ.

@@ -42,8 +42,9 @@ pub struct Session {
     csrf: String,
 }
 
-/// Who calls a console API: a staff member by session (with its CSRF token for
-/// changes), or the admin key.
+/// Who calls a console or admin API: a staff member by session (with its CSRF token
+/// for changes), or the admin key.
+#[derive(Debug, Clone)]
 pub(super) struct Caller {
     pub name: String,
     /// An admin: the admin key or a staff admin.
@@ -59,11 +60,7 @@ pub(super) async fn caller(
 ) -> Result<Caller, ApiError> {
     if let Some(key) = super::admin::bearer(headers) {
         return if super::admin::same_key(key, &state.config.admin_key) {
-            Ok(Caller {
-                name: "(admin key)".into(),
-                admin: true,
-                staff: false,
-            })
+            Ok(Caller::admin_key())
         } else {
             Err(ApiError(
                 StatusCode::UNAUTHORIZED,
@@ -72,15 +69,27 @@ pub(super) async fn caller(
             ))
         };
     }
-    let session = Session::of(state, method, headers).await?;
-    Ok(Caller {
-        admin: session.staff.role == StaffRole::Admin,
-        name: session.staff.name,
-        staff: true,
-    })
+    Ok(Caller::staff(Session::of(state, method, headers).await?))
 }
 
 impl Caller {
+    /// The admin key, named `admin`.
+    pub(super) fn admin_key() -> Caller {
+        Caller {
+            name: "admin".into(),
+            admin: true,
+            staff: false,
+        }
+    }
+
+    pub(super) fn staff(session: Session) -> Caller {
+        Caller {
+            admin: session.staff.role == StaffRole::Admin,
+            name: session.staff.name,
+            staff: true,
+        }
+    }
+
     /// Write a staff member's change to the audit log (the admin key's are not).
     pub(super) async fn audit(
         &self,

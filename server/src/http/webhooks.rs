@@ -11,7 +11,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::admin::{Actor, ApiError};
+use super::admin::ApiError;
+use super::console::Caller;
 use crate::store::Webhook;
 use crate::webhooks::{EVENT_TYPES, new_secret, test_delivery};
 
@@ -88,7 +89,7 @@ fn check_url(url: &str) -> Result<String, ApiError> {
 
 async fn create(
     State(state): State<AppState>,
-    actor: Option<Extension<Actor>>,
+    caller: Option<Extension<Caller>>,
     Json(body): Json<CreateWebhook>,
 ) -> Result<Response, ApiError> {
     let url = check_url(&body.url)?;
@@ -122,7 +123,7 @@ async fn create(
         types,
         secret: new_secret(),
         enabled: true,
-        created_by: actor.map_or_else(|| "admin".to_owned(), |Extension(a)| a.0),
+        created_by: caller.map_or_else(|| "admin".to_owned(), |Extension(c)| c.name),
         created_at: i64::try_from(crate::hub::now().0).unwrap_or(i64::MAX),
     };
     state.store.create_webhook(&webhook).await?;

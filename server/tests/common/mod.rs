@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+pub mod staff;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -46,6 +48,15 @@ fn unique(prefix: &str) -> String {
         now().0 % 1_000_000,
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Debian's nats-server binary, for the tests that run one of their own.
+pub fn nats_server() -> std::path::PathBuf {
+    ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists())
+        .expect("nats-server is installed")
 }
 
 /// An in-process node of a cluster on the NATS at `nats` (leases of 2 s), with its SFU if
@@ -175,6 +186,11 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// A staff account of `role` added to this server's store, logged in.
+    pub async fn staff(&self, name: &str, role: yishi::staff::StaffRole) -> staff::Staff {
+        staff::Staff::invited(&self.url(""), &self.state.store, name, role).await
     }
 
     pub fn admin_key(&self) -> &str {
