@@ -41,6 +41,19 @@ fn not_found(id: &str) -> ApiError {
     )
 }
 
+/// Webhooks are settings: an admin's (the admin key or an admin's session), not a
+/// clerk's.
+fn admin(caller: Option<Extension<Caller>>) -> Result<Caller, ApiError> {
+    match caller {
+        Some(Extension(c)) if c.admin => Ok(c),
+        _ => Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "webhooks are managed by admins".into(),
+        )),
+    }
+}
+
 /// A subscription as the API shows it: never its secret.
 fn webhook_json(w: &Webhook) -> serde_json::Value {
     json!({
@@ -49,7 +62,11 @@ fn webhook_json(w: &Webhook) -> serde_json::Value {
     })
 }
 
-async fn list(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    admin(caller)?;
     let hooks = state.store.webhooks().await?;
     Ok(Json(
         json!({ "webhooks": hooks.iter().map(webhook_json).collect::<Vec<_>>() }),
@@ -92,6 +109,7 @@ async fn create(
     caller: Option<Extension<Caller>>,
     Json(body): Json<CreateWebhook>,
 ) -> Result<Response, ApiError> {
+    let caller = admin(caller)?;
     let url = check_url(&body.url)?;
     let types = match body.types {
         None => EVENT_TYPES.iter().map(|t| (*t).to_owned()).collect(),
@@ -123,7 +141,7 @@ async fn create(
         types,
         secret: new_secret(),
         enabled: true,
-        created_by: caller.map_or_else(|| "admin".to_owned(), |Extension(c)| c.name),
+        created_by: caller.name,
         created_at: i64::try_from(crate::hub::now().0).unwrap_or(i64::MAX),
     };
     state.store.create_webhook(&webhook).await?;
@@ -134,8 +152,10 @@ async fn create(
 
 async fn remove(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    admin(caller)?;
     if state.store.delete_webhook(&id).await? {
         Ok(Json(json!({ "deleted": true })))
     } else {
@@ -151,9 +171,11 @@ struct LogQuery {
 
 async fn deliveries(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     Path(id): Path<String>,
     Query(query): Query<LogQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    admin(caller)?;
     state
         .store
         .webhook(&id)
@@ -166,8 +188,10 @@ async fn deliveries(
 
 async fn send_test(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    admin(caller)?;
     state
         .store
         .webhook(&id)

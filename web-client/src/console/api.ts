@@ -213,3 +213,37 @@ export const meetingsApi = {
   remove: (id: string, who: number) => call<void>("DELETE", `${m(id)}/invitees/${who}`),
   host: async (id: string) => (await call<{ link: string }>("POST", `${m(id)}/host`, {})).link,
 };
+
+/** A webhook subscription; `secret` only in the answer that created it. */
+export interface Webhook {
+  id: string;
+  url: string;
+  types: string[];
+  enabled: boolean;
+  created_by: string;
+  created_at: number;
+  secret?: string;
+}
+
+/** A line of a webhook's delivery log (times in ms since the epoch). */
+export interface Delivery {
+  id: string;
+  type: string;
+  status: "pending" | "delivered" | "failed";
+  attempts: number;
+  next_attempt_at: number;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const w = (id: string) => `/webhooks/${encodeURIComponent(id)}`;
+
+export const webhooksApi = {
+  list: async () => (await call<{ webhooks: Webhook[] }>("GET", "/webhooks")).webhooks,
+  create: (url: string, types: string[]) => call<Webhook>("POST", "/webhooks", { url, types }),
+  remove: (id: string) => call<void>("DELETE", w(id)),
+  test: (id: string) => call<{ id: string }>("POST", `${w(id)}/test`, {}),
+  deliveries: async (id: string) => (await call<{ deliveries: Delivery[] }>("GET", `${w(id)}/deliveries`)).deliveries,
+};
