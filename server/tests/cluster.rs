@@ -687,7 +687,31 @@ async fn when_nats_restarts_relayed_clients_resume_and_nothing_acknowledged_is_l
     let cut = Instant::now();
     while m.recv().await.is_some() {}
     assert!(cut.elapsed() < FAILOVER, "{:?}", cut.elapsed());
+    // Meanwhile the nodes say they are not ready, so a load balancer sends clients
+    // elsewhere; once NATS is back, they are again.
+    let ready = |node: &TestServer| {
+        let url = node.url("/readyz");
+        async move {
+            let r = reqwest::get(url).await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(
+        ready(&a).await,
+        (
+            reqwest::StatusCode::SERVICE_UNAVAILABLE,
+            "not connected to NATS".to_owned()
+        )
+    );
     nats.restart();
+    let back = Instant::now();
+    while ready(&a).await.0 != reqwest::StatusCode::OK {
+        assert!(
+            back.elapsed() < FAILOVER,
+            "not ready again after NATS came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // The member resumes, on the same node, exactly; the room goes on.
     let resume = yishi_protocol::Resume {

@@ -485,11 +485,16 @@ async fn a_receiver_that_is_down_shows_in_the_log_and_the_api_checks_its_input()
     let admin = Staff::invited(&base, &server.state.store, "王秘书", StaffRole::Admin).await;
     // Webhooks are settings: a clerk may neither read nor change them.
     let clerk = Staff::invited(&base, &server.state.store, "李干事", StaffRole::Clerk).await;
-    let (status, body) = clerk.call(reqwest::Method::GET, "/api/v1/webhooks", None).await;
+    let (status, body) = clerk
+        .call(reqwest::Method::GET, "/api/v1/webhooks", None)
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["code"], "forbidden");
     let (status, _) = clerk
-        .post("/api/v1/webhooks", json!({ "url": "https://example.org/x" }))
+        .post(
+            "/api/v1/webhooks",
+            json!({ "url": "https://example.org/x" }),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let r = http()

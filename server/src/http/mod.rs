@@ -282,6 +282,9 @@ fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
 }
 
 async fn ready(State(state): State<AppState>) -> Response {
+    if let Some(why) = state.hub.unready() {
+        return (StatusCode::SERVICE_UNAVAILABLE, why).into_response();
+    }
     match state.store.list_rooms().await {
         Ok(_) => "ready".into_response(),
         Err(e) => (

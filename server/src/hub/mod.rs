@@ -353,6 +353,21 @@ impl Hub {
         self.relays.get().cloned()
     }
 
+    /// Why this node cannot serve rooms now, if it cannot: it is stopping, or (in a
+    /// cluster) its NATS connection is down, so it can neither hold leases nor reach
+    /// other owners. For `/readyz`, so a load balancer sends new clients elsewhere.
+    pub fn unready(&self) -> Option<&'static str> {
+        if self.is_stopping() {
+            return Some("shutting down");
+        }
+        match &self.cluster {
+            Some(c) if c.client.connection_state() != async_nats::connection::State::Connected => {
+                Some("not connected to NATS")
+            }
+            _ => None,
+        }
+    }
+
     /// Whether [`Hub::shutdown`] was called.
     pub(crate) fn is_stopping(&self) -> bool {
         self.stopping.load(std::sync::atomic::Ordering::Relaxed)
