@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { accessible, shot, shots, startYishi } from "./harness.mjs";
@@ -16,6 +17,9 @@ const PASSWORD = "一把足够长的钥匙123";
 const ROSTER = "委员编号,姓名,界别,分会场,手机\r\nWY001,张三,经济界,主会场,13812345678\r\nWY002,李四,教育界,主会场,13912345678\r\nWY003,王五,医药卫生界,东城分会场,13712345678\r\n";
 
 let env;
+/** What the first test leaves for the second: the clerk's page, the meeting's page and
+ * the people in the room (the host and two members, by their links from the console). */
+let clerk, meetingPage, chair, zhang, wang;
 before(async () => {
   env = await startYishi({ log: "/dev/null" });
 });
@@ -26,7 +30,7 @@ after(async () => {
 /** A logged-in clerk on the meetings tab, in a context that may use the clipboard. */
 async function clerkPage(name, viewport) {
   const link = env.yishi("staff", "add", name, "--role", "clerk");
-  const context = await env.browser.newContext({ viewport, locale: "zh-CN", bypassCSP: true });
+  const context = await env.browser.newContext({ viewport, locale: "zh-CN", bypassCSP: true, acceptDownloads: true });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: env.base });
   const p = await context.newPage();
   p.on("pageerror", (e) => console.error("page error:", e.message));
@@ -197,10 +201,105 @@ test("a clerk prepares a consultation, invites three members, prints the invitat
   const again = await openLink(fresh, "new link");
   await again.page.getByTestId("meeting").waitFor();
 
-  // Duplicate: a new scheduled meeting with the same invitees.
-  await page.getByTestId("duplicate").click();
-  await page.getByTestId("notice").filter({ hasText: "已复制为新会议" }).waitFor();
-  await page.getByTestId("invitees").getByText("王五").waitFor();
+  // The third invitee's link, for the meeting of the next test.
+  const wangUrl = await copyLink("王五");
+  for (const c of [member.context, old.context]) await c.close();
+  clerk = p;
+  meetingPage = page;
+  zhang = again;
+  wang = await openLink(wangUrl, "王五");
+  await wang.page.getByTestId("meeting").waitFor();
+  chair = host;
+});
 
-  for (const c of [host.context, member.context, old.context, again.context, context]) await c.close();
+test("the meeting runs from the console's links (a speech, an interjection, a secret vote), closes, and its minutes are downloaded from the console", async () => {
+  const H = chair.page;
+  const Z = zhang.page;
+  const W = wang.page;
+  await H.getByTestId("open-check-in").click();
+  for (const m of [Z, W]) {
+    await m.getByTestId("waiting-room").getByText("签到中").waitFor();
+    await m.getByTestId("check-in").click();
+    await m.getByTestId("checked-in").waitFor();
+  }
+  await H.getByTestId("start-session").click();
+  await Z.getByTestId("session-badge").filter({ hasText: "进行中" }).waitFor();
+
+  // A speech by 张三, interjected by 王五.
+  await Z.getByTestId("raise-impromptu").click();
+  await H.getByTestId("queue").getByText("张三").waitFor();
+  await H.getByTestId("grant-next").click();
+  await W.getByTestId("speaker").filter({ hasText: "张三" }).waitFor();
+  await W.getByTestId("raise-interjection").click();
+  await H.getByTestId("queue").getByText("王五").waitFor();
+  await H.getByTestId("grant-next").click();
+  await Z.getByTestId("speaker").filter({ hasText: "王五" }).waitFor();
+  await W.getByTestId("end-my-turn").click();
+  // The floor goes back to 张三, who ends the speech.
+  await W.getByTestId("speaker").filter({ hasText: "张三" }).waitFor();
+  await Z.getByTestId("end-my-turn").click();
+  await W.getByTestId("no-speaker").waitFor();
+
+  // A secret, binding vote: both members vote 赞成; closed and announced.
+  await H.getByTestId("open-poll-builder").click();
+  await H.getByTestId("poll-question").fill("是否同意新建社区日间照料中心？");
+  await H.getByTestId("poll-binding").check();
+  await H.getByTestId("create-poll").click();
+  for (const m of [Z, W]) {
+    await m.getByTestId("ballot").getByText("赞成").click();
+    await m.getByTestId("ballot-next").click();
+    await m.getByTestId("ballot-confirm").click();
+    await m.getByTestId("ballot-sealing").waitFor();
+    await m.getByTestId("ballot").getByRole("button", { name: "关闭" }).last().click();
+  }
+  await H.getByTestId("tab-polls").click();
+  await H.getByTestId("poll-1").filter({ hasText: "已投 2 票 · 应投 2 人" }).waitFor({ timeout: 10_000 });
+  await H.getByTestId("close-poll").click();
+  await H.getByTestId("publish-poll").click();
+  await Z.getByTestId("tab-polls").click();
+  await Z.getByTestId("poll-1").getByTestId("outcome").filter({ hasText: "通过" }).waitFor();
+
+  // The host closes the meeting.
+  await H.getByTestId("close-session").click();
+  await H.getByTestId("confirm-ok").click();
+  await Z.getByTestId("closed-screen").waitFor();
+
+  // In the console the meeting is closed, with its minutes to download.
+  await clerk.reload();
+  await meetingPage.getByTestId("minutes").waitFor();
+  assert.match(await meetingPage.innerText(), /已结束/);
+  await shot(clerk, "meeting-closed-minutes-1366");
+  await accessible(clerk, "a closed meeting with its minutes");
+  const download = async (format) => {
+    const [file] = await Promise.all([clerk.waitForEvent("download"), meetingPage.getByTestId(`minutes-${format}`).click()]);
+    const path = join(shots, `minutes.${format}`);
+    await file.saveAs(path);
+    return { path, name: file.suggestedFilename() };
+  };
+  const id = new URL(clerk.url()).hash.split("/")[1];
+  const room = await (await fetch(`${env.base}/api/v1/rooms/${id}`, { headers: { authorization: "Bearer e2e-admin-key-0123456789" } })).json();
+  assert.match(room.final_hash, /^[0-9a-f]{64}$/);
+
+  const docx = await download("docx");
+  assert.match(docx.name, /\.docx$/);
+  const xml = execFileSync("python3", ["-c", "import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).read('word/document.xml').decode())", docx.path], { encoding: "utf8" });
+  const words = xml.replace(/<[^>]+>/g, "");
+  for (const text of ["社区养老服务专题协商会", "李四", "张三", "王五", "插话", "是否同意新建社区日间照料中心？", "通过", room.final_hash]) {
+    assert.ok(words.includes(text), `the DOCX minutes name ${text}`);
+  }
+  const md = await download("md");
+  const minutes = readFileSync(md.path, "utf8");
+  assert.ok(minutes.includes(room.final_hash), "the Markdown minutes end with the record's hash");
+  // The secret vote's section: its counts, never who voted.
+  const vote = minutes.slice(minutes.indexOf("是否同意新建社区日间照料中心？"));
+  const section = vote.slice(0, vote.indexOf("\n## "));
+  assert.match(section, /不记名/);
+  assert.match(section, /赞成[^\n]*2/);
+  for (const name of ["张三", "王五"]) assert.ok(!section.includes(name), `the secret vote's section does not name ${name}:\n${section}`);
+
+  // Duplicate: a new scheduled meeting with the same invitees.
+  await meetingPage.getByTestId("duplicate").click();
+  await meetingPage.getByTestId("notice").filter({ hasText: "已复制为新会议" }).waitFor();
+  await meetingPage.getByTestId("invitees").getByText("王五").waitFor();
+  for (const c of [chair.context, zhang.context, wang.context, clerk.context()]) await c.close();
 });

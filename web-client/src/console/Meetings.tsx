@@ -10,6 +10,8 @@ import {
   api,
   hostLink,
   meetingsApi,
+  MINUTES_FORMATS,
+  minutesUrl,
   type AgendaEntry,
   type Invitee,
   type InviteRole,
@@ -476,6 +478,7 @@ function MeetingPage({ id }: { id: string }) {
             </button>
           ) : null}
         </div>
+        {m.status === "closed" ? <MinutesDownloads id={m.id} /> : null}
         {notice ? (
           <p class="c-done" role="status" data-testid="notice">
             {notice}
@@ -833,3 +836,17 @@ export function PrintSheet({ id }: { id: string }) {
   );
 }
 
+
+/** The minutes (会议纪要) of a closed meeting, made from its record, to download. */
+function MinutesDownloads({ id }: { id: string }) {
+  return (
+    <div class="c-row" role="group" aria-labelledby="minutes-h" data-testid="minutes">
+      <strong id="minutes-h">{ct("mt_minutes")}</strong>
+      {MINUTES_FORMATS.map((f) => (
+        <a key={f} class="c-button" href={minutesUrl(id, f)} download data-testid={`minutes-${f}`}>
+          {ct(`mt_minutes_${f}`)}
+        </a>
+      ))}
+    </div>
+  );
+}

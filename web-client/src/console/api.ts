@@ -247,3 +247,10 @@ export const webhooksApi = {
   test: (id: string) => call<{ id: string }>("POST", `${w(id)}/test`, {}),
   deliveries: async (id: string) => (await call<{ deliveries: Delivery[] }>("GET", `${w(id)}/deliveries`)).deliveries,
 };
+
+/** The formats the minutes are downloaded in, the office's editable one first. */
+export const MINUTES_FORMATS = ["docx", "md"] as const;
+
+/** Where a room's minutes are downloaded from (a GET with the session cookie). */
+export const minutesUrl = (room: string, format: (typeof MINUTES_FORMATS)[number]) =>
+  `/api/v1/rooms/${encodeURIComponent(room)}/minutes?format=${format}`;

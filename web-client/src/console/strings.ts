@@ -241,6 +241,9 @@ const zh = {
   wh_status_delivered: "已送达",
   wh_status_failed: "失败（已停止重试）",
   wh_retryAt: "将于 {when} 重试",
+  mt_minutes: "会议纪要（由会议记录自动生成）：",
+  mt_minutes_docx: "下载 Word 版",
+  mt_minutes_md: "下载文本版",
   err_meeting_started: "会议已开始，不能再修改。可以复制会议准备下一次。",
   err_meeting_closed: "会议已结束。",
 };
@@ -485,6 +488,9 @@ const en: Record<ConsoleKey, string> = {
   wh_status_delivered: "Delivered",
   wh_status_failed: "Failed (no more retries)",
   wh_retryAt: "Retry at {when}",
+  mt_minutes: "Minutes (made from the meeting's record):",
+  mt_minutes_docx: "Download (Word)",
+  mt_minutes_md: "Download (text)",
   err_meeting_started: "The meeting has opened and can no longer be edited. Duplicate it to prepare the next one.",
   err_meeting_closed: "The meeting is closed.",
 };
