@@ -1232,6 +1232,46 @@ mod tests {
     }
 
     #[test]
+    fn participation_rules_come_from_a_file_or_are_built_in() {
+        let dir = temp_dir("rules");
+        let d = dir.to_str().unwrap();
+        assert_eq!(
+            resolve(&["--data-dir", d]).unwrap().participation_rules,
+            Rules::default()
+        );
+        let rules = dir.join("rules.toml");
+        fs::write(
+            &rules,
+            crate::participation::DEFAULT_RULES.replace("version = 1", "version = 3"),
+        )
+        .unwrap();
+        let r = rules.to_str().unwrap();
+        let c = resolve(&["--data-dir", d, "--participation-rules", r]).unwrap();
+        assert_eq!(c.participation_rules.version, 3);
+        // From the config file too, and for `yishi report` alone.
+        let file = dir.join("yishi.toml");
+        fs::write(&file, format!("participation_rules = {r:?}\n")).unwrap();
+        let f = file.to_str().unwrap();
+        let c = resolve(&["--data-dir", d, "--config", f]).unwrap();
+        assert_eq!(c.participation_rules.version, 3);
+        let cli = Cli::try_parse_from(["yishi", "--config", f]).unwrap();
+        assert_eq!(Config::resolve_rules(&cli.config).unwrap().version, 3);
+        // A bad file stops the start, naming itself.
+        fs::write(&rules, "version = 0\nname = \"x\"\n").unwrap();
+        let err = resolve(&["--data-dir", d, "--participation-rules", r]).unwrap_err();
+        assert!(matches!(err, ConfigError::Rules { .. }), "{err}");
+        assert!(err.to_string().contains("rules.toml"), "{err}");
+        let missing = dir.join("none.toml");
+        let err = resolve(&[
+            "--data-dir",
+            d,
+            "--participation-rules",
+            missing.to_str().unwrap(),
+        ]);
+        assert!(matches!(err, Err(ConfigError::Rules { .. })));
+    }
+
+    #[test]
     fn the_deployment_example_is_a_valid_config_file() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/yishi.toml");
         let file = read_file(&path).unwrap().serve;
