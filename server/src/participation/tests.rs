@@ -450,3 +450,49 @@ fn the_workbook_has_both_tables_and_what_it_covers_and_the_same_bytes_each_time(
     let about = book.worksheet_range("说明").unwrap();
     assert_eq!(about.get_value((2, 1)).unwrap().to_string(), "1");
 }
+
+#[test]
+fn voided_ballots_and_a_reset_poll_are_not_taking_part() {
+    let mut rules = Rules::default();
+    rules.poll.points = 1;
+    let host = crate::minutes::tests::host();
+    let entries = with_before_close(
+        true,
+        vec![
+            // 王委员's secret ballot never reached the box: voided, and not cast again.
+            (
+                400,
+                host.clone(),
+                EventBody::BallotsVoided {
+                    poll: yishi_protocol::PollId(1),
+                    electorate: yishi_protocol::Electorate::Binding,
+                    voters: vec![ParticipantId("m2".into())],
+                },
+            ),
+        ],
+    );
+    let report = build(&rules, &[held("r1", 0, entries)]);
+    assert_eq!(record(&report, "李委员").polls, 1);
+    assert_eq!(record(&report, "王委员").polls, 0);
+    assert!(
+        !record(&report, "王委员")
+            .lines
+            .iter()
+            .any(|l| l.kind == Kind::Poll)
+    );
+
+    // A reset discards every ballot: nobody took part in the poll as it stands.
+    let entries = with_before_close(
+        true,
+        vec![(
+            400,
+            host,
+            EventBody::PollReset {
+                poll: yishi_protocol::PollId(1),
+                reason: "表决器故障".into(),
+            },
+        )],
+    );
+    let report = build(&rules, &[held("r1", 0, entries)]);
+    assert!(report.members.iter().all(|m| m.polls == 0));
+}
