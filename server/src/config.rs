@@ -39,6 +39,7 @@ use crate::auth::{self, KeyError, Keys};
 use crate::bus::{BadNodeId, NodeId};
 use crate::hub::HubConfig;
 use crate::media::{DEFAULT_MAX_PEERS, MediaConfig, TurnConfig};
+use crate::participation::Rules;
 use crate::webhooks::WebhookConfig;
 
 /// How long TURN credentials handed to a client stay valid.
@@ -126,6 +127,16 @@ pub struct ConfigArgs {
         value_name = "KEY"
     )]
     pub admin_key: Option<String>,
+
+    /// Credit rules of participation records (履职积分规则), a TOML or JSON file (see
+    /// docs/participation.md) [default: the built-in version 1].
+    #[arg(
+        long,
+        env = "YISHI_PARTICIPATION_RULES",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub participation_rules: Option<PathBuf>,
 }
 
 /// Settings only `serve` reads; like [`ConfigArgs`], each is a flag, a variable and a key.
@@ -341,6 +352,8 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// How the livestream is encoded (the worker program, the video size).
     pub live: crate::live::LiveConfig,
+    /// The credit rules of participation records (履职档案).
+    pub participation_rules: Rules,
 }
 
 impl fmt::Debug for Config {
@@ -442,6 +455,8 @@ pub enum ConfigError {
     NodeId(#[from] BadNodeId),
     #[error("lease TTL must be between 1s and 1h")]
     LeaseTtl,
+    #[error("participation rules {path}: {message}")]
+    Rules { path: PathBuf, message: String },
 }
 
 /// The TOML file: the same keys as the flags (with `_` or `-`), nothing else.
@@ -723,7 +738,24 @@ impl Config {
                 None => WebhookConfig::default(),
             },
             live: crate::live::LiveConfig::default(),
+            participation_rules: read_rules(pick(
+                args.participation_rules.clone(),
+                f.participation_rules,
+            ))?,
         })
+    }
+
+    /// Only the participation rules (flag, environment, file, built-in), for `yishi
+    /// report`.
+    pub fn resolve_rules(args: &ConfigArgs) -> Result<Rules, ConfigError> {
+        if args.participation_rules.is_some() {
+            return read_rules(args.participation_rules.clone());
+        }
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        read_rules(file.common.participation_rules)
     }
 
     /// Only the database URL (flag, environment, file, default), for the subcommands that
@@ -778,6 +810,7 @@ impl Config {
             cluster: None,
             webhooks: WebhookConfig::default(),
             live: crate::live::LiveConfig::default(),
+            participation_rules: Rules::default(),
         }
     }
 
@@ -906,6 +939,21 @@ fn origin_of(url: &str) -> Option<String> {
         return None;
     }
     Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
+}
+
+/// The rules in the file at `path`, or the built-in ones.
+fn read_rules(path: Option<PathBuf>) -> Result<Rules, ConfigError> {
+    let Some(path) = path else {
+        return Ok(Rules::default());
+    };
+    let text = fs::read_to_string(&path).map_err(|e| ConfigError::Rules {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    Rules::parse(&text).map_err(|e| ConfigError::Rules {
+        path,
+        message: e.to_string(),
+    })
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -1181,6 +1229,46 @@ mod tests {
         let c = with(&["--trusted-proxies", "127.0.0.1, 10.0.0.0/8,::1"]).unwrap();
         let proxies: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
         assert_eq!(proxies, ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
+    }
+
+    #[test]
+    fn participation_rules_come_from_a_file_or_are_built_in() {
+        let dir = temp_dir("rules");
+        let d = dir.to_str().unwrap();
+        assert_eq!(
+            resolve(&["--data-dir", d]).unwrap().participation_rules,
+            Rules::default()
+        );
+        let rules = dir.join("rules.toml");
+        fs::write(
+            &rules,
+            crate::participation::DEFAULT_RULES.replace("version = 1", "version = 3"),
+        )
+        .unwrap();
+        let r = rules.to_str().unwrap();
+        let c = resolve(&["--data-dir", d, "--participation-rules", r]).unwrap();
+        assert_eq!(c.participation_rules.version, 3);
+        // From the config file too, and for `yishi report` alone.
+        let file = dir.join("yishi.toml");
+        fs::write(&file, format!("participation_rules = {r:?}\n")).unwrap();
+        let f = file.to_str().unwrap();
+        let c = resolve(&["--data-dir", d, "--config", f]).unwrap();
+        assert_eq!(c.participation_rules.version, 3);
+        let cli = Cli::try_parse_from(["yishi", "--config", f]).unwrap();
+        assert_eq!(Config::resolve_rules(&cli.config).unwrap().version, 3);
+        // A bad file stops the start, naming itself.
+        fs::write(&rules, "version = 0\nname = \"x\"\n").unwrap();
+        let err = resolve(&["--data-dir", d, "--participation-rules", r]).unwrap_err();
+        assert!(matches!(err, ConfigError::Rules { .. }), "{err}");
+        assert!(err.to_string().contains("rules.toml"), "{err}");
+        let missing = dir.join("none.toml");
+        let err = resolve(&[
+            "--data-dir",
+            d,
+            "--participation-rules",
+            missing.to_str().unwrap(),
+        ]);
+        assert!(matches!(err, Err(ConfigError::Rules { .. })));
     }
 
     #[test]

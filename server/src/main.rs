@@ -1,5 +1,5 @@
 //! The `yishi` binary: run the server, mint join links, manage rooms, check records,
-//! write minutes.
+//! write minutes and participation reports.
 //!
 //! Exit codes: 0 success; 1 a record that does not verify; 2 anything that could not be
 //! done (bad flags, unreadable file, store unreachable).
@@ -15,6 +15,8 @@ use tracing_subscriber::EnvFilter;
 use yishi::auth::{self, Claims};
 use yishi::config::{self, Config, ConfigArgs, ServeArgs};
 use yishi::minutes::{Minutes, to_docx, to_markdown};
+use yishi::participation::{Rules, Table};
+use yishi::reports;
 use yishi::room::{GENESIS, verify_chain};
 use yishi::staff::{self, StaffRole};
 use yishi::store::{NewRoom, RoomKind, Store};
@@ -50,6 +52,48 @@ enum Command {
     /// Staff accounts of the committee office (会务组) for the console.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Reports made from the records: participation records (履职档案).
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Each roster member's participation over a period, with credit points by the
+    /// rules of --participation-rules (default: the built-in version 1).
+    Participation(ParticipationArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ParticipationArgs {
+    /// First day, YYYY-MM-DD (Beijing time).
+    #[arg(long)]
+    from: String,
+    /// Last day, YYYY-MM-DD, included.
+    #[arg(long)]
+    to: String,
+    /// csv (one table) or xlsx (both tables and what the report covers).
+    #[arg(long, value_enum, default_value = "csv")]
+    format: ReportFormat,
+    /// For CSV: members (one row per member) or points (one row per point, with the
+    /// event it came from).
+    #[arg(long, value_enum, default_value = "members")]
+    table: ReportTable,
+    /// The file to write [default: standard output].
+    #[arg(short, long)]
+    output: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ReportFormat {
+    Csv,
+    Xlsx,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ReportTable {
+    Members,
+    Points,
 }
 
 #[derive(Debug, Subcommand)]
@@ -244,6 +288,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let database = Config::resolve_database(&cli.config)?;
             runtime()?.block_on(minutes(&database, &args))
         }
+        Command::Report(ReportCommand::Participation(args)) => {
+            let database = Config::resolve_database(&cli.config)?;
+            let rules = Config::resolve_rules(&cli.config)?;
+            runtime()?.block_on(participation(&database, &rules, &args))
+        }
         Command::Record(RecordCommand::Verify { source }) => {
             let path = Path::new(&source);
             if path.exists() {
@@ -378,6 +427,47 @@ async fn minutes(database: &str, args: &MinutesArgs) -> anyhow::Result<ExitCode>
             args.room
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `report participation`: the roster's participation records over a period, as the API
+/// serves them, to a file or standard output.
+async fn participation(
+    database: &str,
+    rules: &Rules,
+    args: &ParticipationArgs,
+) -> anyhow::Result<ExitCode> {
+    let period = reports::period(&args.from, &args.to)?;
+    let format = match args.format {
+        ReportFormat::Csv => reports::Format::Csv,
+        ReportFormat::Xlsx => reports::Format::Xlsx,
+    };
+    if format == reports::Format::Xlsx && args.output.is_none() && std::io::stdout().is_terminal() {
+        bail!("an .xlsx is binary: give -o FILE, or redirect standard output");
+    }
+    let table = match args.table {
+        ReportTable::Members => Table::Members,
+        ReportTable::Points => Table::Points,
+    };
+    let store = open_existing(database).await?;
+    let report = reports::participation(&store, rules, period).await?;
+    store.close().await;
+    let file = reports::render(&report, format, table).context("cannot write the workbook")?;
+    match &args.output {
+        Some(path) => std::fs::write(path, &file.bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&file.bytes)?;
+            out.flush()?;
+        }
+    }
+    eprintln!(
+        "{} members, {} meetings, rules: {}",
+        report.members.len(),
+        report.meetings.len(),
+        rules.label()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

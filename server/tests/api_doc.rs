@@ -81,6 +81,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/meetings/{id}/invitees/{who}"),
     ("POST", "/api/v1/meetings/{id}/invitees/{who}/reissue"),
     ("GET", "/api/v1/meetings/{id}/invitees/{who}/qr.svg"),
+    ("GET", "/api/v1/reports/participation"),
 ];
 
 #[tokio::test]

@@ -383,15 +383,24 @@ fn attachment(id: &str, title: &str, extension: &str) -> String {
             }
         })
         .collect();
+    disposition(
+        &format!("minutes-{ascii}.{extension}"),
+        &format!("{title}-会议纪要.{extension}"),
+    )
+}
+
+/// `Content-Disposition` of a file to download: `ascii` for old clients, and `name` in
+/// UTF-8 (RFC 6266), which browsers prefer.
+pub(super) fn disposition(ascii: &str, name: &str) -> String {
     let mut utf8 = String::new();
-    for b in format!("{title}-会议纪要.{extension}").bytes() {
+    for b in name.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             utf8.push(char::from(b));
         } else {
             utf8.push_str(&format!("%{b:02X}"));
         }
     }
-    format!("attachment; filename=\"minutes-{ascii}.{extension}\"; filename*=UTF-8''{utf8}")
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{utf8}")
 }
 
 /// The room as a host sees it now, for the reports.

@@ -7,6 +7,7 @@ mod demo;
 pub mod listen;
 mod live;
 mod meetings;
+mod reports;
 mod roster;
 mod web;
 mod webhooks;
@@ -213,6 +214,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1/staff", console::routes())
         .nest("/api/v1/roster", roster::routes())
         .nest("/api/v1/meetings", meetings::routes())
+        .nest("/api/v1/reports", reports::routes())
         .nest("/api/v1", admin::routes(state.clone()))
         .merge(live::routes())
         .fallback(get(web::file))

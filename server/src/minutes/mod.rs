@@ -28,7 +28,7 @@ use crate::room::{GENESIS, verify_chain};
 use crate::store::{RoomKind, StoredRoom};
 
 pub use docx::to_docx;
-pub use layout::{Block, layout};
+pub use layout::{Block, kind_name, layout};
 pub use markdown::to_markdown;
 
 /// The media type of the Markdown minutes.
@@ -51,6 +51,8 @@ pub struct Minutes {
     pub opened_at: Option<Millis>,
     /// The session closed, from the record or, failing that, from the store.
     pub closed_at: Option<Millis>,
+    /// The event that closed the session, if the record has it.
+    pub closed_seq: Option<Seq>,
     /// The host who opened the session (主持人).
     pub chair: Option<String>,
     /// Times the session was paused.
@@ -69,12 +71,16 @@ pub struct Minutes {
 /// Someone the record knows (the audience is counted, never recorded).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attendee {
+    /// Who this is in the record (for an invitee, the id their link was minted with).
+    pub id: ParticipantId,
     pub name: String,
     pub role: Role,
     pub sector: Option<String>,
     pub venue: Option<String>,
     pub first_joined_at: Millis,
     pub checked_in_at: Option<Millis>,
+    /// The event of that first check-in.
+    pub checked_in_seq: Option<Seq>,
     /// For a venue: the people in its hall at check-in.
     pub head_count: Option<u32>,
     /// Time connected, up to the close (or the last event).
@@ -101,7 +107,11 @@ pub struct AgendaEntry {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Speech {
     pub turn: TurnId,
+    /// The event that gave the floor (`turn_started`).
+    pub seq: Seq,
     /// The participant who had the floor.
+    pub participant: ParticipantId,
+    /// Their name.
     pub name: String,
     /// For a venue: the person there who spoke.
     pub speaker: Option<String>,
@@ -155,6 +165,11 @@ pub struct PollMinutes {
     /// Reasons of resets (ballots discarded, back to draft).
     pub resets: Vec<String>,
     pub published: bool,
+    /// Who took part in the binding electorate since the last reset (with the event of
+    /// their first ballot), never what they chose: the record says who voted even in a
+    /// secret poll. For participation records (履职档案); the minutes never print it
+    /// for a secret poll.
+    pub took_part: Vec<(ParticipantId, Seq)>,
 }
 
 impl PollMinutes {
@@ -175,6 +190,9 @@ pub struct NamedVote {
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuestionMinutes {
     pub id: QuestionId,
+    /// The event that asked it (`question_asked`).
+    pub seq: Seq,
+    pub author_id: ParticipantId,
     pub author: String,
     pub text: String,
     pub at: Millis,
@@ -243,6 +261,8 @@ struct PollFold {
     poll: Option<PollMinutes>,
     /// Named binding ballots since the last reset: voter → choice.
     ballots: BTreeMap<ParticipantId, Choice>,
+    /// Binding voters since the last reset, with the event of their first ballot.
+    voters: BTreeMap<ParticipantId, Seq>,
 }
 
 struct QuestionFold {
@@ -275,6 +295,7 @@ impl Minutes {
             check_in_at: None,
             opened_at: None,
             closed_at: None,
+            closed_seq: None,
             chair: None,
             pauses: 0,
             attendance: Vec::new(),
@@ -305,7 +326,10 @@ impl Minutes {
                         m.chair = event.actor.as_ref().map(|a| name_of(&people, a));
                     }
                     SessionState::Paused => m.pauses += 1,
-                    SessionState::Closed => m.closed_at = Some(at),
+                    SessionState::Closed => {
+                        m.closed_at = Some(at);
+                        m.closed_seq = Some(event.seq);
+                    }
                     _ => {}
                 },
                 EventBody::AgendaItemAdded { item } => m.agenda.push(AgendaEntry {
@@ -324,12 +348,14 @@ impl Minutes {
                         order.push(participant.id.clone());
                         Person {
                             attendee: Attendee {
+                                id: participant.id.clone(),
                                 name: participant.name.clone(),
                                 role: participant.role,
                                 sector: participant.sector.clone(),
                                 venue: participant.venue.clone(),
                                 first_joined_at: at,
                                 checked_in_at: None,
+                                checked_in_seq: None,
                                 head_count: None,
                                 present_ms: 0,
                             },
@@ -350,7 +376,10 @@ impl Minutes {
                     head_count,
                 } => {
                     if let Some(p) = people.get_mut(participant) {
-                        p.attendee.checked_in_at.get_or_insert(at);
+                        if p.attendee.checked_in_at.is_none() {
+                            p.attendee.checked_in_at = Some(at);
+                            p.attendee.checked_in_seq = Some(event.seq);
+                        }
                         if head_count.is_some() {
                             p.attendee.head_count = *head_count;
                         }
@@ -365,6 +394,8 @@ impl Minutes {
                     let speech_of = |t: &TurnId| turns.get(t).and_then(|&i| m.speeches.get(i));
                     let speech = Speech {
                         turn: turn.id,
+                        seq: event.seq,
+                        participant: turn.participant.clone(),
                         name: turn.name.clone(),
                         speaker: turn.speaker.clone(),
                         kind: turn.kind,
@@ -423,6 +454,7 @@ impl Minutes {
                         named: Vec::new(),
                         resets,
                         published: false,
+                        took_part: Vec::new(),
                     });
                 }
                 EventBody::PollOpened { poll, spec, .. } => {
@@ -433,6 +465,7 @@ impl Minutes {
                         .map(|p| p.resets.clone())
                         .unwrap_or_default();
                     fold.ballots.clear();
+                    fold.voters.clear();
                     fold.poll = Some(PollMinutes {
                         id: *poll,
                         question: spec.question.clone(),
@@ -449,19 +482,34 @@ impl Minutes {
                         named: Vec::new(),
                         resets,
                         published: false,
+                        took_part: Vec::new(),
                     });
                 }
                 EventBody::BallotCast {
                     poll,
                     electorate: Electorate::Binding,
                     voter,
-                    choice: Some(choice),
+                    choice,
                     ..
                 } => {
-                    // Only named polls carry a choice here; a secret ballot never does.
                     let fold = polls.entry(*poll).or_default();
-                    if fold.poll.as_ref().is_some_and(|p| !p.secret) {
+                    fold.voters.entry(voter.clone()).or_insert(event.seq);
+                    // Only named polls carry a choice here; a secret ballot never does.
+                    if let Some(choice) = choice
+                        && fold.poll.as_ref().is_some_and(|p| !p.secret)
+                    {
                         fold.ballots.insert(voter.clone(), choice.clone());
+                    }
+                }
+                EventBody::BallotsVoided {
+                    poll,
+                    electorate: Electorate::Binding,
+                    voters,
+                } => {
+                    // Their ballots never reached the box: they did not vote (yet).
+                    let fold = polls.entry(*poll).or_default();
+                    for voter in voters {
+                        fold.voters.remove(voter);
                     }
                 }
                 EventBody::PollClosed {
@@ -496,6 +544,7 @@ impl Minutes {
                 EventBody::PollReset { poll, reason } => {
                     let fold = polls.entry(*poll).or_default();
                     fold.ballots.clear();
+                    fold.voters.clear();
                     if let Some(p) = fold.poll.as_mut() {
                         p.resets.push(reason.clone());
                         p.opened_at = None;
@@ -538,6 +587,8 @@ impl Minutes {
                         QuestionFold {
                             question: QuestionMinutes {
                                 id: question.id,
+                                seq: event.seq,
+                                author_id: question.author.clone(),
                                 author: question.author_name.clone(),
                                 text: question.text.clone(),
                                 at: question.at,
@@ -618,7 +669,16 @@ impl Minutes {
                 m.attendance.push(p.attendee);
             }
         }
-        m.polls = polls.into_values().filter_map(|f| f.poll).collect();
+        m.polls = polls
+            .into_values()
+            .filter_map(|f| {
+                let mut poll = f.poll?;
+                let mut voters: Vec<_> = f.voters.into_iter().collect();
+                voters.sort_by_key(|(_, seq)| *seq);
+                poll.took_part = voters;
+                Some(poll)
+            })
+            .collect();
         m.moderation.comments_pending = comments
             .values()
             .filter(|s| **s == ItemStatus::Pending)
@@ -690,4 +750,4 @@ fn choice_label(choice: &Choice, labels: &[String]) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -12,27 +12,27 @@ use super::*;
 use crate::room::Chain;
 
 /// 2026-12-06 14:30 in Shanghai.
-const T0: u64 = 1_796_538_600_000;
+pub(crate) const T0: u64 = 1_796_538_600_000;
 
-fn at(seconds: u64) -> Millis {
+pub(crate) fn at(seconds: u64) -> Millis {
     Millis(T0 + seconds * 1000)
 }
 
-fn host() -> Participant {
+pub(crate) fn host() -> Participant {
     Participant::new("h1", "张主席", Role::Host)
 }
-fn li() -> Participant {
+pub(crate) fn li() -> Participant {
     Participant::new("m1", "李委员", Role::Member)
         .with_sector("经济界")
         .with_venue("主会场")
 }
-fn wang() -> Participant {
+pub(crate) fn wang() -> Participant {
     Participant::new("m2", "王委员", Role::Member).with_sector("教育界")
 }
-fn zhao() -> Participant {
+pub(crate) fn zhao() -> Participant {
     Participant::new("m3", "赵委员", Role::Member)
 }
-fn east() -> Participant {
+pub(crate) fn east() -> Participant {
     Participant::new("v1", "东区分会场", Role::Venue).with_venue("东区分会场")
 }
 
@@ -78,7 +78,7 @@ fn spec(secret: bool) -> PollSpec {
 
 /// A short meeting: check-in, a scheduled speech with an interjection, a poll (secret or
 /// named), a note, the close.
-fn meeting(secret: bool) -> Vec<RecordEntry> {
+pub(crate) fn meeting(secret: bool) -> Vec<RecordEntry> {
     let h = Some(host().id);
     let m1 = Some(li().id);
     let m2 = Some(wang().id);
@@ -296,7 +296,7 @@ fn meeting(secret: bool) -> Vec<RecordEntry> {
         .collect()
 }
 
-fn stored(entries: &[RecordEntry]) -> StoredRoom {
+pub(crate) fn stored(entries: &[RecordEntry]) -> StoredRoom {
     StoredRoom {
         id: "cppcc-test".into(),
         title: "关于老旧小区改造的远程协商会".into(),

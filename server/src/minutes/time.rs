@@ -64,6 +64,73 @@ pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (y, m, d)
 }
 
+/// The day, counted from 1970-01-01, of a proleptic Gregorian date (the inverse of
+/// [`civil_from_days`], after Howard Hinnant's `days_from_civil`).
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// A calendar date in Asia/Shanghai (`2026-12-06`), as periods of reports are given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LocalDate {
+    /// Days since 1970-01-01.
+    days: i64,
+}
+
+impl LocalDate {
+    /// `YYYY-MM-DD`, a real date; `None` for anything else.
+    pub fn parse(text: &str) -> Option<LocalDate> {
+        let mut parts = text.trim().splitn(3, '-');
+        let mut next = |len: usize| {
+            let part = parts.next()?;
+            (part.len() == len && part.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| part.parse::<i64>().ok())
+                .flatten()
+        };
+        let (y, m, d) = (next(4)?, next(2)?, next(2)?);
+        let days = days_from_civil(y, m, d);
+        // 2026-02-30 would come back as 2026-03-02: not a date.
+        (civil_from_days(days) == (y, m, d)).then_some(LocalDate { days })
+    }
+
+    /// Year, month and day.
+    pub fn ymd(self) -> (u16, u8, u8) {
+        let (y, m, d) = civil_from_days(self.days);
+        (
+            u16::try_from(y).unwrap_or(0),
+            u8::try_from(m).unwrap_or(1),
+            u8::try_from(d).unwrap_or(1),
+        )
+    }
+
+    /// The first instant of this day in Shanghai.
+    pub fn start(self) -> Millis {
+        let ms = self.days * 86_400_000 - SHANGHAI_OFFSET_MS;
+        Millis(u64::try_from(ms).unwrap_or(0))
+    }
+
+    /// The first instant of the next day in Shanghai.
+    pub fn end(self) -> Millis {
+        LocalDate {
+            days: self.days + 1,
+        }
+        .start()
+    }
+}
+
+impl std::fmt::Display for LocalDate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (y, m, d) = civil_from_days(self.days);
+        write!(f, "{y:04}-{m:02}-{d:02}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +145,31 @@ mod tests {
         assert_eq!(local_minute(Millis(1_709_222_400_000)), "2024-03-01 00:00");
         assert_eq!(local_date(Millis(0)), "1970-01-01");
         assert_eq!(local_time(Millis(0)), "08:00:00");
+    }
+
+    #[test]
+    fn local_dates_are_read_and_bound_days_in_shanghai() {
+        let day = LocalDate::parse("2026-12-06").unwrap();
+        assert_eq!(day.to_string(), "2026-12-06");
+        // 2026-12-06 00:00 in Shanghai is 2026-12-05 16:00 UTC.
+        assert_eq!(local_minute(day.start()), "2026-12-06 00:00");
+        assert_eq!(day.end().since(day.start()), 86_400_000);
+        assert_eq!(local_minute(day.end()), "2026-12-07 00:00");
+        assert_eq!(
+            LocalDate::parse("2024-02-29").map(|d| d.to_string()),
+            Some("2024-02-29".into())
+        );
+        for bad in [
+            "2026-02-30",
+            "2025-02-29",
+            "2026-13-01",
+            "2026-1-01",
+            "20261206",
+            "",
+            "x",
+        ] {
+            assert_eq!(LocalDate::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -1,11 +1,12 @@
 // The committee office's console: set a password from a one-time link, log in, then the
-// meetings (Meetings.tsx), the roster (Roster.tsx) and, for admins, the staff and the
-// webhooks (Webhooks.tsx).
+// meetings (Meetings.tsx), the roster (Roster.tsx), participation reports (Reports.tsx)
+// and, for admins, the staff and the webhooks (Webhooks.tsx).
 import { useEffect, useState } from "preact/hooks";
 import { lang, setLang } from "../i18n";
 import { api, type Me, type StaffAccount } from "./api";
 import { codeOf, Problem } from "./common";
 import { Meetings, useRoute } from "./Meetings";
+import { Reports } from "./Reports";
 import { Roster } from "./Roster";
 import { Webhooks } from "./Webhooks";
 import { ct } from "./strings";
@@ -154,11 +155,11 @@ function Login({ notice, onLogin }: { notice?: string; onLogin: (me: Me) => void
 }
 
 function Home({ me }: { me: Me }) {
-  const [tab, setTab] = useState<"meetings" | "roster" | "staff" | "webhooks">("meetings");
+  const [tab, setTab] = useState<"meetings" | "roster" | "reports" | "staff" | "webhooks">("meetings");
   const meetingRoute = useRoute();
   // The print sheet is a page of its own: no tabs above the cards.
   if (meetingRoute?.print) return <Meetings me={me} />;
-  const tabs = me.role === "admin" ? (["meetings", "roster", "staff", "webhooks"] as const) : (["meetings", "roster"] as const);
+  const tabs = me.role === "admin" ? (["meetings", "roster", "reports", "staff", "webhooks"] as const) : (["meetings", "roster", "reports"] as const);
   return (
     <>
       <nav class="c-tabs" role="tablist">
@@ -171,7 +172,7 @@ function Home({ me }: { me: Me }) {
           </button>
         ))}
       </nav>
-      {tab === "meetings" ? <Meetings me={me} /> : tab === "roster" ? <Roster /> : tab === "webhooks" ? <Webhooks /> : <Staff />}
+      {tab === "meetings" ? <Meetings me={me} /> : tab === "roster" ? <Roster /> : tab === "reports" ? <Reports /> : tab === "webhooks" ? <Webhooks /> : <Staff />}
     </>
   );
 }

@@ -130,6 +130,12 @@ export const api = {
 /** Where the roster's CSV export is downloaded from (a GET with the session cookie). */
 export const rosterExportUrl = "/api/v1/roster/export?format=csv";
 
+/** The participation records (履职档案) of a period (Beijing days, both included). */
+export function participationUrl(from: string, to: string, format: "csv" | "xlsx", table: "members" | "points"): string {
+  const q = new URLSearchParams({ from, to, format, table });
+  return `/api/v1/reports/participation?${q}`;
+}
+
 /** A join link for the room's host, named after the staff member who opens it. */
 export const hostLink = async (room: string, name: string): Promise<string> =>
   (await call<{ link: string }>("POST", `/rooms/${encodeURIComponent(room)}/tokens`, { role: "host", name, ttl_s: 12 * 3600 })).link;

@@ -1,0 +1,150 @@
+//! Reports for the committee office, made from the store: the one place that loads what
+//! a participation report (履职档案) needs (the roster, the period's closed meetings
+//! with their records and invitations) and renders it, so the API
+//! (`GET /api/v1/reports/participation`) and the command line (`yishi report
+//! participation`) give the same bytes. The reading itself is `crate::participation`,
+//! pure.
+
+use crate::minutes::time::LocalDate;
+use crate::participation::{
+    MeetingInput, Period, Report, Rules, Table, XLSX_MEDIA_TYPE, to_csv, to_xlsx,
+};
+use crate::store::{Store, StoreResult};
+
+/// The file formats of a participation report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Xlsx,
+}
+
+impl Format {
+    pub fn parse(text: &str) -> Option<Format> {
+        match text {
+            "csv" => Some(Format::Csv),
+            "xlsx" => Some(Format::Xlsx),
+            _ => None,
+        }
+    }
+}
+
+/// A report as a file to download or write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportFile {
+    pub media_type: &'static str,
+    /// An ASCII name: `participation-2026-01-01_2026-12-31.csv`.
+    pub ascii_name: String,
+    /// The name in Chinese: `履职档案-2026-01-01至2026-12-31.csv`.
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Why a period was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PeriodError {
+    #[error("{0} is not a date: give YYYY-MM-DD")]
+    NotADate(String),
+    #[error("the period ends ({to}) before it starts ({from})")]
+    Backwards { from: String, to: String },
+}
+
+/// The period from `from` to `to` (`YYYY-MM-DD`, both included).
+pub fn period(from: &str, to: &str) -> Result<Period, PeriodError> {
+    let date = |t: &str| LocalDate::parse(t).ok_or_else(|| PeriodError::NotADate(t.to_owned()));
+    let (from, to) = (date(from)?, date(to)?);
+    if to < from {
+        return Err(PeriodError::Backwards {
+            from: from.to_string(),
+            to: to.to_string(),
+        });
+    }
+    Ok(Period { from, to })
+}
+
+/// The participation records of the roster over `period`, from the store.
+pub async fn participation(store: &Store, rules: &Rules, period: Period) -> StoreResult<Report> {
+    let roster = store.list_members(None).await?;
+    // Only rooms that may have been held in the period: created before its end and
+    // closed after its start (the report reads only closed meetings).
+    let rooms: Vec<_> = store
+        .list_rooms()
+        .await?
+        .into_iter()
+        .filter(|r| {
+            r.created_at < period.to.end() && r.closed_at.is_some_and(|c| c >= period.from.start())
+        })
+        .collect();
+    let mut loaded = Vec::with_capacity(rooms.len());
+    for room in &rooms {
+        let entries = store.load(&room.id).await?.entries;
+        let invitees = store.invitees(&room.id).await?;
+        loaded.push((entries, invitees));
+    }
+    let inputs: Vec<MeetingInput<'_>> = rooms
+        .iter()
+        .zip(&loaded)
+        .map(|(room, (entries, invitees))| MeetingInput {
+            room,
+            entries,
+            invitees,
+        })
+        .collect();
+    Ok(Report::build(rules, period, &roster, &inputs))
+}
+
+/// A report as a file: CSV (one table) or XLSX (both tables and what it covers).
+pub fn render(
+    report: &Report,
+    format: Format,
+    table: Table,
+) -> Result<ReportFile, rust_xlsxwriter::XlsxError> {
+    let span = (report.period.from, report.period.to);
+    let (what, kind) = match table {
+        Table::Members => ("履职档案", "participation"),
+        Table::Points => ("积分明细", "participation-points"),
+    };
+    let (media_type, extension, bytes) = match format {
+        Format::Csv => (
+            "text/csv; charset=utf-8",
+            "csv",
+            to_csv(report, table).into_bytes(),
+        ),
+        Format::Xlsx => (XLSX_MEDIA_TYPE, "xlsx", to_xlsx(report)?),
+    };
+    let (ascii_name, name) = match format {
+        Format::Xlsx => (
+            format!("participation-{}_{}.xlsx", span.0, span.1),
+            format!("履职档案-{}至{}.xlsx", span.0, span.1),
+        ),
+        Format::Csv => (
+            format!("{kind}-{}_{}.{extension}", span.0, span.1),
+            format!("{what}-{}至{}.{extension}", span.0, span.1),
+        ),
+    };
+    Ok(ReportFile {
+        media_type,
+        ascii_name,
+        name,
+        bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_period_is_two_dates_in_order() {
+        let p = period("2026-01-01", "2026-12-31").unwrap();
+        assert_eq!(p.from.to_string(), "2026-01-01");
+        assert_eq!(
+            period("2026-01-01", "2026-13-01"),
+            Err(PeriodError::NotADate("2026-13-01".into()))
+        );
+        assert!(matches!(
+            period("2026-02-01", "2026-01-31"),
+            Err(PeriodError::Backwards { .. })
+        ));
+        assert!(period("2026-01-01", "2026-01-01").is_ok());
+    }
+}
