@@ -217,11 +217,26 @@ test("the meeting runs from the console's links (a speech, an interjection, a se
   const Z = zhang.page;
   const W = wang.page;
   await H.getByTestId("open-check-in").click();
-  for (const m of [Z, W]) {
+  const checkIn = async (m) => {
     await m.getByTestId("waiting-room").getByText("签到中").waitFor();
     await m.getByTestId("check-in").click();
     await m.getByTestId("checked-in").waitFor();
-  }
+  };
+  await checkIn(Z);
+  // The office sees attendance at a glance: one of the two members in, who is missing.
+  await clerk.reload();
+  const attendance = meetingPage.getByTestId("live-attendance");
+  await attendance.getByTestId("not-checked-in").filter({ hasText: "王五" }).waitFor();
+  assert.equal(await attendance.getByTestId("checked-in-count").innerText(), "1");
+  assert.match(await attendance.innerText(), /1\s*\/\s*2\s*已签到 \/ 应到/);
+  assert.doesNotMatch(await attendance.getByTestId("not-checked-in").innerText(), /张三|李四/);
+  await attendance.scrollIntoViewIfNeeded();
+  await shot(clerk, "meeting-live-attendance-1366");
+  await accessible(clerk, "a live meeting's attendance");
+  await checkIn(W);
+  // Updated without a reload.
+  await attendance.getByTestId("all-checked-in").waitFor({ timeout: 15_000 });
+  assert.equal(await attendance.getByTestId("checked-in-count").innerText(), "2");
   await H.getByTestId("start-session").click();
   await Z.getByTestId("session-badge").filter({ hasText: "进行中" }).waitFor();
 

@@ -23,6 +23,7 @@ import {
   type VenueEntry,
 } from "./api";
 import { codeOf, Problem } from "./common";
+import { LiveAttendance } from "./LiveAttendance";
 import { ct } from "./strings";
 
 const ROLES: InviteRole[] = ["member", "respondent", "host", "recorder", "venue"];
@@ -504,6 +505,7 @@ function MeetingPage({ id }: { id: string }) {
           <Details m={m} />
         )}
       </section>
+      {m.status === "live" ? <LiveAttendance room={m.id} invitees={invitees} /> : null}
       <Invitees m={m} setM={setM} onNotice={setNotice} copied={copied} />
       {m.audience_link ? (
         <section class="c-card" aria-labelledby="audience-h">

@@ -1,5 +1,6 @@
 // The console's calls to the server's API with the staff session's cookie; changes carry
 // the session's CSRF token. Errors come back as their code (never the server's message).
+import type { Attendance } from "../protocol/Attendance";
 
 export interface Me {
   name: string;
@@ -218,6 +219,8 @@ export const meetingsApi = {
   reissue: (id: string, who: number) => call<Invitee>("POST", `${m(id)}/invitees/${who}/reissue`, {}),
   remove: (id: string, who: number) => call<void>("DELETE", `${m(id)}/invitees/${who}`),
   host: async (id: string) => (await call<{ link: string }>("POST", `${m(id)}/host`, {})).link,
+  /** Who is in the room now and who checked in, as its host sees it. */
+  attendance: async (id: string) => (await call<{ attendance: Attendance[] }>("GET", `/rooms/${encodeURIComponent(id)}/attendance`)).attendance,
 };
 
 /** A webhook subscription; `secret` only in the answer that created it. */
