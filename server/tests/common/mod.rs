@@ -393,3 +393,48 @@ async fn next_message(ws: &mut Ws) -> Option<ServerMessage> {
         }
     }
 }
+
+/// A staff member's logged-in session: its cookie (`name=value`) and CSRF token. The
+/// account is added, its password set through its one-time link, and logged in.
+pub struct StaffSession {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+pub async fn staff_session(
+    server: &TestServer,
+    name: &str,
+    role: yishi::staff::StaffRole,
+) -> StaffSession {
+    let password = "一把足够长的钥匙123";
+    let secret = yishi::staff::invite(&server.state.store, name, role, now().0 as i64)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let r = http
+        .post(server.url("/api/v1/staff/password"))
+        .json(&serde_json::json!({ "token": secret, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NO_CONTENT);
+    let r = http
+        .post(server.url("/api/v1/staff/login"))
+        .json(&serde_json::json!({ "name": name, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let cookie = r.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let body: serde_json::Value = r.json().await.unwrap();
+    StaffSession {
+        cookie,
+        csrf: body["csrf"].as_str().unwrap().to_owned(),
+    }
+}
