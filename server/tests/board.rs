@@ -286,6 +286,41 @@ async fn the_board_from_submission_to_outcome(server: &TestServer) -> (String, u
     let (_, found) = get(server, None, "/api/v1/board/topics?q=停车&stage=collecting").await;
     assert_eq!(found["total"], 0, "search and filters together");
 
+    // Followers' notices are webhook events too, read from the board's record.
+    let webhook = yishi::store::Webhook {
+        id: "wh_board".into(),
+        url: "http://127.0.0.1:9/hooks".into(),
+        types: vec!["board.progress".into(), "board.stage_advanced".into()],
+        secret: yishi::webhooks::new_secret(),
+        enabled: true,
+        created_by: "admin".into(),
+        created_at: 0,
+    };
+    server.state.store.create_webhook(&webhook).await.unwrap();
+    for _ in 0..2 {
+        yishi::webhooks::scan(&server.state.store, "http://yishi.test")
+            .await
+            .unwrap();
+    }
+    let log = server
+        .state
+        .store
+        .delivery_log("wh_board", 100)
+        .await
+        .unwrap();
+    let mut kinds: Vec<&str> = log.iter().map(|d| d.kind.as_str()).collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "board.progress",
+            "board.stage_advanced",
+            "board.stage_advanced"
+        ],
+        "once each"
+    );
+    assert!(log.iter().all(|d| d.id.starts_with("board:")));
+
     // The audit log has the staff's board actions.
     let log = server.state.store.audit_log().await.unwrap();
     assert!(
