@@ -278,7 +278,7 @@ async fn scan_board(store: &Store, public_url: &str, webhook: &Webhook) -> Store
             .filter_map(|entry| {
                 let event = &entry.event;
                 let kind = format!("board.{}", crate::board::notice_kind(&event.body)?.as_str());
-                if !webhook.types.iter().any(|t| *t == kind) {
+                if !webhook.types.contains(&kind) {
                     return None;
                 }
                 let mut data = serde_json::to_value(&event.body).unwrap_or_default();

@@ -220,12 +220,55 @@ async fn the_board_from_submission_to_outcome(server: &TestServer) -> (String, u
 
     // Workflow, consultation, opinion, outcome.
     staff_ok(server, &clerk, json!({ "type": "advance_stage", "topic": topic, "to": "selecting", "note": "列入本季度协商遴选" })).await;
+    let (status, _) = staff(
+        server,
+        &clerk,
+        json!({ "type": "select_into_meeting", "topic": topic, "meeting": "no-such-meeting" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    server.create_room("m2027-1", "停车问题远程协商会").await;
+    let prepared = yishi::store::MeetingDetails {
+        starts_at: 0,
+        ends_at: 3_600_000,
+        place: "主会场".into(),
+        description: String::new(),
+        agenda: vec![yishi::store::AgendaEntry {
+            title: "开场".into(),
+            limit_s: 0,
+        }],
+        venues: Vec::new(),
+    };
+    server
+        .state
+        .store
+        .create_meeting("m2027-1", &prepared, None, 0)
+        .await
+        .unwrap();
     staff_ok(
         server,
         &clerk,
         json!({ "type": "select_into_meeting", "topic": topic, "meeting": "m2027-1" }),
     )
     .await;
+    let meeting = server
+        .state
+        .store
+        .meeting("m2027-1")
+        .await
+        .unwrap()
+        .unwrap();
+    let items: Vec<&str> = meeting
+        .details
+        .agenda
+        .iter()
+        .map(|a| a.title.as_str())
+        .collect();
+    assert_eq!(
+        items,
+        ["开场", "议题：小区停车难"],
+        "an agenda item per topic"
+    );
     staff_ok(
         server,
         &clerk,

@@ -529,7 +529,12 @@ async fn a_receiver_that_is_down_shows_in_the_log_and_the_api_checks_its_input()
         created["types"].as_array().unwrap().len(),
         yishi::webhooks::EVENT_TYPES.len()
     );
-    assert!(created["types"].as_array().unwrap().contains(&json!("board.progress")));
+    assert!(
+        created["types"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("board.progress"))
+    );
     let audit = server.state.store.audit_log().await.unwrap();
     assert!(
         audit

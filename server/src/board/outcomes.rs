@@ -25,13 +25,13 @@ impl Board {
                 "an outcome is created from a recorded consultation opinion",
             );
         }
-        if let Some(parent) = c.parent {
-            if self.outcome(parent)?.outcome.topic != c.topic {
-                return reject(
-                    ErrorCode::InvalidArgument,
-                    "a parent outcome belongs to the same topic",
-                );
-            }
+        if let Some(parent) = c.parent
+            && self.outcome(parent)?.outcome.topic != c.topic
+        {
+            return reject(
+                ErrorCode::InvalidArgument,
+                "a parent outcome belongs to the same topic",
+            );
         }
         for day in [&c.due, &c.review].into_iter().flatten() {
             if !day.is_valid() {

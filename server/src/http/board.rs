@@ -39,7 +39,7 @@ use crate::board::{
 };
 use crate::hub::now;
 use crate::staff::StaffRole;
-use crate::store::{SearchDoc, Store, StoreError, StoreResult};
+use crate::store::{AgendaEntry, SearchDoc, Store, StoreError, StoreResult};
 
 /// The cookie that holds a resident's board token.
 pub const RESIDENT_COOKIE: &str = "yishi_resident";
@@ -440,6 +440,15 @@ async fn staff_command(
             StaffRole::Clerk
         },
     };
+    if let Command::SelectIntoMeeting(c) = &command
+        && state.store.room(c.meeting.trim()).await?.is_none()
+    {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no meeting {}", c.meeting),
+        ));
+    }
     let events = state.board.apply(&state.store, &actor, &command).await?;
     who.audit(
         &state,
@@ -447,7 +456,42 @@ async fn staff_command(
         &target(&command),
     )
     .await?;
+    if let Command::SelectIntoMeeting(c) = &command {
+        add_agenda_item(&state, c.meeting.trim(), c.topic).await?;
+    }
     Ok(Json(answer(&events)))
+}
+
+/// A topic selected into a meeting prepared in the console becomes one of its agenda
+/// items (议程), unless the agenda has it already. A meeting without a preparation (a
+/// room made through the admin API) keeps its agenda in the room only.
+async fn add_agenda_item(state: &AppState, meeting: &str, topic: TopicId) -> Result<(), ApiError> {
+    let (Some(mut prepared), Some(room)) = (
+        state.store.meeting(meeting).await?,
+        state.store.room(meeting).await?,
+    ) else {
+        return Ok(());
+    };
+    let Some(title) = state
+        .board
+        .read(|b| b.topic_page(topic).map(|p| p.title))
+        .await
+    else {
+        return Ok(());
+    };
+    let item = format!("议题：{title}");
+    if prepared.details.agenda.iter().any(|a| a.title == item) {
+        return Ok(());
+    }
+    prepared.details.agenda.push(AgendaEntry {
+        title: item,
+        limit_s: 0,
+    });
+    state
+        .store
+        .update_meeting(meeting, &room.title, &prepared.details, now().0 as i64)
+        .await?;
+    Ok(())
 }
 
 /// What a command names, for the audit log: `topic 3`, `comment 7`, `outcome 2`.
