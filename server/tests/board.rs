@@ -495,3 +495,54 @@ async fn a_platform_token_makes_a_verified_member_and_a_forged_one_is_refused() 
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// Two servers on one store (as two nodes of a cluster share PostgreSQL): what one
+/// writes, the other shows within seconds and builds on; the record stays one chain.
+#[tokio::test]
+async fn two_servers_on_one_store_share_the_board() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(Backend::Sqlite, dir.path()).await;
+    let a = TestServer::start_on(
+        database.clone(),
+        tempfile::tempdir().unwrap(),
+        HubConfig::default(),
+    )
+    .await;
+    let keys = a.state.config.token_keys.clone();
+    let b = TestServer::start_configured(
+        database,
+        tempfile::tempdir().unwrap(),
+        HubConfig::default(),
+        |c| {
+            c.token_keys = keys;
+        },
+    )
+    .await;
+    let me = resident(&a, "居民").await;
+    let topic = topic_id(&ok(&a, &me, submit("小区停车难", "停车位不足")).await);
+    // B has not seen the topic yet, or has: either way its commit must continue A's record.
+    let clerk = staff_session(&b, "clerk", StaffRole::Clerk).await;
+    publish(&b, &clerk, topic).await;
+    // A shows B's publication within a few seconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, _) = get(&a, None, &format!("/api/v1/board/topics/{topic}")).await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "A never saw B's publication"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    ok(
+        &a,
+        &me,
+        json!({ "type": "post_comment", "topic": topic, "text": "谢谢" }),
+    )
+    .await;
+    let record = a.state.store.board_load().await.unwrap();
+    assert_eq!(record.len(), 3, "submitted, published, commented");
+    assert!(yishi::board::verify_chain(&record).is_ok());
+}

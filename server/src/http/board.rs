@@ -124,9 +124,10 @@ impl BoardHost {
         })
     }
 
-    /// Decide `command`, commit its events and index changes, then show them. Another
-    /// writer on the same store (a second node) makes the commit conflict: the board
-    /// catches up from the store and decides again, once.
+    /// Decide `command` on the latest board, commit its events and index changes, then
+    /// show them. Another writer on the same store (a second node) that commits between
+    /// the catch-up and the commit makes it conflict: the board catches up again and
+    /// decides again, once.
     pub async fn apply(
         &self,
         store: &Store,
@@ -134,6 +135,11 @@ impl BoardHost {
         command: &Command,
     ) -> Result<Vec<Event>, BoardError> {
         let mut live = self.live.lock().await;
+        // Decide on the latest board: another server may have appended since (one
+        // look-up by primary key, empty nearly always).
+        catch_up(&mut live, store)
+            .await
+            .map_err(BoardError::Store)?;
         for attempt in 0..2 {
             let mut next = live.board.clone();
             let events = next
@@ -166,16 +172,9 @@ impl BoardHost {
                     | StoreError::OutOfOrder { .. }
                     | StoreError::BrokenLink { .. },
                 ) if attempt == 0 => {
-                    let tail = store
-                        .board_entries_since(live.board.seq(), u32::MAX)
+                    catch_up(&mut live, store)
                         .await
                         .map_err(BoardError::Store)?;
-                    for entry in &tail {
-                        live.board.fold(&entry.event);
-                    }
-                    if let Some(last) = tail.last() {
-                        live.chain = Chain::resume(&last.hash).unwrap_or_default();
-                    }
                 }
                 Err(e) => return Err(BoardError::Store(e)),
             }
@@ -187,6 +186,55 @@ impl BoardHost {
     pub async fn read<T>(&self, f: impl FnOnce(&Board) -> T) -> T {
         f(&self.live.lock().await.board)
     }
+
+    /// Keep the board up to date and the limiters small, as long as the runtime runs:
+    /// another server on the same store (a node of a cluster) may append to the board,
+    /// and this one folds what it wrote every [`CATCH_UP`]; the rate limiters forget
+    /// identities and addresses that have been quiet for a minute.
+    pub fn spawn_upkeep(self: std::sync::Arc<Self>, store: Store) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CATCH_UP);
+            let mut ticks = 0u32;
+            loop {
+                tick.tick().await;
+                if let Err(e) = catch_up(&mut *self.live.lock().await, &store).await {
+                    tracing::warn!(error = %e, "board: reading the store's record failed");
+                }
+                ticks = ticks.wrapping_add(1);
+                if ticks % 30 == 0 {
+                    self.identities.retain_recent();
+                    self.addresses.retain_recent();
+                }
+            }
+        });
+    }
+}
+
+/// How often a server folds what others appended to the board.
+const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Fold the entries the store has after the board's last one (written by another
+/// server on the same store), checking that they continue its chain.
+async fn catch_up(live: &mut Live, store: &Store) -> StoreResult<()> {
+    let tail = store
+        .board_entries_since(live.board.seq(), u32::MAX)
+        .await?;
+    let mut chain = live.chain.clone();
+    for entry in &tail {
+        if entry.prev != chain.head() || chain.clone().seal(entry.event.clone()).hash != entry.hash
+        {
+            return Err(StoreError::Corrupt(format!(
+                "the board's record breaks at entry {}",
+                entry.event.seq
+            )));
+        }
+        chain = Chain::resume(&entry.hash).unwrap_or_default();
+    }
+    for entry in &tail {
+        live.board.fold(&entry.event);
+    }
+    live.chain = chain;
+    Ok(())
 }
 
 pub fn routes() -> Router<AppState> {

@@ -122,6 +122,7 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
     )
     .await?;
     let board = Arc::new(board::BoardHost::load(&store).await?);
+    board.clone().spawn_upkeep(store.clone());
     let state = AppState {
         hub,
         store,
