@@ -201,7 +201,7 @@ impl BoardHost {
                     tracing::warn!(error = %e, "board: reading the store's record failed");
                 }
                 ticks = ticks.wrapping_add(1);
-                if ticks % 30 == 0 {
+                if ticks.is_multiple_of(30) {
                     self.identities.retain_recent();
                     self.addresses.retain_recent();
                 }
