@@ -28,7 +28,7 @@ use yishi_protocol::{EventBody, RecordEntry, SessionState};
 
 use crate::hub::now;
 use crate::store::{
-    AttemptOutcome, DueDelivery, NewDelivery, Store, StoreResult, StoredRoom, Webhook,
+    AttemptOutcome, BOARD_CURSOR, DueDelivery, NewDelivery, Store, StoreResult, StoredRoom, Webhook,
 };
 
 /// A meeting's session started (its first `in_session`; resuming after a pause is not).
@@ -42,12 +42,23 @@ pub const MEMBER_CHECKED_IN: &str = "member.checked_in";
 /// Sent by "send test" only; not subscribed to.
 pub const WEBHOOK_TEST: &str = "webhook.test";
 
-/// The event types a subscription may ask for.
+/// The event types a subscription may ask for. The board's (码上议事): a topic was
+/// published, merged, moved on in its workflow, got an official answer or its
+/// consultation opinion; an outcome was created, reported on or reviewed — one type per
+/// notice kind, `board.` and [`crate::board::NoticeKind::as_str`].
 pub const EVENT_TYPES: &[&str] = &[
     MEETING_OPENED,
     MEETING_CLOSED,
     MINUTES_READY,
     MEMBER_CHECKED_IN,
+    "board.published",
+    "board.merged",
+    "board.stage_advanced",
+    "board.official_answer",
+    "board.opinion",
+    "board.outcome_created",
+    "board.progress",
+    "board.reviewed",
 ];
 
 /// The prefix of a signing secret.
@@ -206,6 +217,7 @@ pub async fn scan(store: &Store, public_url: &str) -> StoreResult<()> {
 
 /// Enqueue what the record gives one subscription after its cursors.
 async fn scan_webhook(store: &Store, public_url: &str, webhook: &Webhook) -> StoreResult<()> {
+    scan_board(store, public_url, webhook).await?;
     for (room_id, mut cursor) in store.webhook_backlog(&webhook.id).await? {
         let Some(room) = store.room(&room_id).await? else {
             continue;
@@ -239,6 +251,53 @@ async fn scan_webhook(store: &Store, public_url: &str, webhook: &Webhook) -> Sto
         }
     }
     Ok(())
+}
+
+/// Enqueue what the board's record gives one subscription after its cursor (kept under
+/// [`BOARD_CURSOR`]): one message per event that gives followers a notice.
+async fn scan_board(store: &Store, public_url: &str, webhook: &Webhook) -> StoreResult<()> {
+    let mut cursor = store.webhook_cursor(&webhook.id, BOARD_CURSOR).await?;
+    loop {
+        let entries = store.board_entries_since(cursor, SCAN_BATCH).await?;
+        let Some(last) = entries.last() else {
+            return Ok(());
+        };
+        let through = last.event.seq;
+        let deliveries: Vec<NewDelivery> = entries
+            .iter()
+            .filter_map(|entry| {
+                let event = &entry.event;
+                let kind = format!("board.{}", crate::board::notice_kind(&event.body)?.as_str());
+                if !webhook.types.contains(&kind) {
+                    return None;
+                }
+                let mut data = serde_json::to_value(&event.body).unwrap_or_default();
+                if let Some(topic) = data.get("topic").and_then(Value::as_u64) {
+                    data["topic_url"] = json!(format!("{public_url}/api/v1/board/topics/{topic}"));
+                }
+                data["seq"] = json!(event.seq);
+                Some(NewDelivery {
+                    id: format!("board:{}:{kind}", event.seq),
+                    payload: body(&kind, event.at.0, data),
+                    kind,
+                })
+            })
+            .collect();
+        store
+            .enqueue_webhook(
+                &webhook.id,
+                BOARD_CURSOR,
+                through.try_into().unwrap_or(u32::MAX),
+                &deliveries,
+                now_ms(),
+            )
+            .await?;
+        metrics::counter!("yishi_webhook_enqueued_total").increment(deliveries.len() as u64);
+        cursor = through;
+        if entries.len() < SCAN_BATCH as usize {
+            return Ok(());
+        }
+    }
 }
 
 /// The deliveries one record entry gives a subscription; `None` to stop before it for

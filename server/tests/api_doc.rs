@@ -82,6 +82,15 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/meetings/{id}/invitees/{who}/reissue"),
     ("GET", "/api/v1/meetings/{id}/invitees/{who}/qr.svg"),
     ("GET", "/api/v1/reports/participation"),
+    ("GET", "/api/v1/board/topics"),
+    ("GET", "/api/v1/board/topics/{id}"),
+    ("POST", "/api/v1/board/identity"),
+    ("POST", "/api/v1/board/commands"),
+    ("GET", "/api/v1/board/feed"),
+    ("POST", "/api/v1/board/staff/commands"),
+    ("GET", "/api/v1/board/staff/queue"),
+    ("GET", "/api/v1/board/staff/shortlist"),
+    ("GET", "/api/v1/board/staff/review"),
 ];
 
 #[tokio::test]

@@ -508,7 +508,17 @@ async fn a_receiver_that_is_down_shows_in_the_log_and_the_api_checks_its_input()
     assert_eq!(r.status(), StatusCode::CREATED);
     let created: Value = r.json().await.unwrap();
     assert_eq!(created["created_by"], "王秘书");
-    assert_eq!(created["types"].as_array().unwrap().len(), 4);
+    // No types given: every type, the board's included.
+    assert_eq!(
+        created["types"].as_array().unwrap().len(),
+        yishi::webhooks::EVENT_TYPES.len()
+    );
+    assert!(
+        created["types"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("board.progress"))
+    );
     let audit = server.state.store.audit_log().await.unwrap();
     assert!(
         audit

@@ -2,6 +2,7 @@
 //! Prometheus metrics, and the web client. Every response carries security headers.
 
 mod admin;
+pub mod board;
 mod console;
 mod demo;
 pub mod listen;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub logins: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     /// The rooms' livestreams (HLS of the stage, see `live/`).
     pub live: crate::live::Livestreams,
+    /// The board (码上议事), replayed from the store at start.
+    pub board: Arc<board::BoardHost>,
 }
 
 /// Open the store, restore the rooms and build the state the routes share.
@@ -119,9 +122,12 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
         cluster,
     )
     .await?;
+    let board = Arc::new(board::BoardHost::load(&store).await?);
+    board.clone().spawn_upkeep(store.clone());
     let state = AppState {
         hub,
         store,
+        board,
         config: Arc::new(config),
         metrics,
         logins: Arc::new(RateLimiter::keyed(LOGIN_QUOTA)),
@@ -215,6 +221,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1/roster", roster::routes())
         .nest("/api/v1/meetings", meetings::routes())
         .nest("/api/v1/reports", reports::routes())
+        .nest("/api/v1/board", board::routes())
         .nest("/api/v1", admin::routes(state.clone()))
         .merge(live::routes())
         .fallback(get(web::file))

@@ -207,9 +207,11 @@ macro_rules! with_pool {
     };
 }
 
+mod board;
 mod meetings;
 mod roster;
 mod staff;
+pub use board::{BOARD_CURSOR, SearchDoc};
 pub use meetings::{AgendaEntry, Invitee, MeetingDetails, StoredMeeting, VenueEntry};
 pub use roster::{Imported, Member, MemberInput};
 pub use staff::{AuditEntry, StaffAccount, TokenPurpose};

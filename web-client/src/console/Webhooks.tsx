@@ -8,13 +8,34 @@ import { codeOf, Problem } from "./common";
 import { ct, type ConsoleKey } from "./strings";
 
 /** The event types an address can receive, in the order the form lists them. */
-const TYPES = ["meeting.opened", "meeting.closed", "minutes.ready", "member.checked_in"] as const;
+const TYPES = [
+  "meeting.opened",
+  "meeting.closed",
+  "minutes.ready",
+  "member.checked_in",
+  "board.published",
+  "board.merged",
+  "board.stage_advanced",
+  "board.official_answer",
+  "board.opinion",
+  "board.outcome_created",
+  "board.progress",
+  "board.reviewed",
+] as const;
 
 const TYPE_TEXT: Record<string, ConsoleKey> = {
   "meeting.opened": "wh_t_meeting_opened",
   "meeting.closed": "wh_t_meeting_closed",
   "minutes.ready": "wh_t_minutes_ready",
   "member.checked_in": "wh_t_member_checked_in",
+  "board.published": "wh_t_board_published",
+  "board.merged": "wh_t_board_merged",
+  "board.stage_advanced": "wh_t_board_stage_advanced",
+  "board.official_answer": "wh_t_board_official_answer",
+  "board.opinion": "wh_t_board_opinion",
+  "board.outcome_created": "wh_t_board_outcome_created",
+  "board.progress": "wh_t_board_progress",
+  "board.reviewed": "wh_t_board_reviewed",
   "webhook.test": "wh_t_webhook_test",
 };
 

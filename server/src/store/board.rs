@@ -1,0 +1,227 @@
+//! The board's record and search index in the store (migration 0008): one hash-chained
+//! record, appended in one transaction that checks it continues the stored head (so a
+//! second writer with a stale board gets [`StoreError::Conflict`] and nothing is
+//! written), and the search index of public topics updated in that same transaction, so
+//! the index never shows a topic the record has not committed.
+
+use sqlx::Row;
+
+use super::{
+    Backend, Pool, Store, StoreError, StoreResult, corrupt, is_unique_violation, millis_in,
+    millis_out,
+};
+use crate::board::{BoardEntry, Event, TopicId};
+use crate::room::GENESIS;
+
+/// A change to the search index: a topic's public text, or its removal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchDoc {
+    pub topic: TopicId,
+    /// Title and text while the topic is public; `None` takes it out of the index.
+    pub text: Option<(String, String)>,
+}
+
+/// The webhook cursor key of the board's record (room ids never contain `~`).
+pub const BOARD_CURSOR: &str = "~board";
+
+/// Terms searched at most.
+const MAX_TERMS: usize = 8;
+
+fn entry_from(
+    seq: i64,
+    at: i64,
+    actor: String,
+    body: String,
+    prev: String,
+    hash: String,
+) -> StoreResult<BoardEntry> {
+    let seq = u64::try_from(seq).map_err(|_| corrupt("board_events.seq", seq))?;
+    Ok(BoardEntry {
+        event: Event {
+            seq,
+            at: millis_out(at)?,
+            actor: serde_json::from_str(&actor)?,
+            body: serde_json::from_str(&body)?,
+        },
+        prev,
+        hash,
+    })
+}
+
+const SELECT: &str = "SELECT seq, at, actor, body, prev, hash FROM board_events";
+
+impl Store {
+    /// The board's whole record, in order.
+    pub async fn board_load(&self) -> StoreResult<Vec<BoardEntry>> {
+        self.board_entries_since(0, u32::MAX).await
+    }
+
+    /// At most `limit` entries after sequence number `after`, in order.
+    pub async fn board_entries_since(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<BoardEntry>> {
+        let after = i64::try_from(after).map_err(|_| StoreError::OutOfRange("board seq"))?;
+        with_pool!(self, |pool| {
+            let rows = sqlx::query(&format!("{SELECT} WHERE seq > $1 ORDER BY seq LIMIT $2"))
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    entry_from(
+                        row.try_get(0)?,
+                        row.try_get(1)?,
+                        row.try_get(2)?,
+                        row.try_get(3)?,
+                        row.try_get(4)?,
+                        row.try_get(5)?,
+                    )
+                })
+                .collect()
+        })
+    }
+
+    /// Append entries that continue the board's record, and apply `docs` to the search
+    /// index, in one transaction. Refused with [`StoreError::OutOfOrder`] or
+    /// [`StoreError::BrokenLink`] if the first entry does not continue the stored head,
+    /// and [`StoreError::Conflict`] if another writer got there in between.
+    pub async fn board_append(
+        &self,
+        entries: &[BoardEntry],
+        docs: &[SearchDoc],
+    ) -> StoreResult<()> {
+        if entries.is_empty() && docs.is_empty() {
+            return Ok(());
+        }
+        let mut rows = Vec::with_capacity(entries.len());
+        for e in entries {
+            rows.push((
+                i64::try_from(e.event.seq).map_err(|_| StoreError::OutOfRange("board seq"))?,
+                millis_in(e.event.at)?,
+                serde_json::to_string(&e.event.actor)?,
+                serde_json::to_string(&e.event.body)?,
+            ));
+        }
+        let result = with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let head = sqlx::query("SELECT seq, hash FROM board_events ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+            let (mut seq, mut hash) = match head {
+                Some(row) => (row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?),
+                None => (0, GENESIS.to_owned()),
+            };
+            for (e, (row_seq, at, actor, body)) in entries.iter().zip(&rows) {
+                if *row_seq != seq + 1 {
+                    return Err(StoreError::OutOfOrder {
+                        room: BOARD_CURSOR.to_owned(),
+                        expected: u32::try_from(seq + 1).unwrap_or(u32::MAX),
+                        found: u32::try_from(*row_seq).unwrap_or(u32::MAX),
+                    });
+                }
+                if e.prev != hash {
+                    return Err(StoreError::BrokenLink {
+                        room: BOARD_CURSOR.to_owned(),
+                        seq: u32::try_from(*row_seq).unwrap_or(u32::MAX),
+                    });
+                }
+                sqlx::query(
+                    "INSERT INTO board_events (seq, at, actor, body, prev, hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(*row_seq)
+                .bind(*at)
+                .bind(actor.as_str())
+                .bind(body.as_str())
+                .bind(e.prev.as_str())
+                .bind(e.hash.as_str())
+                .execute(&mut *tx)
+                .await?;
+                seq = *row_seq;
+                hash.clone_from(&e.hash);
+            }
+            for doc in docs {
+                let id = i64::from(doc.topic.0);
+                sqlx::query("DELETE FROM board_search WHERE rowid = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some((title, body)) = &doc.text {
+                    sqlx::query(
+                        "INSERT INTO board_search (rowid, title, body) VALUES ($1, $2, $3)",
+                    )
+                    .bind(id)
+                    .bind(title.as_str())
+                    .bind(body.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(())
+        });
+        match result {
+            Err(StoreError::Database(e)) if is_unique_violation(&e) => Err(StoreError::Conflict),
+            other => other,
+        }
+    }
+
+    /// Public topics whose title or text contains every word of `query` (split at white
+    /// space), best first (most recent first), at most `limit`.
+    pub async fn board_search(&self, query: &str, limit: u32) -> StoreResult<Vec<TopicId>> {
+        // `%`, `_` and `\` are not searched for: LIKE patterns stay free of escapes, which
+        // SQLite's trigram index would not use.
+        let terms: Vec<String> = query
+            .split_whitespace()
+            .map(|t| t.replace(['%', '_', '\\'], ""))
+            .filter(|t| !t.is_empty())
+            .take(MAX_TERMS)
+            .map(|t| format!("%{t}%"))
+            .collect();
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let like: fn(usize) -> String = match self.backend {
+            Backend::Sqlite(_) => |n: usize| format!("(title LIKE ${n} OR body LIKE ${n})"),
+            Backend::Postgres(_) => |n: usize| format!("((title || ' ' || body) ILIKE ${n})"),
+        };
+        let clauses: Vec<String> = (1..=terms.len()).map(like).collect();
+        let sql = format!(
+            "SELECT rowid FROM board_search WHERE {} ORDER BY rowid DESC LIMIT {}",
+            clauses.join(" AND "),
+            limit
+        );
+        with_pool!(self, |pool| {
+            let mut q = sqlx::query(&sql);
+            for t in &terms {
+                q = q.bind(t.as_str());
+            }
+            let rows = q.fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| {
+                    let id: i64 = row.try_get(0)?;
+                    u32::try_from(id)
+                        .map(TopicId)
+                        .map_err(|_| corrupt("board_search.rowid", id))
+                })
+                .collect()
+        })
+    }
+
+    /// How far a webhook subscription has read the record under `key` (0 if not yet).
+    pub async fn webhook_cursor(&self, webhook: &str, key: &str) -> StoreResult<u64> {
+        let seq: Option<i64> = with_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT seq FROM webhook_cursors WHERE webhook_id = $1 AND room_id = $2",
+            )
+            .bind(webhook)
+            .bind(key)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(seq.map_or(0, |s| u64::try_from(s).unwrap_or(0)))
+    }
+}

@@ -1,0 +1,549 @@
+//! The board (码上议事) over real HTTP, on SQLite and on PostgreSQL: a resident submits a
+//! topic, staff publish it, three residents support it and it reaches the shortlist, a
+//! duplicate is merged and its supporters counted once, a comment waits for moderation,
+//! the workflow moves on with notes, an opinion is recorded and an outcome reported on —
+//! and a supporter's feed shows each step. Search finds a two-character Chinese word.
+//! A restarted server replays the same board.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::staff::Staff;
+use common::{Backend, TestServer};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use yishi::hub::HubConfig;
+use yishi::staff::StaffRole;
+
+fn http() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+/// A resident who chose a display name: their cookie.
+async fn resident(server: &TestServer, name: &str) -> String {
+    let r = http()
+        .post(server.url("/api/v1/board/identity"))
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let set = r.headers()[reqwest::header::SET_COOKIE].to_str().unwrap();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"));
+    set.split(';').next().unwrap().to_owned()
+}
+
+async fn send(server: &TestServer, cookie: &str, command: Value) -> (StatusCode, Value) {
+    let r = http()
+        .post(server.url("/api/v1/board/commands"))
+        .header("cookie", cookie)
+        .json(&command)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn ok(server: &TestServer, cookie: &str, command: Value) -> Value {
+    let (status, body) = send(server, cookie, command.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{command} → {body}");
+    body
+}
+
+async fn staff(server: &TestServer, s: &Staff, command: Value) -> (StatusCode, Value) {
+    let r = http()
+        .post(server.url("/api/v1/board/staff/commands"))
+        .header("cookie", &s.cookie)
+        .header("x-csrf-token", &s.csrf)
+        .json(&command)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn staff_ok(server: &TestServer, s: &Staff, command: Value) -> Value {
+    let (status, body) = staff(server, s, command.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{command} → {body}");
+    body
+}
+
+async fn get(server: &TestServer, cookie: Option<&str>, path: &str) -> (StatusCode, Value) {
+    let mut r = http().get(server.url(path));
+    if let Some(c) = cookie {
+        r = r.header("cookie", c);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn submit(title: &str, text: &str) -> Value {
+    json!({ "type": "submit_topic", "title": title, "text": text, "area": "东城街道", "category": "交通" })
+}
+
+fn topic_id(answer: &Value) -> u64 {
+    answer["events"][0]["body"]["topic"]["id"].as_u64().unwrap()
+}
+
+async fn publish(server: &TestServer, s: &Staff, topic: u64) {
+    staff_ok(
+        server,
+        s,
+        json!({ "type": "moderate_topic", "topic": topic, "decision": "publish" }),
+    )
+    .await;
+}
+
+async fn the_board_from_submission_to_outcome(server: &TestServer) -> (String, u64) {
+    let clerk = server.staff("clerk", StaffRole::Clerk).await;
+    let alice = resident(server, "居民甲").await;
+    let answer = ok(
+        server,
+        &alice,
+        submit("小区停车难", "老旧小区停车位严重不足，晚上车辆乱停。"),
+    )
+    .await;
+    let topic = topic_id(&answer);
+
+    // Pending: not public.
+    assert_eq!(
+        get(server, None, "/api/v1/board/topics").await.1["total"],
+        0
+    );
+    assert_eq!(
+        get(server, None, &format!("/api/v1/board/topics/{topic}"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    // Staff actions need the session's CSRF token.
+    let r = http()
+        .post(server.url("/api/v1/board/staff/commands"))
+        .header("cookie", &clerk.cookie)
+        .json(&json!({ "type": "moderate_topic", "topic": topic, "decision": "publish" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // A resident cannot moderate.
+    let (status, body) = send(
+        server,
+        &alice,
+        json!({ "type": "moderate_topic", "topic": topic, "decision": "publish" }),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    publish(server, &clerk, topic).await;
+    staff_ok(
+        server,
+        &clerk,
+        json!({ "type": "set_threshold", "supports": 3 }),
+    )
+    .await;
+
+    // Three residents support it: on the shortlist.
+    let mut supporters = Vec::new();
+    for name in ["居民乙", "居民丙", "居民丁"] {
+        let c = resident(server, name).await;
+        ok(server, &c, json!({ "type": "support", "topic": topic })).await;
+        supporters.push(c);
+    }
+    let bob = supporters[0].clone();
+    let (status, body) = send(server, &bob, json!({ "type": "support", "topic": topic })).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("already_supported"))
+    );
+    let r = http()
+        .get(server.url("/api/v1/board/staff/shortlist"))
+        .header("cookie", &clerk.cookie)
+        .send()
+        .await
+        .unwrap();
+    let shortlist: Value = r.json().await.unwrap();
+    assert_eq!(shortlist["topics"][0]["id"], topic);
+    assert_eq!(shortlist["topics"][0]["supports"], 3);
+
+    // A duplicate, supported by bob (again) and a newcomer, merged: counted once.
+    let erin = resident(server, "居民戊").await;
+    let dup = topic_id(&ok(server, &erin, submit("停车位太少", "希望增加停车位")).await);
+    publish(server, &clerk, dup).await;
+    ok(server, &erin, json!({ "type": "support", "topic": dup })).await;
+    ok(server, &bob, json!({ "type": "support", "topic": dup })).await;
+    staff_ok(
+        server,
+        &clerk,
+        json!({ "type": "merge_topic", "duplicate": dup, "into": topic }),
+    )
+    .await;
+    let page = get(server, None, &format!("/api/v1/board/topics/{topic}"))
+        .await
+        .1;
+    assert_eq!(page["supports"], 4, "乙 丙 丁 戊, 乙 once");
+    let (_, list) = get(server, None, "/api/v1/board/topics").await;
+    assert_eq!(list["total"], 1, "the duplicate is out of the list");
+
+    // A comment waits for moderation.
+    let carol = supporters[1].clone();
+    let answer = ok(server, &carol, json!({ "type": "post_comment", "topic": topic, "text": "建议利用周边空地建立体车库", "stance": "suggestion" })).await;
+    let comment = answer["events"][0]["body"]["comment"]["id"]
+        .as_u64()
+        .unwrap();
+    let page = get(server, None, &format!("/api/v1/board/topics/{topic}"))
+        .await
+        .1;
+    assert_eq!(page["comments"], json!([]));
+    let r = http()
+        .get(server.url("/api/v1/board/staff/queue"))
+        .header("cookie", &clerk.cookie)
+        .send()
+        .await
+        .unwrap();
+    let queue: Value = r.json().await.unwrap();
+    assert_eq!(queue["comments"][0]["id"], comment);
+    staff_ok(
+        server,
+        &clerk,
+        json!({ "type": "moderate_comment", "comment": comment, "decision": "publish" }),
+    )
+    .await;
+    let page = get(server, None, &format!("/api/v1/board/topics/{topic}"))
+        .await
+        .1;
+    assert_eq!(page["comments"][0]["stance"], "suggestion");
+
+    // Workflow, consultation, opinion, outcome.
+    staff_ok(server, &clerk, json!({ "type": "advance_stage", "topic": topic, "to": "selecting", "note": "列入本季度协商遴选" })).await;
+    let (status, _) = staff(
+        server,
+        &clerk,
+        json!({ "type": "select_into_meeting", "topic": topic, "meeting": "no-such-meeting" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    server.create_room("m2027-1", "停车问题远程协商会").await;
+    let prepared = yishi::store::MeetingDetails {
+        starts_at: 0,
+        ends_at: 3_600_000,
+        place: "主会场".into(),
+        description: String::new(),
+        agenda: vec![yishi::store::AgendaEntry {
+            title: "开场".into(),
+            limit_s: 0,
+        }],
+        venues: Vec::new(),
+    };
+    server
+        .state
+        .store
+        .create_meeting("m2027-1", &prepared, None, 0)
+        .await
+        .unwrap();
+    staff_ok(
+        server,
+        &clerk,
+        json!({ "type": "select_into_meeting", "topic": topic, "meeting": "m2027-1" }),
+    )
+    .await;
+    let meeting = server
+        .state
+        .store
+        .meeting("m2027-1")
+        .await
+        .unwrap()
+        .unwrap();
+    let items: Vec<&str> = meeting
+        .details
+        .agenda
+        .iter()
+        .map(|a| a.title.as_str())
+        .collect();
+    assert_eq!(
+        items,
+        ["开场", "议题：小区停车难"],
+        "an agenda item per topic"
+    );
+    staff_ok(
+        server,
+        &clerk,
+        json!({ "type": "record_opinion", "topic": topic, "text": "建议错时共享机关单位停车位" }),
+    )
+    .await;
+    staff_ok(server, &clerk, json!({ "type": "advance_stage", "topic": topic, "to": "consulted", "note": "已于远程协商会协商" })).await;
+    let answer = staff_ok(server, &clerk, json!({ "type": "create_outcome", "topic": topic, "title": "错时共享停车", "unit": "区交通局", "due": "2027-06-30", "review": "2027-09-30" })).await;
+    let outcome = answer["events"][0]["body"]["outcome"]["id"]
+        .as_u64()
+        .unwrap();
+    staff_ok(server, &clerk, json!({ "type": "report_progress", "outcome": outcome, "percent": 50, "status": "handling", "note": "已开放两处停车场" })).await;
+
+    let page = get(server, None, &format!("/api/v1/board/topics/{topic}"))
+        .await
+        .1;
+    assert_eq!(page["stage"], "consulted");
+    assert_eq!(page["outcomes"][0]["progress"], 50);
+    assert_eq!(page["outcomes"][0]["unit"], "区交通局");
+    let stages: Vec<&str> = page["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["stage"].as_str())
+        .collect();
+    assert_eq!(stages, ["selecting", "consulted"]);
+
+    // Bob's feed tells each step, newest first.
+    let (status, feed) = get(server, Some(&bob), "/api/v1/board/feed").await;
+    assert_eq!(status, StatusCode::OK);
+    let kinds: Vec<&str> = feed["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "progress",
+            "outcome_created",
+            "stage_advanced",
+            "opinion",
+            "stage_advanced",
+            "merged"
+        ],
+        "{feed}"
+    );
+
+    // Search finds a two-character Chinese word, and more than one word.
+    let (_, found) = get(server, None, "/api/v1/board/topics?q=停车").await;
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(found["topics"][0]["id"], topic);
+    let (_, found) = get(server, None, "/api/v1/board/topics?q=老旧小区%20乱停").await;
+    assert_eq!(found["total"], 1, "{found}");
+    let (_, found) = get(server, None, "/api/v1/board/topics?q=电梯").await;
+    assert_eq!(found["total"], 0);
+    let (_, found) = get(server, None, "/api/v1/board/topics?q=停车&stage=collecting").await;
+    assert_eq!(found["total"], 0, "search and filters together");
+
+    // Followers' notices are webhook events too, read from the board's record.
+    let webhook = yishi::store::Webhook {
+        id: "wh_board".into(),
+        url: "http://127.0.0.1:9/hooks".into(),
+        types: vec!["board.progress".into(), "board.stage_advanced".into()],
+        secret: yishi::webhooks::new_secret(),
+        enabled: true,
+        created_by: "admin".into(),
+        created_at: 0,
+    };
+    server.state.store.create_webhook(&webhook).await.unwrap();
+    for _ in 0..2 {
+        yishi::webhooks::scan(&server.state.store, "http://yishi.test")
+            .await
+            .unwrap();
+    }
+    let log = server
+        .state
+        .store
+        .delivery_log("wh_board", 100)
+        .await
+        .unwrap();
+    let mut kinds: Vec<&str> = log.iter().map(|d| d.kind.as_str()).collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "board.progress",
+            "board.stage_advanced",
+            "board.stage_advanced"
+        ],
+        "once each"
+    );
+    assert!(log.iter().all(|d| d.id.starts_with("board:")));
+
+    // The audit log has the staff's board actions.
+    let log = server.state.store.audit_log().await.unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.action == "board.merge_topic" && e.target == format!("duplicate {dup}"))
+    );
+    (bob, topic)
+}
+
+async fn scenario(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(backend, dir.path()).await;
+    let first = TestServer::start_on(
+        database.clone(),
+        tempfile::tempdir().unwrap(),
+        HubConfig::default(),
+    )
+    .await;
+    let (bob, topic) = the_board_from_submission_to_outcome(&first).await;
+    let page = get(&first, None, &format!("/api/v1/board/topics/{topic}"))
+        .await
+        .1;
+    let feed = get(&first, Some(&bob), "/api/v1/board/feed").await.1;
+    let keys = first.state.config.token_keys.clone();
+    let seq = first.state.board.read(|b| b.seq()).await;
+    first.state.store.close().await;
+    drop(first);
+
+    // Restarted on the same store: the board is replayed, the same.
+    let second = TestServer::start_configured(
+        database,
+        tempfile::tempdir().unwrap(),
+        HubConfig::default(),
+        |c| {
+            c.token_keys = keys;
+        },
+    )
+    .await;
+    assert_eq!(
+        get(&second, None, &format!("/api/v1/board/topics/{topic}"))
+            .await
+            .1,
+        page
+    );
+    assert_eq!(get(&second, Some(&bob), "/api/v1/board/feed").await.1, feed);
+    let (_, found) = get(&second, None, "/api/v1/board/topics?q=停车").await;
+    assert_eq!(found["total"], 1);
+    // And its record goes on from where it was.
+    let answer = ok(
+        &second,
+        &bob,
+        json!({ "type": "post_comment", "topic": topic, "text": "重启之后再说一句" }),
+    )
+    .await;
+    assert_eq!(answer["seq"].as_u64(), Some(seq + 1));
+    let record = second.state.store.board_load().await.unwrap();
+    assert!(yishi::board::verify_chain(&record).is_ok());
+}
+
+#[tokio::test]
+async fn on_sqlite() {
+    scenario(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(not(yishi_pg), ignore = "needs PostgreSQL: set YISHI_TEST_PG")]
+async fn on_postgres() {
+    scenario(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn commands_are_limited_per_identity() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let clerk = server.staff("clerk", StaffRole::Clerk).await;
+    let me = resident(&server, "居民").await;
+    let topic = topic_id(&ok(&server, &me, submit("路灯不亮", "夜里很黑")).await);
+    publish(&server, &clerk, topic).await;
+    let mut limited = false;
+    for _ in 0..25 {
+        let (status, _) = send(&server, &me, json!({ "type": "support", "topic": topic })).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "20 a minute per identity");
+    // Another resident is not held back by it.
+    let other = resident(&server, "邻居").await;
+    ok(
+        &server,
+        &other,
+        json!({ "type": "support", "topic": topic }),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_platform_token_makes_a_verified_member_and_a_forged_one_is_refused() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let member = yishi_protocol::Participant::new("m-007", "王委员", yishi_protocol::Role::Member);
+    let token = server.token("board", &member);
+    let r = http()
+        .post(server.url("/api/v1/board/identity"))
+        .json(&json!({ "token": token }))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        (body["identity"].as_str(), body["verified"].as_bool()),
+        (Some("m-007"), Some(true))
+    );
+    let forged = format!("{}x", &token[..token.len() - 1]);
+    let r = http()
+        .post(server.url("/api/v1/board/identity"))
+        .json(&json!({ "token": forged }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // A meeting token that is not the chair's does not act on the board.
+    let viewer = yishi_protocol::Participant::new("a1", "观众", yishi_protocol::Role::Audience);
+    let r = http()
+        .post(server.url("/api/v1/board/commands"))
+        .bearer_auth(server.token("m1", &viewer))
+        .json(&json!({ "type": "follow", "topic": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Two servers on one store (as two nodes of a cluster share PostgreSQL): what one
+/// writes, the other shows within seconds and builds on; the record stays one chain.
+#[tokio::test]
+async fn two_servers_on_one_store_share_the_board() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(Backend::Sqlite, dir.path()).await;
+    let a = TestServer::start_on(
+        database.clone(),
+        tempfile::tempdir().unwrap(),
+        HubConfig::default(),
+    )
+    .await;
+    let keys = a.state.config.token_keys.clone();
+    let b = TestServer::start_configured(
+        database,
+        tempfile::tempdir().unwrap(),
+        HubConfig::default(),
+        |c| {
+            c.token_keys = keys;
+        },
+    )
+    .await;
+    let me = resident(&a, "居民").await;
+    let topic = topic_id(&ok(&a, &me, submit("小区停车难", "停车位不足")).await);
+    // B has not seen the topic yet, or has: either way its commit must continue A's record.
+    let clerk = b.staff("clerk", StaffRole::Clerk).await;
+    publish(&b, &clerk, topic).await;
+    // A shows B's publication within a few seconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, _) = get(&a, None, &format!("/api/v1/board/topics/{topic}")).await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "A never saw B's publication"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    ok(
+        &a,
+        &me,
+        json!({ "type": "post_comment", "topic": topic, "text": "谢谢" }),
+    )
+    .await;
+    let record = a.state.store.board_load().await.unwrap();
+    assert_eq!(record.len(), 3, "submitted, published, commented");
+    assert!(yishi::board::verify_chain(&record).is_ok());
+}
