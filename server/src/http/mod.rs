@@ -118,6 +118,7 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
         cluster,
     )
     .await?;
+    live.report_to(&hub);
     let state = AppState {
         hub,
         store,
