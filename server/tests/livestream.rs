@@ -373,6 +373,126 @@ fn verify_record(entries: &[RecordEntry], dir: &Path) {
     assert!(out.status.success(), "record verify: {out:?}");
 }
 
+/// nginx with the RTMP module (Debian's `nginx-light` and `libnginx-mod-rtmp`), run by
+/// the test in the foreground on `port`, with its files in a temporary directory.
+struct Nginx {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+const RTMP_MODULE: &str = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
+
+impl Nginx {
+    fn start() -> Nginx {
+        assert!(
+            Path::new(RTMP_MODULE).exists(),
+            "nginx's RTMP module is not installed: the push test needs Debian's \
+             libnginx-mod-rtmp (apt-get install --no-install-recommends nginx-light libnginx-mod-rtmp)"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut nginx = Nginx {
+            dir: tempfile::tempdir().unwrap(),
+            port,
+            child: None,
+        };
+        nginx.restart();
+        nginx
+    }
+
+    /// (Re)start it on its port; returns once it listens.
+    fn restart(&mut self) {
+        let dir = self.dir.path();
+        std::fs::create_dir_all(dir.join("logs")).unwrap();
+        let conf = format!(
+            "load_module {RTMP_MODULE};\n\
+             daemon off;\nmaster_process off;\n\
+             error_log {logs}/error.log warn;\npid {logs}/nginx.pid;\n\
+             events {{ worker_connections 64; }}\n\
+             rtmp {{ server {{ listen 127.0.0.1:{port}; application live {{ live on; }} }} }}\n",
+            logs = dir.join("logs").display(),
+            port = self.port,
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        let child = std::process::Command::new("nginx")
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .arg("-e")
+            .arg(dir.join("logs/error.log"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nginx (Debian's nginx-light) is not installed");
+        self.child = Some(child);
+        let deadline = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "nginx does not listen: {}",
+                std::fs::read_to_string(dir.join("logs/error.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self, key: &str) -> String {
+        format!("rtmp://127.0.0.1:{}/live/{key}", self.port)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The push targets' status, as the host reads it.
+async fn push_status(http: &reqwest::Client, server: &TestServer) -> Vec<serde_json::Value> {
+    let response = http
+        .get(server.url(&format!("/live/{ROOM}/push")))
+        .bearer_auth(server.admin_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["targets"].as_array().unwrap().clone()
+}
+
+/// Keep `parties` going until every push target is in `state`; returns the statuses.
+async fn until_pushes(
+    state: &str,
+    http: &reqwest::Client,
+    server: &TestServer,
+    parties: &mut [&mut Party],
+) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let targets = push_status(http, server).await;
+        if !targets.is_empty() && targets.iter().all(|t| t["state"] == state) {
+            return targets;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "push targets not {state}: {targets:?}"
+        );
+        run(parties, Duration::from_millis(200)).await;
+    }
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
@@ -697,6 +817,62 @@ async fn a_stage_without_a_voice_streams_with_silence_and_ends_with_the_session(
     let streams = probe_segment(&http, &server, scratch.path(), last).await;
     assert!(is_h264_and_aac(&streams), "{streams:?}");
 
+    // RTMP push to two targets of an nginx with the RTMP module: both go live and carry
+    // H.264 and AAC; nginx dies: both retry, saying why; it is back: both live again.
+    let mut nginx = Nginx::start();
+    let set = http
+        .put(server.url(&format!("/live/{ROOM}/push")))
+        .bearer_auth(server.admin_key())
+        .json(&serde_json::json!({ "targets": [nginx.url("k1"), nginx.url("k2")] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::OK);
+    let member = http
+        .get(server.url(&format!("/live/{ROOM}/push")))
+        .bearer_auth(server.token(ROOM, &Participant::new("m1", "委员一", Role::Member)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(member.status(), StatusCode::FORBIDDEN);
+    let bad = http
+        .put(server.url(&format!("/live/{ROOM}/push")))
+        .bearer_auth(server.admin_key())
+        .json(&serde_json::json!({ "targets": ["file:///etc/passwd"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let pushing = Instant::now();
+    until_pushes("live", &http, &server, &mut [&mut m1]).await;
+    let push_live = pushing.elapsed();
+    for key in ["k1", "k2"] {
+        let url = nginx.url(key);
+        let streams = tokio::task::spawn_blocking(move || probe(&url))
+            .await
+            .unwrap();
+        assert!(is_h264_and_aac(&streams), "{key}: {streams:?}");
+    }
+    nginx.kill();
+    let killed = Instant::now();
+    let retrying = until_pushes("retrying", &http, &server, &mut [&mut m1]).await;
+    let push_retrying = killed.elapsed();
+    assert!(
+        retrying
+            .iter()
+            .all(|t| t["error"].as_str().is_some_and(|e| !e.is_empty())),
+        "{retrying:?}"
+    );
+    nginx.restart();
+    let restarted = Instant::now();
+    until_pushes("live", &http, &server, &mut [&mut m1]).await;
+    eprintln!(
+        "push: both targets live {push_live:?} after they were set; retrying {push_retrying:?} \
+         after nginx was killed; live again {:?} after it restarted; last error: {}",
+        restarted.elapsed(),
+        retrying[0]["error"],
+    );
+
     // The session closes: the stream ends (players stop at its last segment), its worker
     // with it, and the ended playlist stays until a host stops the livestream.
     host.ok(Command::CloseSession).await;
@@ -713,6 +889,8 @@ async fn a_stage_without_a_voice_streams_with_silence_and_ends_with_the_session(
         run(&mut [&mut m1], Duration::from_millis(200)).await;
     }
     assert_eq!(server.state.live.worker_pid(ROOM).await, None);
+    // The pushes end with the playlist.
+    until_pushes("ended", &http, &server, &mut [&mut m1]).await;
     // Stopped and started again: no, the session is over.
     let control = server.url(&format!("/live/{ROOM}"));
     let off = http

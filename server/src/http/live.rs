@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/live/{room}", post(start).delete(stop))
         .route("/live/{room}/recordings/{file}", get(recording))
+        .route("/live/{room}/push", get(push_status).put(set_push))
         .route("/live/{room}/{file}", get(file).options(preflight))
 }
 
@@ -80,6 +81,10 @@ impl From<LiveError> for ApiError {
         match e {
             LiveError::NoMedia => ApiError(StatusCode::CONFLICT, "no_media", e.to_string()),
             LiveError::Closed => ApiError(StatusCode::CONFLICT, "session_closed", e.to_string()),
+            LiveError::NotLive => ApiError(StatusCode::CONFLICT, "not_live", e.to_string()),
+            LiveError::BadTarget(_) => {
+                ApiError(StatusCode::BAD_REQUEST, "invalid_argument", e.to_string())
+            }
             LiveError::Io(_) => {
                 ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
             }
@@ -110,6 +115,34 @@ async fn stop(
         "recording": stopped.recording,
     }))
     .into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct PushTargets {
+    targets: Vec<String>,
+}
+
+/// Set the room's RTMP push targets (replacing the ones it had; `[]` ends them).
+async fn set_push(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<PushTargets>,
+) -> Result<Response, ApiError> {
+    caller(&state, &headers, &room, &[Role::Host])?;
+    state.live.set_push(&room, body.targets).await?;
+    Ok(Json(json!({ "targets": state.live.push_status(&room) })).into_response())
+}
+
+/// What each push target does now: `connecting`, `live`, `retrying` (with the last
+/// error) or `ended`.
+async fn push_status(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    caller(&state, &headers, &room, &[Role::Host])?;
+    Ok(Json(json!({ "targets": state.live.push_status(&room) })).into_response())
 }
 
 /// An archived recording, whole (they are large: a player or `curl -C -` may ask for a

@@ -15,6 +15,7 @@
 //! and nothing it does can block the SFU or a room. Its routes are in `http/live.rs`.
 
 mod archive;
+mod push;
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -35,6 +36,7 @@ use crate::media::{AUDIO_PAYLOAD_TYPE, KEYFRAME_EVERY, LiveTarget, Sfu, VIDEO_PA
 use crate::room::LiveFact;
 
 pub use archive::{is_recording_name, prune_recordings};
+pub use push::{MAX_TARGETS, PushState, PushStatus, valid_target};
 
 /// The playlist's name in a room's directory.
 pub const PLAYLIST: &str = "index.m3u8";
@@ -94,6 +96,10 @@ pub enum LiveError {
     NoMedia,
     #[error("the session is closed: its livestream has ended")]
     Closed,
+    #[error("the livestream is off: start it first")]
+    NotLive,
+    #[error("not a push target: {0}")]
+    BadTarget(String),
     #[error("cannot prepare the livestream: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -113,6 +119,9 @@ pub struct Livestreams {
     /// waits for a stop that archives a recording. A `std` mutex: held for a lookup.
     served: Arc<std::sync::Mutex<HashMap<String, PathBuf>>>,
     reporter: Reporter,
+    /// The RTMP pushes by room, while its livestream is on. A `std` mutex: held to swap
+    /// or read them, never across an await.
+    pushes: Arc<std::sync::Mutex<HashMap<String, Vec<push::Push>>>>,
 }
 
 struct Running {
@@ -206,6 +215,7 @@ impl Livestreams {
             running: Arc::default(),
             served: Arc::default(),
             reporter: Reporter::default(),
+            pushes: Arc::default(),
         }
     }
 
@@ -279,6 +289,7 @@ impl Livestreams {
             return Ok(Stopped::default());
         };
         self.lock_served().remove(room);
+        self.stop_pushes(room).await;
         let _ = live.stop.send(());
         let ended = live.task.await.unwrap_or(Ended {
             by_close: false,
@@ -315,6 +326,60 @@ impl Livestreams {
             .await
             .is_ok_and(|m| m.is_file())
             .then_some(path)
+    }
+
+    /// Push the livestream of `room` to `targets` (`rtmp://` or `rtmps://` URLs, at most
+    /// [`MAX_TARGETS`]), each by its own process, instead of the targets it had.
+    pub async fn set_push(&self, room: &str, targets: Vec<String>) -> Result<(), LiveError> {
+        if let Some(bad) = targets.iter().find(|t| !valid_target(t)) {
+            return Err(LiveError::BadTarget(bad.chars().take(100).collect()));
+        }
+        if targets.len() > MAX_TARGETS {
+            return Err(LiveError::BadTarget(format!(
+                "at most {MAX_TARGETS} targets"
+            )));
+        }
+        let running = self.running.lock().await;
+        let Some(dir) = running.get(room).map(|r| r.dir.clone()) else {
+            return Err(LiveError::NotLive);
+        };
+        self.stop_pushes(room).await;
+        let room_id: Arc<str> = Arc::from(room);
+        let pushes: Vec<push::Push> = targets
+            .into_iter()
+            .map(|url| {
+                push::Push::start(
+                    self.config.ffmpeg.clone(),
+                    dir.clone(),
+                    room_id.clone(),
+                    url,
+                )
+            })
+            .collect();
+        tracing::info!(%room, targets = pushes.len(), "push targets set");
+        self.lock_pushes().insert(room.to_owned(), pushes);
+        drop(running);
+        Ok(())
+    }
+
+    /// What each push target of `room` does now.
+    pub fn push_status(&self, room: &str) -> Vec<PushStatus> {
+        self.lock_pushes()
+            .get(room)
+            .map(|p| p.iter().map(push::Push::status).collect())
+            .unwrap_or_default()
+    }
+
+    async fn stop_pushes(&self, room: &str) {
+        let old = self.lock_pushes().remove(room).unwrap_or_default();
+        for push in old {
+            push.stop().await;
+        }
+    }
+
+    fn lock_pushes(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<push::Push>>> {
+        // A panic while holding this lock leaves a valid map: recover it.
+        self.pushes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock_served(&self) -> std::sync::MutexGuard<'_, HashMap<String, PathBuf>> {
