@@ -6,9 +6,9 @@ use ts_rs::TS;
 
 use crate::{
     AgendaItem, ChatMessage, Choice, Comment, CommentId, Electorate, EndReason, EntryId, FloorMode,
-    ItemId, Millis, OrderingPolicy, Participant, ParticipantId, PauseReason, PollId, PollResult,
-    PollSpec, Question, QuestionId, QueueEntry, RejectReason, RequestId, Seq, SessionState,
-    SettingsPatch, Turn, TurnId,
+    ItemId, LivestreamEnd, Millis, OrderingPolicy, Participant, ParticipantId, PauseReason, PollId,
+    PollResult, PollSpec, Question, QuestionId, QueueEntry, Recording, RejectReason, RequestId,
+    Seq, SessionState, SettingsPatch, Turn, TurnId,
 };
 
 /// One numbered event of a room.
@@ -268,5 +268,25 @@ pub enum EventBody {
     // ----- record -----
     Annotated {
         text: String,
+    },
+
+    // ----- livestream (reported by the server, never sent by a client) -----
+    /// The stage went out as HLS at `playlist`; `actor` started it (absent: the operator).
+    LivestreamStarted {
+        playlist: String,
+    },
+    /// The livestream ended; `actor` stopped it (absent: the operator, or the close).
+    LivestreamStopped {
+        reason: LivestreamEnd,
+    },
+    /// The encoder exited at `from` and a new one ran from `to`: the audience saw no new
+    /// segment in between (the playlist marks it with a discontinuity).
+    LivestreamGap {
+        from: Millis,
+        to: Millis,
+    },
+    /// The stage's recording, finalized and hashed when its livestream ended.
+    RecordingArchived {
+        recording: Recording,
     },
 }

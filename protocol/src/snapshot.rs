@@ -4,9 +4,9 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::{
-    AgendaItem, ChatMessage, Comment, Event, FloorMode, ItemId, Millis, ModerationStats,
-    OrderingPolicy, ParticipantId, PollView, Question, QueueEntry, Role, Seq, SessionState,
-    Settings, Turn,
+    AgendaItem, ChatMessage, Comment, Event, FloorMode, ItemId, Livestream, Millis,
+    ModerationStats, OrderingPolicy, ParticipantId, PollView, Question, QueueEntry, Role, Seq,
+    SessionState, Settings, Turn,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -51,6 +51,10 @@ pub struct RoomSnapshot {
     /// far.
     #[serde(default)]
     pub feed: Vec<Event>,
+    /// The livestream while it is on: the audience switches to its player.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub livestream: Option<Livestream>,
 }
 
 /// One participant's attendance.

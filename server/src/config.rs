@@ -275,6 +275,12 @@ pub struct ServeArgs {
     #[serde(deserialize_with = "duration")]
     pub lease_ttl: Option<Duration>,
 
+    /// How long the livestream's recordings of the stage are kept (under
+    /// `<data dir>/recordings`) before they are removed, e.g. `180d` [default: for ever].
+    #[arg(long, env = "YISHI_KEEP_RECORDINGS", value_parser = parse_duration, value_name = "DURATION")]
+    #[serde(deserialize_with = "duration")]
+    pub keep_recordings: Option<Duration>,
+
     /// Milliseconds before the first retry of a failed webhook delivery; later retries
     /// back off from it (for tests) [default: 5000].
     #[arg(
@@ -737,7 +743,10 @@ impl Config {
                 Some(ms) => WebhookConfig::with_retry_base(Duration::from_millis(ms.max(1))),
                 None => WebhookConfig::default(),
             },
-            live: crate::live::LiveConfig::default(),
+            live: crate::live::LiveConfig {
+                keep_recordings: pick(serve.keep_recordings, fs.keep_recordings),
+                ..crate::live::LiveConfig::default()
+            },
             participation_rules: read_rules(pick(
                 args.participation_rules.clone(),
                 f.participation_rules,

@@ -22,7 +22,10 @@ use reqwest::StatusCode;
 use yishi::hub::HubConfig;
 use yishi::live::LiveConfig;
 use yishi_loadtest::media_peer::{MediaPeer, PeerOptions};
-use yishi_protocol::{ClientMessage, Command, EntryKind, Participant, Role, Sdp, ServerMessage};
+use yishi_protocol::{
+    ClientMessage, Command, EntryKind, EventBody, LivestreamEnd, Participant, RecordEntry,
+    Recording, Role, Sdp, ServerMessage,
+};
 
 const ROOM: &str = "live";
 const WAIT: Duration = Duration::from_secs(15);
@@ -263,6 +266,32 @@ fn probe(input: &str) -> Vec<(String, u64, u64)> {
         .collect()
 }
 
+/// The video frames of a file, counted by ffprobe (its duration would not do: the
+/// timestamps start again after a worker's restart).
+fn probe_frames(input: &str) -> u64 {
+    let out = tool("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-count_packets"])
+        .args([
+            "-show_entries",
+            "stream=nb_read_packets",
+            "-of",
+            "csv=p=0",
+            input,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ffprobe {input}: {out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // One line per program and per stream: the stream's count is the last.
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 /// Fetch segment `n`, check how it is served, save it and probe it.
 async fn probe_segment(
     http: &reqwest::Client,
@@ -290,6 +319,183 @@ async fn probe_segment(
     let path = dir.join(format!("seg{n}.ts"));
     std::fs::write(&path, &body).unwrap();
     probe(path.to_str().unwrap())
+}
+
+/// The room's record, as the admin API exports it.
+async fn record(http: &reqwest::Client, server: &TestServer) -> Vec<RecordEntry> {
+    let response = http
+        .get(server.url(&format!("/api/v1/rooms/{ROOM}/record")))
+        .bearer_auth(server.admin_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The livestream's events in the record.
+async fn live_events(http: &reqwest::Client, server: &TestServer) -> Vec<RecordEntry> {
+    record(http, server)
+        .await
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e.event.body,
+                EventBody::LivestreamStarted { .. }
+                    | EventBody::LivestreamStopped { .. }
+                    | EventBody::LivestreamGap { .. }
+                    | EventBody::RecordingArchived { .. }
+            )
+        })
+        .collect()
+}
+
+/// `yishi record verify FILE` on the record: it must pass.
+fn verify_record(entries: &[RecordEntry], dir: &Path) {
+    let file = dir.join("record.jsonl");
+    let lines: Vec<String> = entries
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect();
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_yishi"))
+        .args(["record", "verify"])
+        .arg(&file)
+        .env("YISHI_DATA_DIR", dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "record verify: {out:?}");
+}
+
+/// nginx with the RTMP module (Debian's `nginx-light` and `libnginx-mod-rtmp`), run by
+/// the test in the foreground on `port`, with its files in a temporary directory.
+struct Nginx {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+const RTMP_MODULE: &str = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
+
+impl Nginx {
+    fn start() -> Nginx {
+        assert!(
+            Path::new(RTMP_MODULE).exists(),
+            "nginx's RTMP module is not installed: the push test needs Debian's \
+             libnginx-mod-rtmp (apt-get install --no-install-recommends nginx-light libnginx-mod-rtmp)"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut nginx = Nginx {
+            dir: tempfile::tempdir().unwrap(),
+            port,
+            child: None,
+        };
+        nginx.restart();
+        nginx
+    }
+
+    /// (Re)start it on its port; returns once it listens.
+    fn restart(&mut self) {
+        let dir = self.dir.path();
+        std::fs::create_dir_all(dir.join("logs")).unwrap();
+        let conf = format!(
+            "load_module {RTMP_MODULE};\n\
+             daemon off;\nmaster_process off;\n\
+             error_log {logs}/error.log warn;\npid {logs}/nginx.pid;\n\
+             events {{ worker_connections 64; }}\n\
+             rtmp {{ server {{ listen 127.0.0.1:{port}; application live {{ live on; }} }} }}\n",
+            logs = dir.join("logs").display(),
+            port = self.port,
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        let child = std::process::Command::new("nginx")
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .arg("-e")
+            .arg(dir.join("logs/error.log"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nginx (Debian's nginx-light) is not installed");
+        self.child = Some(child);
+        let deadline = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "nginx does not listen: {}",
+                std::fs::read_to_string(dir.join("logs/error.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self, key: &str) -> String {
+        format!("rtmp://127.0.0.1:{}/live/{key}", self.port)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The push targets' status, as the host reads it.
+async fn push_status(http: &reqwest::Client, server: &TestServer) -> Vec<serde_json::Value> {
+    let response = http
+        .get(server.url(&format!("/live/{ROOM}/push")))
+        .bearer_auth(server.admin_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["targets"].as_array().unwrap().clone()
+}
+
+/// Keep `parties` going until every push target is in `state`; returns the statuses.
+async fn until_pushes(
+    state: &str,
+    http: &reqwest::Client,
+    server: &TestServer,
+    parties: &mut [&mut Party],
+) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let targets = push_status(http, server).await;
+        if !targets.is_empty() && targets.iter().all(|t| t["state"] == state) {
+            return targets;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "push targets not {state}: {targets:?}"
+        );
+        run(parties, Duration::from_millis(200)).await;
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 fn is_h264_and_aac(streams: &[(String, u64, u64)]) -> bool {
@@ -347,6 +553,19 @@ async fn the_stage_is_streamed_to_hls_follows_the_floor_and_survives_its_worker(
         .await
         .unwrap();
     assert_eq!(on.status(), StatusCode::OK);
+    // The record says who started it, and the audience is told where to watch.
+    let started_by = live_events(&http, &server).await;
+    assert!(
+        matches!(&started_by[..], [e] if e.event.actor.as_ref() == Some(&host_id.id)
+            && e.event.body == EventBody::LivestreamStarted { playlist: format!("/live/{ROOM}/index.m3u8") }),
+        "{started_by:?}"
+    );
+    let viewer = server
+        .connect(ROOM, &Participant::new("a1", "网民", Role::Audience))
+        .await;
+    let told = viewer.welcome.snapshot.as_ref().unwrap().livestream.clone();
+    assert_eq!(told.unwrap().playlist, format!("/live/{ROOM}/index.m3u8"));
+    drop(viewer);
 
     // Segments are listed within 10 s.
     let list = until_segment(
@@ -432,6 +651,7 @@ async fn the_stage_is_streamed_to_hls_follows_the_floor_and_survives_its_worker(
     // The worker is killed mid-stream: it is restarted and the playlist goes on, the gap
     // marked.
     let pid = server.state.live.worker_pid(ROOM).await.expect("a worker");
+    let killed_at = yishi::hub::now();
     let killed = std::process::Command::new("kill")
         .args(["-9", &pid.to_string()])
         .status()
@@ -460,8 +680,29 @@ async fn the_stage_is_streamed_to_hls_follows_the_floor_and_survives_its_worker(
     let newest = *segments(&list).last().unwrap();
     let streams = probe_segment(&http, &server, scratch.path(), newest).await;
     assert!(is_h264_and_aac(&streams), "{streams:?}");
+    // The gap is in the record: the worker exited after the kill, a new one ran later.
+    let deadline = Instant::now() + WAIT;
+    let gap = loop {
+        let gap = live_events(&http, &server)
+            .await
+            .into_iter()
+            .find_map(|e| match e.event.body {
+                EventBody::LivestreamGap { from, to } => Some((from, to)),
+                _ => None,
+            });
+        if let Some(gap) = gap {
+            break gap;
+        }
+        assert!(Instant::now() < deadline, "no gap in the record");
+        run(&mut [&mut m1, &mut m2], Duration::from_millis(200)).await;
+    };
+    assert!(
+        gap.0 >= killed_at && gap.1 >= gap.0,
+        "{gap:?} after {killed_at:?}"
+    );
 
-    // Stopped: the worker ends and the files go.
+    // Stopped: the worker ends, the files go, and the stretch is archived: one
+    // recording, its hash in the record.
     let off = http
         .delete(&control)
         .bearer_auth(server.token(ROOM, &host_id))
@@ -469,12 +710,64 @@ async fn the_stage_is_streamed_to_hls_follows_the_floor_and_survives_its_worker(
         .await
         .unwrap();
     assert_eq!(off.status(), StatusCode::OK);
+    let off: serde_json::Value = off.json().await.unwrap();
+    let recording: Recording = serde_json::from_value(off["recording"].clone()).unwrap();
     assert_eq!(playlist(&http, &server).await, None);
     let worker = server.state.live.worker_pid(ROOM).await;
     assert_eq!(worker, None);
+    let events = live_events(&http, &server).await;
+    let bodies: Vec<&EventBody> = events.iter().map(|e| &e.event.body).collect();
+    assert!(
+        matches!(
+            &bodies[..],
+            [
+                EventBody::LivestreamStarted { .. },
+                EventBody::LivestreamGap { .. },
+                EventBody::LivestreamStopped { reason: LivestreamEnd::Stopped },
+                EventBody::RecordingArchived { recording: archived },
+            ] if *archived == recording
+        ),
+        "{bodies:?}"
+    );
+    assert_eq!(events[2].event.actor.as_ref(), Some(&host_id.id));
+    // Hosts download it (members may not); its bytes are the ones the record hashed,
+    // ffprobe reads H.264 and AAC in it, and the record verifies.
+    let url = server.url(&format!("/live/{ROOM}/recordings/{}", recording.file));
+    let denied = http
+        .get(&url)
+        .bearer_auth(server.token(ROOM, &m2_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+    let download = http
+        .get(&url)
+        .bearer_auth(server.token(ROOM, &host_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), StatusCode::OK);
+    let bytes = download.bytes().await.unwrap();
+    assert_eq!(bytes.len() as u64, recording.bytes);
+    assert_eq!(sha256_hex(&bytes), recording.sha256);
+    let saved = scratch.path().join(&recording.file);
+    std::fs::write(&saved, &bytes).unwrap();
+    let streams = probe(saved.to_str().unwrap());
+    assert!(is_h264_and_aac(&streams), "{streams:?}");
+    // Every segment is in it: as many seconds of video at 30 fps as segments were
+    // written (a second per segment; the last one may be short).
+    let frames = probe_frames(saved.to_str().unwrap());
+    assert!(
+        frames >= 30 * newest,
+        "the recording holds the whole stretch: {frames} frames, {newest} segments before the stop"
+    );
+    verify_record(&record(&http, &server).await, scratch.path());
     eprintln!(
         "livestream: first segments listed {first_segments:?} after the start; \
-         segments {before_move} before the floor moved, {after_move} after, {newest} after the restart"
+         segments {before_move} before the floor moved, {after_move} after, {newest} after the restart; \
+         gap {} ms; recording {} bytes, {frames} frames",
+        gap.1.0 - gap.0.0,
+        recording.bytes,
     );
 }
 
@@ -524,6 +817,62 @@ async fn a_stage_without_a_voice_streams_with_silence_and_ends_with_the_session(
     let streams = probe_segment(&http, &server, scratch.path(), last).await;
     assert!(is_h264_and_aac(&streams), "{streams:?}");
 
+    // RTMP push to two targets of an nginx with the RTMP module: both go live and carry
+    // H.264 and AAC; nginx dies: both retry, saying why; it is back: both live again.
+    let mut nginx = Nginx::start();
+    let set = http
+        .put(server.url(&format!("/live/{ROOM}/push")))
+        .bearer_auth(server.admin_key())
+        .json(&serde_json::json!({ "targets": [nginx.url("k1"), nginx.url("k2")] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::OK);
+    let member = http
+        .get(server.url(&format!("/live/{ROOM}/push")))
+        .bearer_auth(server.token(ROOM, &Participant::new("m1", "委员一", Role::Member)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(member.status(), StatusCode::FORBIDDEN);
+    let bad = http
+        .put(server.url(&format!("/live/{ROOM}/push")))
+        .bearer_auth(server.admin_key())
+        .json(&serde_json::json!({ "targets": ["file:///etc/passwd"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let pushing = Instant::now();
+    until_pushes("live", &http, &server, &mut [&mut m1]).await;
+    let push_live = pushing.elapsed();
+    for key in ["k1", "k2"] {
+        let url = nginx.url(key);
+        let streams = tokio::task::spawn_blocking(move || probe(&url))
+            .await
+            .unwrap();
+        assert!(is_h264_and_aac(&streams), "{key}: {streams:?}");
+    }
+    nginx.kill();
+    let killed = Instant::now();
+    let retrying = until_pushes("retrying", &http, &server, &mut [&mut m1]).await;
+    let push_retrying = killed.elapsed();
+    assert!(
+        retrying
+            .iter()
+            .all(|t| t["error"].as_str().is_some_and(|e| !e.is_empty())),
+        "{retrying:?}"
+    );
+    nginx.restart();
+    let restarted = Instant::now();
+    until_pushes("live", &http, &server, &mut [&mut m1]).await;
+    eprintln!(
+        "push: both targets live {push_live:?} after they were set; retrying {push_retrying:?} \
+         after nginx was killed; live again {:?} after it restarted; last error: {}",
+        restarted.elapsed(),
+        retrying[0]["error"],
+    );
+
     // The session closes: the stream ends (players stop at its last segment), its worker
     // with it, and the ended playlist stays until a host stops the livestream.
     host.ok(Command::CloseSession).await;
@@ -540,6 +889,8 @@ async fn a_stage_without_a_voice_streams_with_silence_and_ends_with_the_session(
         run(&mut [&mut m1], Duration::from_millis(200)).await;
     }
     assert_eq!(server.state.live.worker_pid(ROOM).await, None);
+    // The pushes end with the playlist.
+    until_pushes("ended", &http, &server, &mut [&mut m1]).await;
     // Stopped and started again: no, the session is over.
     let control = server.url(&format!("/live/{ROOM}"));
     let off = http
@@ -549,6 +900,35 @@ async fn a_stage_without_a_voice_streams_with_silence_and_ends_with_the_session(
         .await
         .unwrap();
     assert_eq!(off.status(), StatusCode::OK);
+    // The close ended the stream in the record (which it sealed): the recording, archived
+    // at the close, has its hash beside it, not in the record.
+    let events = live_events(&http, &server).await;
+    let bodies: Vec<&EventBody> = events.iter().map(|e| &e.event.body).collect();
+    assert!(
+        matches!(
+            &bodies[..],
+            [
+                EventBody::LivestreamStarted { .. },
+                EventBody::LivestreamStopped {
+                    reason: LivestreamEnd::SessionClosed
+                },
+            ]
+        ),
+        "{bodies:?}"
+    );
+    assert_eq!(events[0].event.actor, None, "the operator started it");
+    let off: serde_json::Value = off.json().await.unwrap();
+    let recording: Recording = serde_json::from_value(off["recording"].clone()).unwrap();
+    let bytes = http
+        .get(server.url(&format!("/live/{ROOM}/recordings/{}", recording.file)))
+        .bearer_auth(server.admin_key())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(sha256_hex(&bytes), recording.sha256);
     let again = http
         .post(&control)
         .bearer_auth(server.admin_key())

@@ -2,6 +2,9 @@
 //!
 //! - `POST /live/{room}` and `DELETE /live/{room}` start and stop a room's livestream,
 //!   for the room's host (their join token as the bearer) or an operator (the admin key);
+//! - `GET /live/{room}/recordings/{file}` serves an archived recording of its stage
+//!   (`stage-<ms>.ts`, named in the record with its SHA-256) to the same callers and the
+//!   room's recorders;
 //! - `GET /live/{room}/{file}` serves its playlist (`index.m3u8`, cached one second) and
 //!   segments (`segN.ts`, immutable), to anyone, with CORS for web players and byte
 //!   ranges, so a CDN or a caching proxy can sit in front. 404 while it is off.
@@ -14,21 +17,43 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
-use yishi_protocol::Role;
+use yishi_protocol::{Participant, Role};
 
 use super::AppState;
 use super::admin::{ApiError, bearer, same_key};
 use crate::hub::now;
-use crate::live::{LiveError, PLAYLIST};
+use crate::live::{LiveError, Livestreams};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/live/{room}", post(start).delete(stop))
+        .route("/live/{room}/recordings/{file}", get(recording))
+        .route("/live/{room}/push", get(push_status).put(set_push))
         .route("/live/{room}/{file}", get(file).options(preflight))
 }
 
-/// The admin key, or a join token of a host of `room`.
-fn may_control(state: &AppState, headers: &HeaderMap, room: &str) -> Result<(), ApiError> {
+/// Who controls a livestream: the operator, or a host of the room.
+enum Controller {
+    Operator,
+    Host(Participant),
+}
+
+impl Controller {
+    fn participant(self) -> Option<Participant> {
+        match self {
+            Controller::Operator => None,
+            Controller::Host(p) => Some(p),
+        }
+    }
+}
+
+/// The admin key, or a join token of a host of `room` (or of one of `roles`).
+fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    room: &str,
+    roles: &[Role],
+) -> Result<Controller, ApiError> {
     let Some(key) = bearer(headers) else {
         return Err(ApiError(
             StatusCode::UNAUTHORIZED,
@@ -37,14 +62,16 @@ fn may_control(state: &AppState, headers: &HeaderMap, room: &str) -> Result<(), 
         ));
     };
     if same_key(key, &state.config.admin_key) {
-        return Ok(());
+        return Ok(Controller::Operator);
     }
     match state.config.token_keys.decode(key, now()) {
-        Ok(claims) if claims.room == room && claims.role == Role::Host => Ok(()),
+        Ok(claims) if claims.room == room && roles.contains(&claims.role) => {
+            Ok(Controller::Host(claims.participant()))
+        }
         _ => Err(ApiError(
             StatusCode::FORBIDDEN,
             "forbidden",
-            format!("only a host of {room} starts and stops its livestream"),
+            format!("only a host of {room} controls its livestream"),
         )),
     }
 }
@@ -54,6 +81,10 @@ impl From<LiveError> for ApiError {
         match e {
             LiveError::NoMedia => ApiError(StatusCode::CONFLICT, "no_media", e.to_string()),
             LiveError::Closed => ApiError(StatusCode::CONFLICT, "session_closed", e.to_string()),
+            LiveError::NotLive => ApiError(StatusCode::CONFLICT, "not_live", e.to_string()),
+            LiveError::BadTarget(_) => {
+                ApiError(StatusCode::BAD_REQUEST, "invalid_argument", e.to_string())
+            }
             LiveError::Io(_) => {
                 ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
             }
@@ -66,12 +97,9 @@ async fn start(
     Path(room): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    may_control(&state, &headers, &room)?;
-    state.live.start(&room).await?;
-    Ok(
-        Json(json!({ "live": true, "playlist": format!("/live/{room}/{PLAYLIST}") }))
-            .into_response(),
-    )
+    let by = caller(&state, &headers, &room, &[Role::Host])?;
+    state.live.start(&room, by.participant()).await?;
+    Ok(Json(json!({ "live": true, "playlist": Livestreams::playlist(&room) })).into_response())
 }
 
 async fn stop(
@@ -79,9 +107,79 @@ async fn stop(
     Path(room): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    may_control(&state, &headers, &room)?;
-    let was = state.live.stop(&room).await?;
-    Ok(Json(json!({ "live": false, "was_live": was })).into_response())
+    let by = caller(&state, &headers, &room, &[Role::Host])?;
+    let stopped = state.live.stop(&room, by.participant()).await?;
+    Ok(Json(json!({
+        "live": false,
+        "was_live": stopped.was_live,
+        "recording": stopped.recording,
+    }))
+    .into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct PushTargets {
+    targets: Vec<String>,
+}
+
+/// Set the room's RTMP push targets (replacing the ones it had; `[]` ends them).
+async fn set_push(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<PushTargets>,
+) -> Result<Response, ApiError> {
+    caller(&state, &headers, &room, &[Role::Host])?;
+    state.live.set_push(&room, body.targets).await?;
+    Ok(Json(json!({ "targets": state.live.push_status(&room) })).into_response())
+}
+
+/// What each push target does now: `connecting`, `live`, `retrying` (with the last
+/// error) or `ended`.
+async fn push_status(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    caller(&state, &headers, &room, &[Role::Host])?;
+    Ok(Json(json!({ "targets": state.live.push_status(&room) })).into_response())
+}
+
+/// An archived recording, whole (they are large: a player or `curl -C -` may ask for a
+/// range, which the file route's rules answer).
+async fn recording(
+    State(state): State<AppState>,
+    Path((room, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    caller(&state, &headers, &room, &[Role::Host, Role::Recorder])?;
+    let Some(path) = state.live.recording(&room, &file).await else {
+        return Ok(not_found());
+    };
+    let Ok(file) = tokio::fs::File::open(&path).await else {
+        return Ok(not_found());
+    };
+    // Streamed in 64 KiB chunks: a recording may be gigabytes.
+    let chunks = futures_util::stream::unfold(file, |mut file| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 64 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(bytes::Bytes::from(buf)), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    });
+    let mut response = Response::new(Body::from_stream(chunks));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp2t"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(response)
 }
 
 /// What a file of the livestream is, by its name: only the playlist and segments the
@@ -93,7 +191,7 @@ enum Kind {
 }
 
 fn kind_of(file: &str) -> Option<Kind> {
-    if file == PLAYLIST {
+    if file == crate::live::PLAYLIST {
         return Some(Kind::Playlist);
     }
     let n = file.strip_prefix("seg")?.strip_suffix(".ts")?;

@@ -124,6 +124,7 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
     .await?;
     let board = Arc::new(board::BoardHost::load(&store).await?);
     board.clone().spawn_upkeep(store.clone());
+    live.report_to(&hub);
     let state = AppState {
         hub,
         store,

@@ -56,6 +56,25 @@ impl RoomHandle {
         rx.await.unwrap_or_else(|_| Err(unavailable()))
     }
 
+    /// Record a fact of the livestream (`by`: the host who asked for it), durably.
+    pub async fn livestream(
+        &self,
+        by: Option<yishi_protocol::Participant>,
+        fact: crate::room::LiveFact,
+    ) -> Result<Option<Seq>, ErrorMessage> {
+        let (reply, rx) = oneshot::channel();
+        let unavailable = || ErrorMessage {
+            req: None,
+            code: ErrorCode::Unavailable,
+            message: "the room restarts; retry".into(),
+        };
+        let msg = Msg::Input(Input::Livestream { by, fact, reply });
+        if self.tx.send(msg).await.is_err() {
+            return Err(unavailable());
+        }
+        rx.await.unwrap_or_else(|_| Err(unavailable()))
+    }
+
     /// The room as a host sees it now.
     pub async fn inspect(&self) -> Option<yishi_protocol::RoomSnapshot> {
         let (reply, rx) = oneshot::channel();

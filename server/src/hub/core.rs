@@ -28,7 +28,7 @@ use super::mixer::{Mixer, Waiting};
 use super::sessions::Sessions;
 use crate::auth;
 use crate::outbox::{Out, Outbox, Refused, close};
-use crate::room::{Actor, Applied, Chain, Room};
+use crate::room::{Actor, Applied, Chain, LiveFact, Room};
 use crate::store::{Append, Loaded, StoredRoom};
 
 pub(crate) type ConnId = u64;
@@ -59,6 +59,13 @@ pub(crate) enum Input {
     /// The room as a host sees it now.
     Inspect {
         reply: oneshot::Sender<yishi_protocol::RoomSnapshot>,
+    },
+    /// A fact of the livestream, from the server's livestream (`by`: the host who asked
+    /// for it, if one did).
+    Livestream {
+        by: Option<Participant>,
+        fact: LiveFact,
+        reply: oneshot::Sender<Result<Option<Seq>, ErrorMessage>>,
     },
 }
 
@@ -339,6 +346,23 @@ impl RoomCore {
                 Input::Inspect { reply } => {
                     let _ =
                         reply.send(self.room.snapshot(View::Host, &ParticipantId::new("admin")));
+                }
+                Input::Livestream { by, fact, reply } => {
+                    let by = by.map(Actor::new);
+                    match self.room.livestream(by.as_ref(), &fact, now) {
+                        Ok(out) => {
+                            let seq = out.ack_seq();
+                            applied.events.extend(out.events);
+                            deferred.push(Deferred::Admin { seq, reply });
+                        }
+                        Err(r) => {
+                            let _ = reply.send(Err(ErrorMessage {
+                                req: None,
+                                code: r.code,
+                                message: r.message,
+                            }));
+                        }
+                    }
                 }
             }
         }

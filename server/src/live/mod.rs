@@ -14,21 +14,29 @@
 //! This module owns the workers and their directories; it never touches media itself,
 //! and nothing it does can block the SFU or a room. Its routes are in `http/live.rs`.
 
+mod archive;
+mod push;
+
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 use tokio::sync::{Mutex, oneshot};
 use tokio::task::JoinHandle;
 
-use yishi_protocol::SessionState;
+use yishi_protocol::{Millis, Participant, Recording, SessionState};
 
+use crate::hub::{Hub, HubError, now};
 use crate::media::{AUDIO_PAYLOAD_TYPE, KEYFRAME_EVERY, LiveTarget, Sfu, VIDEO_PAYLOAD_TYPE};
+use crate::room::LiveFact;
+
+pub use archive::{is_recording_name, prune_recordings};
+pub use push::{MAX_TARGETS, PushState, PushStatus, valid_target};
 
 /// The playlist's name in a room's directory.
 pub const PLAYLIST: &str = "index.m3u8";
@@ -43,6 +51,10 @@ const RESTART_MAX: Duration = Duration::from_secs(10);
 const STABLE: Duration = Duration::from_secs(30);
 /// How often a worker looks whether its room's session has closed.
 const CLOSED_CHECK: Duration = Duration::from_millis(500);
+/// How long a worker asked to stop (SIGTERM) may take to write its last segment.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How often recordings past their retention are removed.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// How the livestream is encoded, and by what.
 #[derive(Debug, Clone)]
@@ -56,6 +68,11 @@ pub struct LiveConfig {
     pub height: u32,
     /// The video bit rate, kbit/s.
     pub video_kbps: u32,
+    /// Where the recordings of the stage are archived, a directory per room; `None`:
+    /// `<data dir>/recordings`.
+    pub recordings: Option<PathBuf>,
+    /// How long recordings are kept; `None` (the default): for ever.
+    pub keep_recordings: Option<Duration>,
 }
 
 impl Default for LiveConfig {
@@ -66,6 +83,8 @@ impl Default for LiveConfig {
             width: 1280,
             height: 720,
             video_kbps: 2500,
+            recordings: None,
+            keep_recordings: None,
         }
     }
 }
@@ -77,6 +96,10 @@ pub enum LiveError {
     NoMedia,
     #[error("the session is closed: its livestream has ended")]
     Closed,
+    #[error("the livestream is off: start it first")]
+    NotLive,
+    #[error("not a push target: {0}")]
+    BadTarget(String),
     #[error("cannot prepare the livestream: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -86,35 +109,130 @@ pub enum LiveError {
 pub struct Livestreams {
     config: Arc<LiveConfig>,
     dir: PathBuf,
+    /// Where recordings are archived, a directory per room.
+    recordings: PathBuf,
     sfu: Option<Sfu>,
     /// The running livestreams by room. A tokio mutex: starting and stopping (rare) hold
     /// it across the file system work, so two requests for one room never race.
     running: Arc<Mutex<HashMap<String, Running>>>,
+    /// The served directories by room, apart from `running` so serving a segment never
+    /// waits for a stop that archives a recording. A `std` mutex: held for a lookup.
+    served: Arc<std::sync::Mutex<HashMap<String, PathBuf>>>,
+    reporter: Reporter,
+    /// The RTMP pushes by room, while its livestream is on. A `std` mutex: held to swap
+    /// or read them, never across an await.
+    pushes: Arc<std::sync::Mutex<HashMap<String, Vec<push::Push>>>>,
 }
 
 struct Running {
     dir: PathBuf,
     stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
+    task: JoinHandle<Ended>,
     /// The worker's process id, 0 between a worker's exit and its restart.
     pid: Arc<AtomicU32>,
 }
 
+/// How a livestream's worker task ended.
+struct Ended {
+    /// The session closed first: the recording was archived then, and the record had
+    /// already ended the stream (the close seals it).
+    by_close: bool,
+    recording: Option<Recording>,
+}
+
+/// What a stop did.
+#[derive(Debug, Default)]
+pub struct Stopped {
+    pub was_live: bool,
+    /// The stretch's recording, archived (and in the record, unless the session closed).
+    pub recording: Option<Recording>,
+}
+
+/// Tells the rooms what their livestreams do, through the hub (set once it runs): a
+/// start, a stop, a worker's gap, an archived recording become events of the record.
+#[derive(Clone, Default)]
+struct Reporter(Arc<OnceLock<Weak<Hub>>>);
+
+impl Reporter {
+    async fn report(&self, room: &str, by: Option<Participant>, fact: LiveFact) {
+        let Some(hub) = self.0.get().and_then(Weak::upgrade) else {
+            tracing::warn!(%room, ?fact, "no hub: a livestream fact is not recorded");
+            return;
+        };
+        let result = match hub.room(room).await {
+            Ok(handle) => handle
+                .livestream(by, fact.clone())
+                .await
+                .map(|_| ())
+                .map_err(|e| e.message),
+            // In a cluster the room may run on another node; media of a room runs on its
+            // owner, so this is rare (a route reached the wrong node).
+            Err(e @ HubError::Elsewhere { .. }) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match result {
+            Ok(()) => metrics::counter!("yishi_live_facts_recorded_total").increment(1),
+            Err(error) => {
+                tracing::warn!(%room, ?fact, %error, "a livestream fact is not in the record")
+            }
+        }
+    }
+}
+
 impl Livestreams {
     /// Livestreams written under `config.dir` (else `data_dir/live`), fed by `sfu`.
+    /// Must run inside a tokio runtime: recordings past their retention are removed
+    /// hourly.
     pub fn new(config: LiveConfig, data_dir: &Path, sfu: Option<Sfu>) -> Livestreams {
         let dir = config.dir.clone().unwrap_or_else(|| data_dir.join("live"));
+        let recordings = config
+            .recordings
+            .clone()
+            .unwrap_or_else(|| data_dir.join("recordings"));
+        if let Some(keep) = config.keep_recordings {
+            let recordings = recordings.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(PRUNE_EVERY);
+                loop {
+                    every.tick().await;
+                    let dir = recordings.clone();
+                    match tokio::task::spawn_blocking(move || prune_recordings(&dir, keep)).await {
+                        Ok(Ok(0)) => {}
+                        Ok(Ok(n)) => {
+                            tracing::info!(removed = n, "recordings past their retention removed")
+                        }
+                        Ok(Err(e)) => tracing::warn!(error = %e, "cannot prune the recordings"),
+                        Err(e) => tracing::warn!(error = %e, "cannot prune the recordings"),
+                    }
+                }
+            });
+        }
         Livestreams {
             config: Arc::new(config),
             dir,
+            recordings,
             sfu,
             running: Arc::default(),
+            served: Arc::default(),
+            reporter: Reporter::default(),
+            pushes: Arc::default(),
         }
     }
 
+    /// Record what the livestreams do in the rooms of `hub` from now on.
+    pub fn report_to(&self, hub: &Arc<Hub>) {
+        let _ = self.reporter.0.set(Arc::downgrade(hub));
+    }
+
+    /// The playlist's path on the server for `room`.
+    pub fn playlist(room: &str) -> String {
+        format!("/live/{room}/{PLAYLIST}")
+    }
+
     /// Start the livestream of `room` (nothing changes if it is on already): a fresh
-    /// playlist, a worker listening on free loopback ports, the SFU feeding it.
-    pub async fn start(&self, room: &str) -> Result<(), LiveError> {
+    /// playlist, a worker listening on free loopback ports, the SFU feeding it; the
+    /// room records it (`by`: the host who asked, `None`: the operator).
+    pub async fn start(&self, room: &str, by: Option<Participant>) -> Result<(), LiveError> {
         let sfu = self.sfu.clone().ok_or(LiveError::NoMedia)?;
         if sfu.session_state(room) == Some(SessionState::Closed) {
             return Err(LiveError::Closed);
@@ -129,6 +247,7 @@ impl Livestreams {
         let target = free_ports()?;
         tokio::fs::write(dir.join("stream.sdp"), sdp(target)).await?;
         let pid = Arc::new(AtomicU32::new(0));
+        let since = now();
         let worker = Worker {
             room: Arc::from(room),
             dir: dir.clone(),
@@ -136,10 +255,14 @@ impl Livestreams {
             config: self.config.clone(),
             sfu,
             pid: pid.clone(),
+            archive: self.room_archive(room),
+            since,
+            reporter: self.reporter.clone(),
         };
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(worker.run(stopped));
         tracing::info!(%room, video = %target.video, audio = %target.audio, "livestream on");
+        self.lock_served().insert(room.to_owned(), dir.clone());
         running.insert(
             room.to_owned(),
             Running {
@@ -149,26 +272,124 @@ impl Livestreams {
                 pid,
             },
         );
+        drop(running);
+        let playlist = Self::playlist(room);
+        self.reporter
+            .report(room, by, LiveFact::Started { playlist })
+            .await;
         Ok(())
     }
 
-    /// Stop the livestream of `room`: its worker ends, the SFU stops feeding it and its
-    /// playlist and segments are removed. Says whether it was on.
-    pub async fn stop(&self, room: &str) -> Result<bool, LiveError> {
+    /// Stop the livestream of `room`: its worker finishes its segment and ends, the SFU
+    /// stops feeding it, the stretch's segments are archived as one recording (hashed,
+    /// and both facts recorded in the room), and its playlist and segments are removed.
+    pub async fn stop(&self, room: &str, by: Option<Participant>) -> Result<Stopped, LiveError> {
         let mut running = self.running.lock().await;
         let Some(live) = running.remove(room) else {
-            return Ok(false);
+            return Ok(Stopped::default());
         };
+        self.lock_served().remove(room);
+        self.stop_pushes(room).await;
         let _ = live.stop.send(());
-        let _ = live.task.await;
+        let ended = live.task.await.unwrap_or(Ended {
+            by_close: false,
+            recording: None,
+        });
+        if !ended.by_close {
+            self.reporter.report(room, by, LiveFact::Stopped).await;
+            if let Some(recording) = &ended.recording {
+                self.reporter
+                    .report(room, None, LiveFact::Archived(recording.clone()))
+                    .await;
+            }
+        }
         remove_dir(&live.dir).await?;
-        tracing::info!(%room, "livestream off");
-        Ok(true)
+        tracing::info!(%room, recording = ?ended.recording, "livestream off");
+        Ok(Stopped {
+            was_live: true,
+            recording: ended.recording,
+        })
     }
 
     /// The directory of the playlist and segments of `room`, while its livestream is on.
     pub async fn dir(&self, room: &str) -> Option<PathBuf> {
-        self.running.lock().await.get(room).map(|r| r.dir.clone())
+        self.lock_served().get(room).cloned()
+    }
+
+    /// The archived recording `file` of `room`, if there is one by that name.
+    pub async fn recording(&self, room: &str, file: &str) -> Option<PathBuf> {
+        if !is_recording_name(file) {
+            return None;
+        }
+        let path = self.room_archive(room).join(file);
+        tokio::fs::metadata(&path)
+            .await
+            .is_ok_and(|m| m.is_file())
+            .then_some(path)
+    }
+
+    /// Push the livestream of `room` to `targets` (`rtmp://` or `rtmps://` URLs, at most
+    /// [`MAX_TARGETS`]), each by its own process, instead of the targets it had.
+    pub async fn set_push(&self, room: &str, targets: Vec<String>) -> Result<(), LiveError> {
+        if let Some(bad) = targets.iter().find(|t| !valid_target(t)) {
+            return Err(LiveError::BadTarget(bad.chars().take(100).collect()));
+        }
+        if targets.len() > MAX_TARGETS {
+            return Err(LiveError::BadTarget(format!(
+                "at most {MAX_TARGETS} targets"
+            )));
+        }
+        let running = self.running.lock().await;
+        let Some(dir) = running.get(room).map(|r| r.dir.clone()) else {
+            return Err(LiveError::NotLive);
+        };
+        self.stop_pushes(room).await;
+        let room_id: Arc<str> = Arc::from(room);
+        let pushes: Vec<push::Push> = targets
+            .into_iter()
+            .map(|url| {
+                push::Push::start(
+                    self.config.ffmpeg.clone(),
+                    dir.clone(),
+                    room_id.clone(),
+                    url,
+                )
+            })
+            .collect();
+        tracing::info!(%room, targets = pushes.len(), "push targets set");
+        self.lock_pushes().insert(room.to_owned(), pushes);
+        drop(running);
+        Ok(())
+    }
+
+    /// What each push target of `room` does now.
+    pub fn push_status(&self, room: &str) -> Vec<PushStatus> {
+        self.lock_pushes()
+            .get(room)
+            .map(|p| p.iter().map(push::Push::status).collect())
+            .unwrap_or_default()
+    }
+
+    async fn stop_pushes(&self, room: &str) {
+        let old = self.lock_pushes().remove(room).unwrap_or_default();
+        for push in old {
+            push.stop().await;
+        }
+    }
+
+    fn lock_pushes(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<push::Push>>> {
+        // A panic while holding this lock leaves a valid map: recover it.
+        self.pushes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_served(&self) -> std::sync::MutexGuard<'_, HashMap<String, PathBuf>> {
+        // A panic while holding this lock leaves a valid map: recover it.
+        self.served.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A room's archive directory.
+    fn room_archive(&self, room: &str) -> PathBuf {
+        self.recordings.join(hex::encode(room.as_bytes()))
     }
 
     /// The process id of the worker of `room`, while one runs.
@@ -297,9 +518,10 @@ pub fn worker_args(config: &LiveConfig) -> Vec<String> {
         "-hls_list_size",
         &LIST_SIZE.to_string(),
         // A restarted worker appends to the playlist after a discontinuity; segments are
-        // written under a temporary name and renamed once whole.
+        // written under a temporary name and renamed once whole. They are kept (not
+        // deleted past the playlist's window): they become the recording at the end.
         "-hls_flags",
-        "delete_segments+independent_segments+append_list+discont_start+temp_file",
+        "independent_segments+append_list+discont_start+temp_file",
         "-hls_segment_filename",
         "seg%d.ts",
         PLAYLIST,
@@ -307,6 +529,21 @@ pub fn worker_args(config: &LiveConfig) -> Vec<String> {
     .iter()
     .map(|s| (*s).to_owned())
     .collect()
+}
+
+/// Ask a worker to finish (SIGTERM: it writes its last segment and the playlist), and
+/// kill it if it has not within [`STOP_GRACE`].
+async fn finish(child: &mut Child) {
+    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_ok() {
+            return;
+        }
+    }
+    let _ = child.kill().await;
 }
 
 /// One room's worker, kept running while the livestream is on.
@@ -317,12 +554,19 @@ struct Worker {
     config: Arc<LiveConfig>,
     sfu: Sfu,
     pid: Arc<AtomicU32>,
+    /// The room's archive directory, and when this stretch of the stream began (the
+    /// recording's name).
+    archive: PathBuf,
+    since: Millis,
+    reporter: Reporter,
 }
 
 impl Worker {
-    async fn run(self, mut stop: oneshot::Receiver<()>) {
+    async fn run(self, mut stop: oneshot::Receiver<()>) -> Ended {
         let mut backoff = RESTART_MIN;
         let room = self.room.clone();
+        // When the last worker exited, while no new one runs.
+        let mut exited_at: Option<Millis> = None;
         loop {
             let started = Instant::now();
             match self.spawn() {
@@ -330,8 +574,14 @@ impl Worker {
                     self.pid.store(child.id().unwrap_or(0), Ordering::Relaxed);
                     // A fresh feed: the new worker's stream starts at a key frame.
                     self.sfu.live(room.clone(), Some(self.target));
+                    if let Some(from) = exited_at.take() {
+                        let (reporter, room) = (self.reporter.clone(), room.clone());
+                        let gap = LiveFact::Gap { from, to: now() };
+                        tokio::spawn(async move { reporter.report(&room, None, gap).await });
+                    }
                     tokio::select! {
                         status = child.wait() => {
+                            exited_at = Some(now());
                             metrics::counter!("yishi_live_worker_exits_total").increment(1);
                             tracing::warn!(
                                 %room,
@@ -341,18 +591,21 @@ impl Worker {
                             );
                         }
                         _ = &mut stop => {
-                            let _ = child.kill().await;
+                            finish(&mut child).await;
                             break;
                         }
                         () = self.session_closed() => {
-                            let _ = child.kill().await;
+                            finish(&mut child).await;
                             self.end_playlist().await;
                             self.pid.store(0, Ordering::Relaxed);
                             self.sfu.live(room.clone(), None);
-                            tracing::info!(%room, "session closed: livestream ended");
+                            let recording = self.archive().await;
+                            // The close sealed the record (and ended the stream in it): the
+                            // recording's hash is beside it, in its `.sha256` file.
+                            tracing::info!(%room, ?recording, "session closed: livestream ended");
                             // The ended playlist stays served until a host stops it.
                             let _ = stop.await;
-                            return;
+                            return Ended { by_close: true, recording };
                         }
                     }
                 }
@@ -379,6 +632,34 @@ impl Worker {
         }
         self.pid.store(0, Ordering::Relaxed);
         self.sfu.live(room, None);
+        Ended {
+            by_close: false,
+            recording: self.archive().await,
+        }
+    }
+
+    /// Archive this stretch's segments as one recording; `None` if there were none or it
+    /// failed (logged).
+    async fn archive(&self) -> Option<Recording> {
+        let (dir, into) = (self.dir.clone(), self.archive.clone());
+        let name = archive::recording_name(self.since);
+        let done = tokio::task::spawn_blocking(move || archive::archive(&dir, &into, &name)).await;
+        match done {
+            Ok(Ok(recording)) => {
+                if recording.is_some() {
+                    metrics::counter!("yishi_live_recordings_total").increment(1);
+                }
+                recording
+            }
+            Ok(Err(e)) => {
+                tracing::error!(room = %self.room, error = %e, "cannot archive the livestream's recording");
+                None
+            }
+            Err(e) => {
+                tracing::error!(room = %self.room, error = %e, "cannot archive the livestream's recording");
+                None
+            }
+        }
     }
 
     /// Once the room's session has closed: nothing more reaches the audience.

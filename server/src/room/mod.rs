@@ -16,6 +16,7 @@ mod actor;
 mod attendance;
 mod feed;
 mod floor;
+mod live;
 mod polls;
 mod record;
 mod session;
@@ -31,6 +32,7 @@ use yishi_protocol::{
 };
 
 pub use actor::{Actor, Grants};
+pub use live::LiveFact;
 pub use polls::SealedBallot;
 pub use record::{Chain, ChainError, GENESIS, verify_chain};
 
@@ -103,6 +105,8 @@ pub struct Room {
     pub(crate) talk: Talk,
     /// The recent public events the live text feed (图文直播) is made of, oldest first.
     pub(crate) feed: std::collections::VecDeque<Event>,
+    /// The livestream while it is on.
+    pub(crate) live: Option<yishi_protocol::Livestream>,
 }
 
 impl Room {
@@ -117,6 +121,7 @@ impl Room {
             polls: Polls::default(),
             talk: Talk::default(),
             feed: Default::default(),
+            live: None,
         }
     }
 
@@ -267,6 +272,7 @@ impl Room {
             Part::Floor => self.fold_floor(event),
             Part::Polls => self.fold_poll(event),
             Part::Talk => self.fold_talk(event),
+            Part::Live => self.fold_live(event),
         }
     }
 
@@ -334,6 +340,7 @@ pub(crate) enum Part {
     Floor,
     Polls,
     Talk,
+    Live,
 }
 
 impl Part {
@@ -382,6 +389,10 @@ impl Part {
             | QuestionPinned { .. }
             | WordListSet { .. }
             | Annotated { .. } => Part::Talk,
+            LivestreamStarted { .. }
+            | LivestreamStopped { .. }
+            | LivestreamGap { .. }
+            | RecordingArchived { .. } => Part::Live,
         }
     }
 }

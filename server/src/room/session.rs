@@ -95,6 +95,7 @@ impl Room {
             Command::CloseSession => {
                 self.end_all_turns(cx, yishi_protocol::EndReason::SessionClosed);
                 self.close_open_polls(cx);
+                self.end_livestream_for_close(cx);
                 self.emit(cx, EventBody::SessionChanged { state: Closed });
             }
             Command::AddAgendaItem { title, settings } => {

@@ -86,6 +86,7 @@ impl Room {
             moderation: talk.moderation,
             word_list: talk.word_list,
             feed: self.feed_for(view),
+            livestream: self.live.clone(),
         }
     }
 }

@@ -348,6 +348,15 @@ function applyEvent(before: RoomState, e: Event): RoomState {
       return state;
     case "annotated":
       return state;
+    case "livestream_started":
+      room.livestream = { playlist: b.playlist, since: e.at };
+      return state;
+    case "livestream_stopped":
+      room.livestream = undefined;
+      return state;
+    case "livestream_gap":
+    case "recording_archived":
+      return state;
   }
 }
 

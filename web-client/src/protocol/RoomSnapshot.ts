@@ -6,6 +6,7 @@ import type { Comment } from "./Comment";
 import type { Event } from "./Event";
 import type { FloorMode } from "./FloorMode";
 import type { ItemId } from "./ItemId";
+import type { Livestream } from "./Livestream";
 import type { ModerationStats } from "./ModerationStats";
 import type { OrderingPolicy } from "./OrderingPolicy";
 import type { PollView } from "./PollView";
@@ -62,4 +63,8 @@ word_list?: Array<string>,
  * oldest first), as this view may see them: so a late viewer reads the session so
  * far.
  */
-feed: Array<Event>, };
+feed: Array<Event>, 
+/**
+ * The livestream while it is on: the audience switches to its player.
+ */
+livestream?: Livestream, };
