@@ -17,6 +17,8 @@ import { chromium } from "playwright-core";
 const here = dirname(fileURLToPath(import.meta.url));
 export const bin = process.env.YISHI_BIN ?? resolve(here, "../../target/debug/yishi");
 export const shots = resolve(here, "../test-results");
+/** The password `env.staff` sets for every account it adds. */
+export const STAFF_PASSWORD = "一把足够长的钥匙123";
 const axePath = resolve(here, "../node_modules/axe-core/axe.min.js");
 mkdirSync(shots, { recursive: true });
 
@@ -152,13 +154,35 @@ export async function startYishi({ log, rustLog = "warn", chromiumArgs = [] } = 
     return { context, page, name };
   };
 
+  /** A staff member of the console, added by `yishi staff add`, with the password set
+   * through the printed link and logged in: the page, on the console's first tab. Its
+   * context accepts downloads and, with `clipboard`, may read and write the clipboard. */
+  const staff = async (name, role, { viewport = { width: 1366, height: 768 }, clipboard = false } = {}) => {
+    const link = yishi("staff", "add", name, "--role", role);
+    const context = await browser.newContext({ viewport, locale: "zh-CN", bypassCSP: true, acceptDownloads: true });
+    if (clipboard) await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+    const p = await context.newPage();
+    p.on("pageerror", (e) => console.error(`[${name}] page error:`, e.message));
+    p.on("dialog", (d) => d.accept());
+    await p.goto(link);
+    await p.getByTestId("new-password").fill(STAFF_PASSWORD);
+    await p.getByTestId("repeat-password").fill(STAFF_PASSWORD);
+    await p.getByTestId("save-password").click();
+    await p.getByTestId("login").waitFor();
+    await p.getByTestId("login-name").fill(name);
+    await p.getByTestId("login-password").fill(STAFF_PASSWORD);
+    await p.getByTestId("login-submit").click();
+    await p.getByTestId("me").waitFor();
+    return p;
+  };
+
   const stop = async () => {
     await browser.close();
     proxy.close();
     server.kill("SIGTERM");
   };
 
-  return { dir, base, proxy, browser, server, yishi, link, mintedLink, viaProxy, open, stop };
+  return { dir, base, proxy, browser, server, yishi, link, mintedLink, viaProxy, open, staff, stop };
 }
 
 /** An HS256 join token signed with the test key (kid `e2e`), as the server mints them. */

@@ -13,7 +13,6 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { accessible, shot, shots, startYishi } from "./harness.mjs";
 
-const PASSWORD = "一把足够长的钥匙123";
 const ROSTER = "委员编号,姓名,界别,分会场,手机\r\nWY001,张三,经济界,主会场,13812345678\r\nWY002,李四,教育界,主会场,13912345678\r\nWY003,王五,医药卫生界,东城分会场,13712345678\r\n";
 
 let env;
@@ -29,22 +28,9 @@ after(async () => {
 
 /** A logged-in clerk on the meetings tab, in a context that may use the clipboard. */
 async function clerkPage(name, viewport) {
-  const link = env.yishi("staff", "add", name, "--role", "clerk");
-  const context = await env.browser.newContext({ viewport, locale: "zh-CN", bypassCSP: true, acceptDownloads: true });
-  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: env.base });
-  const p = await context.newPage();
-  p.on("pageerror", (e) => console.error("page error:", e.message));
-  await p.goto(link);
-  await p.getByTestId("new-password").fill(PASSWORD);
-  await p.getByTestId("repeat-password").fill(PASSWORD);
-  await p.getByTestId("save-password").click();
-  await p.getByTestId("login").waitFor();
-  await p.getByTestId("login-name").fill(name);
-  await p.getByTestId("login-password").fill(PASSWORD);
-  await p.getByTestId("login-submit").click();
-  await p.getByTestId("me").waitFor();
+  const p = await env.staff(name, "clerk", { viewport, clipboard: true });
   await p.getByTestId("new-meeting").waitFor();
-  return { context, p };
+  return { context: p.context(), p };
 }
 
 /** Both sizes of a screen, laptop then phone, and back to the laptop. */
@@ -187,7 +173,6 @@ test("a clerk prepares a consultation, invites three members, prints the invitat
   assert.match(await member.page.locator("body").innerText(), /张三/);
 
   // Revoke and re-issue 张三's link: the old one now says it was replaced.
-  p.once("dialog", (d) => d.accept());
   await page.getByTestId("invitee-张三").getByTestId("reissue").click();
   await page.getByTestId("notice").filter({ hasText: "第 2 版" }).waitFor();
   const fresh = await copyLink("张三");

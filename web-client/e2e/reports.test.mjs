@@ -10,7 +10,6 @@ import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { accessible, shot, startYishi } from "./harness.mjs";
 
-const PASSWORD = "一把足够长的钥匙123";
 const ROSTER = "\ufeff委员编号,姓名,界别,分会场\r\nWY001,王建国,经济界,第一分会场\r\nWY002,李秀英,教育界,第二分会场\r\n";
 
 let env;
@@ -21,23 +20,6 @@ after(async () => {
   await env?.stop();
 });
 
-async function clerkPage(name, viewport) {
-  const link = env.yishi("staff", "add", name, "--role", "clerk");
-  const context = await env.browser.newContext({ viewport, locale: "zh-CN", bypassCSP: true, acceptDownloads: true });
-  const p = await context.newPage();
-  p.on("pageerror", (e) => console.error("page error:", e.message));
-  await p.goto(link);
-  await p.getByTestId("new-password").fill(PASSWORD);
-  await p.getByTestId("repeat-password").fill(PASSWORD);
-  await p.getByTestId("save-password").click();
-  await p.getByTestId("login").waitFor();
-  await p.getByTestId("login-name").fill(name);
-  await p.getByTestId("login-password").fill(PASSWORD);
-  await p.getByTestId("login-submit").click();
-  await p.getByTestId("me").waitFor();
-  return p;
-}
-
 const noSidewaysScroll = (p) => p.evaluate(() => document.documentElement.scrollWidth <= innerWidth);
 
 async function download(p, testid) {
@@ -46,7 +28,7 @@ async function download(p, testid) {
 }
 
 test("a clerk downloads the members' participation records for a period", async () => {
-  const p = await clerkPage("李干事", { width: 1366, height: 768 });
+  const p = await env.staff("李干事", "clerk", { viewport: { width: 1366, height: 768 } });
   const me = await (await p.request.get(`${env.base}/api/v1/staff/me`)).json();
   const imported = await p.request.post(`${env.base}/api/v1/roster/import?filename=roster.csv`, {
     headers: { "x-csrf-token": me.csrf, "content-type": "text/csv" },
@@ -86,7 +68,7 @@ test("a clerk downloads the members' participation records for a period", async 
   await p.context().close();
 
   // On a phone: the dates and the buttons fit without sideways scrolling.
-  const phone = await clerkPage("王干事", { width: 390, height: 844 });
+  const phone = await env.staff("王干事", "clerk", { viewport: { width: 390, height: 844 } });
   await phone.getByTestId("tab-reports").click();
   await phone.getByTestId("reports").waitFor();
   assert.ok(await noSidewaysScroll(phone), "no sideways scroll on a phone");

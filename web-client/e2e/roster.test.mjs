@@ -13,7 +13,6 @@ import { fileURLToPath } from "node:url";
 import { accessible, shot, startYishi } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const PASSWORD = "一把足够长的钥匙123";
 
 let env;
 before(async () => {
@@ -23,26 +22,6 @@ after(async () => {
   await env?.stop();
 });
 
-/** A logged-in staff page on the roster tab. */
-async function staffPage(name, role, viewport) {
-  const link = env.yishi("staff", "add", name, "--role", role);
-  const context = await env.browser.newContext({ viewport, locale: "zh-CN", bypassCSP: true, acceptDownloads: true });
-  const p = await context.newPage();
-  p.on("pageerror", (e) => console.error("page error:", e.message));
-  await p.goto(link);
-  await p.getByTestId("new-password").fill(PASSWORD);
-  await p.getByTestId("repeat-password").fill(PASSWORD);
-  await p.getByTestId("save-password").click();
-  await p.getByTestId("login").waitFor();
-  await p.getByTestId("login-name").fill(name);
-  await p.getByTestId("login-password").fill(PASSWORD);
-  await p.getByTestId("login-submit").click();
-  await p.getByTestId("me").waitFor();
-  await p.getByTestId("tab-roster").click();
-  await p.getByTestId("roster").waitFor();
-  return p;
-}
-
 const csv = (text) => ({ name: "委员名册.csv", mimeType: "text/csv", buffer: Buffer.from(`\ufeff${text}`, "utf8") });
 
 const BAD = "委员编号,姓名,界别,分会场,手机\r\nWY001,王建国,经济界,第一分会场,13812345678\r\nWY002,,教育界,第二分会场,13912345678\r\nWY003,赵红梅,医药卫生界,第二分会场,010-87654321\r\n";
@@ -51,6 +30,14 @@ const FIXED = BAD.replace("WY002,,", "WY002,李秀英,");
 async function choose(p, file) {
   await p.getByTestId("roster-file").setInputFiles(file);
   await p.getByTestId("preview-summary").waitFor();
+}
+
+/** A logged-in staff page on the roster tab. */
+async function staffPage(name, role, viewport) {
+  const p = await env.staff(name, role, { viewport });
+  await p.getByTestId("tab-roster").click();
+  await p.getByTestId("roster").waitFor();
+  return p;
 }
 
 const noSidewaysScroll = (p) => p.evaluate(() => document.documentElement.scrollWidth <= innerWidth);

@@ -11,7 +11,6 @@ import { createServer } from "node:http";
 import { after, before, test } from "node:test";
 import { accessible, shot, startYishi } from "./harness.mjs";
 
-const PASSWORD = "一把足够长的钥匙123";
 
 let env;
 let receiver;
@@ -37,25 +36,6 @@ after(async () => {
   receiver?.close();
 });
 
-/** A logged-in staff page. */
-async function staffPage(name, role, viewport) {
-  const link = env.yishi("staff", "add", name, "--role", role);
-  const context = await env.browser.newContext({ viewport, locale: "zh-CN", bypassCSP: true });
-  const p = await context.newPage();
-  p.on("pageerror", (e) => console.error("page error:", e.message));
-  p.on("dialog", (d) => d.accept());
-  await p.goto(link);
-  await p.getByTestId("new-password").fill(PASSWORD);
-  await p.getByTestId("repeat-password").fill(PASSWORD);
-  await p.getByTestId("save-password").click();
-  await p.getByTestId("login").waitFor();
-  await p.getByTestId("login-name").fill(name);
-  await p.getByTestId("login-password").fill(PASSWORD);
-  await p.getByTestId("login-submit").click();
-  await p.getByTestId("me").waitFor();
-  return p;
-}
-
 /** Whether a Standard Webhooks signature header holds the HMAC of id.timestamp.body. */
 function signed(secret, { headers, body }) {
   const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
@@ -66,7 +46,7 @@ function signed(secret, { headers, body }) {
 }
 
 test("an admin adds an address, copies its secret, sends a test that arrives signed, sees a failure's answer and deletes it; a clerk has no webhooks tab", async () => {
-  const p = await staffPage("王秘书", "admin", { width: 1366, height: 768 });
+  const p = await env.staff("王秘书", "admin");
   await p.getByTestId("tab-webhooks").click();
   await p.getByTestId("wh-none").waitFor();
   const url = `http://127.0.0.1:${receiver.address().port}/yishi`;
@@ -116,7 +96,7 @@ test("an admin adds an address, copies its secret, sends a test that arrives sig
   assert.equal(await p.getByTestId("wh-log").count(), 0);
 
   // A clerk: no webhooks tab.
-  const clerk = await staffPage("李干事", "clerk", { width: 1366, height: 768 });
+  const clerk = await env.staff("李干事", "clerk");
   await clerk.getByTestId("tab-meetings").waitFor();
   assert.equal(await clerk.getByTestId("tab-webhooks").count(), 0);
 });

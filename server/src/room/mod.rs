@@ -34,7 +34,7 @@ use yishi_protocol::{
 pub use actor::{Actor, Grants};
 pub use live::LiveFact;
 pub use polls::SealedBallot;
-pub use record::{Chain, ChainError, GENESIS, verify_chain};
+pub use record::{Chain, ChainError, GENESIS, verify_chain, verify_links};
 
 use attendance::Roster;
 use floor::Floor;

@@ -2,6 +2,7 @@
 //! link. `hash = SHA-256(prev || canonical JSON of the event)`; see
 //! [`yishi_protocol::RecordEntry`].
 
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use yishi_protocol::{Event, RecordEntry, Seq};
 
@@ -29,17 +30,19 @@ impl Chain {
 
     /// Link `event` to the chain.
     pub fn seal(&mut self, event: Event) -> RecordEntry {
+        let (prev, hash) = self.link(&event);
+        RecordEntry { event, prev, hash }
+    }
+
+    /// Link any event (the board's too) to the chain: its `prev` and `hash`.
+    pub fn link(&mut self, event: &impl Serialize) -> (String, String) {
         let prev = self.head();
-        self.head = link(&self.head, &event);
-        RecordEntry {
-            event,
-            prev,
-            hash: hex::encode(self.head),
-        }
+        self.head = link(&self.head, event);
+        (prev, hex::encode(self.head))
     }
 }
 
-fn link(prev: &[u8; 32], event: &Event) -> [u8; 32] {
+fn link(prev: &[u8; 32], event: &impl Serialize) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(prev);
     // Serialising our own types to a Vec cannot fail: no maps with non-string keys, no
@@ -49,22 +52,23 @@ fn link(prev: &[u8; 32], event: &Event) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-/// The first broken link of a record.
+/// The first broken link of a record (its sequence numbers are `S`: a room's, or the
+/// board's).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ChainError {
+pub enum ChainError<S: std::fmt::Display = Seq> {
     #[error("entry {found} is out of order: expected sequence number {expected}")]
-    OutOfOrder { expected: Seq, found: Seq },
+    OutOfOrder { expected: S, found: S },
     #[error(
         "entry {seq} does not follow the entry before it (its `prev` is not that entry's hash)"
     )]
-    BrokenLink { seq: Seq },
+    BrokenLink { seq: S },
     #[error("entry {seq} was altered: its content does not match its hash")]
-    Altered { seq: Seq },
+    Altered { seq: S },
 }
 
-impl ChainError {
+impl<S: std::fmt::Display + Copy> ChainError<S> {
     /// The sequence number of the first entry that fails.
-    pub fn seq(&self) -> Seq {
+    pub fn seq(&self) -> S {
         match self {
             ChainError::OutOfOrder { found, .. } => *found,
             ChainError::BrokenLink { seq } | ChainError::Altered { seq } => *seq,
@@ -77,23 +81,40 @@ impl ChainError {
 pub fn verify_chain<'a>(
     entries: impl IntoIterator<Item = &'a RecordEntry>,
 ) -> Result<String, ChainError> {
+    verify_links(
+        entries
+            .into_iter()
+            .map(|e| (e.event.seq, &e.event, e.prev.as_str(), e.hash.as_str())),
+    )
+}
+
+/// [`verify_chain`] for any chained events (the board's too), given as (sequence
+/// number, event, `prev`, `hash`).
+pub fn verify_links<'a, S, E>(
+    entries: impl IntoIterator<Item = (S, &'a E, &'a str, &'a str)>,
+) -> Result<String, ChainError<S>>
+where
+    S: Copy + PartialEq + std::fmt::Display + From<u8> + std::ops::Add<Output = S>,
+    E: Serialize + 'a,
+{
     let mut head = [0u8; 32];
-    for (expected, entry) in (1..).zip(entries) {
-        let seq = entry.event.seq;
+    let mut expected = S::from(1);
+    for (seq, event, prev, hash) in entries {
         if seq != expected {
             return Err(ChainError::OutOfOrder {
                 expected,
                 found: seq,
             });
         }
-        if entry.prev != hex::encode(head) {
+        if prev != hex::encode(head) {
             return Err(ChainError::BrokenLink { seq });
         }
-        let hash = link(&head, &entry.event);
-        if entry.hash != hex::encode(hash) {
+        let linked = link(&head, event);
+        if hash != hex::encode(linked) {
             return Err(ChainError::Altered { seq });
         }
-        head = hash;
+        head = linked;
+        expected = expected + S::from(1);
     }
     Ok(hex::encode(head))
 }

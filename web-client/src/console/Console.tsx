@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { lang, setLang } from "../i18n";
 import { api, type Me, type StaffAccount } from "./api";
-import { codeOf, Problem } from "./common";
+import { codeOf, CopyBox, Problem } from "./common";
 import { Meetings, useRoute } from "./Meetings";
 import { Reports } from "./Reports";
 import { Roster } from "./Roster";
@@ -183,7 +183,6 @@ function Staff() {
   const [name, setName] = useState("");
   const [role, setRole] = useState<StaffAccount["role"]>("clerk");
   const [link, setLink] = useState<{ name: string; link: string }>();
-  const [copied, setCopied] = useState(false);
   const load = () => api.staff().then(setList, (e) => setProblem(codeOf(e)));
   useEffect(() => void load(), []);
   return (
@@ -212,7 +211,6 @@ function Staff() {
           try {
             const added = await api.addStaff(name, role);
             setLink({ name, link: added.link });
-            setCopied(false);
             setName("");
             await load();
           } catch (err) {
@@ -239,21 +237,9 @@ function Staff() {
           {ct("add")}
         </button>
         {link ? (
-          <div class="c-ok" role="status" data-testid="staff-link">
-            <p>{ct("staffLink", { name: link.name })}</p>
-            <code>{link.link}</code>
-            <button
-              type="button"
-              onClick={() =>
-                navigator.clipboard?.writeText(link.link).then(
-                  () => setCopied(true),
-                  () => undefined,
-                )
-              }
-            >
-              {copied ? ct("copied") : ct("copy")}
-            </button>
-          </div>
+          <CopyBox key={link.link} text={link.link} testid="staff-link">
+            {ct("staffLink", { name: link.name })}
+          </CopyBox>
         ) : null}
       </form>
     </div>

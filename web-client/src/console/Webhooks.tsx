@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { lang } from "../i18n";
 import { webhooksApi, type Delivery, type Webhook } from "./api";
-import { codeOf, Problem } from "./common";
+import { codeOf, CopyBox, Problem } from "./common";
 import { ct, type ConsoleKey } from "./strings";
 
 /** The event types an address can receive, in the order the form lists them. */
@@ -138,7 +138,6 @@ function AddWebhook({ added }: { added: () => Promise<void> }) {
   const [types, setTypes] = useState<string[]>([...TYPES]);
   const [problem, setProblem] = useState<string>();
   const [secret, setSecret] = useState<{ url: string; secret: string }>();
-  const [copied, setCopied] = useState(false);
   return (
     <form
       class="c-card"
@@ -148,7 +147,6 @@ function AddWebhook({ added }: { added: () => Promise<void> }) {
         try {
           const made = await webhooksApi.create(url.trim(), types);
           setSecret({ url: made.url, secret: made.secret ?? "" });
-          setCopied(false);
           setUrl("");
           setProblem(undefined);
           await added();
@@ -180,21 +178,9 @@ function AddWebhook({ added }: { added: () => Promise<void> }) {
         {ct("add")}
       </button>
       {secret ? (
-        <div class="c-ok" role="status" data-testid="wh-secret">
-          <p>{ct("wh_created", { url: secret.url })}</p>
-          <code>{secret.secret}</code>
-          <button
-            type="button"
-            onClick={() =>
-              navigator.clipboard?.writeText(secret.secret).then(
-                () => setCopied(true),
-                () => undefined,
-              )
-            }
-          >
-            {copied ? ct("copied") : ct("copy")}
-          </button>
-        </div>
+        <CopyBox key={secret.secret} text={secret.secret} testid="wh-secret">
+          {ct("wh_created", { url: secret.url })}
+        </CopyBox>
       ) : null}
     </form>
   );

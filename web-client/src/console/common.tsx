@@ -1,7 +1,9 @@
-// What the console's screens share: an API error's code, and an error shown next to the
-// form that caused it.
+// What the console's screens share: an API error's code, an error shown next to the
+// form that caused it, and a secret shown once with a copy button.
+import type { ComponentChildren } from "preact";
+import { useState } from "preact/hooks";
 import { ApiError } from "./api";
-import { errText } from "./strings";
+import { ct, errText } from "./strings";
 
 export function codeOf(e: unknown): string {
   return e instanceof ApiError ? e.code : "internal";
@@ -14,4 +16,27 @@ export function Problem({ code }: { code?: string }) {
       {errText(code)}
     </p>
   ) : null;
+}
+
+/** Something to hand on (a one-time link, a signing secret), said by `children`, with a
+ * copy button that says when it copied. */
+export function CopyBox({ text, testid, children }: { text: string; testid: string; children: ComponentChildren }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <div class="c-ok" role="status" data-testid={testid}>
+      <p>{children}</p>
+      <code>{text}</code>
+      <button
+        type="button"
+        onClick={() =>
+          navigator.clipboard?.writeText(text).then(
+            () => setCopied(true),
+            () => undefined,
+          )
+        }
+      >
+        {copied ? ct("copied") : ct("copy")}
+      </button>
+    </div>
+  );
 }
