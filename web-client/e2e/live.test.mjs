@@ -13,7 +13,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { accessible, fits, shot, shots, startYishi } from "./harness.mjs";
+import { accessible, fits, inView, shot, shots, startYishi } from "./harness.mjs";
 
 const serverLog = join(shots, "live-server.log");
 let env;
@@ -108,6 +108,11 @@ test("a lecture's livestream: the host starts it, a phone plays it as HLS while 
   await shotsAt(V, "live-audience-playing");
   await accessible(V, "the audience's livestream player");
 
+  // Someone who arrives while the stream is on gets the player from the snapshot.
+  const late = await open(lectureLink("audience", null, null), "live-audience-late", { width: 1366, height: 768 }, { audit: false });
+  await late.page.waitForFunction(() => (document.querySelector("[data-testid=live-video]")?.currentTime ?? 0) > 0.5, null, { timeout: 30_000 });
+  assert.equal(await late.page.evaluate(() => !!window.__yishiMedia.pc), false, "the late viewer has no WebRTC session either");
+
   // Sound: off from the control bar, the large button asks for it; one tap brings it back.
   if (!b.muted) {
     await V.getByTestId("sound-off").click();
@@ -129,6 +134,8 @@ test("a lecture's livestream: the host starts it, a phone plays it as HLS while 
   await shot(V, "live-audience-question-360x740");
   await H.getByTestId("live-dialog").getByRole("button", { name: "关闭" }).first().click();
   await H.getByTestId("open-moderation").locator(".badge").waitFor();
+  await inView(H, ["[data-testid=open-live]"], "the host's 直播 button");
+  await shot(H, "live-host-live-1366x768");
 
   // A push target nobody answers: the host reads its status in words, then clears it.
   await H.getByTestId("open-live").click();
@@ -169,6 +176,8 @@ test("a lecture's livestream: the host starts it, a phone plays it as HLS while 
   await shotsAt(V, "live-audience-ended");
   await accessible(V, "the audience's stage after the livestream");
 
+  await late.page.getByTestId("live-note").filter({ hasText: "直播已结束" }).waitFor({ timeout: 15_000 });
   await host.context.close();
   await viewer.context.close();
+  await late.context.close();
 });

@@ -104,6 +104,7 @@ export function LiveDialog() {
       const r = await api.stop();
       if (r.recording) lastRecording.value = r.recording;
       setTargets([]);
+      setSaved(false);
     } catch (e) {
       setError(e instanceof LiveError ? e.code : "internal");
     } finally {
@@ -213,7 +214,9 @@ export function LiveDialog() {
             {targets.map((p) => (
               <li key={p.url} data-state={p.state}>
                 <span class="mono">{p.url}</span>
-                <span class={`tag ${p.state === "live" ? "live" : ""}`}>{pushStateText(p)}</span>
+                <span class={`push-state ${p.state}`} data-testid="push-state">
+                  {pushStateText(p)}
+                </span>
               </li>
             ))}
           </ul>
