@@ -13,7 +13,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { accessible, fits, inView, shot, shots, startYishi } from "./harness.mjs";
+import { accessible, accessibleInEveryMode, fits, inView, shot, shots, startYishi } from "./harness.mjs";
 
 const serverLog = join(shots, "live-server.log");
 let env;
@@ -106,7 +106,7 @@ test("a lecture's livestream: the host starts it, a phone plays it as HLS while 
   const delay = await V.getByTestId("live-delay").filter({ hasText: /直播延迟约 \d+ 秒/ }).innerText({ timeout: 10_000 });
   console.log(`# first frame on the phone ${firstFrame} s after the start; the player says "${delay.trim()}"`);
   await shotsAt(V, "live-audience-playing");
-  await accessible(V, "the audience's livestream player");
+  await accessibleInEveryMode(V, "the audience's livestream player");
 
   // Someone who arrives while the stream is on gets the player from the snapshot.
   const late = await open(lectureLink("audience", null, null), "live-audience-late", { width: 1366, height: 768 }, { audit: false });
@@ -145,6 +145,11 @@ test("a lecture's livestream: the host starts it, a phone plays it as HLS while 
   await H.getByTestId("push-list").locator("li").filter({ hasText: "重试中：" }).waitFor({ timeout: 15_000 });
   await shotsAt(H, "live-host-dialog");
   await accessible(H, "the host's livestream dialog");
+  // The mode switch lies under the dialog's backdrop: pressed without the pointer.
+  await H.getByTestId("mode-contrast").dispatchEvent("click");
+  await accessible(H, "the host's livestream dialog (high contrast)", { enhanced: true });
+  await shot(H, "live-host-dialog-contrast-1366x768");
+  await H.getByTestId("mode-contrast").dispatchEvent("click");
   await H.getByTestId("push-targets").fill("");
   await H.getByTestId("push-save").click();
   await H.getByTestId("push-list").waitFor({ state: "detached" });
