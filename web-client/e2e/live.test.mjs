@@ -112,6 +112,15 @@ test("a lecture's livestream: the host starts it, a phone plays it as HLS while 
   const late = await open(lectureLink("audience", null, null), "live-audience-late", { width: 1366, height: 768 }, { audit: false });
   await late.page.waitForFunction(() => (document.querySelector("[data-testid=live-video]")?.currentTime ?? 0) > 0.5, null, { timeout: 30_000 });
   assert.equal(await late.page.evaluate(() => !!window.__yishiMedia.pc), false, "the late viewer has no WebRTC session either");
+  // A reload skips the join screen: no tap yet, so the browser refuses sound; the
+  // player plays muted and asks for the tap.
+  await late.page.reload();
+  await late.page.waitForFunction(() => (document.querySelector("[data-testid=live-video]")?.currentTime ?? 0) > 0.5, null, { timeout: 30_000 });
+  const reloaded = await player(late.page);
+  console.log(`# after a reload: muted ${reloaded.muted}`);
+  assert.ok(reloaded.muted, "muted without a gesture");
+  await late.page.getByTestId("live-sound").filter({ hasText: "点击开启声音" }).waitFor();
+  await shot(late.page, "live-audience-reloaded-1366x768");
 
   // Sound: off from the control bar, the large button asks for it; one tap brings it back.
   if (!b.muted) {

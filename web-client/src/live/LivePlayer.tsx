@@ -55,14 +55,18 @@ export function LivePlayer({ playlist, ended }: { playlist?: string; ended: bool
         void video.play()?.catch(() => {});
       });
     };
-    const onPlaying = () => setState("playing");
+    const readDelay = () => {
+      if (hls) setDelay(delaySeconds(hls.latency || undefined));
+      else if (video.seekable.length > 0) setDelay(delaySeconds(video.seekable.end(video.seekable.length - 1) - video.currentTime));
+    };
+    const onPlaying = () => {
+      setState("playing");
+      readDelay();
+    };
     const onEnded = () => setState("ended");
     video.addEventListener("playing", onPlaying);
     video.addEventListener("ended", onEnded);
-    const timer = setInterval(() => {
-      if (hls) setDelay(delaySeconds(hls.latency || undefined));
-      else if (video.seekable.length > 0) setDelay(delaySeconds(video.seekable.end(video.seekable.length - 1) - video.currentTime));
-    }, DELAY_EVERY_MS);
+    const timer = setInterval(readDelay, DELAY_EVERY_MS);
 
     const start = async () => {
       const { default: HlsJs } = await import("hls.js/light");
