@@ -16,7 +16,7 @@ import { browserDeps, MediaController, type MediaDeps } from "../media/controlle
 export type Tab = "queue" | "polls" | "questions" | "comments" | "chat" | "attendance" | "time" | "feed";
 
 /** Dialogs a host opens from the run bar, and the device check. */
-export type DialogName = "poll_builder" | "moderation" | "settings" | "devices" | "close_session" | "leave";
+export type DialogName = "poll_builder" | "moderation" | "settings" | "live" | "devices" | "close_session" | "leave";
 
 /** A confirmation asked before an irreversible act. */
 export interface Confirm {

@@ -77,6 +77,11 @@ export function HostBar() {
           {t("moderation")}
           {pending ? <span class="badge">{pending}</span> : null}
         </button>
+        {r.session !== "closed" ? (
+          <button class={`ctl ${r.livestream ? "on" : ""}`} data-testid="open-live" onClick={() => app.openDialog("live")}>
+            {r.livestream ? t("liveOnShort") : t("livestream")}
+          </button>
+        ) : null}
         <button class="ctl" data-testid="open-settings" onClick={() => app.openDialog("settings")}>
           {t("settings")}
         </button>

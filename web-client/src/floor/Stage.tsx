@@ -1,12 +1,13 @@
 // The stage: the floor holder's video or name card, their countdown and who is next;
 // before the session opens, the waiting room; in a lecture, the shared screen large with
 // the lecturer's camera beside it.
-import { useEffect } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { useApp, useLink } from "../app/context";
 import { details, nameOf, speakerName, who, type Who } from "../app/people";
 import { t, type Key } from "../i18n";
 import { stageTracks, tiles } from "../media/controller";
 import { Video } from "../media/Video";
+import { LivePlayer } from "../live/LivePlayer";
 import { Countdown } from "./Countdown";
 import { WaitingRoom } from "./WaitingRoom";
 
@@ -56,9 +57,21 @@ export function Stage() {
   const s = app.room.value!;
   const r = s.room;
   const publisher = s.you.grants.includes("publish_media") && !link.projector;
+  // The audience watches the livestream, when there is one, instead of WebRTC media;
+  // once it has ended the stage says so (and stays off: a large audience must not all
+  // fall back on the SFU at once).
+  const audience = s.view === "audience";
+  const playlist = r.livestream?.playlist;
+  const [streamed, setStreamed] = useState<string | undefined>(playlist);
+  const watching = audience && !app.prefs.textOnly.value && (playlist !== undefined || streamed !== undefined);
   useEffect(() => {
-    if (!app.prefs.textOnly.value) app.media.ensure();
-  }, []);
+    if (playlist) setStreamed(playlist);
+  }, [playlist]);
+  useEffect(() => {
+    if (app.prefs.textOnly.value) return;
+    if (watching) app.media.standBy();
+    else app.media.ensure();
+  }, [watching]);
   const waiting = r.session === "scheduled" || r.session === "check_in";
   const { video, screen, videoOf, local } = useStageMedia();
   const floor = r.floor;
@@ -66,7 +79,9 @@ export function Stage() {
   const onStage = videoOf ? who(s, videoOf) : undefined;
   const next = r.queue.slice(0, 1)[0];
   const hasVideo = !!video && video.getVideoTracks().length > 0;
-  const main = screen ? (
+  const main = watching ? (
+    <LivePlayer playlist={playlist ?? streamed} ended={playlist === undefined} />
+  ) : screen ? (
     <div class="stage-main with-screen">
       <Video stream={screen} participant={`${videoOf ?? "stage"}-screen`} label={t("sharedScreen", { name: onStage?.name ?? "" })} testid="stage-screen" />
       {hasVideo ? (

@@ -249,6 +249,7 @@ export class MediaController {
       ensure: () => this.ensure(),
       start: () => this.start(),
       stop: () => this.stop(),
+      standBy: () => this.standBy(),
       toggleMic: () => this.toggleMic(),
       toggleCam: () => this.toggleCam(),
       setAudioOnly: (on: boolean) => this.setAudioOnly(on),
@@ -449,6 +450,17 @@ export class MediaController {
   /** Turn media off: tell the server, close, release the camera and microphone. */
   stop(): void {
     this.userOff = true;
+    if (this.pc) this.deps.send({ type: "media_stop" });
+    this.close();
+    this.release();
+    this.phase.value = "off";
+  }
+
+  /**
+   * Set media aside without the user asking (the audience watches the livestream
+   * instead): end the session and go off; `ensure` starts it again.
+   */
+  standBy(): void {
     if (this.pc) this.deps.send({ type: "media_stop" });
     this.close();
     this.release();

@@ -7,6 +7,7 @@ import { HostBar } from "../floor/HostBar";
 import { Stage } from "../floor/Stage";
 import { MeetingAudio } from "../media/Video";
 import { DevicesDialog } from "../media/DevicesDialog";
+import { LiveDialog } from "../live/LiveDialog";
 import { ModerationDialog } from "../moderation/ModerationDialog";
 import { BallotDialog } from "../polls/BallotDialog";
 import { PollBuilder } from "../polls/PollBuilder";
@@ -38,6 +39,7 @@ export function Meeting() {
       {dialog === "poll_builder" ? <PollBuilder /> : null}
       {dialog === "moderation" ? <ModerationDialog /> : null}
       {dialog === "settings" ? <SettingsDialog /> : null}
+      {dialog === "live" ? <LiveDialog /> : null}
       {dialog === "devices" ? <DevicesDialog /> : null}
     </div>
   );

@@ -1,0 +1,197 @@
+// The livestream end to end: the real `yishi` binary, its SFU and its ffmpeg worker,
+// Chromium with a fake camera and microphone. A lecture: the lecturer (a host)
+// publishes and starts the livestream from the host's 直播 dialog; an audience member on
+// a phone gets the HLS player (hls.js) instead of WebRTC — frames advance, the delay is
+// told, sound comes on with a tap — and asks a question over the WebSocket while it
+// plays; the host sets an RTMP push target that nothing answers and sees it retrying in
+// words; the host ends the stream (asked first): the audience sees 直播已结束 and the
+// host gets the recording to download.
+//
+// Run: `npm run e2e` (after `make web` and `cargo build`); needs ffmpeg. The server's
+// log goes to test-results/live-server.log.
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { accessible, accessibleInEveryMode, fits, inView, shot, shots, startYishi } from "./harness.mjs";
+
+const serverLog = join(shots, "live-server.log");
+let env;
+
+before(async () => {
+  env = await startYishi({
+    log: serverLog,
+    rustLog: process.env.LIVE_RUST_LOG ?? "warn,yishi=info",
+    // No autoplay flag: the audience's player must start muted and ask for a tap.
+    chromiumArgs: ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"],
+  });
+});
+
+after(async () => {
+  await env?.stop();
+});
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The player's video: where it is, its size, whether it has sound. */
+function player(page) {
+  return page.evaluate(() => {
+    const v = document.querySelector("[data-testid=live-video]");
+    return v ? { t: v.currentTime, w: v.videoWidth, h: v.videoHeight, muted: v.muted, paused: v.paused, src: v.currentSrc } : null;
+  });
+}
+
+/** Both sizes the brief asks for, shot and without page scroll. */
+async function shotsAt(page, name) {
+  const original = page.viewportSize();
+  for (const size of [
+    { width: 360, height: 740 },
+    { width: 1366, height: 768 },
+  ]) {
+    await page.setViewportSize(size);
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await shot(page, `${name}-${size.width}x${size.height}`);
+    await fits(page, `${name} at ${size.width}x${size.height}`);
+  }
+  await page.setViewportSize(original);
+}
+
+test("a lecture's livestream: the host starts it, a phone plays it as HLS while asking a question, the host ends it and gets the recording", async () => {
+  const { open } = env;
+  env.yishi("room", "create", "--id", "hall", "--title", "委员讲堂");
+  const lectureLink = (role, name, id) => {
+    const args = ["token", "--room", "hall", "--role", role, "--ttl", "1h"];
+    if (name) args.push("--name", name, "--id", id);
+    return env.yishi(...args) + "&layout=lecture";
+  };
+  const host = await open(lectureLink("host", "陈委员", "lecturer"), "live-host");
+  const viewer = await open(lectureLink("audience", null, null), "live-audience", { width: 360, height: 740 });
+  const H = host.page;
+  const V = viewer.page;
+
+  // The lecture opens; the lecturer's camera and microphone reach the SFU.
+  await H.getByTestId("start-session").click();
+  await H.waitForFunction(() => window.__yishiMedia.phase.value === "connected", null, { timeout: 30_000 });
+
+  // The host starts the livestream from the 直播 dialog.
+  await H.getByTestId("open-live").click();
+  await H.getByTestId("live-status").filter({ hasText: "未在直播" }).waitFor();
+  const started = Date.now();
+  await H.getByTestId("live-start").click();
+  await H.locator("[data-testid=live-status][data-live=true]").waitFor({ timeout: 15_000 });
+  await H.getByTestId("open-live").filter({ hasText: "直播中" }).waitFor();
+
+  // The audience's stage turns into the player: connecting first, then frames.
+  await V.getByTestId("live-player").waitFor({ timeout: 15_000 });
+  await V.waitForFunction(
+    () => {
+      const v = document.querySelector("[data-testid=live-video]");
+      return v && v.videoWidth > 0 && v.currentTime > 0.5;
+    },
+    null,
+    { timeout: 30_000 },
+  );
+  const firstFrame = ((Date.now() - started) / 1000).toFixed(1);
+  const a = await player(V);
+  await sleep(2000);
+  const b = await player(V);
+  assert.ok(b.t > a.t + 1, `the livestream plays on (currentTime ${a.t} → ${b.t})`);
+  assert.ok(b.w > 0 && b.h > 0, `frames have a size (${b.w}×${b.h})`);
+  assert.match(b.src, /^blob:/, "played by hls.js through Media Source Extensions");
+  // The tap on the join screen's button lets the browser play sound at once; without
+  // it (a reload) the player plays muted and asks for a tap.
+  if (b.muted) await V.getByTestId("live-sound").waitFor();
+  assert.equal(await V.evaluate(() => !!window.__yishiMedia.pc), false, "no WebRTC session for the audience while the livestream plays");
+  assert.equal(await V.locator("[data-testid=live-player][data-state=playing]").count(), 1);
+  const delay = await V.getByTestId("live-delay").filter({ hasText: /直播延迟约 \d+ 秒/ }).innerText({ timeout: 10_000 });
+  console.log(`# first frame on the phone ${firstFrame} s after the start; the player says "${delay.trim()}"`);
+  await shotsAt(V, "live-audience-playing");
+  await accessibleInEveryMode(V, "the audience's livestream player");
+
+  // Someone who arrives while the stream is on gets the player from the snapshot.
+  const late = await open(lectureLink("audience", null, null), "live-audience-late", { width: 1366, height: 768 }, { audit: false });
+  await late.page.waitForFunction(() => (document.querySelector("[data-testid=live-video]")?.currentTime ?? 0) > 0.5, null, { timeout: 30_000 });
+  assert.equal(await late.page.evaluate(() => !!window.__yishiMedia.pc), false, "the late viewer has no WebRTC session either");
+  // A reload skips the join screen: no tap yet, so the browser refuses sound; the
+  // player plays muted and asks for the tap.
+  await late.page.reload();
+  await late.page.waitForFunction(() => (document.querySelector("[data-testid=live-video]")?.currentTime ?? 0) > 0.5, null, { timeout: 30_000 });
+  const reloaded = await player(late.page);
+  console.log(`# after a reload: muted ${reloaded.muted}`);
+  assert.ok(reloaded.muted, "muted without a gesture");
+  await late.page.getByTestId("live-sound").filter({ hasText: "点击开启声音" }).waitFor();
+  await shot(late.page, "live-audience-reloaded-1366x768");
+
+  // Sound: off from the control bar, the large button asks for it; one tap brings it back.
+  if (!b.muted) {
+    await V.getByTestId("sound-off").click();
+    await V.waitForFunction(() => document.querySelector("[data-testid=live-video]").muted);
+  }
+  await shot(V, "live-audience-muted-360x740");
+  await V.getByTestId("live-sound").filter({ hasText: "点击开启声音" }).click();
+  await V.getByTestId("live-sound").waitFor({ state: "detached" });
+  assert.equal((await player(V)).muted, false, "sound on after the tap");
+
+  // A question over the WebSocket while the stream plays: accepted (the asker sees it,
+  // waiting for the host's review), and the player keeps going.
+  await V.getByTestId("tab-questions").click();
+  await V.getByTestId("ask").getByRole("textbox").fill("讲座的课件在哪里下载？");
+  await V.getByTestId("ask").getByRole("button", { name: "提问" }).click();
+  await V.getByTestId("question").filter({ hasText: "讲座的课件在哪里下载？" }).waitFor();
+  const c = await player(V);
+  assert.ok(c.t > b.t, `still playing while asking (${b.t} → ${c.t})`);
+  await shot(V, "live-audience-question-360x740");
+  await H.getByTestId("live-dialog").getByRole("button", { name: "关闭" }).first().click();
+  await H.getByTestId("open-moderation").locator(".badge").waitFor();
+  await inView(H, ["[data-testid=open-live]"], "the host's 直播 button");
+  await shot(H, "live-host-live-1366x768");
+
+  // A push target nobody answers: the host reads its status in words, then clears it.
+  await H.getByTestId("open-live").click();
+  await H.getByTestId("push-targets").fill("rtmp://127.0.0.1:9/live/nobody");
+  await H.getByTestId("push-save").click();
+  await H.getByTestId("push-list").locator("li").filter({ hasText: /连接中|重试中/ }).waitFor();
+  await H.getByTestId("push-list").locator("li").filter({ hasText: "重试中：" }).waitFor({ timeout: 15_000 });
+  await shotsAt(H, "live-host-dialog");
+  await accessible(H, "the host's livestream dialog");
+  // The mode switch lies under the dialog's backdrop: pressed without the pointer.
+  await H.getByTestId("mode-contrast").dispatchEvent("click");
+  await accessible(H, "the host's livestream dialog (high contrast)", { enhanced: true });
+  await shot(H, "live-host-dialog-contrast-1366x768");
+  await H.getByTestId("mode-contrast").dispatchEvent("click");
+  await H.getByTestId("push-targets").fill("");
+  await H.getByTestId("push-save").click();
+  await H.getByTestId("push-list").waitFor({ state: "detached" });
+
+  // The host ends the stream, asked first.
+  await H.getByTestId("live-stop").click();
+  await H.getByTestId("confirm-ok").click();
+  await H.locator("[data-testid=live-status][data-live=false]").waitFor({ timeout: 20_000 });
+  const rec = H.getByTestId("live-recording");
+  await rec.waitFor({ timeout: 20_000 });
+  assert.match(await rec.innerText(), /stage-\d+\.ts · [\d.]+ (KB|MB)/, "the recording's name and size");
+  const [download] = await Promise.all([H.waitForEvent("download"), H.getByTestId("live-download").click()]);
+  assert.match(download.suggestedFilename(), /^stage-\d+\.ts$/);
+  const saved = join(shots, "live-recording.ts");
+  await download.saveAs(saved);
+  const { statSync } = await import("node:fs");
+  assert.ok(statSync(saved).size > 10_000, `the downloaded recording has bytes (${statSync(saved).size})`);
+  await shotsAt(H, "live-host-stopped");
+  await accessible(H, "the host's livestream dialog after the stop");
+
+  // The audience: the stream has ended, said in words; the player let go of it.
+  await V.getByTestId("live-note").filter({ hasText: "直播已结束" }).waitFor({ timeout: 15_000 });
+  const gone = await V.evaluate(() => {
+    const v = document.querySelector("[data-testid=live-video]");
+    return { src: v.getAttribute("src"), ready: v.readyState, network: v.networkState, paused: v.paused };
+  });
+  assert.deepEqual(gone, { src: null, ready: 0, network: 0, paused: true }, "the player let go of the stream");
+  await V.getByTestId("tab-questions").click();
+  await shotsAt(V, "live-audience-ended");
+  await accessible(V, "the audience's stage after the livestream");
+
+  await late.page.getByTestId("live-note").filter({ hasText: "直播已结束" }).waitFor({ timeout: 15_000 });
+  await host.context.close();
+  await viewer.context.close();
+  await late.context.close();
+});
