@@ -102,7 +102,7 @@ test("a clerk previews a CSV with a bad row, fixes it, imports it and an XLSX, f
   // A member deactivated, with a way back said; then reactivated.
   await list.getByRole("button", { name: "停用 王建国" }).click();
   await message.filter({ hasText: "已停用：王建国" }).waitFor();
-  assert.match(await p.getByTestId("roster-summary").innerText(), /共 4 人，在册 3 人/);
+  await p.getByTestId("roster-summary").filter({ hasText: /共 4 人，在册 3 人/ }).waitFor();
   await list.getByRole("button", { name: "恢复 王建国" }).click();
   await message.filter({ hasText: "已恢复：王建国" }).waitFor();
 

@@ -114,8 +114,9 @@ export function Roster() {
                   key={m.id}
                   member={m}
                   toggled={async (name, active) => {
-                    setMessage(ct(active ? "reactivated" : "deactivated", { name }));
+                    // The list first, so what the message says is already shown.
                     await load();
+                    setMessage(ct(active ? "reactivated" : "deactivated", { name }));
                   }}
                   failed={setProblem}
                 />
