@@ -177,6 +177,7 @@ test("residents raise, support, follow, comment and search topics on their phone
   await c.getByTestId("chips-stage").getByRole("button", { name: "已办结" }).click();
   await c.getByText("没有找到符合条件的议题").waitFor();
   await c.getByTestId("chips-stage").getByRole("button", { name: "全部" }).click();
+  await c.getByTestId("more-filters").locator("summary").click();
   await c.getByTestId("chips-area").getByRole("button", { name: "东城街道" }).click();
   await c.getByTestId("list-count").filter({ hasText: "共 1 个议题" }).waitFor();
   await c.getByTestId(`topic-${id}`).waitFor();

@@ -165,6 +165,7 @@ function List() {
   const [total, setTotal] = useState(0);
   const [problem, setProblem] = useState<string>();
   const [search, setSearch] = useState(q.q ?? "");
+  const [more, setMore] = useState(!!(q.area || q.category));
   const load = async (offset = 0) => {
     try {
       const page = await boardApi.topics({ ...q, offset, limit: PAGE });
@@ -200,11 +201,16 @@ function List() {
         </button>
       </form>
       <Chips label={bt("filter_stage")} value={q.stage} options={STAGES.map((s) => [s, bt(`stage_${s}`)])} onPick={(v) => set({ stage: v as Stage | undefined })} testid="stage" />
-      {facets.value.areas.length > 1 ? (
-        <Chips label={bt("filter_area")} value={q.area} options={facets.value.areas.map((a) => [a, a])} onPick={(v) => set({ area: v })} testid="area" />
-      ) : null}
-      {facets.value.categories.length > 1 ? (
-        <Chips label={bt("filter_category")} value={q.category} options={facets.value.categories.map((c) => [c, c])} onPick={(v) => set({ category: v })} testid="category" />
+      {facets.value.areas.length > 1 || facets.value.categories.length > 1 ? (
+        <details class="b-more" open={more} onToggle={(e) => setMore(e.currentTarget.open)} data-testid="more-filters">
+          <summary>{bt("filter_more")}</summary>
+          {facets.value.areas.length > 1 ? (
+            <Chips label={bt("filter_area")} value={q.area} options={facets.value.areas.map((a) => [a, a])} onPick={(v) => set({ area: v })} testid="area" />
+          ) : null}
+          {facets.value.categories.length > 1 ? (
+            <Chips label={bt("filter_category")} value={q.category} options={facets.value.categories.map((c) => [c, c])} onPick={(v) => set({ category: v })} testid="category" />
+          ) : null}
+        </details>
       ) : null}
       <Problem code={problem} />
       {topics === null ? (
