@@ -50,8 +50,19 @@ const pending = signal<(() => void) | null>(null);
 
 /** Run `action` once the visitor has an identity: at once, or after the name prompt. */
 function withIdentity(action: () => void) {
-  if (me.value) action();
-  else pending.value = action;
+  if (me.value) return action();
+  if (me.value === null) return void (pending.value = action);
+  // Still asking the server whether the cookie holds an identity: wait for the answer
+  // rather than minting a second identity.
+  checkIdentity().then(() => (me.value ? action() : (pending.value = action)));
+}
+
+/** Whether the cookie holds an identity (the feed answers only then). */
+function checkIdentity(): Promise<void> {
+  return boardApi.feed().then(
+    () => void (me.value = { name: localStorage.getItem(NAME_KEY) ?? "" }),
+    () => void (me.value = null),
+  );
 }
 
 /** An action refused as unauthorized (the cookie expired): ask for the name again. */
@@ -62,12 +73,7 @@ function identityLost(retry: () => void) {
 
 export function Board() {
   const route = useRoute();
-  useEffect(() => {
-    boardApi.feed().then(
-      () => (me.value = { name: localStorage.getItem(NAME_KEY) ?? "" }),
-      () => (me.value = null),
-    );
-  }, []);
+  useEffect(() => void checkIdentity(), []);
   document.documentElement.lang = lang.value;
   const here = route.screen;
   return (
@@ -658,7 +664,7 @@ function NewTopic() {
             ))}
           </div>
           <label>
-            <span class="b-visually-hidden">{bt("f_category")}</span>
+            <span class="b-own">{bt("f_own")}</span>
             <input required maxLength={20} value={category} onInput={(e) => setCategory(e.currentTarget.value)} data-testid="f-category" />
           </label>
         </fieldset>
