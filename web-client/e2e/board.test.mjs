@@ -199,6 +199,8 @@ test("residents raise, support, follow, comment and search topics on their phone
   assert.match(await a.getByTestId("official").innerText(), /官方答复[\s\S]*区交通局正在调研/);
   assert.match(await a.getByTestId("support-panel").innerText(), /不再征集支持/);
   await check(a, "topic", "the topic's page");
+  await a.evaluate(() => scrollTo(0, 0));
+  await shot(a, "board-topic-first-screen-360x740");
   await a.setViewportSize(LAPTOP);
   await check(a, "topic", "the topic's page on a laptop");
   await a.getByTestId("nav-list").click();
