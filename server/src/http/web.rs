@@ -1,8 +1,10 @@
 //! The web client, embedded in the binary from `web-client/dist` at build time. Paths
-//! that are not files get `index.html` (the client routes itself); a binary built before
-//! the client was serves a short page that says so. Built assets come with brotli and
-//! gzip copies made at build time (`web-client/scripts/compress.mjs`), served to
-//! browsers that accept them: a phone on a slow network loads a third of the bytes.
+//! that are not files get `index.html` (the client routes itself), except `/console`
+//! (the staff console's `console.html`) and `/board` (the public board's `board.html`);
+//! a binary built before the client was serves a short page that says so. Built assets
+//! come with brotli and gzip copies made at build time (`web-client/scripts/compress.mjs`),
+//! served to browsers that accept them: a phone on a slow network loads a third of the
+//! bytes.
 
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -77,12 +79,7 @@ pub async fn file(uri: Uri, headers: HeaderMap) -> Response {
     if path.starts_with("assets/") || path.starts_with("api/") {
         return StatusCode::NOT_FOUND.into_response();
     }
-    // The staff console is a page of its own; every other path is the meeting client's.
-    let page = if path == "console" || path.starts_with("console/") {
-        "console.html"
-    } else {
-        "index.html"
-    };
+    let page = page_of(path);
     if let Some((packed, encoding)) = encoded(page, &headers) {
         return (
             [
@@ -101,6 +98,20 @@ pub async fn file(uri: Uri, headers: HeaderMap) -> Response {
     }
 }
 
+/// The page a path that is not a file gets: the staff console and the public board are
+/// pages of their own; every other path is the meeting client's.
+fn page_of(path: &str) -> &'static str {
+    let under =
+        |root: &str| path == root || path.strip_prefix(root).is_some_and(|r| r.starts_with('/'));
+    if under("console") {
+        "console.html"
+    } else if under("board") {
+        "board.html"
+    } else {
+        "index.html"
+    }
+}
+
 const NOT_BUILT: &str = concat!(
     "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\">",
     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
@@ -112,7 +123,18 @@ const NOT_BUILT: &str = concat!(
 
 #[cfg(test)]
 mod tests {
-    use super::accepts;
+    use super::{accepts, page_of};
+
+    #[test]
+    fn the_console_and_the_board_are_pages_of_their_own() {
+        assert_eq!(page_of("console"), "console.html");
+        assert_eq!(page_of("console/meetings"), "console.html");
+        assert_eq!(page_of("board"), "board.html");
+        assert_eq!(page_of("board/"), "board.html");
+        assert_eq!(page_of("boardroom"), "index.html");
+        assert_eq!(page_of("join"), "index.html");
+        assert_eq!(page_of(""), "index.html");
+    }
 
     #[test]
     fn precompressed_assets_go_to_browsers_that_accept_them() {
