@@ -16,7 +16,7 @@ export function Reports() {
   const [from, setFrom] = useState(`${today.slice(0, 4)}-01-01`);
   const [to, setTo] = useState(today);
   const valid = from !== "" && to !== "" && from <= to;
-  const link = (format: "csv" | "xlsx", table: "members" | "points", label: string, testid: string) =>
+  const link = (format: "csv" | "xlsx" | "pdf", table: "members" | "points", label: string, testid: string) =>
     valid ? (
       <a class="c-button" href={participationUrl(from, to, format, table)} download data-testid={testid}>
         {label}
@@ -49,6 +49,7 @@ export function Reports() {
         {link("xlsx", "members", ct("rp_xlsx"), "report-xlsx")}
         {link("csv", "members", ct("rp_csvMembers"), "report-csv")}
         {link("csv", "points", ct("rp_csvPoints"), "report-points")}
+        {link("pdf", "members", ct("rp_pdf"), "report-pdf")}
       </div>
     </section>
   );

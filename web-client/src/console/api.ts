@@ -131,7 +131,7 @@ export const api = {
 export const rosterExportUrl = "/api/v1/roster/export?format=csv";
 
 /** The participation records (履职档案) of a period (Beijing days, both included). */
-export function participationUrl(from: string, to: string, format: "csv" | "xlsx", table: "members" | "points"): string {
+export function participationUrl(from: string, to: string, format: "csv" | "xlsx" | "pdf", table: "members" | "points"): string {
   const q = new URLSearchParams({ from, to, format, table });
   return `/api/v1/reports/participation?${q}`;
 }
@@ -255,7 +255,7 @@ export const webhooksApi = {
 };
 
 /** The formats the minutes are downloaded in, the office's editable one first. */
-export const MINUTES_FORMATS = ["docx", "md"] as const;
+export const MINUTES_FORMATS = ["docx", "md", "pdf"] as const;
 
 /** Where a room's minutes are downloaded from (a GET with the session cookie). */
 export const minutesUrl = (room: string, format: (typeof MINUTES_FORMATS)[number]) =>

@@ -32,6 +32,7 @@ const zh = {
   rp_xlsx: "下载 Excel（档案和积分明细）",
   rp_csvMembers: "下载履职档案（CSV）",
   rp_csvPoints: "下载积分明细（CSV）",
+  rp_pdf: "下载 PDF（一人一档）",
   staff: "工作人员",
   newMeeting: "新建会议",
   meetingTitle: "会议名称",
@@ -253,6 +254,7 @@ const zh = {
   mt_minutes: "会议纪要（由会议记录自动生成）：",
   mt_minutes_docx: "下载 Word 版",
   mt_minutes_md: "下载文本版",
+  mt_minutes_pdf: "下载 PDF 版",
   err_meeting_started: "会议已开始，不能再修改。可以复制会议准备下一次。",
   err_meeting_closed: "会议已结束。",
 };
@@ -288,6 +290,7 @@ const en: Record<ConsoleKey, string> = {
   rp_xlsx: "Download Excel (records and points)",
   rp_csvMembers: "Download records (CSV)",
   rp_csvPoints: "Download points (CSV)",
+  rp_pdf: "Download PDF (one page per member)",
   staff: "Staff",
   newMeeting: "New meeting",
   meetingTitle: "Title",
@@ -509,6 +512,7 @@ const en: Record<ConsoleKey, string> = {
   mt_minutes: "Minutes (made from the meeting's record):",
   mt_minutes_docx: "Download (Word)",
   mt_minutes_md: "Download (text)",
+  mt_minutes_pdf: "Download (PDF)",
   err_meeting_started: "The meeting has opened and can no longer be edited. Duplicate it to prepare the next one.",
   err_meeting_closed: "The meeting is closed.",
 };
