@@ -49,6 +49,12 @@ fmt-check:
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
 
+# PDF output (the `pdf` feature, off by default: typst doubles the build; docs/minutes.md).
+.PHONY: test-pdf
+test-pdf:
+	cargo test -p yishi-server --features pdf --lib -- pdf minutes:: participation::
+	cargo test -p yishi-server --features pdf --test minutes --test participation
+
 # Also regenerates the TypeScript bindings (ts-rs, see .cargo/config.toml).
 cargo-test:
 	cargo test --workspace

@@ -137,6 +137,12 @@ pub struct ConfigArgs {
         value_name = "FILE"
     )]
     pub participation_rules: Option<PathBuf>,
+
+    /// Font file for PDF output (minutes, participation records): a CJK OpenType font or
+    /// collection [default: Noto Serif CJK, else Noto Sans CJK, of fonts-noto-cjk in the
+    /// usual places].
+    #[arg(long, env = "YISHI_PDF_FONT", global = true, value_name = "FILE")]
+    pub pdf_font: Option<PathBuf>,
 }
 
 /// Settings only `serve` reads; like [`ConfigArgs`], each is a flag, a variable and a key.
@@ -360,6 +366,8 @@ pub struct Config {
     pub live: crate::live::LiveConfig,
     /// The credit rules of participation records (履职档案).
     pub participation_rules: Rules,
+    /// The font file of PDF output, if configured (else found in the usual places).
+    pub pdf_font: Option<PathBuf>,
 }
 
 impl fmt::Debug for Config {
@@ -385,6 +393,7 @@ impl fmt::Debug for Config {
             .field("cluster", &self.cluster)
             .field("webhooks", &self.webhooks)
             .field("live", &self.live)
+            .field("pdf_font", &self.pdf_font)
             .finish()
     }
 }
@@ -751,6 +760,19 @@ impl Config {
                 args.participation_rules.clone(),
                 f.participation_rules,
             ))?,
+            pdf_font: pick(args.pdf_font.clone(), f.pdf_font),
+        })
+    }
+
+    /// Only the font file of PDF output (flag, environment, file), for `yishi minutes`
+    /// and `yishi report`; `None` to look in the usual places.
+    pub fn resolve_pdf_font(args: &ConfigArgs) -> Result<Option<PathBuf>, ConfigError> {
+        if args.pdf_font.is_some() {
+            return Ok(args.pdf_font.clone());
+        }
+        Ok(match &args.config {
+            Some(path) => read_file(path)?.common.pdf_font,
+            None => None,
         })
     }
 
@@ -820,6 +842,7 @@ impl Config {
             webhooks: WebhookConfig::default(),
             live: crate::live::LiveConfig::default(),
             participation_rules: Rules::default(),
+            pdf_font: None,
         }
     }
 
@@ -1278,6 +1301,27 @@ mod tests {
             missing.to_str().unwrap(),
         ]);
         assert!(matches!(err, Err(ConfigError::Rules { .. })));
+    }
+
+    #[test]
+    fn the_pdf_font_is_a_flag_or_a_key_of_the_file() {
+        let dir = temp_dir("pdf-font");
+        let d = dir.to_str().unwrap();
+        assert_eq!(resolve(&["--data-dir", d]).unwrap().pdf_font, None);
+        let c = resolve(&["--data-dir", d, "--pdf-font", "/fonts/a.ttc"]).unwrap();
+        assert_eq!(c.pdf_font, Some(PathBuf::from("/fonts/a.ttc")));
+        let file = dir.join("yishi.toml");
+        fs::write(&file, "pdf-font = \"/fonts/b.ttc\"\n").unwrap();
+        let f = file.to_str().unwrap();
+        let c = resolve(&["--data-dir", d, "--config", f]).unwrap();
+        assert_eq!(c.pdf_font, Some(PathBuf::from("/fonts/b.ttc")));
+        // For `yishi minutes` and `yishi report` alone; the flag wins over the file.
+        let cli = Cli::try_parse_from(["yishi", "--config", f]).unwrap();
+        let font = Config::resolve_pdf_font(&cli.config).unwrap();
+        assert_eq!(font, Some(PathBuf::from("/fonts/b.ttc")));
+        let cli = Cli::try_parse_from(["yishi", "--config", f, "--pdf-font", "/c.otf"]).unwrap();
+        let font = Config::resolve_pdf_font(&cli.config).unwrap();
+        assert_eq!(font, Some(PathBuf::from("/c.otf")));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod media;
 pub mod minutes;
 pub mod outbox;
 pub mod participation;
+pub mod pdf;
 pub mod reports;
 pub mod room;
 pub mod roster;

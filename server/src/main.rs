@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use yishi::auth::{self, Claims};
 use yishi::config::{self, Config, ConfigArgs, ServeArgs};
-use yishi::minutes::{Minutes, to_docx, to_markdown};
+use yishi::minutes::{Minutes, to_docx, to_markdown, to_pdf};
 use yishi::participation::{Rules, Table};
 use yishi::reports;
 use yishi::room::{GENESIS, verify_chain};
@@ -47,7 +47,7 @@ enum Command {
     /// Export and verify a room's hash-chained record.
     #[command(subcommand)]
     Record(RecordCommand),
-    /// Minutes (会议纪要) of a room, made from its record: Markdown or Word (.docx).
+    /// Minutes (会议纪要) of a room, made from its record: Markdown, Word (.docx) or PDF.
     Minutes(MinutesArgs),
     /// Staff accounts of the committee office (会务组) for the console.
     #[command(subcommand)]
@@ -72,7 +72,8 @@ struct ParticipationArgs {
     /// Last day, YYYY-MM-DD, included.
     #[arg(long)]
     to: String,
-    /// csv (one table) or xlsx (both tables and what the report covers).
+    /// csv (one table), xlsx (both tables and what the report covers) or pdf (one
+    /// member per page, 一人一档; font: --pdf-font).
     #[arg(long, value_enum, default_value = "csv")]
     format: ReportFormat,
     /// For CSV: members (one row per member) or points (one row per point, with the
@@ -88,6 +89,7 @@ struct ParticipationArgs {
 enum ReportFormat {
     Csv,
     Xlsx,
+    Pdf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -114,7 +116,7 @@ enum StaffCommand {
 struct MinutesArgs {
     /// Room id.
     room: String,
-    /// md (Markdown) or docx (Word, WPS, LibreOffice).
+    /// md (Markdown), docx (Word, WPS, LibreOffice) or pdf (font: --pdf-font).
     #[arg(long, value_enum, default_value = "md")]
     format: MinutesFormat,
     /// The file to write [default: standard output].
@@ -126,6 +128,7 @@ struct MinutesArgs {
 enum MinutesFormat {
     Md,
     Docx,
+    Pdf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -286,12 +289,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Minutes(args) => {
             let database = Config::resolve_database(&cli.config)?;
-            runtime()?.block_on(minutes(&database, &args))
+            let font = Config::resolve_pdf_font(&cli.config)?;
+            runtime()?.block_on(minutes(&database, font.as_deref(), &args))
         }
         Command::Report(ReportCommand::Participation(args)) => {
             let database = Config::resolve_database(&cli.config)?;
             let rules = Config::resolve_rules(&cli.config)?;
-            runtime()?.block_on(participation(&database, &rules, &args))
+            let font = Config::resolve_pdf_font(&cli.config)?;
+            runtime()?.block_on(participation(&database, &rules, font.as_deref(), &args))
         }
         Command::Record(RecordCommand::Verify { source }) => {
             let path = Path::new(&source);
@@ -394,12 +399,17 @@ async fn export(database: &str, room: &str) -> anyhow::Result<ExitCode> {
 }
 
 /// `minutes ROOM`: the minutes made from the room's record, to a file or standard output.
-async fn minutes(database: &str, args: &MinutesArgs) -> anyhow::Result<ExitCode> {
-    if args.format == MinutesFormat::Docx
-        && args.output.is_none()
-        && std::io::stdout().is_terminal()
+async fn minutes(
+    database: &str,
+    font: Option<&Path>,
+    args: &MinutesArgs,
+) -> anyhow::Result<ExitCode> {
+    if args.format != MinutesFormat::Md && args.output.is_none() && std::io::stdout().is_terminal()
     {
-        bail!("a .docx is binary: give -o FILE, or redirect standard output");
+        bail!("a .docx or .pdf is binary: give -o FILE, or redirect standard output");
+    }
+    if args.format == MinutesFormat::Pdf && !cfg!(feature = "pdf") {
+        bail!(yishi::pdf::PdfError::Unavailable);
     }
     let store = open_existing(database).await?;
     let Some(room) = store.room(&args.room).await? else {
@@ -411,6 +421,7 @@ async fn minutes(database: &str, args: &MinutesArgs) -> anyhow::Result<ExitCode>
     let bytes = match args.format {
         MinutesFormat::Md => to_markdown(&minutes).into_bytes(),
         MinutesFormat::Docx => to_docx(&minutes).context("cannot write the document")?,
+        MinutesFormat::Pdf => to_pdf(&minutes, font)?,
     };
     match &args.output {
         Some(path) => std::fs::write(path, &bytes)
@@ -435,15 +446,20 @@ async fn minutes(database: &str, args: &MinutesArgs) -> anyhow::Result<ExitCode>
 async fn participation(
     database: &str,
     rules: &Rules,
+    font: Option<&Path>,
     args: &ParticipationArgs,
 ) -> anyhow::Result<ExitCode> {
     let period = reports::period(&args.from, &args.to)?;
     let format = match args.format {
         ReportFormat::Csv => reports::Format::Csv,
         ReportFormat::Xlsx => reports::Format::Xlsx,
+        ReportFormat::Pdf => reports::Format::Pdf,
     };
-    if format == reports::Format::Xlsx && args.output.is_none() && std::io::stdout().is_terminal() {
-        bail!("an .xlsx is binary: give -o FILE, or redirect standard output");
+    if format != reports::Format::Csv && args.output.is_none() && std::io::stdout().is_terminal() {
+        bail!("an .xlsx or .pdf is binary: give -o FILE, or redirect standard output");
+    }
+    if format == reports::Format::Pdf && !cfg!(feature = "pdf") {
+        bail!(yishi::pdf::PdfError::Unavailable);
     }
     let table = match args.table {
         ReportTable::Members => Table::Members,
@@ -452,7 +468,7 @@ async fn participation(
     let store = open_existing(database).await?;
     let report = reports::participation(&store, rules, period).await?;
     store.close().await;
-    let file = reports::render(&report, format, table).context("cannot write the workbook")?;
+    let file = reports::render(&report, format, table, font)?;
     match &args.output {
         Some(path) => std::fs::write(path, &file.bytes)
             .with_context(|| format!("cannot write {}", path.display()))?,

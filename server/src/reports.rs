@@ -5,10 +5,13 @@
 //! participation`) give the same bytes. The reading itself is `crate::participation`,
 //! pure.
 
+use std::path::Path;
+
 use crate::minutes::time::LocalDate;
 use crate::participation::{
     MeetingInput, Period, Report, Rules, Table, XLSX_MEDIA_TYPE, to_csv, to_xlsx,
 };
+use crate::pdf::{PDF_MEDIA_TYPE, PdfError};
 use crate::store::{Store, StoreResult};
 
 /// The file formats of a participation report.
@@ -16,6 +19,8 @@ use crate::store::{Store, StoreResult};
 pub enum Format {
     Csv,
     Xlsx,
+    /// One member per page (一人一档), needs the `pdf` feature.
+    Pdf,
 }
 
 impl Format {
@@ -23,6 +28,7 @@ impl Format {
         match text {
             "csv" => Some(Format::Csv),
             "xlsx" => Some(Format::Xlsx),
+            "pdf" => Some(Format::Pdf),
             _ => None,
         }
     }
@@ -92,12 +98,24 @@ pub async fn participation(store: &Store, rules: &Rules, period: Period) -> Stor
     Ok(Report::build(rules, period, &roster, &inputs))
 }
 
-/// A report as a file: CSV (one table) or XLSX (both tables and what it covers).
+/// Why a report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("cannot write the workbook: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    #[error(transparent)]
+    Pdf(#[from] PdfError),
+}
+
+/// A report as a file: CSV (one table), XLSX (both tables and what it covers) or PDF
+/// (one member per page, with their points; typeset with the font file `font`, or one
+/// found in the usual places). PDF is CPU work: run it off the async threads.
 pub fn render(
     report: &Report,
     format: Format,
     table: Table,
-) -> Result<ReportFile, rust_xlsxwriter::XlsxError> {
+    font: Option<&Path>,
+) -> Result<ReportFile, RenderError> {
     let span = (report.period.from, report.period.to);
     let (what, kind) = match table {
         Table::Members => ("履职档案", "participation"),
@@ -110,11 +128,16 @@ pub fn render(
             to_csv(report, table).into_bytes(),
         ),
         Format::Xlsx => (XLSX_MEDIA_TYPE, "xlsx", to_xlsx(report)?),
+        Format::Pdf => (
+            PDF_MEDIA_TYPE,
+            "pdf",
+            crate::participation::to_pdf(report, font)?,
+        ),
     };
     let (ascii_name, name) = match format {
-        Format::Xlsx => (
-            format!("participation-{}_{}.xlsx", span.0, span.1),
-            format!("履职档案-{}至{}.xlsx", span.0, span.1),
+        Format::Xlsx | Format::Pdf => (
+            format!("participation-{}_{}.{extension}", span.0, span.1),
+            format!("履职档案-{}至{}.{extension}", span.0, span.1),
         ),
         Format::Csv => (
             format!("{kind}-{}_{}.{extension}", span.0, span.1),

@@ -1,7 +1,7 @@
 //! Minutes (会议纪要) of a real meeting: a server with its SQLite store, a host, two
 //! members and an audience member on WebSockets run a short consultation (check-in, a
 //! scheduled speech with an interjection, a question, a secret poll, the close); then the
-//! minutes are fetched over the admin API as Markdown and as DOCX, and written by the
+//! minutes are fetched over the admin API as Markdown, DOCX and PDF, and written by the
 //! `yishi minutes` command from the same database. They name the speakers with their
 //! time, the poll with its declared counts and no voter, and the record's final hash.
 
@@ -355,6 +355,71 @@ async fn minutes_of_a_meeting_over_the_api_and_from_the_command_line() {
         );
     }
 
+    // PDF (with the `pdf` feature; without it, a clear refusal), read back with
+    // poppler's pdftotext: the same facts, no voter in the poll.
+    let pdf = if cfg!(feature = "pdf") {
+        let r = http
+            .get(url("pdf"))
+            .header("authorization", &admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["content-type"], "application/pdf");
+        assert!(
+            r.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .contains(&format!("filename=\"minutes-{ROOM}.pdf\"")),
+        );
+        let pdf = r.bytes().await.unwrap().to_vec();
+        assert!(pdf.starts_with(b"%PDF-"));
+        let text = common::pdf_text(&pdf, None);
+        for fact in [
+            format!("{TITLE}　会议纪要"),
+            "主持人：张主席".into(),
+            "李委员".into(),
+            "王委员".into(),
+            duration(meeting.li_spoken_ms.into()),
+            duration(meeting.wang_spoken_ms.into()),
+            "于李委员发言中插话".into(),
+            POLL.into(),
+            "表决结果：通过（同意）".into(),
+            "同意2".into(),
+            "投票总数2".into(),
+            QUESTION.into(),
+            "会后将意见汇总转交市住建局".into(),
+            head.clone(),
+            format!("yishirecordverify{ROOM}"),
+        ] {
+            let fact = common::squash(&fact);
+            assert!(text.contains(&fact), "{fact} not in the PDF:\n{text}");
+        }
+        let poll_start = text.find(&common::squash(POLL)).unwrap();
+        let poll_end = poll_start + text[poll_start..].find("提问").unwrap();
+        for name in ["李委员", "王委员", "m1", "m2"] {
+            assert!(
+                !text[poll_start..poll_end].contains(name),
+                "{name} appears next to the secret poll in the PDF"
+            );
+        }
+        pdf
+    } else {
+        let r = http
+            .get(url("pdf"))
+            .header("authorization", &admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(
+            body["message"].as_str().unwrap().contains("no PDF output"),
+            "{body}"
+        );
+        Vec::new()
+    };
+
     // The host's own join token may fetch the minutes (as it may the record); a member's
     // may not.
     let r = http
@@ -392,7 +457,7 @@ async fn minutes_of_a_meeting_over_the_api_and_from_the_command_line() {
     let r = http.get(url("md")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let r = http
-        .get(url("pdf"))
+        .get(url("odt"))
         .header("authorization", &admin)
         .send()
         .await
@@ -457,6 +522,56 @@ async fn minutes_of_a_meeting_over_the_api_and_from_the_command_line() {
     );
     assert_eq!(std::fs::read(&docx_out).unwrap(), docx.to_vec());
 
+    if cfg!(feature = "pdf") {
+        // The PDF: typst's output is stable for the same data (no clock, a fixed creator),
+        // so the command line writes the bytes the API serves.
+        let pdf_out = dir.path().join("minutes.pdf");
+        let run = cli(&[
+            "minutes",
+            ROOM,
+            "--format",
+            "pdf",
+            "-o",
+            pdf_out.to_str().unwrap(),
+        ]);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert_eq!(std::fs::read(&pdf_out).unwrap(), pdf);
+
+        // A font file that is not there: the path tried, and what to do.
+        let run = cli(&[
+            "--pdf-font",
+            "/no/such/font.ttc",
+            "minutes",
+            ROOM,
+            "--format",
+            "pdf",
+            "-o",
+            pdf_out.to_str().unwrap(),
+        ]);
+        assert_eq!(run.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            stderr.contains("no CJK font for PDF output: tried /no/such/font.ttc"),
+            "{stderr}"
+        );
+    } else {
+        let pdf_out = dir.path().join("minutes.pdf");
+        let run = cli(&[
+            "minutes",
+            ROOM,
+            "--format",
+            "pdf",
+            "-o",
+            pdf_out.to_str().unwrap(),
+        ]);
+        assert_eq!(run.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&run.stderr).contains("no PDF output"));
+    }
+
     let run = cli(&["minutes", "no-such-room", "-o", out.to_str().unwrap()]);
     assert_eq!(run.status.code(), Some(2));
     assert!(
@@ -464,4 +579,36 @@ async fn minutes_of_a_meeting_over_the_api_and_from_the_command_line() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
+}
+
+/// A server whose configured font file is missing answers `500 pdf_font_missing`, naming
+/// the path it tried; the other formats still work. (Only with the `pdf` feature.)
+#[cfg(feature = "pdf")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minutes_as_pdf_without_the_font() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(Backend::Sqlite, dir.path()).await;
+    let server = TestServer::start_configured(database, dir, Default::default(), |c| {
+        c.pdf_font = Some("/no/such/font.ttc".into());
+    })
+    .await;
+    server.create_room(ROOM, TITLE).await;
+    let http = reqwest::Client::new();
+    let get = |format: &str| {
+        http.get(server.url(&format!("/api/v1/rooms/{ROOM}/minutes?format={format}")))
+            .bearer_auth(server.admin_key())
+            .send()
+    };
+    let r = get("pdf").await.unwrap();
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "pdf_font_missing", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("tried /no/such/font.ttc"),
+        "{body}"
+    );
+    assert_eq!(get("md").await.unwrap().status(), StatusCode::OK);
 }

@@ -1,7 +1,7 @@
 //! Participation records (履职档案) of a real meeting: a roster imported over the API, a
 //! meeting prepared with invitations, run by the invitees' own links on WebSockets (a
 //! check-in, a speech, a question, a secret poll; one invitee never comes), closed; then
-//! the report is fetched over the API as CSV and XLSX by a clerk and written by `yishi
+//! the report is fetched over the API as CSV, XLSX and PDF by a clerk and written by `yishi
 //! report participation` from the same database with the same rules file. The points
 //! are what the rules say, each linked to an event of the record, the absent invitee
 //! loses the absence points, and no secret choice appears anywhere.
@@ -458,13 +458,67 @@ async fn participation_report(backend: Backend) {
         lines.len()
     );
 
+    // The PDF (with the `pdf` feature; without it, a clear refusal): one page per
+    // member (一人一档), in the roster's order, each with the member's name, total and
+    // point lines (kind and points side by side in the table).
+    let (pdf, pdf_text) = if cfg!(feature = "pdf") {
+        let r = get(format!("from={from}&to={to}&format=pdf")).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["content-type"], "application/pdf");
+        assert!(
+            r.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .contains(&format!("filename=\"participation-{from}_{to}.pdf\"")),
+        );
+        let pdf = r.bytes().await.unwrap().to_vec();
+        assert_eq!(common::pdf_pages(&pdf), 4);
+        let pages: Vec<String> = (1..=4).map(|n| common::pdf_text(&pdf, Some(n))).collect();
+        let expected: [(&str, &str, &[&str]); 4] = [
+            ("李委员", "6", &["出席2", "发言3", "表决1"]),
+            ("王委员", "4", &["出席2", "提问1", "表决1"]),
+            ("赵委员", "-3", &["缺席-3"]),
+            ("钱委员", "0", &["统计期间内无积分记录"]),
+        ];
+        for (page, (who, total, lines)) in pages.iter().zip(expected) {
+            assert!(page.starts_with(&format!("{who}履职档案")), "{page}");
+            assert!(page.contains("第7版某区政协委员履职积分办法"), "{page}");
+            // The summary table ends with the total.
+            assert!(page.contains("参加表决积分"), "{page}");
+            assert!(page.contains(&format!("{total}积分明细")), "{page}");
+            for line in lines {
+                assert!(page.contains(line), "{line} not on {who}'s page:\n{page}");
+            }
+            for other in ["李委员", "王委员", "赵委员", "钱委员"] {
+                assert!(
+                    other == who || !page.contains(other),
+                    "{other} on {who}'s page"
+                );
+            }
+            if !lines[0].starts_with("统计") {
+                assert!(page.contains("号事件"), "{page}");
+            }
+        }
+        let pdf_text = pages.concat();
+        (pdf, pdf_text)
+    } else {
+        let r = get(format!("from={from}&to={to}&format=pdf")).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(
+            body["message"].as_str().unwrap().contains("no PDF output"),
+            "{body}"
+        );
+        (Vec::new(), String::new())
+    };
+
     // No secret choice anywhere: the options' words are in no output.
     let mut cells = Vec::new();
     for sheet in book.sheet_names() {
         let range = book.worksheet_range(&sheet).unwrap();
         cells.extend(range.cells().map(|(_, _, c)| c.to_string()));
     }
-    for text in [&members_csv, &points_csv, &cells.join("\n")] {
+    for text in [&members_csv, &points_csv, &cells.join("\n"), &pdf_text] {
         for option in ["同意", "不同意", "弃权"] {
             assert!(!text.contains(option), "{option} in\n{text}");
         }
@@ -478,7 +532,7 @@ async fn participation_report(backend: Backend) {
             .filter(|e| e.staff == "李干事" && e.action == "GET /api/v1/reports/participation")
             .filter(|e| e.target.contains("第7版"))
             .count(),
-        3,
+        if cfg!(feature = "pdf") { 4 } else { 3 },
         "{audit:?}"
     );
 
@@ -521,11 +575,15 @@ async fn participation_report(backend: Backend) {
             .unwrap()
     };
     let (from, to) = (from.as_str(), to.as_str());
-    for (format, table, served) in [
+    let mut formats = vec![
         ("csv", "members", members_csv.as_bytes()),
         ("csv", "points", points_csv.as_bytes()),
         ("xlsx", "members", &xlsx[..]),
-    ] {
+    ];
+    if cfg!(feature = "pdf") {
+        formats.push(("pdf", "members", &pdf[..]));
+    }
+    for (format, table, served) in formats {
         let file = out.path().join(format!("{table}.{format}"));
         let run = cli(&[
             "report",

@@ -18,7 +18,8 @@ use super::AppState;
 use super::console::{Caller, Session};
 use crate::auth::Claims;
 use crate::hub::{HubError, now};
-use crate::minutes::{DOCX_MEDIA_TYPE, MARKDOWN_MEDIA_TYPE, Minutes, to_docx, to_markdown};
+use crate::minutes::{DOCX_MEDIA_TYPE, MARKDOWN_MEDIA_TYPE, Minutes, to_docx, to_markdown, to_pdf};
+use crate::pdf::{PDF_MEDIA_TYPE, PdfError};
 use crate::store::{NewRoom, RoomKind, StoredRoom};
 
 pub fn routes(state: AppState) -> Router<AppState> {
@@ -61,6 +62,38 @@ impl From<HubError> for ApiError {
                 e.to_string(),
             ),
         }
+    }
+}
+
+impl From<PdfError> for ApiError {
+    fn from(e: PdfError) -> Self {
+        match e {
+            PdfError::Unavailable => {
+                ApiError(StatusCode::BAD_REQUEST, "invalid_argument", e.to_string())
+            }
+            PdfError::FontMissing { .. } => ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "pdf_font_missing",
+                e.to_string(),
+            ),
+            PdfError::Typeset(_) => {
+                ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            }
+        }
+    }
+}
+
+/// Typeset a PDF on a blocking thread (it is CPU work, a fraction of a second).
+pub(super) async fn typeset<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(e) => Err(ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("typesetting stopped: {e}"),
+        )),
     }
 }
 
@@ -316,46 +349,52 @@ async fn record(
 
 #[derive(Deserialize)]
 struct MinutesQuery {
-    /// `md` (the default) or `docx`.
+    /// `md` (the default), `docx` or `pdf`.
     format: Option<String>,
 }
 
-/// The minutes (会议纪要) made from the record in the store, as Markdown or DOCX, to
-/// download.
+/// The minutes (会议纪要) made from the record in the store, as Markdown, DOCX or PDF,
+/// to download.
 async fn minutes(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(query): Query<MinutesQuery>,
 ) -> Result<Response, ApiError> {
-    let docx = match query.format.as_deref() {
-        None | Some("md") => false,
-        Some("docx") => true,
-        Some(other) => {
-            return Err(ApiError(
-                StatusCode::BAD_REQUEST,
-                "invalid_argument",
-                format!("format is `md` or `docx`, not {other:?}"),
-            ));
-        }
-    };
+    let format = query.format.as_deref().unwrap_or("md");
+    if !matches!(format, "md" | "docx" | "pdf") {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+            format!("format is `md`, `docx` or `pdf`, not {format:?}"),
+        ));
+    }
+    if format == "pdf" && !cfg!(feature = "pdf") {
+        return Err(PdfError::Unavailable.into());
+    }
     let room = state.store.room(&id).await?.ok_or_else(|| not_found(&id))?;
     let loaded = state.store.load(&id).await?;
     let minutes = Minutes::build(&room, &loaded.entries);
-    let (content_type, extension, body) = if docx {
-        let bytes = to_docx(&minutes).map_err(|e| {
-            ApiError(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                format!("cannot write the document: {e}"),
-            )
-        })?;
-        (DOCX_MEDIA_TYPE, "docx", bytes)
-    } else {
-        (
+    let (content_type, extension, body) = match format {
+        "docx" => {
+            let bytes = to_docx(&minutes).map_err(|e| {
+                ApiError(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    format!("cannot write the document: {e}"),
+                )
+            })?;
+            (DOCX_MEDIA_TYPE, "docx", bytes)
+        }
+        "pdf" => {
+            let font = state.config.pdf_font.clone();
+            let bytes = typeset(move || to_pdf(&minutes, font.as_deref())).await?;
+            (PDF_MEDIA_TYPE, "pdf", bytes)
+        }
+        _ => (
             MARKDOWN_MEDIA_TYPE,
             "md",
             to_markdown(&minutes).into_bytes(),
-        )
+        ),
     };
     Ok((
         [

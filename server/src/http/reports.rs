@@ -1,6 +1,6 @@
 //! Reports for the committee office under `/api/v1/reports`, for staff (admins and
 //! clerks, by session) and the admin key: participation records (履职档案) over a
-//! period, as CSV or XLSX. Each download is written to the audit log. Documented in
+//! period, as CSV, XLSX or PDF (one member per page). Each download is written to the audit log. Documented in
 //! `docs/api.md` and `docs/participation.md`.
 
 use axum::Router;
@@ -11,10 +11,11 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::AppState;
-use super::admin::{ApiError, disposition};
+use super::admin::{ApiError, disposition, typeset};
 use super::console::caller;
 use crate::participation::Table;
-use crate::reports::{self, Format};
+use crate::pdf::PdfError;
+use crate::reports::{self, Format, RenderError};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/participation", get(participation))
@@ -26,11 +27,22 @@ struct ParticipationQuery {
     from: Option<String>,
     /// Last day, included.
     to: Option<String>,
-    /// `csv` (the default) or `xlsx`.
+    /// `csv` (the default), `xlsx` or `pdf`.
     format: Option<String>,
     /// For CSV: `members` (the default, one row per member) or `points` (one row per
     /// point with its source event). An XLSX has both.
     table: Option<String>,
+}
+
+impl From<RenderError> for ApiError {
+    fn from(e: RenderError) -> Self {
+        match e {
+            RenderError::Pdf(e) => e.into(),
+            e @ RenderError::Xlsx(_) => {
+                ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            }
+        }
+    }
 }
 
 fn bad(message: String) -> ApiError {
@@ -53,34 +65,31 @@ async fn participation(
     let period = reports::period(from, to).map_err(|e| bad(e.to_string()))?;
     let format = match query.format.as_deref() {
         None => Format::Csv,
-        Some(f) => {
-            Format::parse(f).ok_or_else(|| bad(format!("format is `csv` or `xlsx`, not {f:?}")))?
-        }
+        Some(f) => Format::parse(f)
+            .ok_or_else(|| bad(format!("format is `csv`, `xlsx` or `pdf`, not {f:?}")))?,
     };
     let table = match query.table.as_deref() {
         None | Some("members") => Table::Members,
         Some("points") => Table::Points,
         Some(t) => return Err(bad(format!("table is `members` or `points`, not {t:?}"))),
     };
+    if format == Format::Pdf && !cfg!(feature = "pdf") {
+        return Err(PdfError::Unavailable.into());
+    }
     let rules = &state.config.participation_rules;
     let report = reports::participation(&state.store, rules, period).await?;
-    let file = reports::render(&report, format, table).map_err(|e| {
-        ApiError(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("cannot write the workbook: {e}"),
-        )
-    })?;
+    let members = report.members.len();
+    let file = if format == Format::Pdf {
+        let font = state.config.pdf_font.clone();
+        typeset(move || reports::render(&report, format, table, font.as_deref())).await?
+    } else {
+        reports::render(&report, format, table, None)?
+    };
     actor
         .audit(
             &state,
             "GET /api/v1/reports/participation",
-            &format!(
-                "{} ({}, {} members)",
-                file.name,
-                rules.label(),
-                report.members.len()
-            ),
+            &format!("{} ({}, {} members)", file.name, rules.label(), members),
         )
         .await?;
     Ok((

@@ -4,8 +4,8 @@
 //! attendance, agenda, every speech, polls with their declared results, questions,
 //! moderation in numbers, the recorder's annotations and how to verify the record. It is
 //! pure: no I/O, no clock; the same record always gives the same minutes. [`layout`]
-//! turns the model into headings, paragraphs and tables, which [`to_markdown`] and
-//! [`to_docx`] render, so both formats carry the same facts.
+//! turns the model into headings, paragraphs and tables, which [`to_markdown`],
+//! [`to_docx`] and [`to_pdf`] render, so every format carries the same facts.
 //!
 //! Secret polls (不记名): the record holds who voted (`ballot_cast` without a choice) and
 //! the declared counts (`poll_closed`); the minutes show the counts only, never a voter.
@@ -14,6 +14,7 @@
 mod docx;
 mod layout;
 mod markdown;
+mod pdf;
 pub mod time;
 
 use std::collections::BTreeMap;
@@ -30,6 +31,7 @@ use crate::store::{RoomKind, StoredRoom};
 pub use docx::to_docx;
 pub use layout::{Block, kind_name, layout};
 pub use markdown::to_markdown;
+pub use pdf::{blocks_to_pdf, to_pdf};
 
 /// The media type of the Markdown minutes.
 pub const MARKDOWN_MEDIA_TYPE: &str = "text/markdown; charset=utf-8";

@@ -13,6 +13,7 @@
 //! choice is read, named or secret, and the sealed ballot box is never looked at.
 
 mod export;
+mod pdf;
 pub mod rules;
 
 use std::collections::{BTreeMap, HashMap};
@@ -24,6 +25,7 @@ use crate::minutes::time::LocalDate;
 use crate::store::{Invitee, Member, StoredRoom};
 
 pub use export::{Table, XLSX_MEDIA_TYPE, to_csv, to_xlsx};
+pub use pdf::{member_blocks, to_pdf};
 pub use rules::{DEFAULT_RULES, Rules, RulesError};
 
 /// The days a report covers, in Shanghai, both included.

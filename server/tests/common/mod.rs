@@ -409,3 +409,57 @@ async fn next_message(ws: &mut Ws) -> Option<ServerMessage> {
         }
     }
 }
+
+/// A PDF's text as poppler's `pdftotext -layout` reads it (poppler-utils), page `page`
+/// only if given, with all whitespace removed: pdftotext spaces Chinese from digits and
+/// breaks lines where the layout does, so facts are compared without whitespace.
+pub fn pdf_text(pdf: &[u8], page: Option<usize>) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("doc.pdf");
+    std::fs::write(&file, pdf).unwrap();
+    let mut cmd = std::process::Command::new("pdftotext");
+    cmd.arg("-layout").arg("-enc").arg("UTF-8");
+    if let Some(n) = page {
+        cmd.args(["-f", &n.to_string(), "-l", &n.to_string()]);
+    }
+    let out = cmd
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    squash(&String::from_utf8(out.stdout).unwrap())
+}
+
+/// The number of pages of a PDF, as poppler's `pdfinfo` reads it.
+pub fn pdf_pages(pdf: &[u8]) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("doc.pdf");
+    std::fs::write(&file, pdf).unwrap();
+    let out = std::process::Command::new("pdfinfo")
+        .arg(&file)
+        .output()
+        .expect("pdfinfo (poppler-utils) is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .expect("pdfinfo prints Pages:")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Text without any whitespace (ideographic spaces included).
+pub fn squash(text: &str) -> String {
+    text.split_whitespace().collect()
+}
