@@ -6,7 +6,7 @@
 .DEFAULT_GOAL := help
 # `test` runs its steps in order, even under `make -j`.
 .NOTPARALLEL:
-.PHONY: help test fmt fmt-check clippy cargo-test bindings-check bench-engine bench-web run web web-test e2e
+.PHONY: help test fmt fmt-check clippy pdf-worker cargo-test bindings-check bench-engine bench-web run web web-test e2e
 
 BINDINGS := web-client/src/protocol
 
@@ -25,7 +25,7 @@ help:
 	@echo "  make clippy  lint the workspace, warnings are errors"
 
 # The web client is built first: the server binary embeds web-client/dist.
-test: fmt-check web clippy cargo-test web-test e2e load-smoke bindings-check fuzz-smoke
+test: fmt-check web clippy pdf-worker cargo-test web-test e2e load-smoke bindings-check fuzz-smoke
 
 # web-client/package.json pins rollup (an override) to a release whose platform packages
 # all exist in the registry; otherwise `npm ci` refuses the lock file.
@@ -36,27 +36,30 @@ web-test:
 	cd web-client && npm run typecheck && npm test
 
 # Drives the real binary in Debian's Chromium (see web-client/e2e/).
-e2e:
+e2e: pdf-worker
 	cargo build -p yishi-server --bin yishi
 	cd web-client && npm run e2e
 
 fmt:
 	cargo fmt --all
+	cd server/pdf-worker && cargo fmt
 
 fmt-check:
 	cargo fmt --all -- --check
+	cd server/pdf-worker && cargo fmt -- --check
 
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
+	cd server/pdf-worker && cargo clippy -- -D warnings
 
-# PDF output (the `pdf` feature, off by default: typst doubles the build; docs/minutes.md).
-.PHONY: test-pdf
-test-pdf:
-	cargo test -p yishi-server --features pdf --lib -- pdf minutes:: participation::
-	cargo test -p yishi-server --features pdf --test minutes --test participation
+# The PDF worker `yishi-pdf` (typst; its own workspace, server/pdf-worker), built into
+# target/ beside `yishi`, where the server finds it (docs/minutes.md). The tests of PDF
+# minutes and participation records run it.
+pdf-worker:
+	cd server/pdf-worker && cargo build
 
 # Also regenerates the TypeScript bindings (ts-rs, see .cargo/config.toml).
-cargo-test:
+cargo-test: pdf-worker
 	cargo test --workspace
 
 # Fails if the tests changed (or added, or removed) a generated binding.
@@ -76,6 +79,7 @@ bench-web: web
 	cd web-client && node bench/web.mjs --md ../docs/bench/web.md
 
 run: web
+	cd server/pdf-worker && cargo build --release
 	cargo run --release -p yishi-server --bin yishi -- serve --demo
 
 # Load tests (load-tests/, see docs/bench/README.md). `load-smoke` runs every scenario

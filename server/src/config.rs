@@ -143,6 +143,11 @@ pub struct ConfigArgs {
     /// usual places].
     #[arg(long, env = "YISHI_PDF_FONT", global = true, value_name = "FILE")]
     pub pdf_font: Option<PathBuf>,
+
+    /// The PDF worker program (`yishi-pdf`, built from server/pdf-worker) [default:
+    /// yishi-pdf beside this executable, else on PATH].
+    #[arg(long, env = "YISHI_PDF_WORKER", global = true, value_name = "FILE")]
+    pub pdf_worker: Option<PathBuf>,
 }
 
 /// Settings only `serve` reads; like [`ConfigArgs`], each is a flag, a variable and a key.
@@ -366,8 +371,8 @@ pub struct Config {
     pub live: crate::live::LiveConfig,
     /// The credit rules of participation records (履职档案).
     pub participation_rules: Rules,
-    /// The font file of PDF output, if configured (else found in the usual places).
-    pub pdf_font: Option<PathBuf>,
+    /// The font file and worker of PDF output, if configured (else the usual places).
+    pub pdf: crate::pdf::Settings,
 }
 
 impl fmt::Debug for Config {
@@ -393,7 +398,7 @@ impl fmt::Debug for Config {
             .field("cluster", &self.cluster)
             .field("webhooks", &self.webhooks)
             .field("live", &self.live)
-            .field("pdf_font", &self.pdf_font)
+            .field("pdf", &self.pdf)
             .finish()
     }
 }
@@ -760,19 +765,23 @@ impl Config {
                 args.participation_rules.clone(),
                 f.participation_rules,
             ))?,
-            pdf_font: pick(args.pdf_font.clone(), f.pdf_font),
+            pdf: crate::pdf::Settings {
+                font: pick(args.pdf_font.clone(), f.pdf_font),
+                worker: pick(args.pdf_worker.clone(), f.pdf_worker),
+            },
         })
     }
 
-    /// Only the font file of PDF output (flag, environment, file), for `yishi minutes`
-    /// and `yishi report`; `None` to look in the usual places.
-    pub fn resolve_pdf_font(args: &ConfigArgs) -> Result<Option<PathBuf>, ConfigError> {
-        if args.pdf_font.is_some() {
-            return Ok(args.pdf_font.clone());
-        }
-        Ok(match &args.config {
-            Some(path) => read_file(path)?.common.pdf_font,
-            None => None,
+    /// Only the font file and worker of PDF output (flag, environment, file), for
+    /// `yishi minutes` and `yishi report`; `None` to look in the usual places.
+    pub fn resolve_pdf(args: &ConfigArgs) -> Result<crate::pdf::Settings, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?.common,
+            None => ConfigArgs::default(),
+        };
+        Ok(crate::pdf::Settings {
+            font: pick(args.pdf_font.clone(), file.pdf_font),
+            worker: pick(args.pdf_worker.clone(), file.pdf_worker),
         })
     }
 
@@ -842,7 +851,7 @@ impl Config {
             webhooks: WebhookConfig::default(),
             live: crate::live::LiveConfig::default(),
             participation_rules: Rules::default(),
-            pdf_font: None,
+            pdf: crate::pdf::Settings::default(),
         }
     }
 
@@ -1304,24 +1313,31 @@ mod tests {
     }
 
     #[test]
-    fn the_pdf_font_is_a_flag_or_a_key_of_the_file() {
+    fn the_pdf_font_and_worker_are_flags_or_keys_of_the_file() {
         let dir = temp_dir("pdf-font");
         let d = dir.to_str().unwrap();
-        assert_eq!(resolve(&["--data-dir", d]).unwrap().pdf_font, None);
+        let c = resolve(&["--data-dir", d]).unwrap();
+        assert_eq!(c.pdf, crate::pdf::Settings::default());
         let c = resolve(&["--data-dir", d, "--pdf-font", "/fonts/a.ttc"]).unwrap();
-        assert_eq!(c.pdf_font, Some(PathBuf::from("/fonts/a.ttc")));
+        assert_eq!(c.pdf.font, Some(PathBuf::from("/fonts/a.ttc")));
         let file = dir.join("yishi.toml");
-        fs::write(&file, "pdf-font = \"/fonts/b.ttc\"\n").unwrap();
+        fs::write(
+            &file,
+            "pdf-font = \"/fonts/b.ttc\"\npdf-worker = \"/opt/yishi/yishi-pdf\"\n",
+        )
+        .unwrap();
         let f = file.to_str().unwrap();
         let c = resolve(&["--data-dir", d, "--config", f]).unwrap();
-        assert_eq!(c.pdf_font, Some(PathBuf::from("/fonts/b.ttc")));
+        assert_eq!(c.pdf.font, Some(PathBuf::from("/fonts/b.ttc")));
+        assert_eq!(c.pdf.worker, Some(PathBuf::from("/opt/yishi/yishi-pdf")));
         // For `yishi minutes` and `yishi report` alone; the flag wins over the file.
         let cli = Cli::try_parse_from(["yishi", "--config", f]).unwrap();
-        let font = Config::resolve_pdf_font(&cli.config).unwrap();
-        assert_eq!(font, Some(PathBuf::from("/fonts/b.ttc")));
+        let pdf = Config::resolve_pdf(&cli.config).unwrap();
+        assert_eq!(pdf.font, Some(PathBuf::from("/fonts/b.ttc")));
+        assert_eq!(pdf.worker, Some(PathBuf::from("/opt/yishi/yishi-pdf")));
         let cli = Cli::try_parse_from(["yishi", "--config", f, "--pdf-font", "/c.otf"]).unwrap();
-        let font = Config::resolve_pdf_font(&cli.config).unwrap();
-        assert_eq!(font, Some(PathBuf::from("/c.otf")));
+        let pdf = Config::resolve_pdf(&cli.config).unwrap();
+        assert_eq!(pdf.font, Some(PathBuf::from("/c.otf")));
     }
 
     #[test]

@@ -289,14 +289,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Minutes(args) => {
             let database = Config::resolve_database(&cli.config)?;
-            let font = Config::resolve_pdf_font(&cli.config)?;
-            runtime()?.block_on(minutes(&database, font.as_deref(), &args))
+            let pdf = Config::resolve_pdf(&cli.config)?;
+            runtime()?.block_on(minutes(&database, &pdf, &args))
         }
         Command::Report(ReportCommand::Participation(args)) => {
             let database = Config::resolve_database(&cli.config)?;
             let rules = Config::resolve_rules(&cli.config)?;
-            let font = Config::resolve_pdf_font(&cli.config)?;
-            runtime()?.block_on(participation(&database, &rules, font.as_deref(), &args))
+            let pdf = Config::resolve_pdf(&cli.config)?;
+            runtime()?.block_on(participation(&database, &rules, &pdf, &args))
         }
         Command::Record(RecordCommand::Verify { source }) => {
             let path = Path::new(&source);
@@ -401,15 +401,12 @@ async fn export(database: &str, room: &str) -> anyhow::Result<ExitCode> {
 /// `minutes ROOM`: the minutes made from the room's record, to a file or standard output.
 async fn minutes(
     database: &str,
-    font: Option<&Path>,
+    pdf: &yishi::pdf::Settings,
     args: &MinutesArgs,
 ) -> anyhow::Result<ExitCode> {
     if args.format != MinutesFormat::Md && args.output.is_none() && std::io::stdout().is_terminal()
     {
         bail!("a .docx or .pdf is binary: give -o FILE, or redirect standard output");
-    }
-    if args.format == MinutesFormat::Pdf && !cfg!(feature = "pdf") {
-        bail!(yishi::pdf::PdfError::Unavailable);
     }
     let store = open_existing(database).await?;
     let Some(room) = store.room(&args.room).await? else {
@@ -421,7 +418,7 @@ async fn minutes(
     let bytes = match args.format {
         MinutesFormat::Md => to_markdown(&minutes).into_bytes(),
         MinutesFormat::Docx => to_docx(&minutes).context("cannot write the document")?,
-        MinutesFormat::Pdf => to_pdf(&minutes, font)?,
+        MinutesFormat::Pdf => to_pdf(&minutes, pdf)?,
     };
     match &args.output {
         Some(path) => std::fs::write(path, &bytes)
@@ -446,7 +443,7 @@ async fn minutes(
 async fn participation(
     database: &str,
     rules: &Rules,
-    font: Option<&Path>,
+    pdf: &yishi::pdf::Settings,
     args: &ParticipationArgs,
 ) -> anyhow::Result<ExitCode> {
     let period = reports::period(&args.from, &args.to)?;
@@ -458,9 +455,6 @@ async fn participation(
     if format != reports::Format::Csv && args.output.is_none() && std::io::stdout().is_terminal() {
         bail!("an .xlsx or .pdf is binary: give -o FILE, or redirect standard output");
     }
-    if format == reports::Format::Pdf && !cfg!(feature = "pdf") {
-        bail!(yishi::pdf::PdfError::Unavailable);
-    }
     let table = match args.table {
         ReportTable::Members => Table::Members,
         ReportTable::Points => Table::Points,
@@ -468,7 +462,7 @@ async fn participation(
     let store = open_existing(database).await?;
     let report = reports::participation(&store, rules, period).await?;
     store.close().await;
-    let file = reports::render(&report, format, table, font)?;
+    let file = reports::render(&report, format, table, pdf)?;
     match &args.output {
         Some(path) => std::fs::write(path, &file.bytes)
             .with_context(|| format!("cannot write {}", path.display()))?,

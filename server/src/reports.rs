@@ -5,13 +5,11 @@
 //! participation`) give the same bytes. The reading itself is `crate::participation`,
 //! pure.
 
-use std::path::Path;
-
 use crate::minutes::time::LocalDate;
 use crate::participation::{
     MeetingInput, Period, Report, Rules, Table, XLSX_MEDIA_TYPE, to_csv, to_xlsx,
 };
-use crate::pdf::{PDF_MEDIA_TYPE, PdfError};
+use crate::pdf::{self, PDF_MEDIA_TYPE, PdfError};
 use crate::store::{Store, StoreResult};
 
 /// The file formats of a participation report.
@@ -19,7 +17,7 @@ use crate::store::{Store, StoreResult};
 pub enum Format {
     Csv,
     Xlsx,
-    /// One member per page (一人一档), needs the `pdf` feature.
+    /// One member per page (一人一档), typeset by the PDF worker.
     Pdf,
 }
 
@@ -108,13 +106,13 @@ pub enum RenderError {
 }
 
 /// A report as a file: CSV (one table), XLSX (both tables and what it covers) or PDF
-/// (one member per page, with their points; typeset with the font file `font`, or one
-/// found in the usual places). PDF is CPU work: run it off the async threads.
+/// (one member per page, with their points; typeset by the worker `pdf` names). PDF
+/// blocks while its worker runs: run it off the async threads.
 pub fn render(
     report: &Report,
     format: Format,
     table: Table,
-    font: Option<&Path>,
+    pdf: &pdf::Settings,
 ) -> Result<ReportFile, RenderError> {
     let span = (report.period.from, report.period.to);
     let (what, kind) = match table {
@@ -131,7 +129,7 @@ pub fn render(
         Format::Pdf => (
             PDF_MEDIA_TYPE,
             "pdf",
-            crate::participation::to_pdf(report, font)?,
+            crate::participation::to_pdf(report, pdf)?,
         ),
     };
     let (ascii_name, name) = match format {

@@ -1,6 +1,7 @@
 //! Signed webhooks (Standard Webhooks, <https://www.standardwebhooks.com>) that tell a
 //! committee's own platform what happened: a meeting opened or closed, its minutes are
-//! ready, a member checked in. Documented in `docs/webhooks.md`.
+//! ready, its members' participation records count it, a member checked in. Documented
+//! in `docs/webhooks.md`.
 //!
 //! Delivered at least once from a durable source:
 //! - the **scanner** reads the record (the `events` table) after each subscription's
@@ -39,6 +40,9 @@ pub const MEETING_CLOSED: &str = "meeting.closed";
 pub const MINUTES_READY: &str = "minutes.ready";
 /// A member (or venue) checked in.
 pub const MEMBER_CHECKED_IN: &str = "member.checked_in";
+/// A meeting closed, so the participation records (履职档案) of its invited roster
+/// members now count it.
+pub const PARTICIPATION_UPDATED: &str = "participation.updated";
 /// Sent by "send test" only; not subscribed to.
 pub const WEBHOOK_TEST: &str = "webhook.test";
 
@@ -51,6 +55,7 @@ pub const EVENT_TYPES: &[&str] = &[
     MEETING_CLOSED,
     MINUTES_READY,
     MEMBER_CHECKED_IN,
+    PARTICIPATION_UPDATED,
     "board.published",
     "board.merged",
     "board.stage_advanced",
@@ -336,7 +341,7 @@ async fn deliveries_for(
         }
         EventBody::SessionChanged {
             state: SessionState::Closed,
-        } if wants(MEETING_CLOSED) || wants(MINUTES_READY) => {
+        } if wants(MEETING_CLOSED) || wants(MINUTES_READY) || wants(PARTICIPATION_UPDATED) => {
             // The room as it is now: its final hash is stored once the close is published.
             let current = store.room(&room.id).await?;
             let final_hash = match current.and_then(|r| r.final_hash) {
@@ -368,6 +373,26 @@ async fn deliveries_for(
                         "minutes_url": minutes_docx,
                         "minutes_markdown_url": format!("{base}/minutes?format=md"),
                         "record_url": format!("{base}/record"),
+                    }),
+                ));
+            }
+            if wants(PARTICIPATION_UPDATED) {
+                // The roster members the meeting counts for: its invitees from the roster.
+                let members: Vec<Value> = store
+                    .invitees(&room.id)
+                    .await?
+                    .into_iter()
+                    .filter_map(|i| Some(json!({ "member_id": i.member_id?, "name": i.name })))
+                    .collect();
+                let day = crate::minutes::time::local_date(event.at);
+                out.push(delivery(
+                    PARTICIPATION_UPDATED,
+                    json!({
+                        "room": room.id, "title": room.title, "seq": seq,
+                        "closed_at": rfc3339(at), "date": day, "members": members,
+                        "report_url": format!(
+                            "{public_url}/api/v1/reports/participation?from={day}&to={day}&format=csv&table=points"
+                        ),
                     }),
                 ));
             }

@@ -15,6 +15,7 @@ use std::time::Duration;
 use common::{Backend, Client, TestServer};
 use reqwest::StatusCode;
 use yishi::minutes::time::duration;
+use yishi::minutes::{Block, blocks_to_pdf};
 use yishi_protocol::{
     Base, Choice, Command, Decision, EntryKind, EventBody, Majority, MajorityRule, Participant,
     PollId, PollMethod, PollSpec, RequestId, ResultsVisibility, Role, TurnId,
@@ -355,70 +356,53 @@ async fn minutes_of_a_meeting_over_the_api_and_from_the_command_line() {
         );
     }
 
-    // PDF (with the `pdf` feature; without it, a clear refusal), read back with
-    // poppler's pdftotext: the same facts, no voter in the poll.
-    let pdf = if cfg!(feature = "pdf") {
-        let r = http
-            .get(url("pdf"))
-            .header("authorization", &admin)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        assert_eq!(r.headers()["content-type"], "application/pdf");
+    // PDF, typeset by the worker (yishi-pdf) and read back with poppler's pdftotext:
+    // the same facts, no voter in the poll.
+    let r = http
+        .get(url("pdf"))
+        .header("authorization", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(&format!("filename=\"minutes-{ROOM}.pdf\"")),
+    );
+    let pdf = r.bytes().await.unwrap().to_vec();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = common::pdf_text(&pdf, None);
+    for fact in [
+        format!("{TITLE}　会议纪要"),
+        "主持人：张主席".into(),
+        "李委员".into(),
+        "王委员".into(),
+        duration(meeting.li_spoken_ms.into()),
+        duration(meeting.wang_spoken_ms.into()),
+        "于李委员发言中插话".into(),
+        POLL.into(),
+        "表决结果：通过（同意）".into(),
+        "同意2".into(),
+        "投票总数2".into(),
+        QUESTION.into(),
+        "会后将意见汇总转交市住建局".into(),
+        head.clone(),
+        format!("yishirecordverify{ROOM}"),
+    ] {
+        let fact = common::squash(&fact);
+        assert!(text.contains(&fact), "{fact} not in the PDF:\n{text}");
+    }
+    let poll_start = text.find(&common::squash(POLL)).unwrap();
+    let poll_end = poll_start + text[poll_start..].find("提问").unwrap();
+    for name in ["李委员", "王委员", "m1", "m2"] {
         assert!(
-            r.headers()["content-disposition"]
-                .to_str()
-                .unwrap()
-                .contains(&format!("filename=\"minutes-{ROOM}.pdf\"")),
+            !text[poll_start..poll_end].contains(name),
+            "{name} appears next to the secret poll in the PDF"
         );
-        let pdf = r.bytes().await.unwrap().to_vec();
-        assert!(pdf.starts_with(b"%PDF-"));
-        let text = common::pdf_text(&pdf, None);
-        for fact in [
-            format!("{TITLE}　会议纪要"),
-            "主持人：张主席".into(),
-            "李委员".into(),
-            "王委员".into(),
-            duration(meeting.li_spoken_ms.into()),
-            duration(meeting.wang_spoken_ms.into()),
-            "于李委员发言中插话".into(),
-            POLL.into(),
-            "表决结果：通过（同意）".into(),
-            "同意2".into(),
-            "投票总数2".into(),
-            QUESTION.into(),
-            "会后将意见汇总转交市住建局".into(),
-            head.clone(),
-            format!("yishirecordverify{ROOM}"),
-        ] {
-            let fact = common::squash(&fact);
-            assert!(text.contains(&fact), "{fact} not in the PDF:\n{text}");
-        }
-        let poll_start = text.find(&common::squash(POLL)).unwrap();
-        let poll_end = poll_start + text[poll_start..].find("提问").unwrap();
-        for name in ["李委员", "王委员", "m1", "m2"] {
-            assert!(
-                !text[poll_start..poll_end].contains(name),
-                "{name} appears next to the secret poll in the PDF"
-            );
-        }
-        pdf
-    } else {
-        let r = http
-            .get(url("pdf"))
-            .header("authorization", &admin)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-        let body: serde_json::Value = r.json().await.unwrap();
-        assert!(
-            body["message"].as_str().unwrap().contains("no PDF output"),
-            "{body}"
-        );
-        Vec::new()
-    };
+    }
 
     // The host's own join token may fetch the minutes (as it may the record); a member's
     // may not.
@@ -522,55 +506,41 @@ async fn minutes_of_a_meeting_over_the_api_and_from_the_command_line() {
     );
     assert_eq!(std::fs::read(&docx_out).unwrap(), docx.to_vec());
 
-    if cfg!(feature = "pdf") {
-        // The PDF: typst's output is stable for the same data (no clock, a fixed creator),
-        // so the command line writes the bytes the API serves.
-        let pdf_out = dir.path().join("minutes.pdf");
-        let run = cli(&[
-            "minutes",
-            ROOM,
-            "--format",
-            "pdf",
-            "-o",
-            pdf_out.to_str().unwrap(),
-        ]);
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-        assert_eq!(std::fs::read(&pdf_out).unwrap(), pdf);
+    // The PDF: typst's output is stable for the same data (no clock, a fixed creator),
+    // so the command line writes the bytes the API serves.
+    let pdf_out = dir.path().join("minutes.pdf");
+    let run = cli(&[
+        "minutes",
+        ROOM,
+        "--format",
+        "pdf",
+        "-o",
+        pdf_out.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(std::fs::read(&pdf_out).unwrap(), pdf);
 
-        // A font file that is not there: the path tried, and what to do.
-        let run = cli(&[
-            "--pdf-font",
-            "/no/such/font.ttc",
-            "minutes",
-            ROOM,
-            "--format",
-            "pdf",
-            "-o",
-            pdf_out.to_str().unwrap(),
-        ]);
-        assert_eq!(run.status.code(), Some(2));
-        let stderr = String::from_utf8_lossy(&run.stderr);
-        assert!(
-            stderr.contains("no CJK font for PDF output: tried /no/such/font.ttc"),
-            "{stderr}"
-        );
-    } else {
-        let pdf_out = dir.path().join("minutes.pdf");
-        let run = cli(&[
-            "minutes",
-            ROOM,
-            "--format",
-            "pdf",
-            "-o",
-            pdf_out.to_str().unwrap(),
-        ]);
-        assert_eq!(run.status.code(), Some(2));
-        assert!(String::from_utf8_lossy(&run.stderr).contains("no PDF output"));
-    }
+    // A font file that is not there: the path tried, and what to do.
+    let run = cli(&[
+        "--pdf-font",
+        "/no/such/font.ttc",
+        "minutes",
+        ROOM,
+        "--format",
+        "pdf",
+        "-o",
+        pdf_out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("no CJK font for PDF output: tried /no/such/font.ttc"),
+        "{stderr}"
+    );
 
     let run = cli(&["minutes", "no-such-room", "-o", out.to_str().unwrap()]);
     assert_eq!(run.status.code(), Some(2));
@@ -582,14 +552,13 @@ async fn minutes_of_a_meeting_over_the_api_and_from_the_command_line() {
 }
 
 /// A server whose configured font file is missing answers `500 pdf_font_missing`, naming
-/// the path it tried; the other formats still work. (Only with the `pdf` feature.)
-#[cfg(feature = "pdf")]
+/// the path it tried; the other formats still work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn minutes_as_pdf_without_the_font() {
     let dir = tempfile::tempdir().unwrap();
     let database = common::database(Backend::Sqlite, dir.path()).await;
     let server = TestServer::start_configured(database, dir, Default::default(), |c| {
-        c.pdf_font = Some("/no/such/font.ttc".into());
+        c.pdf.font = Some("/no/such/font.ttc".into());
     })
     .await;
     server.create_room(ROOM, TITLE).await;
@@ -611,4 +580,69 @@ async fn minutes_as_pdf_without_the_font() {
         "{body}"
     );
     assert_eq!(get("md").await.unwrap().status(), StatusCode::OK);
+}
+
+/// Characters that start markup in typst, in a name, a title, a cell and a list item.
+const HOSTILE: &str =
+    r#"#let x = 1 *粗* _斜_ $x^2$ [链接] \ @ref <label> `code` = 标题 - 项 // 注释 /* c */ "q""#;
+
+fn typeset(title: &str, pages: Vec<Vec<Block>>) -> Vec<u8> {
+    let settings = yishi::pdf::Settings {
+        font: None,
+        worker: Some(common::pdf_worker()),
+    };
+    blocks_to_pdf(&settings, title, pages).expect("typeset")
+}
+
+/// Text from a record reaches typst as data: markup characters are printed as written.
+#[test]
+fn markup_characters_in_text_are_printed_as_written() {
+    let pages = vec![vec![
+        Block::Title(HOSTILE.to_owned()),
+        Block::Heading(HOSTILE.to_owned()),
+        Block::Subheading(HOSTILE.to_owned()),
+        Block::Paragraph(HOSTILE.to_owned()),
+        Block::Field(HOSTILE.to_owned(), HOSTILE.to_owned()),
+        Block::Code(HOSTILE.to_owned()),
+        Block::Bullets(vec![HOSTILE.to_owned()]),
+        Block::Table {
+            head: vec!["姓名".to_owned(), HOSTILE.to_owned()],
+            rows: vec![vec![HOSTILE.to_owned(), String::new()]],
+        },
+    ]];
+    let text = common::pdf_text(&typeset(HOSTILE, pages), None);
+    let hostile = common::squash(HOSTILE);
+    // Title, heading, subheading, paragraph, field (label and value), code, list item,
+    // header cell and body cell: ten times, every character there.
+    assert_eq!(text.matches(&hostile).count(), 10, "{text}");
+}
+
+/// Each group of blocks starts a page (one member per page in participation records).
+#[test]
+fn each_group_of_blocks_starts_a_page() {
+    let page = |name: &str| {
+        vec![
+            Block::Title(format!("履职档案：{name}")),
+            Block::Field("积分".to_owned(), "6".to_owned()),
+        ]
+    };
+    let pdf = typeset("t", vec![page("李委员"), page("王委员")]);
+    assert_eq!(common::pdf_pages(&pdf), 2);
+    let first = common::pdf_text(&pdf, Some(1));
+    assert!(first.contains("履职档案：李委员积分：6"), "{first}");
+    assert!(!first.contains("王委员"), "{first}");
+    assert!(common::pdf_text(&pdf, Some(2)).contains("王委员"));
+}
+
+/// A worker that is not there: a clear error naming what was tried and what to do.
+#[test]
+fn without_the_worker_the_error_says_how_to_get_it() {
+    let settings = yishi::pdf::Settings {
+        font: None,
+        worker: Some("/no/such/yishi-pdf".into()),
+    };
+    let err = blocks_to_pdf(&settings, "t", vec![vec![Block::Paragraph("x".into())]]).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("tried /no/such/yishi-pdf"), "{message}");
+    assert!(message.contains("make pdf-worker"), "{message}");
 }

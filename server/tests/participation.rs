@@ -458,59 +458,47 @@ async fn participation_report(backend: Backend) {
         lines.len()
     );
 
-    // The PDF (with the `pdf` feature; without it, a clear refusal): one page per
+    // The PDF, typeset by the worker (yishi-pdf): one page per
     // member (一人一档), in the roster's order, each with the member's name, total and
     // point lines (kind and points side by side in the table).
-    let (pdf, pdf_text) = if cfg!(feature = "pdf") {
-        let r = get(format!("from={from}&to={to}&format=pdf")).await;
-        assert_eq!(r.status(), StatusCode::OK);
-        assert_eq!(r.headers()["content-type"], "application/pdf");
-        assert!(
-            r.headers()["content-disposition"]
-                .to_str()
-                .unwrap()
-                .contains(&format!("filename=\"participation-{from}_{to}.pdf\"")),
-        );
-        let pdf = r.bytes().await.unwrap().to_vec();
-        assert_eq!(common::pdf_pages(&pdf), 4);
-        let pages: Vec<String> = (1..=4).map(|n| common::pdf_text(&pdf, Some(n))).collect();
-        let expected: [(&str, &str, &[&str]); 4] = [
-            ("李委员", "6", &["出席2", "发言3", "表决1"]),
-            ("王委员", "4", &["出席2", "提问1", "表决1"]),
-            ("赵委员", "-3", &["缺席-3"]),
-            ("钱委员", "0", &["统计期间内无积分记录"]),
-        ];
-        for (page, (who, total, lines)) in pages.iter().zip(expected) {
-            assert!(page.starts_with(&format!("{who}履职档案")), "{page}");
-            assert!(page.contains("第7版某区政协委员履职积分办法"), "{page}");
-            // The summary table ends with the total.
-            assert!(page.contains("参加表决积分"), "{page}");
-            assert!(page.contains(&format!("{total}积分明细")), "{page}");
-            for line in lines {
-                assert!(page.contains(line), "{line} not on {who}'s page:\n{page}");
-            }
-            for other in ["李委员", "王委员", "赵委员", "钱委员"] {
-                assert!(
-                    other == who || !page.contains(other),
-                    "{other} on {who}'s page"
-                );
-            }
-            if !lines[0].starts_with("统计") {
-                assert!(page.contains("号事件"), "{page}");
-            }
+    let r = get(format!("from={from}&to={to}&format=pdf")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(&format!("filename=\"participation-{from}_{to}.pdf\"")),
+    );
+    let pdf = r.bytes().await.unwrap().to_vec();
+    assert_eq!(common::pdf_pages(&pdf), 4);
+    let pages: Vec<String> = (1..=4).map(|n| common::pdf_text(&pdf, Some(n))).collect();
+    let expected: [(&str, &str, &[&str]); 4] = [
+        ("李委员", "6", &["出席2", "发言3", "表决1"]),
+        ("王委员", "4", &["出席2", "提问1", "表决1"]),
+        ("赵委员", "-3", &["缺席-3"]),
+        ("钱委员", "0", &["统计期间内无积分记录"]),
+    ];
+    for (page, (who, total, lines)) in pages.iter().zip(expected) {
+        assert!(page.starts_with(&format!("{who}履职档案")), "{page}");
+        assert!(page.contains("第7版某区政协委员履职积分办法"), "{page}");
+        // The summary table ends with the total.
+        assert!(page.contains("参加表决积分"), "{page}");
+        assert!(page.contains(&format!("{total}积分明细")), "{page}");
+        for line in lines {
+            assert!(page.contains(line), "{line} not on {who}'s page:\n{page}");
         }
-        let pdf_text = pages.concat();
-        (pdf, pdf_text)
-    } else {
-        let r = get(format!("from={from}&to={to}&format=pdf")).await;
-        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-        let body: serde_json::Value = r.json().await.unwrap();
-        assert!(
-            body["message"].as_str().unwrap().contains("no PDF output"),
-            "{body}"
-        );
-        (Vec::new(), String::new())
-    };
+        for other in ["李委员", "王委员", "赵委员", "钱委员"] {
+            assert!(
+                other == who || !page.contains(other),
+                "{other} on {who}'s page"
+            );
+        }
+        if !lines[0].starts_with("统计") {
+            assert!(page.contains("号事件"), "{page}");
+        }
+    }
+    let pdf_text = pages.concat();
 
     // No secret choice anywhere: the options' words are in no output.
     let mut cells = Vec::new();
@@ -532,7 +520,7 @@ async fn participation_report(backend: Backend) {
             .filter(|e| e.staff == "李干事" && e.action == "GET /api/v1/reports/participation")
             .filter(|e| e.target.contains("第7版"))
             .count(),
-        if cfg!(feature = "pdf") { 4 } else { 3 },
+        4,
         "{audit:?}"
     );
 
@@ -575,14 +563,12 @@ async fn participation_report(backend: Backend) {
             .unwrap()
     };
     let (from, to) = (from.as_str(), to.as_str());
-    let mut formats = vec![
+    let formats = [
         ("csv", "members", members_csv.as_bytes()),
         ("csv", "points", points_csv.as_bytes()),
         ("xlsx", "members", &xlsx[..]),
+        ("pdf", "members", &pdf[..]),
     ];
-    if cfg!(feature = "pdf") {
-        formats.push(("pdf", "members", &pdf[..]));
-    }
     for (format, table, served) in formats {
         let file = out.path().join(format!("{table}.{format}"));
         let run = cli(&[

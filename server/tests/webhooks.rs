@@ -266,6 +266,7 @@ fn meeting_ids(room: &str, record: &[yishi_protocol::RecordEntry]) -> Vec<String
             } => {
                 ids.push(format!("{room}:{seq}:meeting.closed"));
                 ids.push(format!("{room}:{seq}:minutes.ready"));
+                ids.push(format!("{room}:{seq}:participation.updated"));
             }
             EventBody::CheckedIn { .. } => ids.push(format!("{room}:{seq}:member.checked_in")),
             _ => {}
@@ -304,7 +305,7 @@ async fn a_meeting_sends_each_event_once_signed(backend: Backend) {
 
     let record = server.state.store.load(&room).await.unwrap().entries;
     let ids = meeting_ids(&room, &record);
-    assert_eq!(ids.len(), 5, "{ids:?}");
+    assert_eq!(ids.len(), 6, "{ids:?}");
     receiver
         .until_delivered(&ids, Duration::from_secs(30))
         .await;
@@ -317,7 +318,7 @@ async fn a_meeting_sends_each_event_once_signed(backend: Backend) {
     // A moment more: nothing is sent twice, nothing else is sent.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let got = receiver.got();
-    assert_eq!(got.len(), 6, "{got:#?}");
+    assert_eq!(got.len(), 7, "{got:#?}");
     for r in &got {
         assert!(r.valid, "a signature did not verify: {r:?}");
         assert_eq!(got.iter().filter(|o| o.id == r.id).count(), 1, "{}", r.id);
@@ -342,6 +343,17 @@ async fn a_meeting_sends_each_event_once_signed(backend: Backend) {
     let ready = by_id(&ids[4]);
     assert_eq!(ready.kind, "minutes.ready");
     assert_eq!(ready.body["data"]["final_hash"], final_hash.as_str());
+    // The participation records count the meeting from its day (no roster invitees here:
+    // the room was made without the console).
+    let counted = by_id(&ids[5]);
+    assert_eq!(counted.kind, "participation.updated");
+    let day = yishi::minutes::time::local_date(room_row.closed_at.unwrap());
+    assert_eq!(counted.body["data"]["date"], day.as_str());
+    assert_eq!(counted.body["data"]["members"], json!([]));
+    assert_eq!(
+        counted.body["data"]["report_url"],
+        format!("{base}/api/v1/reports/participation?from={day}&to={day}&format=csv&table=points")
+    );
     let opened = by_id(&ids[2]);
     assert_eq!(opened.kind, "meeting.opened");
     assert_eq!(opened.body["data"]["room"], room.as_str());
@@ -356,7 +368,7 @@ async fn a_meeting_sends_each_event_once_signed(backend: Backend) {
 
     // The delivery log: newest first, each delivered at the first attempt with its code.
     let log = delivery_log(&base, &key, &webhook).await;
-    assert_eq!(log.len(), 6);
+    assert_eq!(log.len(), 7);
     assert_eq!(log[0]["id"], test_id.as_str());
     for line in &log {
         assert_eq!(line["status"], "delivered", "{line}");
@@ -692,7 +704,7 @@ async fn a_server_killed_while_the_receiver_is_down_sends_everything_after_resta
     let record = store.load(&room).await.unwrap().entries;
     store.close().await;
     let mut ids = meeting_ids(&room, &record);
-    assert_eq!(ids.len(), 5, "{ids:?}");
+    assert_eq!(ids.len(), 6, "{ids:?}");
     ids.push(test_id);
     let got = receiver
         .until_delivered(&ids, Duration::from_secs(60))

@@ -287,6 +287,16 @@ test("the meeting runs from the console's links (a speech, an interjection, a se
   for (const text of ["社区养老服务专题协商会", "李四", "张三", "王五", "插话", "是否同意新建社区日间照料中心？", "通过", room.final_hash]) {
     assert.ok(words.includes(text), `the DOCX minutes name ${text}`);
   }
+  // The PDF, typeset by the server's worker: the same facts, read back with pdftotext.
+  const pdf = await download("pdf");
+  assert.match(pdf.name, /\.pdf$/);
+  const printed = execFileSync("pdftotext", [pdf.path, "-"], { encoding: "utf8" }).replace(/\s+/g, "");
+  for (const text of ["社区养老服务专题协商会", "李四", "张三", "王五", "插话", "是否同意新建社区日间照料中心？", "通过", room.final_hash]) {
+    assert.ok(printed.includes(text), `the PDF minutes name ${text}`);
+  }
+  const printedVote = printed.slice(printed.indexOf("是否同意新建社区日间照料中心？"));
+  const printedSection = printedVote.slice(0, printedVote.indexOf("提问"));
+  for (const name of ["张三", "王五"]) assert.ok(!printedSection.includes(name), `the PDF's secret vote does not name ${name}`);
   const md = await download("md");
   const minutes = readFileSync(md.path, "utf8");
   assert.ok(minutes.includes(room.final_hash), "the Markdown minutes end with the record's hash");

@@ -1,11 +1,13 @@
 // Participation records (履职档案) in the console, in Chromium, as a committee office's
 // clerk would fetch them: the roster imported through the API with the session's CSRF
 // token, the 履职档案 tab opened, the period chosen, the records downloaded as CSV (one
-// row per member, the rules' version on each) and as an XLSX workbook; a period that
+// row per member, the rules' version on each), as an XLSX workbook and as a PDF (one page
+// per member, read back with pdftotext); a period that
 // ends before it starts is refused on the page. Screenshots at the office laptop's and a
 // phone's size, axe-core on each.
 
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { accessible, shot, startYishi } from "./harness.mjs";
@@ -24,7 +26,8 @@ const noSidewaysScroll = (p) => p.evaluate(() => document.documentElement.scroll
 
 async function download(p, testid) {
   const [file] = await Promise.all([p.waitForEvent("download"), p.getByTestId(testid).click()]);
-  return { name: file.suggestedFilename(), bytes: readFileSync(await file.path()) };
+  const path = await file.path();
+  return { name: file.suggestedFilename(), bytes: readFileSync(path), path };
 }
 
 test("a clerk downloads the members' participation records for a period", async () => {
@@ -58,6 +61,13 @@ test("a clerk downloads the members' participation records for a period", async 
   const xlsx = await download(p, "report-xlsx");
   assert.equal(xlsx.name, "履职档案-2026-01-01至2026-12-31.xlsx");
   assert.equal(xlsx.bytes.subarray(0, 2).toString("latin1"), "PK", "a zip package");
+
+  // One page per member (一人一档), typeset by the server's PDF worker.
+  const pdf = await download(p, "report-pdf");
+  assert.equal(pdf.name, "履职档案-2026-01-01至2026-12-31.pdf");
+  assert.equal(pdf.bytes.subarray(0, 5).toString("latin1"), "%PDF-");
+  const printed = execFileSync("pdftotext", [pdf.path, "-"], { encoding: "utf8" }).replace(/\s+/g, "");
+  assert.ok(printed.includes("王建国履职档案"), `the PDF has 王建国's page:\n${printed}`);
 
   // A period that ends before it starts: said on the page, nothing to download.
   await p.getByTestId("report-to").fill("2025-12-31");

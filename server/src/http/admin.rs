@@ -68,9 +68,11 @@ impl From<HubError> for ApiError {
 impl From<PdfError> for ApiError {
     fn from(e: PdfError) -> Self {
         match e {
-            PdfError::Unavailable => {
-                ApiError(StatusCode::BAD_REQUEST, "invalid_argument", e.to_string())
-            }
+            PdfError::WorkerMissing { .. } => ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "pdf_worker_missing",
+                e.to_string(),
+            ),
             PdfError::FontMissing { .. } => ApiError(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "pdf_font_missing",
@@ -368,9 +370,6 @@ async fn minutes(
             format!("format is `md`, `docx` or `pdf`, not {format:?}"),
         ));
     }
-    if format == "pdf" && !cfg!(feature = "pdf") {
-        return Err(PdfError::Unavailable.into());
-    }
     let room = state.store.room(&id).await?.ok_or_else(|| not_found(&id))?;
     let loaded = state.store.load(&id).await?;
     let minutes = Minutes::build(&room, &loaded.entries);
@@ -386,8 +385,8 @@ async fn minutes(
             (DOCX_MEDIA_TYPE, "docx", bytes)
         }
         "pdf" => {
-            let font = state.config.pdf_font.clone();
-            let bytes = typeset(move || to_pdf(&minutes, font.as_deref())).await?;
+            let pdf = state.config.pdf.clone();
+            let bytes = typeset(move || to_pdf(&minutes, &pdf)).await?;
             (PDF_MEDIA_TYPE, "pdf", bytes)
         }
         _ => (

@@ -14,7 +14,6 @@ use super::AppState;
 use super::admin::{ApiError, disposition, typeset};
 use super::console::caller;
 use crate::participation::Table;
-use crate::pdf::PdfError;
 use crate::reports::{self, Format, RenderError};
 
 pub fn routes() -> Router<AppState> {
@@ -73,17 +72,14 @@ async fn participation(
         Some("points") => Table::Points,
         Some(t) => return Err(bad(format!("table is `members` or `points`, not {t:?}"))),
     };
-    if format == Format::Pdf && !cfg!(feature = "pdf") {
-        return Err(PdfError::Unavailable.into());
-    }
     let rules = &state.config.participation_rules;
     let report = reports::participation(&state.store, rules, period).await?;
     let members = report.members.len();
+    let pdf = state.config.pdf.clone();
     let file = if format == Format::Pdf {
-        let font = state.config.pdf_font.clone();
-        typeset(move || reports::render(&report, format, table, font.as_deref())).await?
+        typeset(move || reports::render(&report, format, table, &pdf)).await?
     } else {
-        reports::render(&report, format, table, None)?
+        reports::render(&report, format, table, &pdf)?
     };
     actor
         .audit(

@@ -8,8 +8,6 @@
 //! Other documents made of blocks (participation records, 履职档案) use
 //! [`blocks_to_pdf`]: one group of blocks per page (or more, when a group is long).
 
-use std::path::Path;
-
 use super::Minutes;
 use super::layout::{Block, layout};
 use crate::pdf::{self, Data, PdfError};
@@ -113,78 +111,20 @@ fn inputs(title: &str, pages: Vec<Vec<Block>>) -> Vec<(&'static str, Data)> {
 }
 
 /// Pages of blocks as a PDF titled `title` (the document's metadata): each group of
-/// blocks starts on a new page. `font` is the configured font file, if any.
+/// blocks starts on a new page.
 pub fn blocks_to_pdf(
-    font: Option<&Path>,
+    settings: &pdf::Settings,
     title: &str,
     pages: Vec<Vec<Block>>,
 ) -> Result<Vec<u8>, PdfError> {
-    pdf::render(font, PROGRAM, inputs(title, pages))
+    pdf::render(settings, PROGRAM, inputs(title, pages))
 }
 
 /// The minutes as the bytes of a PDF file.
-pub fn to_pdf(minutes: &Minutes, font: Option<&Path>) -> Result<Vec<u8>, PdfError> {
+pub fn to_pdf(minutes: &Minutes, settings: &pdf::Settings) -> Result<Vec<u8>, PdfError> {
     blocks_to_pdf(
-        font,
+        settings,
         &format!("{}　会议纪要", minutes.title),
         vec![layout(minutes)],
     )
-}
-
-/// The text of each page of pages of blocks, as laid out (for tests).
-#[cfg(all(test, feature = "pdf"))]
-pub(crate) fn page_texts(title: &str, pages: Vec<Vec<Block>>) -> Result<Vec<String>, PdfError> {
-    pdf::page_texts(PROGRAM, inputs(title, pages))
-}
-
-#[cfg(all(test, feature = "pdf"))]
-mod tests {
-    use super::*;
-
-    /// Characters that start markup in typst, in a name, a title, a cell and a list item.
-    const HOSTILE: &str = r#"#let x = 1 *粗* _斜_ $x^2$ [链接] \ @ref <label> `code` = 标题 - 项 // 注释 /* c */ "q""#;
-
-    fn squash(text: &str) -> String {
-        text.split_whitespace().collect()
-    }
-
-    #[test]
-    fn markup_characters_in_text_are_printed_as_written() {
-        let pages = vec![vec![
-            Block::Title(HOSTILE.to_owned()),
-            Block::Heading(HOSTILE.to_owned()),
-            Block::Subheading(HOSTILE.to_owned()),
-            Block::Paragraph(HOSTILE.to_owned()),
-            Block::Field(HOSTILE.to_owned(), HOSTILE.to_owned()),
-            Block::Code(HOSTILE.to_owned()),
-            Block::Bullets(vec![HOSTILE.to_owned()]),
-            Block::Table {
-                head: vec!["姓名".to_owned(), HOSTILE.to_owned()],
-                rows: vec![vec![HOSTILE.to_owned(), "#".to_owned()]],
-            },
-        ]];
-        let texts = page_texts(HOSTILE, pages).expect("typeset");
-        let all = squash(&texts.concat());
-        let hostile = squash(HOSTILE);
-        // Title, heading, subheading, paragraph, field (label and value), code, list
-        // item, header cell and body cell: ten times, every character there.
-        assert_eq!(all.matches(&hostile).count(), 10, "{all}");
-    }
-
-    #[test]
-    fn each_group_of_blocks_starts_a_page() {
-        let page = |name: &str| {
-            vec![
-                Block::Title(format!("履职档案：{name}")),
-                Block::Field("积分".to_owned(), "6".to_owned()),
-            ]
-        };
-        let texts = page_texts("t", vec![page("李委员"), page("王委员")]).expect("typeset");
-        assert_eq!(texts.len(), 2);
-        assert!(
-            squash(&texts[0]).contains("履职档案：李委员积分：6"),
-            "{texts:?}"
-        );
-        assert!(squash(&texts[1]).contains("王委员"), "{texts:?}");
-    }
 }

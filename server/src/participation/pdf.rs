@@ -3,12 +3,10 @@
 //! Laid out as the minutes' blocks and typeset the same way ([`blocks_to_pdf`]), so
 //! names and notes reach typst as data, never as markup.
 
-use std::path::Path;
-
 use super::{MemberRecord, Report};
 use crate::minutes::time::{duration, local_minute};
 use crate::minutes::{Block, blocks_to_pdf};
-use crate::pdf::PdfError;
+use crate::pdf::{PdfError, Settings};
 
 fn period(report: &Report) -> String {
     format!("{}至{}", report.period.from, report.period.to)
@@ -94,7 +92,7 @@ pub fn member_blocks(report: &Report, m: &MemberRecord) -> Vec<Block> {
 
 /// The report as a PDF: one member per page (more when their points run long), in the
 /// roster's order. An empty roster gives one page saying so.
-pub fn to_pdf(report: &Report, font: Option<&Path>) -> Result<Vec<u8>, PdfError> {
+pub fn to_pdf(report: &Report, settings: &Settings) -> Result<Vec<u8>, PdfError> {
     let title = format!("履职档案 {}", period(report));
     let mut pages: Vec<Vec<Block>> = report
         .members
@@ -107,5 +105,5 @@ pub fn to_pdf(report: &Report, font: Option<&Path>) -> Result<Vec<u8>, PdfError>
             Block::Paragraph("名册中无委员。".to_owned()),
         ]);
     }
-    blocks_to_pdf(font, &title, pages)
+    blocks_to_pdf(settings, &title, pages)
 }

@@ -137,6 +137,7 @@ impl TestServer {
         let mut config = Config::ephemeral(addr, database.clone());
         config.data_dir = dir.path().to_owned();
         config.hub = hub;
+        config.pdf.worker = Some(pdf_worker());
         tweak(&mut config);
         let state = start(config.clone()).await.unwrap();
         let task = tokio::spawn(listen::serve(
@@ -408,6 +409,12 @@ async fn next_message(ws: &mut Ws) -> Option<ServerMessage> {
             Ok(_) => {}
         }
     }
+}
+
+/// The PDF worker `make pdf-worker` builds beside the `yishi` binary the tests run (an
+/// in-process server runs from `target/debug/deps/`, so it would not find it itself).
+pub fn pdf_worker() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_BIN_EXE_yishi")).with_file_name("yishi-pdf")
 }
 
 /// A PDF's text as poppler's `pdftotext -layout` reads it (poppler-utils), page `page`

@@ -3,7 +3,7 @@
 // The files are made by the server from the records (docs/participation.md); the page
 // only chooses the period.
 import { useState } from "preact/hooks";
-import { participationUrl } from "./api";
+import { participationUrl, type ReportFormat } from "./api";
 import { ct } from "./strings";
 
 /** `YYYY-MM-DD` of a date in Beijing time. */
@@ -16,7 +16,7 @@ export function Reports() {
   const [from, setFrom] = useState(`${today.slice(0, 4)}-01-01`);
   const [to, setTo] = useState(today);
   const valid = from !== "" && to !== "" && from <= to;
-  const link = (format: "csv" | "xlsx", table: "members" | "points", label: string, testid: string) =>
+  const link = (format: ReportFormat, table: "members" | "points", label: string, testid: string) =>
     valid ? (
       <a class="c-button" href={participationUrl(from, to, format, table)} download data-testid={testid}>
         {label}
@@ -47,6 +47,7 @@ export function Reports() {
       )}
       <div class="c-row c-actions">
         {link("xlsx", "members", ct("rp_xlsx"), "report-xlsx")}
+        {link("pdf", "members", ct("rp_pdf"), "report-pdf")}
         {link("csv", "members", ct("rp_csvMembers"), "report-csv")}
         {link("csv", "points", ct("rp_csvPoints"), "report-points")}
       </div>

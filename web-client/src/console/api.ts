@@ -132,7 +132,10 @@ export const api = {
 export const rosterExportUrl = "/api/v1/roster/export?format=csv";
 
 /** The participation records (履职档案) of a period (Beijing days, both included). */
-export function participationUrl(from: string, to: string, format: "csv" | "xlsx", table: "members" | "points"): string {
+/** What a participation record downloads as: Excel, text tables, or one page per member to print. */
+export type ReportFormat = "csv" | "xlsx" | "pdf";
+
+export function participationUrl(from: string, to: string, format: ReportFormat, table: "members" | "points"): string {
   const q = new URLSearchParams({ from, to, format, table });
   return `/api/v1/reports/participation?${q}`;
 }
@@ -257,8 +260,8 @@ export const webhooksApi = {
   deliveries: async (id: string) => (await call<{ deliveries: Delivery[] }>("GET", `${w(id)}/deliveries`)).deliveries,
 };
 
-/** The formats the minutes are downloaded in, the office's editable one first. */
-export const MINUTES_FORMATS = ["docx", "md"] as const;
+/** The formats the minutes are downloaded in: the one to print or file, the office's editable one, text. */
+export const MINUTES_FORMATS = ["pdf", "docx", "md"] as const;
 
 /** Where a room's minutes are downloaded from (a GET with the session cookie). */
 export const minutesUrl = (room: string, format: (typeof MINUTES_FORMATS)[number]) =>
