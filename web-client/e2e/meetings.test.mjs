@@ -294,6 +294,10 @@ test("the meeting runs from the console's links (a speech, an interjection, a se
   for (const text of ["社区养老服务专题协商会", "李四", "张三", "王五", "插话", "是否同意新建社区日间照料中心？", "通过", room.final_hash]) {
     assert.ok(printed.includes(text), `the PDF minutes name ${text}`);
   }
+  // The times: when the session opened and closed (Beijing time), and how long each speech ran.
+  assert.match(printed, /开会时间：\d{4}-\d{2}-\d{2}\d{2}:\d{2}/);
+  assert.match(printed, /闭会时间：\d{4}-\d{2}-\d{2}\d{2}:\d{2}/);
+  assert.match(printed, /即席发言\d{2}:\d{2}:\d{2}\d+秒/);
   const printedVote = printed.slice(printed.indexOf("是否同意新建社区日间照料中心？"));
   const printedSection = printedVote.slice(0, printedVote.indexOf("提问"));
   for (const name of ["张三", "王五"]) assert.ok(!printedSection.includes(name), `the PDF's secret vote does not name ${name}`);
@@ -306,6 +310,23 @@ test("the meeting runs from the console's links (a speech, an interjection, a se
   assert.match(section, /不记名/);
   assert.match(section, /赞成[^\n]*2/);
   for (const name of ["张三", "王五"]) assert.ok(!section.includes(name), `the secret vote's section does not name ${name}:\n${section}`);
+
+  // The participation records (履职档案) count the meeting: from the 履职档案 tab, the
+  // points as CSV — both members checked in (出席 2) and took the floor (发言 3; an
+  // interjection is a speech in the default rules); the host is not a member here.
+  const meetingUrl = clerk.url();
+  await clerk.getByTestId("tab-reports").click();
+  await clerk.getByTestId("reports").waitFor();
+  const [pointsFile] = await Promise.all([clerk.waitForEvent("download"), clerk.getByTestId("report-points").click()]);
+  const points = readFileSync(await pointsFile.path(), "utf8");
+  for (const [number, name] of [["WY001", "张三"], ["WY003", "王五"]]) {
+    assert.match(points, new RegExp(`^${number},${name},出席,2,`, "m"), `${name} has 2 points for attending:\n${points}`);
+    assert.match(points, new RegExp(`^${number},${name},发言,3,`, "m"), `${name} has 3 points for the speech:\n${points}`);
+  }
+  assert.ok(!points.includes("李四"), "the host earns no member points");
+  await clerk.goto(meetingUrl);
+  await clerk.reload();
+  await meetingPage.getByTestId("minutes").waitFor();
 
   // Duplicate: a new scheduled meeting with the same invitees.
   await meetingPage.getByTestId("duplicate").click();
