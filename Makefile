@@ -16,6 +16,7 @@ help:
 	@echo "  make test    every test: fmt check, clippy, cargo test, web unit tests,"
 	@echo "               browser end-to-end (Chromium), TypeScript binding drift"
 	@echo "  make web     build the web client (embedded in the binary)"
+	@echo "  make pdf-worker  build yishi-pdf, the PDF worker, beside yishi (target/debug)"
 	@echo "  make bench   short load run of every scenario beside nats-server and Janus,"
 	@echo "               writes docs/bench/latest.md and latest.json (about 3 minutes)"
 	@echo "  make bench-engine  room engine benchmark (criterion)"
