@@ -287,6 +287,12 @@ pub struct ServeArgs {
     #[serde(deserialize_with = "duration")]
     pub keep_recordings: Option<Duration>,
 
+    /// How long a staff session of the console lasts unused; a session also ends 12 hours
+    /// after its login [default: 30m].
+    #[arg(long, env = "YISHI_STAFF_IDLE", value_parser = parse_duration, value_name = "DURATION")]
+    #[serde(deserialize_with = "duration")]
+    pub staff_idle: Option<Duration>,
+
     /// Milliseconds before the first retry of a failed webhook delivery; later retries
     /// back off from it (for tests) [default: 5000].
     #[arg(
@@ -368,6 +374,8 @@ pub struct Config {
     pub participation_rules: Rules,
     /// The font file of PDF output, if configured (else found in the usual places).
     pub pdf_font: Option<PathBuf>,
+    /// How long a staff session lasts unused.
+    pub staff_idle: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -394,6 +402,7 @@ impl fmt::Debug for Config {
             .field("webhooks", &self.webhooks)
             .field("live", &self.live)
             .field("pdf_font", &self.pdf_font)
+            .field("staff_idle", &self.staff_idle)
             .finish()
     }
 }
@@ -729,6 +738,11 @@ impl Config {
         if hub.ballot_batch == 0 {
             return Err(ConfigError::Zero("ballot batch"));
         }
+        let staff_idle =
+            pick(serve.staff_idle, fs.staff_idle).unwrap_or(crate::staff::SESSION_IDLE);
+        if staff_idle < Duration::from_secs(1) {
+            return Err(ConfigError::Zero("staff idle (in seconds)"));
+        }
 
         Ok(Config {
             cluster,
@@ -761,6 +775,7 @@ impl Config {
                 f.participation_rules,
             ))?,
             pdf_font: pick(args.pdf_font.clone(), f.pdf_font),
+            staff_idle,
         })
     }
 
@@ -843,6 +858,7 @@ impl Config {
             live: crate::live::LiveConfig::default(),
             participation_rules: Rules::default(),
             pdf_font: None,
+            staff_idle: crate::staff::SESSION_IDLE,
         }
     }
 
@@ -1186,6 +1202,7 @@ mod tests {
                 admin_key = "file-admin-key-0123456789"
                 max_frame_bytes = 4096
                 demo = true
+                staff_idle = "10m"
                 "#,
                 dir.display()
             ),
@@ -1199,6 +1216,7 @@ mod tests {
         assert_eq!(c.admin_key, "file-admin-key-0123456789");
         assert_eq!(c.hub.max_frame_bytes, 4096);
         assert!(c.demo);
+        assert_eq!(c.staff_idle, Duration::from_secs(600));
 
         let c = resolve(&[
             "--config",
@@ -1211,8 +1229,11 @@ mod tests {
             "https://yishi.example.org/",
             "--max-frame-bytes",
             "2048",
+            "--staff-idle",
+            "45s",
         ])
         .unwrap();
+        assert_eq!(c.staff_idle, Duration::from_secs(45));
         assert_eq!(c.listen.to_string(), "127.0.0.1:7000");
         assert_eq!(c.public_url, "https://yishi.example.org");
         assert_eq!(c.allowed_origins, ["https://yishi.example.org"]);
