@@ -54,6 +54,8 @@ pub(super) struct Caller {
     pub admin: bool,
     /// A staff member or an API key (whose changes are audited), not the admin key.
     pub staff: bool,
+    /// An API key, let through for the scope of the route it calls.
+    pub key: bool,
 }
 
 /// A handler's caller: the one an API key or the admin layer set, or else the admin key
@@ -95,6 +97,7 @@ impl Caller {
             name: crate::apikeys::actor(name),
             admin: false,
             staff: true,
+            key: true,
         }
     }
 
@@ -104,6 +107,7 @@ impl Caller {
             name: "admin".into(),
             admin: true,
             staff: false,
+            key: false,
         }
     }
 
@@ -112,6 +116,7 @@ impl Caller {
             admin: session.staff.role == StaffRole::Admin,
             name: session.staff.name,
             staff: true,
+            key: false,
         }
     }
 
