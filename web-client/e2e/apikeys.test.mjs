@@ -63,6 +63,7 @@ test("an admin makes a key for reports, copies it once, the key reads reports bu
   await p.getByTestId("tab-meetings").click();
   await p.getByTestId("tab-apikeys").click();
   await row.filter({ hasText: "最近使用" }).waitFor();
+  await shot(p, "apikeys-list-1366x768");
 
   await p.setViewportSize({ width: 360, height: 740 });
   await shot(p, "apikeys-360x740");

@@ -64,7 +64,7 @@ export function ApiKeys() {
                   {k.name} <span class={`c-badge c-ak-${k.status}`}>{ct(`ak_status_${k.status}`)}</span>
                 </strong>
                 <span class="c-muted">{k.scopes.map((s) => ct(SCOPE_TEXT[s])).join("；")}</span>
-                <span class="c-muted c-small">
+                <span class="c-muted">
                   {ct("ak_createdBy", { name: k.created_by, when: when(k.created_at) })} ·{" "}
                   {k.last_used_at ? ct("ak_lastUsed", { when: when(k.last_used_at) }) : ct("ak_neverUsed")} ·{" "}
                   {k.revoked_at
@@ -155,7 +155,7 @@ function AddKey({ added }: { added: () => Promise<void> }) {
         </select>
       </label>
       <Problem code={problem} />
-      {scopes.length === 0 ? <p class="c-muted">{ct("ak_pickScope")}</p> : null}
+      {scopes.length === 0 && !made ? <p class="c-muted">{ct("ak_pickScope")}</p> : null}
       <button type="submit" class="c-primary" disabled={scopes.length === 0} data-testid="ak-add-submit">
         {ct("ak_create")}
       </button>

@@ -25,6 +25,7 @@ export function Console() {
   useEffect(
     () =>
       onSessionExpired(() => {
+        setNotice(undefined);
         setExpired(true);
         setMe(null);
       }),
