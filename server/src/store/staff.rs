@@ -50,6 +50,16 @@ pub struct AuditEntry {
 type AccountRow = (String, String, Option<String>, i64, i64);
 /// An account's row and a session's CSRF token.
 type TokenRow = (String, String, Option<String>, i64, i64, Option<String>);
+/// An account's row, a session's CSRF token and its last use.
+type SessionRow = (
+    String,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    Option<String>,
+    i64,
+);
 
 fn account(
     (name, role, password_hash, failed, locked_until): AccountRow,
@@ -205,15 +215,7 @@ impl Store {
         now: i64,
         idle_since: i64,
     ) -> StoreResult<Option<(StaffAccount, Option<String>, i64)>> {
-        let row: Option<(
-            String,
-            String,
-            Option<String>,
-            i64,
-            i64,
-            Option<String>,
-            i64,
-        )> = with_pool!(self, |pool| {
+        let row: Option<SessionRow> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT s.name, s.role, s.password_hash, s.failed_logins, s.locked_until, \
                      t.csrf, t.last_used \
