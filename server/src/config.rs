@@ -292,6 +292,12 @@ pub struct ServeArgs {
     #[serde(deserialize_with = "duration")]
     pub keep_recordings: Option<Duration>,
 
+    /// How long a staff session of the console lasts unused; a session also ends 12 hours
+    /// after its login [default: 30m].
+    #[arg(long, env = "YISHI_STAFF_IDLE", value_parser = parse_duration, value_name = "DURATION")]
+    #[serde(deserialize_with = "duration")]
+    pub staff_idle: Option<Duration>,
+
     /// Milliseconds before the first retry of a failed webhook delivery; later retries
     /// back off from it (for tests) [default: 5000].
     #[arg(
@@ -373,6 +379,8 @@ pub struct Config {
     pub participation_rules: Rules,
     /// The font file and worker of PDF output, if configured (else the usual places).
     pub pdf: crate::pdf::Settings,
+    /// How long a staff session lasts unused.
+    pub staff_idle: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -399,6 +407,7 @@ impl fmt::Debug for Config {
             .field("webhooks", &self.webhooks)
             .field("live", &self.live)
             .field("pdf", &self.pdf)
+            .field("staff_idle", &self.staff_idle)
             .finish()
     }
 }
@@ -734,6 +743,11 @@ impl Config {
         if hub.ballot_batch == 0 {
             return Err(ConfigError::Zero("ballot batch"));
         }
+        let staff_idle =
+            pick(serve.staff_idle, fs.staff_idle).unwrap_or(crate::staff::SESSION_IDLE);
+        if staff_idle < Duration::from_secs(1) {
+            return Err(ConfigError::Zero("staff idle (in seconds)"));
+        }
 
         Ok(Config {
             cluster,
@@ -769,6 +783,7 @@ impl Config {
                 font: pick(args.pdf_font.clone(), f.pdf_font),
                 worker: pick(args.pdf_worker.clone(), f.pdf_worker),
             },
+            staff_idle,
         })
     }
 
@@ -852,6 +867,7 @@ impl Config {
             live: crate::live::LiveConfig::default(),
             participation_rules: Rules::default(),
             pdf: crate::pdf::Settings::default(),
+            staff_idle: crate::staff::SESSION_IDLE,
         }
     }
 
@@ -1195,6 +1211,7 @@ mod tests {
                 admin_key = "file-admin-key-0123456789"
                 max_frame_bytes = 4096
                 demo = true
+                staff_idle = "10m"
                 "#,
                 dir.display()
             ),
@@ -1208,6 +1225,7 @@ mod tests {
         assert_eq!(c.admin_key, "file-admin-key-0123456789");
         assert_eq!(c.hub.max_frame_bytes, 4096);
         assert!(c.demo);
+        assert_eq!(c.staff_idle, Duration::from_secs(600));
 
         let c = resolve(&[
             "--config",
@@ -1220,8 +1238,11 @@ mod tests {
             "https://yishi.example.org/",
             "--max-frame-bytes",
             "2048",
+            "--staff-idle",
+            "45s",
         ])
         .unwrap();
+        assert_eq!(c.staff_idle, Duration::from_secs(45));
         assert_eq!(c.listen.to_string(), "127.0.0.1:7000");
         assert_eq!(c.public_url, "https://yishi.example.org");
         assert_eq!(c.allowed_origins, ["https://yishi.example.org"]);

@@ -7,6 +7,7 @@
 //! the durable record; `http` serves the API, metrics and the web client; `auth` and
 //! `config` are the edges.
 
+pub mod apikeys;
 pub mod auth;
 pub mod board;
 pub mod bus;

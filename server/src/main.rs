@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use yishi::apikeys;
 use yishi::auth::{self, Claims};
 use yishi::config::{self, Config, ConfigArgs, ServeArgs};
 use yishi::minutes::{Minutes, to_docx, to_markdown, to_pdf};
@@ -55,6 +56,32 @@ enum Command {
     /// Reports made from the records: participation records (履职档案).
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Scoped API keys for the committee's own systems (履职平台, a messaging gateway).
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ApikeyCommand {
+    /// Make a key and print its secret, once: it is not kept and cannot be shown again.
+    Add {
+        /// What the key is for, e.g. 履职平台 (unique).
+        name: String,
+        /// What it may do, once per scope: meetings:read, meetings:write, roster:read,
+        /// roster:write, reports:read, board:read, board:moderate, webhooks:manage.
+        #[arg(long = "scope", required = true, value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Days until it expires [default: never].
+        #[arg(long, value_name = "DAYS")]
+        expires: Option<u32>,
+    },
+    /// List the keys: id, name, scopes, who made it, when, last use, expiry, revocation.
+    List,
+    /// Revoke a key (by id or name): it is refused from then on.
+    Revoke {
+        /// The key's id or name.
+        key: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -282,6 +309,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", staff::set_password_link(&config.public_url, &secret));
                 anyhow::Ok(ExitCode::SUCCESS)
             })
+        }
+        Command::Apikey(command) => {
+            let database = Config::resolve_database(&cli.config)?;
+            runtime()?.block_on(apikey(&database, command))
         }
         Command::Record(RecordCommand::Export { room }) => {
             let database = Config::resolve_database(&cli.config)?;
@@ -608,4 +639,65 @@ fn parse_grant(text: &str) -> Result<Grant, String> {
 fn parse_kind(text: &str) -> Result<RoomKind, String> {
     serde_json::from_value(serde_json::Value::String(text.trim().to_ascii_lowercase()))
         .map_err(|_| format!("unknown room kind {text:?}: use consultation or lecture"))
+}
+
+/// `yishi apikey …`: keys made here are audited as made by `cli`.
+async fn apikey(database: &str, command: ApikeyCommand) -> anyhow::Result<ExitCode> {
+    let store = Store::open(database)
+        .await
+        .with_context(|| format!("cannot open the store at {database}"))?;
+    let at = now().0 as i64;
+    // Beijing time, as the minutes print it.
+    let time = |ms: Option<i64>| match ms.and_then(|ms| u64::try_from(ms).ok()) {
+        Some(ms) => yishi::minutes::time::local_minute(Millis(ms)),
+        None => "-".into(),
+    };
+    match command {
+        ApikeyCommand::Add {
+            name,
+            scopes,
+            expires,
+        } => {
+            let (key, secret) = apikeys::make(&store, &name, &scopes, expires, "cli", at).await?;
+            store
+                .audit(
+                    at,
+                    "cli",
+                    "add_api_key",
+                    &format!("{} ({})", key.name, apikeys::join_scopes(&key.scopes)),
+                )
+                .await?;
+            eprintln!(
+                "API key {} (id {}), expires {}. Its secret, shown only now:",
+                key.name,
+                key.id,
+                time(key.expires_at)
+            );
+            println!("{secret}");
+        }
+        ApikeyCommand::List => {
+            println!("id\tname\tscopes\tcreated by\tcreated\tlast used\texpires\trevoked");
+            for k in store.api_keys().await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    k.id,
+                    k.name,
+                    apikeys::join_scopes(&k.scopes),
+                    k.created_by,
+                    time(Some(k.created_at)),
+                    time(k.last_used_at),
+                    time(k.expires_at),
+                    time(k.revoked_at)
+                );
+            }
+        }
+        ApikeyCommand::Revoke { key } => match store.revoke_api_key(&key, at).await? {
+            Some(k) => {
+                store.audit(at, "cli", "revoke_api_key", &k.name).await?;
+                println!("revoked API key {} (id {})", k.name, k.id);
+            }
+            None => bail!("no API key {key:?}: `yishi apikey list` shows them"),
+        },
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -30,6 +30,13 @@ pub const MAX_FAILURES: u32 = 5;
 pub const LOCKOUT: Duration = Duration::from_secs(15 * 60);
 /// How long a staff session lasts from its login.
 pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+/// How long a staff session lasts unused, unless configured (`--staff-idle`).
+pub const SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
+/// How often a session's last use is written, at most: a minute, or less for a short
+/// idle period (a quarter of it), so that a session in use never lapses.
+pub fn touch_every(idle: Duration) -> Duration {
+    (idle / 4).min(Duration::from_secs(60))
+}
 /// How long a set-password link stays valid.
 pub const SET_PASSWORD_TTL: Duration = Duration::from_secs(72 * 3600);
 /// The shortest and longest password accepted, in characters.
@@ -176,6 +183,7 @@ pub async fn invite(
             name,
             TokenPurpose::Password,
             None,
+            at,
             expires,
         )
         .await?;
@@ -231,6 +239,15 @@ mod tests {
         }
         let (f, locked) = after_failure(failures, 1_000);
         assert_eq!((f, locked), (0, 1_000 + LOCKOUT.as_millis() as i64));
+    }
+
+    #[test]
+    fn a_session_in_use_is_written_often_enough_to_stay_alive() {
+        assert_eq!(touch_every(SESSION_IDLE), Duration::from_secs(60));
+        assert_eq!(
+            touch_every(Duration::from_secs(2)),
+            Duration::from_millis(500)
+        );
     }
 
     #[test]

@@ -78,9 +78,10 @@ function freePort() {
  * Start the server (room `e2e`), a proxy and Chromium.
  *
  * `log`: a file for the server's output (else it goes to the test's), `rustLog` its
- * RUST_LOG, `chromiumArgs` more browser flags.
+ * RUST_LOG, `chromiumArgs` more browser flags, `serverEnv` more of the server's
+ * environment (e.g. `YISHI_STAFF_IDLE`).
  */
-export async function startYishi({ log, rustLog = "warn", chromiumArgs = [] } = {}) {
+export async function startYishi({ log, rustLog = "warn", chromiumArgs = [], serverEnv = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "yishi-e2e-"));
   const env = {
     ...process.env,
@@ -98,7 +99,7 @@ export async function startYishi({ log, rustLog = "warn", chromiumArgs = [] } = 
   const origins = `${base},http://127.0.0.1:${proxy.port}`;
   const out = log ? openSync(log, "w") : "inherit";
   const server = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`], {
-    env: { ...env, YISHI_PUBLIC_URL: base, YISHI_ALLOWED_ORIGINS: origins },
+    env: { ...env, YISHI_PUBLIC_URL: base, YISHI_ALLOWED_ORIGINS: origins, ...serverEnv },
     stdio: ["ignore", out, out],
   });
   let browser;

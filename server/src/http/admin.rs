@@ -130,39 +130,45 @@ pub(super) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
         .strip_prefix("Bearer ")
 }
 
-/// The admin key, a staff session (with its CSRF token for changes), or for a room's
-/// record and minutes its host's or recorder's join token. What a staff session changes
-/// or exports (the record, the minutes) is written to the audit log.
+/// The admin key, a staff session (with its CSRF token for changes), an API key with
+/// the route's scope (let through by `apikeys::authenticate`), or for a room's record and
+/// minutes its host's or recorder's join token. What a staff session or an API key
+/// changes or exports (the record, the minutes) is written to the audit log.
 async fn require_admin(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let admin = bearer(request.headers()).is_some_and(|k| same_key(k, &state.config.admin_key));
-    if admin {
-        request.extensions_mut().insert(Caller::admin_key());
-        return next.run(request).await;
-    }
-    if request.method() == Method::GET && may_read_record(&state, &request) {
-        return next.run(request).await;
-    }
-    if bearer(request.headers()).is_some() {
-        return ApiError(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "send the admin key as `Authorization: Bearer <key>`".into(),
-        )
-        .into_response();
-    }
-    let session = match Session::of(&state, request.method(), request.headers()).await {
-        Ok(session) => session,
-        Err(e) => return e.into_response(),
+    let caller = match request.extensions().get::<Caller>() {
+        Some(key) => key.clone(),
+        None => {
+            let admin =
+                bearer(request.headers()).is_some_and(|k| same_key(k, &state.config.admin_key));
+            if admin {
+                request.extensions_mut().insert(Caller::admin_key());
+                return next.run(request).await;
+            }
+            if request.method() == Method::GET && may_read_record(&state, &request) {
+                return next.run(request).await;
+            }
+            if bearer(request.headers()).is_some() {
+                return ApiError(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "send the admin key as `Authorization: Bearer <key>`".into(),
+                )
+                .into_response();
+            }
+            match Session::of(&state, request.method(), request.headers()).await {
+                Ok(session) => Caller::staff(session),
+                Err(e) => return e.into_response(),
+            }
+        }
     };
     let path = request.uri().path().to_owned();
     let audited =
         request.method() != Method::GET || path.ends_with("/record") || path.ends_with("/minutes");
     let action = format!("{} /api/v1{path}", request.method());
-    let caller = Caller::staff(session);
     request.extensions_mut().insert(caller.clone());
     let response = next.run(request).await;
     if audited

@@ -19,7 +19,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -31,7 +31,7 @@ use yishi_protocol::{Participant, Role};
 
 use super::AppState;
 use super::admin::ApiError;
-use super::console::{caller, cookie};
+use super::console::{Caller, cookie};
 use crate::auth::{Claims, random_base32};
 use crate::board::{
     Actor, Board, Chain, Command, Day, ErrorCode, Event, Filter, Identity, PresidingRole,
@@ -475,11 +475,9 @@ fn answer(events: &[Event]) -> Value {
 /// A staff command: audited with the command's type and what it names.
 async fn staff_command(
     State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
+    who: Caller,
     Json(command): Json<Command>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = caller(&state, &method, &headers).await?;
     let actor = Actor::Staff {
         name: who.name.clone(),
         role: if who.admin {
@@ -558,21 +556,11 @@ async fn feed(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<
     Ok(Json(json!({ "identity": who, "notices": notices })))
 }
 
-async fn queue(
-    State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    caller(&state, &method, &headers).await?;
+async fn queue(State(state): State<AppState>, _: Caller) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!(state.board.read(Board::queue).await)))
 }
 
-async fn shortlist(
-    State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    caller(&state, &method, &headers).await?;
+async fn shortlist(State(state): State<AppState>, _: Caller) -> Result<Json<Value>, ApiError> {
     let (threshold, topics) = state.board.read(|b| (b.threshold(), b.shortlist())).await;
     Ok(Json(json!({ "threshold": threshold, "topics": topics })))
 }
@@ -586,11 +574,9 @@ struct ReviewQuery {
 /// The 回头看 list: outcomes due for review and not reviewed yet.
 async fn review(
     State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
+    _: Caller,
     Query(q): Query<ReviewQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    caller(&state, &method, &headers).await?;
     let day = match q.day {
         Some(d) => Day(d),
         None => Day::of(now()),

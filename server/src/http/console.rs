@@ -10,7 +10,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -43,14 +44,31 @@ pub struct Session {
 }
 
 /// Who calls a console or admin API: a staff member by session (with its CSRF token
-/// for changes), or the admin key.
+/// for changes), a scoped API key (checked and set by `apikeys::authenticate` before
+/// any handler runs), or the admin key.
 #[derive(Debug, Clone)]
 pub(super) struct Caller {
+    /// The staff member's name, or `apikey:<name>` for a key.
     pub name: String,
     /// An admin: the admin key or a staff admin.
     pub admin: bool,
-    /// A staff member (whose changes are audited), not the admin key.
+    /// A staff member or an API key (whose changes are audited), not the admin key.
     pub staff: bool,
+    /// An API key, let through for the scope of the route it calls.
+    pub key: bool,
+}
+
+/// A handler's caller: the one an API key or the admin layer set, or else the admin key
+/// or the session the request carries.
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
+        caller(state, &parts.method, &parts.headers).await
+    }
 }
 
 pub(super) async fn caller(
@@ -73,12 +91,23 @@ pub(super) async fn caller(
 }
 
 impl Caller {
+    /// An API key, named after it.
+    pub(super) fn api_key(name: &str) -> Caller {
+        Caller {
+            name: crate::apikeys::actor(name),
+            admin: false,
+            staff: true,
+            key: true,
+        }
+    }
+
     /// The admin key, named `admin`.
     pub(super) fn admin_key() -> Caller {
         Caller {
             name: "admin".into(),
             admin: true,
             staff: false,
+            key: false,
         }
     }
 
@@ -87,6 +116,7 @@ impl Caller {
             admin: session.staff.role == StaffRole::Admin,
             name: session.staff.name,
             staff: true,
+            key: false,
         }
     }
 
@@ -108,8 +138,9 @@ impl Caller {
 }
 
 impl Session {
-    /// The session a request carries, if its cookie names a live one, and (for anything
-    /// but GET and HEAD) its `X-CSRF-Token` matches.
+    /// The session a request carries, if its cookie names a live one (within 12 hours of
+    /// its login and used within the idle period), and (for anything but GET and HEAD) its
+    /// `X-CSRF-Token` matches. Its use renews it.
     pub async fn of(
         state: &AppState,
         method: &Method,
@@ -117,9 +148,11 @@ impl Session {
     ) -> Result<Session, ApiError> {
         let secret = cookie(headers, SESSION_COOKIE).ok_or_else(unauthorized)?;
         let digest = staff::digest(secret);
-        let (account, csrf) = state
+        let at = now().0 as i64;
+        let idle = state.config.staff_idle;
+        let (account, csrf, last_used) = state
             .store
-            .staff_token(&digest, TokenPurpose::Session, now().0 as i64)
+            .staff_session(&digest, at, at - idle.as_millis() as i64)
             .await?
             .ok_or_else(unauthorized)?;
         let csrf = csrf.unwrap_or_default();
@@ -133,6 +166,9 @@ impl Session {
                 ));
             }
         }
+        if at - last_used >= staff::touch_every(idle).as_millis() as i64 {
+            state.store.touch_staff_token(&digest, at).await?;
+        }
         Ok(Session {
             staff: account,
             digest,
@@ -140,7 +176,7 @@ impl Session {
         })
     }
 
-    fn admin(self) -> Result<Session, ApiError> {
+    pub(super) fn admin(self) -> Result<Session, ApiError> {
         if self.staff.role == StaffRole::Admin {
             Ok(self)
         } else {
@@ -268,6 +304,7 @@ async fn login(
             &account.name,
             TokenPurpose::Session,
             Some(&csrf),
+            at,
             at + ttl.as_millis() as i64,
         )
         .await?;

@@ -19,7 +19,7 @@
 //! `docs/console.md`.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -29,7 +29,7 @@ use yishi_protocol::{Command, Role, SettingsPatch};
 
 use super::AppState;
 use super::admin::ApiError;
-use super::console::caller;
+use super::console::Caller;
 use crate::auth::{Claims, random_base32};
 use crate::hub::now;
 use crate::store::{
@@ -112,11 +112,9 @@ struct ListQuery {
 /// Every room, with its preparation where it has one: newest start (or creation) first.
 async fn list(
     State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
+    _: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    caller(&state, &method, &headers).await?;
     let rooms = state.store.list_rooms().await?;
     let meetings = state.store.meetings().await?;
     let live = state.store.live_rooms().await?;
@@ -284,11 +282,9 @@ async fn create_meeting(
 
 async fn create(
     State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
+    actor: Caller,
     Json(body): Json<MeetingIn>,
 ) -> Result<Response, ApiError> {
-    let actor = caller(&state, &method, &headers).await?;
     let (title, details) = checked(&body)?;
     let kind = kind_of(body.kind.as_deref())?;
     let id = create_meeting(&state, &title, kind, &details, None).await?;
@@ -400,11 +396,9 @@ fn window(state: &AppState, d: &MeetingDetails) -> (u64, u64, u64) {
 
 async fn show(
     State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
+    _: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    caller(&state, &method, &headers).await?;
     Ok(Json(full(&state, &id).await?))
 }
 
@@ -423,12 +417,10 @@ fn new_link(state: &AppState, p: &Invitee, details: &MeetingDetails, serial: i64
 
 async fn edit(
     State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
+    actor: Caller,
     Path(id): Path<String>,
     Json(body): Json<MeetingIn>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = caller(&state, &method, &headers).await?;
     let (room, meeting) = find(&state, &id).await?;
     if status(&state, &room).await? != "scheduled" {
         return Err(ApiError(
@@ -476,12 +468,10 @@ struct DuplicateIn {
 
 async fn duplicate(
     State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
+    actor: Caller,
     Path(id): Path<String>,
     body: Option<Json<DuplicateIn>>,
 ) -> Result<Response, ApiError> {
-    let actor = caller(&state, &method, &headers).await?;
     let body = body.map(|Json(b)| b).unwrap_or_default();
     let (room, meeting) = find(&state, &id).await?;
     let mut details = meeting.details.clone();
@@ -560,12 +550,10 @@ fn invite_role(role: &str) -> Result<String, ApiError> {
 
 async fn invite(
     State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
+    actor: Caller,
     Path(id): Path<String>,
     Json(body): Json<InviteIn>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = caller(&state, &method, &headers).await?;
     let (room, meeting) = find(&state, &id).await?;
     if room.closed_at.is_some() {
         return Err(ApiError(
@@ -653,11 +641,9 @@ async fn find_invitee(state: &AppState, id: &str, who: i64) -> Result<Invitee, A
 
 async fn uninvite(
     State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
+    actor: Caller,
     Path((id, who)): Path<(String, i64)>,
 ) -> Result<StatusCode, ApiError> {
-    let actor = caller(&state, &method, &headers).await?;
     let p = find_invitee(&state, &id, who).await?;
     state.store.remove_invitee(&p, now().0 as i64).await?;
     state.config.token_keys.revoke(&p.jti);
@@ -674,11 +660,9 @@ async fn uninvite(
 /// Revoke a person's link and give them a new one (作废并重发).
 async fn reissue(
     State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
+    actor: Caller,
     Path((id, who)): Path<(String, i64)>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = caller(&state, &method, &headers).await?;
     let (_, meeting) = find(&state, &id).await?;
     let p = find_invitee(&state, &id, who).await?;
     let next = new_link(&state, &p, &meeting.details, p.serial + 1);
@@ -702,11 +686,9 @@ async fn reissue(
 /// A person's link as a QR code (SVG).
 async fn qr(
     State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
+    _: Caller,
     Path((id, who)): Path<(String, i64)>,
 ) -> Result<Response, ApiError> {
-    caller(&state, &method, &headers).await?;
     let p = find_invitee(&state, &id, who).await?;
     let link = link_of(&state, &p)?;
     let code = qrcode::QrCode::with_error_correction_level(link.as_bytes(), qrcode::EcLevel::L)
@@ -730,11 +712,9 @@ async fn qr(
 /// the room if it has none yet (and the meeting has not opened).
 async fn host(
     State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
+    actor: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = caller(&state, &method, &headers).await?;
     let (room, meeting) = find(&state, &id).await?;
     if room.closed_at.is_some() {
         return Err(ApiError(

@@ -2,6 +2,7 @@
 //! Prometheus metrics, and the web client. Every response carries security headers.
 
 mod admin;
+mod apikeys;
 pub mod board;
 mod console;
 mod demo;
@@ -219,6 +220,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics_with_key))
         .nest("/api/v1/staff", console::routes())
+        .nest("/api/v1/api-keys", apikeys::routes())
         .nest("/api/v1/roster", roster::routes())
         .nest("/api/v1/meetings", meetings::routes())
         .nest("/api/v1/reports", reports::routes())
@@ -226,6 +228,10 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", admin::routes(state.clone()))
         .merge(live::routes())
         .fallback(get(web::file))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            apikeys::authenticate,
+        ))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }

@@ -5,14 +5,14 @@
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
 use super::AppState;
 use super::admin::{ApiError, disposition, typeset};
-use super::console::caller;
+use super::console::Caller;
 use crate::participation::Table;
 use crate::reports::{self, Format, RenderError};
 
@@ -51,11 +51,9 @@ fn bad(message: String) -> ApiError {
 /// The participation records of the roster over a period, to download.
 async fn participation(
     State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
+    actor: Caller,
     Query(query): Query<ParticipationQuery>,
 ) -> Result<Response, ApiError> {
-    let actor = caller(&state, &method, &headers).await?;
     let (Some(from), Some(to)) = (query.from.as_deref(), query.to.as_deref()) else {
         return Err(bad(
             "give the period as from=YYYY-MM-DD&to=YYYY-MM-DD".into()

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::admin::ApiError;
-use super::console::{Caller, caller};
+use super::console::Caller;
 use crate::hub::now;
 use crate::roster::{self, FileError, MAX_FILE_BYTES, Parsed, Phone, RowError};
 use crate::store::{Member, MemberInput};
@@ -56,11 +56,9 @@ struct ListQuery {
 
 async fn list(
     State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
+    actor: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = caller(&state, &method, &headers).await?;
     let members = state.store.list_members(query.q.as_deref()).await?;
     let active = members.iter().filter(|m| m.active).count();
     Ok(Json(json!({
@@ -158,12 +156,11 @@ fn file_error(e: FileError) -> ApiError {
 /// Read a file and say, row by row, what importing it would do; nothing is saved.
 async fn preview(
     State(state): State<AppState>,
-    method: Method,
+    actor: Caller,
     headers: HeaderMap,
     Query(query): Query<FileQuery>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = caller(&state, &method, &headers).await?;
     let bytes = file(&headers, body).await?;
     let checked = Checked::of(&state, &bytes).await?;
     let (mut new, mut update, mut error) = (0, 0, 0);
@@ -223,12 +220,11 @@ async fn preview(
 /// nothing when any row has an error.
 async fn import(
     State(state): State<AppState>,
-    method: Method,
+    actor: Caller,
     headers: HeaderMap,
     Query(query): Query<FileQuery>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = caller(&state, &method, &headers).await?;
     let bytes = file(&headers, body).await?;
     let checked = Checked::of(&state, &bytes).await?;
     let errors = checked.errors();
@@ -288,11 +284,9 @@ struct ExportQuery {
 /// headers an import recognises.
 async fn export(
     State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
+    actor: Caller,
     Query(query): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let actor = caller(&state, &method, &headers).await?;
     if !matches!(query.format.as_deref(), None | Some("csv")) {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
@@ -345,12 +339,10 @@ struct MemberChange {
 /// Mark one member active or not (a member who left keeps their history).
 async fn update(
     State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
+    actor: Caller,
     Path(id): Path<i64>,
     Json(change): Json<MemberChange>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = caller(&state, &method, &headers).await?;
     let at = now().0 as i64;
     let member = state
         .store

@@ -41,11 +41,11 @@ fn not_found(id: &str) -> ApiError {
     )
 }
 
-/// Webhooks are settings: an admin's (the admin key or an admin's session), not a
-/// clerk's.
+/// Webhooks are settings: an admin's (the admin key or an admin's session) or an API
+/// key's with the scope `webhooks:manage` (checked before), not a clerk's.
 fn admin(caller: Option<Extension<Caller>>) -> Result<Caller, ApiError> {
     match caller {
-        Some(Extension(c)) if c.admin => Ok(c),
+        Some(Extension(c)) if c.admin || c.key => Ok(c),
         _ => Err(ApiError(
             StatusCode::FORBIDDEN,
             "forbidden",

@@ -61,6 +61,8 @@ pub enum StoreError {
     RoomExists(String),
     #[error("staff account {0:?} exists already")]
     StaffExists(String),
+    #[error("an API key named {0:?} exists already")]
+    KeyExists(String),
     #[error("room {0:?} is closed: its record is final")]
     RoomClosed(String),
     #[error("room {room:?}: entry {found} does not continue the record (expected {expected})")]
@@ -207,10 +209,12 @@ macro_rules! with_pool {
     };
 }
 
+mod apikeys;
 mod board;
 mod meetings;
 mod roster;
 mod staff;
+pub use apikeys::ApiKey;
 pub use board::{BOARD_CURSOR, SearchDoc};
 pub use meetings::{AgendaEntry, Invitee, MeetingDetails, StoredMeeting, VenueEntry};
 pub use roster::{Imported, Member, MemberInput};

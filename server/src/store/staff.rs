@@ -50,6 +50,16 @@ pub struct AuditEntry {
 type AccountRow = (String, String, Option<String>, i64, i64);
 /// An account's row and a session's CSRF token.
 type TokenRow = (String, String, Option<String>, i64, i64, Option<String>);
+/// An account's row, a session's CSRF token and its last use.
+type SessionRow = (
+    String,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    Option<String>,
+    i64,
+);
 
 fn account(
     (name, role, password_hash, failed, locked_until): AccountRow,
@@ -145,25 +155,28 @@ impl Store {
         Ok(())
     }
 
-    /// Keep a token's digest for an account, with its CSRF token for a session.
+    /// Keep a token's digest for an account, with its CSRF token for a session, made
+    /// (and so last used) at `at`.
     pub async fn put_staff_token(
         &self,
         digest: &str,
         staff: &str,
         purpose: TokenPurpose,
         csrf: Option<&str>,
+        at: i64,
         expires_at: i64,
     ) -> StoreResult<()> {
         with_pool!(self, |pool| {
             sqlx::query(
-                "INSERT INTO staff_tokens (digest, staff, purpose, csrf, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO staff_tokens (digest, staff, purpose, csrf, expires_at, last_used) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(digest)
             .bind(staff)
             .bind(purpose.as_str())
             .bind(csrf)
             .bind(expires_at)
+            .bind(at)
             .execute(pool)
             .await
             .map(|_| ())
@@ -192,6 +205,45 @@ impl Store {
         })?;
         row.map(|(n, r, h, f, l, csrf)| Ok((account((n, r, h, f, l))?, csrf)))
             .transpose()
+    }
+
+    /// The account, CSRF token and last use of a session that is neither past its
+    /// absolute expiry at `now` nor unused since `idle_since`.
+    pub async fn staff_session(
+        &self,
+        digest: &str,
+        now: i64,
+        idle_since: i64,
+    ) -> StoreResult<Option<(StaffAccount, Option<String>, i64)>> {
+        let row: Option<SessionRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT s.name, s.role, s.password_hash, s.failed_logins, s.locked_until, \
+                     t.csrf, t.last_used \
+                     FROM staff_tokens t JOIN staff s ON s.name = t.staff \
+                     WHERE t.digest = $1 AND t.purpose = 'session' AND t.expires_at > $2 \
+                     AND t.last_used > $3",
+            )
+            .bind(digest)
+            .bind(now)
+            .bind(idle_since)
+            .fetch_optional(pool)
+            .await
+        })?;
+        row.map(|(n, r, h, f, l, csrf, used)| Ok((account((n, r, h, f, l))?, csrf, used)))
+            .transpose()
+    }
+
+    /// Note a session's use at `at`.
+    pub async fn touch_staff_token(&self, digest: &str, at: i64) -> StoreResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE staff_tokens SET last_used = $1 WHERE digest = $2")
+                .bind(at)
+                .bind(digest)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
     }
 
     /// Forget a token (a used set-password link, a logout); also drops expired ones.

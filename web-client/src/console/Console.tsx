@@ -1,9 +1,11 @@
 // The committee office's console: set a password from a one-time link, log in, then the
 // meetings (Meetings.tsx), the roster (Roster.tsx), participation reports (Reports.tsx)
-// and, for admins, the staff and the webhooks (Webhooks.tsx).
+// and, for admins, the staff, the webhooks (Webhooks.tsx) and the API keys (ApiKeys.tsx).
+// A call refused because the session expired brings back the login form, saying so.
 import { useEffect, useState } from "preact/hooks";
 import { lang, setLang } from "../i18n";
-import { api, type Me, type StaffAccount } from "./api";
+import { api, onSessionExpired, type Me, type StaffAccount } from "./api";
+import { ApiKeys } from "./ApiKeys";
 import { codeOf, CopyBox, Problem } from "./common";
 import { Meetings, useRoute } from "./Meetings";
 import { Reports } from "./Reports";
@@ -14,11 +16,21 @@ import { ct } from "./strings";
 export function Console() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   const [notice, setNotice] = useState<string>();
+  const [expired, setExpired] = useState(false);
   const setPasswordToken = new URLSearchParams(location.hash.slice(1)).get("set-password");
   useEffect(() => {
     if (setPasswordToken) return setMe(null);
     api.me().then(setMe, () => setMe(null));
   }, []);
+  useEffect(
+    () =>
+      onSessionExpired(() => {
+        setNotice(undefined);
+        setExpired(true);
+        setMe(null);
+      }),
+    [],
+  );
   document.documentElement.lang = lang.value;
   document.title = `${ct("brand")} · ${ct("title")}`;
   return (
@@ -64,7 +76,14 @@ export function Console() {
         ) : me ? (
           <Home me={me} />
         ) : (
-          <Login notice={notice} onLogin={setMe} />
+          <Login
+            notice={notice}
+            expired={expired}
+            onLogin={(me) => {
+              setExpired(false);
+              setMe(me);
+            }}
+          />
         )}
       </main>
     </div>
@@ -115,7 +134,7 @@ function SetPassword({ token, done }: { token: string; done: () => void }) {
   );
 }
 
-function Login({ notice, onLogin }: { notice?: string; onLogin: (me: Me) => void }) {
+function Login({ notice, expired, onLogin }: { notice?: string; expired: boolean; onLogin: (me: Me) => void }) {
   const [name, setName] = useState("");
   const [password, setPassword] = useState("");
   const [problem, setProblem] = useState<string>();
@@ -133,6 +152,11 @@ function Login({ notice, onLogin }: { notice?: string; onLogin: (me: Me) => void
       }}
     >
       <h2>{ct("loginTitle")}</h2>
+      {expired ? (
+        <p class="c-expired" role="alert" data-testid="session-expired">
+          {ct("sessionExpired")}
+        </p>
+      ) : null}
       {notice ? (
         <p class="c-ok" role="status">
           {notice}
@@ -155,11 +179,11 @@ function Login({ notice, onLogin }: { notice?: string; onLogin: (me: Me) => void
 }
 
 function Home({ me }: { me: Me }) {
-  const [tab, setTab] = useState<"meetings" | "roster" | "reports" | "staff" | "webhooks">("meetings");
+  const [tab, setTab] = useState<"meetings" | "roster" | "reports" | "staff" | "webhooks" | "apikeys">("meetings");
   const meetingRoute = useRoute();
   // The print sheet is a page of its own: no tabs above the cards.
   if (meetingRoute?.print) return <Meetings me={me} />;
-  const tabs = me.role === "admin" ? (["meetings", "roster", "reports", "staff", "webhooks"] as const) : (["meetings", "roster", "reports"] as const);
+  const tabs = me.role === "admin" ? (["meetings", "roster", "reports", "staff", "webhooks", "apikeys"] as const) : (["meetings", "roster", "reports"] as const);
   return (
     <>
       <nav class="c-tabs" role="tablist">
@@ -172,7 +196,7 @@ function Home({ me }: { me: Me }) {
           </button>
         ))}
       </nav>
-      {tab === "meetings" ? <Meetings me={me} /> : tab === "roster" ? <Roster /> : tab === "reports" ? <Reports /> : tab === "webhooks" ? <Webhooks /> : <Staff />}
+      {tab === "meetings" ? <Meetings me={me} /> : tab === "roster" ? <Roster /> : tab === "reports" ? <Reports /> : tab === "webhooks" ? <Webhooks /> : tab === "apikeys" ? <ApiKeys /> : <Staff />}
     </>
   );
 }

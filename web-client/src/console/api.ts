@@ -81,6 +81,15 @@ export class ApiError extends Error {
 
 let csrf = "";
 
+/** Called when a call made in a session is refused with 401: the session has expired. */
+let expired: () => void = () => undefined;
+export function onSessionExpired(handler: () => void) {
+  expired = handler;
+}
+
+/** Calls whose 401 is an answer of their own, not an expired session. */
+const SESSIONLESS = ["/staff/me", "/staff/login", "/staff/password"];
+
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   let response: Response;
   const file = body instanceof Blob;
@@ -98,6 +107,7 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
     throw new ApiError("network", 0);
   }
   if (!response.ok) {
+    if (response.status === 401 && !SESSIONLESS.includes(path)) expired();
     const data = await response.json().catch(() => ({}));
     throw new ApiError(typeof data.code === "string" ? data.code : "internal", response.status);
   }
@@ -266,3 +276,37 @@ export const MINUTES_FORMATS = ["pdf", "docx", "md"] as const;
 /** Where a room's minutes are downloaded from (a GET with the session cookie). */
 export const minutesUrl = (room: string, format: (typeof MINUTES_FORMATS)[number]) =>
   `/api/v1/rooms/${encodeURIComponent(room)}/minutes?format=${format}`;
+
+/** What an API key may do (see docs/api.md). */
+export const SCOPES = [
+  "meetings:read",
+  "meetings:write",
+  "roster:read",
+  "roster:write",
+  "reports:read",
+  "board:read",
+  "board:moderate",
+  "webhooks:manage",
+] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** An API key for a machine; `secret` only in the answer that created it. Times in ms. */
+export interface ApiKey {
+  id: number;
+  name: string;
+  scopes: Scope[];
+  created_by: string;
+  created_at: number;
+  last_used_at: number | null;
+  expires_at: number | null;
+  revoked_at: number | null;
+  status: "active" | "expired" | "revoked";
+  secret?: string;
+}
+
+export const keysApi = {
+  list: () => call<ApiKey[]>("GET", "/api-keys"),
+  create: (name: string, scopes: Scope[], expires_in_days: number | null) =>
+    call<ApiKey>("POST", "/api-keys", { name, scopes, expires_in_days }),
+  revoke: (id: number) => call<ApiKey>("DELETE", `/api-keys/${id}`),
+};
