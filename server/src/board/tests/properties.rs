@@ -83,7 +83,11 @@ fn sender(op: &Op, who: u8) -> Actor {
     );
     // Replies come from the member (`m-1`, the studio of member 1), staff, or others.
     if matches!(op, Op::Reply { .. }) && who != 0 && who != 5 {
-        return if who % 2 == 0 { member() } else { staff() };
+        return if who.is_multiple_of(2) {
+            member()
+        } else {
+            staff()
+        };
     }
     if staffs && who != 0 && who != 5 {
         staff()
