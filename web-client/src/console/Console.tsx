@@ -7,6 +7,7 @@ import { api, type Me, type StaffAccount } from "./api";
 import { codeOf, CopyBox, Problem } from "./common";
 import { Meetings, useRoute } from "./Meetings";
 import { Reports } from "./Reports";
+import { StudioOverdue } from "./StudioOverdue";
 import { Roster } from "./Roster";
 import { Webhooks } from "./Webhooks";
 import { ct } from "./strings";
@@ -155,11 +156,11 @@ function Login({ notice, onLogin }: { notice?: string; onLogin: (me: Me) => void
 }
 
 function Home({ me }: { me: Me }) {
-  const [tab, setTab] = useState<"meetings" | "roster" | "reports" | "staff" | "webhooks">("meetings");
+  const [tab, setTab] = useState<"meetings" | "roster" | "reports" | "studios" | "staff" | "webhooks">("meetings");
   const meetingRoute = useRoute();
   // The print sheet is a page of its own: no tabs above the cards.
   if (meetingRoute?.print) return <Meetings me={me} />;
-  const tabs = me.role === "admin" ? (["meetings", "roster", "reports", "staff", "webhooks"] as const) : (["meetings", "roster", "reports"] as const);
+  const tabs = me.role === "admin" ? (["meetings", "roster", "reports", "studios", "staff", "webhooks"] as const) : (["meetings", "roster", "reports", "studios"] as const);
   return (
     <>
       <nav class="c-tabs" role="tablist">
@@ -172,7 +173,7 @@ function Home({ me }: { me: Me }) {
           </button>
         ))}
       </nav>
-      {tab === "meetings" ? <Meetings me={me} /> : tab === "roster" ? <Roster /> : tab === "reports" ? <Reports /> : tab === "webhooks" ? <Webhooks /> : <Staff />}
+      {tab === "meetings" ? <Meetings me={me} /> : tab === "roster" ? <Roster /> : tab === "reports" ? <Reports /> : tab === "studios" ? <StudioOverdue /> : tab === "webhooks" ? <Webhooks /> : <Staff />}
     </>
   );
 }
