@@ -154,7 +154,6 @@ export function StudioScreen({ member }: { member: number }) {
         </figure>
       </header>
       {page.me?.inbox ? <Inbox inbox={page.me.inbox} overdue={overdue} reload={load} /> : null}
-      <LeaveMessage member={member} reload={load} />
       {mine.length ? (
         <section class="b-section" aria-labelledby="mine-h" data-testid="my-messages">
           <h2 id="mine-h">{bt("mine_title")}</h2>
@@ -179,6 +178,8 @@ export function StudioScreen({ member }: { member: number }) {
           </ul>
         </section>
       ) : null}
+      {/* The member does not leave messages in their own studio. */}
+      {page.me?.inbox ? null : <LeaveMessage member={member} reload={load} />}
       <section class="b-section" aria-labelledby="msgs-h" data-testid="messages">
         <h2 id="msgs-h">{bt("msgs_title", { n: page.messages.length })}</h2>
         {page.messages.length === 0 ? <p class="b-muted">{bt("msgs_none")}</p> : null}
@@ -273,6 +274,7 @@ function Inbox({ inbox, overdue, reload }: { inbox: MessageView[]; overdue: Set<
 }
 
 function ReplyForm({ message, reload }: { message: number; reload: () => Promise<void> }) {
+  const [shown, setShown] = useState(false);
   const [text, setText] = useState("");
   const [open, setOpen] = useState<boolean | null>(null);
   const [problem, setProblem] = useState<string>();
@@ -282,6 +284,7 @@ function ReplyForm({ message, reload }: { message: number; reload: () => Promise
       setProblem(undefined);
       setText("");
       setOpen(null);
+      setShown(false);
       await reload();
     } catch (e) {
       const code = codeOf(e);
@@ -289,6 +292,12 @@ function ReplyForm({ message, reload }: { message: number; reload: () => Promise
       setProblem(code);
     }
   };
+  if (!shown)
+    return (
+      <button type="button" class="b-wide" onClick={() => setShown(true)} data-testid={`reply-open-${message}`}>
+        {bt("reply_open")}
+      </button>
+    );
   return (
     <form
       class="b-form b-reply-form"
