@@ -99,6 +99,11 @@ test("a resident leaves messages, the member replies privately and publicly, a m
   assert.match(await a.getByTestId("message-form").innerText(), /提交后经审核公开/);
   await both(a, "page-empty", "an empty studio page");
 
+  // A studio that does not exist says so in words.
+  const none = await browserAt(`${env.base}/board#/studio/${member + 100}`, PHONE, "迷路的人");
+  assert.match(await none.getByTestId("problem").innerText(), /没有找到这个工作室/);
+  await none.context().close();
+
   // Two messages: the name sheet before the first.
   await leaveMessage(a, "老楼加装电梯", "我们小区是九十年代的老楼，老人上下楼很困难，希望推动加装电梯。");
   await giveName(a, "东城李大爷");

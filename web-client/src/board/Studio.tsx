@@ -117,7 +117,15 @@ export function StudioScreen({ member }: { member: number }) {
         <a class="b-back" href="#/studios">
           {bt("studio_back")}
         </a>
-        {problem ? <Problem code={problem} /> : <p>{bt("loading")}</p>}
+        {problem === "not_found" ? (
+          <p class="b-problem" role="alert" data-testid="problem">
+            {bt("studio_not_found")}
+          </p>
+        ) : problem ? (
+          <Problem code={problem} />
+        ) : (
+          <p>{bt("loading")}</p>
+        )}
       </div>
     );
   const mine = page.me?.messages ?? [];
