@@ -139,6 +139,7 @@ pub const ROUTES: &[(&str, &str, Scope)] = &[
     ("GET", "/api/v1/board/staff/queue", BoardRead),
     ("GET", "/api/v1/board/staff/shortlist", BoardRead),
     ("GET", "/api/v1/board/staff/review", BoardRead),
+    ("GET", "/api/v1/board/staff/overdue", BoardRead),
 ];
 
 /// The scope a request needs, or `None` when no key may make it. `HEAD` is a `GET`; a

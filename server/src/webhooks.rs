@@ -48,8 +48,9 @@ pub const WEBHOOK_TEST: &str = "webhook.test";
 
 /// The event types a subscription may ask for. The board's (码上议事): a topic was
 /// published, merged, moved on in its workflow, got an official answer or its
-/// consultation opinion; an outcome was created, reported on or reviewed — one type per
-/// notice kind, `board.` and [`crate::board::NoticeKind::as_str`].
+/// consultation opinion; an outcome was created, reported on or reviewed; a studio
+/// message was published or replied to — one type per notice kind, `board.` and
+/// [`crate::board::NoticeKind::as_str`].
 pub const EVENT_TYPES: &[&str] = &[
     MEETING_OPENED,
     MEETING_CLOSED,
@@ -64,6 +65,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "board.outcome_created",
     "board.progress",
     "board.reviewed",
+    "board.message_published",
+    "board.replied",
 ];
 
 /// The prefix of a signing secret.
@@ -279,6 +282,12 @@ async fn scan_board(store: &Store, public_url: &str, webhook: &Webhook) -> Store
                 let mut data = serde_json::to_value(&event.body).unwrap_or_default();
                 if let Some(topic) = data.get("topic").and_then(Value::as_u64) {
                     data["topic_url"] = json!(format!("{public_url}/api/v1/board/topics/{topic}"));
+                }
+                // A private reply is for its sender, on the board: not for a gateway.
+                if let Some(reply) = data.get_mut("reply").and_then(Value::as_object_mut)
+                    && reply.get("public") == Some(&Value::Bool(false))
+                {
+                    reply.remove("text");
                 }
                 data["seq"] = json!(event.seq);
                 Some(NewDelivery {

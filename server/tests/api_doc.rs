@@ -124,6 +124,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/board/staff/queue"),
     ("GET", "/api/v1/board/staff/shortlist"),
     ("GET", "/api/v1/board/staff/review"),
+    ("GET", "/api/v1/board/studios"),
+    ("GET", "/api/v1/board/studios/{member}"),
+    ("GET", "/api/v1/board/studios/{member}/qr.svg"),
+    ("GET", "/api/v1/board/staff/overdue"),
 ];
 
 #[tokio::test]

@@ -82,11 +82,19 @@ impl Board {
         let notice = Notice {
             seq: event.seq,
             at: event.at,
-            topic,
+            topic: Some(topic),
             topic_title,
+            studio: None,
+            message: None,
             kind,
             text,
         };
+        self.deliver(notice, to);
+    }
+
+    /// Put `notice` in the feed of each of `to`, keeping each feed's latest
+    /// [`super::FEED_LEN`].
+    pub(crate) fn deliver(&mut self, notice: Notice, to: impl IntoIterator<Item = Identity>) {
         for who in to {
             let feed = self.feeds.entry(who).or_default();
             if feed.len() >= super::FEED_LEN {
@@ -111,6 +119,8 @@ pub fn notice_kind(body: &EventBody) -> Option<NoticeKind> {
         EventBody::OutcomeCreated { .. } => Some(NoticeKind::OutcomeCreated),
         EventBody::ProgressReported { .. } => Some(NoticeKind::Progress),
         EventBody::OutcomeReviewed { .. } => Some(NoticeKind::Reviewed),
+        EventBody::MessagePublished { .. } => Some(NoticeKind::MessagePublished),
+        EventBody::MessageReplied { .. } => Some(NoticeKind::Replied),
         _ => None,
     }
 }

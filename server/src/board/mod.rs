@@ -3,7 +3,9 @@
 //! from their workflow, supported once per person, commented with a stance, merged when
 //! duplicated, selected into consultations where an opinion (协商意见) is recorded, and
 //! the outcomes (成果) that follow, with their progress and review (回头看). Followers of
-//! a topic get a notice for every change that matters to them.
+//! a topic get a notice for every change that matters to them. Members' studios (委员网上
+//! 工作室) take messages from the public, pre-moderated, replied to publicly or privately
+//! within a deadline.
 //!
 //! `Board::apply(actor, command, now)` decides a command and returns the events it
 //! causes, or a [`Rejection`]; each event is folded as it is emitted, and
@@ -19,6 +21,7 @@ mod merge;
 mod moderation;
 mod outcomes;
 mod record;
+mod studio;
 mod supports;
 mod text;
 mod topics;
@@ -35,11 +38,18 @@ use yishi_protocol::Millis;
 
 pub use follows::notice_kind;
 pub use record::{BoardEntry, Chain, verify_chain};
+pub use studio::{MessageView, PublicMessage, StudioPage, StudioSummary};
 pub use types::*;
 pub use view::{Filter, OutcomeView, PublicComment, Queue, TimelineEntry, TopicPage, TopicSummary};
 
 /// Supports that put a topic on the staff's shortlist until staff set another number.
 pub const DEFAULT_THRESHOLD: u32 = 50;
+/// Days a member has to reply to a published message unless the studio says otherwise.
+pub const DEFAULT_DEADLINE_DAYS: u32 = 7;
+/// The longest reply deadline a studio may set, in days.
+pub const MAX_DEADLINE_DAYS: u32 = 90;
+/// Topics of interest a studio shows at most.
+pub const MAX_INTERESTS: usize = 8;
 /// Notices kept per identity: the latest ones.
 pub const FEED_LEN: usize = 200;
 
@@ -49,7 +59,7 @@ pub const FEED_LEN: usize = 200;
 pub enum ErrorCode {
     /// This actor may not do this.
     Forbidden,
-    /// No such topic, comment or outcome (or not public).
+    /// No such topic, comment, outcome, studio or message (or not public).
     NotFound,
     /// Not now: the item is not in a state that allows it.
     InvalidState,
@@ -123,6 +133,19 @@ pub(crate) struct OutcomeState {
     pub timeline: Vec<TimelineEntry>,
 }
 
+/// A studio message and what became of it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct MessageState {
+    pub message: Message,
+    pub moderation: Moderation,
+    pub published_at: Option<Millis>,
+    /// When the reply is due: set at publication.
+    pub due: Option<Millis>,
+    pub replies: Vec<Reply>,
+    /// The topic staff made of it.
+    pub topic: Option<TopicId>,
+}
+
 /// The board: the fold of its record so far.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Board {
@@ -133,6 +156,8 @@ pub struct Board {
     pub(crate) comments: BTreeMap<CommentId, Comment>,
     pub(crate) outcomes: BTreeMap<OutcomeId, OutcomeState>,
     pub(crate) feeds: BTreeMap<Identity, VecDeque<Notice>>,
+    pub(crate) studios: BTreeMap<MemberId, Studio>,
+    pub(crate) messages: BTreeMap<MessageId, MessageState>,
 }
 
 impl Default for Board {
@@ -159,6 +184,8 @@ impl Board {
             comments: BTreeMap::new(),
             outcomes: BTreeMap::new(),
             feeds: BTreeMap::new(),
+            studios: BTreeMap::new(),
+            messages: BTreeMap::new(),
         }
     }
 
@@ -211,6 +238,11 @@ impl Board {
             Command::ReviewOutcome(c) => self.review_outcome(&mut cx, c),
             Command::Follow(c) => self.follow(&mut cx, c),
             Command::Unfollow(c) => self.unfollow(&mut cx, c),
+            Command::OpenStudio(c) => self.open_studio(&mut cx, c),
+            Command::PostMessage(c) => self.post_message(&mut cx, c),
+            Command::ModerateMessage(c) => self.moderate_message(&mut cx, c),
+            Command::ReplyMessage(c) => self.reply_message(&mut cx, c),
+            Command::MessageToTopic(c) => self.message_to_topic(&mut cx, c),
         }?;
         Ok(out)
     }
@@ -249,6 +281,11 @@ impl Board {
                 self.fold_outcomes(event)
             }
             Followed { .. } | Unfollowed { .. } => self.fold_follows(event),
+            StudioOpened { .. }
+            | MessagePosted { .. }
+            | MessagePublished { .. }
+            | MessageRejected { .. }
+            | MessageReplied { .. } => self.fold_studio(event),
         }
     }
 

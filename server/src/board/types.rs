@@ -22,6 +22,25 @@ pub struct CommentId(pub u32);
 #[serde(transparent)]
 pub struct OutcomeId(pub u32);
 
+/// A roster member (委员), by the roster's id: the key of their studio (网上工作室).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MemberId(pub i64);
+
+impl MemberId {
+    /// The board identity of this member: `m-<id>`, the participant id the console gives
+    /// the member in meetings, and the `sub` the committee's platform puts in the
+    /// member's board token.
+    pub fn identity(self) -> Identity {
+        Identity(format!("m-{}", self.0))
+    }
+}
+
+/// A message (留言) left in a member's studio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MessageId(pub u32);
+
 /// Who someone is on the board, for the one-support-per-person rule and their feed:
 /// `res-…` for a resident who chose a display name, the platform's `sub` for someone it
 /// verified, `staff:<name>` for staff.
@@ -339,6 +358,60 @@ pub struct Follow {
     pub topic: TopicId,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenStudio {
+    /// The roster member whose studio it is.
+    pub member: MemberId,
+    /// The name shown on the studio's page.
+    pub name: String,
+    /// 界别
+    pub sector: String,
+    /// A photo's address (`https://…`, `http://…` or a path on this server); none shows
+    /// the initials.
+    #[serde(default)]
+    pub photo: Option<String>,
+    /// Topics of interest (关注领域), at most [`crate::board::MAX_INTERESTS`].
+    #[serde(default)]
+    pub interests: Vec<String>,
+    /// Days the member has to reply to a published message; 7 when not given.
+    #[serde(default)]
+    pub deadline_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostMessage {
+    pub member: MemberId,
+    #[serde(default)]
+    pub title: Option<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModerateMessage {
+    pub message: MessageId,
+    #[serde(flatten)]
+    pub decision: Decision,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyMessage {
+    pub message: MessageId,
+    pub text: String,
+    /// Shown on the studio's page under the message; otherwise seen by the sender and
+    /// staff only.
+    pub public: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageToTopic {
+    pub message: MessageId,
+    /// The topic's title; the message's title when not given.
+    #[serde(default)]
+    pub title: Option<String>,
+    pub area: String,
+    pub category: String,
+}
+
 /// Everything someone can ask of the board.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -358,6 +431,11 @@ pub enum Command {
     ReviewOutcome(ReviewOutcome),
     Follow(Follow),
     Unfollow(Follow),
+    OpenStudio(OpenStudio),
+    PostMessage(PostMessage),
+    ModerateMessage(ModerateMessage),
+    ReplyMessage(ReplyMessage),
+    MessageToTopic(MessageToTopic),
 }
 
 impl Command {
@@ -379,6 +457,11 @@ impl Command {
             Command::ReviewOutcome(_) => "review_outcome",
             Command::Follow(_) => "follow",
             Command::Unfollow(_) => "unfollow",
+            Command::OpenStudio(_) => "open_studio",
+            Command::PostMessage(_) => "post_message",
+            Command::ModerateMessage(_) => "moderate_message",
+            Command::ReplyMessage(_) => "reply_message",
+            Command::MessageToTopic(_) => "message_to_topic",
         }
     }
 }
@@ -405,6 +488,9 @@ pub struct Topic {
     pub meeting: Option<String>,
     /// The consultation opinion (协商意见).
     pub opinion: Option<String>,
+    /// The studio message it was made from (absent from the record's older entries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_message: Option<MessageId>,
 }
 
 /// A comment.
@@ -437,6 +523,40 @@ pub struct Outcome {
     pub percent: u8,
     pub reviewed: Option<Day>,
     pub created_at: Millis,
+}
+
+/// A member's studio (委员网上工作室).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Studio {
+    pub member: MemberId,
+    pub name: String,
+    pub sector: String,
+    pub photo: Option<String>,
+    pub interests: Vec<String>,
+    pub deadline_days: u32,
+}
+
+/// A message left in a studio, as posted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub member: MemberId,
+    pub sender: Identity,
+    pub sender_name: String,
+    pub title: Option<String>,
+    pub text: String,
+    pub at: Millis,
+}
+
+/// A reply to a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    pub at: Millis,
+    /// The member's name, or 政协工作人员 for staff.
+    pub by_name: String,
+    pub by_staff: bool,
+    pub public: bool,
+    pub text: String,
 }
 
 /// What happened on the board: the record, folded into the state.
@@ -510,6 +630,26 @@ pub enum EventBody {
         topic: TopicId,
         by: Identity,
     },
+    /// A studio was opened, or its settings changed.
+    StudioOpened {
+        studio: Studio,
+    },
+    MessagePosted {
+        message: Message,
+    },
+    /// Published: the reply is due by `due`.
+    MessagePublished {
+        message: MessageId,
+        due: Millis,
+    },
+    MessageRejected {
+        message: MessageId,
+        reason: String,
+    },
+    MessageReplied {
+        message: MessageId,
+        reply: Reply,
+    },
 }
 
 /// One entry of the board's record.
@@ -543,6 +683,12 @@ pub enum NoticeKind {
     Progress,
     /// An outcome was reviewed (回头看).
     Reviewed,
+    /// The sender's studio message was published.
+    MessagePublished,
+    /// The sender's studio message was rejected.
+    MessageRejected,
+    /// The member or staff replied to the sender's studio message.
+    Replied,
 }
 
 impl NoticeKind {
@@ -557,18 +703,28 @@ impl NoticeKind {
             NoticeKind::OutcomeCreated => "outcome_created",
             NoticeKind::Progress => "progress",
             NoticeKind::Reviewed => "reviewed",
+            NoticeKind::MessagePublished => "message_published",
+            NoticeKind::MessageRejected => "message_rejected",
+            NoticeKind::Replied => "replied",
         }
     }
 }
 
-/// A notice in someone's feed.
+/// A notice in someone's feed: about a topic, or about a message left in a studio.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {
     /// The event that caused it.
     pub seq: u64,
     pub at: Millis,
-    pub topic: TopicId,
+    /// The topic; `None` for a notice about a studio message.
+    pub topic: Option<TopicId>,
+    /// The topic's title, or the message's (its first characters when it has none).
     pub topic_title: String,
+    /// The studio (its member) and the message, for a notice about a message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub studio: Option<MemberId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<MessageId>,
     pub kind: NoticeKind,
     /// The note, answer, opinion or reason that goes with it.
     pub text: String,

@@ -115,6 +115,8 @@ pub struct Filter {
 pub struct Queue {
     pub topics: Vec<Topic>,
     pub comments: Vec<Comment>,
+    /// Messages left in members' studios.
+    pub messages: Vec<super::MessageView>,
 }
 
 fn is_public(t: &TopicState) -> bool {
@@ -247,7 +249,7 @@ impl Board {
         })
     }
 
-    /// Topics and comments waiting for moderation, oldest first (staff).
+    /// Topics, comments and studio messages waiting for moderation, oldest first (staff).
     pub fn queue(&self) -> Queue {
         Queue {
             topics: self
@@ -262,6 +264,7 @@ impl Board {
                 .filter(|c| c.moderation == Moderation::Pending)
                 .cloned()
                 .collect(),
+            messages: self.pending_messages(),
         }
     }
 

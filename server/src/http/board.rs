@@ -34,7 +34,7 @@ use super::admin::ApiError;
 use super::console::{Caller, cookie};
 use crate::auth::{Claims, random_base32};
 use crate::board::{
-    Actor, Board, Chain, Command, Day, ErrorCode, Event, Filter, Identity, PresidingRole,
+    Actor, Board, Chain, Command, Day, ErrorCode, Event, Filter, Identity, MemberId, PresidingRole,
     Rejection, Stage, TopicId, verify_chain,
 };
 use crate::hub::now;
@@ -248,6 +248,10 @@ pub fn routes() -> Router<AppState> {
         .route("/staff/queue", get(queue))
         .route("/staff/shortlist", get(shortlist))
         .route("/staff/review", get(review))
+        .route("/studios", get(studios))
+        .route("/studios/{member}", get(studio))
+        .route("/studios/{member}/qr.svg", get(studio_qr))
+        .route("/staff/overdue", get(overdue))
 }
 
 #[derive(Deserialize)]
@@ -486,6 +490,20 @@ async fn staff_command(
             StaffRole::Clerk
         },
     };
+    if let Command::OpenStudio(c) = &command
+        && !state
+            .store
+            .list_members(None)
+            .await?
+            .iter()
+            .any(|m| m.id == c.member.0)
+    {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no member {} in the roster", c.member.0),
+        ));
+    }
     if let Command::SelectIntoMeeting(c) = &command
         && state.store.room(c.meeting.trim()).await?.is_none()
     {
@@ -543,10 +561,17 @@ async fn add_agenda_item(state: &AppState, meeting: &str, topic: TopicId) -> Res
 /// What a command names, for the audit log: `topic 3`, `comment 7`, `outcome 2`.
 fn target(command: &Command) -> String {
     let value = serde_json::to_value(command).unwrap_or_default();
-    ["topic", "duplicate", "comment", "outcome"]
-        .iter()
-        .find_map(|k| value.get(*k).map(|v| format!("{k} {v}")))
-        .unwrap_or_default()
+    [
+        "topic",
+        "duplicate",
+        "comment",
+        "outcome",
+        "message",
+        "member",
+    ]
+    .iter()
+    .find_map(|k| value.get(*k).map(|v| format!("{k} {v}")))
+    .unwrap_or_default()
 }
 
 /// The caller's notices, newest first.
@@ -586,4 +611,99 @@ async fn review(
     }
     let due = state.board.read(|b| b.review_due(&day)).await;
     Ok(Json(json!({ "day": day, "outcomes": due })))
+}
+
+/// The members' studios (网上工作室).
+async fn studios(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "studios": state.board.read(Board::studios).await }))
+}
+
+/// A studio's public page; with an identity, `me.messages`: what the caller left there,
+/// whatever its state, with private replies; for the studio's own member, `me.inbox`
+/// (every published message with every reply) and `me.overdue`.
+async fn studio(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(member): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = resident(&state, &headers).ok();
+    let member = MemberId(member);
+    let at = now();
+    let (page, mine) = state
+        .board
+        .read(|b| {
+            let mine = actor.map(|a| {
+                let who = a.identity();
+                let mut mine = json!({ "messages": b.sent_messages(member, &who) });
+                if matches!(a, Actor::Member { .. }) && who == member.identity() {
+                    let overdue: Vec<_> = b
+                        .overdue(at)
+                        .into_iter()
+                        .filter(|m| m.member == member)
+                        .collect();
+                    mine["inbox"] = json!(b.inbox(member));
+                    mine["overdue"] = json!(overdue);
+                }
+                mine
+            });
+            (b.studio_page(member), mine)
+        })
+        .await;
+    let page = page.ok_or_else(|| {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no studio {}", member.0),
+        )
+    })?;
+    let mut value = json!(page);
+    if let Some(mine) = mine {
+        value["me"] = mine;
+    }
+    Ok(Json(value))
+}
+
+#[derive(Deserialize)]
+struct OverdueQuery {
+    /// Overdue by the end of this day (`YYYY-MM-DD`, China time); now by default.
+    day: Option<String>,
+}
+
+/// Studio messages published, unanswered and past their reply deadline (staff).
+async fn overdue(
+    State(state): State<AppState>,
+    _: Caller,
+    Query(q): Query<OverdueQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let at = match q.day.as_deref() {
+        Some(d) => crate::minutes::time::LocalDate::parse(d)
+            .ok_or_else(|| bad("the day is written YYYY-MM-DD"))?
+            .end(),
+        None => now(),
+    };
+    let messages = state.board.read(|b| b.overdue(at)).await;
+    Ok(Json(json!({ "at": at, "messages": messages })))
+}
+
+/// The address of a studio's page, as a QR code to print or show (SVG).
+async fn studio_qr(
+    State(state): State<AppState>,
+    Path(member): Path<i64>,
+) -> Result<Response, ApiError> {
+    if state
+        .board
+        .read(|b| b.studio_page(MemberId(member)).is_none())
+        .await
+    {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no studio {member}"),
+        ));
+    }
+    let url = format!(
+        "{}/board#/studio/{member}",
+        state.config.public_url.trim_end_matches('/')
+    );
+    super::qr_svg(&url, "public, max-age=3600")
 }

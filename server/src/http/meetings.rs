@@ -19,7 +19,7 @@
 //! `docs/console.md`.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -691,21 +691,7 @@ async fn qr(
 ) -> Result<Response, ApiError> {
     let p = find_invitee(&state, &id, who).await?;
     let link = link_of(&state, &p)?;
-    let code = qrcode::QrCode::with_error_correction_level(link.as_bytes(), qrcode::EcLevel::L)
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    let svg = code
-        .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(200, 200)
-        .quiet_zone(true)
-        .build();
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/svg+xml"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        svg,
-    )
-        .into_response())
+    super::qr_svg(&link, "no-store")
 }
 
 /// A host link for the staff member who opens the host view, and the agenda pushed into

@@ -267,6 +267,33 @@ async fn ws(
         .on_upgrade(move |socket| crate::hub::serve_socket(hub, socket, client))
 }
 
+/// `text` (a link) as a QR code, an SVG of at least 200 px with its quiet zone: the
+/// console's invitation cards and the board's studio pages draw theirs with it.
+fn qr_svg(text: &str, cache: &'static str) -> Result<axum::response::Response, admin::ApiError> {
+    use axum::response::IntoResponse;
+    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::L)
+        .map_err(|e| {
+            admin::ApiError(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                e.to_string(),
+            )
+        })?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "image/svg+xml"),
+            (axum::http::header::CACHE_CONTROL, cache),
+        ],
+        svg,
+    )
+        .into_response())
+}
+
 /// The client's address: the peer's, or, when the peer is a trusted proxy, the last
 /// address in `X-Forwarded-For` that is not a trusted proxy (each proxy appends the
 /// address it saw, so entries left of an untrusted one could be forged by the client).

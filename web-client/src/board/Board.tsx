@@ -1,5 +1,6 @@
 // The public topic board (码上议事), phone first: one screen at a time on hash routes —
-// the list (#/), a topic (#/topic/3), raising a topic (#/new) and my notices (#/notices).
+// the list (#/), a topic (#/topic/3), raising a topic (#/new), my notices (#/notices),
+// and members' studios (#/studios, #/studio/7; in Studio.tsx).
 // A visitor reads without an identity; before the first action (support, follow,
 // comment, raise a topic) they give a display name, which the server keeps in its cookie.
 // Pages are read again after each action (no live updates).
@@ -20,12 +21,22 @@ import {
   type TopicSummary,
 } from "./api";
 import { bt, errText, lang, setLang, when, type BoardKey } from "./strings";
+import { StudioList, StudioScreen } from "./Studio";
 
-type Route = { screen: "list" } | { screen: "topic"; id: number } | { screen: "new" } | { screen: "notices" };
+type Route =
+  | { screen: "list" }
+  | { screen: "topic"; id: number }
+  | { screen: "new" }
+  | { screen: "notices" }
+  | { screen: "studios" }
+  | { screen: "studio"; member: number };
 
 function parseRoute(hash: string): Route {
   const topic = /^#\/topic\/(\d+)/.exec(hash);
   if (topic) return { screen: "topic", id: Number(topic[1]) };
+  const studio = /^#\/studio\/(\d+)/.exec(hash);
+  if (studio) return { screen: "studio", member: Number(studio[1]) };
+  if (hash.startsWith("#/studios")) return { screen: "studios" };
   if (hash.startsWith("#/new")) return { screen: "new" };
   if (hash.startsWith("#/notices")) return { screen: "notices" };
   return { screen: "list" };
@@ -44,12 +55,12 @@ function useRoute(): Route {
 const NAME_KEY = "yishi.board.name";
 
 /** Who the visitor is on the board: unknown while asking, `null` without an identity. */
-const me = signal<{ name: string } | null | undefined>(undefined);
+export const me = signal<{ name: string } | null | undefined>(undefined);
 /** The action waiting for the name prompt. */
 const pending = signal<(() => void) | null>(null);
 
 /** Run `action` once the visitor has an identity: at once, or after the name prompt. */
-function withIdentity(action: () => void) {
+export function withIdentity(action: () => void) {
   if (me.value) return action();
   if (me.value === null) return void (pending.value = action);
   // Still asking the server whether the cookie holds an identity: wait for the answer
@@ -66,7 +77,7 @@ function checkIdentity(): Promise<void> {
 }
 
 /** An action refused as unauthorized (the cookie expired): ask for the name again. */
-function identityLost(retry: () => void) {
+export function identityLost(retry: () => void) {
   me.value = null;
   pending.value = retry;
 }
@@ -111,6 +122,10 @@ export function Board() {
           <NewTopic />
         ) : route.screen === "notices" ? (
           <Notices />
+        ) : route.screen === "studios" ? (
+          <StudioList />
+        ) : route.screen === "studio" ? (
+          <StudioScreen key={route.member} member={route.member} />
         ) : (
           <List />
         )}
@@ -121,7 +136,7 @@ export function Board() {
 }
 
 /** The screen's heading, focused when the screen opens, and the window's title. */
-function Heading({ text, id }: { text: string; id?: string }) {
+export function Heading({ text, id }: { text: string; id?: string }) {
   const ref = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     document.title = `${text} · ${bt("title")}`;
@@ -135,7 +150,7 @@ function Heading({ text, id }: { text: string; id?: string }) {
 }
 
 /** An error next to what caused it, announced to screen readers. */
-function Problem({ code, testid = "problem" }: { code?: string; testid?: string }) {
+export function Problem({ code, testid = "problem" }: { code?: string; testid?: string }) {
   return code ? (
     <p class="b-problem" role="alert" data-testid={testid}>
       {errText(code)}
@@ -190,6 +205,9 @@ function List() {
     <div class="b-screen" data-testid="list">
       <Heading text={bt("list_title")} />
       <p class="b-hint">{bt("list_hint")}</p>
+      <a class="b-button b-studios-link" href="#/studios" data-testid="studios-link">
+        {bt("studios_link")}
+      </a>
       <form
         class="b-search"
         role="search"
@@ -709,10 +727,14 @@ function Notices() {
             <li key={`${n.seq}-${n.kind}`} class={`b-notice b-notice-${n.kind}`}>
               <p class="b-notice-kind">{bt(`n_${n.kind}`)}</p>
               <p class="b-notice-topic">{n.topic_title}</p>
-              {n.text ? <p class="b-text">{n.kind === "rejected" ? bt("n_reason", { text: n.text }) : n.text}</p> : null}
+              {n.text ? <p class="b-text">{n.kind === "rejected" || n.kind === "message_rejected" ? bt("n_reason", { text: n.text }) : n.text}</p> : null}
               <p class="b-notice-foot">
                 <span class="b-when">{when(n.at)}</span>
-                {n.kind === "rejected" ? null : (
+                {n.studio !== undefined ? (
+                  <a class="b-button" href={`#/studio/${n.studio}`}>
+                    {bt("open_studio")}
+                  </a>
+                ) : n.kind === "rejected" || n.topic === null ? null : (
                   <a class="b-button" href={`#/topic/${n.topic}`}>
                     {bt("open_topic")}
                   </a>

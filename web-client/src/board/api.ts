@@ -6,7 +6,8 @@ export type Stage = "collecting" | "selecting" | "consulted" | "handling" | "don
 export const STAGES: Stage[] = ["collecting", "selecting", "consulted", "handling", "done"];
 export type Stance = "for" | "against" | "suggestion";
 export type NoticeKind =
-  | "published" | "rejected" | "merged" | "stage_advanced" | "official_answer" | "opinion" | "outcome_created" | "progress" | "reviewed";
+  | "published" | "rejected" | "merged" | "stage_advanced" | "official_answer" | "opinion" | "outcome_created" | "progress" | "reviewed"
+  | "message_published" | "message_rejected" | "replied";
 
 export interface TopicSummary {
   id: number;
@@ -23,7 +24,8 @@ export interface TopicSummary {
 export interface TimelineEntry {
   seq: number;
   at: number;
-  kind: NoticeKind;
+  /** A topic's or outcome's timeline: never a studio message's kinds. */
+  kind: Exclude<NoticeKind, "message_published" | "message_rejected" | "replied">;
   stage: Stage | null;
   text: string;
 }
@@ -65,10 +67,66 @@ export interface TopicPage extends Omit<TopicSummary, "comments"> {
 export interface Notice {
   seq: number;
   at: number;
-  topic: number;
+  /** The topic; null for a notice about a message left in a studio. */
+  topic: number | null;
+  /** The topic's title, or the message's. */
   topic_title: string;
+  /** The studio (its member's roster id) and the message, for a studio notice. */
+  studio?: number;
+  message?: number;
   kind: NoticeKind;
   text: string;
+}
+
+export interface StudioSummary {
+  member: number;
+  name: string;
+  sector: string;
+  photo: string | null;
+  interests: string[];
+  messages: number;
+  replied: number;
+}
+
+export interface Reply {
+  at: number;
+  by_name: string;
+  by_staff: boolean;
+  public: boolean;
+  text: string;
+}
+
+export interface PublicMessage {
+  id: number;
+  sender_name: string;
+  title: string | null;
+  text: string;
+  at: number;
+  replies: Reply[];
+  topic: number | null;
+}
+
+/** A message with all of it: for its sender, the studio's member and staff. */
+export interface MessageView {
+  id: number;
+  member: number;
+  studio_name: string;
+  sender_name: string;
+  title: string | null;
+  text: string;
+  at: number;
+  moderation: { state: "pending" | "published" } | { state: "rejected"; reason: string };
+  published_at: number | null;
+  due: number | null;
+  replies: Reply[];
+  topic: number | null;
+}
+
+export interface StudioPage extends Omit<StudioSummary, "messages" | "replied"> {
+  deadline_days: number;
+  messages: PublicMessage[];
+  /** With an identity: what I left here; for the studio's member, the inbox too. */
+  me?: { messages: MessageView[]; inbox?: MessageView[]; overdue?: MessageView[] };
 }
 
 export interface ListQuery {
@@ -109,7 +167,9 @@ async function call<T>(method: "GET" | "POST", path: string, body?: unknown): Pr
 export type Command =
   | { type: "submit_topic"; title: string; text: string; area: string; category: string }
   | { type: "support" | "follow" | "unfollow"; topic: number }
-  | { type: "post_comment"; topic: number; text: string; stance?: Stance };
+  | { type: "post_comment"; topic: number; text: string; stance?: Stance }
+  | { type: "post_message"; member: number; title?: string; text: string }
+  | { type: "reply_message"; message: number; text: string; public: boolean };
 
 export const boardApi = {
   topics(q: ListQuery) {
@@ -121,7 +181,12 @@ export const boardApi = {
   identity: (name: string) => call<{ identity: string; name: string; verified: boolean }>("POST", "/identity", { name }),
   command: (command: Command) => call<{ seq: number }>("POST", "/commands", command),
   feed: () => call<{ identity: string; notices: Notice[] }>("GET", "/feed"),
+  studios: () => call<{ studios: StudioSummary[] }>("GET", "/studios"),
+  studio: (member: number) => call<StudioPage>("GET", `/studios/${member}`),
 };
+
+/** The QR code of a studio's page (an SVG the server draws). */
+export const studioQr = (member: number) => `/api/v1/board/studios/${member}/qr.svg`;
 
 export function codeOf(e: unknown): string {
   return e instanceof ApiError ? e.code : "internal";

@@ -9,6 +9,7 @@ import { ApiKeys } from "./ApiKeys";
 import { codeOf, CopyBox, Problem } from "./common";
 import { Meetings, useRoute } from "./Meetings";
 import { Reports } from "./Reports";
+import { StudioOverdue } from "./StudioOverdue";
 import { Roster } from "./Roster";
 import { Webhooks } from "./Webhooks";
 import { ct } from "./strings";
@@ -179,11 +180,11 @@ function Login({ notice, expired, onLogin }: { notice?: string; expired: boolean
 }
 
 function Home({ me }: { me: Me }) {
-  const [tab, setTab] = useState<"meetings" | "roster" | "reports" | "staff" | "webhooks" | "apikeys">("meetings");
+  const [tab, setTab] = useState<"meetings" | "roster" | "reports" | "staff" | "webhooks" | "apikeys" | "studios">("meetings");
   const meetingRoute = useRoute();
   // The print sheet is a page of its own: no tabs above the cards.
   if (meetingRoute?.print) return <Meetings me={me} />;
-  const tabs = me.role === "admin" ? (["meetings", "roster", "reports", "staff", "webhooks", "apikeys"] as const) : (["meetings", "roster", "reports"] as const);
+  const tabs = me.role === "admin" ? (["meetings", "roster", "reports", "studios", "staff", "webhooks", "apikeys"] as const) : (["meetings", "roster", "reports", "studios"] as const);
   return (
     <>
       <nav class="c-tabs" role="tablist">
@@ -196,7 +197,7 @@ function Home({ me }: { me: Me }) {
           </button>
         ))}
       </nav>
-      {tab === "meetings" ? <Meetings me={me} /> : tab === "roster" ? <Roster /> : tab === "reports" ? <Reports /> : tab === "webhooks" ? <Webhooks /> : tab === "apikeys" ? <ApiKeys /> : <Staff />}
+      {tab === "meetings" ? <Meetings me={me} /> : tab === "roster" ? <Roster /> : tab === "reports" ? <Reports /> : tab === "studios" ? <StudioOverdue /> : tab === "webhooks" ? <Webhooks /> : tab === "apikeys" ? <ApiKeys /> : <Staff />}
     </>
   );
 }

@@ -22,6 +22,8 @@ const TYPES = [
   "board.outcome_created",
   "board.progress",
   "board.reviewed",
+  "board.message_published",
+  "board.replied",
 ] as const;
 
 const TYPE_TEXT: Record<string, ConsoleKey> = {
@@ -38,6 +40,8 @@ const TYPE_TEXT: Record<string, ConsoleKey> = {
   "board.outcome_created": "wh_t_board_outcome_created",
   "board.progress": "wh_t_board_progress",
   "board.reviewed": "wh_t_board_reviewed",
+  "board.message_published": "wh_t_board_message_published",
+  "board.replied": "wh_t_board_replied",
   "webhook.test": "wh_t_webhook_test",
 };
 

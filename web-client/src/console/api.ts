@@ -136,7 +136,21 @@ export const api = {
   previewRoster: (file: File) => call<Preview>("POST", `/roster/import/preview?filename=${encodeURIComponent(file.name)}`, file),
   importRoster: (file: File) => call<{ added: number; updated: number }>("POST", `/roster/import?filename=${encodeURIComponent(file.name)}`, file),
   setMemberActive: (id: number, active: boolean) => call<Member>("PATCH", `/roster/${id}`, { active }),
+  /** Studio messages past their reply deadline by the end of `day` (Beijing), or now. */
+  overdue: (day?: string) => call<{ at: number; messages: OverdueMessage[] }>("GET", `/board/staff/overdue${day ? `?day=${day}` : ""}`),
 };
+
+/** A studio message published, not replied to, past its reply deadline (docs/board.md). */
+export interface OverdueMessage {
+  id: number;
+  member: number;
+  studio_name: string;
+  sender_name: string;
+  title: string | null;
+  text: string;
+  published_at: number | null;
+  due: number | null;
+}
 
 /** Where the roster's CSV export is downloaded from (a GET with the session cookie). */
 export const rosterExportUrl = "/api/v1/roster/export?format=csv";

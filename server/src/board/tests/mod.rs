@@ -6,6 +6,7 @@
 mod comments;
 mod outcomes;
 mod properties;
+mod studio;
 mod supports;
 mod topics;
 mod workflow;

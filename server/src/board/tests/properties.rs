@@ -20,6 +20,11 @@ enum Op {
     CreateOutcome { topic: u32, parent: Option<u32> },
     Progress { outcome: u32, percent: u8 },
     Follow { topic: u32, on: bool },
+    OpenStudio { member: i64 },
+    PostMessage { member: i64 },
+    ModerateMessage { message: u32, publish: bool },
+    Reply { message: u32, public: bool },
+    MessageToTopic { message: u32 },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -37,6 +42,11 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (t.clone(), proptest::option::of(1..5u32)).prop_map(|(topic, parent)| Op::CreateOutcome { topic, parent }),
         2 => (1..6u32, 0..=100u8).prop_map(|(outcome, percent)| Op::Progress { outcome, percent }),
         1 => (t, any::<bool>()).prop_map(|(topic, on)| Op::Follow { topic, on }),
+        1 => (1..3i64).prop_map(|member| Op::OpenStudio { member }),
+        2 => (1..3i64).prop_map(|member| Op::PostMessage { member }),
+        2 => (1..5u32, any::<bool>()).prop_map(|(message, publish)| Op::ModerateMessage { message, publish }),
+        2 => (1..5u32, any::<bool>()).prop_map(|(message, public)| Op::Reply { message, public }),
+        1 => (1..5u32).prop_map(|message| Op::MessageToTopic { message }),
     ]
 }
 
@@ -67,7 +77,18 @@ fn sender(op: &Op, who: u8) -> Actor {
             | Op::Opinion { .. }
             | Op::CreateOutcome { .. }
             | Op::Progress { .. }
+            | Op::OpenStudio { .. }
+            | Op::ModerateMessage { .. }
+            | Op::MessageToTopic { .. }
     );
+    // Replies come from the member (`m-1`, the studio of member 1), staff, or others.
+    if matches!(op, Op::Reply { .. }) && who != 0 && who != 5 {
+        return if who.is_multiple_of(2) {
+            member()
+        } else {
+            staff()
+        };
+    }
     if staffs && who != 0 && who != 5 {
         staff()
     } else {
@@ -76,6 +97,9 @@ fn sender(op: &Op, who: u8) -> Actor {
 }
 
 fn command(op: &Op, board: &Board) -> Command {
+    if let Some(command) = studio_command(op) {
+        return command;
+    }
     match op.clone() {
         Op::Submit => Command::SubmitTopic(SubmitTopic {
             title: "小区停车难".into(),
@@ -153,6 +177,11 @@ fn command(op: &Op, board: &Board) -> Command {
             status: None,
             note: "进展".into(),
         }),
+        Op::OpenStudio { .. }
+        | Op::PostMessage { .. }
+        | Op::ModerateMessage { .. }
+        | Op::Reply { .. }
+        | Op::MessageToTopic { .. } => unreachable!("studio_command"),
         Op::Follow { topic, on } => {
             let f = Follow {
                 topic: TopicId(topic),
@@ -164,6 +193,46 @@ fn command(op: &Op, board: &Board) -> Command {
             }
         }
     }
+}
+
+fn studio_command(op: &Op) -> Option<Command> {
+    Some(match op.clone() {
+        Op::OpenStudio { member } => Command::OpenStudio(OpenStudio {
+            member: MemberId(member),
+            name: "委员".into(),
+            sector: "界别".into(),
+            photo: None,
+            interests: vec!["养老".into()],
+            deadline_days: Some(2),
+        }),
+        Op::PostMessage { member } => Command::PostMessage(PostMessage {
+            member: MemberId(member),
+            title: None,
+            text: "留言".into(),
+        }),
+        Op::ModerateMessage { message, publish } => Command::ModerateMessage(ModerateMessage {
+            message: MessageId(message),
+            decision: if publish {
+                Decision::Publish
+            } else {
+                Decision::Reject {
+                    reason: "无关".into(),
+                }
+            },
+        }),
+        Op::Reply { message, public } => Command::ReplyMessage(ReplyMessage {
+            message: MessageId(message),
+            text: "答复".into(),
+            public,
+        }),
+        Op::MessageToTopic { message } => Command::MessageToTopic(MessageToTopic {
+            message: MessageId(message),
+            title: Some("议题".into()),
+            area: "东城".into(),
+            category: "民生".into(),
+        }),
+        _ => return None,
+    })
 }
 
 fn check_invariants(f: &Fixture) {
@@ -215,6 +284,32 @@ fn check_invariants(f: &Fixture) {
         assert_eq!(page.is_some(), t.topic.moderation == Moderation::Published);
         for c in page.map(|p| p.comments).unwrap_or_default() {
             assert_eq!(board.comments[&c.id].moderation, Moderation::Published);
+        }
+    }
+    // Studio pages hold published messages and public replies only; the counts agree;
+    // the overdue list holds published messages without a reply.
+    for s in board.studios() {
+        let page = board.studio_page(s.member).unwrap();
+        assert_eq!(page.messages.len() as u32, s.messages);
+        for m in &page.messages {
+            let state = &board.messages[&m.id];
+            assert_eq!(state.moderation, Moderation::Published);
+            assert_eq!(state.message.member, s.member);
+            assert!(m.replies.iter().all(|r| r.public));
+            assert_eq!(
+                m.replies.len(),
+                state.replies.iter().filter(|r| r.public).count()
+            );
+        }
+    }
+    for m in board.overdue(f.now.plus(100 * 86_400_000)) {
+        assert_eq!(m.moderation, Moderation::Published);
+        assert!(m.replies.is_empty());
+    }
+    // A message made a topic links both ways.
+    for t in board.topics.values() {
+        if let Some(m) = t.topic.from_message {
+            assert_eq!(board.messages[&m].topic, Some(t.topic.id));
         }
     }
 }

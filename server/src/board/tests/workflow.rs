@@ -90,7 +90,7 @@ fn each_stage_change_reaches_followers_feeds() {
     assert_eq!(feed.len(), 1);
     assert_eq!(
         (feed[0].kind, feed[0].topic),
-        (NoticeKind::StageAdvanced, id)
+        (NoticeKind::StageAdvanced, Some(id))
     );
     assert_eq!(feed[0].topic_title, "停车");
 }

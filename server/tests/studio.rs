@@ -1,0 +1,403 @@
+//! Members' studios (委员网上工作室) over real HTTP, on SQLite and on PostgreSQL: staff
+//! open a roster member's studio; a resident leaves three messages, staff publish them;
+//! the member (a platform token for `m-<id>`) replies to one privately and to another
+//! publicly; the public page shows the public reply only, the sender sees the private one
+//! and is told; the third passes its deadline and shows in the staff's overdue list;
+//! staff make it a topic. A restarted server replays the same studio and its record
+//! verifies.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::staff::Staff;
+use common::{Backend, TestServer};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use yishi::board::Day;
+use yishi::hub::{HubConfig, now};
+use yishi::staff::StaffRole;
+use yishi::store::MemberInput;
+use yishi_protocol::{Participant, Role};
+
+fn http() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+async fn resident(server: &TestServer, name: &str) -> String {
+    let r = http()
+        .post(server.url("/api/v1/board/identity"))
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let set = r.headers()[reqwest::header::SET_COOKIE].to_str().unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+/// How a request says who it is: a cookie or a bearer token.
+enum Who<'a> {
+    Cookie(&'a str),
+    Bearer(&'a str),
+    Nobody,
+}
+
+async fn call(
+    server: &TestServer,
+    who: &Who<'_>,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut r = http().request(method, server.url(path));
+    r = match who {
+        Who::Cookie(c) => r.header("cookie", *c),
+        Who::Bearer(t) => r.bearer_auth(t),
+        Who::Nobody => r,
+    };
+    if let Some(body) = body {
+        r = r.json(&body);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn command(server: &TestServer, who: &Who<'_>, body: Value) -> (StatusCode, Value) {
+    call(
+        server,
+        who,
+        Method::POST,
+        "/api/v1/board/commands",
+        Some(body),
+    )
+    .await
+}
+
+async fn staff_ok(s: &Staff, body: Value) -> Value {
+    let (status, answer) = s.post("/api/v1/board/staff/commands", body.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body} → {answer}");
+    answer
+}
+
+fn message_id(answer: &Value) -> u64 {
+    answer["events"][0]["body"]["message"]["id"]
+        .as_u64()
+        .unwrap()
+}
+
+const PRIVATE: &str = "请把楼号发给我，我去现场看看";
+const PUBLIC: &str = "已向区住建局反映，加装电梯有补贴";
+
+async fn studio_journey(server: &TestServer) -> (String, i64) {
+    let clerk = server.staff("clerk", StaffRole::Clerk).await;
+    server
+        .state
+        .store
+        .import_members(
+            &[MemberInput {
+                number: Some("2024001".into()),
+                name: "张委员".into(),
+                sector: Some("经济界".into()),
+                venue: None,
+                phone: None,
+            }],
+            0,
+        )
+        .await
+        .unwrap();
+    let id = server.state.store.list_members(None).await.unwrap()[0].id;
+    let open = |member: i64| {
+        json!({ "type": "open_studio", "member": member, "name": "张委员", "sector": "经济界",
+                "interests": ["养老", "城建"], "deadline_days": 2 })
+    };
+    // A member who is not on the roster has no studio.
+    let (status, body) = clerk
+        .post("/api/v1/board/staff/commands", open(id + 100))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    staff_ok(&clerk, open(id)).await;
+    let (_, list) = call(
+        server,
+        &Who::Nobody,
+        Method::GET,
+        "/api/v1/board/studios",
+        None,
+    )
+    .await;
+    assert_eq!(list["studios"][0]["name"], "张委员");
+    assert_eq!(list["studios"][0]["interests"], json!(["养老", "城建"]));
+
+    // The page's QR code: an SVG of the studio's address; none for a member without one.
+    let r = http()
+        .get(server.url(&format!("/api/v1/board/studios/{id}/qr.svg")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+    assert!(r.text().await.unwrap().starts_with("<?xml"));
+    let r = http()
+        .get(server.url(&format!("/api/v1/board/studios/{}/qr.svg", id + 100)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // A resident leaves three messages: pending, seen by the sender and in the queue.
+    let alice = resident(server, "居民甲").await;
+    let mut messages = Vec::new();
+    for text in ["老楼加装电梯", "小区路灯不亮", "菜市场噪音扰民"] {
+        let (status, answer) = command(
+            server,
+            &Who::Cookie(&alice),
+            json!({ "type": "post_message", "member": id, "title": text, "text": format!("{text}，希望委员关注") }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        messages.push(message_id(&answer));
+    }
+    let (status, body) = command(
+        server,
+        &Who::Cookie(&alice),
+        json!({ "type": "post_message", "member": id, "text": " " }),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("text_empty"))
+    );
+    let page = format!("/api/v1/board/studios/{id}");
+    let (_, public) = call(server, &Who::Nobody, Method::GET, &page, None).await;
+    assert_eq!(public["messages"], json!([]), "nothing before moderation");
+    assert!(public.get("me").is_none());
+    let (_, mine) = call(server, &Who::Cookie(&alice), Method::GET, &page, None).await;
+    assert_eq!(mine["me"]["messages"][0]["moderation"]["state"], "pending");
+    assert_eq!(
+        clerk.get("/api/v1/board/staff/queue").await["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    for m in &messages {
+        staff_ok(
+            &clerk,
+            json!({ "type": "moderate_message", "message": m, "decision": "publish" }),
+        )
+        .await;
+    }
+
+    // The member replies: privately to the first, publicly to the second.
+    let member = Participant::new(format!("m-{id}"), "张委员", Role::Member);
+    let token = server.token("board", &member);
+    let as_member = Who::Bearer(&token);
+    let reply = |message: u64, text: &str, public: bool| json!({ "type": "reply_message", "message": message, "text": text, "public": public });
+    let bob = resident(server, "居民乙").await;
+    let (status, body) =
+        command(server, &Who::Cookie(&bob), reply(messages[0], "冒充", true)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    let other = server.token("board", &Participant::new("m-999", "李委员", Role::Member));
+    let (status, _) = command(
+        server,
+        &Who::Bearer(&other),
+        reply(messages[0], "冒充", true),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another member's studio");
+    let (status, body) = command(server, &as_member, reply(messages[0], PRIVATE, false)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = command(server, &as_member, reply(messages[1], PUBLIC, true)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // The public page: three messages, the public reply only.
+    for who in [Who::Nobody, Who::Cookie(&bob)] {
+        let (_, page) = call(server, &who, Method::GET, &page, None).await;
+        assert_eq!(page["messages"].as_array().unwrap().len(), 3);
+        let text = page.to_string();
+        assert!(text.contains(PUBLIC));
+        assert!(
+            !text.contains(PRIVATE),
+            "a private reply is never public: {text}"
+        );
+    }
+    // The sender sees their private reply and was told.
+    let (_, mine) = call(server, &Who::Cookie(&alice), Method::GET, &page, None).await;
+    assert!(mine["me"]["messages"].to_string().contains(PRIVATE));
+    let (_, feed) = call(
+        server,
+        &Who::Cookie(&alice),
+        Method::GET,
+        "/api/v1/board/feed",
+        None,
+    )
+    .await;
+    let kinds: Vec<&str> = feed["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "replied",
+            "replied",
+            "message_published",
+            "message_published",
+            "message_published"
+        ]
+    );
+    assert_eq!(feed["notices"][1]["text"], PRIVATE);
+    assert_eq!(feed["notices"][1]["studio"], id);
+    // The member's own view: the inbox with every reply; nothing overdue yet.
+    let (_, theirs) = call(server, &as_member, Method::GET, &page, None).await;
+    assert_eq!(theirs["me"]["inbox"].as_array().unwrap().len(), 3);
+    assert!(theirs["me"]["inbox"].to_string().contains(PRIVATE));
+    assert_eq!(theirs["me"]["overdue"], json!([]));
+
+    // The deadline: 2 days from publication. Today nothing is overdue; in three days
+    // the third message is, and only it.
+    assert_eq!(
+        clerk.get("/api/v1/board/staff/overdue").await["messages"],
+        json!([])
+    );
+    let later = Day::of(now().plus(3 * 86_400_000)).0;
+    let late = clerk
+        .get(&format!("/api/v1/board/staff/overdue?day={later}"))
+        .await;
+    let late = late["messages"].as_array().unwrap();
+    assert_eq!(late.len(), 1);
+    assert_eq!(late[0]["id"].as_u64(), Some(messages[2]));
+    assert_eq!(late[0]["studio_name"], "张委员");
+    let (status, _) = clerk
+        .call(
+            Method::GET,
+            "/api/v1/board/staff/overdue?day=2026-02-30",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = call(
+        server,
+        &Who::Cookie(&alice),
+        Method::GET,
+        "/api/v1/board/staff/overdue",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Staff make the third message a topic: published at once, the sender its author.
+    let answer = staff_ok(
+        &clerk,
+        json!({ "type": "message_to_topic", "message": messages[2], "area": "东城街道", "category": "环境" }),
+    )
+    .await;
+    let topic = answer["events"][0]["body"]["topic"]["id"].as_u64().unwrap();
+    let (status, t) = call(
+        server,
+        &Who::Nobody,
+        Method::GET,
+        &format!("/api/v1/board/topics/{topic}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(t["title"], "菜市场噪音扰民");
+    let (_, public) = call(server, &Who::Nobody, Method::GET, &page, None).await;
+    assert_eq!(public["messages"][0]["topic"].as_u64(), Some(topic));
+    // Webhooks: one message per publication and reply; a private reply's text stays
+    // on the board.
+    let webhook = yishi::store::Webhook {
+        id: "wh_studio".into(),
+        url: "http://127.0.0.1:9/hooks".into(),
+        types: vec!["board.message_published".into(), "board.replied".into()],
+        secret: yishi::webhooks::new_secret(),
+        enabled: true,
+        created_by: "admin".into(),
+        created_at: 0,
+    };
+    server.state.store.create_webhook(&webhook).await.unwrap();
+    yishi::webhooks::scan(&server.state.store, "http://yishi.test")
+        .await
+        .unwrap();
+    let far = i64::MAX / 2;
+    let due = server
+        .state
+        .store
+        .claim_deliveries(far, far, 100)
+        .await
+        .unwrap();
+    let mut kinds: Vec<&str> = due.iter().map(|d| d.kind.as_str()).collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "board.message_published",
+            "board.message_published",
+            "board.message_published",
+            "board.replied",
+            "board.replied"
+        ]
+    );
+    let payloads: String = due.iter().map(|d| d.payload.as_str()).collect();
+    assert!(
+        payloads.contains(PUBLIC) && !payloads.contains(PRIVATE),
+        "{payloads}"
+    );
+
+    let admin = server.staff("admin", StaffRole::Admin).await;
+    let audit = admin.get("/api/v1/staff/audit").await.to_string();
+    assert!(audit.contains("board.message_to_topic"), "{audit}");
+    (alice, id)
+}
+
+async fn scenario(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(backend, dir.path()).await;
+    let first = TestServer::start_on(
+        database.clone(),
+        tempfile::tempdir().unwrap(),
+        HubConfig::default(),
+    )
+    .await;
+    let (alice, id) = studio_journey(&first).await;
+    let page = format!("/api/v1/board/studios/{id}");
+    let (_, before) = call(&first, &Who::Cookie(&alice), Method::GET, &page, None).await;
+    let keys = first.state.config.token_keys.clone();
+    first.state.store.close().await;
+    drop(first);
+
+    let second = TestServer::start_configured(
+        database,
+        tempfile::tempdir().unwrap(),
+        HubConfig::default(),
+        |c| {
+            c.token_keys = keys;
+        },
+    )
+    .await;
+    let (_, after) = call(&second, &Who::Cookie(&alice), Method::GET, &page, None).await;
+    assert_eq!(after, before, "replayed the same");
+    let record = second.state.store.board_load().await.unwrap();
+    assert!(yishi::board::verify_chain(&record).is_ok());
+}
+
+#[tokio::test]
+async fn on_sqlite() {
+    scenario(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(not(yishi_pg), ignore = "needs PostgreSQL: set YISHI_TEST_PG")]
+async fn on_postgres() {
+    scenario(Backend::Postgres).await;
+}
