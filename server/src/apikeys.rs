@@ -135,6 +135,7 @@ pub const ROUTES: &[(&str, &str, Scope)] = &[
         MeetingsRead,
     ),
     ("GET", "/api/v1/reports/participation", ReportsRead),
+    ("GET", "/api/v1/reports/statistics", ReportsRead),
     ("POST", "/api/v1/board/staff/commands", BoardModerate),
     ("GET", "/api/v1/board/staff/queue", BoardRead),
     ("GET", "/api/v1/board/staff/shortlist", BoardRead),

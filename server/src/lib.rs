@@ -24,6 +24,7 @@ pub mod reports;
 pub mod room;
 pub mod roster;
 pub mod staff;
+pub mod statistics;
 pub mod store;
 pub mod webhooks;
 

@@ -20,6 +20,7 @@ use yishi::participation::{Rules, Table};
 use yishi::reports;
 use yishi::room::{GENESIS, verify_chain};
 use yishi::staff::{self, StaffRole};
+use yishi::statistics::StatTable;
 use yishi::store::{NewRoom, RoomKind, Store};
 use yishi_protocol::{Grant, Millis, Participant, ParticipantId, RecordEntry, Role};
 
@@ -53,7 +54,8 @@ enum Command {
     /// Staff accounts of the committee office (会务组) for the console.
     #[command(subcommand)]
     Staff(StaffCommand),
-    /// Reports made from the records: participation records (履职档案).
+    /// Reports made from the records: participation records (履职档案) and statistics
+    /// (统计).
     #[command(subcommand)]
     Report(ReportCommand),
     /// Scoped API keys for the committee's own systems (履职平台, a messaging gateway).
@@ -89,6 +91,41 @@ enum ReportCommand {
     /// Each roster member's participation over a period, with credit points by the
     /// rules of --participation-rules (default: the built-in version 1).
     Participation(ParticipationArgs),
+    /// Attendance and speaking time over a period, per meeting, sector (界别) and
+    /// member, as the console's 统计 charts show them.
+    Statistics(StatisticsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct StatisticsArgs {
+    /// First day, YYYY-MM-DD (Beijing time).
+    #[arg(long)]
+    from: String,
+    /// Last day, YYYY-MM-DD, included.
+    #[arg(long)]
+    to: String,
+    /// csv (one table) or json (every figure, as the API serves it).
+    #[arg(long, value_enum, default_value = "csv")]
+    format: StatisticsFormat,
+    /// For CSV: meetings, sectors or members.
+    #[arg(long, value_enum, default_value = "meetings")]
+    table: StatisticsTable,
+    /// The file to write [default: standard output].
+    #[arg(short, long)]
+    output: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum StatisticsFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum StatisticsTable {
+    Meetings,
+    Sectors,
+    Members,
 }
 
 #[derive(Debug, clap::Args)]
@@ -329,6 +366,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let pdf = Config::resolve_pdf(&cli.config)?;
             runtime()?.block_on(participation(&database, &rules, &pdf, &args))
         }
+        Command::Report(ReportCommand::Statistics(args)) => {
+            let database = Config::resolve_database(&cli.config)?;
+            runtime()?.block_on(statistics(&database, &args))
+        }
         Command::Record(RecordCommand::Verify { source }) => {
             let path = Path::new(&source);
             if path.exists() {
@@ -494,20 +535,57 @@ async fn participation(
     let report = reports::participation(&store, rules, period).await?;
     store.close().await;
     let file = reports::render(&report, format, table, pdf)?;
-    match &args.output {
-        Some(path) => std::fs::write(path, &file.bytes)
-            .with_context(|| format!("cannot write {}", path.display()))?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&file.bytes)?;
-            out.flush()?;
-        }
-    }
+    write_out(args.output.as_deref(), &file.bytes)?;
     eprintln!(
         "{} members, {} meetings, rules: {}",
         report.members.len(),
         report.meetings.len(),
         rules.label()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A report's bytes to `output`, or to standard output.
+fn write_out(output: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
+    match output {
+        Some(path) => {
+            std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(bytes)?;
+            Ok(out.flush()?)
+        }
+    }
+}
+
+/// `report statistics`: attendance and speaking time over a period, as the API serves
+/// them, to a file or standard output.
+async fn statistics(database: &str, args: &StatisticsArgs) -> anyhow::Result<ExitCode> {
+    let period = reports::period(&args.from, &args.to)?;
+    let store = open_existing(database).await?;
+    let statistics = reports::statistics(&store, period).await?;
+    store.close().await;
+    let bytes = match args.format {
+        StatisticsFormat::Json => {
+            let mut json = serde_json::to_vec_pretty(&statistics)?;
+            json.push(b'\n');
+            json
+        }
+        StatisticsFormat::Csv => {
+            let table = match args.table {
+                StatisticsTable::Meetings => StatTable::Meetings,
+                StatisticsTable::Sectors => StatTable::Sectors,
+                StatisticsTable::Members => StatTable::Members,
+            };
+            reports::statistics_csv(&statistics, table).bytes
+        }
+    };
+    write_out(args.output.as_deref(), &bytes)?;
+    eprintln!(
+        "{} meetings, {} members",
+        statistics.meetings.len(),
+        statistics.members.len()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -1,16 +1,19 @@
 //! Reports for the committee office, made from the store: the one place that loads what
-//! a participation report (履职档案) needs (the roster, the period's closed meetings
-//! with their records and invitations) and renders it, so the API
-//! (`GET /api/v1/reports/participation`) and the command line (`yishi report
-//! participation`) give the same bytes. The reading itself is `crate::participation`,
-//! pure.
+//! a report over a period needs (the roster, the period's closed meetings with their
+//! records and invitations) and renders it, so the API (`GET /api/v1/reports/…`) and the
+//! command line (`yishi report …`) give the same bytes. The readings themselves are
+//! `crate::participation` (履职档案) and `crate::statistics` (统计), pure.
 
 use crate::minutes::time::LocalDate;
 use crate::participation::{
     MeetingInput, Period, Report, Rules, Table, XLSX_MEDIA_TYPE, to_csv, to_xlsx,
 };
 use crate::pdf::{self, PDF_MEDIA_TYPE, PdfError};
+use crate::statistics::{StatTable, Statistics};
 use crate::store::{Store, StoreResult};
+
+/// The media type of a CSV report.
+pub const CSV_MEDIA_TYPE: &str = "text/csv; charset=utf-8";
 
 /// The file formats of a participation report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,35 +68,81 @@ pub fn period(from: &str, to: &str) -> Result<Period, PeriodError> {
     Ok(Period { from, to })
 }
 
+/// What a report over a period reads from the store: the roster, and the rooms that may
+/// have been held in the period with their records and invitations.
+struct Loaded {
+    roster: Vec<crate::store::Member>,
+    rooms: Vec<crate::store::StoredRoom>,
+    records: Vec<(Vec<yishi_protocol::RecordEntry>, Vec<crate::store::Invitee>)>,
+}
+
+impl Loaded {
+    async fn read(store: &Store, period: Period) -> StoreResult<Loaded> {
+        let roster = store.list_members(None).await?;
+        // Only rooms that may have been held in the period: created before its end and
+        // closed after its start (the reports read only closed meetings).
+        let rooms: Vec<_> = store
+            .list_rooms()
+            .await?
+            .into_iter()
+            .filter(|r| {
+                r.created_at < period.to.end()
+                    && r.closed_at.is_some_and(|c| c >= period.from.start())
+            })
+            .collect();
+        let mut records = Vec::with_capacity(rooms.len());
+        for room in &rooms {
+            let entries = store.load(&room.id).await?.entries;
+            let invitees = store.invitees(&room.id).await?;
+            records.push((entries, invitees));
+        }
+        Ok(Loaded {
+            roster,
+            rooms,
+            records,
+        })
+    }
+
+    fn inputs(&self) -> Vec<MeetingInput<'_>> {
+        self.rooms
+            .iter()
+            .zip(&self.records)
+            .map(|(room, (entries, invitees))| MeetingInput {
+                room,
+                entries,
+                invitees,
+            })
+            .collect()
+    }
+}
+
 /// The participation records of the roster over `period`, from the store.
 pub async fn participation(store: &Store, rules: &Rules, period: Period) -> StoreResult<Report> {
-    let roster = store.list_members(None).await?;
-    // Only rooms that may have been held in the period: created before its end and
-    // closed after its start (the report reads only closed meetings).
-    let rooms: Vec<_> = store
-        .list_rooms()
-        .await?
-        .into_iter()
-        .filter(|r| {
-            r.created_at < period.to.end() && r.closed_at.is_some_and(|c| c >= period.from.start())
-        })
-        .collect();
-    let mut loaded = Vec::with_capacity(rooms.len());
-    for room in &rooms {
-        let entries = store.load(&room.id).await?.entries;
-        let invitees = store.invitees(&room.id).await?;
-        loaded.push((entries, invitees));
+    let loaded = Loaded::read(store, period).await?;
+    Ok(Report::build(
+        rules,
+        period,
+        &loaded.roster,
+        &loaded.inputs(),
+    ))
+}
+
+/// The statistics (统计) of `period`, from the store: the same meetings and roster as
+/// [`participation`].
+pub async fn statistics(store: &Store, period: Period) -> StoreResult<Statistics> {
+    let loaded = Loaded::read(store, period).await?;
+    Ok(Statistics::build(period, &loaded.roster, &loaded.inputs()))
+}
+
+/// One table of the statistics as a CSV file.
+pub fn statistics_csv(statistics: &Statistics, table: StatTable) -> ReportFile {
+    let span = (&statistics.from, &statistics.to);
+    ReportFile {
+        media_type: CSV_MEDIA_TYPE,
+        ascii_name: format!("statistics-{}-{}_{}.csv", table.as_str(), span.0, span.1),
+        name: format!("{}-{}至{}.csv", table.title(), span.0, span.1),
+        bytes: crate::statistics::to_csv(statistics, table).into_bytes(),
     }
-    let inputs: Vec<MeetingInput<'_>> = rooms
-        .iter()
-        .zip(&loaded)
-        .map(|(room, (entries, invitees))| MeetingInput {
-            room,
-            entries,
-            invitees,
-        })
-        .collect();
-    Ok(Report::build(rules, period, &roster, &inputs))
 }
 
 /// Why a report could not be written.
@@ -120,11 +169,7 @@ pub fn render(
         Table::Points => ("积分明细", "participation-points"),
     };
     let (media_type, extension, bytes) = match format {
-        Format::Csv => (
-            "text/csv; charset=utf-8",
-            "csv",
-            to_csv(report, table).into_bytes(),
-        ),
+        Format::Csv => (CSV_MEDIA_TYPE, "csv", to_csv(report, table).into_bytes()),
         Format::Xlsx => (XLSX_MEDIA_TYPE, "xlsx", to_xlsx(report)?),
         Format::Pdf => (
             PDF_MEDIA_TYPE,

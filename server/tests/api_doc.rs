@@ -115,6 +115,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/meetings/{id}/invitees/{who}/reissue"),
     ("GET", "/api/v1/meetings/{id}/invitees/{who}/qr.svg"),
     ("GET", "/api/v1/reports/participation"),
+    ("GET", "/api/v1/reports/statistics"),
     ("GET", "/api/v1/board/topics"),
     ("GET", "/api/v1/board/topics/{id}"),
     ("POST", "/api/v1/board/identity"),

@@ -73,10 +73,7 @@ fn meeting(m: &Minutes, out: &mut Vec<Block>) {
     field(
         out,
         "会议类型",
-        match m.kind {
-            RoomKind::Consultation => "协商议事（consultation）",
-            RoomKind::Lecture => "委员讲堂（lecture）",
-        },
+        format!("{}（{}）", kind_title(m.kind), m.kind.as_str()),
     );
     field(out, "会议编号", m.room.clone());
     if let Some(place) = &m.place {
@@ -98,6 +95,14 @@ fn meeting(m: &Minutes, out: &mut Vec<Block>) {
         "时间均为北京时间（UTC+8）。本纪要由系统根据会议的哈希链记录自动生成，未经人工改写。"
             .to_owned(),
     ));
+}
+
+/// The kind of a meeting in words: 协商议事 or 委员讲堂.
+pub fn kind_title(kind: RoomKind) -> &'static str {
+    match kind {
+        RoomKind::Consultation => "协商议事",
+        RoomKind::Lecture => "委员讲堂",
+    }
 }
 
 pub fn role_name(role: Role) -> &'static str {
@@ -147,33 +152,16 @@ fn attendance(m: &Minutes, out: &mut Vec<Block>) {
         },
     );
     // Per venue (会场): who checked in of those known there, and a venue's head count.
-    let mut venues: Vec<(String, usize, usize, Option<u32>)> = Vec::new();
-    for a in m.attendance.iter().filter(|a| a.expected_to_check_in()) {
-        let venue = match (&a.venue, a.role) {
-            (Some(v), _) => v.clone(),
-            (None, Role::Venue) => a.name.clone(),
-            (None, _) => continue,
-        };
-        let i = match venues.iter().position(|v| v.0 == venue) {
-            Some(i) => i,
-            None => {
-                venues.push((venue, 0, 0, None));
-                venues.len() - 1
-            }
-        };
-        let v = &mut venues[i];
-        v.2 += 1;
-        v.1 += usize::from(a.checked_in_at.is_some());
-        if let Some(n) = a.head_count {
-            v.3 = Some(v.3.unwrap_or(0) + n);
-        }
-    }
+    let venues = m.venues();
     if !venues.is_empty() {
         let parts: Vec<String> = venues
             .iter()
-            .map(|(venue, checked, known, head)| match head {
-                Some(n) => format!("{venue}：签到 {checked}/{known}，现场 {n} 人"),
-                None => format!("{venue}：签到 {checked}/{known}"),
+            .map(|v| match v.head_count {
+                Some(n) => format!(
+                    "{}：签到 {}/{}，现场 {n} 人",
+                    v.venue, v.checked_in, v.known
+                ),
+                None => format!("{}：签到 {}/{}", v.venue, v.checked_in, v.known),
             })
             .collect();
         field(out, "各会场签到", parts.join("；"));

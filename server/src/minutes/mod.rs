@@ -29,7 +29,7 @@ use crate::room::{GENESIS, verify_chain};
 use crate::store::{RoomKind, StoredRoom};
 
 pub use docx::to_docx;
-pub use layout::{Block, kind_name, layout};
+pub use layout::{Block, kind_name, kind_title, layout};
 pub use markdown::to_markdown;
 pub use pdf::{blocks_to_pdf, to_pdf};
 
@@ -94,6 +94,17 @@ impl Attendee {
     pub fn expected_to_check_in(&self) -> bool {
         !matches!(self.role, Role::Host | Role::Recorder | Role::Audience)
     }
+}
+
+/// Check-in at one venue (会场): of the people the record knows there (a venue's own
+/// connection included), those expected to check in and those who did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenueAttendance {
+    pub venue: String,
+    pub checked_in: u32,
+    pub known: u32,
+    /// The people in the venue's hall at check-in, as its connection said.
+    pub head_count: Option<u32>,
 }
 
 /// An agenda item (议程).
@@ -695,6 +706,40 @@ impl Minutes {
             .map(|q| q.question)
             .collect();
         m
+    }
+}
+
+impl Minutes {
+    /// Check-in per venue, in the order each venue's first person arrived: everyone
+    /// expected to check in with a venue (or who is a venue), never the remote.
+    pub fn venues(&self) -> Vec<VenueAttendance> {
+        let mut venues: Vec<VenueAttendance> = Vec::new();
+        for a in self.attendance.iter().filter(|a| a.expected_to_check_in()) {
+            let venue = match (&a.venue, a.role) {
+                (Some(v), _) => v.clone(),
+                (None, Role::Venue) => a.name.clone(),
+                (None, _) => continue,
+            };
+            let i = match venues.iter().position(|v| v.venue == venue) {
+                Some(i) => i,
+                None => {
+                    venues.push(VenueAttendance {
+                        venue,
+                        checked_in: 0,
+                        known: 0,
+                        head_count: None,
+                    });
+                    venues.len() - 1
+                }
+            };
+            let v = &mut venues[i];
+            v.known += 1;
+            v.checked_in += u32::from(a.checked_in_at.is_some());
+            if let Some(n) = a.head_count {
+                v.head_count = Some(v.head_count.unwrap_or(0) + n);
+            }
+        }
+        venues
     }
 }
 

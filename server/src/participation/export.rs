@@ -23,7 +23,7 @@ pub enum Table {
 }
 
 /// A cell: text, or a number a spreadsheet can add up.
-enum Cell {
+pub(crate) enum Cell {
     Text(String),
     Number(i64),
 }
@@ -37,11 +37,11 @@ impl Cell {
     }
 }
 
-fn text(t: impl Into<String>) -> Cell {
+pub(crate) fn text(t: impl Into<String>) -> Cell {
     Cell::Text(t.into())
 }
 
-fn num(n: impl TryInto<i64>) -> Cell {
+pub(crate) fn num(n: impl TryInto<i64>) -> Cell {
     Cell::Number(n.try_into().unwrap_or(i64::MAX))
 }
 
@@ -143,6 +143,11 @@ fn rows(report: &Report, table: Table) -> (&'static [&'static str], Vec<Vec<Cell
 /// One table as CSV: UTF-8 with a BOM, CRLF line ends, no field read as a formula.
 pub fn to_csv(report: &Report, table: Table) -> String {
     let (headers, rows) = rows(report, table);
+    csv_table(headers, &rows)
+}
+
+/// A table as CSV: UTF-8 with a BOM, CRLF line ends, no field read as a formula.
+pub(crate) fn csv_table(headers: &[&str], rows: &[Vec<Cell>]) -> String {
     let mut csv = String::from("\u{feff}");
     csv.push_str(&headers.join(","));
     csv.push_str("\r\n");

@@ -24,6 +24,7 @@ use crate::minutes::Minutes;
 use crate::minutes::time::LocalDate;
 use crate::store::{Invitee, Member, StoredRoom};
 
+pub(crate) use export::{Cell, csv_table, num, text};
 pub use export::{Table, XLSX_MEDIA_TYPE, to_csv, to_xlsx};
 pub use pdf::{member_blocks, to_pdf};
 pub use rules::{DEFAULT_RULES, Rules, RulesError};
@@ -47,6 +48,32 @@ pub struct MeetingInput<'a> {
     pub room: &'a StoredRoom,
     pub entries: &'a [yishi_protocol::RecordEntry],
     pub invitees: &'a [Invitee],
+}
+
+/// A meeting a report covers, read: its minutes, when it was held (check-in opened, or
+/// else the session opened) and who was invited.
+pub struct HeldMeeting<'a> {
+    pub minutes: Minutes,
+    pub at: Millis,
+    pub invitees: &'a [Invitee],
+}
+
+/// The meetings of `meetings` a report over `period` covers, read by [`Minutes::build`]:
+/// those closed and held on a day of the period, in the order given.
+pub fn held<'a>(period: Period, meetings: &[MeetingInput<'a>]) -> Vec<HeldMeeting<'a>> {
+    meetings
+        .iter()
+        .filter(|input| input.room.closed_at.is_some())
+        .filter_map(|input| {
+            let minutes = Minutes::build(input.room, input.entries);
+            let at = minutes.check_in_at.or(minutes.opened_at)?;
+            period.contains(at).then_some(HeldMeeting {
+                minutes,
+                at,
+                invitees: input.invitees,
+            })
+        })
+        .collect()
 }
 
 /// The kinds of participation that earn (or lose) points.
@@ -151,6 +178,16 @@ impl Report {
         roster: &[Member],
         meetings: &[MeetingInput<'_>],
     ) -> Report {
+        Report::from_held(rules, period, roster, &held(period, meetings))
+    }
+
+    /// The records of `roster` from meetings already read by [`held`].
+    pub fn from_held(
+        rules: &Rules,
+        period: Period,
+        roster: &[Member],
+        meetings: &[HeldMeeting<'_>],
+    ) -> Report {
         let mut records: BTreeMap<i64, MemberRecord> = roster
             .iter()
             .map(|m| {
@@ -180,26 +217,17 @@ impl Report {
         let mut candidates = Vec::new();
         let mut covered = Vec::new();
 
-        for input in meetings {
-            if input.room.closed_at.is_none() {
-                continue;
-            }
-            let minutes = Minutes::build(input.room, input.entries);
-            let Some(held_at) = minutes.check_in_at.or(minutes.opened_at) else {
-                continue;
-            };
-            if !period.contains(held_at) {
-                continue;
-            }
+        for meeting in meetings {
+            let minutes = &meeting.minutes;
             covered.push(MeetingRef {
                 room: minutes.room.clone(),
                 title: minutes.title.clone(),
-                at: held_at,
+                at: meeting.at,
             });
             read_meeting(
                 rules,
-                &minutes,
-                input.invitees,
+                minutes,
+                meeting.invitees,
                 &mut records,
                 &mut candidates,
             );
@@ -405,4 +433,4 @@ fn read_meeting(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -12,7 +12,7 @@ use super::*;
 use crate::minutes::tests::{at, meeting, stored};
 use crate::room::Chain;
 
-fn member(id: i64, number: &str, name: &str, sector: &str) -> Member {
+pub(crate) fn member(id: i64, number: &str, name: &str, sector: &str) -> Member {
     Member {
         id,
         number: Some(number.into()),
@@ -28,7 +28,7 @@ fn member(id: i64, number: &str, name: &str, sector: &str) -> Member {
 
 /// 李委员 (m1), 王委员 (m2) and 赵委员 (m3) are in the test meeting; 钱委员 was invited and
 /// never came; 孙委员 was not invited; 张主席 chairs (the host checks in to nothing).
-fn roster() -> Vec<Member> {
+pub(crate) fn roster() -> Vec<Member> {
     vec![
         member(1, "001", "李委员", "经济界"),
         member(2, "002", "王委员", "教育界"),
@@ -57,7 +57,7 @@ fn invitee(room: &str, member_id: i64, participant: &str, role: &str) -> Invitee
     }
 }
 
-fn invitees(room: &str) -> Vec<Invitee> {
+pub(crate) fn invitees(room: &str) -> Vec<Invitee> {
     vec![
         invitee(room, 1, "m1", "member"),
         invitee(room, 2, "m2", "member"),
@@ -67,7 +67,7 @@ fn invitees(room: &str) -> Vec<Invitee> {
     ]
 }
 
-fn december() -> Period {
+pub(crate) fn december() -> Period {
     Period {
         from: LocalDate::parse("2026-12-01").unwrap(),
         to: LocalDate::parse("2026-12-31").unwrap(),
@@ -75,13 +75,13 @@ fn december() -> Period {
 }
 
 /// A room of the test meeting with its own id, its record shifted by `days`.
-struct Held {
-    room: StoredRoom,
-    entries: Vec<RecordEntry>,
-    invitees: Vec<Invitee>,
+pub(crate) struct Held {
+    pub room: StoredRoom,
+    pub entries: Vec<RecordEntry>,
+    pub invitees: Vec<Invitee>,
 }
 
-fn held(id: &str, days: u64, entries: Vec<RecordEntry>) -> Held {
+pub(crate) fn held(id: &str, days: u64, entries: Vec<RecordEntry>) -> Held {
     let shift = days * 86_400_000;
     let events: Vec<Event> = entries
         .into_iter()
@@ -101,7 +101,7 @@ fn held(id: &str, days: u64, entries: Vec<RecordEntry>) -> Held {
     }
 }
 
-fn seal(events: Vec<Event>) -> Vec<RecordEntry> {
+pub(crate) fn seal(events: Vec<Event>) -> Vec<RecordEntry> {
     let mut chain = Chain::default();
     events
         .into_iter()
@@ -126,16 +126,20 @@ fn with_before_close(secret: bool, extra: Vec<(u64, Participant, EventBody)>) ->
     seal(events)
 }
 
-fn build(rules: &Rules, meetings: &[Held]) -> Report {
-    let inputs: Vec<MeetingInput<'_>> = meetings
+/// What a report reads of `meetings`.
+pub(crate) fn inputs(meetings: &[Held]) -> Vec<MeetingInput<'_>> {
+    meetings
         .iter()
         .map(|h| MeetingInput {
             room: &h.room,
             entries: &h.entries,
             invitees: &h.invitees,
         })
-        .collect();
-    Report::build(rules, december(), &roster(), &inputs)
+        .collect()
+}
+
+fn build(rules: &Rules, meetings: &[Held]) -> Report {
+    Report::build(rules, december(), &roster(), &inputs(meetings))
 }
 
 fn record<'a>(report: &'a Report, name: &str) -> &'a MemberRecord {

@@ -4,6 +4,7 @@
 // only chooses the period.
 import { useState } from "preact/hooks";
 import { participationUrl, type ReportFormat } from "./api";
+import { Statistics } from "./Statistics";
 import { ct } from "./strings";
 
 /** `YYYY-MM-DD` of a date in Beijing time. */
@@ -51,6 +52,7 @@ export function Reports() {
         {link("csv", "members", ct("rp_csvMembers"), "report-csv")}
         {link("csv", "points", ct("rp_csvPoints"), "report-points")}
       </div>
+      {valid ? <Statistics from={from} to={to} /> : null}
     </section>
   );
 }

@@ -164,6 +164,65 @@ export function participationUrl(from: string, to: string, format: ReportFormat,
   return `/api/v1/reports/participation?${q}`;
 }
 
+/** One meeting's figures in the statistics (统计) of a period. */
+export interface MeetingFigures {
+  room: string;
+  title: string;
+  /** `YYYY-MM-DD`, Beijing. */
+  date: string;
+  kind: Room["kind"];
+  invited: number;
+  present: number;
+  absent: number;
+  /** Present per thousand invited; null when no one was expected. */
+  attendance_permille: number | null;
+  venues: { venue: string; present: number; known: number; head_count: number | null }[];
+  speeches: number;
+  speech_ms: number;
+}
+
+export interface SectorFigures {
+  /** Empty for speakers without a sector. */
+  sector: string;
+  speeches: number;
+  speech_ms: number;
+  speakers: number;
+}
+
+export interface MemberFigures {
+  member_id: number;
+  number: string | null;
+  name: string;
+  sector: string;
+  venue: string;
+  invited: number;
+  attended: number;
+  absent: number;
+  attendance_permille: number | null;
+  speeches: number;
+  speech_ms: number;
+}
+
+/** `GET /api/v1/reports/statistics` (docs/reports.md). */
+export interface Statistics {
+  from: string;
+  to: string;
+  meetings: MeetingFigures[];
+  sectors: SectorFigures[];
+  members: MemberFigures[];
+  top_speakers: MemberFigures[];
+}
+
+export type StatTable = "meetings" | "sectors" | "members";
+
+/** The statistics of a period, for the charts. */
+export const statistics = (from: string, to: string) => call<Statistics>("GET", `/reports/statistics?${new URLSearchParams({ from, to })}`);
+
+/** Where one table of the statistics is downloaded as CSV. */
+export function statisticsCsvUrl(from: string, to: string, table: StatTable): string {
+  return `/api/v1/reports/statistics?${new URLSearchParams({ from, to, format: "csv", table })}`;
+}
+
 /** A join link for the room's host, named after the staff member who opens it. */
 export const hostLink = async (room: string, name: string): Promise<string> =>
   (await call<{ link: string }>("POST", `/rooms/${encodeURIComponent(room)}/tokens`, { role: "host", name, ttl_s: 12 * 3600 })).link;
