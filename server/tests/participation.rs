@@ -269,32 +269,8 @@ async fn run_meeting(server: &TestServer) -> String {
     wang.answer(&RequestId("wang-ballot".into())).await.unwrap();
     h.ok(Command::CloseSession).await;
 
-    // The room is closed in the store once the final hash is published.
-    let mut waited = 0;
-    while server
-        .state
-        .store
-        .room(&room)
-        .await
-        .unwrap()
-        .unwrap()
-        .closed_at
-        .is_none()
-    {
-        assert!(waited < 600, "the room was never closed");
-        waited += 1;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    server.until_closed(&room).await;
     room
-}
-
-/// A CSV (with its BOM) as rows of fields; none of ours needs quoting.
-fn rows(csv: &str) -> Vec<Vec<String>> {
-    let csv = csv.strip_prefix('\u{feff}').expect("a BOM");
-    csv.split("\r\n")
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split(',').map(str::to_owned).collect())
-        .collect()
 }
 
 fn column(rows: &[Vec<String>], header: &str) -> usize {
@@ -350,7 +326,7 @@ async fn participation_report(backend: Backend) {
         "{disposition}"
     );
     let members_csv = r.text().await.unwrap();
-    let members = rows(&members_csv);
+    let members = common::csv_rows(&members_csv);
     let (name, points, absent, speeches, questions, polls, rules) = (
         column(&members, "姓名"),
         column(&members, "积分"),
@@ -390,7 +366,7 @@ async fn participation_report(backend: Backend) {
     let r = get(format!("from={from}&to={to}&format=csv&table=points")).await;
     assert_eq!(r.status(), StatusCode::OK);
     let points_csv = r.text().await.unwrap();
-    let lines = rows(&points_csv);
+    let lines = common::csv_rows(&points_csv);
     let (who, kind, value, in_room, seq) = (
         column(&lines, "姓名"),
         column(&lines, "项目"),

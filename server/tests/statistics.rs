@@ -134,33 +134,8 @@ async fn run_meeting(server: &TestServer) -> String {
     }
     h.ok(Command::CloseSession).await;
 
-    // The room is closed in the store once the final hash is published.
-    let mut waited = 0;
-    while server
-        .state
-        .store
-        .room(&room)
-        .await
-        .unwrap()
-        .unwrap()
-        .closed_at
-        .is_none()
-    {
-        assert!(waited < 600, "the room was never closed");
-        waited += 1;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    server.until_closed(&room).await;
     room
-}
-
-/// A CSV (with its BOM) as rows of fields; none of ours needs quoting.
-fn rows(csv: &str) -> Vec<Vec<String>> {
-    csv.strip_prefix('\u{feff}')
-        .expect("a BOM")
-        .split("\r\n")
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split(',').map(str::to_owned).collect())
-        .collect()
 }
 
 async fn statistics_report(backend: Backend) {
@@ -288,7 +263,7 @@ async fn statistics_report(backend: Backend) {
         )),
         "{disposition}"
     );
-    let table = rows(&meetings_csv);
+    let table = common::csv_rows(&meetings_csv);
     assert_eq!(table.len(), 2, "{meetings_csv}");
     assert_eq!(
         table[1],
@@ -308,7 +283,7 @@ async fn statistics_report(backend: Backend) {
         ]
     );
     let (_, sectors_csv) = csv("sectors").await;
-    let table = rows(&sectors_csv);
+    let table = common::csv_rows(&sectors_csv);
     assert_eq!(
         table[1][..4],
         ["经济界".to_owned(), "1".into(), secs(li_ms), "1".into()]
@@ -318,7 +293,7 @@ async fn statistics_report(backend: Backend) {
         ["教育界".to_owned(), "1".into(), secs(wang_ms), "1".into()]
     );
     let (_, members_csv) = csv("members").await;
-    let table = rows(&members_csv);
+    let table = common::csv_rows(&members_csv);
     assert_eq!(
         table[3][..10],
         [

@@ -156,6 +156,19 @@ impl TestServer {
         }
     }
 
+    /// Wait until the room `id` is closed in the store: its close is published with the
+    /// record's final hash (at most 30 s).
+    pub async fn until_closed(&self, id: &str) {
+        for _ in 0..600 {
+            let room = self.state.store.room(id).await.unwrap().expect("the room");
+            if room.closed_at.is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the room {id} was never closed");
+    }
+
     /// Whether this node runs the room `id` now (in a cluster: owns it).
     pub fn runs(&self, id: &str) -> bool {
         self.state.hub.runs(id)
@@ -440,6 +453,16 @@ pub fn pdf_text(pdf: &[u8], page: Option<usize>) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     squash(&String::from_utf8(out.stdout).unwrap())
+}
+
+/// A CSV report (with its BOM) as rows of fields; none of ours needs quoting.
+pub fn csv_rows(csv: &str) -> Vec<Vec<String>> {
+    csv.strip_prefix('\u{feff}')
+        .expect("a BOM")
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect()
 }
 
 /// The number of pages of a PDF, as poppler's `pdfinfo` reads it.
