@@ -290,7 +290,8 @@ async fn admins_manage_staff_and_read_the_audit_log_clerks_do_not() {
     );
     let csv = csv.text().await.unwrap();
     assert!(
-        csv.starts_with("id,at,staff,action,target\n") && csv.contains("clerk,POST /api/v1/rooms"),
+        csv.starts_with("\u{feff}id,at,time,staff,action,target\n")
+            && csv.contains("clerk,POST /api/v1/rooms"),
         "{csv}"
     );
 }

@@ -5,6 +5,7 @@
 // laptop's and a phone's size, axe-core on every screen.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { accessible, shot, startYishi } from "./harness.mjs";
 
@@ -97,8 +98,19 @@ test("an admin sets a password from the printed link, logs in, creates a meeting
   const clerkLink = (await admin.getByTestId("staff-link").locator("code").innerText()).trim();
   assert.match(clerkLink, /\/console#set-password=/);
   await admin.getByTestId("staff-list").getByText("李干事").waitFor();
+  // The audit log below: what the admin just did, and all of it as CSV for Excel/WPS.
+  await admin.getByTestId("tab-meetings").click();
+  await admin.getByTestId("tab-staff").click();
+  const audit = admin.getByTestId("audit-list");
+  await audit.getByRole("row").filter({ hasText: "add_staff" }).filter({ hasText: "李干事" }).waitFor();
+  await audit.getByRole("row").filter({ hasText: "王秘书" }).filter({ hasText: "老旧小区加装电梯专题协商会" }).first().waitFor();
+  const [auditFile] = await Promise.all([admin.waitForEvent("download"), admin.getByTestId("audit-csv").click()]);
+  assert.equal(auditFile.suggestedFilename(), "audit-log.csv");
+  const auditCsv = readFileSync(await auditFile.path(), "utf8");
+  assert.ok(auditCsv.startsWith("\ufeffid,at,time,staff,action,target\n"), auditCsv.slice(0, 80));
+  assert.match(auditCsv, /,\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},王秘书,add_staff,李干事/);
   await shot(admin, "console-staff");
-  await accessible(admin, "the staff page");
+  await accessible(admin, "the staff page with the audit log");
 
   const clerk = await page({ width: 360, height: 740 });
   await setPassword(clerk, clerkLink, "clerk password 123");

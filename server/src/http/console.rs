@@ -452,7 +452,9 @@ struct AuditQuery {
     format: Option<String>,
 }
 
-/// The audit log, as JSON or (`?format=csv`) as CSV for a spreadsheet.
+/// The audit log, as JSON or (`?format=csv`) as CSV for a spreadsheet: UTF-8 with a BOM
+/// (so Excel and WPS read the Chinese names), the time in Beijing beside the epoch
+/// milliseconds, to download as `audit-log.csv`.
 async fn audit_log(
     State(state): State<AppState>,
     method: Method,
@@ -467,26 +469,49 @@ async fn audit_log(
         .audit(at, &session.staff.name, "export_audit", "")
         .await?;
     if query.format.as_deref() == Some("csv") {
-        let mut csv = String::from("id,at,staff,action,target\n");
+        let mut csv = String::from("\u{feff}id,at,time,staff,action,target\n");
         for e in &log {
             csv.push_str(&format!(
-                "{},{},{},{},{}\n",
+                "{},{},{},{},{},{}\n",
                 e.id,
                 e.at,
+                beijing(e.at),
                 csv_field(&e.staff),
                 csv_field(&e.action),
                 csv_field(&e.target)
             ));
         }
-        Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
+        Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"audit-log.csv\"",
+                ),
+            ],
+            csv,
+        )
+            .into_response())
     } else {
         Ok(Json(json!(log)).into_response())
     }
 }
 
+/// `2026-12-06 14:30:05`: epoch milliseconds as a time in Beijing.
+fn beijing(at: i64) -> String {
+    use crate::minutes::time::{local_date, local_time};
+    let at = yishi_protocol::Millis(u64::try_from(at).unwrap_or(0));
+    format!("{} {}", local_date(at), local_time(at))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn audit_times_are_in_beijing() {
+        assert_eq!(beijing(1_796_538_605_000), "2026-12-06 14:30:05");
+    }
 
     #[test]
     fn the_session_cookie_is_found_among_others() {

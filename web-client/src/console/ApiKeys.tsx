@@ -3,9 +3,8 @@
 // shown once when a key is made; keys are listed with their last use and revoked here.
 // See docs/api.md and docs/console.md.
 import { useEffect, useState } from "preact/hooks";
-import { lang } from "../i18n";
 import { keysApi, SCOPES, type ApiKey, type Scope } from "./api";
-import { codeOf, CopyBox, Problem } from "./common";
+import { codeOf, CopyBox, localTime, Problem } from "./common";
 import { ct, type ConsoleKey } from "./strings";
 
 const SCOPE_TEXT: Record<Scope, ConsoleKey> = {
@@ -22,8 +21,7 @@ const SCOPE_TEXT: Record<Scope, ConsoleKey> = {
 /** Expiry choices, in days (`null`: never). */
 const EXPIRY = [null, 30, 90, 365] as const;
 
-const when = (ms: number): string =>
-  new Date(ms).toLocaleString(lang.value === "en" ? "en-GB" : "zh-CN", { dateStyle: "short", timeStyle: "short" });
+const when = (ms: number): string => localTime(ms);
 
 /** A refusal as the tab explains it: a taken name is about keys, not meetings. */
 const problemOf = (e: unknown): string => {

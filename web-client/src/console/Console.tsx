@@ -6,6 +6,7 @@ import { useEffect, useState } from "preact/hooks";
 import { lang, setLang } from "../i18n";
 import { api, onSessionExpired, type Me, type StaffAccount } from "./api";
 import { ApiKeys } from "./ApiKeys";
+import { Audit } from "./Audit";
 import { codeOf, CopyBox, Problem } from "./common";
 import { Meetings, useRoute } from "./Meetings";
 import { Reports } from "./Reports";
@@ -211,62 +212,65 @@ function Staff() {
   const load = () => api.staff().then(setList, (e) => setProblem(codeOf(e)));
   useEffect(() => void load(), []);
   return (
-    <div class="c-columns">
-      <section class="c-card c-list" aria-labelledby="staff-h">
-        <h2 id="staff-h">{ct("staff")}</h2>
-        <ul class="c-rooms" data-testid="staff-list">
-          {list.map((s) => (
-            <li key={s.name}>
-              <div>
-                <strong>{s.name}</strong>
-                <span class="c-muted">
-                  {ct(`role_${s.role}`)} · {s.has_password ? ct("hasPassword") : ct("noPassword")}
-                  {s.locked ? ` · ${ct("locked")}` : ""}
-                </span>
-              </div>
-            </li>
-          ))}
-        </ul>
-      </section>
-      <form
-        class="c-card"
-        data-testid="add-staff"
-        onSubmit={async (e) => {
-          e.preventDefault();
-          try {
-            const added = await api.addStaff(name, role);
-            setLink({ name, link: added.link });
-            setName("");
-            await load();
-          } catch (err) {
-            setProblem(codeOf(err));
-          }
-        }}
-      >
-        <h2>{ct("addStaff")}</h2>
-        <label>
-          {ct("staffName")}
-          <input required maxLength={64} value={name} onInput={(e) => setName(e.currentTarget.value)} data-testid="staff-name" />
-        </label>
-        <fieldset>
-          <legend>{ct("role")}</legend>
-          {(["clerk", "admin"] as const).map((r) => (
-            <label key={r} class="c-choice">
-              <input type="radio" name="role" checked={role === r} onChange={() => setRole(r)} />
-              {ct(`role_${r}`)}
-            </label>
-          ))}
-        </fieldset>
-        <Problem code={problem} />
-        <button type="submit" class="c-primary" data-testid="add-staff-submit">
-          {ct("add")}
-        </button>
-        {link ? (
-          <CopyBox key={link.link} text={link.link} testid="staff-link">
-            {ct("staffLink", { name: link.name })}
-          </CopyBox>
-        ) : null}
-      </form>
-    </div>
+    <>
+      <div class="c-columns">
+        <section class="c-card c-list" aria-labelledby="staff-h">
+          <h2 id="staff-h">{ct("staff")}</h2>
+          <ul class="c-rooms" data-testid="staff-list">
+            {list.map((s) => (
+              <li key={s.name}>
+                <div>
+                  <strong>{s.name}</strong>
+                  <span class="c-muted">
+                    {ct(`role_${s.role}`)} · {s.has_password ? ct("hasPassword") : ct("noPassword")}
+                    {s.locked ? ` · ${ct("locked")}` : ""}
+                  </span>
+                </div>
+              </li>
+            ))}
+          </ul>
+        </section>
+        <form
+          class="c-card"
+          data-testid="add-staff"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            try {
+              const added = await api.addStaff(name, role);
+              setLink({ name, link: added.link });
+              setName("");
+              await load();
+            } catch (err) {
+              setProblem(codeOf(err));
+            }
+          }}
+        >
+          <h2>{ct("addStaff")}</h2>
+          <label>
+            {ct("staffName")}
+            <input required maxLength={64} value={name} onInput={(e) => setName(e.currentTarget.value)} data-testid="staff-name" />
+          </label>
+          <fieldset>
+            <legend>{ct("role")}</legend>
+            {(["clerk", "admin"] as const).map((r) => (
+              <label key={r} class="c-choice">
+                <input type="radio" name="role" checked={role === r} onChange={() => setRole(r)} />
+                {ct(`role_${r}`)}
+              </label>
+            ))}
+          </fieldset>
+          <Problem code={problem} />
+          <button type="submit" class="c-primary" data-testid="add-staff-submit">
+            {ct("add")}
+          </button>
+          {link ? (
+            <CopyBox key={link.link} text={link.link} testid="staff-link">
+              {ct("staffLink", { name: link.name })}
+            </CopyBox>
+          ) : null}
+        </form>
+      </div>
+      <Audit />
+    </>
   );
 }

@@ -5,7 +5,6 @@
 // and the printable A4 sheet of invitation cards. The route is in the hash:
 // `#meetings/<id>` and `#meetings/<id>/print`.
 import { useEffect, useState } from "preact/hooks";
-import { lang } from "../i18n";
 import {
   api,
   hostLink,
@@ -22,7 +21,7 @@ import {
   type Member,
   type VenueEntry,
 } from "./api";
-import { codeOf, Problem } from "./common";
+import { codeOf, localTime, Problem } from "./common";
 import { LiveAttendance } from "./LiveAttendance";
 import { ct } from "./strings";
 
@@ -48,9 +47,7 @@ const go = (hash: string) => {
   location.hash = hash;
 };
 
-function fmt(ms: number, opts: Intl.DateTimeFormatOptions): string {
-  return new Date(ms).toLocaleString(lang.value === "en" ? "en-GB" : "zh-CN", opts);
-}
+const fmt = localTime;
 
 /** A meeting's time: date, weekday, start and end. */
 export function when(m: Pick<Meeting, "starts_at" | "ends_at">): string {

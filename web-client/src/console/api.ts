@@ -16,6 +16,15 @@ export interface Room {
   closed_at: number | null;
 }
 
+/** One line of the audit log: who did what to what, when (epoch ms). */
+export interface AuditEntry {
+  id: number;
+  at: number;
+  staff: string;
+  action: string;
+  target: string;
+}
+
 export interface StaffAccount {
   name: string;
   role: "admin" | "clerk";
@@ -131,6 +140,7 @@ export const api = {
   rooms: async () => (await call<{ rooms: Room[] }>("GET", "/rooms")).rooms,
   createRoom: (title: string, kind: Room["kind"]) => call<Room>("POST", "/rooms", { title, kind }),
   staff: () => call<StaffAccount[]>("GET", "/staff"),
+  audit: () => call<AuditEntry[]>("GET", "/staff/audit"),
   addStaff: (name: string, role: StaffAccount["role"]) => call<{ link: string }>("POST", "/staff", { name, role }),
   roster: (q: string) => call<Roster>("GET", `/roster?q=${encodeURIComponent(q)}`),
   previewRoster: (file: File) => call<Preview>("POST", `/roster/import/preview?filename=${encodeURIComponent(file.name)}`, file),

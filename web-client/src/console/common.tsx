@@ -1,9 +1,16 @@
 // What the console's screens share: an API error's code, an error shown next to the
-// form that caused it, and a secret shown once with a copy button.
+// form that caused it, a secret shown once with a copy button, and times as the page's
+// language writes them.
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
+import { lang } from "../i18n";
 import { ApiError } from "./api";
 import { ct, errText } from "./strings";
+
+/** Epoch milliseconds in the page's language (date and time, short, by default). */
+export function localTime(ms: number, opts: Intl.DateTimeFormatOptions = { dateStyle: "short", timeStyle: "short" }): string {
+  return new Date(ms).toLocaleString(lang.value === "en" ? "en-GB" : "zh-CN", opts);
+}
 
 export function codeOf(e: unknown): string {
   return e instanceof ApiError ? e.code : "internal";
