@@ -44,7 +44,10 @@ function frames(page, selector) {
   }, selector);
 }
 
-/** The video `selector` on `page` plays: it has data and its frame count grows over a second. */
+/** The video `selector` on `page` plays: it has data and its frame count grows. On a busy
+ *  machine a receiver can wait a few seconds for the next keyframe after the first
+ *  frames (a CI run saw 2 frames, then none for a second, then 42 by the evidence dump),
+ *  so the growth is awaited for up to 10 s rather than read over one fixed second. */
 async function playing(page, selector, what) {
   const video = page.locator(selector);
   await video.waitFor({ timeout: 20_000 });
@@ -58,7 +61,11 @@ async function playing(page, selector, what) {
     { timeout: 20_000 },
   );
   const a = await frames(page, selector);
-  await sleep(1000);
+  await page
+    .waitForFunction(([sel, n]) => (document.querySelector(sel)?.getVideoPlaybackQuality().totalVideoFrames ?? 0) > n, [selector, a.frames], {
+      timeout: 10_000,
+    })
+    .catch(() => {});
   const b = await frames(page, selector);
   assert.ok(b.ready >= 2, `${what}: readyState ${b.ready}`);
   assert.ok(b.frames > a.frames, `${what}: frames did not increase (${a.frames} → ${b.frames})`);
