@@ -39,7 +39,7 @@ async fn node_on(
     database: &str,
     keys: Option<&yishi::auth::Keys>,
 ) -> TestServer {
-    common::cluster_node(nats, name, database, keys, false).await
+    common::cluster_node(nats, name, database, keys, common::no_media).await
 }
 
 fn unique(prefix: &str) -> String {

@@ -937,3 +937,140 @@ async fn a_stage_without_a_voice_streams_with_silence_and_ends_with_the_session(
         .unwrap();
     assert_eq!(again.status(), StatusCode::CONFLICT);
 }
+
+/// The stage at the tests' size (small, so several streams fit on a 2-core machine).
+fn small_stage(config: &mut yishi::config::Config) {
+    config.live = LiveConfig {
+        width: WIDTH,
+        height: HEIGHT,
+        video_kbps: 800,
+        ..LiveConfig::default()
+    };
+}
+
+/// In a cluster the room's media and its worker run on the room's owner; the
+/// livestream's routes of any other node reach it: a host starts, reads and stops the
+/// stream, and downloads its recording, through a node that does not own the room, and
+/// an audience there plays the same segments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(yishi_pg, yishi_nats)),
+    ignore = "needs PostgreSQL and NATS: set YISHI_TEST_PG and YISHI_TEST_NATS"
+)]
+async fn any_node_of_a_cluster_serves_the_owners_livestream() {
+    let scratch = tempfile::tempdir().unwrap();
+    let clip = vp8_clip(scratch.path());
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(Backend::Postgres, dir.path()).await;
+    let nats = std::env::var("YISHI_TEST_NATS").expect("YISHI_TEST_NATS names NATS");
+    let tag = format!("{}-{}", std::process::id(), yishi::hub::now().0 % 1_000_000);
+    let a = common::cluster_node(&nats, &format!("la-{tag}"), &db, None, small_stage).await;
+    let keys = a.state.config.token_keys.clone();
+    let b = common::cluster_node(&nats, &format!("lb-{tag}"), &db, Some(&keys), small_stage).await;
+    a.create_room(ROOM, "跨节点直播").await;
+    let host_id = Participant::new("host", "主持人", Role::Host);
+    let mut host = a.connect(ROOM, &host_id).await;
+    host.ok(Command::StartSession).await;
+    let m1_id = Participant::new("m1", "委员一", Role::Member);
+    let mut m1 = Party::join(&a, &m1_id, publisher(&clip)).await;
+    give_floor(&mut m1.client, &mut host).await;
+    run(&mut [&mut m1], Duration::from_millis(500)).await;
+    assert!(a.runs(ROOM) && !b.runs(ROOM), "node a owns the room");
+
+    // Started through node b: the worker runs on a, and the record says who started it.
+    let http = reqwest::Client::new();
+    let control = b.url(&format!("/live/{ROOM}"));
+    let member = http
+        .post(&control)
+        .bearer_auth(b.token(ROOM, &m1_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(member.status(), StatusCode::FORBIDDEN, "the owner's answer");
+    let on = http
+        .post(&control)
+        .bearer_auth(b.token(ROOM, &host_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on.status(), StatusCode::OK);
+    assert!(a.state.live.worker_pid(ROOM).await.is_some());
+    assert!(b.state.live.worker_pid(ROOM).await.is_none());
+    let started = live_events(&http, &a).await;
+    assert!(
+        matches!(&started[..], [e] if e.event.actor.as_ref() == Some(&host_id.id)),
+        "{started:?}"
+    );
+
+    // Played through b: the playlist and the same segments as on a, ranges too.
+    let list = until_segment("segments through b", &http, &b, &mut [&mut m1], 4, WAIT).await;
+    assert!(!b.runs(ROOM), "b forwards, it does not take the room");
+    let last = *segments(&list).last().unwrap();
+    let streams = probe_segment(&http, &b, scratch.path(), last).await;
+    assert!(is_h264_and_aac(&streams), "{streams:?}");
+    let segment = |node: &TestServer| {
+        http.get(node.url(&format!("/live/{ROOM}/seg{last}.ts")))
+            .send()
+    };
+    let (on_a, on_b) = (segment(&a).await.unwrap(), segment(&b).await.unwrap());
+    assert_eq!(
+        on_b.headers()["cache-control"],
+        on_a.headers()["cache-control"]
+    );
+    assert_eq!(on_b.bytes().await.unwrap(), on_a.bytes().await.unwrap());
+    let ranged = http
+        .get(b.url(&format!("/live/{ROOM}/seg{last}.ts")))
+        .header("Range", "bytes=0-187")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(ranged.bytes().await.unwrap().len(), 188);
+    let pushes = http
+        .get(b.url(&format!("/live/{ROOM}/push")))
+        .bearer_auth(b.token(ROOM, &host_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushes.status(), StatusCode::OK);
+
+    // Stopped through b; the recording (larger than one NATS message's piece) comes
+    // through b with the bytes the record hashed.
+    let off = http
+        .delete(&control)
+        .bearer_auth(b.token(ROOM, &host_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), StatusCode::OK);
+    let off: serde_json::Value = off.json().await.unwrap();
+    let recording: Recording = serde_json::from_value(off["recording"].clone()).unwrap();
+    assert!(
+        recording.bytes > 256 * 1024,
+        "a recording of several pieces: {} bytes",
+        recording.bytes
+    );
+    assert_eq!(
+        playlist(&http, &b).await,
+        None,
+        "404 through b once stopped"
+    );
+    let download = http
+        .get(b.url(&format!("/live/{ROOM}/recordings/{}", recording.file)))
+        .bearer_auth(b.token(ROOM, &host_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), StatusCode::OK);
+    let bytes = download.bytes().await.unwrap();
+    assert_eq!(bytes.len() as u64, recording.bytes);
+    assert_eq!(sha256_hex(&bytes), recording.sha256);
+    assert!(matches!(
+        live_events(&http, &a).await.last().map(|e| &e.event.body),
+        Some(EventBody::RecordingArchived { recording: archived }) if *archived == recording
+    ));
+    assert!(!b.runs(ROOM));
+    drop(m1);
+    a.state.hub.shutdown().await;
+    b.state.hub.shutdown().await;
+}

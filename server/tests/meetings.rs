@@ -458,10 +458,10 @@ async fn a_link_revoked_through_one_node_is_refused_by_another() {
     let nats = std::env::var("YISHI_TEST_NATS").expect("YISHI_TEST_NATS names NATS");
     let dir = tempfile::tempdir().unwrap();
     let database = common::database(Backend::Postgres, dir.path()).await;
-    let a = common::cluster_node(&nats, "meet-a", &database, None, false).await;
+    let a = common::cluster_node(&nats, "meet-a", &database, None, common::no_media).await;
     // The same keys, but not the same revocation set in memory: B learns from the store.
     let keys = yishi::auth::Keys::parse_list(&a.state.config.token_keys.to_list()).unwrap();
-    let b = common::cluster_node(&nats, "meet-b", &database, Some(&keys), false).await;
+    let b = common::cluster_node(&nats, "meet-b", &database, Some(&keys), common::no_media).await;
     let r = http()
         .post(a.url("/api/v1/meetings"))
         .bearer_auth(a.admin_key())

@@ -6,6 +6,7 @@ mod apikeys;
 pub mod board;
 mod console;
 mod demo;
+mod forward;
 pub mod listen;
 mod live;
 mod meetings;
@@ -143,6 +144,12 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
     if state.config.cluster.is_none() {
         state.store.release_delivery_claims().await?;
     }
+    // In a cluster, the livestream requests other nodes forward for the rooms this one
+    // owns (see `forward.rs`).
+    if let Some((client, node)) = state.hub.nats() {
+        let routes = live::routes().with_state(state.clone());
+        forward::answer(client, &node, routes).await?;
+    }
     crate::webhooks::spawn(
         state.store.clone(),
         state.config.public_url.clone(),
@@ -226,7 +233,10 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1/reports", reports::routes())
         .nest("/api/v1/board", board::routes())
         .nest("/api/v1", admin::routes(state.clone()))
-        .merge(live::routes())
+        .merge(live::routes().layer(middleware::from_fn_with_state(
+            state.clone(),
+            forward::to_owner,
+        )))
         .fallback(get(web::file))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -348,6 +348,13 @@ impl Hub {
             .count()
     }
 
+    /// In a cluster: this node's NATS connection and its name.
+    pub(crate) fn nats(&self) -> Option<(async_nats::Client, crate::bus::NodeId)> {
+        self.cluster
+            .as_ref()
+            .map(|c| (c.client.clone(), c.node().clone()))
+    }
+
     /// In a cluster: this node's relayed connections.
     pub(crate) fn relays(&self) -> Option<Arc<relay::Relays>> {
         self.relays.get().cloned()

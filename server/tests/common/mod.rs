@@ -59,14 +59,15 @@ pub fn nats_server() -> std::path::PathBuf {
         .expect("nats-server is installed")
 }
 
-/// An in-process node of a cluster on the NATS at `nats` (leases of 2 s), with its SFU if
-/// `media`; `keys` are the token keys shared with the other nodes (new ones if `None`).
+/// An in-process node of a cluster on the NATS at `nats` (leases of 2 s); `keys` are the
+/// token keys shared with the other nodes (new ones if `None`); `tweak` changes the rest
+/// of its configuration (e.g. [`no_media`]).
 pub async fn cluster_node(
     nats: &str,
     name: &str,
     database: &str,
     keys: Option<&yishi::auth::Keys>,
-    media: bool,
+    tweak: impl FnOnce(&mut Config),
 ) -> TestServer {
     let nats = nats.to_owned();
     let dir = tempfile::tempdir().unwrap();
@@ -77,14 +78,17 @@ pub async fn cluster_node(
             node: yishi::bus::NodeId::new(name).unwrap(),
             lease_ttl: Duration::from_secs(2),
         });
-        if !media {
-            c.media = None;
-        }
         if let Some(keys) = keys {
             c.token_keys = keys;
         }
+        tweak(c);
     })
     .await
+}
+
+/// For [`cluster_node`]: a node without media.
+pub fn no_media(config: &mut Config) {
+    config.media = None;
 }
 
 /// A database URL for `backend`: a SQLite file in `dir`, or a fresh PostgreSQL schema.
