@@ -597,14 +597,7 @@ async fn the_stage_is_streamed_to_hls_follows_the_floor_and_survives_its_worker(
     let streams = probe(&server.url(&format!("/live/{ROOM}/index.m3u8")));
     assert!(is_h264_and_aac(&streams), "{streams:?}");
     // Byte ranges, for players and caches that ask for them.
-    let ranged = http
-        .get(server.url(&format!("/live/{ROOM}/seg{last}.ts")))
-        .header("Range", "bytes=0-187")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
-    assert_eq!(ranged.bytes().await.unwrap().len(), 188);
+    check_range(&http, &server, last).await;
     // Nothing but the playlist and segments is served.
     for file in ["stream.sdp", "worker.log", "..%2Fstream.sdp"] {
         let response = http
@@ -703,15 +696,7 @@ async fn the_stage_is_streamed_to_hls_follows_the_floor_and_survives_its_worker(
 
     // Stopped: the worker ends, the files go, and the stretch is archived: one
     // recording, its hash in the record.
-    let off = http
-        .delete(&control)
-        .bearer_auth(server.token(ROOM, &host_id))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(off.status(), StatusCode::OK);
-    let off: serde_json::Value = off.json().await.unwrap();
-    let recording: Recording = serde_json::from_value(off["recording"].clone()).unwrap();
+    let recording = stop(&http, &server, &server.token(ROOM, &host_id)).await;
     assert_eq!(playlist(&http, &server).await, None);
     let worker = server.state.live.worker_pid(ROOM).await;
     assert_eq!(worker, None);
@@ -740,16 +725,7 @@ async fn the_stage_is_streamed_to_hls_follows_the_floor_and_survives_its_worker(
         .await
         .unwrap();
     assert_eq!(denied.status(), StatusCode::FORBIDDEN);
-    let download = http
-        .get(&url)
-        .bearer_auth(server.token(ROOM, &host_id))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(download.status(), StatusCode::OK);
-    let bytes = download.bytes().await.unwrap();
-    assert_eq!(bytes.len() as u64, recording.bytes);
-    assert_eq!(sha256_hex(&bytes), recording.sha256);
+    let bytes = download(&http, &server, &recording, &server.token(ROOM, &host_id)).await;
     let saved = scratch.path().join(&recording.file);
     std::fs::write(&saved, &bytes).unwrap();
     let streams = probe(saved.to_str().unwrap());
@@ -938,6 +914,48 @@ async fn a_stage_without_a_voice_streams_with_silence_and_ends_with_the_session(
     assert_eq!(again.status(), StatusCode::CONFLICT);
 }
 
+/// The first TS packet of segment `n`, asked for as a byte range.
+async fn check_range(http: &reqwest::Client, server: &TestServer, n: u64) {
+    let ranged = http
+        .get(server.url(&format!("/live/{ROOM}/seg{n}.ts")))
+        .header("Range", "bytes=0-187")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(ranged.bytes().await.unwrap().len(), 188);
+}
+
+/// Stop the stream as the holder of `token`; the recording it archived.
+async fn stop(http: &reqwest::Client, server: &TestServer, token: &str) -> Recording {
+    let off = http
+        .delete(server.url(&format!("/live/{ROOM}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), StatusCode::OK);
+    let off: serde_json::Value = off.json().await.unwrap();
+    serde_json::from_value(off["recording"].clone()).unwrap()
+}
+
+/// Download `recording` as the holder of `token`: its bytes, checked against the size
+/// and SHA-256 the record holds.
+async fn download(
+    http: &reqwest::Client,
+    server: &TestServer,
+    recording: &Recording,
+    token: &str,
+) -> Bytes {
+    let url = server.url(&format!("/live/{ROOM}/recordings/{}", recording.file));
+    let download = http.get(&url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(download.status(), StatusCode::OK);
+    let bytes = download.bytes().await.unwrap();
+    assert_eq!(bytes.len() as u64, recording.bytes);
+    assert_eq!(sha256_hex(&bytes), recording.sha256);
+    bytes
+}
+
 /// The stage at the tests' size (small, so several streams fit on a 2-core machine).
 fn small_stage(config: &mut yishi::config::Config) {
     config.live = LiveConfig {
@@ -1018,14 +1036,7 @@ async fn any_node_of_a_cluster_serves_the_owners_livestream() {
         on_a.headers()["cache-control"]
     );
     assert_eq!(on_b.bytes().await.unwrap(), on_a.bytes().await.unwrap());
-    let ranged = http
-        .get(b.url(&format!("/live/{ROOM}/seg{last}.ts")))
-        .header("Range", "bytes=0-187")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
-    assert_eq!(ranged.bytes().await.unwrap().len(), 188);
+    check_range(&http, &b, last).await;
     let pushes = http
         .get(b.url(&format!("/live/{ROOM}/push")))
         .bearer_auth(b.token(ROOM, &host_id))
@@ -1036,15 +1047,7 @@ async fn any_node_of_a_cluster_serves_the_owners_livestream() {
 
     // Stopped through b; the recording (larger than one NATS message's piece) comes
     // through b with the bytes the record hashed.
-    let off = http
-        .delete(&control)
-        .bearer_auth(b.token(ROOM, &host_id))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(off.status(), StatusCode::OK);
-    let off: serde_json::Value = off.json().await.unwrap();
-    let recording: Recording = serde_json::from_value(off["recording"].clone()).unwrap();
+    let recording = stop(&http, &b, &b.token(ROOM, &host_id)).await;
     assert!(
         recording.bytes > 256 * 1024,
         "a recording of several pieces: {} bytes",
@@ -1055,16 +1058,7 @@ async fn any_node_of_a_cluster_serves_the_owners_livestream() {
         None,
         "404 through b once stopped"
     );
-    let download = http
-        .get(b.url(&format!("/live/{ROOM}/recordings/{}", recording.file)))
-        .bearer_auth(b.token(ROOM, &host_id))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(download.status(), StatusCode::OK);
-    let bytes = download.bytes().await.unwrap();
-    assert_eq!(bytes.len() as u64, recording.bytes);
-    assert_eq!(sha256_hex(&bytes), recording.sha256);
+    download(&http, &b, &recording, &b.token(ROOM, &host_id)).await;
     assert!(matches!(
         live_events(&http, &a).await.last().map(|e| &e.event.body),
         Some(EventBody::RecordingArchived { recording: archived }) if *archived == recording
