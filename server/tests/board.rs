@@ -9,9 +9,10 @@
 
 mod common;
 
+use common::board::{Who, call, command, resident, staff_ok};
 use common::staff::Staff;
 use common::{Backend, TestServer};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use yishi::hub::HubConfig;
 use yishi::staff::StaffRole;
@@ -20,65 +21,19 @@ fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-/// A resident who chose a display name: their cookie.
-async fn resident(server: &TestServer, name: &str) -> String {
-    let r = http()
-        .post(server.url("/api/v1/board/identity"))
-        .json(&json!({ "name": name }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let set = r.headers()[reqwest::header::SET_COOKIE].to_str().unwrap();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"));
-    set.split(';').next().unwrap().to_owned()
+async fn send(server: &TestServer, cookie: &str, body: Value) -> (StatusCode, Value) {
+    command(server, &Who::Cookie(cookie), body).await
 }
 
-async fn send(server: &TestServer, cookie: &str, command: Value) -> (StatusCode, Value) {
-    let r = http()
-        .post(server.url("/api/v1/board/commands"))
-        .header("cookie", cookie)
-        .json(&command)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
-async fn ok(server: &TestServer, cookie: &str, command: Value) -> Value {
-    let (status, body) = send(server, cookie, command.clone()).await;
-    assert_eq!(status, StatusCode::OK, "{command} → {body}");
-    body
-}
-
-async fn staff(server: &TestServer, s: &Staff, command: Value) -> (StatusCode, Value) {
-    let r = http()
-        .post(server.url("/api/v1/board/staff/commands"))
-        .header("cookie", &s.cookie)
-        .header("x-csrf-token", &s.csrf)
-        .json(&command)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
-async fn staff_ok(server: &TestServer, s: &Staff, command: Value) -> Value {
-    let (status, body) = staff(server, s, command.clone()).await;
-    assert_eq!(status, StatusCode::OK, "{command} → {body}");
-    body
+async fn ok(server: &TestServer, cookie: &str, body: Value) -> Value {
+    let (status, answer) = send(server, cookie, body.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body} → {answer}");
+    answer
 }
 
 async fn get(server: &TestServer, cookie: Option<&str>, path: &str) -> (StatusCode, Value) {
-    let mut r = http().get(server.url(path));
-    if let Some(c) = cookie {
-        r = r.header("cookie", c);
-    }
-    let r = r.send().await.unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
+    let who = cookie.map_or(Who::Nobody, Who::Cookie);
+    call(server, &who, Method::GET, path, None).await
 }
 
 fn submit(title: &str, text: &str) -> Value {
@@ -89,9 +44,8 @@ fn topic_id(answer: &Value) -> u64 {
     answer["events"][0]["body"]["topic"]["id"].as_u64().unwrap()
 }
 
-async fn publish(server: &TestServer, s: &Staff, topic: u64) {
+async fn publish(s: &Staff, topic: u64) {
     staff_ok(
-        server,
         s,
         json!({ "type": "moderate_topic", "topic": topic, "decision": "publish" }),
     )
@@ -140,13 +94,8 @@ async fn the_board_from_submission_to_outcome(server: &TestServer) -> (String, u
         (status, body["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("forbidden"))
     );
-    publish(server, &clerk, topic).await;
-    staff_ok(
-        server,
-        &clerk,
-        json!({ "type": "set_threshold", "supports": 3 }),
-    )
-    .await;
+    publish(&clerk, topic).await;
+    staff_ok(&clerk, json!({ "type": "set_threshold", "supports": 3 })).await;
 
     // Three residents support it: on the shortlist.
     let mut supporters = Vec::new();
@@ -174,11 +123,10 @@ async fn the_board_from_submission_to_outcome(server: &TestServer) -> (String, u
     // A duplicate, supported by bob (again) and a newcomer, merged: counted once.
     let erin = resident(server, "居民戊").await;
     let dup = topic_id(&ok(server, &erin, submit("停车位太少", "希望增加停车位")).await);
-    publish(server, &clerk, dup).await;
+    publish(&clerk, dup).await;
     ok(server, &erin, json!({ "type": "support", "topic": dup })).await;
     ok(server, &bob, json!({ "type": "support", "topic": dup })).await;
     staff_ok(
-        server,
         &clerk,
         json!({ "type": "merge_topic", "duplicate": dup, "into": topic }),
     )
@@ -209,7 +157,6 @@ async fn the_board_from_submission_to_outcome(server: &TestServer) -> (String, u
     let queue: Value = r.json().await.unwrap();
     assert_eq!(queue["comments"][0]["id"], comment);
     staff_ok(
-        server,
         &clerk,
         json!({ "type": "moderate_comment", "comment": comment, "decision": "publish" }),
     )
@@ -220,13 +167,13 @@ async fn the_board_from_submission_to_outcome(server: &TestServer) -> (String, u
     assert_eq!(page["comments"][0]["stance"], "suggestion");
 
     // Workflow, consultation, opinion, outcome.
-    staff_ok(server, &clerk, json!({ "type": "advance_stage", "topic": topic, "to": "selecting", "note": "列入本季度协商遴选" })).await;
-    let (status, _) = staff(
-        server,
-        &clerk,
-        json!({ "type": "select_into_meeting", "topic": topic, "meeting": "no-such-meeting" }),
-    )
-    .await;
+    staff_ok(&clerk, json!({ "type": "advance_stage", "topic": topic, "to": "selecting", "note": "列入本季度协商遴选" })).await;
+    let (status, _) = clerk
+        .post(
+            "/api/v1/board/staff/commands",
+            json!({ "type": "select_into_meeting", "topic": topic, "meeting": "no-such-meeting" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     server.create_room("m2027-1", "停车问题远程协商会").await;
     let prepared = yishi::store::MeetingDetails {
@@ -247,7 +194,6 @@ async fn the_board_from_submission_to_outcome(server: &TestServer) -> (String, u
         .await
         .unwrap();
     staff_ok(
-        server,
         &clerk,
         json!({ "type": "select_into_meeting", "topic": topic, "meeting": "m2027-1" }),
     )
@@ -271,17 +217,16 @@ async fn the_board_from_submission_to_outcome(server: &TestServer) -> (String, u
         "an agenda item per topic"
     );
     staff_ok(
-        server,
         &clerk,
         json!({ "type": "record_opinion", "topic": topic, "text": "建议错时共享机关单位停车位" }),
     )
     .await;
-    staff_ok(server, &clerk, json!({ "type": "advance_stage", "topic": topic, "to": "consulted", "note": "已于远程协商会协商" })).await;
-    let answer = staff_ok(server, &clerk, json!({ "type": "create_outcome", "topic": topic, "title": "错时共享停车", "unit": "区交通局", "due": "2027-06-30", "review": "2027-09-30" })).await;
+    staff_ok(&clerk, json!({ "type": "advance_stage", "topic": topic, "to": "consulted", "note": "已于远程协商会协商" })).await;
+    let answer = staff_ok(&clerk, json!({ "type": "create_outcome", "topic": topic, "title": "错时共享停车", "unit": "区交通局", "due": "2027-06-30", "review": "2027-09-30" })).await;
     let outcome = answer["events"][0]["body"]["outcome"]["id"]
         .as_u64()
         .unwrap();
-    staff_ok(server, &clerk, json!({ "type": "report_progress", "outcome": outcome, "percent": 50, "status": "handling", "note": "已开放两处停车场" })).await;
+    staff_ok(&clerk, json!({ "type": "report_progress", "outcome": outcome, "percent": 50, "status": "handling", "note": "已开放两处停车场" })).await;
 
     let page = get(server, None, &format!("/api/v1/board/topics/{topic}"))
         .await
@@ -441,7 +386,7 @@ async fn commands_are_limited_per_identity() {
     let clerk = server.staff("clerk", StaffRole::Clerk).await;
     let me = resident(&server, "居民").await;
     let topic = topic_id(&ok(&server, &me, submit("路灯不亮", "夜里很黑")).await);
-    publish(&server, &clerk, topic).await;
+    publish(&clerk, topic).await;
     let mut limited = false;
     for _ in 0..25 {
         let (status, _) = send(&server, &me, json!({ "type": "support", "topic": topic })).await;
@@ -523,7 +468,7 @@ async fn two_servers_on_one_store_share_the_board() {
     let topic = topic_id(&ok(&a, &me, submit("小区停车难", "停车位不足")).await);
     // B has not seen the topic yet, or has: either way its commit must continue A's record.
     let clerk = b.staff("clerk", StaffRole::Clerk).await;
-    publish(&b, &clerk, topic).await;
+    publish(&clerk, topic).await;
     // A shows B's publication within a few seconds.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {

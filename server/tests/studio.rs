@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::staff::Staff;
+use common::board::{Who, call, command, resident, staff_ok};
 use common::{Backend, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -22,63 +22,6 @@ use yishi_protocol::{Participant, Role};
 
 fn http() -> reqwest::Client {
     reqwest::Client::new()
-}
-
-async fn resident(server: &TestServer, name: &str) -> String {
-    let r = http()
-        .post(server.url("/api/v1/board/identity"))
-        .json(&json!({ "name": name }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let set = r.headers()[reqwest::header::SET_COOKIE].to_str().unwrap();
-    set.split(';').next().unwrap().to_owned()
-}
-
-/// How a request says who it is: a cookie or a bearer token.
-enum Who<'a> {
-    Cookie(&'a str),
-    Bearer(&'a str),
-    Nobody,
-}
-
-async fn call(
-    server: &TestServer,
-    who: &Who<'_>,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut r = http().request(method, server.url(path));
-    r = match who {
-        Who::Cookie(c) => r.header("cookie", *c),
-        Who::Bearer(t) => r.bearer_auth(t),
-        Who::Nobody => r,
-    };
-    if let Some(body) = body {
-        r = r.json(&body);
-    }
-    let r = r.send().await.unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
-async fn command(server: &TestServer, who: &Who<'_>, body: Value) -> (StatusCode, Value) {
-    call(
-        server,
-        who,
-        Method::POST,
-        "/api/v1/board/commands",
-        Some(body),
-    )
-    .await
-}
-
-async fn staff_ok(s: &Staff, body: Value) -> Value {
-    let (status, answer) = s.post("/api/v1/board/staff/commands", body.clone()).await;
-    assert_eq!(status, StatusCode::OK, "{body} → {answer}");
-    answer
 }
 
 fn message_id(answer: &Value) -> u64 {

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+pub mod board;
 pub mod staff;
 
 use std::net::SocketAddr;
