@@ -336,11 +336,7 @@ async fn set_up(server: &TestServer, room: &str) -> Vec<Client> {
         replying_to: None,
     };
     spk.ok(impromptu.clone()).await;
-    h.ok(Command::GrantFloor {
-        entry: None,
-        reason: None,
-    })
-    .await;
+    h.grant_next().await;
     spk2.ok(impromptu).await;
     h.ok(Command::CreatePoll { spec: spec() }).await;
     h.ok(Command::OpenPoll { poll: PollId(1) }).await;
@@ -568,11 +564,7 @@ async fn own_turn_and_own_entry_need_no_grant() {
             reason: "主持人点名".into(),
         })
         .await;
-        h.ok(Command::GrantFloor {
-            entry: None,
-            reason: None,
-        })
-        .await;
+        h.grant_next().await;
         c.ok(Command::EndTurn).await;
     }
     // The audience cannot be put on the list.

@@ -491,13 +491,7 @@ async fn a_consultation_runs_across_three_nodes_and_resumes_when_its_owner_leave
     clients[0].2.ok(Command::StartSession).await;
     clients[1].2.ok(request.clone()).await;
     clients[2].2.ok(request).await;
-    clients[0]
-        .2
-        .ok(Command::GrantFloor {
-            entry: None,
-            reason: None,
-        })
-        .await;
+    clients[0].2.grant_next().await;
     clients[5]
         .2
         .ok(Command::AskQuestion {

@@ -81,27 +81,14 @@ async fn whole_consultation(backend: Backend) {
         reason: "预约发言".into(),
     })
     .await;
-    h.ok(Command::GrantFloor {
-        entry: None,
-        reason: None,
-    })
-    .await;
+    h.grant_next().await;
     c1.until(
         "m1 has the floor",
         is(|b| matches!(b, EventBody::TurnStarted { turn, .. } if turn.participant.0 == "m1")),
     )
     .await;
-    c2.ok(Command::RequestFloor {
-        kind: EntryKind::Interjection,
-        speaker: None,
-        replying_to: None,
-    })
-    .await;
-    h.ok(Command::GrantFloor {
-        entry: None,
-        reason: None,
-    })
-    .await;
+    c2.request_floor(EntryKind::Interjection).await;
+    h.grant_next().await;
     c1.until(
         "m1 paused",
         is(|b| {
@@ -124,17 +111,8 @@ async fn whole_consultation(backend: Backend) {
     c1.ok(Command::EndTurn).await;
 
     // An impromptu speech: warning at 5 s left, then the floor is taken back at 10 s.
-    c2.ok(Command::RequestFloor {
-        kind: EntryKind::Impromptu,
-        speaker: None,
-        replying_to: None,
-    })
-    .await;
-    h.ok(Command::GrantFloor {
-        entry: None,
-        reason: None,
-    })
-    .await;
+    c2.request_floor(EntryKind::Impromptu).await;
+    h.grant_next().await;
     let started = std::time::Instant::now();
     c1.until(
         "the warning",
@@ -310,28 +288,8 @@ async fn whole_consultation(backend: Backend) {
             .any(|e| matches!(e.body, EventBody::CommentPosted { .. })),
         "members never saw it pending"
     );
-    a.ok(Command::AskQuestion {
-        text: "助餐点的运营补贴标准是多少？".into(),
-    })
-    .await;
-    let asked = h
-        .until(
-            "the host sees the question",
-            is(|b| matches!(b, EventBody::QuestionAsked { .. })),
-        )
-        .await;
-    let EventBody::QuestionAsked { question } = asked.body else {
-        unreachable!()
-    };
-    h.ok(Command::ModerateQuestion {
-        question: question.id,
-        decision: Decision::Approve,
-    })
-    .await;
-    c2.ok(Command::Upvote {
-        question: question.id,
-    })
-    .await;
+    let question = a.ask_approved(&mut h, "助餐点的运营补贴标准是多少？").await;
+    c2.ok(Command::Upvote { question }).await;
     a.until(
         "the audience sees its question approved",
         is(|b| matches!(b, EventBody::QuestionApproved { .. })),

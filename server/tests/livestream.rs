@@ -98,18 +98,8 @@ async fn run(parties: &mut [&mut Party], d: Duration) {
 
 /// `speaker` asks for the floor and the host grants it.
 async fn give_floor(speaker: &mut Client, host: &mut Client) {
-    speaker
-        .ok(Command::RequestFloor {
-            kind: EntryKind::Impromptu,
-            speaker: None,
-            replying_to: None,
-        })
-        .await;
-    host.ok(Command::GrantFloor {
-        entry: None,
-        reason: None,
-    })
-    .await;
+    speaker.request_floor(EntryKind::Impromptu).await;
+    host.grant_next().await;
 }
 
 /// A program of the `ffmpeg` package, or a clear failure.

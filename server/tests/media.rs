@@ -149,18 +149,8 @@ async fn until(
 
 /// `speaker` asks for the floor and the host grants it.
 async fn give_floor(speaker: &mut Client, host: &mut Client) {
-    speaker
-        .ok(Command::RequestFloor {
-            kind: EntryKind::Impromptu,
-            speaker: None,
-            replying_to: None,
-        })
-        .await;
-    host.ok(Command::GrantFloor {
-        entry: None,
-        reason: None,
-    })
-    .await;
+    speaker.request_floor(EntryKind::Impromptu).await;
+    host.grant_next().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

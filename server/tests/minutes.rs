@@ -17,8 +17,8 @@ use reqwest::StatusCode;
 use yishi::minutes::time::duration;
 use yishi::minutes::{Block, blocks_to_pdf};
 use yishi_protocol::{
-    Base, Choice, Command, Decision, EntryKind, EventBody, Majority, MajorityRule, Participant,
-    PollId, PollMethod, PollSpec, RequestId, ResultsVisibility, Role, TurnId,
+    Base, Choice, Command, EntryKind, EventBody, Majority, MajorityRule, Participant, PollId,
+    PollMethod, PollSpec, RequestId, ResultsVisibility, Role, TurnId,
 };
 
 const ROOM: &str = "cppcc-minutes";
@@ -79,57 +79,19 @@ async fn run_meeting(server: &TestServer) -> Meeting {
     h.ok(Command::StartSession).await;
 
     // A scheduled speech from the queue, interrupted by an interjection.
-    li.ok(Command::RequestFloor {
-        kind: EntryKind::Scheduled,
-        speaker: None,
-        replying_to: None,
-    })
-    .await;
-    h.ok(Command::GrantFloor {
-        entry: None,
-        reason: None,
-    })
-    .await;
+    li.request_floor(EntryKind::Scheduled).await;
+    h.grant_next().await;
     tokio::time::sleep(Duration::from_millis(1_200)).await;
-    wang.ok(Command::RequestFloor {
-        kind: EntryKind::Interjection,
-        speaker: None,
-        replying_to: None,
-    })
-    .await;
-    h.ok(Command::GrantFloor {
-        entry: None,
-        reason: None,
-    })
-    .await;
+    wang.request_floor(EntryKind::Interjection).await;
+    h.grant_next().await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     wang.ok(Command::EndTurn).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     li.ok(Command::EndTurn).await;
 
     // A question from the audience, approved and answered.
-    citizen
-        .ok(Command::AskQuestion {
-            text: QUESTION.into(),
-        })
-        .await;
-    let asked = h
-        .until("question_asked", |e| {
-            matches!(e.body, EventBody::QuestionAsked { .. })
-        })
-        .await;
-    let EventBody::QuestionAsked { question } = asked.body else {
-        unreachable!()
-    };
-    h.ok(Command::ModerateQuestion {
-        question: question.id,
-        decision: Decision::Approve,
-    })
-    .await;
-    h.ok(Command::MarkAnswered {
-        question: question.id,
-    })
-    .await;
+    let question = citizen.ask_approved(&mut h, QUESTION).await;
+    h.ok(Command::MarkAnswered { question }).await;
     h.ok(Command::Annotate {
         text: "会后将意见汇总转交市住建局".into(),
     })

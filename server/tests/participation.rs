@@ -22,7 +22,7 @@ use yishi::minutes::time::local_date;
 use yishi::participation::Rules;
 use yishi::staff::{self, StaffRole};
 use yishi_protocol::{
-    Base, Choice, Command, Decision, EntryKind, EventBody, Majority, MajorityRule, Millis, PollId,
+    Base, Choice, Command, EntryKind, EventBody, Majority, MajorityRule, Millis, PollId,
     PollMethod, PollSpec, RequestId, ResultsVisibility,
 };
 
@@ -202,37 +202,13 @@ async fn run_meeting(server: &TestServer) -> String {
     wang.ok(Command::CheckIn { head_count: None }).await;
     h.ok(Command::StartSession).await;
 
-    li.ok(Command::RequestFloor {
-        kind: EntryKind::Scheduled,
-        speaker: None,
-        replying_to: None,
-    })
-    .await;
-    h.ok(Command::GrantFloor {
-        entry: None,
-        reason: None,
-    })
-    .await;
+    li.request_floor(EntryKind::Scheduled).await;
+    h.grant_next().await;
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     li.ok(Command::EndTurn).await;
 
-    wang.ok(Command::AskQuestion {
-        text: "加装电梯的补贴什么时候到位？".into(),
-    })
-    .await;
-    let asked = h
-        .until("question_asked", |e| {
-            matches!(e.body, EventBody::QuestionAsked { .. })
-        })
+    wang.ask_approved(&mut h, "加装电梯的补贴什么时候到位？")
         .await;
-    let EventBody::QuestionAsked { question } = asked.body else {
-        unreachable!()
-    };
-    h.ok(Command::ModerateQuestion {
-        question: question.id,
-        decision: Decision::Approve,
-    })
-    .await;
 
     h.ok(Command::CreatePoll {
         spec: secret_poll(),

@@ -94,11 +94,7 @@ async fn a_dropped_member_resumes_with_exactly_what_it_missed_its_place_and_its_
     c2.ok(request.clone()).await;
     w.ok(request.clone()).await;
     // m1 gets the floor, and puts a hand up again: it both speaks and waits.
-    h.ok(Command::GrantFloor {
-        entry: None,
-        reason: None,
-    })
-    .await;
+    h.grant_next().await;
     c1.ok(request.clone()).await;
     h.ok(Command::CreatePoll { spec: named_poll() }).await;
     let opened = h.ok(Command::OpenPoll { poll: PollId(1) }).await.unwrap();

@@ -117,18 +117,8 @@ async fn run_meeting(server: &TestServer) -> String {
     wang.ok(Command::CheckIn { head_count: None }).await;
     h.ok(Command::StartSession).await;
     for (speaker, ms) in [(&mut li, LI_MS), (&mut wang, WANG_MS)] {
-        speaker
-            .ok(Command::RequestFloor {
-                kind: EntryKind::Impromptu,
-                speaker: None,
-                replying_to: None,
-            })
-            .await;
-        h.ok(Command::GrantFloor {
-            entry: None,
-            reason: None,
-        })
-        .await;
+        speaker.request_floor(EntryKind::Impromptu).await;
+        h.grant_next().await;
         tokio::time::sleep(Duration::from_millis(ms)).await;
         speaker.ok(Command::EndTurn).await;
     }

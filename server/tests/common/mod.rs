@@ -390,6 +390,48 @@ impl Client {
     }
 
     /// Wait until an event matching `pred` has arrived; returns it.
+    /// Ask for the floor for oneself: a turn of `kind` in the queue.
+    pub async fn request_floor(&mut self, kind: yishi_protocol::EntryKind) -> Option<Seq> {
+        self.ok(Command::RequestFloor {
+            kind,
+            speaker: None,
+            replying_to: None,
+        })
+        .await
+    }
+
+    /// As a host: give the floor to the head of the queue.
+    pub async fn grant_next(&mut self) -> Option<Seq> {
+        self.ok(Command::GrantFloor {
+            entry: None,
+            reason: None,
+        })
+        .await
+    }
+
+    /// Ask `text` as a question, and approve it as `host`: its id.
+    pub async fn ask_approved(
+        &mut self,
+        host: &mut Client,
+        text: &str,
+    ) -> yishi_protocol::QuestionId {
+        self.ok(Command::AskQuestion { text: text.into() }).await;
+        let asked = host
+            .until("the host sees the question", |e| {
+                matches!(e.body, yishi_protocol::EventBody::QuestionAsked { .. })
+            })
+            .await;
+        let yishi_protocol::EventBody::QuestionAsked { question } = asked.body else {
+            unreachable!()
+        };
+        host.ok(Command::ModerateQuestion {
+            question: question.id,
+            decision: yishi_protocol::Decision::Approve,
+        })
+        .await;
+        question.id
+    }
+
     pub async fn until(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
         let mut seen = 0;
         loop {
