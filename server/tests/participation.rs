@@ -14,9 +14,10 @@ use std::io::Cursor;
 use std::time::Duration;
 
 use calamine::{Data, Reader, Xlsx};
-use common::{Backend, Client, TestServer};
+use common::meeting;
+use common::{Backend, TestServer};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use yishi::hub::{HubConfig, now};
 use yishi::minutes::time::local_date;
 use yishi::participation::Rules;
@@ -53,27 +54,6 @@ points = 1
 
 fn http() -> reqwest::Client {
     reqwest::Client::new()
-}
-
-async fn admin(
-    server: &TestServer,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> Value {
-    let mut r = http()
-        .request(method, server.url(path))
-        .bearer_auth(server.admin_key());
-    if let Some(body) = body {
-        r = r.json(&body);
-    }
-    let r = r.send().await.unwrap();
-    assert!(r.status().is_success(), "{path}: {}", r.status());
-    r.json().await.unwrap()
-}
-
-fn token_of(link: &str) -> String {
-    link.split("token=").nth(1).unwrap().to_owned()
 }
 
 /// A clerk's session cookie.
@@ -128,73 +108,20 @@ fn secret_poll() -> PollSpec {
 /// Prepare the meeting in the console's API and run it with the invitees' links; the
 /// room id.
 async fn run_meeting(server: &TestServer) -> String {
-    let r = http()
-        .post(server.url("/api/v1/roster/import?filename=roster.csv"))
-        .bearer_auth(server.admin_key())
-        .body(ROSTER)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
-    let roster = admin(server, reqwest::Method::GET, "/api/v1/roster", None).await;
-    let id_of = |name: &str| {
-        roster["members"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["name"] == name)
-            .unwrap()["id"]
-            .clone()
-    };
     let starts_at = now().0 as i64 + 600_000;
-    let meeting = admin(
-        server,
-        reqwest::Method::POST,
-        "/api/v1/meetings",
-        Some(json!({
-            "title": "老旧小区加装电梯专题协商会",
-            "kind": "consultation",
-            "starts_at": starts_at,
-            "ends_at": starts_at + 2 * 3600 * 1000,
-            "place": "政协三楼会议室",
-        })),
-    )
-    .await;
-    let room = meeting["id"].as_str().unwrap().to_owned();
-    let invited = admin(
-        server,
-        reqwest::Method::POST,
-        &format!("/api/v1/meetings/{room}/invitees"),
-        Some(json!({
-            "members": [
-                { "id": id_of("李委员"), "role": "member" },
-                { "id": id_of("王委员"), "role": "member" },
-                { "id": id_of("赵委员"), "role": "member" },
-            ],
-            "people": [{ "name": "张主席", "role": "host" }],
-        })),
-    )
-    .await;
-    let link = |name: &str| {
-        token_of(
-            invited["invitees"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|p| p["name"] == name)
-                .unwrap()["link"]
-                .as_str()
-                .unwrap(),
-        )
-    };
-    let connect = |token: String| async move {
-        Client::connect(server.addr, &token, None)
-            .await
-            .expect("welcome")
-    };
-    let mut h = connect(link("张主席")).await;
-    let mut li = connect(link("李委员")).await;
-    let mut wang = connect(link("王委员")).await;
+    let meeting = json!({
+        "title": "老旧小区加装电梯专题协商会",
+        "kind": "consultation",
+        "starts_at": starts_at,
+        "ends_at": starts_at + 2 * 3600 * 1000,
+        "place": "政协三楼会议室",
+    });
+    let members = ["李委员", "王委员", "赵委员"];
+    let prepared = meeting::prepare(server, ROSTER, meeting, &members, "张主席").await;
+    let room = prepared.room.clone();
+    let mut h = prepared.join(server, "张主席").await;
+    let mut li = prepared.join(server, "李委员").await;
+    let mut wang = prepared.join(server, "王委员").await;
     // 赵委员 was invited and never comes.
 
     h.ok(Command::OpenCheckIn).await;

@@ -11,7 +11,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, Client, TestServer};
+use common::meeting;
+use common::{Backend, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use yishi::hub::{HubConfig, now};
@@ -28,88 +29,21 @@ const ROSTER: &str = "委员编号,姓名,界别,分会场\r\n\
 const LI_MS: u64 = 2_200;
 const WANG_MS: u64 = 1_300;
 
-async fn admin(server: &TestServer, method: Method, path: &str, body: Option<Value>) -> Value {
-    let mut r = reqwest::Client::new()
-        .request(method, server.url(path))
-        .bearer_auth(server.admin_key());
-    if let Some(body) = body {
-        r = r.json(&body);
-    }
-    let r = r.send().await.unwrap();
-    assert!(r.status().is_success(), "{path}: {}", r.status());
-    r.json().await.unwrap()
-}
-
 /// Prepare the meeting over the API and run it with the invitees' links; the room id.
 async fn run_meeting(server: &TestServer) -> String {
-    let r = reqwest::Client::new()
-        .post(server.url("/api/v1/roster/import?filename=roster.csv"))
-        .bearer_auth(server.admin_key())
-        .body(ROSTER)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
-    let roster = admin(server, Method::GET, "/api/v1/roster", None).await;
-    let id_of = |name: &str| {
-        roster["members"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["name"] == name)
-            .unwrap()["id"]
-            .clone()
-    };
     let starts_at = now().0 as i64 + 600_000;
-    let meeting = admin(
-        server,
-        Method::POST,
-        "/api/v1/meetings",
-        Some(json!({
-            "title": "社区养老服务专题协商会",
-            "kind": "consultation",
-            "starts_at": starts_at,
-            "ends_at": starts_at + 3600 * 1000,
-        })),
-    )
-    .await;
-    let room = meeting["id"].as_str().unwrap().to_owned();
-    let invited = admin(
-        server,
-        Method::POST,
-        &format!("/api/v1/meetings/{room}/invitees"),
-        Some(json!({
-            "members": [
-                { "id": id_of("李委员"), "role": "member" },
-                { "id": id_of("王委员"), "role": "member" },
-                { "id": id_of("赵委员"), "role": "member" },
-            ],
-            "people": [{ "name": "张主席", "role": "host" }],
-        })),
-    )
-    .await;
-    let token = |name: &str| {
-        invited["invitees"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == name)
-            .unwrap()["link"]
-            .as_str()
-            .unwrap()
-            .split("token=")
-            .nth(1)
-            .unwrap()
-            .to_owned()
-    };
-    let connect = |token: String| async move {
-        Client::connect(server.addr, &token, None)
-            .await
-            .expect("welcome")
-    };
-    let mut h = connect(token("张主席")).await;
-    let mut li = connect(token("李委员")).await;
-    let mut wang = connect(token("王委员")).await;
+    let meeting = json!({
+        "title": "社区养老服务专题协商会",
+        "kind": "consultation",
+        "starts_at": starts_at,
+        "ends_at": starts_at + 3600 * 1000,
+    });
+    let members = ["李委员", "王委员", "赵委员"];
+    let prepared = meeting::prepare(server, ROSTER, meeting, &members, "张主席").await;
+    let room = prepared.room.clone();
+    let mut h = prepared.join(server, "张主席").await;
+    let mut li = prepared.join(server, "李委员").await;
+    let mut wang = prepared.join(server, "王委员").await;
     // 赵委员 was invited and never comes.
 
     h.ok(Command::OpenCheckIn).await;
