@@ -7,8 +7,8 @@
 use sqlx::Row;
 
 use super::{
-    Backend, Pool, Store, StoreError, StoreResult, corrupt, is_unique_violation, millis_in,
-    millis_out,
+    Backend, Pool, Store, StoreError, StoreResult, corrupt, extend_head, is_unique_violation,
+    millis_in, millis_out,
 };
 use crate::board::{BoardEntry, Event, TopicId};
 use crate::room::GENESIS;
@@ -110,24 +110,16 @@ impl Store {
             let head = sqlx::query("SELECT seq, hash FROM board_events ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(&mut *tx)
                 .await?;
-            let (mut seq, mut hash) = match head {
-                Some(row) => (row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?),
+            let mut head = match head {
+                Some(row) => {
+                    let seq = row.try_get::<i64, _>(0)?;
+                    let seq = u64::try_from(seq).map_err(|_| corrupt("board_events.seq", seq))?;
+                    (seq, row.try_get::<String, _>(1)?)
+                }
                 None => (0, GENESIS.to_owned()),
             };
             for (e, (row_seq, at, actor, body)) in entries.iter().zip(&rows) {
-                if *row_seq != seq + 1 {
-                    return Err(StoreError::OutOfOrder {
-                        room: BOARD_CURSOR.to_owned(),
-                        expected: u32::try_from(seq + 1).unwrap_or(u32::MAX),
-                        found: u32::try_from(*row_seq).unwrap_or(u32::MAX),
-                    });
-                }
-                if e.prev != hash {
-                    return Err(StoreError::BrokenLink {
-                        room: BOARD_CURSOR.to_owned(),
-                        seq: u32::try_from(*row_seq).unwrap_or(u32::MAX),
-                    });
-                }
+                extend_head(BOARD_CURSOR, &mut head, e.event.seq, &e.prev, &e.hash)?;
                 sqlx::query(
                     "INSERT INTO board_events (seq, at, actor, body, prev, hash) \
                      VALUES ($1, $2, $3, $4, $5, $6)",
@@ -140,8 +132,6 @@ impl Store {
                 .bind(e.hash.as_str())
                 .execute(&mut *tx)
                 .await?;
-                seq = *row_seq;
-                hash.clone_from(&e.hash);
             }
             for doc in docs {
                 let id = i64::from(doc.topic.0);

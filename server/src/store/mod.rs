@@ -547,7 +547,7 @@ impl Store {
             let mut tx = pool.begin_write().await?;
 
             // 1. The head of every room of the batch, and whether it is open.
-            let mut heads: HashMap<&str, (Seq, String)> = HashMap::with_capacity(rooms.len());
+            let mut heads: HashMap<&str, (u64, String)> = HashMap::with_capacity(rooms.len());
             for chunk in rooms.chunks(ROOMS_PER_LOOKUP) {
                 let mut query = sqlx::QueryBuilder::new(ROOM_HEADS);
                 let mut ids = query.separated(", ");
@@ -576,7 +576,7 @@ impl Store {
                         });
                     }
                     let head = match (seq, hash) {
-                        (Some(seq), Some(hash)) => (seq_out(seq)?, hash),
+                        (Some(seq), Some(hash)) => (u64::from(seq_out(seq)?), hash),
                         _ => (0, GENESIS.to_owned()),
                     };
                     heads.insert(room, head);
@@ -596,26 +596,11 @@ impl Store {
                 };
                 for entry in &append.entries {
                     let event = &entry.event;
-                    let expected = head.0 + 1;
-                    if event.seq != expected {
-                        return Err(StoreError::OutOfOrder {
-                            room: room.to_owned(),
-                            expected,
-                            found: event.seq,
-                        });
-                    }
-                    if entry.prev != head.1 {
-                        return Err(StoreError::BrokenLink {
-                            room: room.to_owned(),
-                            seq: event.seq,
-                        });
-                    }
+                    extend_head(room, head, event.seq.into(), &entry.prev, &entry.hash)?;
                     if let EventBody::PollReset { poll, .. } = &event.body {
                         resets.insert((room, poll.0));
                         ballots.retain(|(r, p, _, _), _| !(*r == room && *p == poll.0));
                     }
-                    head.0 = event.seq;
-                    head.1.clone_from(&entry.hash);
                 }
                 for ballot in &append.sealed {
                     let choice = cast_left.next().map_or("", String::as_str);
@@ -887,6 +872,33 @@ fn millis_out(at: i64) -> StoreResult<Millis> {
     u64::try_from(at)
         .map(Millis)
         .map_err(|_| corrupt("time", at))
+}
+
+/// Check that the entry `seq` linked to `prev` continues a record (a room's, or the
+/// board's) whose head is `head` (its seq and hash), and make it the head (`hash`).
+pub(crate) fn extend_head(
+    record: &str,
+    head: &mut (u64, String),
+    seq: u64,
+    prev: &str,
+    hash: &str,
+) -> StoreResult<()> {
+    let narrow = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+    if seq != head.0 + 1 {
+        return Err(StoreError::OutOfOrder {
+            room: record.to_owned(),
+            expected: narrow(head.0 + 1),
+            found: narrow(seq),
+        });
+    }
+    if prev != head.1 {
+        return Err(StoreError::BrokenLink {
+            room: record.to_owned(),
+            seq: narrow(seq),
+        });
+    }
+    *head = (seq, hash.to_owned());
+    Ok(())
 }
 
 fn seq_out(seq: i64) -> StoreResult<Seq> {
