@@ -27,6 +27,27 @@ interface Ask {
   act: (text: string) => Promise<unknown>;
   /** Said in the status line once the act is recorded. */
   said: string;
+  /** Where on the screen the act's result is shown. */
+  where?: string;
+}
+
+/** Do an act and say how it went, next to where it was asked (`where`). */
+type Acts = ReturnType<typeof useActs>;
+
+type Run = (act: () => Promise<unknown>, said: string, where?: string) => Promise<boolean>;
+
+/** An act's result in words: recorded (`role=status`), or refused. */
+function ActResult({ status, problem }: { status?: string; problem?: string }) {
+  return (
+    <>
+      {status ? (
+        <p class="c-done" role="status" data-testid="bd-status">
+          {status}
+        </p>
+      ) : null}
+      <Problem code={problem} scope="bd" />
+    </>
+  );
 }
 
 /** An act's outcome, kept on screen until the next one: recorded, or refused in words. */
@@ -34,8 +55,10 @@ function useActs(reload: () => void) {
   const [ask, setAsk] = useState<Ask>();
   const [status, setStatus] = useState<string>();
   const [problem, setProblem] = useState<string>();
-  const run = async (act: () => Promise<unknown>, said: string) => {
+  const [at, setAt] = useState<string>();
+  const run: Run = async (act, said, where) => {
     setProblem(undefined);
+    setAt(where);
     try {
       await act();
       setStatus(said);
@@ -57,27 +80,26 @@ function useActs(reload: () => void) {
         setAsk(undefined);
         setProblem(undefined);
         setStatus(ask.said);
+        setAt(ask.where);
         reload();
       }}
       cancel={() => setAsk(undefined)}
     />
   ) : null;
-  const shown = (
-    <>
-      {status ? (
-        <p class="c-done" role="status" data-testid="bd-status">
-          {status}
-        </p>
-      ) : null}
-      <Problem code={problem} scope="bd" />
-    </>
-  );
+  /** The last act's result, if it was asked at `where`. */
+  const shown = (where?: string) => (at === where && (status || problem) ? <ActResult status={status} problem={problem} /> : null);
   return { run, setAsk, dialog, shown };
 }
 
 export function BoardStaff() {
   const [view, setView] = useState<View>("queue");
   const [topic, setTopic] = useState<number>();
+  /** What the topic's desk did last before it closed (a merge): said on the list. */
+  const [notice, setNotice] = useState<string>();
+  const open = (id: number) => {
+    setNotice(undefined);
+    setTopic(id);
+  };
   return (
     <section class="c-page" data-testid="board-staff">
       <nav class="c-row c-subtabs" aria-label={ct("board")}>
@@ -89,6 +111,7 @@ export function BoardStaff() {
             onClick={() => {
               setView(v);
               setTopic(undefined);
+              setNotice(undefined);
             }}
             data-testid={`bd-view-${v}`}
           >
@@ -97,13 +120,19 @@ export function BoardStaff() {
         ))}
       </nav>
       {topic !== undefined ? (
-        <TopicDesk id={topic} back={() => setTopic(undefined)} />
+        <TopicDesk
+          id={topic}
+          back={(said) => {
+            setNotice(said);
+            setTopic(undefined);
+          }}
+        />
       ) : view === "queue" ? (
         <Queue />
       ) : view === "topics" ? (
-        <Topics open={setTopic} />
+        <Topics open={open} notice={notice} />
       ) : view === "shortlist" ? (
-        <Shortlist open={setTopic} />
+        <Shortlist open={open} notice={notice} />
       ) : (
         <Review />
       )}
@@ -158,7 +187,7 @@ function Queue() {
     <section class="c-card" aria-labelledby="bq-h" data-testid="bd-queue">
       <h2 id="bq-h">{ct("bd_queueTitle")}</h2>
       <p class="c-muted">{ct("bd_queueHint")}</p>
-      {acts.shown}
+      {acts.shown()}
       <Problem code={problem} scope="bd" />
       {empty ? <p data-testid="bd-queue-empty">{ct("bd_queueEmpty")}</p> : null}
       {q && q.topics.length ? (
@@ -235,7 +264,7 @@ function TopicLine({ t, open }: { t: TopicSummary; open: (id: number) => void })
 }
 
 /** 议题办理: the published topics, by stage. */
-function Topics({ open }: { open: (id: number) => void }) {
+function Topics({ open, notice }: { open: (id: number) => void; notice?: string }) {
   const [stage, setStage] = useState<Stage>();
   const [list, setList] = useState<TopicSummary[]>();
   const [problem, setProblem] = useState<string>();
@@ -246,6 +275,7 @@ function Topics({ open }: { open: (id: number) => void }) {
     <section class="c-card" aria-labelledby="bt-h" data-testid="bd-topics">
       <h2 id="bt-h">{ct("bd_topicsTitle")}</h2>
       <p class="c-muted">{ct("bd_topicsHint")}</p>
+      <ActResult status={notice} />
       <div class="c-row" role="group" aria-label={ct("bd_stage")}>
         {[undefined, ...STAGES].map((s) => (
           <button key={s ?? "all"} type="button" aria-pressed={stage === s} onClick={() => setStage(s)} data-testid={`bd-stage-${s ?? "all"}`}>
@@ -263,7 +293,7 @@ function Topics({ open }: { open: (id: number) => void }) {
 }
 
 /** 遴选名单: topics still collecting whose supports reached the threshold; the threshold. */
-function Shortlist({ open }: { open: (id: number) => void }) {
+function Shortlist({ open, notice }: { open: (id: number) => void; notice?: string }) {
   const [data, setData] = useState<{ threshold: number; topics: TopicSummary[] }>();
   const [problem, setProblem] = useState<string>();
   const [threshold, setThreshold] = useState("");
@@ -297,7 +327,7 @@ function Shortlist({ open }: { open: (id: number) => void }) {
           {ct("bd_setThreshold")}
         </button>
       </form>
-      {acts.shown}
+      {acts.shown() ?? <ActResult status={notice} />}
       <Problem code={problem} scope="bd" />
       {data && data.topics.length === 0 ? <p>{ct("bd_shortlistEmpty")}</p> : null}
       <ul class="c-rooms">
@@ -308,7 +338,7 @@ function Shortlist({ open }: { open: (id: number) => void }) {
 }
 
 /** One topic at the office's desk: its stage, the acts its stage allows, its outcomes. */
-function TopicDesk({ id, back }: { id: number; back: () => void }) {
+function TopicDesk({ id, back }: { id: number; back: (notice?: string) => void }) {
   const [t, setT] = useState<TopicPage>();
   const [others, setOthers] = useState<TopicSummary[]>([]);
   const [meetings, setMeetings] = useState<Meeting[]>([]);
@@ -325,7 +355,7 @@ function TopicDesk({ id, back }: { id: number; back: () => void }) {
   const meeting = t.meeting ? meetings.find((m) => m.id === t.meeting) : undefined;
   return (
     <div class="c-page" data-testid="bd-topic">
-      <button type="button" class="c-back c-start" onClick={back} data-testid="bd-back">
+      <button type="button" class="c-back c-start" onClick={() => back()} data-testid="bd-back">
         {ct("bd_back")}
       </button>
       <section class="c-card" aria-labelledby="bd-h">
@@ -344,7 +374,7 @@ function TopicDesk({ id, back }: { id: number; back: () => void }) {
             </li>
           ))}
         </ol>
-        {acts.shown}
+        {acts.shown()}
         <div class="c-row">
           {to ? (
             <button
@@ -386,6 +416,7 @@ function TopicDesk({ id, back }: { id: number; back: () => void }) {
 
       <section class="c-card" aria-labelledby="bdc-h" data-testid="bd-consultation">
         <h2 id="bdc-h">{ct("bd_consultation")}</h2>
+        {acts.shown("consultation")}
         {t.meeting ? (
           <p data-testid="bd-meeting">{ct("bd_inMeeting", { title: meeting?.title ?? t.meeting })}</p>
         ) : t.stage === "collecting" || t.stage === "selecting" ? (
@@ -399,11 +430,11 @@ function TopicDesk({ id, back }: { id: number; back: () => void }) {
             <p class="c-pre">{t.opinion}</p>
           </div>
         ) : t.meeting ? (
-          <TextForm label={ct("bd_opinion")} hint={ct("bd_opinionHint")} ok={ct("bd_recordOpinion")} testid="bd-opinion-form" act={(text) => acts.run(() => send({ type: "record_opinion", topic: id, text }), ct("bd_opinionRecorded"))} />
+          <TextForm label={ct("bd_opinion")} hint={ct("bd_opinionHint")} ok={ct("bd_recordOpinion")} testid="bd-opinion-form" act={(text) => acts.run(() => send({ type: "record_opinion", topic: id, text }), ct("bd_opinionRecorded"), "consultation")} />
         ) : null}
       </section>
 
-      {t.opinion ? <Outcomes t={t} run={acts.run} /> : null}
+      {t.opinion ? <Outcomes t={t} acts={acts} /> : null}
 
       {t.timeline.length ? (
         <section class="c-card" aria-labelledby="bdt-h">
@@ -419,7 +450,7 @@ function TopicDesk({ id, back }: { id: number; back: () => void }) {
         </section>
       ) : null}
 
-      {t.stage === "collecting" || t.stage === "selecting" ? <Merge t={t} others={others} run={acts.run} back={back} /> : null}
+      {t.stage === "collecting" || t.stage === "selecting" ? <Merge t={t} others={others} acts={acts} back={back} /> : null}
       {acts.dialog}
     </div>
   );
@@ -430,8 +461,6 @@ function entryTitle(e: TopicPage["timeline"][number]): string {
   if (e.kind !== "stage_advanced") return ct(`bd_tl_${e.kind}` as ConsoleKey);
   return e.stage ? ct("bd_reached", { stage: stageName(e.stage) }) : ct("bd_tl_selected");
 }
-
-type Run = (act: () => Promise<unknown>, said: string) => Promise<boolean>;
 
 /** A textarea and its button; cleared once its act is recorded. */
 function TextForm({ label, hint, ok, testid, act }: { label: string; hint?: string; ok: string; testid: string; act: (text: string) => Promise<boolean> }) {
@@ -469,7 +498,7 @@ function SelectMeeting({ topic, meetings, run }: { topic: TopicPage; meetings: M
       onSubmit={(e) => {
         e.preventDefault();
         const m = open.find((m) => m.id === chosen);
-        if (m) void run(() => send({ type: "select_into_meeting", topic: topic.id, meeting: m.id }), ct("bd_selected", { meeting: m.title, item: `议题：${topic.title}` }));
+        if (m) void run(() => send({ type: "select_into_meeting", topic: topic.id, meeting: m.id }), ct("bd_selected", { meeting: m.title, item: `议题：${topic.title}` }), "consultation");
       }}
     >
       <label>
@@ -491,12 +520,13 @@ function SelectMeeting({ topic, meetings, run }: { topic: TopicPage; meetings: M
 }
 
 /** Merge this topic, a duplicate, into another (asked first: it cannot be undone). */
-function Merge({ t, others, run, back }: { t: TopicPage; others: TopicSummary[]; run: Run; back: () => void }) {
+function Merge({ t, others, acts, back }: { t: TopicPage; others: TopicSummary[]; acts: Acts; back: (notice?: string) => void }) {
   const [into, setInto] = useState("");
   return (
     <section class="c-card" aria-labelledby="bdm-h">
       <h2 id="bdm-h">{ct("bd_mergeTitle")}</h2>
       <p class="c-muted">{ct("bd_mergeHint")}</p>
+      {acts.shown("merge")}
       <form
         class="c-row"
         data-testid="bd-merge"
@@ -504,7 +534,8 @@ function Merge({ t, others, run, back }: { t: TopicPage; others: TopicSummary[];
           e.preventDefault();
           const target = others.find((o) => o.id === Number(into));
           if (!target || !confirm(ct("bd_mergeConfirm", { duplicate: t.title, into: target.title }))) return;
-          if (await run(() => send({ type: "merge_topic", duplicate: t.id, into: target.id }), ct("bd_merged", { into: target.title }))) back();
+          const said = ct("bd_merged", { into: target.title });
+          if (await acts.run(() => send({ type: "merge_topic", duplicate: t.id, into: target.id }), said, "merge")) back(said);
         }}
       >
         <label>
@@ -529,7 +560,7 @@ function Merge({ t, others, run, back }: { t: TopicPage; others: TopicSummary[];
 const STATUSES: OutcomeView["status"][] = ["assigned", "handling", "done"];
 
 /** 成果: each with its unit, dates, progress and the form to report on it; a new one. */
-function Outcomes({ t, run }: { t: TopicPage; run: Run }) {
+function Outcomes({ t, acts }: { t: TopicPage; acts: Acts }) {
   const [title, setTitle] = useState("");
   const [unit, setUnit] = useState("");
   const [due, setDue] = useState("");
@@ -540,7 +571,7 @@ function Outcomes({ t, run }: { t: TopicPage; run: Run }) {
       {t.outcomes.length === 0 ? <p class="c-muted">{ct("bd_noOutcomes")}</p> : null}
       <ul class="c-board-list">
         {t.outcomes.map((o) => (
-          <OutcomeItem key={o.id} o={o} run={run} />
+          <OutcomeItem key={o.id} o={o} acts={acts} />
         ))}
       </ul>
       <form
@@ -548,14 +579,16 @@ function Outcomes({ t, run }: { t: TopicPage; run: Run }) {
         data-testid="bd-new-outcome"
         onSubmit={async (e) => {
           e.preventDefault();
-          const made = await run(
+          const made = await acts.run(
             () => send({ type: "create_outcome", topic: t.id, title, unit, due: due || undefined, review: review || undefined }),
             ct("bd_outcomeCreated", { title }),
+            "new-outcome",
           );
           if (made) [setTitle, setUnit, setDue, setReview].forEach((f) => f(""));
         }}
       >
         <h3>{ct("bd_newOutcome")}</h3>
+        {acts.shown("new-outcome")}
         <label class="c-grow">
           {ct("bd_outcomeTitle")}
           <input required maxLength={60} value={title} onInput={(e) => setTitle(e.currentTarget.value)} data-testid="bd-outcome-title" />
@@ -591,7 +624,7 @@ function Progress({ o }: { o: OutcomeView }) {
   );
 }
 
-function OutcomeItem({ o, run }: { o: OutcomeView; run: Run }) {
+function OutcomeItem({ o, acts }: { o: OutcomeView; acts: Acts }) {
   const [percent, setPercent] = useState(String(o.progress));
   const [status, setStatus] = useState(o.status);
   const [note, setNote] = useState("");
@@ -604,6 +637,7 @@ function OutcomeItem({ o, run }: { o: OutcomeView; run: Run }) {
         {o.review ? ` · ${ct("bd_reviewOn", { day: o.review })}` : ""}
       </span>
       <Progress o={o} />
+      {acts.shown(`outcome-${o.id}`)}
       {o.timeline.length ? (
         <ol class="c-timeline">
           {o.timeline.map((e) => (
@@ -619,7 +653,7 @@ function OutcomeItem({ o, run }: { o: OutcomeView; run: Run }) {
         onSubmit={async (e) => {
           e.preventDefault();
           const n = Number(percent);
-          if (await run(() => send({ type: "report_progress", outcome: o.id, percent: n, status, note }), ct("bd_progressReported", { title: o.title, n }))) setNote("");
+          if (await acts.run(() => send({ type: "report_progress", outcome: o.id, percent: n, status, note }), ct("bd_progressReported", { title: o.title, n }), `outcome-${o.id}`)) setNote("");
         }}
       >
         <label class="c-short">
@@ -659,7 +693,7 @@ function Review() {
     <section class="c-card" aria-labelledby="br-h" data-testid="bd-review">
       <h2 id="br-h">{ct("bd_reviewTitle")}</h2>
       <p class="c-muted">{data ? ct("bd_reviewHint", { day: data.day }) : null}</p>
-      {acts.shown}
+      {acts.shown()}
       <Problem code={problem} scope="bd" />
       {data && data.outcomes.length === 0 ? <p data-testid="bd-review-empty">{ct("bd_reviewEmpty")}</p> : null}
       <ul class="c-board-list">
