@@ -101,7 +101,7 @@ export function BoardStaff() {
     setTopic(id);
   };
   return (
-    <section class="c-page" data-testid="board-staff">
+    <section class="c-page c-bd" data-testid="board-staff">
       <nav class="c-row c-subtabs" aria-label={ct("board")}>
         {VIEWS.map((v) => (
           <button
@@ -301,7 +301,8 @@ function Shortlist({ open, notice }: { open: (id: number) => void; notice?: stri
     boardStaffApi.shortlist().then(
       (d) => {
         setData(d);
-        setThreshold(String(d.threshold));
+        // Filled from the server only while empty: never over what the clerk is typing.
+        setThreshold((typed) => typed || String(d.threshold));
       },
       (e) => setProblem(codeOf(e)),
     );
@@ -354,7 +355,7 @@ function TopicDesk({ id, back }: { id: number; back: (notice?: string) => void }
   const to = next(t.stage);
   const meeting = t.meeting ? meetings.find((m) => m.id === t.meeting) : undefined;
   return (
-    <div class="c-page" data-testid="bd-topic">
+    <div class="c-page c-bd" data-testid="bd-topic">
       <button type="button" class="c-back c-start" onClick={() => back()} data-testid="bd-back">
         {ct("bd_back")}
       </button>
@@ -363,7 +364,7 @@ function TopicDesk({ id, back }: { id: number; back: (notice?: string) => void }
         <p class="c-muted">
           <StageChip stage={t.stage} /> {ct("bd_byAt", { name: t.author_name, when: localTime(t.submitted_at), area: t.area, category: t.category })}
         </p>
-        <p class="c-big" data-testid="bd-supports">
+        <p class="c-big c-strong" data-testid="bd-supports">
           {ct("bd_supports", { n: t.supports })}
         </p>
         <p class="c-pre">{t.text}</p>
@@ -575,7 +576,7 @@ function Outcomes({ t, acts }: { t: TopicPage; acts: Acts }) {
         ))}
       </ul>
       <form
-        class="c-form c-item"
+        class="c-form c-bd-new"
         data-testid="bd-new-outcome"
         onSubmit={async (e) => {
           e.preventDefault();
@@ -589,14 +590,16 @@ function Outcomes({ t, acts }: { t: TopicPage; acts: Acts }) {
       >
         <h3>{ct("bd_newOutcome")}</h3>
         {acts.shown("new-outcome")}
-        <label class="c-grow">
-          {ct("bd_outcomeTitle")}
-          <input required maxLength={60} value={title} onInput={(e) => setTitle(e.currentTarget.value)} data-testid="bd-outcome-title" />
-        </label>
-        <label class="c-grow">
-          {ct("bd_unit")}
-          <input required maxLength={60} value={unit} onInput={(e) => setUnit(e.currentTarget.value)} data-testid="bd-outcome-unit" />
-        </label>
+        <div class="c-row c-when">
+          <label>
+            {ct("bd_outcomeTitle")}
+            <input required maxLength={60} value={title} onInput={(e) => setTitle(e.currentTarget.value)} data-testid="bd-outcome-title" />
+          </label>
+          <label>
+            {ct("bd_unit")}
+            <input required maxLength={60} value={unit} onInput={(e) => setUnit(e.currentTarget.value)} data-testid="bd-outcome-unit" />
+          </label>
+        </div>
         <div class="c-row c-when">
           <label>
             {ct("bd_due")}
