@@ -1,7 +1,7 @@
 // The topic board (码上议事) from the committee office's side, in the console in Chromium:
 // residents submit two topics (the board's API, as their phones do); a clerk rejects one
 // with a reason asked in a dialog (a blank reason refused in words) and publishes the
-// other; sets the shortlist's threshold to 3; three residents support the topic and it
+// other and a comment on it; sets the shortlist's threshold to 3; three residents support the topic and it
 // is on the shortlist; the clerk creates a meeting in the console, selects the topic
 // into it (its agenda shows 议题：<title>), moves it on with dated public notes, records
 // the opinion, posts an official answer, merges a duplicate into it (confirmed first),
@@ -120,6 +120,16 @@ test("the office moderates, selects into a meeting, records the opinion and foll
   // Publishing is one click; the queue is empty after.
   await clerk.getByTestId(`publish-topic-${id}`).click();
   await said(clerk, `已公开：${TITLE}`);
+  await clerk.getByTestId("bd-queue-empty").waitFor();
+
+  // A comment on it waits in the queue under the topic's title, and is published.
+  await command(author, { type: "post_comment", topic: id, text: "我们单元的老人都盼着装电梯。", stance: "for" });
+  await clerk.getByTestId("bd-view-topics").click();
+  await clerk.getByTestId("bd-view-queue").click();
+  const comment = queue.locator("li[data-testid^=pending-comment-]");
+  assert.match(await comment.innerText(), /评论议题：老旧小区加装电梯[\s\S]*东城李阿姨[\s\S]*支持[\s\S]*盼着装电梯/);
+  await comment.getByRole("button", { name: "审核通过，公开" }).click();
+  await said(clerk, "已公开：东城李阿姨的评论");
   await clerk.getByTestId("bd-queue-empty").waitFor();
 
   // The shortlist's threshold, then three residents' supports put the topic on it.
@@ -253,6 +263,7 @@ test("the office moderates, selects into a meeting, records the opinion and foll
   assert.match(await pub.getByTestId("outcome-progress").innerText(), /完成 50%/);
   assert.match(await pub.getByTestId("outcomes").innerText(), /区住建局[\s\S]*补贴办法已起草/);
   assert.match(await pub.getByTestId("official").innerText(), /加装电梯补贴办法/);
+  assert.match(await pub.getByTestId("comment-list").innerText(), /盼着装电梯/);
   await pub.screenshot({ path: join(shots, "boardstaff-public-topic-360x740.png"), fullPage: true });
   await context.close();
   await clerk.context().close();
