@@ -1,7 +1,8 @@
 // The topic board (码上议事) from the committee office's side, in the console in Chromium:
-// residents submit two topics (the board's API, as their phones do); a clerk rejects one
+// residents submit two topics and a studio message (the board's API, as their phones
+// do); a clerk publishes the message, rejects one topic
 // with a reason asked in a dialog (a blank reason refused in words) and publishes the
-// other and a comment on it; sets the shortlist's threshold to 3; three residents support the topic and it
+// other and then a comment on it; sets the shortlist's threshold to 3; three residents support the topic and it
 // is on the shortlist; the clerk creates a meeting in the console, selects the topic
 // into it (its agenda shows 议题：<title>), moves it on with dated public notes, records
 // the opinion, posts an official answer, merges a duplicate into it (confirmed first),
@@ -93,6 +94,13 @@ test("the office moderates, selects into a meeting, records the opinion and foll
   const author = await resident("东城李阿姨");
   await command(author, { type: "submit_topic", title: TITLE, text: "六层老楼没有电梯，老人上下楼很难，希望统一规划加装电梯，并明确补贴办法。", area: "东城街道", category: "城市建设" });
   await command(await resident("路人甲"), { type: "submit_topic", title: "推荐一家好吃的饭馆", text: "楼下新开的饭馆很好吃。", area: "西城街道", category: "其他" });
+  // And a message to a member's studio (委员工作室), which waits in the same queue.
+  const admin = (path, body, type = "application/json") =>
+    fetch(`${env.base}${path}`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}`, "content-type": type }, body: type === "application/json" ? JSON.stringify(body) : body });
+  assert.equal((await admin("/api/v1/roster/import?filename=m.csv", "委员编号,姓名,界别\n2024001,张建国,经济界\n", "application/octet-stream")).status, 200);
+  const member = (await (await fetch(`${env.base}/api/v1/roster`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()).members[0].id;
+  assert.equal((await admin("/api/v1/board/staff/commands", { type: "open_studio", member, name: "张建国", sector: "经济界" })).status, 200);
+  await command(author, { type: "post_message", member, title: "电梯补贴怎么申请", text: "想了解加装电梯的补贴申请流程。" });
 
   const clerk = await env.staff("李干事", "clerk");
   await clerk.getByTestId("tab-board").click();
@@ -118,6 +126,10 @@ test("the office moderates, selects into a meeting, records the opinion and foll
   await queue.getByTestId(`pending-topic-${spam}`).waitFor({ state: "detached" });
 
   // Publishing is one click; the queue is empty after.
+  const message = queue.locator("li[data-testid^=pending-message-]");
+  assert.match(await message.innerText(), /电梯补贴怎么申请[\s\S]*致 张建国[\s\S]*东城李阿姨[\s\S]*补贴申请流程/);
+  await message.getByRole("button", { name: "审核通过，公开" }).click();
+  await said(clerk, "已公开：电梯补贴怎么申请");
   await clerk.getByTestId(`publish-topic-${id}`).click();
   await said(clerk, `已公开：${TITLE}`);
   await clerk.getByTestId("bd-queue-empty").waitFor();

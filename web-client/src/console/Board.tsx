@@ -301,8 +301,7 @@ function Shortlist({ open, notice }: { open: (id: number) => void; notice?: stri
     boardStaffApi.shortlist().then(
       (d) => {
         setData(d);
-        // Filled from the server only while empty: never over what the clerk is typing.
-        setThreshold((typed) => typed || String(d.threshold));
+        setThreshold(String(d.threshold));
       },
       (e) => setProblem(codeOf(e)),
     );
@@ -312,22 +311,25 @@ function Shortlist({ open, notice }: { open: (id: number) => void; notice?: stri
     <section class="c-card" aria-labelledby="bs-h" data-testid="bd-shortlist">
       <h2 id="bs-h">{ct("bd_shortlistTitle")}</h2>
       <p class="c-muted">{data ? ct("bd_shortlistHint", { n: data.threshold }) : null}</p>
-      <form
-        class="c-row"
-        onSubmit={(e) => {
-          e.preventDefault();
-          const n = Number(threshold);
-          void acts.run(() => send({ type: "set_threshold", supports: n }), ct("bd_thresholdSet", { n }));
-        }}
-      >
-        <label class="c-short-field">
-          {ct("bd_threshold")}
-          <input type="number" min={1} step={1} required value={threshold} onInput={(e) => setThreshold(e.currentTarget.value)} data-testid="bd-threshold" />
-        </label>
-        <button type="submit" data-testid="bd-threshold-set">
-          {ct("bd_setThreshold")}
-        </button>
-      </form>
+      {/* Shown once the threshold is known, so that nothing overwrites what the clerk types. */}
+      {data ? (
+        <form
+          class="c-row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const n = Number(threshold);
+            void acts.run(() => send({ type: "set_threshold", supports: n }), ct("bd_thresholdSet", { n }));
+          }}
+        >
+          <label class="c-short-field">
+            {ct("bd_threshold")}
+            <input type="number" min={1} step={1} required value={threshold} onInput={(e) => setThreshold(e.currentTarget.value)} data-testid="bd-threshold" />
+          </label>
+          <button type="submit" data-testid="bd-threshold-set">
+            {ct("bd_setThreshold")}
+          </button>
+        </form>
+      ) : null}
       {acts.shown() ?? <ActResult status={notice} />}
       <Problem code={problem} scope="bd" />
       {data && data.topics.length === 0 ? <p>{ct("bd_shortlistEmpty")}</p> : null}
