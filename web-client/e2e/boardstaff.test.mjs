@@ -265,6 +265,15 @@ test("the office moderates, selects into a meeting, records the opinion and foll
   await said(clerk, "已记录回头看：加装电梯补贴办法");
   await clerk.getByTestId("bd-review-empty").waitFor();
 
+  // English is complete on the board's screens.
+  await clerk.getByRole("button", { name: "English" }).click();
+  await clerk.getByTestId("bd-review-empty").filter({ hasText: "No outcome is due for follow-up." }).waitFor();
+  await clerk.getByTestId("bd-view-topics").click();
+  await clerk.getByTestId(`bd-open-${id}`).click();
+  await clerk.getByTestId("bd-topic").getByText("Responsible unit: 区住建局").waitFor();
+  await clerk.screenshot({ path: join(shots, "boardstaff-topic-en-1366x768.png"), fullPage: true });
+  await clerk.getByRole("button", { name: "中文" }).click();
+
   // The public page shows every step.
   const context = await env.browser.newContext({ viewport: PHONE, locale: "zh-CN" });
   const pub = await context.newPage();

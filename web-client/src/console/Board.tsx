@@ -446,7 +446,7 @@ function TopicDesk({ id, back }: { id: number; back: (notice?: string) => void }
             {t.timeline.map((e) => (
               <li key={e.seq}>
                 <span class="c-muted">{localTime(e.at)}</span> {entryTitle(e)}
-                {e.text ? `：${e.text}` : ""}
+                {e.text ? `${ct("bd_tlSep")}${e.text}` : ""}
               </li>
             ))}
           </ol>
