@@ -161,7 +161,7 @@ function Queue() {
   /** 公开 and 不予公开 for one item. */
   const decide = (what: Moderated, name: string, testid: string) => (
     <div class="c-row">
-      <button type="button" class="c-primary" onClick={() => acts.run(() => send({ ...what, decision: "publish" } as Moderated & Decision), ct("bd_published", { name }))} data-testid={`publish-${testid}`}>
+      <button type="button" class="c-primary" onClick={() => acts.run(() => send({ ...what, decision: "publish" } as Moderated & Decision), ct("bd_published", { name }))} aria-label={ct("bd_publishNamed", { name })} data-testid={`publish-${testid}`}>
         {ct("bd_publish")}
       </button>
       <button
@@ -176,6 +176,7 @@ function Queue() {
             said: ct("bd_rejected", { name }),
           })
         }
+        aria-label={ct("bd_rejectNamed", { name })}
         data-testid={`reject-${testid}`}
       >
         {ct("bd_reject")}
