@@ -1,16 +1,16 @@
 // The topic board (码上议事) from the committee office's side, in the console in Chromium:
 // residents submit two topics and a studio message (the board's API, as their phones
-// do); a clerk publishes the message, rejects one topic
-// with a reason asked in a dialog (a blank reason refused in words) and publishes the
-// other and then a comment on it; sets the shortlist's threshold to 3; three residents support the topic and it
-// is on the shortlist; the clerk creates a meeting in the console, selects the topic
-// into it (its agenda shows 议题：<title>), moves it on with dated public notes, records
-// the opinion, posts an official answer, merges a duplicate into it (confirmed first),
-// creates an outcome (responsible unit, due and review dates), reports it at 50 % and
-// follows it up from the 回头看 list; the topic's public page shows each step. Every
-// new screen: axe-core in the normal and high-contrast modes, no English on the zh-CN
-// screen, no sideways scroll, screenshots at 1366×768 and 360×740 in
-// test-results/boardstaff-*.png.
+// do); a clerk publishes the message, rejects one topic with a reason asked in a dialog
+// (a blank reason refused in words), publishes the other and then a comment on it; sets
+// the shortlist's threshold to 3; three residents support the topic and it is on the
+// shortlist; the clerk creates a meeting in the console, selects the topic into it (its
+// agenda shows 议题：<title>), moves it on with dated public notes, records the opinion,
+// posts an official answer, creates an outcome (responsible unit, due and review dates),
+// reports it at 50 % (a blank note refused in words), merges a duplicate into the topic
+// (confirmed first) and follows the outcome up from the 回头看 list; the topic's public
+// page shows each step. Every new screen: axe-core in the normal and high-contrast modes,
+// no English on the zh-CN screen, no sideways scroll, screenshots at 1366×768 and
+// 360×740 in test-results/boardstaff-*.png; the English screen is checked once.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
