@@ -1,11 +1,13 @@
 // The committee office's console: set a password from a one-time link, log in, then the
-// meetings (Meetings.tsx), the roster (Roster.tsx), participation reports (Reports.tsx)
-// and, for admins, the staff, the webhooks (Webhooks.tsx) and the API keys (ApiKeys.tsx).
+// meetings (Meetings.tsx), the roster (Roster.tsx), participation reports (Reports.tsx),
+// the topic board (Board.tsx), members' studios (StudioOverdue.tsx) and, for admins,
+// the staff, the webhooks (Webhooks.tsx) and the API keys (ApiKeys.tsx).
 // A call refused because the session expired brings back the login form, saying so.
 import { useEffect, useState } from "preact/hooks";
 import { lang, setLang } from "../i18n";
 import { api, onSessionExpired, type Me, type StaffAccount } from "./api";
 import { ApiKeys } from "./ApiKeys";
+import { BoardStaff } from "./Board";
 import { Audit } from "./Audit";
 import { codeOf, CopyBox, Problem } from "./common";
 import { Meetings, useRoute } from "./Meetings";
@@ -33,6 +35,12 @@ export function Console() {
       }),
     [],
   );
+  // High contrast (高对比度): the same choice as the meeting client's (`yishi.contrast`).
+  const [contrast, setContrast] = useState(() => localStorage.getItem("yishi.contrast") === "1");
+  useEffect(() => {
+    document.documentElement.classList.toggle("contrast", contrast);
+    localStorage.setItem("yishi.contrast", contrast ? "1" : "0");
+  }, [contrast]);
   document.documentElement.lang = lang.value;
   document.title = `${ct("brand")} · ${ct("title")}`;
   return (
@@ -46,6 +54,9 @@ export function Console() {
             {ct("signedInAs", { name: me.name, role: ct(`role_${me.role}`) })}
           </span>
         ) : null}
+        <button type="button" class="c-quiet" aria-pressed={contrast} onClick={() => setContrast(!contrast)} data-testid="c-contrast">
+          {ct("highContrast")}
+        </button>
         <button type="button" class="c-quiet" onClick={() => setLang(lang.value === "en" ? "zh-CN" : "en")}>
           {ct("language")}
         </button>
@@ -181,11 +192,11 @@ function Login({ notice, expired, onLogin }: { notice?: string; expired: boolean
 }
 
 function Home({ me }: { me: Me }) {
-  const [tab, setTab] = useState<"meetings" | "roster" | "reports" | "staff" | "webhooks" | "apikeys" | "studios">("meetings");
+  const [tab, setTab] = useState<"meetings" | "roster" | "reports" | "staff" | "webhooks" | "apikeys" | "studios" | "board">("meetings");
   const meetingRoute = useRoute();
   // The print sheet is a page of its own: no tabs above the cards.
   if (meetingRoute?.print) return <Meetings me={me} />;
-  const tabs = me.role === "admin" ? (["meetings", "roster", "reports", "studios", "staff", "webhooks", "apikeys"] as const) : (["meetings", "roster", "reports", "studios"] as const);
+  const tabs = me.role === "admin" ? (["meetings", "roster", "reports", "board", "studios", "staff", "webhooks", "apikeys"] as const) : (["meetings", "roster", "reports", "board", "studios"] as const);
   return (
     <>
       <nav class="c-tabs" role="tablist">
@@ -198,7 +209,7 @@ function Home({ me }: { me: Me }) {
           </button>
         ))}
       </nav>
-      {tab === "meetings" ? <Meetings me={me} /> : tab === "roster" ? <Roster /> : tab === "reports" ? <Reports /> : tab === "studios" ? <StudioOverdue /> : tab === "webhooks" ? <Webhooks /> : tab === "apikeys" ? <ApiKeys /> : <Staff />}
+      {tab === "meetings" ? <Meetings me={me} /> : tab === "roster" ? <Roster /> : tab === "reports" ? <Reports /> : tab === "studios" ? <StudioOverdue /> : tab === "board" ? <BoardStaff /> : tab === "webhooks" ? <Webhooks /> : tab === "apikeys" ? <ApiKeys /> : <Staff />}
     </>
   );
 }

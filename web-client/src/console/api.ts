@@ -1,6 +1,9 @@
 // The console's calls to the server's API with the staff session's cookie; changes carry
 // the session's CSRF token. Errors come back as their code (never the server's message).
 import type { Attendance } from "../protocol/Attendance";
+import type { MessageView, OutcomeView, Stage, TopicPage, TopicSummary } from "../board/api";
+
+export type { MessageView, OutcomeView, Stage, TopicPage, TopicSummary };
 
 export interface Me {
   name: string;
@@ -161,6 +164,56 @@ export interface OverdueMessage {
   published_at: number | null;
   due: number | null;
 }
+
+/** The board's (码上议事) records as staff see them; the public shapes are the board page's. */
+/** A topic or comment as submitted (the moderation queue). */
+export interface PendingTopic {
+  id: number;
+  title: string;
+  text: string;
+  area: string;
+  category: string;
+  author_name: string;
+  submitted_at: number;
+}
+
+export interface PendingComment {
+  id: number;
+  topic: number;
+  author_name: string;
+  text: string;
+  stance: "for" | "against" | "suggestion" | null;
+  at: number;
+}
+
+/** A moderator's decision: a rejection says why. */
+export type Decision = { decision: "publish" } | { decision: "reject"; reason: string };
+
+/** What waits for moderation, by its command's type and the field that names it. */
+export type Moderated = { type: "moderate_topic"; topic: number } | { type: "moderate_comment"; comment: number } | { type: "moderate_message"; message: number };
+
+/** A staff command on the board (docs/board.md), sent to `/board/staff/commands`. */
+export type BoardCommand =
+  | (Moderated & Decision)
+  | { type: "advance_stage"; topic: number; to: Stage; note: string }
+  | { type: "merge_topic"; duplicate: number; into: number }
+  | { type: "post_comment"; topic: number; text: string }
+  | { type: "set_threshold"; supports: number }
+  | { type: "select_into_meeting"; topic: number; meeting: string }
+  | { type: "record_opinion"; topic: number; text: string }
+  | { type: "create_outcome"; topic: number; title: string; unit: string; due?: string; review?: string }
+  | { type: "report_progress"; outcome: number; percent?: number; status?: OutcomeView["status"]; note: string }
+  | { type: "review_outcome"; outcome: number; note: string };
+
+export const boardStaffApi = {
+  command: (command: BoardCommand) => call<{ seq: number }>("POST", "/board/staff/commands", command),
+  queue: () => call<{ topics: PendingTopic[]; comments: PendingComment[]; messages: MessageView[] }>("GET", "/board/staff/queue"),
+  shortlist: () => call<{ threshold: number; topics: TopicSummary[] }>("GET", "/board/staff/shortlist"),
+  review: () => call<{ day: string; outcomes: OutcomeView[] }>("GET", "/board/staff/review"),
+  /** The published topics, newest first (the public list, at most 100). */
+  topics: async (stage?: Stage) => (await call<{ topics: TopicSummary[] }>("GET", `/board/topics?limit=100${stage ? `&stage=${stage}` : ""}`)).topics,
+  topic: (id: number) => call<TopicPage>("GET", `/board/topics/${id}`),
+};
 
 /** Where the roster's CSV export is downloaded from (a GET with the session cookie). */
 export const rosterExportUrl = "/api/v1/roster/export?format=csv";
