@@ -338,6 +338,96 @@ async fn hammer(url: &str, d: Duration) -> Served {
     }
 }
 
+/// `wrk`, if installed (Debian's `wrk`): a load generator in C, lighter than this tool's
+/// own client, so the serving figures are the server's, not the client's.
+fn wrk_bin() -> Option<PathBuf> {
+    Some(PathBuf::from("/usr/bin/wrk")).filter(|p| p.exists())
+}
+
+/// A duration as wrk prints it (`812.00us`, `9.80ms`, `1.02s`, `2.00m`) in milliseconds.
+fn wrk_ms(text: &str) -> Option<f64> {
+    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (text.strip_suffix('m')?, 60_000.0)
+    };
+    Some(number.parse::<f64>().ok()? * factor)
+}
+
+/// A size as wrk prints it (`600.00MB`, `1.20GB`, `512.00KB`, `10.00B`) in MiB.
+fn wrk_mib(text: &str) -> Option<f64> {
+    let (number, factor) = [
+        ("GB", 1024.0),
+        ("MB", 1.0),
+        ("KB", 1.0 / 1024.0),
+        ("B", 1.0 / 1_048_576.0),
+    ]
+    .iter()
+    .find_map(|(unit, f)| text.strip_suffix(unit).map(|n| (n, *f)))?;
+    Some(number.parse::<f64>().ok()? * factor)
+}
+
+/// What wrk's report (`--latency`) says.
+fn parse_wrk(report: &str) -> Option<Served> {
+    let mut s = Served::default();
+    for line in report.lines().map(str::trim) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["50%", v] => s.p50_ms = wrk_ms(v)?,
+            ["99%", v] => s.p99_ms = wrk_ms(v)?,
+            ["Requests/sec:", v] => s.per_s = v.parse().ok()?,
+            ["Transfer/sec:", v] => s.mib_per_s = wrk_mib(v)?,
+            [n, "requests", "in", ..] => s.requests = n.parse().ok()?,
+            ["Non-2xx", "or", "3xx", "responses:", n] => s.errors += n.parse::<u64>().ok()?,
+            ["Socket", "errors:", ..] => {
+                // `Socket errors: connect 0, read 0, write 0, timeout 0`
+                s.errors += words
+                    .iter()
+                    .filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok())
+                    .sum::<u64>();
+            }
+            _ => {}
+        }
+    }
+    (s.requests > 0).then_some(s)
+}
+
+/// `wrk` with one thread (the other core is the server's) and [`SERVE_CONCURRENCY`]
+/// connections on `url` for `d`.
+async fn wrk(bin: &Path, url: &str, d: Duration) -> anyhow::Result<Served> {
+    let out = tokio::process::Command::new(bin)
+        .args(["-t1", "--latency"])
+        .arg(format!("-c{SERVE_CONCURRENCY}"))
+        .arg(format!("-d{}s", d.as_secs().max(1)))
+        .arg(url)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .context("running wrk")?;
+    let report = String::from_utf8_lossy(&out.stdout);
+    parse_wrk(&report).with_context(|| format!("wrk's report: {report}"))
+}
+
+/// One serving phase, by wrk if installed, else by this tool's client.
+async fn serve(url: &str, d: Duration) -> anyhow::Result<Served> {
+    match wrk_bin() {
+        Some(bin) => wrk(&bin, url, d).await,
+        None => Ok(hammer(url, d).await),
+    }
+}
+
+/// Whether nginx answers `url` from its cache now.
+async fn cached(url: &str) -> bool {
+    match reqwest::get(url).await {
+        Ok(r) => r.headers().get("x-cache").is_some_and(|v| v == "HIT"),
+        Err(_) => false,
+    }
+}
+
 /// nginx, in the foreground, one process, caching `/live/` of `origin` as
 /// `deploy/nginx/live-cache.conf` says (its paths and ports moved to a temporary
 /// directory and free ports).
@@ -674,7 +764,8 @@ async fn measure(
     let Some((w0, server_cpu, worker_cpu, pid)) = window else {
         bail!("the window never started");
     };
-    let window_s = w0.elapsed().as_secs_f64();
+    let w1 = Instant::now();
+    let window_s = w1.duration_since(w0).as_secs_f64();
     let server_pct = server_cpu.percent();
     let worker_pct = worker_cpu.percent();
     let _ = join_stop.send(true);
@@ -682,6 +773,9 @@ async fn measure(
         join_errors = j.await.unwrap_or(0);
     }
     sends.add(publisher.take_clip_sends());
+    // Frames the publisher sent in the window: below 30/s when its machine is busy (the
+    // worker then repeats frames to keep 30/s; `frames_repeated` counts them).
+    let sent_in_window = sends.0.values().flatten().filter(|at| (w0..=w1).contains(*at)).count();
     drop(to_decoder);
     let size = tokio::time::timeout(WAIT, decoder)
         .await
@@ -777,6 +871,7 @@ async fn measure(
     row.extra("listed_last_frame_p50_ms", last_p.p50_ms);
     row.extra("listed_last_frame_p99_ms", last_p.p99_ms);
     row.extra("window_s", window_s);
+    row.extra("publisher_fps", sent_in_window as f64 / window_s);
     row.extra("segments", measured as f64);
     row.extra(
         "segment_kib",
@@ -840,9 +935,10 @@ async fn measure(
     // Serving: one segment of the window (immutable) and the playlist.
     let seg_url = format!("{base}/seg{last}.ts");
     let list_url = format!("{base}/index.m3u8");
+    row.extra("serve_by_wrk", if wrk_bin().is_some() { 1.0 } else { 0.0 });
     for (name, url) in [("serve_segment", &seg_url), ("serve_playlist", &list_url)] {
         let cpu = t.cpu();
-        let s = hammer(url, o.serve).await;
+        let s = serve(url, o.serve).await?;
         record_served(&mut row, name, &s, cpu.percent(), None);
     }
     if o.nginx {
@@ -857,8 +953,12 @@ async fn measure(
                 ] {
                     let cpu = t.cpu();
                     let own = CpuMeter::start(Some(nginx.proc.pid()));
-                    let s = hammer(&url, o.serve).await;
+                    let s = serve(&url, o.serve).await?;
                     record_served(&mut row, name, &s, cpu.percent(), own.percent());
+                    row.extra(
+                        &format!("{name}_cached_after"),
+                        if cached(&url).await { 1.0 } else { 0.0 },
+                    );
                 }
             }
         }
@@ -876,10 +976,12 @@ fn record_served(row: &mut Row, name: &str, s: &Served, server: Option<f64>, ngi
     }
     if let Some(c) = nginx {
         row.extra(&format!("{name}_nginx_cpu_pct"), c);
-        row.extra(
-            &format!("{name}_hit_pct"),
-            s.hits as f64 * 100.0 / s.requests.max(1) as f64,
-        );
+        if wrk_bin().is_none() {
+            row.extra(
+                &format!("{name}_hit_pct"),
+                s.hits as f64 * 100.0 / s.requests.max(1) as f64,
+            );
+        }
     }
     if s.errors > 0 || s.requests == 0 {
         row.fail(format!(
@@ -912,6 +1014,28 @@ mod tests {
             ]
         );
         assert!(parse_playlist("").is_empty());
+    }
+
+    #[test]
+    fn wrk_s_report_is_read() {
+        let report = "Running 5s test @ http://127.0.0.1:1/live/r/seg3.ts\n\
+            \x20 1 threads and 32 connections\n\
+            \x20 Latency Distribution\n     50%    9.80ms\n     75%   12.00ms\n\
+            \x20    90%   15.00ms\n     99%    1.02s\n\
+            \x20 12345 requests in 5.00s, 3.00GB read\n\
+            \x20 Socket errors: connect 0, read 2, write 0, timeout 1\n\
+            \x20 Non-2xx or 3xx responses: 4\n\
+            Requests/sec:   2469.00\nTransfer/sec:    600.00MB\n";
+        let s = parse_wrk(report).unwrap();
+        assert_eq!(s.requests, 12345);
+        assert_eq!(s.per_s, 2469.0);
+        assert_eq!(s.mib_per_s, 600.0);
+        assert_eq!(s.p50_ms, 9.8);
+        assert_eq!(s.p99_ms, 1020.0);
+        assert_eq!(s.errors, 7);
+        assert_eq!(wrk_ms("812.00us"), Some(0.812));
+        assert_eq!(wrk_mib("512.00KB"), Some(0.5));
+        assert!(parse_wrk("unable to connect").is_none());
     }
 
     #[test]
