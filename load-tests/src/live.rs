@@ -775,7 +775,12 @@ async fn measure(
     sends.add(publisher.take_clip_sends());
     // Frames the publisher sent in the window: below 30/s when its machine is busy (the
     // worker then repeats frames to keep 30/s; `frames_repeated` counts them).
-    let sent_in_window = sends.0.values().flatten().filter(|at| (w0..=w1).contains(*at)).count();
+    let sent_in_window = sends
+        .0
+        .values()
+        .flatten()
+        .filter(|at| (w0..=w1).contains(*at))
+        .count();
     drop(to_decoder);
     let size = tokio::time::timeout(WAIT, decoder)
         .await
@@ -789,16 +794,12 @@ async fn measure(
     };
     let last = last_in_window.unwrap_or(first_join.start);
 
-    // Frame to listed, and frame to played by the model.
+    // Frame to listed, over the segments from the first viewer's start to the window's end.
     let listed_lat = Lat::new();
     let last_frame_lat = Lat::new();
-    let played_lat = Lat::new();
     let (mut read, mut unreadable, mut repeated, mut skipped, mut aliased) = (0u64, 0, 0, 0, 0);
     let mut missing = 0u64;
-    let mut stalls = 0u64;
-    let mut stalled = Duration::ZERO;
     let mut media = 0f64;
-    let play_start = first_join.at + first_join.total();
     let mut prev: Option<u32> = None;
     let mut bytes = 0usize;
     let mut measured = 0u64;
@@ -807,21 +808,14 @@ async fn measure(
             continue;
         };
         measured += 1;
+        media += seg.duration;
         if seg.missing {
             missing += 1;
-            media += seg.duration;
             continue;
         }
         bytes += seg.bytes;
-        let due = play_start + stalled + Duration::from_secs_f64(media);
-        let ready = listed + seg.fetch;
-        if ready > due {
-            stalls += 1;
-            stalled += ready - due;
-        }
-        let seg_start = play_start + stalled + Duration::from_secs_f64(media);
         let mut last_sent = None;
-        for (i, number) in seg.frames.iter().enumerate() {
+        for number in &seg.frames {
             let Some(k) = *number else {
                 unreadable += 1;
                 continue;
@@ -844,14 +838,21 @@ async fn measure(
                 aliased += 1;
             }
             listed_lat.record(micros(to_listed));
-            let played = seg_start + Duration::from_secs_f64(i as f64 / FPS);
-            played_lat.record(micros(played.saturating_duration_since(sent)));
             last_sent = Some(sent);
         }
         if let Some(sent) = last_sent {
             last_frame_lat.record(micros(listed.duration_since(sent)));
         }
-        media += seg.duration;
+    }
+    // Frame to played: every viewer that joined, by the player model, to the window's end.
+    let played_lat = Lat::new();
+    let mut stalls = 0u64;
+    let mut stalled = Duration::ZERO;
+    for join in &joins {
+        let p = play(&segs, join, last, &sends);
+        played_lat.record_many(&p.latencies);
+        stalls += p.stalls;
+        stalled += p.stalled;
     }
     row.latency(played_lat.summary());
     row.connections = joins.len();
@@ -966,6 +967,46 @@ async fn measure(
     Ok(row)
 }
 
+/// What one viewer saw by the player model (see the module's header).
+struct Played {
+    /// Frame sent to frame on screen, µs.
+    latencies: Vec<u64>,
+    stalls: u64,
+    stalled: Duration,
+}
+
+/// The player model for the viewer of `join`, from its start segment to `last`.
+fn play(segs: &BTreeMap<u64, Seg>, join: &Join, last: u64, sends: &Sends) -> Played {
+    let mut out = Played {
+        latencies: Vec::new(),
+        stalls: 0,
+        stalled: Duration::ZERO,
+    };
+    let start = join.at + join.total();
+    let mut media = 0f64;
+    for seg in segs.range(join.start..=last).map(|(_, s)| s) {
+        let Some(listed) = seg.listed else {
+            continue;
+        };
+        let due = start + out.stalled + Duration::from_secs_f64(media);
+        let ready = listed + seg.fetch;
+        if !seg.missing && ready > due {
+            out.stalls += 1;
+            out.stalled += ready - due;
+        }
+        let seg_start = start + out.stalled + Duration::from_secs_f64(media);
+        for (i, number) in seg.frames.iter().enumerate() {
+            if let Some(sent) = number.and_then(|k| sends.before(k, listed)) {
+                let played = seg_start + Duration::from_secs_f64(i as f64 / FPS);
+                out.latencies
+                    .push(micros(played.saturating_duration_since(sent)));
+            }
+        }
+        media += seg.duration;
+    }
+    out
+}
+
 fn record_served(row: &mut Row, name: &str, s: &Served, server: Option<f64>, nginx: Option<f64>) {
     row.extra(&format!("{name}_per_s"), s.per_s);
     row.extra(&format!("{name}_mib_per_s"), s.mib_per_s);
@@ -1014,6 +1055,39 @@ mod tests {
             ]
         );
         assert!(parse_playlist("").is_empty());
+    }
+
+    #[test]
+    fn a_viewer_plays_from_its_start_and_stalls_for_a_late_segment() {
+        let t0 = Instant::now();
+        let at = |secs: f64| t0 + Duration::from_secs_f64(secs);
+        let mut sends = Sends::default();
+        sends.add((0..60).map(|k| (k, at(k as f64 / FPS))).collect());
+        let seg = |first: u32, listed: f64| Seg {
+            duration: 1.0,
+            listed: Some(at(listed)),
+            frames: (first..first + 30).map(Some).collect(),
+            ..Seg::default()
+        };
+        let join = Join {
+            at: at(1.5),
+            start: 1,
+            playlist: Duration::ZERO,
+            segment: Duration::ZERO,
+            decode: Duration::ZERO,
+        };
+        let on_time = BTreeMap::from([(1, seg(0, 1.2)), (2, seg(30, 2.2))]);
+        let p = play(&on_time, &join, 2, &sends);
+        assert_eq!(p.latencies.len(), 60);
+        assert_eq!(p.stalls, 0);
+        assert!(p.latencies.iter().all(|us| us.abs_diff(1_500_000) < 1_000));
+        // The second segment is listed half a second after its turn: everything from it
+        // on is half a second later.
+        let late = BTreeMap::from([(1, seg(0, 1.2)), (2, seg(30, 3.0))]);
+        let p = play(&late, &join, 2, &sends);
+        assert_eq!((p.stalls, p.stalled.as_millis()), (1, 500));
+        assert!(p.latencies[29].abs_diff(1_500_000) < 1_000);
+        assert!(p.latencies[30].abs_diff(2_000_000) < 1_000);
     }
 
     #[test]
