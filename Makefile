@@ -20,6 +20,8 @@ help:
 	@echo "  make bench   short load run of every scenario beside nats-server and Janus,"
 	@echo "               writes docs/bench/latest.md and latest.json (about 3 minutes)"
 	@echo "  make bench-engine  room engine benchmark (criterion)"
+	@echo "  make bench-live    the livestream: frame to HLS playback, worker CPU, serving"
+	@echo "               direct and through nginx; see docs/bench/livestream.md (~2 min)"
 	@echo "  make bench-web     the audience page in Chromium, CPU 4x slower, 3G networks"
 	@echo "               (CDP); writes docs/bench/web.md (about 2 minutes)"
 	@echo "  make fmt     format all Rust code"
@@ -88,7 +90,7 @@ run: web
 # fails if events or media are lost or ballots miscounted; `bench` runs a short
 # version of every scenario on a release build beside nats-server and Janus (media at
 # 25, 100 and 200 subscribers) and writes docs/bench/latest.md and latest.json (≤ 5 min).
-.PHONY: load-smoke bench
+.PHONY: load-smoke bench bench-live
 load-smoke:
 	cargo build -p yishi-server -p yishi-loadtest --bins
 	target/debug/yishi-loadtest --spawn --peer none -n 100 --duration 2 --hold-secs 1 \
@@ -102,6 +104,12 @@ bench:
 	target/release/yishi-loadtest --spawn --peer auto -n 2000 --rate 10 --duration 10 \
 		--voters 2000 --joins 2000 --subscribers 25,100,200 --max-seconds 300 \
 		--json docs/bench/latest.json --md docs/bench/latest.md all
+
+# The livestream (needs ffmpeg; nginx for the cache figures), see docs/bench/livestream.md.
+bench-live:
+	cargo build -p yishi-server -p yishi-loadtest --bins
+	target/debug/yishi-loadtest --spawn --peer none --duration 30 --serve-secs 5 \
+		--live-sizes 1280x720,640x360 --max-seconds 300 --json live.json live
 
 # Fuzzing (server/fuzz/, its own workspace; see docs/fuzzing.md). `fuzz-smoke` builds the
 # targets once (cargo-fuzz: nightly flags, enabled on stable by RUSTC_BOOTSTRAP=1;

@@ -7,6 +7,7 @@
 
 mod client;
 mod janus;
+mod live;
 mod media;
 mod nats;
 mod plot;
@@ -42,7 +43,10 @@ enum Scenario {
     Slow,
     /// One media publisher (audio + video) to K WebRTC subscribers through the SFU.
     Media,
-    /// Every scenario.
+    /// The livestream: frame to HLS playback latency, worker and server CPU, serving
+    /// (needs ffmpeg; nginx for the cache figures). Not part of `all`.
+    Live,
+    /// Every scenario but `live`.
     All,
 }
 
@@ -143,6 +147,20 @@ struct Cli {
     /// Loss in percent (audio packets, video frames) above which a media row fails.
     #[arg(long, default_value_t = 1.0)]
     media_max_loss: f64,
+    /// Video sizes of the livestream (live), one run each, e.g. 1280x720,640x360 (with
+    /// --spawn; a --target server streams at its own).
+    #[arg(long, value_delimiter = ',', default_value = "1280x720")]
+    live_sizes: Vec<String>,
+    /// Video bit rate of the livestream in kbit/s (live, with --spawn) [default: the
+    /// server's].
+    #[arg(long)]
+    live_kbps: Option<u32>,
+    /// Seconds of each serving phase of live (segment, playlist; direct and via nginx).
+    #[arg(long, default_value_t = 5)]
+    serve_secs: u64,
+    /// Leave out live's serving phases through nginx.
+    #[arg(long)]
+    no_nginx: bool,
     /// Also run fanout, slow and hold against nats-server, and media against Janus.
     #[arg(long, value_enum, default_value_t = Peer::Auto)]
     peer: Peer,
@@ -347,14 +365,21 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     if cli.peer == Peer::Auto && janus_bin.is_none() && scenarios.contains(&Scenario::Media) {
         eprintln!("note: janus is not installed (/usr/bin/janus): media runs against yishi only");
     }
-    // Media runs once per subscriber count, the others once per N.
+    let lo = live::LiveOpts {
+        window: o.duration,
+        serve: Duration::from_secs(cli.serve_secs.max(1)),
+        nginx: !cli.no_nginx,
+    };
+    // Media runs once per subscriber count, live once per video size (k: its index), the
+    // others once per N.
+    let live_runs: Vec<usize> = (0..cli.live_sizes.len()).collect();
     let runs: Vec<(Scenario, usize)> = scenarios
         .iter()
         .flat_map(|s| {
-            let sizes = if *s == Scenario::Media {
-                &cli.subscribers
-            } else {
-                &cli.connections
+            let sizes = match s {
+                Scenario::Media => &cli.subscribers,
+                Scenario::Live => &live_runs,
+                _ => &cli.connections,
             };
             sizes.iter().map(|k| (*s, *k)).collect::<Vec<_>>()
         })
@@ -372,7 +397,14 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             joins: cli.joins.unwrap_or(k),
             ..o.clone()
         };
-        let name = if s == Scenario::Media {
+        let name = if s == Scenario::Live {
+            let size = cli.live_sizes.get(k).cloned().unwrap_or_default();
+            eprintln!(
+                "== Live {size} ({:.0} s into the run)",
+                started.elapsed().as_secs_f64()
+            );
+            "live".to_owned()
+        } else if s == Scenario::Media {
             eprintln!(
                 "== {s:?} K={k} ({:.0} s into the run)",
                 started.elapsed().as_secs_f64()
@@ -400,6 +432,16 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             };
             let spawned = match &cluster {
                 Some(_) => None,
+                None if cli.spawn && s == Scenario::Live => {
+                    let mut more = vec![
+                        "--live-size".to_owned(),
+                        cli.live_sizes.get(k).cloned().unwrap_or_default(),
+                    ];
+                    if let Some(kbps) = cli.live_kbps {
+                        more.extend(["--live-kbps".to_owned(), kbps.to_string()]);
+                    }
+                    Some(sys::spawn_yishi_with(&server_bin, &more).await?)
+                }
                 None if cli.spawn => Some(sys::spawn_yishi(&server_bin).await?),
                 None => None,
             };
@@ -457,6 +499,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 Scenario::Votes => scenarios::votes(&target, &o).await,
                 Scenario::Chat => scenarios::chat(&target, &o).await,
                 Scenario::Media => media::yishi(&target, &mo, k).await,
+                Scenario::Live => live::yishi(&target, &lo).await,
                 Scenario::All => continue,
             };
             let result = result.map(|mut r| {

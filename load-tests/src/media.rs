@@ -493,7 +493,7 @@ async fn measure(
 // ----- Yishi -----
 
 /// Offer, then wait for the server's answer.
-async fn negotiate(ctl: &mut Ctl, peer: &MediaPeer) -> anyhow::Result<()> {
+pub(crate) async fn negotiate(ctl: &mut Ctl, peer: &MediaPeer) -> anyhow::Result<()> {
     let offer = peer.offer().await?;
     ctl.send_msg(&ClientMessage::MediaOffer(Sdp { sdp: offer }))
         .await?;
@@ -538,7 +538,7 @@ async fn serve(ctl: &mut Ctl, peer: &MediaPeer, msg: ServerMessage) -> anyhow::R
 }
 
 /// Keep a connection's signalling going until told to stop.
-async fn pump(mut ctl: Ctl, peer: Arc<MediaPeer>, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn pump(mut ctl: Ctl, peer: Arc<MediaPeer>, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = stopped(&mut stop) => break,

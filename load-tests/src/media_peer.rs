@@ -99,7 +99,9 @@ pub struct PeerOptions {
     /// Real VP8 frames to send in a loop instead of synthetic ones, the first a key frame
     /// and the others following it (an encoder's output, e.g. ffmpeg's libvpx in IVF): the
     /// video is then decodable, for a receiver that decodes it (the livestream's worker).
-    /// A key frame due (every `keyframe_interval`, after a PLI) restarts the clip.
+    /// A key frame due (every `keyframe_interval`, after a PLI) goes on at the clip's next
+    /// key frame (the first after its end): at once if the clip is all key frames.
+    /// When each clip frame was sent is kept for [`MediaPeer::take_clip_sends`].
     pub video_clip: Option<Arc<[Bytes]>>,
 }
 
@@ -344,6 +346,18 @@ impl MediaPeer {
         self.shared.counters.audio_delays.take()
     }
 
+    /// When each frame of [`PeerOptions::video_clip`] was sent since the last call, in
+    /// order: (its index in the clip, the time its packets were written); starts over.
+    pub fn take_clip_sends(&self) -> Vec<(usize, Instant)> {
+        std::mem::take(
+            &mut *self
+                .shared
+                .clip_sends
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
+    }
+
     /// Sets the audio level (-dBov, clamped to 0..=127) written on the following audio packets.
     pub fn set_audio_level(&self, level: u8) {
         self.shared
@@ -438,6 +452,8 @@ struct Shared {
     pc: OnceLock<Weak<dyn PeerConnection>>,
     remote_video: Mutex<Vec<Arc<dyn TrackRemote>>>,
     receivers: Mutex<Vec<JoinHandle<()>>>,
+    /// The clip frames sent and when, until taken (see [`MediaPeer::take_clip_sends`]).
+    clip_sends: Mutex<Vec<(usize, Instant)>>,
 }
 
 #[derive(Default)]
@@ -507,6 +523,7 @@ impl Shared {
             pc: OnceLock::new(),
             remote_video: Mutex::new(Vec::new()),
             receivers: Mutex::new(Vec::new()),
+            clip_sends: Mutex::new(Vec::new()),
         }
     }
 
@@ -1111,24 +1128,33 @@ async fn send_video(
             Tick::Send(now, p) => (now, p),
         };
         let requested = shared.force_keyframe.swap(false, Ordering::Relaxed);
-        let key = requested
-            || last_keyframe.is_none_or(|t| now - t >= keyframe_interval)
-            || (clip.is_some() && clip_at == 0);
-        let frame = match clip.as_deref() {
+        let due = requested || last_keyframe.is_none_or(|t| now - t >= keyframe_interval);
+        let (frame, key, sent_index) = match clip.as_deref() {
             Some(frames) if !frames.is_empty() => {
-                if key {
-                    clip_at = 0;
+                if due {
+                    clip_at = next_keyframe(frames, clip_at);
                 }
-                let frame = frames.get(clip_at).cloned().unwrap_or_default();
+                let index = clip_at;
+                let frame = frames.get(index).cloned().unwrap_or_default();
                 clip_at = (clip_at + 1) % frames.len();
-                frame
+                let key = is_vp8_keyframe(&frame);
+                (frame, key, Some(index))
             }
-            _ => vp8_frame(key, frame_bytes, n),
+            _ => (vp8_frame(due, frame_bytes, n), due, None),
         };
         n = n.wrapping_add(1);
         let (sent, all_sent) = clock
             .send(&shared, &track, now, &frame, &p, |_| Ok(()))
             .await;
+        if let Some(index) = sent_index
+            && all_sent
+        {
+            shared
+                .clip_sends
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((index, now));
+        }
         let c = &shared.counters;
         c.video_packets_sent.fetch_add(sent, Ordering::Relaxed);
         if all_sent {
@@ -1142,6 +1168,20 @@ async fn send_video(
             shared.force_keyframe.store(true, Ordering::Relaxed);
         }
     }
+}
+
+/// Whether a whole VP8 frame (RFC 6386 9.1: bit 0 of its first byte clear) is a key frame.
+fn is_vp8_keyframe(frame: &[u8]) -> bool {
+    frame.first().is_some_and(|b| b & 1 == 0)
+}
+
+/// The index of the clip's first key frame at or after `from`, wrapping to its start (0
+/// if it has none: its first frame is meant to be one).
+fn next_keyframe(frames: &[Bytes], from: usize) -> usize {
+    (from..frames.len())
+        .chain(0..from.min(frames.len()))
+        .find(|&i| is_vp8_keyframe(&frames[i]))
+        .unwrap_or(0)
 }
 
 /// Reads RTCP about our video sender (only PLI/FIR reach it, see [`KeyframeRequestForwarder`])
@@ -1300,6 +1340,23 @@ mod tests {
         assert_eq!(u16::from_le_bytes([key[6], key[7]]), VIDEO_WIDTH);
         let delta = vp8_frame(false, 3600, 8);
         assert_eq!(delta[0] & 0x01, 1, "P bit set on a delta frame");
+    }
+
+    #[test]
+    fn a_keyframe_due_goes_on_at_the_clips_next_keyframe() {
+        let key = vp8_frame(true, 20, 0);
+        let delta = vp8_frame(false, 20, 1);
+        let clip = [key.clone(), delta.clone(), delta.clone(), key, delta];
+        assert_eq!(next_keyframe(&clip, 0), 0);
+        assert_eq!(next_keyframe(&clip, 1), 3);
+        assert_eq!(next_keyframe(&clip, 3), 3);
+        assert_eq!(
+            next_keyframe(&clip, 4),
+            0,
+            "past the last one: back to the start"
+        );
+        assert_eq!(next_keyframe(&[], 0), 0);
+        assert!(!is_vp8_keyframe(&[]));
     }
 
     #[test]

@@ -236,12 +236,17 @@ pub fn default_server_bin() -> PathBuf {
 }
 
 pub async fn spawn_yishi(bin: &Path) -> anyhow::Result<YishiServer> {
-    spawn_node(bin, &[]).await
+    spawn_node(bin, &[], &[]).await
+}
+
+/// [`spawn_yishi`] with more flags for `yishi serve` (e.g. `--live-size 640x360`).
+pub async fn spawn_yishi_with(bin: &Path, more: &[String]) -> anyhow::Result<YishiServer> {
+    spawn_node(bin, &[], more).await
 }
 
 /// `yishi serve` with `args` (SQLite in a data directory of its own unless they name a
-/// database).
-async fn spawn_node(bin: &Path, args: &[&str]) -> anyhow::Result<YishiServer> {
+/// database), then `more`.
+async fn spawn_node(bin: &Path, args: &[&str], more: &[String]) -> anyhow::Result<YishiServer> {
     if !bin.exists() {
         bail!(
             "no server binary at {} (build it: cargo build --release -p yishi-server, or pass --server-bin)",
@@ -269,6 +274,7 @@ async fn spawn_node(bin: &Path, args: &[&str]) -> anyhow::Result<YishiServer> {
             // The load comes from a few loopback addresses, thousands each.
             .arg("--max-connections-per-ip")
             .arg("1000000")
+            .args(more)
             .env("YISHI_TOKEN_KEYS", SPAWN_TOKEN_KEYS)
             .env("YISHI_ADMIN_KEY", SPAWN_ADMIN_KEY)
             .env("RUST_LOG", "warn"),
@@ -400,11 +406,36 @@ pub async fn spawn_cluster(
                     &format!("lt-{}", i + 1),
                     "--no-media",
                 ],
+                &[],
             )
             .await?,
         );
     }
     Ok(YishiCluster { nodes, nats })
+}
+
+/// The processes whose parent is `pid` and whose command name is `comm` (from
+/// `/proc/*/stat`), e.g. the ffmpeg workers a server started.
+pub fn children_named(pid: u32, comm: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            let Ok(text) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+                return false;
+            };
+            // `PID (comm) state ppid …`; the name may hold spaces and parentheses.
+            let (Some(open), Some(close)) = (text.find('('), text.rfind(')')) else {
+                return false;
+            };
+            let ppid = text
+                .get(close + 2..)
+                .and_then(|rest| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            text.get(open + 1..close) == Some(comm) && ppid == Some(pid)
+        })
+        .collect()
 }
 
 /// Machine-wide UDP counters from `/proc/net/snmp`.

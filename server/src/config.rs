@@ -292,6 +292,15 @@ pub struct ServeArgs {
     #[serde(deserialize_with = "duration")]
     pub keep_recordings: Option<Duration>,
 
+    /// The livestream's video size, `WIDTHxHEIGHT` (even numbers), e.g. `640x360` for an
+    /// audience on phones and weak networks [default: 1280x720].
+    #[arg(long, env = "YISHI_LIVE_SIZE", value_name = "WxH")]
+    pub live_size: Option<LiveSize>,
+
+    /// The livestream's video bit rate in kbit/s [default: 2500].
+    #[arg(long, env = "YISHI_LIVE_KBPS", value_name = "KBPS")]
+    pub live_kbps: Option<u32>,
+
     /// How long a staff session of the console lasts unused; a session also ends 12 hours
     /// after its login [default: 30m].
     #[arg(long, env = "YISHI_STAFF_IDLE", value_parser = parse_duration, value_name = "DURATION")]
@@ -773,7 +782,10 @@ impl Config {
             },
             live: crate::live::LiveConfig {
                 keep_recordings: pick(serve.keep_recordings, fs.keep_recordings),
-                ..crate::live::LiveConfig::default()
+                ..live_config(
+                    pick(serve.live_size, fs.live_size),
+                    pick(serve.live_kbps, fs.live_kbps),
+                )
             },
             participation_rules: read_rules(pick(
                 args.participation_rules.clone(),
@@ -887,6 +899,51 @@ pub fn join_link(public_url: &str, room: &str, token: &str) -> String {
         percent_encode(room),
         percent_encode(token)
     )
+}
+
+/// The livestream's video size (`--live-size`): even, from 160x90 to 3840x2160.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct LiveSize {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl std::str::FromStr for LiveSize {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<LiveSize, String> {
+        let bad = || format!("{text:?}: give WIDTHxHEIGHT, e.g. 640x360");
+        let (w, h) = text.trim().split_once(['x', 'X']).ok_or_else(bad)?;
+        let width: u32 = w.parse().map_err(|_| bad())?;
+        let height: u32 = h.parse().map_err(|_| bad())?;
+        if !(160..=3840).contains(&width) || !(90..=2160).contains(&height) {
+            return Err(format!("{text:?}: from 160x90 to 3840x2160"));
+        }
+        if !width.is_multiple_of(2) || !height.is_multiple_of(2) {
+            return Err(format!("{text:?}: the encoder needs even sizes"));
+        }
+        Ok(LiveSize { width, height })
+    }
+}
+
+impl TryFrom<String> for LiveSize {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<LiveSize, String> {
+        text.parse()
+    }
+}
+
+/// The livestream's encoding from `--live-size` and `--live-kbps`, defaults elsewhere.
+fn live_config(size: Option<LiveSize>, kbps: Option<u32>) -> crate::live::LiveConfig {
+    let d = crate::live::LiveConfig::default();
+    crate::live::LiveConfig {
+        width: size.map_or(d.width, |s| s.width),
+        height: size.map_or(d.height, |s| s.height),
+        video_kbps: kbps.map_or(d.video_kbps, |k| k.clamp(100, 50_000)),
+        ..d
+    }
 }
 
 /// Parse a duration such as `90s`, `30m`, `2h`, `7d` or `1h30m`. A bare number is
@@ -1258,6 +1315,19 @@ mod tests {
         fs::write(&file, "lissen = \"0.0.0.0:1\"\n").unwrap();
         let err = resolve(&["--config", file.to_str().unwrap()]).unwrap_err();
         assert!(err.to_string().contains("lissen"), "{err}");
+    }
+
+    #[test]
+    fn the_livestream_size_is_even_and_bounded() {
+        let size: LiveSize = "640x360".parse().unwrap();
+        assert_eq!((size.width, size.height), (640, 360));
+        for bad in ["640", "641x360", "64x36", "8000x360", "axb", ""] {
+            assert!(bad.parse::<LiveSize>().is_err(), "{bad}");
+        }
+        let c = live_config(Some(size), Some(800));
+        assert_eq!((c.width, c.height, c.video_kbps), (640, 360, 800));
+        let d = live_config(None, None);
+        assert_eq!((d.width, d.height, d.video_kbps), (1280, 720, 2500));
     }
 
     #[test]

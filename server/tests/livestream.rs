@@ -21,6 +21,7 @@ use common::{Backend, Client, TestServer, database};
 use reqwest::StatusCode;
 use yishi::hub::HubConfig;
 use yishi::live::LiveConfig;
+use yishi_loadtest::clip::{self, ClipSpec};
 use yishi_loadtest::media_peer::{MediaPeer, PeerOptions};
 use yishi_protocol::{
     ClientMessage, Command, EntryKind, EventBody, LivestreamEnd, Participant, RecordEntry,
@@ -104,61 +105,20 @@ async fn give_floor(speaker: &mut Client, host: &mut Client) {
 
 /// A program of the `ffmpeg` package, or a clear failure.
 fn tool(name: &str) -> std::process::Command {
-    let found = std::process::Command::new(name)
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "`{name}` is not installed: the livestream tests need Debian's ffmpeg \
-         (apt-get install --no-install-recommends ffmpeg)"
-    );
-    std::process::Command::new(name)
+    clip::tool(name).unwrap()
 }
 
 /// Two seconds of a test pattern, encoded to VP8 by ffmpeg (libvpx) at the bots' size:
 /// the frames of its IVF file, the first a key frame.
 fn vp8_clip(dir: &Path) -> Arc<[Bytes]> {
-    let path = dir.join("clip.ivf");
-    let out = tool("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg(format!("testsrc=size={WIDTH}x{HEIGHT}:rate=30"))
-        .args([
-            "-frames:v",
-            "60",
-            "-c:v",
-            "libvpx",
-            "-g",
-            "60",
-            "-b:v",
-            "600k",
-        ])
-        .args(["-deadline", "realtime", "-cpu-used", "8", "-f", "ivf"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "ffmpeg: {out:?}");
-    let ivf = std::fs::read(&path).unwrap();
-    assert_eq!(&ivf[..4], b"DKIF");
-    let header = usize::from(u16::from_le_bytes([ivf[6], ivf[7]]));
-    let mut frames = Vec::new();
-    let mut at = header;
-    while at + 12 <= ivf.len() {
-        let len = u32::from_le_bytes(ivf[at..at + 4].try_into().unwrap()) as usize;
-        at += 12;
-        frames.push(Bytes::copy_from_slice(&ivf[at..at + len]));
-        at += len;
-    }
-    assert_eq!(frames.len(), 60);
-    frames.into()
+    let spec = ClipSpec {
+        width: WIDTH,
+        height: HEIGHT,
+        frames: 60,
+        keyframe_every: 60,
+        numbered: false,
+    };
+    clip::vp8_clip(dir, spec).unwrap()
 }
 
 fn publisher(clip: &Arc<[Bytes]>) -> PeerOptions {
