@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
-use yishi_protocol::{Participant, Role};
+use yishi_protocol::{LivestreamEnd, Participant, Role};
 
 use super::AppState;
 use super::admin::{ApiError, bearer, same_key};
@@ -108,7 +108,10 @@ async fn stop(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let by = caller(&state, &headers, &room, &[Role::Host])?;
-    let stopped = state.live.stop(&room, by.participant()).await?;
+    let stopped = state
+        .live
+        .stop(&room, by.participant(), LivestreamEnd::Stopped)
+        .await?;
     Ok(Json(json!({
         "live": false,
         "was_live": stopped.was_live,

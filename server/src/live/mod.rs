@@ -29,9 +29,9 @@ use tokio::process::{Child, Command};
 use tokio::sync::{Mutex, oneshot};
 use tokio::task::JoinHandle;
 
-use yishi_protocol::{Millis, Participant, Recording, SessionState};
+use yishi_protocol::{LivestreamEnd, Millis, Participant, Recording, SessionState};
 
-use crate::hub::{Hub, HubError, now};
+use crate::hub::{Hub, HubError, LiveControl, now};
 use crate::media::{AUDIO_PAYLOAD_TYPE, KEYFRAME_EVERY, LiveTarget, Sfu, VIDEO_PAYLOAD_TYPE};
 use crate::room::LiveFact;
 
@@ -219,9 +219,11 @@ impl Livestreams {
         }
     }
 
-    /// Record what the livestreams do in the rooms of `hub` from now on.
+    /// Record what the livestreams do in the rooms of `hub` from now on, and let its
+    /// rooms stop their streams when their sessions close.
     pub fn report_to(&self, hub: &Arc<Hub>) {
         let _ = self.reporter.0.set(Arc::downgrade(hub));
+        hub.control_livestreams(Arc::new(self.clone()));
     }
 
     /// The playlist's path on the server for `room`.
@@ -282,8 +284,14 @@ impl Livestreams {
 
     /// Stop the livestream of `room`: its worker finishes its segment and ends, the SFU
     /// stops feeding it, the stretch's segments are archived as one recording (hashed,
-    /// and both facts recorded in the room), and its playlist and segments are removed.
-    pub async fn stop(&self, room: &str, by: Option<Participant>) -> Result<Stopped, LiveError> {
+    /// and both facts recorded in the room: stopped for `reason`, then archived), and its
+    /// playlist and segments are removed.
+    pub async fn stop(
+        &self,
+        room: &str,
+        by: Option<Participant>,
+        reason: LivestreamEnd,
+    ) -> Result<Stopped, LiveError> {
         let mut running = self.running.lock().await;
         let Some(live) = running.remove(room) else {
             return Ok(Stopped::default());
@@ -296,7 +304,9 @@ impl Livestreams {
             recording: None,
         });
         if !ended.by_close {
-            self.reporter.report(room, by, LiveFact::Stopped).await;
+            self.reporter
+                .report(room, by, LiveFact::Stopped(reason))
+                .await;
             if let Some(recording) = &ended.recording {
                 self.reporter
                     .report(room, None, LiveFact::Archived(recording.clone()))
@@ -402,6 +412,25 @@ impl Livestreams {
     /// A room's directory: its id hex-encoded, so any id is a safe file name.
     fn room_dir(&self, room: &str) -> PathBuf {
         self.dir.join(hex::encode(room.as_bytes()))
+    }
+}
+
+impl LiveControl for Livestreams {
+    fn runs(&self, room: &str) -> bool {
+        self.lock_served().contains_key(room)
+    }
+
+    fn stop_for_close(
+        &self,
+        room: String,
+        by: Option<Participant>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>> {
+        let live = self.clone();
+        Box::pin(async move {
+            if let Err(e) = live.stop(&room, by, LivestreamEnd::SessionClosed).await {
+                tracing::warn!(%room, error = %e, "the livestream's files could not be removed at the close");
+            }
+        })
     }
 }
 
