@@ -596,6 +596,40 @@ async fn the_stage_is_streamed_to_hls_follows_the_floor_and_survives_its_worker(
     assert!(is_h264_and_aac(&streams), "{streams:?}");
     let streams = probe(&server.url(&format!("/live/{ROOM}/index.m3u8")));
     assert!(is_h264_and_aac(&streams), "{streams:?}");
+    // The audio-only rendition beside it, for weak networks: AAC alone, no video, at a
+    // low bit rate (64 kbit/s: a 1 s segment is about 8 KB and the MPEG-TS framing).
+    let audio_url = server.url(&format!("/live/{ROOM}/audio.m3u8"));
+    let response = http.get(&audio_url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/vnd.apple.mpegurl"
+    );
+    let audio_list = response.text().await.unwrap();
+    let audio_segment = audio_list
+        .lines()
+        .rfind(|l| l.starts_with("audio") && l.ends_with(".ts"))
+        .unwrap_or_else(|| panic!("no audio segment: {audio_list}"))
+        .to_owned();
+    let streams = probe(&audio_url);
+    assert!(
+        !streams.is_empty() && streams.iter().all(|(codec, _, _)| codec == "aac"),
+        "audio only: {streams:?}"
+    );
+    let audio_bytes = http
+        .get(server.url(&format!("/live/{ROOM}/{audio_segment}")))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .len();
+    assert!(
+        (1_000..24_000).contains(&audio_bytes),
+        "{audio_segment}: {audio_bytes} bytes"
+    );
+    eprintln!("audio-only segment {audio_segment}: {audio_bytes} bytes");
     // Byte ranges, for players and caches that ask for them.
     let ranged = http
         .get(server.url(&format!("/live/{ROOM}/seg{last}.ts")))

@@ -3,7 +3,7 @@
 // publishes and starts the livestream from the host's 直播 dialog; an audience member on
 // a phone gets the HLS player (hls.js) instead of WebRTC — frames advance, the delay is
 // told, sound comes on with a tap — and asks a question over the WebSocket while it
-// plays; the host sets an RTMP push target that nothing answers and sees it retrying in
+// plays, switches to 仅听声音 (the audio-only rendition) and back; the host sets an RTMP push target that nothing answers and sees it retrying in
 // words; the host ends the stream (asked first): the audience sees 直播已结束 and the
 // host gets the recording to download.
 //
@@ -39,6 +39,22 @@ function player(page) {
     const v = document.querySelector("[data-testid=live-video]");
     return v ? { t: v.currentTime, w: v.videoWidth, h: v.videoHeight, muted: v.muted, paused: v.paused, src: v.currentSrc } : null;
   });
+}
+
+/** Wait until the player's media has advanced by more than a second; returns its state. */
+async function playsOn(page, what) {
+  const from = (await player(page)).t;
+  await page.waitForFunction(
+    (t0) => {
+      const v = document.querySelector("[data-testid=live-video]");
+      return v && !v.paused && v.currentTime > t0 + 1;
+    },
+    from,
+    { timeout: 30_000 },
+  );
+  const now = await player(page);
+  console.log(`# ${what}: currentTime ${from.toFixed(1)} → ${now.t.toFixed(1)}`);
+  return now;
 }
 
 /** Both sizes the brief asks for, shot and without page scroll. */
@@ -141,6 +157,26 @@ test("a lecture's livestream: the host starts it, a phone plays it as HLS while 
   const c = await player(V);
   assert.ok(c.t > b.t, `still playing while asking (${b.t} → ${c.t})`);
   await shot(V, "live-audience-question-360x740");
+
+  // 仅听声音: the phone switches to the audio-only rendition (the voice alone, for weak
+  // networks) and back; the media plays on both ways.
+  const [audioList] = await Promise.all([
+    V.waitForRequest((r) => /\/live\/hall\/audio\.m3u8$/.test(r.url()), { timeout: 15_000 }),
+    V.getByTestId("live-audio-only").filter({ hasText: "仅听声音" }).click(),
+  ]);
+  assert.ok(audioList, "the audio-only playlist is fetched");
+  await V.locator("[data-testid=live-player][data-rendition=audio][data-state=playing]").waitFor({ timeout: 30_000 });
+  await V.getByTestId("live-audio-note").filter({ hasText: "仅听声音" }).waitFor();
+  const audioOnly = await playsOn(V, "audio only");
+  assert.equal(audioOnly.w, 0, "no picture in the audio-only rendition");
+  assert.equal(audioOnly.muted, false, "its sound on");
+  await shotsAt(V, "live-audience-audio-only");
+  await accessible(V, "the audience's player, audio only");
+  await V.getByTestId("live-audio-only").filter({ hasText: "恢复画面" }).click();
+  await V.locator("[data-testid=live-player][data-rendition=stage][data-state=playing]").waitFor({ timeout: 30_000 });
+  await V.waitForFunction(() => (document.querySelector("[data-testid=live-video]")?.videoWidth ?? 0) > 0, null, { timeout: 30_000 });
+  const back = await playsOn(V, "back to the picture");
+  assert.ok(back.w > 0, "the picture is back");
   await H.getByTestId("live-dialog").getByRole("button", { name: "关闭" }).first().click();
   await H.getByTestId("open-moderation").locator(".badge").waitFor();
   await inView(H, ["[data-testid=open-live]"], "the host's 直播 button");

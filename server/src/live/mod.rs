@@ -40,6 +40,11 @@ pub use push::{MAX_TARGETS, PushState, PushStatus, valid_target};
 
 /// The playlist's name in a room's directory.
 pub const PLAYLIST: &str = "index.m3u8";
+/// The audio-only rendition's playlist, beside [`PLAYLIST`] (for weak networks and older
+/// phones: a voice at [`AUDIO_ONLY_KBPS`] instead of megabits of video).
+pub const AUDIO_PLAYLIST: &str = "audio.m3u8";
+/// The audio-only rendition's bit rate, kbit/s (AAC-LC, mono: one voice at a time).
+const AUDIO_ONLY_KBPS: u32 = 64;
 /// Segments the playlist lists (a rolling window; older ones are deleted).
 const LIST_SIZE: u32 = 6;
 /// Frames per second of the encoded video.
@@ -487,11 +492,33 @@ pub fn sdp(target: LiveTarget) -> String {
     )
 }
 
-/// The worker's command line (run in the room's directory): RTP in, HLS out.
+/// The worker's command line (run in the room's directory): RTP in, two HLS renditions
+/// out — the stage (H.264 + AAC, [`PLAYLIST`], `segN.ts`) and its sound alone (AAC,
+/// [`AUDIO_PLAYLIST`], `audioN.ts`), encoded from the same input by the same process.
 pub fn worker_args(config: &LiveConfig) -> Vec<String> {
     let (w, h, kbps) = (config.width, config.height, config.video_kbps);
-    let segment = KEYFRAME_EVERY.as_secs().max(1);
-    [
+    let segment = KEYFRAME_EVERY.as_secs().max(1).to_string();
+    let list_size = LIST_SIZE.to_string();
+    // A restarted worker appends to a playlist after a discontinuity; segments are
+    // written under a temporary name and renamed once whole. They are kept (not deleted
+    // past the playlist's window): the stage's become the recording at the end.
+    let hls = |segments: &str, playlist: &str| {
+        [
+            "-f",
+            "hls",
+            "-hls_time",
+            &segment,
+            "-hls_list_size",
+            &list_size,
+            "-hls_flags",
+            "independent_segments+append_list+discont_start+temp_file",
+            "-hls_segment_filename",
+            segments,
+            playlist,
+        ]
+        .map(str::to_owned)
+    };
+    let stage = [
         "-hide_banner",
         "-nostdin",
         "-loglevel",
@@ -540,24 +567,29 @@ pub fn worker_args(config: &LiveConfig) -> Vec<String> {
         "48000",
         "-ac",
         "2",
-        "-f",
-        "hls",
-        "-hls_time",
-        &segment.to_string(),
-        "-hls_list_size",
-        &LIST_SIZE.to_string(),
-        // A restarted worker appends to the playlist after a discontinuity; segments are
-        // written under a temporary name and renamed once whole. They are kept (not
-        // deleted past the playlist's window): they become the recording at the end.
-        "-hls_flags",
-        "independent_segments+append_list+discont_start+temp_file",
-        "-hls_segment_filename",
-        "seg%d.ts",
-        PLAYLIST,
     ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect()
+    .map(str::to_owned);
+    let audio_only = [
+        "-map",
+        "0:a:0",
+        "-af",
+        "aresample=async=1",
+        "-c:a",
+        "aac",
+        "-b:a",
+        &format!("{AUDIO_ONLY_KBPS}k"),
+        "-ar",
+        "48000",
+        "-ac",
+        "1",
+    ]
+    .map(str::to_owned);
+    stage
+        .into_iter()
+        .chain(hls("seg%d.ts", PLAYLIST))
+        .chain(audio_only)
+        .chain(hls("audio%d.ts", AUDIO_PLAYLIST))
+        .collect()
 }
 
 /// Ask a worker to finish (SIGTERM: it writes its last segment and the playlist), and
@@ -702,24 +734,26 @@ impl Worker {
         }
     }
 
-    /// Mark the playlist ended (`#EXT-X-ENDLIST`), so players stop at its last segment
+    /// Mark the playlists ended (`#EXT-X-ENDLIST`), so players stop at their last segment
     /// rather than wait for more.
     async fn end_playlist(&self) {
-        let path = self.dir.join(PLAYLIST);
-        let ended = match tokio::fs::read_to_string(&path).await {
-            Ok(list) if list.contains("#EXT-X-ENDLIST") => Ok(()),
-            Ok(list) => {
-                let sep = if list.ends_with('\n') { "" } else { "\n" };
-                let tmp = self.dir.join("index.m3u8.ended");
-                match tokio::fs::write(&tmp, format!("{list}{sep}#EXT-X-ENDLIST\n")).await {
-                    Ok(()) => tokio::fs::rename(&tmp, &path).await,
-                    Err(e) => Err(e),
+        for name in [PLAYLIST, AUDIO_PLAYLIST] {
+            let path = self.dir.join(name);
+            let ended = match tokio::fs::read_to_string(&path).await {
+                Ok(list) if list.contains("#EXT-X-ENDLIST") => Ok(()),
+                Ok(list) => {
+                    let sep = if list.ends_with('\n') { "" } else { "\n" };
+                    let tmp = self.dir.join(format!("{name}.ended"));
+                    match tokio::fs::write(&tmp, format!("{list}{sep}#EXT-X-ENDLIST\n")).await {
+                        Ok(()) => tokio::fs::rename(&tmp, &path).await,
+                        Err(e) => Err(e),
+                    }
                 }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = ended {
+                tracing::warn!(room = %self.room, playlist = name, error = %e, "cannot mark the livestream's playlist ended");
             }
-            Err(e) => Err(e),
-        };
-        if let Err(e) = ended {
-            tracing::warn!(room = %self.room, error = %e, "cannot mark the livestream's playlist ended");
         }
     }
 
@@ -770,6 +804,20 @@ mod tests {
         assert!(args.contains("-c:a aac"));
         assert!(args.contains("-f hls -hls_time 1 -hls_list_size 6"));
         assert!(args.contains("scale=1280:720"));
-        assert!(args.ends_with("seg%d.ts index.m3u8"));
+        assert!(args.contains("seg%d.ts index.m3u8 "));
+    }
+
+    #[test]
+    fn the_worker_also_writes_the_voice_alone_at_64_kbits() {
+        let args = worker_args(&LiveConfig::default()).join(" ");
+        let (_, audio) = args.split_once("index.m3u8 ").unwrap();
+        assert!(
+            audio.starts_with(
+                "-map 0:a:0 -af aresample=async=1 -c:a aac -b:a 64k -ar 48000 -ac 1 -f hls"
+            ),
+            "{audio}"
+        );
+        assert!(!audio.contains("0:v"), "no video in it");
+        assert!(audio.ends_with("audio%d.ts audio.m3u8"));
     }
 }
