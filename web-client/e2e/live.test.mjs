@@ -3,7 +3,8 @@
 // publishes and starts the livestream from the host's 直播 dialog; an audience member on
 // a phone gets the HLS player (hls.js) instead of WebRTC — frames advance, the delay is
 // told, sound comes on with a tap — and asks a question over the WebSocket while it
-// plays, switches to 仅听声音 (the audio-only rendition) and back; the host sets an RTMP push target that nothing answers and sees it retrying in
+// plays, switches to 仅听声音 (the audio-only rendition) and back; the lecturer shares a screen and
+// the stream shows it, then the camera again; the host sets an RTMP push target that nothing answers and sees it retrying in
 // words; the host ends the stream (asked first): the audience sees 直播已结束 and the
 // host gets the recording to download.
 //
@@ -55,6 +56,38 @@ async function playsOn(page, what) {
   const now = await player(page);
   console.log(`# ${what}: currentTime ${from.toFixed(1)} → ${now.t.toFixed(1)}`);
   return now;
+}
+
+/** Wait until the player's picture is mostly `want` ("blue": the shared slides, "green":
+ * Chromium's fake camera), read from the video's frames. */
+async function untilPicture(page, want, what) {
+  try {
+    await page.waitForFunction(
+      (want) => {
+        const v = document.querySelector("[data-testid=live-video]");
+        if (!v || !v.videoWidth || v.paused) return false;
+        const c = document.createElement("canvas");
+        c.width = 32;
+        c.height = 18;
+        const g = c.getContext("2d");
+        g.drawImage(v, 0, 0, 32, 18);
+        const d = g.getImageData(0, 0, 32, 18).data;
+        let r = 0;
+        let gr = 0;
+        let b = 0;
+        for (let i = 0; i < d.length; i += 4) {
+          r += d[i];
+          gr += d[i + 1];
+          b += d[i + 2];
+        }
+        return want === "blue" ? b > 1.5 * Math.max(r, gr) : gr > 1.5 * Math.max(r, b);
+      },
+      want,
+      { timeout: 30_000, polling: 250 },
+    );
+  } catch (e) {
+    throw new Error(`${what}: the picture never turned ${want} (${e.message})`);
+  }
 }
 
 /** Both sizes the brief asks for, shot and without page scroll. */
@@ -181,6 +214,38 @@ test("a lecture's livestream: the host starts it, a phone plays it as HLS while 
   await H.getByTestId("open-moderation").locator(".badge").waitFor();
   await inView(H, ["[data-testid=open-live]"], "the host's 直播 button");
   await shot(H, "live-host-live-1366x768");
+
+  // The lecturer shares a screen (a canvas that keeps drawing blue slides, in place of a
+  // real display capture): the stream shows it instead of the green fake camera, and the
+  // camera again once sharing stops.
+  await H.evaluate(() => {
+    navigator.mediaDevices.getDisplayMedia = async () => {
+      const c = document.createElement("canvas");
+      c.width = 1280;
+      c.height = 720;
+      const g = c.getContext("2d");
+      let n = 0;
+      setInterval(() => {
+        g.fillStyle = "#1a3cc8";
+        g.fillRect(0, 0, 1280, 720);
+        g.fillStyle = "#ffffff";
+        g.font = "64px sans-serif";
+        g.fillText(`幻灯片 ${n++}`, 100, 200);
+      }, 100);
+      return c.captureStream(10);
+    };
+  });
+  await untilPicture(V, "green", "the camera on the stream");
+  const sharing = Date.now();
+  await H.getByTestId("share").click();
+  await H.getByTestId("share").filter({ hasText: "停止共享" }).waitFor();
+  await untilPicture(V, "blue", "the shared screen on the stream");
+  const screenAfter = ((Date.now() - sharing) / 1000).toFixed(1);
+  await shot(V, "live-audience-screen-360x740");
+  const unsharing = Date.now();
+  await H.getByTestId("share").click();
+  await untilPicture(V, "green", "the camera back on the stream");
+  console.log(`# the shared screen on the phone's stream ${screenAfter} s after sharing; the camera back ${((Date.now() - unsharing) / 1000).toFixed(1)} s after it stopped`);
 
   // A push target nobody answers: the host reads its status in words, then clears it.
   await H.getByTestId("open-live").click();
