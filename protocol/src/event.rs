@@ -275,7 +275,8 @@ pub enum EventBody {
     LivestreamStarted {
         playlist: String,
     },
-    /// The livestream ended; `actor` stopped it (absent: the operator, or the close).
+    /// The livestream ended; `actor` stopped it, or closed the session it ended with
+    /// (absent: the operator, or the server).
     LivestreamStopped {
         reason: LivestreamEnd,
     },

@@ -25,8 +25,11 @@ pub struct Livestream {
 pub enum LivestreamEnd {
     /// A host (or the operator) stopped it.
     Stopped,
-    /// The session closed.
+    /// The session closed (the server stopped it and archived its recording first).
     SessionClosed,
+    /// The server serving the room was restarted (or, in a cluster, the room moved to
+    /// another node) while the stream was on: no worker runs for it any more.
+    ServerRestarted,
 }
 
 /// A recording of the stage, archived when its livestream ended.

@@ -24,8 +24,8 @@ use yishi::live::LiveConfig;
 use yishi_loadtest::clip::{self, ClipSpec};
 use yishi_loadtest::media_peer::{MediaPeer, PeerOptions};
 use yishi_protocol::{
-    ClientMessage, Command, EntryKind, EventBody, LivestreamEnd, Participant, RecordEntry,
-    Recording, Role, Sdp, ServerMessage,
+    ClientMessage, Command, EntryKind, EventBody, LivestreamEnd, Participant, ParticipantId,
+    RecordEntry, Recording, Role, Sdp, ServerMessage, SessionState,
 };
 
 const ROOM: &str = "live";
@@ -546,6 +546,40 @@ async fn the_stage_is_streamed_to_hls_follows_the_floor_and_survives_its_worker(
     assert!(is_h264_and_aac(&streams), "{streams:?}");
     let streams = probe(&server.url(&format!("/live/{ROOM}/index.m3u8")));
     assert!(is_h264_and_aac(&streams), "{streams:?}");
+    // The audio-only rendition beside it, for weak networks: AAC alone, no video, at a
+    // low bit rate (64 kbit/s: a 1 s segment is about 8 KB and the MPEG-TS framing).
+    let audio_url = server.url(&format!("/live/{ROOM}/audio.m3u8"));
+    let response = http.get(&audio_url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/vnd.apple.mpegurl"
+    );
+    let audio_list = response.text().await.unwrap();
+    let audio_segment = audio_list
+        .lines()
+        .rfind(|l| l.starts_with("audio") && l.ends_with(".ts"))
+        .unwrap_or_else(|| panic!("no audio segment: {audio_list}"))
+        .to_owned();
+    let streams = probe(&audio_url);
+    assert!(
+        !streams.is_empty() && streams.iter().all(|(codec, _, _)| codec == "aac"),
+        "audio only: {streams:?}"
+    );
+    let audio_bytes = http
+        .get(server.url(&format!("/live/{ROOM}/{audio_segment}")))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .len();
+    assert!(
+        (1_000..24_000).contains(&audio_bytes),
+        "{audio_segment}: {audio_bytes} bytes"
+    );
+    eprintln!("audio-only segment {audio_segment}: {audio_bytes} bytes");
     // Byte ranges, for players and caches that ask for them.
     check_range(&http, &server, last).await;
     // Nothing but the playlist and segments is served.
@@ -698,7 +732,8 @@ async fn the_stage_is_streamed_to_hls_follows_the_floor_and_survives_its_worker(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stage_without_a_voice_streams_with_silence_and_ends_with_the_session() {
+async fn a_stage_without_a_voice_streams_with_silence_and_its_recording_enters_the_record_at_the_close()
+ {
     let scratch = tempfile::tempdir().unwrap();
     let clip = vp8_clip(scratch.path());
     let dir = tempfile::tempdir().unwrap();
@@ -799,52 +834,60 @@ async fn a_stage_without_a_voice_streams_with_silence_and_ends_with_the_session(
         retrying[0]["error"],
     );
 
-    // The session closes: the stream ends (players stop at its last segment), its worker
-    // with it, and the ended playlist stays until a host stops the livestream.
+    // The session closes with the stream on: the server stops the stream first (its
+    // worker finishes its last segment, the pushes end, the stretch is archived), so the
+    // stop and the recording's hash enter the record before the close seals it.
+    let closing = Instant::now();
     host.ok(Command::CloseSession).await;
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let list = playlist(&http, &server).await.expect("still served");
-        if list.contains("#EXT-X-ENDLIST") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the playlist did not end: {list}"
-        );
-        run(&mut [&mut m1], Duration::from_millis(200)).await;
-    }
+    let close_took = closing.elapsed();
+    server.until_closed(ROOM).await;
+    assert_eq!(playlist(&http, &server).await, None, "the stream is off");
     assert_eq!(server.state.live.worker_pid(ROOM).await, None);
-    // The pushes end with the playlist.
-    until_pushes("ended", &http, &server, &mut [&mut m1]).await;
-    // Stopped and started again: no, the session is over.
-    let control = server.url(&format!("/live/{ROOM}"));
-    let off = http
-        .delete(&control)
-        .bearer_auth(server.admin_key())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(off.status(), StatusCode::OK);
-    // The close ended the stream in the record (which it sealed): the recording, archived
-    // at the close, has its hash beside it, not in the record.
-    let events = live_events(&http, &server).await;
-    let bodies: Vec<&EventBody> = events.iter().map(|e| &e.event.body).collect();
     assert!(
-        matches!(
-            &bodies[..],
-            [
-                EventBody::LivestreamStarted { .. },
-                EventBody::LivestreamStopped {
-                    reason: LivestreamEnd::SessionClosed
-                },
-            ]
-        ),
-        "{bodies:?}"
+        push_status(&http, &server).await.is_empty(),
+        "the pushes ended"
     );
-    assert_eq!(events[0].event.actor, None, "the operator started it");
-    let off: serde_json::Value = off.json().await.unwrap();
-    let recording: Recording = serde_json::from_value(off["recording"].clone()).unwrap();
+    let entries = record(&http, &server).await;
+    let tail: Vec<&RecordEntry> = entries
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.event.body,
+                EventBody::LivestreamStarted { .. }
+                    | EventBody::LivestreamStopped { .. }
+                    | EventBody::LivestreamGap { .. }
+                    | EventBody::RecordingArchived { .. }
+                    | EventBody::SessionChanged {
+                        state: SessionState::Closed
+                    }
+            )
+        })
+        .collect();
+    let bodies: Vec<&EventBody> = tail.iter().map(|e| &e.event.body).collect();
+    let [
+        EventBody::LivestreamStarted { .. },
+        EventBody::LivestreamStopped {
+            reason: LivestreamEnd::SessionClosed,
+        },
+        EventBody::RecordingArchived { recording },
+        EventBody::SessionChanged {
+            state: SessionState::Closed,
+        },
+    ] = &bodies[..]
+    else {
+        panic!("stopped and archived before the close: {bodies:?}");
+    };
+    assert_eq!(tail[0].event.actor, None, "the operator started it");
+    assert_eq!(
+        tail[1].event.actor,
+        Some(ParticipantId::new("host")),
+        "stopped for the host who closed"
+    );
+    assert_eq!(
+        entries.last().unwrap().event.body,
+        tail[3].event.body,
+        "the close is the record's last event"
+    );
     let bytes = http
         .get(server.url(&format!("/live/{ROOM}/recordings/{}", recording.file)))
         .bearer_auth(server.admin_key())
@@ -854,7 +897,24 @@ async fn a_stage_without_a_voice_streams_with_silence_and_ends_with_the_session(
         .bytes()
         .await
         .unwrap();
-    assert_eq!(sha256_hex(&bytes), recording.sha256);
+    assert_eq!(bytes.len() as u64, recording.bytes);
+    assert_eq!(sha256_hex(&bytes), recording.sha256, "the record's hash");
+    verify_record(&entries, scratch.path());
+    eprintln!(
+        "close with the stream on: acknowledged after {close_took:?}; recording {} bytes",
+        recording.bytes
+    );
+    // Stopped again: nothing was on. Started again: no, the session is over.
+    let control = server.url(&format!("/live/{ROOM}"));
+    let off = http
+        .delete(&control)
+        .bearer_auth(server.admin_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), StatusCode::OK);
+    let off: serde_json::Value = off.json().await.unwrap();
+    assert_eq!(off["was_live"], false);
     let again = http
         .post(&control)
         .bearer_auth(server.admin_key())
@@ -1017,4 +1077,127 @@ async fn any_node_of_a_cluster_serves_the_owners_livestream() {
     drop(m1);
     a.state.hub.shutdown().await;
     b.state.hub.shutdown().await;
+}
+
+/// The record says the stream is on, but the server that ran it is gone: a second server
+/// on the same store (a restart, or a cluster's new owner) takes the room, records the
+/// stream stopped (`server_restarted`), and its audience gets no dead playlist.
+///
+/// The first server runs in this process: it is "gone" once its rooms are stopped and
+/// its hub dropped (its livestream worker still runs, as a killed server's does, but can
+/// no longer record anything).
+async fn a_stream_whose_server_is_gone_is_recorded_stopped(backend: Backend) {
+    // The store outlives the first server's data directory.
+    let store_dir = tempfile::tempdir().unwrap();
+    let db = database(backend, store_dir.path()).await;
+    let first = TestServer::start_on(
+        db.clone(),
+        tempfile::tempdir().unwrap(),
+        HubConfig::default(),
+    )
+    .await;
+    first.create_room(ROOM, "直播测试").await;
+    let mut host = first
+        .connect(ROOM, &Participant::new("host", "主持人", Role::Host))
+        .await;
+    host.ok(Command::StartSession).await;
+    let http = reqwest::Client::new();
+    let on = http
+        .post(first.url(&format!("/live/{ROOM}")))
+        .bearer_auth(first.admin_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on.status(), StatusCode::OK);
+    let audience = Participant::new("a1", "网民", Role::Audience);
+    let viewer = first.connect(ROOM, &audience).await;
+    assert!(
+        viewer
+            .welcome
+            .snapshot
+            .as_ref()
+            .unwrap()
+            .livestream
+            .is_some()
+    );
+    drop((viewer, host));
+    // The first server goes: its rooms stop, its hub is dropped.
+    let live = first.state.live.clone();
+    let hub = Arc::downgrade(&first.state.hub);
+    first.state.hub.shutdown().await;
+    drop(first);
+    let deadline = Instant::now() + WAIT;
+    while hub.upgrade().is_some() {
+        assert!(Instant::now() < deadline, "the first server's hub lives on");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        live.worker_pid(ROOM).await.is_some(),
+        "its worker still runs"
+    );
+
+    let second = TestServer::start_on(db, tempfile::tempdir().unwrap(), HubConfig::default()).await;
+    let viewer = second.connect(ROOM, &audience).await;
+    let snapshot = viewer.welcome.snapshot.as_ref().unwrap();
+    assert_eq!(snapshot.livestream, None, "no dead playlist");
+    assert_eq!(playlist(&http, &second).await, None);
+    let stopped = |events: &[RecordEntry]| {
+        let bodies: Vec<&EventBody> = events.iter().map(|e| &e.event.body).collect();
+        assert!(
+            matches!(
+                &bodies[..],
+                [
+                    EventBody::LivestreamStarted { .. },
+                    EventBody::LivestreamStopped {
+                        reason: LivestreamEnd::ServerRestarted
+                    },
+                ]
+            ),
+            "{bodies:?}"
+        );
+        assert_eq!(events[1].event.actor, None, "the server stopped it");
+    };
+    stopped(&live_events(&http, &second).await);
+    let entries = record(&http, &second).await;
+    verify_record(&entries, second.state.config.data_dir.as_path());
+
+    // The first server's worker ends: nothing of it reaches the record.
+    let late = live.stop(ROOM, None, LivestreamEnd::Stopped).await.unwrap();
+    assert!(late.was_live);
+    stopped(&live_events(&http, &second).await);
+    // The second server runs a new stream when asked.
+    let again = http
+        .post(second.url(&format!("/live/{ROOM}")))
+        .bearer_auth(second.admin_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    let viewer = second.connect(ROOM, &audience).await;
+    assert!(
+        viewer
+            .welcome
+            .snapshot
+            .as_ref()
+            .unwrap()
+            .livestream
+            .is_some()
+    );
+    second
+        .state
+        .live
+        .stop(ROOM, None, LivestreamEnd::Stopped)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_whose_server_is_gone_is_recorded_stopped_on_sqlite() {
+    a_stream_whose_server_is_gone_is_recorded_stopped(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(yishi_pg), ignore = "needs PostgreSQL: set YISHI_TEST_PG")]
+async fn a_stream_whose_server_is_gone_is_recorded_stopped_on_postgresql() {
+    a_stream_whose_server_is_gone_is_recorded_stopped(Backend::Postgres).await;
 }

@@ -3,7 +3,8 @@
 // publishes and starts the livestream from the host's 直播 dialog; an audience member on
 // a phone gets the HLS player (hls.js) instead of WebRTC — frames advance, the delay is
 // told, sound comes on with a tap — and asks a question over the WebSocket while it
-// plays; the host sets an RTMP push target that nothing answers and sees it retrying in
+// plays, switches to 仅听声音 (the audio-only rendition) and back; the lecturer shares a screen and
+// the stream shows it, then the camera again; the host sets an RTMP push target that nothing answers and sees it retrying in
 // words; the host ends the stream (asked first): the audience sees 直播已结束 and the
 // host gets the recording to download.
 //
@@ -39,6 +40,54 @@ function player(page) {
     const v = document.querySelector("[data-testid=live-video]");
     return v ? { t: v.currentTime, w: v.videoWidth, h: v.videoHeight, muted: v.muted, paused: v.paused, src: v.currentSrc } : null;
   });
+}
+
+/** Wait until the player's media has advanced by more than a second; returns its state. */
+async function playsOn(page, what) {
+  const from = (await player(page)).t;
+  await page.waitForFunction(
+    (t0) => {
+      const v = document.querySelector("[data-testid=live-video]");
+      return v && !v.paused && v.currentTime > t0 + 1;
+    },
+    from,
+    { timeout: 30_000 },
+  );
+  const now = await player(page);
+  console.log(`# ${what}: currentTime ${from.toFixed(1)} → ${now.t.toFixed(1)}`);
+  return now;
+}
+
+/** Wait until the player's picture is mostly `want` ("blue": the shared slides, "green":
+ * Chromium's fake camera), read from the video's frames. */
+async function untilPicture(page, want, what) {
+  try {
+    await page.waitForFunction(
+      (want) => {
+        const v = document.querySelector("[data-testid=live-video]");
+        if (!v || !v.videoWidth || v.paused) return false;
+        const c = document.createElement("canvas");
+        c.width = 32;
+        c.height = 18;
+        const g = c.getContext("2d");
+        g.drawImage(v, 0, 0, 32, 18);
+        const d = g.getImageData(0, 0, 32, 18).data;
+        let r = 0;
+        let gr = 0;
+        let b = 0;
+        for (let i = 0; i < d.length; i += 4) {
+          r += d[i];
+          gr += d[i + 1];
+          b += d[i + 2];
+        }
+        return want === "blue" ? b > 1.5 * Math.max(r, gr) : gr > 1.5 * Math.max(r, b);
+      },
+      want,
+      { timeout: 30_000, polling: 250 },
+    );
+  } catch (e) {
+    throw new Error(`${what}: the picture never turned ${want} (${e.message})`);
+  }
 }
 
 /** Both sizes the brief asks for, shot and without page scroll. */
@@ -141,10 +190,62 @@ test("a lecture's livestream: the host starts it, a phone plays it as HLS while 
   const c = await player(V);
   assert.ok(c.t > b.t, `still playing while asking (${b.t} → ${c.t})`);
   await shot(V, "live-audience-question-360x740");
+
+  // 仅听声音: the phone switches to the audio-only rendition (the voice alone, for weak
+  // networks) and back; the media plays on both ways.
+  const [audioList] = await Promise.all([
+    V.waitForRequest((r) => /\/live\/hall\/audio\.m3u8$/.test(r.url()), { timeout: 15_000 }),
+    V.getByTestId("live-audio-only").filter({ hasText: "仅听声音" }).click(),
+  ]);
+  assert.ok(audioList, "the audio-only playlist is fetched");
+  await V.locator("[data-testid=live-player][data-rendition=audio][data-state=playing]").waitFor({ timeout: 30_000 });
+  await V.getByTestId("live-audio-note").filter({ hasText: "仅听声音" }).waitFor();
+  const audioOnly = await playsOn(V, "audio only");
+  assert.equal(audioOnly.w, 0, "no picture in the audio-only rendition");
+  assert.equal(audioOnly.muted, false, "its sound on");
+  await shotsAt(V, "live-audience-audio-only");
+  await accessible(V, "the audience's player, audio only");
+  await V.getByTestId("live-audio-only").filter({ hasText: "恢复画面" }).click();
+  await V.locator("[data-testid=live-player][data-rendition=stage][data-state=playing]").waitFor({ timeout: 30_000 });
+  await V.waitForFunction(() => (document.querySelector("[data-testid=live-video]")?.videoWidth ?? 0) > 0, null, { timeout: 30_000 });
+  const back = await playsOn(V, "back to the picture");
+  assert.ok(back.w > 0, "the picture is back");
   await H.getByTestId("live-dialog").getByRole("button", { name: "关闭" }).first().click();
   await H.getByTestId("open-moderation").locator(".badge").waitFor();
   await inView(H, ["[data-testid=open-live]"], "the host's 直播 button");
   await shot(H, "live-host-live-1366x768");
+
+  // The lecturer shares a screen (a canvas that keeps drawing blue slides, in place of a
+  // real display capture): the stream shows it instead of the green fake camera, and the
+  // camera again once sharing stops.
+  await H.evaluate(() => {
+    navigator.mediaDevices.getDisplayMedia = async () => {
+      const c = document.createElement("canvas");
+      c.width = 1280;
+      c.height = 720;
+      const g = c.getContext("2d");
+      let n = 0;
+      setInterval(() => {
+        g.fillStyle = "#1a3cc8";
+        g.fillRect(0, 0, 1280, 720);
+        g.fillStyle = "#ffffff";
+        g.font = "64px sans-serif";
+        g.fillText(`幻灯片 ${n++}`, 100, 200);
+      }, 100);
+      return c.captureStream(10);
+    };
+  });
+  await untilPicture(V, "green", "the camera on the stream");
+  const sharing = Date.now();
+  await H.getByTestId("share").click();
+  await H.getByTestId("share").filter({ hasText: "停止共享" }).waitFor();
+  await untilPicture(V, "blue", "the shared screen on the stream");
+  const screenAfter = ((Date.now() - sharing) / 1000).toFixed(1);
+  await shot(V, "live-audience-screen-360x740");
+  const unsharing = Date.now();
+  await H.getByTestId("share").click();
+  await untilPicture(V, "green", "the camera back on the stream");
+  console.log(`# the shared screen on the phone's stream ${screenAfter} s after sharing; the camera back ${((Date.now() - unsharing) / 1000).toFixed(1)} s after it stopped`);
 
   // A push target nobody answers: the host reads its status in words, then clears it.
   await H.getByTestId("open-live").click();

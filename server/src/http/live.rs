@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
-use yishi_protocol::{Participant, Role};
+use yishi_protocol::{LivestreamEnd, Participant, Role};
 
 use super::AppState;
 use super::admin::{ApiError, bearer, same_key};
@@ -108,7 +108,10 @@ async fn stop(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let by = caller(&state, &headers, &room, &[Role::Host])?;
-    let stopped = state.live.stop(&room, by.participant()).await?;
+    let stopped = state
+        .live
+        .stop(&room, by.participant(), LivestreamEnd::Stopped)
+        .await?;
     Ok(Json(json!({
         "live": false,
         "was_live": stopped.was_live,
@@ -182,8 +185,9 @@ async fn recording(
     Ok(response)
 }
 
-/// What a file of the livestream is, by its name: only the playlist and segments the
-/// worker writes (`segN.ts`), never a path.
+/// What a file of the livestream is, by its name: only the playlists and segments the
+/// worker writes (`index.m3u8` and `segN.ts`, the audio-only `audio.m3u8` and
+/// `audioN.ts`), never a path.
 #[derive(Debug, PartialEq, Eq)]
 enum Kind {
     Playlist,
@@ -191,10 +195,11 @@ enum Kind {
 }
 
 fn kind_of(file: &str) -> Option<Kind> {
-    if file == crate::live::PLAYLIST {
+    if file == crate::live::PLAYLIST || file == crate::live::AUDIO_PLAYLIST {
         return Some(Kind::Playlist);
     }
-    let n = file.strip_prefix("seg")?.strip_suffix(".ts")?;
+    let n = file.strip_suffix(".ts")?;
+    let n = n.strip_prefix("seg").or_else(|| n.strip_prefix("audio"))?;
     (!n.is_empty() && n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()))
         .then_some(Kind::Segment)
 }
@@ -320,6 +325,8 @@ mod tests {
     fn only_the_playlist_and_segments_are_served() {
         assert_eq!(kind_of("index.m3u8"), Some(Kind::Playlist));
         assert_eq!(kind_of("seg12.ts"), Some(Kind::Segment));
+        assert_eq!(kind_of("audio.m3u8"), Some(Kind::Playlist));
+        assert_eq!(kind_of("audio7.ts"), Some(Kind::Segment));
         for name in [
             "stream.sdp",
             "worker.log",
@@ -328,6 +335,18 @@ mod tests {
             "../index.m3u8",
             "seg-1.ts",
             "seg1a.ts",
+            "audio.ts",
+            "audio1.ts.tmp",
+            "audio.m3u8.tmp",
+            "./audio.m3u8",
+            "audioseg1.ts",
+            "segaudio1.ts",
+            "audio+1.ts",
+            "Audio1.ts",
+            "audio.M3U8",
+            "index.m3u8.ended",
+            "audio1.ts/",
+            "",
         ] {
             assert_eq!(kind_of(name), None, "{name}");
         }

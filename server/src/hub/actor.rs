@@ -20,6 +20,7 @@ use yishi_protocol::{Command, ErrorCode, ErrorMessage, Millis, Seq};
 
 use super::commit::CommitError;
 use super::core::{Input, RoomCore, Turn};
+use super::livestream::{CLOSE_WAIT, LiveSlot};
 use super::{Committer, HubConfig, now};
 use crate::bus::LeaseKeeper;
 use crate::media::Sfu;
@@ -131,6 +132,11 @@ struct RoomActor {
     /// In a cluster, the room's lease: the actor steps down when it is lost, and gives it
     /// up when it stops.
     lease: Option<LeaseKeeper>,
+    /// The server's livestreams (once set): a close while the stream is on stops it first.
+    live: LiveSlot,
+    /// This actor's own channel, for the end of a livestream's stop (weak: the actor
+    /// stops once every handle is gone).
+    me: mpsc::WeakSender<Msg>,
 }
 
 const MAX_BATCH: usize = 1024;
@@ -142,6 +148,13 @@ pub(crate) struct Tenure {
     pub lease: Option<LeaseKeeper>,
 }
 
+/// What runs beside the rooms in this process: the SFU (unless media is off) and the
+/// livestreams (once set).
+pub(crate) struct Beside {
+    pub media: Option<Sfu>,
+    pub live: LiveSlot,
+}
+
 pub(crate) fn spawn(
     stored: StoredRoom,
     loaded: Loaded,
@@ -149,7 +162,7 @@ pub(crate) fn spawn(
     committer: Committer,
     store: Store,
     config: HubConfig,
-    media: Option<Sfu>,
+    beside: Beside,
 ) -> RoomHandle {
     let core = RoomCore::new(&stored, loaded, config, now());
     let (tx, rx) = mpsc::channel(4096);
@@ -160,7 +173,9 @@ pub(crate) fn spawn(
         core,
         committer,
         store,
-        media,
+        media: beside.media,
+        live: beside.live,
+        me: tx.downgrade(),
     };
     tokio::spawn(actor.run(rx));
     RoomHandle { tx }
@@ -182,6 +197,11 @@ impl RoomActor {
             && let Err(e) = self.finish(turn).await
         {
             tracing::error!(room = %id, error = %e, "room stopped: the voided ballots could not be stored");
+            self.core.dismiss();
+            return;
+        }
+        if let Err(e) = self.end_orphan_livestream().await {
+            tracing::error!(room = %id, error = %e, "room stopped: its events could not be stored");
             self.core.dismiss();
             return;
         }
@@ -219,6 +239,7 @@ impl RoomActor {
                 break;
             }
             self.tell_media();
+            self.stop_livestream_for_close();
             if stop {
                 self.core.dismiss();
                 break;
@@ -250,6 +271,51 @@ impl RoomActor {
             self.publish_close(at).await;
         }
         Ok(())
+    }
+
+    /// The record says the livestream is on but this process runs no worker for it (the
+    /// server was restarted, or in a cluster the room moved here): record it stopped, so
+    /// no one is sent to a playlist nobody writes.
+    async fn end_orphan_livestream(&mut self) -> Result<(), CommitError> {
+        let id = self.core.id().to_owned();
+        let runs = self.live.get().is_some_and(|live| live.runs(&id));
+        if !self.core.live_on() || runs {
+            return Ok(());
+        }
+        tracing::warn!(room = %id, "the record says the livestream is on, but no worker runs here: it is recorded stopped");
+        let (reply, _) = tokio::sync::oneshot::channel();
+        let fact = crate::room::LiveFact::Stopped(yishi_protocol::LivestreamEnd::ServerRestarted);
+        let input = Input::Livestream {
+            by: None,
+            fact,
+            reply,
+        };
+        let turn = self.core.apply(vec![input], now());
+        self.finish(turn).await
+    }
+
+    /// A close waits for the livestream: stop it (the stream's worker finishes, its
+    /// recording is archived, both recorded), then let the close apply; at most
+    /// [`CLOSE_WAIT`], after which the close applies anyway. Never blocks the room: the
+    /// stop reports to this actor while it runs.
+    fn stop_livestream_for_close(&mut self) {
+        let Some(by) = self.core.take_live_stop() else {
+            return;
+        };
+        let room = self.core.id().to_owned();
+        let live = self.live.get().filter(|live| live.runs(&room)).cloned();
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            if let Some(live) = live {
+                let stop = tokio::spawn(live.stop_for_close(room.clone(), by));
+                if tokio::time::timeout(CLOSE_WAIT, stop).await.is_err() {
+                    tracing::warn!(%room, "the livestream did not stop in time: the session closes without its recording in the record");
+                }
+            }
+            if let Some(me) = me.upgrade() {
+                let _ = me.send(Msg::Input(Input::LiveStopped)).await;
+            }
+        });
     }
 
     /// Tell the SFU the session's state (it passes on changes only) and whose audio the

@@ -67,6 +67,25 @@ pub(crate) enum Input {
         fact: LiveFact,
         reply: oneshot::Sender<Result<Option<Seq>, ErrorMessage>>,
     },
+    /// The livestream a close waits for has stopped (or the wait is over): apply the
+    /// closes held for it.
+    LiveStopped,
+}
+
+/// A close held while the server stops the livestream (see
+/// [`Room::close_waits_for_livestream`]).
+enum Held {
+    Command {
+        conn: ConnId,
+        req: RequestId,
+        command: Box<Command>,
+        /// Who sent it: the close applies even if their connection ended meanwhile.
+        actor: Participant,
+    },
+    Admin {
+        command: Box<Command>,
+        reply: oneshot::Sender<Result<Option<Seq>, ErrorMessage>>,
+    },
 }
 
 pub(crate) struct Attach {
@@ -181,6 +200,11 @@ pub(crate) struct RoomCore {
     unpublished_close: bool,
     /// Whose audio the floor allowed when the SFU was last told.
     heard_sent: Option<Vec<ParticipantId>>,
+    /// Closes waiting for the livestream to stop, in order.
+    held: Vec<Held>,
+    /// The livestream is to be stopped for a close (by the host who sent it, `None`: the
+    /// operator): taken by the actor ([`RoomCore::take_live_stop`]).
+    live_stop: Option<Option<Participant>>,
 }
 
 impl RoomCore {
@@ -234,7 +258,31 @@ impl RoomCore {
             recovered: (!voided.events.is_empty()).then_some(voided),
             unpublished_close,
             heard_sent: None,
+            held: Vec::new(),
+            live_stop: None,
         }
+    }
+
+    /// Whether the record says the livestream is on.
+    pub fn live_on(&self) -> bool {
+        self.room.live().is_some()
+    }
+
+    /// A close is held until the livestream stops: stop it (for the participant who sent
+    /// the close, `None`: the operator), then apply [`Input::LiveStopped`].
+    pub fn take_live_stop(&mut self) -> Option<Option<Participant>> {
+        self.live_stop.take()
+    }
+
+    /// Hold a close until the livestream has stopped; the first one asks for the stop.
+    fn hold(&mut self, held: Held) {
+        if self.held.is_empty() {
+            self.live_stop = Some(match &held {
+                Held::Command { actor, .. } => Some(actor.clone()),
+                Held::Admin { .. } => None,
+            });
+        }
+        self.held.push(held);
     }
 
     pub fn id(&self) -> &str {
@@ -315,33 +363,19 @@ impl RoomCore {
         }
         for input in inputs {
             match input {
-                Input::Command { conn, req, command } => self.command(
-                    conn,
-                    req,
-                    &command,
-                    now,
-                    (&mut applied, &mut requests),
-                    &mut deferred,
-                ),
+                Input::Command { conn, req, command } => {
+                    if let Some((req, command)) = self.hold_close(conn, req, command) {
+                        let out = (&mut applied, &mut requests);
+                        self.command(conn, req, &command, now, out, &mut deferred);
+                    }
+                }
                 Input::Attach(attach) => self.attach(*attach, now, &mut applied, &mut deferred),
                 Input::Detach { conn } => self.detach(conn, now, &mut applied),
                 Input::Admin { command, reply } => {
-                    let admin = Actor::new(Participant::new("admin", "管理员", Role::Host));
-                    let req = RequestId(format!("admin-{}", now.0));
-                    match self.room.apply(&admin, &req, &command, now) {
-                        Ok(out) => {
-                            let seq = out.ack_seq();
-                            applied.events.extend(out.events);
-                            deferred.push(Deferred::Admin { seq, reply });
-                        }
-                        Err(r) => {
-                            let _ = reply.send(Err(ErrorMessage {
-                                req: None,
-                                code: r.code,
-                                message: r.message,
-                            }));
-                        }
-                    }
+                    self.admin(command, reply, now, &mut applied, &mut deferred, true)
+                }
+                Input::LiveStopped => {
+                    self.release(now, (&mut applied, &mut requests), &mut deferred)
                 }
                 Input::Inspect { reply } => {
                     let _ =
@@ -494,6 +528,108 @@ impl RoomCore {
     }
 
     // ----- inputs -----
+
+    /// Apply the closes held for the livestream's stop, as they came. Held commands of
+    /// connections that ended meanwhile still apply (unacknowledged).
+    fn release(
+        &mut self,
+        now: Millis,
+        (applied, requests): (&mut Applied, &mut Vec<(Seq, RequestId)>),
+        deferred: &mut Vec<Deferred>,
+    ) {
+        for held in std::mem::take(&mut self.held) {
+            match held {
+                Held::Command {
+                    conn,
+                    req,
+                    command,
+                    actor,
+                } => {
+                    if self.subscribers.contains_key(&conn) {
+                        let out = (&mut *applied, &mut *requests);
+                        self.command(conn, req, &command, now, out, deferred);
+                        continue;
+                    }
+                    let actor = Actor::new(actor);
+                    let key = (actor.id().clone(), req.clone());
+                    if self.seen.contains_key(&key) {
+                        continue;
+                    }
+                    if let Ok(out) = self.room.apply(&actor, &req, &command, now) {
+                        let seq = out.ack_seq();
+                        self.remember(key, seq);
+                        if let Some(seq) = seq {
+                            requests.push((seq, req));
+                        }
+                        applied.events.extend(out.events);
+                    }
+                }
+                Held::Admin { command, reply } => {
+                    self.admin(command, reply, now, applied, deferred, false)
+                }
+            }
+        }
+    }
+
+    /// A command of the operator (a host identity `admin`); a close while the livestream
+    /// is on is held (if `hold`) like a participant's.
+    fn admin(
+        &mut self,
+        command: Box<Command>,
+        reply: oneshot::Sender<Result<Option<Seq>, ErrorMessage>>,
+        now: Millis,
+        applied: &mut Applied,
+        deferred: &mut Vec<Deferred>,
+        hold: bool,
+    ) {
+        let admin = Actor::new(Participant::new("admin", "管理员", Role::Host));
+        if hold && self.room.close_waits_for_livestream(&admin, &command) {
+            self.hold(Held::Admin { command, reply });
+            return;
+        }
+        let req = RequestId(format!("admin-{}", now.0));
+        match self.room.apply(&admin, &req, &command, now) {
+            Ok(out) => {
+                let seq = out.ack_seq();
+                applied.events.extend(out.events);
+                deferred.push(Deferred::Admin { seq, reply });
+            }
+            Err(r) => {
+                let _ = reply.send(Err(ErrorMessage {
+                    req: None,
+                    code: r.code,
+                    message: r.message,
+                }));
+            }
+        }
+    }
+
+    /// Hold a participant's close while the livestream is on, until the server has
+    /// stopped the stream and archived its recording; any other command is given back.
+    fn hold_close(
+        &mut self,
+        conn: ConnId,
+        req: RequestId,
+        command: Box<Command>,
+    ) -> Option<(RequestId, Box<Command>)> {
+        let actor = self
+            .subscribers
+            .get(&conn)
+            .filter(|sub| !sub.displaced)
+            .map(|sub| &sub.participant)
+            .filter(|actor| self.room.close_waits_for_livestream(actor, &command))
+            .map(|actor| actor.participant.clone());
+        let Some(actor) = actor else {
+            return Some((req, command));
+        };
+        self.hold(Held::Command {
+            conn,
+            req,
+            command,
+            actor,
+        });
+        None
+    }
 
     fn command(
         &mut self,

@@ -403,3 +403,69 @@ fn a_departed_viewer_is_forgotten_after_the_grace() {
     r.core.timers(left.plus(30_000));
     assert_eq!(r.core.sessions.len(), 0, "forgotten after it");
 }
+
+#[test]
+fn a_close_while_live_is_held_until_the_stream_has_stopped_and_its_recording_is_recorded() {
+    use crate::room::LiveFact;
+    use yishi_protocol::{EventBody, LivestreamEnd, Recording, SessionState};
+    let mut r = Room::new(HubConfig::default());
+    let mut h = r.join(host(), 64);
+    let start = r.command(&h, "s", Command::StartSession);
+    r.turn(vec![start]);
+    let fact = |fact: LiveFact| Input::Livestream {
+        by: None,
+        fact,
+        reply: oneshot::channel().0,
+    };
+    r.turn(vec![fact(LiveFact::Started {
+        playlist: "/live/r1/index.m3u8".into(),
+    })]);
+    assert!(r.core.live_on());
+    h.sent();
+    // The close is held: nothing recorded or acknowledged, and the stop is asked for by
+    // the host who closed.
+    let close = r.command(&h, "c", Command::CloseSession);
+    let turn = r.core.apply(vec![close], r.now);
+    assert!(turn.append.is_none(), "the close waits");
+    let _ = r.core.committed(turn, r.now);
+    assert_eq!(
+        r.core.take_live_stop().map(|by| by.map(|p| p.id.0)),
+        Some(Some("host".to_owned()))
+    );
+    assert!(acks(&h.sent()).is_empty());
+    // The server stops the stream and archives the recording: both recorded.
+    r.turn(vec![
+        fact(LiveFact::Stopped(LivestreamEnd::SessionClosed)),
+        fact(LiveFact::Archived(Recording {
+            file: "stage-1.ts".into(),
+            bytes: 1,
+            sha256: "ab".repeat(32),
+        })),
+    ]);
+    // Released: the close applies after them, and is acknowledged.
+    h.sent();
+    r.turn(vec![Input::LiveStopped]);
+    let sent = h.sent();
+    assert_eq!(acks(&sent), ["c"]);
+    let bodies: Vec<EventBody> = sent
+        .iter()
+        .filter_map(|m| match m {
+            ServerMessage::Events(batch) => Some(batch.events.iter().map(|e| e.body.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(
+        !bodies
+            .iter()
+            .any(|b| matches!(b, EventBody::LivestreamStopped { .. })),
+        "stopped once: {bodies:?}"
+    );
+    assert_eq!(
+        bodies.last(),
+        Some(&EventBody::SessionChanged {
+            state: SessionState::Closed
+        })
+    );
+    assert!(r.core.take_live_stop().is_none());
+}

@@ -8,6 +8,7 @@ mod actor;
 mod commit;
 mod conn;
 mod core;
+mod livestream;
 mod mixer;
 mod relay;
 mod sessions;
@@ -29,6 +30,7 @@ use crate::store::{Store, StoreError};
 pub use actor::RoomHandle;
 pub use commit::{CommitError, Committer};
 pub use conn::serve_socket;
+pub use livestream::{CLOSE_WAIT, LiveControl};
 
 /// Limits and sizes of the hub. The defaults suit one 2-core machine.
 #[derive(Debug, Clone)]
@@ -132,6 +134,8 @@ pub struct Hub {
     stopping: std::sync::atomic::AtomicBool,
     /// In a cluster: connections relayed to the rooms' owners, and from other nodes.
     relays: std::sync::OnceLock<Arc<relay::Relays>>,
+    /// The server's livestreams, once set ([`Hub::control_livestreams`]).
+    live: livestream::LiveSlot,
 }
 
 fn per_second(n: u32) -> Quota {
@@ -179,6 +183,7 @@ impl Hub {
             cluster,
             stopping: std::sync::atomic::AtomicBool::new(false),
             relays: std::sync::OnceLock::new(),
+            live: livestream::LiveSlot::default(),
         });
         if let Some(cluster) = &hub.cluster {
             let relays = relay::Relays::start(
@@ -261,11 +266,21 @@ impl Hub {
             self.committer.clone(),
             self.store.clone(),
             self.config.clone(),
-            self.media.clone(),
+            actor::Beside {
+                media: self.media.clone(),
+                live: self.live.clone(),
+            },
         );
         self.lock_rooms().insert(id.to_owned(), handle.clone());
         metrics::gauge!("yishi_rooms").set(self.live_rooms() as f64);
         Ok(handle)
+    }
+
+    /// Let the rooms' actors reach the server's livestreams (set once): a close while the
+    /// stream is on stops it first, and a room loaded while its record says the stream is
+    /// on, with no worker here, records it stopped.
+    pub fn control_livestreams(&self, live: Arc<dyn LiveControl>) {
+        let _ = self.live.set(live);
     }
 
     /// The operator's `command` on room `id`, wherever in the cluster it runs.

@@ -29,9 +29,9 @@ use tokio::process::{Child, Command};
 use tokio::sync::{Mutex, oneshot};
 use tokio::task::JoinHandle;
 
-use yishi_protocol::{Millis, Participant, Recording, SessionState};
+use yishi_protocol::{LivestreamEnd, Millis, Participant, Recording, SessionState};
 
-use crate::hub::{Hub, HubError, now};
+use crate::hub::{Hub, HubError, LiveControl, now};
 use crate::media::{AUDIO_PAYLOAD_TYPE, KEYFRAME_EVERY, LiveTarget, Sfu, VIDEO_PAYLOAD_TYPE};
 use crate::room::LiveFact;
 
@@ -40,6 +40,11 @@ pub use push::{MAX_TARGETS, PushState, PushStatus, valid_target};
 
 /// The playlist's name in a room's directory.
 pub const PLAYLIST: &str = "index.m3u8";
+/// The audio-only rendition's playlist, beside [`PLAYLIST`] (for weak networks and older
+/// phones: a voice at [`AUDIO_ONLY_KBPS`] instead of megabits of video).
+pub const AUDIO_PLAYLIST: &str = "audio.m3u8";
+/// The audio-only rendition's bit rate, kbit/s (AAC-LC, mono: one voice at a time).
+const AUDIO_ONLY_KBPS: u32 = 64;
 /// Segments the playlist lists (a rolling window; older ones are deleted).
 const LIST_SIZE: u32 = 6;
 /// Frames per second of the encoded video.
@@ -219,9 +224,11 @@ impl Livestreams {
         }
     }
 
-    /// Record what the livestreams do in the rooms of `hub` from now on.
+    /// Record what the livestreams do in the rooms of `hub` from now on, and let its
+    /// rooms stop their streams when their sessions close.
     pub fn report_to(&self, hub: &Arc<Hub>) {
         let _ = self.reporter.0.set(Arc::downgrade(hub));
+        hub.control_livestreams(Arc::new(self.clone()));
     }
 
     /// The playlist's path on the server for `room`.
@@ -282,8 +289,14 @@ impl Livestreams {
 
     /// Stop the livestream of `room`: its worker finishes its segment and ends, the SFU
     /// stops feeding it, the stretch's segments are archived as one recording (hashed,
-    /// and both facts recorded in the room), and its playlist and segments are removed.
-    pub async fn stop(&self, room: &str, by: Option<Participant>) -> Result<Stopped, LiveError> {
+    /// and both facts recorded in the room: stopped for `reason`, then archived), and its
+    /// playlist and segments are removed.
+    pub async fn stop(
+        &self,
+        room: &str,
+        by: Option<Participant>,
+        reason: LivestreamEnd,
+    ) -> Result<Stopped, LiveError> {
         let mut running = self.running.lock().await;
         let Some(live) = running.remove(room) else {
             return Ok(Stopped::default());
@@ -296,7 +309,9 @@ impl Livestreams {
             recording: None,
         });
         if !ended.by_close {
-            self.reporter.report(room, by, LiveFact::Stopped).await;
+            self.reporter
+                .report(room, by, LiveFact::Stopped(reason))
+                .await;
             if let Some(recording) = &ended.recording {
                 self.reporter
                     .report(room, None, LiveFact::Archived(recording.clone()))
@@ -405,6 +420,25 @@ impl Livestreams {
     }
 }
 
+impl LiveControl for Livestreams {
+    fn runs(&self, room: &str) -> bool {
+        self.lock_served().contains_key(room)
+    }
+
+    fn stop_for_close(
+        &self,
+        room: String,
+        by: Option<Participant>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>> {
+        let live = self.clone();
+        Box::pin(async move {
+            if let Err(e) = live.stop(&room, by, LivestreamEnd::SessionClosed).await {
+                tracing::warn!(%room, error = %e, "the livestream's files could not be removed at the close");
+            }
+        })
+    }
+}
+
 async fn remove_dir(dir: &Path) -> std::io::Result<()> {
     match tokio::fs::remove_dir_all(dir).await {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
@@ -458,11 +492,33 @@ pub fn sdp(target: LiveTarget) -> String {
     )
 }
 
-/// The worker's command line (run in the room's directory): RTP in, HLS out.
+/// The worker's command line (run in the room's directory): RTP in, two HLS renditions
+/// out — the stage (H.264 + AAC, [`PLAYLIST`], `segN.ts`) and its sound alone (AAC,
+/// [`AUDIO_PLAYLIST`], `audioN.ts`), encoded from the same input by the same process.
 pub fn worker_args(config: &LiveConfig) -> Vec<String> {
     let (w, h, kbps) = (config.width, config.height, config.video_kbps);
-    let segment = KEYFRAME_EVERY.as_secs().max(1);
-    [
+    let segment = KEYFRAME_EVERY.as_secs().max(1).to_string();
+    let list_size = LIST_SIZE.to_string();
+    // A restarted worker appends to a playlist after a discontinuity; segments are
+    // written under a temporary name and renamed once whole. They are kept (not deleted
+    // past the playlist's window): the stage's become the recording at the end.
+    let hls = |segments: &str, playlist: &str| {
+        [
+            "-f",
+            "hls",
+            "-hls_time",
+            &segment,
+            "-hls_list_size",
+            &list_size,
+            "-hls_flags",
+            "independent_segments+append_list+discont_start+temp_file",
+            "-hls_segment_filename",
+            segments,
+            playlist,
+        ]
+        .map(str::to_owned)
+    };
+    let stage = [
         "-hide_banner",
         "-nostdin",
         "-loglevel",
@@ -511,24 +567,29 @@ pub fn worker_args(config: &LiveConfig) -> Vec<String> {
         "48000",
         "-ac",
         "2",
-        "-f",
-        "hls",
-        "-hls_time",
-        &segment.to_string(),
-        "-hls_list_size",
-        &LIST_SIZE.to_string(),
-        // A restarted worker appends to the playlist after a discontinuity; segments are
-        // written under a temporary name and renamed once whole. They are kept (not
-        // deleted past the playlist's window): they become the recording at the end.
-        "-hls_flags",
-        "independent_segments+append_list+discont_start+temp_file",
-        "-hls_segment_filename",
-        "seg%d.ts",
-        PLAYLIST,
     ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect()
+    .map(str::to_owned);
+    let audio_only = [
+        "-map",
+        "0:a:0",
+        "-af",
+        "aresample=async=1",
+        "-c:a",
+        "aac",
+        "-b:a",
+        &format!("{AUDIO_ONLY_KBPS}k"),
+        "-ar",
+        "48000",
+        "-ac",
+        "1",
+    ]
+    .map(str::to_owned);
+    stage
+        .into_iter()
+        .chain(hls("seg%d.ts", PLAYLIST))
+        .chain(audio_only)
+        .chain(hls("audio%d.ts", AUDIO_PLAYLIST))
+        .collect()
 }
 
 /// Ask a worker to finish (SIGTERM: it writes its last segment and the playlist), and
@@ -673,24 +734,26 @@ impl Worker {
         }
     }
 
-    /// Mark the playlist ended (`#EXT-X-ENDLIST`), so players stop at its last segment
+    /// Mark the playlists ended (`#EXT-X-ENDLIST`), so players stop at their last segment
     /// rather than wait for more.
     async fn end_playlist(&self) {
-        let path = self.dir.join(PLAYLIST);
-        let ended = match tokio::fs::read_to_string(&path).await {
-            Ok(list) if list.contains("#EXT-X-ENDLIST") => Ok(()),
-            Ok(list) => {
-                let sep = if list.ends_with('\n') { "" } else { "\n" };
-                let tmp = self.dir.join("index.m3u8.ended");
-                match tokio::fs::write(&tmp, format!("{list}{sep}#EXT-X-ENDLIST\n")).await {
-                    Ok(()) => tokio::fs::rename(&tmp, &path).await,
-                    Err(e) => Err(e),
+        for name in [PLAYLIST, AUDIO_PLAYLIST] {
+            let path = self.dir.join(name);
+            let ended = match tokio::fs::read_to_string(&path).await {
+                Ok(list) if list.contains("#EXT-X-ENDLIST") => Ok(()),
+                Ok(list) => {
+                    let sep = if list.ends_with('\n') { "" } else { "\n" };
+                    let tmp = self.dir.join(format!("{name}.ended"));
+                    match tokio::fs::write(&tmp, format!("{list}{sep}#EXT-X-ENDLIST\n")).await {
+                        Ok(()) => tokio::fs::rename(&tmp, &path).await,
+                        Err(e) => Err(e),
+                    }
                 }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = ended {
+                tracing::warn!(room = %self.room, playlist = name, error = %e, "cannot mark the livestream's playlist ended");
             }
-            Err(e) => Err(e),
-        };
-        if let Err(e) = ended {
-            tracing::warn!(room = %self.room, error = %e, "cannot mark the livestream's playlist ended");
         }
     }
 
@@ -741,6 +804,20 @@ mod tests {
         assert!(args.contains("-c:a aac"));
         assert!(args.contains("-f hls -hls_time 1 -hls_list_size 6"));
         assert!(args.contains("scale=1280:720"));
-        assert!(args.ends_with("seg%d.ts index.m3u8"));
+        assert!(args.contains("seg%d.ts index.m3u8 "));
+    }
+
+    #[test]
+    fn the_worker_also_writes_the_voice_alone_at_64_kbits() {
+        let args = worker_args(&LiveConfig::default()).join(" ");
+        let (_, audio) = args.split_once("index.m3u8 ").unwrap();
+        assert!(
+            audio.starts_with(
+                "-map 0:a:0 -af aresample=async=1 -c:a aac -b:a 64k -ar 48000 -ac 1 -f hls"
+            ),
+            "{audio}"
+        );
+        assert!(!audio.contains("0:v"), "no video in it");
+        assert!(audio.ends_with("audio%d.ts audio.m3u8"));
     }
 }

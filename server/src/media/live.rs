@@ -2,7 +2,8 @@
 //! (unencrypted, to loopback only) to the livestream worker (`crate::live`), which encodes
 //! it into HLS.
 //!
-//! It carries two streams: the stage's camera (VP8), and the voice of the first heard
+//! It carries two streams: the stage's video (VP8: its shared screen while there is one,
+//! else its camera, see [`live_video`]), and the voice of the first heard
 //! participant who sends audio (Opus). Each goes through a [`Rewriter`] like a track of a
 //! viewer, so a change of speaker is one continuous stream for the worker: sequence
 //! numbers, RTP time and VP8 picture ids go on, and video starts again at a key frame.
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use yishi_protocol::{MediaKind, ParticipantId};
 
 use super::rewrite::{Arrived, Rewriter, Rewritten};
+use super::routing::Routing;
 
 /// Payload types the worker's SDP names: VP8 and Opus, as WebRTC clients usually number
 /// them (ours, whatever the publisher's).
@@ -38,6 +40,18 @@ const SILENCE_SOURCE: (u64, u32) = (u64::MAX, 0);
 /// How often sender reports go to the worker (RFC 3550 suggests about every 5 s; sooner
 /// here, so the worker can align audio and video within its first second).
 const REPORT_EVERY: Duration = Duration::from_millis(500);
+
+/// What the livestream's video shows: the stage's shared screen or slides while someone
+/// heard shares one (the lecturer's slides, not their face), else the stage's camera.
+/// The participant, and `true` for a screen. A change between them is a change of source
+/// like a change of speaker: the stream goes on from the new source's next key frame.
+pub(super) fn live_video(routing: &Routing) -> Option<(&ParticipantId, bool)> {
+    routing
+        .screen
+        .as_ref()
+        .map(|p| (p, true))
+        .or_else(|| routing.stage.as_ref().map(|p| (p, false)))
+}
 
 /// Where the worker listens: one loopback UDP port per stream (its RTCP port is the next
 /// one, unused by us).
@@ -312,6 +326,23 @@ mod tests {
             u16::from_be_bytes([datagram[2], datagram[3]]),
             u32::from_be_bytes([datagram[4], datagram[5], datagram[6], datagram[7]]),
         )
+    }
+
+    #[test]
+    fn the_stream_shows_a_shared_screen_while_there_is_one_and_the_camera_otherwise() {
+        let lecturer = ParticipantId::new("lecturer");
+        let mut routing = Routing {
+            stage: Some(lecturer.clone()),
+            ..Routing::default()
+        };
+        assert_eq!(live_video(&routing), Some((&lecturer, false)));
+        routing.screen = Some(lecturer.clone());
+        assert_eq!(live_video(&routing), Some((&lecturer, true)));
+        // Slides without a camera on the stage still go out.
+        routing.stage = None;
+        assert_eq!(live_video(&routing), Some((&lecturer, true)));
+        routing.screen = None;
+        assert_eq!(live_video(&routing), None);
     }
 
     #[test]

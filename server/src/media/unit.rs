@@ -20,7 +20,7 @@ use yishi_protocol::{
     SessionState, TrackContent,
 };
 
-use super::live::{LiveFeed, LiveOut};
+use super::live::{LiveFeed, LiveOut, live_video};
 use super::peer::{Forwarded, Packet, Peer, from_str0m, slides_mids};
 use super::rewrite::{Arrived, Vp8Ids};
 use super::routing::{AUDIENCE_AUDIO_SLOTS, Layer, Levels, Routing, Source};
@@ -242,15 +242,14 @@ impl Unit {
         let mut due = Vec::new();
         for (room, state) in &mut self.rooms {
             if let Some(feed) = state.live.as_mut()
-                && state.routing.stage.is_some()
+                && let Some((who, screen)) = live_video(&state.routing)
                 && feed.keyframe_due(now)
-                && let Some(stage) = &state.routing.stage
             {
-                due.push((room.clone(), stage.clone()));
+                due.push((room.clone(), who.clone(), screen));
             }
         }
-        for (room, stage) in due {
-            self.keyframe_from(&room, &stage, Layer::High, false);
+        for (room, who, screen) in due {
+            self.keyframe_from(&room, &who, Layer::High, screen);
         }
         for state in self.rooms.values_mut() {
             if state.is_live()
@@ -804,15 +803,13 @@ impl Unit {
                 }
             }
         }
-        // The livestream's virtual subscriber: the stage's camera and one voice, while the
-        // session is open.
+        // The livestream's virtual subscriber: the stage's video (its shared screen while
+        // there is one, else its camera) and one voice, while the session is open.
         if live
             && let Some(feed) = state.live.as_mut()
             && match kind {
                 MediaKind::Video => {
-                    !screen
-                        && routing.stage.as_ref() == Some(&who)
-                        && (rid.is_none() || rid == high)
+                    live_video(routing) == Some((&who, screen)) && (rid.is_none() || rid == high)
                 }
                 MediaKind::Audio => feed.voice.as_ref() == Some(&who),
             }

@@ -9,7 +9,7 @@
 //! where its playlist is. Closing the session ends the livestream in the same events.
 
 use yishi_protocol::{
-    ErrorCode, Event, EventBody, Grant, Livestream, LivestreamEnd, Millis, Recording,
+    Command, ErrorCode, Event, EventBody, Grant, Livestream, LivestreamEnd, Millis, Recording,
 };
 
 use super::{Actor, Applied, Cx, Rejection, Room, reject};
@@ -19,8 +19,10 @@ use super::{Actor, Applied, Cx, Rejection, Room, reject};
 pub enum LiveFact {
     /// The stage goes out at `playlist`.
     Started { playlist: String },
-    /// A host or the operator stopped it.
-    Stopped,
+    /// It stopped: a host or the operator stopped it (`Stopped`), the server stopped it
+    /// for the session's close (`SessionClosed`, before the close), or the room was
+    /// loaded by a server that runs no worker for it (`ServerRestarted`).
+    Stopped(LivestreamEnd),
     /// The encoder exited at `from`; a new one ran from `to`.
     Gap { from: Millis, to: Millis },
     /// The recording of the stretch that just ended, finalized and hashed.
@@ -43,7 +45,7 @@ impl Room {
                 "the session is closed; its record is read-only",
             );
         }
-        if let (Some(actor), LiveFact::Started { .. } | LiveFact::Stopped) = (actor, fact) {
+        if let (Some(actor), LiveFact::Started { .. } | LiveFact::Stopped(_)) = (actor, fact) {
             actor.require(Grant::ManageSession)?;
         }
         let mut out = Applied::default();
@@ -53,7 +55,7 @@ impl Room {
             out: &mut out,
         };
         let body = match fact {
-            LiveFact::Started { .. } | LiveFact::Gap { .. } | LiveFact::Stopped
+            LiveFact::Started { .. } | LiveFact::Gap { .. } | LiveFact::Stopped(_)
                 if !self.live_on_fits(fact) =>
             {
                 return Ok(out);
@@ -61,9 +63,7 @@ impl Room {
             LiveFact::Started { playlist } => EventBody::LivestreamStarted {
                 playlist: playlist.clone(),
             },
-            LiveFact::Stopped => EventBody::LivestreamStopped {
-                reason: LivestreamEnd::Stopped,
-            },
+            LiveFact::Stopped(reason) => EventBody::LivestreamStopped { reason: *reason },
             LiveFact::Gap { from, to } if from > to => {
                 return reject(ErrorCode::InvalidArgument, "a gap ends after it starts");
             }
@@ -106,8 +106,22 @@ impl Room {
         self.live.as_ref()
     }
 
+    /// Whether `command` by `actor` closes the session while its livestream is on. Then
+    /// the server stops the stream and archives its recording first (recording
+    /// [`LiveFact::Stopped`] with `SessionClosed` and [`LiveFact::Archived`]) and applies
+    /// the close after, so the recording's hash enters the record before the close seals
+    /// it. A close that would be refused anyway (no `manage_session`, already closed)
+    /// does not wait.
+    pub fn close_waits_for_livestream(&self, actor: &Actor, command: &Command) -> bool {
+        matches!(command, Command::CloseSession)
+            && self.live.is_some()
+            && !self.session.is_closed()
+            && actor.can(Grant::ManageSession)
+    }
+
     /// Closing the session ends its livestream (before the close itself, which seals the
-    /// record).
+    /// record) if the server has not stopped it first (it had no stream to stop, or the
+    /// stop took too long).
     pub(crate) fn end_livestream_for_close(&mut self, cx: &mut Cx) {
         if self.live.is_some() {
             self.emit(
@@ -137,7 +151,7 @@ impl Room {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use yishi_protocol::{Command, View};
+    use yishi_protocol::View;
 
     use super::*;
     use crate::room::tests::Fixture;
@@ -190,7 +204,7 @@ mod tests {
         f.room.livestream(None, &started(), f.now).unwrap();
         let refused = f
             .room
-            .livestream(Some(&m1), &LiveFact::Stopped, f.now)
+            .livestream(Some(&m1), &LiveFact::Stopped(LivestreamEnd::Stopped), f.now)
             .unwrap_err();
         assert_eq!(refused.code, ErrorCode::Forbidden);
         assert!(f.room.live().is_some());
@@ -207,7 +221,7 @@ mod tests {
                 from: t.plus(5_000),
                 to: t.plus(6_000),
             },
-            LiveFact::Stopped,
+            LiveFact::Stopped(LivestreamEnd::Stopped),
             LiveFact::Archived(recording()),
         ] {
             f.now = f.now.plus(10_000);
@@ -280,5 +294,81 @@ mod tests {
             .livestream(None, &LiveFact::Archived(recording()), f.now)
             .unwrap_err();
         assert_eq!(late.code, ErrorCode::RoomClosed);
+    }
+
+    #[test]
+    fn a_close_while_live_waits_for_the_stream_to_stop_and_its_recording() {
+        let mut f = Fixture::new();
+        let (host, m1) = (f.host.clone(), f.m1.clone());
+        let close = Command::CloseSession;
+        // Off: a close does not wait.
+        assert!(!f.room.close_waits_for_livestream(&host, &close));
+        f.room.livestream(None, &started(), f.now).unwrap();
+        assert!(f.room.close_waits_for_livestream(&host, &close));
+        // Not a close, or a close that is refused anyway: no wait.
+        assert!(
+            !f.room
+                .close_waits_for_livestream(&host, &Command::PauseSession)
+        );
+        assert!(!f.room.close_waits_for_livestream(&m1, &close));
+        // The server stops it for the close and archives the recording; then the close
+        // records no second stop, and the record ends in the close.
+        let stopped = f
+            .room
+            .livestream(
+                Some(&host),
+                &LiveFact::Stopped(LivestreamEnd::SessionClosed),
+                f.now,
+            )
+            .unwrap();
+        assert_eq!(stopped.events.len(), 1);
+        assert_eq!(stopped.events[0].actor.as_ref(), Some(host.id()));
+        let archived = f
+            .room
+            .livestream(None, &LiveFact::Archived(recording()), f.now)
+            .unwrap();
+        assert_eq!(archived.events.len(), 1);
+        assert!(!f.room.close_waits_for_livestream(&host, &close));
+        let closed = f.ok(&host, close);
+        assert!(
+            !closed
+                .events
+                .iter()
+                .any(|e| matches!(e.body, EventBody::LivestreamStopped { .. })),
+            "stopped once"
+        );
+        assert_eq!(
+            closed.events.last().unwrap().body,
+            EventBody::SessionChanged {
+                state: yishi_protocol::SessionState::Closed
+            }
+        );
+    }
+
+    #[test]
+    fn a_server_without_the_worker_ends_the_stream_in_the_record() {
+        let mut f = Fixture::new();
+        f.room.livestream(None, &started(), f.now).unwrap();
+        let out = f
+            .room
+            .livestream(
+                None,
+                &LiveFact::Stopped(LivestreamEnd::ServerRestarted),
+                f.now,
+            )
+            .unwrap();
+        assert_eq!(
+            out.events[0].body,
+            EventBody::LivestreamStopped {
+                reason: LivestreamEnd::ServerRestarted
+            }
+        );
+        assert_eq!(out.events[0].actor, None);
+        assert!(
+            f.room
+                .snapshot(View::Audience, f.audience.id())
+                .livestream
+                .is_none()
+        );
     }
 }

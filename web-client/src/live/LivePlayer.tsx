@@ -2,8 +2,10 @@
 // Extensions; the browser's own HLS only where there is no MSE, as on older iPhones),
 // instead of WebRTC media. It starts muted (browsers block sound until a tap) with a
 // large button for sound, tells the delay behind the live edge, and says when it is
-// connecting or the stream has ended. Comments, questions and polls stay on the
-// WebSocket.
+// connecting or the stream has ended. For weak networks and older phones (适老化) a
+// large toggle switches to the audio-only rendition (仅听声音: the voice alone, 64 kbit/s,
+// `audio.m3u8` beside the stage's playlist) and back; the choice is remembered on the
+// device. Comments, questions and polls stay on the WebSocket.
 import { useEffect, useRef, useState } from "preact/hooks";
 import type Hls from "hls.js/light";
 import { useApp } from "../app/context";
@@ -16,6 +18,22 @@ export type PlayerState = "connecting" | "playing" | "ended";
 const DELAY_EVERY_MS = 3000;
 /** A playlist not there yet (the first segment comes a few seconds after the start) or a lost network: try again after this. */
 const RETRY_MS = 2000;
+
+/** Where the choice of the audio-only rendition is kept on this device. */
+const AUDIO_ONLY_KEY = "yishi.liveAudioOnly";
+
+/** The audio-only rendition's playlist, beside the stage's (`…/index.m3u8` → `…/audio.m3u8`). */
+export function audioPlaylist(playlist: string): string {
+  return playlist.replace(/[^/]*$/, "audio.m3u8");
+}
+
+function savedAudioOnly(): boolean {
+  try {
+    return globalThis.localStorage?.getItem(AUDIO_ONLY_KEY) === "1";
+  } catch {
+    return false;
+  }
+}
 
 /** The delay to show, in whole seconds (at least 1), or undefined when not known. */
 export function delaySeconds(latency: number | undefined): number | undefined {
@@ -36,11 +54,24 @@ export function LivePlayer({ playlist, ended }: { playlist?: string; ended: bool
   const [state, setState] = useState<PlayerState>(ended ? "ended" : "connecting");
   const [delay, setDelay] = useState<number | undefined>(undefined);
   const [unsupported, setUnsupported] = useState(false);
+  const [audioOnly, setAudioOnly] = useState(savedAudioOnly);
   const soundOn = app.media.soundOn.value && !app.media.playBlocked.value;
+  const source = playlist && (audioOnly ? audioPlaylist(playlist) : playlist);
+
+  const toggleAudioOnly = () => {
+    const next = !audioOnly;
+    setAudioOnly(next);
+    try {
+      globalThis.localStorage?.setItem(AUDIO_ONLY_KEY, next ? "1" : "0");
+    } catch {
+      // Not kept (private mode): the choice holds for this page.
+    }
+  };
 
   useEffect(() => {
     const video = ref.current;
-    if (!video || !playlist || ended) return;
+    if (!video || !source || ended) return;
+    const playlist = source;
     setState("connecting");
     let gone = false;
     let hls: Hls | undefined;
@@ -109,7 +140,7 @@ export function LivePlayer({ playlist, ended }: { playlist?: string; ended: bool
       video.removeAttribute("src");
       video.load();
     };
-  }, [playlist, ended]);
+  }, [source, ended]);
 
   useEffect(() => {
     if (ended) setState("ended");
@@ -130,8 +161,13 @@ export function LivePlayer({ playlist, ended }: { playlist?: string; ended: bool
   };
 
   return (
-    <div class="stage-main live-player" data-testid="live-player" data-state={state}>
-      <video ref={ref} class="contain" data-testid="live-video" playsinline muted hidden={state === "ended"} aria-label={t("liveVideo")} />
+    <div class="stage-main live-player" data-testid="live-player" data-state={state} data-rendition={audioOnly ? "audio" : "stage"}>
+      <video ref={ref} class="contain" data-testid="live-video" playsinline muted hidden={state === "ended" || audioOnly} aria-label={t("liveVideo")} />
+      {audioOnly && state === "playing" ? (
+        <p class="live-audio-only" data-testid="live-audio-note">
+          <Icon name="sound" /> {t("liveAudioOnlyNote")}
+        </p>
+      ) : null}
       {state !== "playing" ? (
         <p class="live-note" role="status" data-testid="live-note">
           {unsupported ? t("liveUnsupported") : state === "ended" ? t("liveEnded") : t("liveConnecting")}
@@ -144,11 +180,18 @@ export function LivePlayer({ playlist, ended }: { playlist?: string; ended: bool
           {delay !== undefined ? ` · ${t("liveDelay", { n: delay })}` : ""}
         </p>
       ) : null}
-      {state === "playing" && !soundOn ? (
-        <button class="ctl primary live-sound" data-testid="live-sound" onClick={turnSoundOn}>
-          <Icon name="sound" /> {t("liveTapForSound")}
-        </button>
-      ) : null}
+      <div class="live-controls">
+        {state === "playing" && !soundOn ? (
+          <button class="ctl primary live-sound" data-testid="live-sound" onClick={turnSoundOn}>
+            <Icon name="sound" /> {t("liveTapForSound")}
+          </button>
+        ) : null}
+        {state !== "ended" && !unsupported ? (
+          <button class="ctl live-rendition" data-testid="live-audio-only" onClick={toggleAudioOnly}>
+            <Icon name={audioOnly ? "screen" : "sound"} /> {audioOnly ? t("liveShowVideo") : t("liveAudioOnly")}
+          </button>
+        ) : null}
+      </div>
     </div>
   );
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LiveApi, LiveError, parseTargets, sizeText, validTarget } from "./api";
-import { delaySeconds, playerKind } from "./LivePlayer";
+import { audioPlaylist, delaySeconds, playerKind } from "./LivePlayer";
 
 function fakeFetch(status: number, body: unknown, seen: Array<{ url: string; init?: RequestInit }>) {
   return (async (url: string, init?: RequestInit) => {
@@ -70,5 +70,12 @@ describe("the player's figures", () => {
   it("sizes in words", () => {
     expect(sizeText(512)).toBe("512 B");
     expect(sizeText(1460008)).toBe("1.4 MB");
+  });
+});
+
+describe("the audio-only rendition", () => {
+  it("is audio.m3u8 beside the stage's playlist", () => {
+    expect(audioPlaylist("/live/forum/index.m3u8")).toBe("/live/forum/audio.m3u8");
+    expect(audioPlaylist("https://cdn.example.cn/live/%E8%AE%B2/index.m3u8")).toBe("https://cdn.example.cn/live/%E8%AE%B2/audio.m3u8");
   });
 });

@@ -3,4 +3,4 @@
 /**
  * Why a livestream ended.
  */
-export type LivestreamEnd = "stopped" | "session_closed";
+export type LivestreamEnd = "stopped" | "session_closed" | "server_restarted";
