@@ -32,7 +32,9 @@ mod workflow;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
+
+use imbl::{OrdMap, OrdSet};
 
 use yishi_protocol::Millis;
 
@@ -117,8 +119,8 @@ pub(crate) struct TopicState {
     pub topic: Topic,
     /// Who supports it, those of duplicates merged into it included; `topic.supports`
     /// is always its size.
-    pub supporters: BTreeSet<Identity>,
-    pub followers: BTreeSet<Identity>,
+    pub supporters: OrdSet<Identity>,
+    pub followers: OrdSet<Identity>,
     /// Its public timeline: (seq, at, what).
     pub timeline: Vec<TimelineEntry>,
     pub comments: Vec<CommentId>,
@@ -146,18 +148,21 @@ pub(crate) struct MessageState {
     pub topic: Option<TopicId>,
 }
 
-/// The board: the fold of its record so far.
+/// The board: the fold of its record so far. Its maps and sets are persistent
+/// (`imbl`): a copy costs nothing until it changes, and a change copies only its path,
+/// so the server decides each command on a copy (kept if the store commits it) at any
+/// size (`benches/board.rs`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Board {
     seq: u64,
     last_at: Millis,
     pub(crate) threshold: u32,
-    pub(crate) topics: BTreeMap<TopicId, TopicState>,
-    pub(crate) comments: BTreeMap<CommentId, Comment>,
-    pub(crate) outcomes: BTreeMap<OutcomeId, OutcomeState>,
-    pub(crate) feeds: BTreeMap<Identity, VecDeque<Notice>>,
-    pub(crate) studios: BTreeMap<MemberId, Studio>,
-    pub(crate) messages: BTreeMap<MessageId, MessageState>,
+    pub(crate) topics: OrdMap<TopicId, TopicState>,
+    pub(crate) comments: OrdMap<CommentId, Comment>,
+    pub(crate) outcomes: OrdMap<OutcomeId, OutcomeState>,
+    pub(crate) feeds: OrdMap<Identity, VecDeque<Notice>>,
+    pub(crate) studios: OrdMap<MemberId, Studio>,
+    pub(crate) messages: OrdMap<MessageId, MessageState>,
 }
 
 impl Default for Board {
@@ -180,12 +185,12 @@ impl Board {
             seq: 0,
             last_at: Millis(0),
             threshold: DEFAULT_THRESHOLD,
-            topics: BTreeMap::new(),
-            comments: BTreeMap::new(),
-            outcomes: BTreeMap::new(),
-            feeds: BTreeMap::new(),
-            studios: BTreeMap::new(),
-            messages: BTreeMap::new(),
+            topics: OrdMap::new(),
+            comments: OrdMap::new(),
+            outcomes: OrdMap::new(),
+            feeds: OrdMap::new(),
+            studios: OrdMap::new(),
+            messages: OrdMap::new(),
         }
     }
 

@@ -172,7 +172,7 @@ impl Board {
             comments: t
                 .comments
                 .iter()
-                .filter(|c| {
+                .filter(|&c| {
                     self.comments
                         .get(c)
                         .is_some_and(|c| c.moderation == Moderation::Published)
