@@ -1201,3 +1201,91 @@ async fn a_stream_whose_server_is_gone_is_recorded_stopped_on_sqlite() {
 async fn a_stream_whose_server_is_gone_is_recorded_stopped_on_postgresql() {
     a_stream_whose_server_is_gone_is_recorded_stopped(Backend::Postgres).await;
 }
+
+/// When the media unit is full, an audience member it refuses starts the room's
+/// livestream (no host asked: the record says so), and the audience watches that: it is
+/// told the playlist, which lists segments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_media_unit_starts_the_livestream_for_the_audience() {
+    let scratch = tempfile::tempdir().unwrap();
+    let clip = vp8_clip(scratch.path());
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(Backend::Sqlite, dir.path()).await;
+    let server = TestServer::start_configured(db, dir, HubConfig::default(), |c| {
+        small_stage(c);
+        // Room for the lecturer's media only.
+        c.media.as_mut().expect("media").max_peers = 1;
+    })
+    .await;
+    server.create_room(ROOM, "委员讲堂").await;
+    let host_id = Participant::new("host", "主持人", Role::Host);
+    let mut host = server.connect(ROOM, &host_id).await;
+    host.ok(Command::StartSession).await;
+    let lecturer = Participant::new("m1", "主讲委员", Role::Member);
+    let mut m1 = Party::join(&server, &lecturer, publisher(&clip)).await;
+    give_floor(&mut m1.client, &mut host).await;
+    run(&mut [&mut m1], Duration::from_millis(300)).await;
+
+    let http = reqwest::Client::new();
+    assert!(live_events(&http, &server).await.is_empty(), "not live yet");
+    let mut viewer = server
+        .connect(ROOM, &Participant::new("a1", "网民", Role::Audience))
+        .await;
+    let peer = MediaPeer::new(PeerOptions {
+        send_audio: false,
+        send_video: false,
+        receive_audio: 1,
+        receive_video: 1,
+        ..PeerOptions::default()
+    })
+    .await
+    .unwrap();
+    let offer = peer.offer().await.unwrap();
+    send(&mut viewer, ClientMessage::MediaOffer(Sdp { sdp: offer })).await;
+    let deadline = Instant::now() + WAIT;
+    let playlist_told = loop {
+        let told = viewer.events.iter().find_map(|e| match &e.body {
+            EventBody::LivestreamStarted { playlist } => Some(playlist.clone()),
+            _ => None,
+        });
+        if let Some(told) = told {
+            break told;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the audience was never told of a livestream"
+        );
+        let _ = tokio::time::timeout(Duration::from_millis(100), viewer.recv()).await;
+        run(&mut [&mut m1], Duration::from_millis(100)).await;
+    };
+    assert_eq!(playlist_told, format!("/live/{ROOM}/index.m3u8"));
+    assert!(
+        viewer
+            .errors
+            .iter()
+            .any(|e| e.code == yishi_protocol::ErrorCode::MediaUnavailable),
+        "the unit refused the viewer's media: {:?}",
+        viewer.errors
+    );
+    let started = live_events(&http, &server).await;
+    assert!(
+        matches!(&started[..], [e] if e.event.actor.is_none()),
+        "started by the server, for the audience: {started:?}"
+    );
+    until_segment(
+        "segments for the crowd",
+        &http,
+        &server,
+        &mut [&mut m1],
+        1,
+        FIRST_SEGMENTS,
+    )
+    .await;
+    server
+        .state
+        .live
+        .stop(ROOM, None, LivestreamEnd::Stopped)
+        .await
+        .unwrap();
+    peer.close().await;
+}

@@ -212,7 +212,7 @@ impl Livestreams {
                 }
             });
         }
-        Livestreams {
+        let live = Livestreams {
             config: Arc::new(config),
             dir,
             recordings,
@@ -221,7 +221,35 @@ impl Livestreams {
             served: Arc::default(),
             reporter: Reporter::default(),
             pushes: Arc::default(),
-        }
+        };
+        live.carry_the_crowd();
+        live
+    }
+
+    /// When the media unit is full and refuses an audience member, start the room's
+    /// livestream: the audience's page plays it instead (it does for any livestream),
+    /// so the room's audience is no longer bounded by the unit's `max_peers`.
+    fn carry_the_crowd(&self) {
+        let Some(mut crowded) = self.sfu.as_ref().and_then(Sfu::take_crowded) else {
+            return;
+        };
+        let live = self.clone();
+        tokio::spawn(async move {
+            while let Some(room) = crowded.recv().await {
+                if live.running.lock().await.contains_key(&*room) {
+                    continue;
+                }
+                match live.start(&room, None).await {
+                    Ok(()) => {
+                        metrics::counter!("yishi_live_crowd_starts_total").increment(1);
+                        tracing::info!(%room, "the media unit is full: livestream started for the audience");
+                    }
+                    Err(e) => {
+                        tracing::info!(%room, error = %e, "the media unit is full; no livestream")
+                    }
+                }
+            }
+        });
     }
 
     /// Record what the livestreams do in the rooms of `hub` from now on, and let its

@@ -77,6 +77,8 @@ pub struct Sfu {
     /// turn and only changes reach the SFU task. A `std` mutex: held for one lookup,
     /// never across an await.
     sessions: Arc<Mutex<HashMap<Arc<str>, SessionState>>>,
+    /// Rooms where the unit refused an audience member for lack of room, until taken.
+    crowded: Arc<Mutex<Option<mpsc::UnboundedReceiver<Arc<str>>>>>,
 }
 
 /// Who a media session belongs to.
@@ -127,7 +129,8 @@ impl Sfu {
     /// Bind the UDP socket and start the SFU task.
     pub async fn start(config: MediaConfig) -> std::io::Result<Sfu> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let unit = unit::Unit::bind(&config).await?;
+        let (crowded_tx, crowded) = mpsc::unbounded_channel();
+        let unit = unit::Unit::bind(&config, crowded_tx).await?;
         let addr = unit.local_addr();
         tokio::spawn(unit.run(rx));
         tracing::info!(%addr, "media unit listening (UDP)");
@@ -135,7 +138,18 @@ impl Sfu {
             tx,
             addr,
             sessions: Arc::default(),
+            crowded: Arc::new(Mutex::new(Some(crowded))),
         })
+    }
+
+    /// The rooms where an audience member is refused because the unit is full (its
+    /// `max_peers`), each time it happens: for the livestream, which then carries them.
+    /// `None` once taken.
+    pub fn take_crowded(&self) -> Option<mpsc::UnboundedReceiver<Arc<str>>> {
+        self.crowded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     /// The UDP address peers send to.

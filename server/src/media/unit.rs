@@ -81,10 +81,16 @@ pub(super) struct Unit {
     to_sync: Vec<Arc<str>>,
     /// Peers written to, to drive once the current events are processed.
     to_drive: Vec<u64>,
+    /// Rooms where an audience member was refused because the unit is full (the
+    /// livestream takes them, see `Sfu::take_crowded`).
+    crowded: mpsc::UnboundedSender<Arc<str>>,
 }
 
 impl Unit {
-    pub async fn bind(config: &MediaConfig) -> std::io::Result<Unit> {
+    pub async fn bind(
+        config: &MediaConfig,
+        crowded: mpsc::UnboundedSender<Arc<str>>,
+    ) -> std::io::Result<Unit> {
         let wire = Wire::bind(config.bind)?;
         let addr = wire.socket.local_addr()?;
         let mut candidates = Vec::new();
@@ -116,6 +122,7 @@ impl Unit {
             max_peers: config.max_peers,
             to_sync: Vec::new(),
             to_drive: Vec::new(),
+            crowded,
         })
     }
 
@@ -339,6 +346,9 @@ impl Unit {
                 }
                 if self.peers.len() >= self.max_peers {
                     metrics::counter!("yishi_media_full_total").increment(1);
+                    if owner.audience {
+                        let _ = self.crowded.send(owner.room.clone());
+                    }
                     return refuse(
                         &outbox,
                         ErrorCode::MediaUnavailable,
