@@ -186,6 +186,7 @@ async fn the_board_from_submission_to_outcome(server: &TestServer) -> (String, u
             limit_s: 0,
         }],
         venues: Vec::new(),
+        livestream: false,
     };
     server
         .state

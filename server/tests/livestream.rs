@@ -273,8 +273,13 @@ async fn probe_segment(
 
 /// The room's record, as the admin API exports it.
 async fn record(http: &reqwest::Client, server: &TestServer) -> Vec<RecordEntry> {
+    record_of(http, server, ROOM).await
+}
+
+/// Room `room`'s record, as the admin API exports it.
+async fn record_of(http: &reqwest::Client, server: &TestServer, room: &str) -> Vec<RecordEntry> {
     let response = http
-        .get(server.url(&format!("/api/v1/rooms/{ROOM}/record")))
+        .get(server.url(&format!("/api/v1/rooms/{room}/record")))
         .bearer_auth(server.admin_key())
         .send()
         .await
@@ -1288,4 +1293,73 @@ async fn a_full_media_unit_starts_the_livestream_for_the_audience() {
         .await
         .unwrap();
     peer.close().await;
+}
+
+/// A meeting prepared in the console with its livestream setting on (a 委员讲堂 lecture)
+/// starts its livestream when its session opens, with no host asking; the setting is
+/// shown back, and the audience is told the playlist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lecture_set_to_stream_starts_its_livestream_with_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(Backend::Sqlite, dir.path()).await;
+    let server = TestServer::start_configured(db, dir, HubConfig::default(), small_stage).await;
+    let http = reqwest::Client::new();
+    let starts_at = yishi::hub::now().0 as i64 + 600_000;
+    let created = http
+        .post(server.url("/api/v1/meetings"))
+        .bearer_auth(server.admin_key())
+        .json(&serde_json::json!({
+            "title": "委员讲堂：家门口的养老",
+            "kind": "lecture",
+            "starts_at": starts_at,
+            "livestream": true,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: serde_json::Value = created.json().await.unwrap();
+    assert_eq!(created["livestream"], true, "{created}");
+    let room = created["id"].as_str().unwrap().to_owned();
+
+    let host = Participant::new("host", "主持人", Role::Host);
+    let mut host = server.connect(&room, &host).await;
+    host.ok(Command::OpenCheckIn).await;
+    let playlist = format!("/live/{room}/index.m3u8");
+    host.ok(Command::StartSession).await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let started: Vec<RecordEntry> = record_of(&http, &server, &room)
+            .await
+            .into_iter()
+            .filter(|e| matches!(e.event.body, EventBody::LivestreamStarted { .. }))
+            .collect();
+        if let [started] = &started[..] {
+            assert_eq!(started.event.actor, None, "no host asked");
+            assert_eq!(
+                started.event.body,
+                EventBody::LivestreamStarted {
+                    playlist: playlist.clone()
+                }
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the livestream did not start with the session"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(server.state.live.worker_pid(&room).await.is_some());
+    let viewer = server
+        .connect(&room, &Participant::new("a1", "网民", Role::Audience))
+        .await;
+    let told = viewer.welcome.snapshot.as_ref().unwrap().livestream.clone();
+    assert_eq!(told.map(|l| l.playlist), Some(playlist));
+    server
+        .state
+        .live
+        .stop(&room, None, LivestreamEnd::Stopped)
+        .await
+        .unwrap();
 }

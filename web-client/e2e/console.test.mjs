@@ -77,6 +77,15 @@ test("an admin sets a password from the printed link, logs in, creates a meeting
   await admin.getByTestId("meeting-title").fill("老旧小区加装电梯专题协商会");
   await admin.getByTestId("create-meeting").click();
   await admin.getByTestId("meetings").getByText("老旧小区加装电梯专题协商会").waitFor();
+  // A lecture (委员讲堂) is offered with its livestream starting with the session; a
+  // consultation is not.
+  assert.equal(await admin.getByTestId("meeting-livestream").isChecked(), false);
+  await admin.getByTestId("meeting-title").fill("委员讲堂：家门口的养老");
+  await admin.getByRole("radio", { name: "委员讲堂" }).check();
+  assert.equal(await admin.getByTestId("meeting-livestream").isChecked(), true);
+  await shot(admin, "console-new-lecture");
+  await admin.getByTestId("create-meeting").click();
+  await admin.getByTestId("meetings").getByText("委员讲堂：家门口的养老").waitFor();
   await admin.getByTestId("search").fill("电梯");
   await admin.getByTestId("meetings").getByText("浏览器测试协商会").waitFor({ state: "detached" });
   await shot(admin, "console-meetings");

@@ -98,6 +98,7 @@ fn summary(room: &StoredRoom, meeting: Option<&StoredMeeting>, status: &str) -> 
         "description": d.map(|d| d.description.as_str()).unwrap_or_default(),
         "agenda": d.map(|d| d.agenda.clone()).unwrap_or_default(),
         "venues": d.map(|d| d.venues.clone()).unwrap_or_default(),
+        "livestream": d.is_some_and(|d| d.livestream),
         "copied_from": meeting.and_then(|m| m.copied_from.clone()),
     })
 }
@@ -176,6 +177,9 @@ struct MeetingIn {
     agenda: Vec<AgendaIn>,
     #[serde(default)]
     venues: Vec<VenueIn>,
+    /// Start the livestream when the session opens.
+    #[serde(default)]
+    livestream: bool,
 }
 
 /// Text trimmed and at most `max` characters, or why not.
@@ -241,6 +245,7 @@ fn checked(body: &MeetingIn) -> Result<(String, MeetingDetails), ApiError> {
             description: text("the description", &body.description, 4000, false)?,
             agenda,
             venues,
+            livestream: body.livestream,
         },
     ))
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use yishi_protocol::{Command, ErrorCode, ErrorMessage, Millis, Seq};
+use yishi_protocol::{Command, ErrorCode, ErrorMessage, Millis, Seq, SessionState};
 
 use super::commit::CommitError;
 use super::core::{Input, RoomCore, Turn};
@@ -137,6 +137,8 @@ struct RoomActor {
     /// This actor's own channel, for the end of a livestream's stop (weak: the actor
     /// stops once every handle is gone).
     me: mpsc::WeakSender<Msg>,
+    /// The session's state after the last turn (`None` before the room is loaded).
+    session: Option<SessionState>,
 }
 
 const MAX_BATCH: usize = 1024;
@@ -176,6 +178,7 @@ pub(crate) fn spawn(
         media: beside.media,
         live: beside.live,
         me: tx.downgrade(),
+        session: None,
     };
     tokio::spawn(actor.run(rx));
     RoomHandle { tx }
@@ -205,6 +208,7 @@ impl RoomActor {
             self.core.dismiss();
             return;
         }
+        self.session = Some(self.core.session_state());
         let mut batch = Vec::with_capacity(MAX_BATCH);
         loop {
             let turn_at = self.core.turn_due().map(instant_of);
@@ -240,6 +244,7 @@ impl RoomActor {
             }
             self.tell_media();
             self.stop_livestream_for_close();
+            self.start_livestream_with_session();
             if stop {
                 self.core.dismiss();
                 break;
@@ -320,6 +325,33 @@ impl RoomActor {
 
     /// Tell the SFU the session's state (it passes on changes only) and whose audio the
     /// floor allows, if that changed.
+    /// The session has just opened (from scheduled or check-in): a meeting set to
+    /// stream (its `livestream` setting, a lecture's usual wish) starts its livestream.
+    /// A room loaded mid-session does not: its stream was stopped or is running.
+    fn start_livestream_with_session(&mut self) {
+        let now = self.core.session_state();
+        let before = self.session.replace(now);
+        let opened = matches!(
+            before,
+            Some(SessionState::Scheduled | SessionState::CheckIn)
+        ) && now == SessionState::InSession;
+        let Some(live) = self.live.get().filter(|_| opened).cloned() else {
+            return;
+        };
+        let (store, room) = (self.store.clone(), self.core.id().to_owned());
+        tokio::spawn(async move {
+            match store.meeting(&room).await {
+                Ok(Some(meeting)) if meeting.details.livestream => {
+                    live.start_with_session(room).await;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(%room, error = %e, "the meeting's livestream setting could not be read")
+                }
+            }
+        });
+    }
+
     fn tell_media(&mut self) {
         let Some(media) = &self.media else { return };
         let (state, heard) = self.core.media_news();

@@ -263,6 +263,11 @@ impl RoomCore {
         }
     }
 
+    /// The session's state now.
+    pub fn session_state(&self) -> SessionState {
+        self.room.session_state()
+    }
+
     /// Whether the record says the livestream is on.
     pub fn live_on(&self) -> bool {
         self.room.live().is_some()

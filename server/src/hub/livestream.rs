@@ -28,6 +28,13 @@ pub trait LiveControl: Send + Sync {
         room: String,
         by: Option<Participant>,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+    /// Start the livestream of `room`, whose session has just opened and whose meeting
+    /// is set to stream (no host asked: the record has no actor).
+    fn start_with_session(
+        &self,
+        room: String,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 }
 
 /// The livestreams, once they are known to the hub (shared with every room's actor).

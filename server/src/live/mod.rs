@@ -465,6 +465,23 @@ impl LiveControl for Livestreams {
             }
         })
     }
+
+    fn start_with_session(
+        &self,
+        room: String,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>> {
+        let live = self.clone();
+        Box::pin(async move {
+            match live.start(&room, None).await {
+                Ok(()) => {
+                    tracing::info!(%room, "the session opened: livestream started, as its meeting is set to")
+                }
+                Err(e) => {
+                    tracing::warn!(%room, error = %e, "the session opened, but its livestream could not start")
+                }
+            }
+        })
+    }
 }
 
 async fn remove_dir(dir: &Path) -> std::io::Result<()> {

@@ -33,6 +33,8 @@ pub struct MeetingDetails {
     pub description: String,
     pub agenda: Vec<AgendaEntry>,
     pub venues: Vec<VenueEntry>,
+    /// Start the room's livestream (直播) when its session opens.
+    pub livestream: bool,
 }
 
 /// A meeting's preparation as stored.
@@ -135,10 +137,11 @@ type MeetingRow = (
     Option<String>,
     i64,
     i64,
+    i64,
 );
 
 const MEETING_COLUMNS: &str = "room_id, starts_at, ends_at, place, description, agenda, venues, \
-                               copied_from, created_at, updated_at";
+                               copied_from, created_at, updated_at, livestream";
 
 fn meeting(
     (
@@ -152,6 +155,7 @@ fn meeting(
         copied_from,
         created_at,
         updated_at,
+        livestream,
     ): MeetingRow,
 ) -> StoreResult<StoredMeeting> {
     Ok(StoredMeeting {
@@ -163,6 +167,7 @@ fn meeting(
             description,
             agenda: serde_json::from_str(&agenda)?,
             venues: serde_json::from_str(&venues)?,
+            livestream: livestream != 0,
         },
         copied_from,
         created_at,
@@ -184,8 +189,8 @@ impl Store {
         with_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO meetings (room_id, starts_at, ends_at, place, description, agenda, \
-                 venues, copied_from, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+                 venues, copied_from, created_at, updated_at, livestream) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
             )
             .bind(room_id)
             .bind(details.starts_at)
@@ -196,6 +201,7 @@ impl Store {
             .bind(&venues)
             .bind(copied_from)
             .bind(at)
+            .bind(i64::from(details.livestream))
             .execute(pool)
             .await
             .map(|_| ())
@@ -217,7 +223,7 @@ impl Store {
             let mut tx = pool.begin().await?;
             let done = sqlx::query(
                 "UPDATE meetings SET starts_at = $1, ends_at = $2, place = $3, description = $4, \
-                 agenda = $5, venues = $6, updated_at = $7 WHERE room_id = $8",
+                 agenda = $5, venues = $6, updated_at = $7, livestream = $9 WHERE room_id = $8",
             )
             .bind(details.starts_at)
             .bind(details.ends_at)
@@ -227,6 +233,7 @@ impl Store {
             .bind(&venues)
             .bind(at)
             .bind(room_id)
+            .bind(i64::from(details.livestream))
             .execute(&mut *tx)
             .await?;
             sqlx::query("UPDATE rooms SET title = $1 WHERE id = $2")

@@ -214,6 +214,7 @@ function MeetingForm({
   const [description, setDescription] = useState(meeting?.description ?? "");
   const [agenda, setAgenda] = useState<AgendaEntry[]>(meeting?.agenda ?? []);
   const [venues, setVenues] = useState<VenueEntry[]>(meeting?.venues ?? []);
+  const [livestream, setLivestream] = useState(meeting?.livestream ?? false);
   const [problem, setProblem] = useState<string>();
   const [busy, setBusy] = useState(false);
   const setItem = (i: number, patch: Partial<AgendaEntry>) => setAgenda(agenda.map((a, j) => (j === i ? { ...a, ...patch } : a)));
@@ -245,8 +246,10 @@ function MeetingForm({
             description,
             agenda: agenda.filter((a) => a.title.trim()),
             venues: venues.filter((v) => v.name.trim()),
+            livestream,
           });
           if (!meeting) {
+            setLivestream(kind === "lecture");
             setTitle("");
             setAgenda([]);
             setVenues([]);
@@ -268,12 +271,26 @@ function MeetingForm({
           <legend>{ct("kind")}</legend>
           {(["consultation", "lecture"] as const).map((k) => (
             <label key={k} class="c-choice">
-              <input type="radio" name={`kind-${testid}`} checked={kind === k} onChange={() => setKind(k)} />
+              <input
+                type="radio"
+                name={`kind-${testid}`}
+                checked={kind === k}
+                onChange={() => {
+                  setKind(k);
+                  // A lecture (委员讲堂) is usually streamed: offered on, and can be turned off.
+                  setLivestream(k === "lecture");
+                }}
+              />
               {ct(`kind_${k}`)}
             </label>
           ))}
         </fieldset>
       )}
+      <label class="c-choice">
+        <input type="checkbox" checked={livestream} onChange={(e) => setLivestream(e.currentTarget.checked)} data-testid="meeting-livestream" />
+        {ct("mt_livestream")}
+      </label>
+      <p class="c-muted">{ct("mt_livestreamHint")}</p>
       <div class="c-row c-when">
         <label>
           {ct("mt_date")}
@@ -548,6 +565,12 @@ function Details({ m }: { m: Meeting }) {
           </ol>
         )}
       </dd>
+      {m.livestream ? (
+        <>
+          <dt>{ct("mt_livestreamOn")}</dt>
+          <dd data-testid="meeting-livestream-shown">{ct("mt_livestreamAuto")}</dd>
+        </>
+      ) : null}
       {m.venues.length ? (
         <>
           <dt>{ct("mt_venues")}</dt>

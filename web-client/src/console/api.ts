@@ -314,6 +314,8 @@ export interface MeetingInput {
   description: string;
   agenda: AgendaEntry[];
   venues: VenueEntry[];
+  /** Start the livestream when the session opens. */
+  livestream: boolean;
 }
 
 export interface Invitee {
@@ -349,6 +351,7 @@ export interface Meeting {
   description: string;
   agenda: AgendaEntry[];
   venues: VenueEntry[];
+  livestream: boolean;
   copied_from: string | null;
   invitees?: Invitee[];
   audience_link?: string;
