@@ -388,20 +388,8 @@ impl RoomCore {
                 }
                 Input::Livestream { by, fact, reply } => {
                     let by = by.map(Actor::new);
-                    match self.room.livestream(by.as_ref(), &fact, now) {
-                        Ok(out) => {
-                            let seq = out.ack_seq();
-                            applied.events.extend(out.events);
-                            deferred.push(Deferred::Admin { seq, reply });
-                        }
-                        Err(r) => {
-                            let _ = reply.send(Err(ErrorMessage {
-                                req: None,
-                                code: r.code,
-                                message: r.message,
-                            }));
-                        }
-                    }
+                    let outcome = self.room.livestream(by.as_ref(), &fact, now);
+                    answer_admin(outcome, reply, &mut applied, &mut deferred);
                 }
             }
         }
@@ -593,20 +581,8 @@ impl RoomCore {
             return;
         }
         let req = RequestId(format!("admin-{}", now.0));
-        match self.room.apply(&admin, &req, &command, now) {
-            Ok(out) => {
-                let seq = out.ack_seq();
-                applied.events.extend(out.events);
-                deferred.push(Deferred::Admin { seq, reply });
-            }
-            Err(r) => {
-                let _ = reply.send(Err(ErrorMessage {
-                    req: None,
-                    code: r.code,
-                    message: r.message,
-                }));
-            }
-        }
+        let outcome = self.room.apply(&admin, &req, &command, now);
+        answer_admin(outcome, reply, applied, deferred);
     }
 
     /// Hold a participant's close while the livestream is on, until the server has
@@ -1189,6 +1165,31 @@ impl RoomCore {
 /// nothing is sent.
 pub(crate) fn frame(message: &ServerMessage) -> Option<Utf8Bytes> {
     serialised(message)
+}
+
+/// The operator's request (a command, or a livestream fact the server reports) decided:
+/// its events join the turn and its acknowledgement waits for their commit; a refusal is
+/// answered at once.
+fn answer_admin(
+    outcome: Result<Applied, crate::room::Rejection>,
+    reply: oneshot::Sender<Result<Option<Seq>, ErrorMessage>>,
+    applied: &mut Applied,
+    deferred: &mut Vec<Deferred>,
+) {
+    match outcome {
+        Ok(out) => {
+            let seq = out.ack_seq();
+            applied.events.extend(out.events);
+            deferred.push(Deferred::Admin { seq, reply });
+        }
+        Err(r) => {
+            let _ = reply.send(Err(ErrorMessage {
+                req: None,
+                code: r.code,
+                message: r.message,
+            }));
+        }
+    }
 }
 
 fn serialised(value: &impl serde::Serialize) -> Option<Utf8Bytes> {
