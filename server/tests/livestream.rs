@@ -294,6 +294,15 @@ async fn record_of(http: &reqwest::Client, server: &TestServer, room: &str) -> V
         .collect()
 }
 
+/// The playlist an audience member joining `room` now is told of (`None`: no livestream).
+async fn told_playlist(server: &TestServer, room: &str) -> Option<String> {
+    let viewer = server
+        .connect(room, &Participant::new("a1", "网民", Role::Audience))
+        .await;
+    let snapshot = viewer.welcome.snapshot.as_ref().unwrap();
+    snapshot.livestream.as_ref().map(|l| l.playlist.clone())
+}
+
 /// The livestream's events in the record.
 async fn live_events(http: &reqwest::Client, server: &TestServer) -> Vec<RecordEntry> {
     record(http, server)
@@ -515,12 +524,10 @@ async fn the_stage_is_streamed_to_hls_follows_the_floor_and_survives_its_worker(
             && e.event.body == EventBody::LivestreamStarted { playlist: format!("/live/{ROOM}/index.m3u8") }),
         "{started_by:?}"
     );
-    let viewer = server
-        .connect(ROOM, &Participant::new("a1", "网民", Role::Audience))
-        .await;
-    let told = viewer.welcome.snapshot.as_ref().unwrap().livestream.clone();
-    assert_eq!(told.unwrap().playlist, format!("/live/{ROOM}/index.m3u8"));
-    drop(viewer);
+    assert_eq!(
+        told_playlist(&server, ROOM).await,
+        Some(format!("/live/{ROOM}/index.m3u8"))
+    );
 
     // Segments are listed within 10 s.
     let list = until_segment(
@@ -1114,18 +1121,8 @@ async fn a_stream_whose_server_is_gone_is_recorded_stopped(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(on.status(), StatusCode::OK);
-    let audience = Participant::new("a1", "网民", Role::Audience);
-    let viewer = first.connect(ROOM, &audience).await;
-    assert!(
-        viewer
-            .welcome
-            .snapshot
-            .as_ref()
-            .unwrap()
-            .livestream
-            .is_some()
-    );
-    drop((viewer, host));
+    assert!(told_playlist(&first, ROOM).await.is_some());
+    drop(host);
     // The first server goes: its rooms stop, its hub is dropped.
     let live = first.state.live.clone();
     let hub = Arc::downgrade(&first.state.hub);
@@ -1142,9 +1139,7 @@ async fn a_stream_whose_server_is_gone_is_recorded_stopped(backend: Backend) {
     );
 
     let second = TestServer::start_on(db, tempfile::tempdir().unwrap(), HubConfig::default()).await;
-    let viewer = second.connect(ROOM, &audience).await;
-    let snapshot = viewer.welcome.snapshot.as_ref().unwrap();
-    assert_eq!(snapshot.livestream, None, "no dead playlist");
+    assert_eq!(told_playlist(&second, ROOM).await, None, "no dead playlist");
     assert_eq!(playlist(&http, &second).await, None);
     let stopped = |events: &[RecordEntry]| {
         let bodies: Vec<&EventBody> = events.iter().map(|e| &e.event.body).collect();
@@ -1178,16 +1173,7 @@ async fn a_stream_whose_server_is_gone_is_recorded_stopped(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(again.status(), StatusCode::OK);
-    let viewer = second.connect(ROOM, &audience).await;
-    assert!(
-        viewer
-            .welcome
-            .snapshot
-            .as_ref()
-            .unwrap()
-            .livestream
-            .is_some()
-    );
+    assert!(told_playlist(&second, ROOM).await.is_some());
     second
         .state
         .live
@@ -1351,11 +1337,7 @@ async fn a_lecture_set_to_stream_starts_its_livestream_with_the_session() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(server.state.live.worker_pid(&room).await.is_some());
-    let viewer = server
-        .connect(&room, &Participant::new("a1", "网民", Role::Audience))
-        .await;
-    let told = viewer.welcome.snapshot.as_ref().unwrap().livestream.clone();
-    assert_eq!(told.map(|l| l.playlist), Some(playlist));
+    assert_eq!(told_playlist(&server, &room).await, Some(playlist));
     server
         .state
         .live
