@@ -12,8 +12,8 @@ use sqlx::Connection;
 use yishi::room::{Chain, GENESIS, Room, SealedBallot, verify_chain};
 use yishi::store::{Append, Epoch, NewRoom, RoomKind, Store, StoreError};
 use yishi_protocol::{
-    Choice, Electorate, Event, EventBody, Millis, ParticipantId, PollId, RecordEntry, RequestId,
-    YesNo,
+    Choice, Electorate, Event, EventBody, Millis, ParticipantId, PollId, RecordEntry, Recording,
+    RequestId, YesNo,
 };
 
 fn unique(prefix: &str) -> String {
@@ -110,6 +110,7 @@ on_both!(round_trip);
 on_both!(broken_continuation_writes_nothing);
 on_both!(sealed_ballots_are_counts_and_a_reset_clears_them);
 on_both!(entries_since_resumes);
+on_both!(entries_of_one_type_are_found_by_their_type_only);
 on_both!(rooms_are_listed_and_closed);
 on_both!(a_writer_whose_room_was_claimed_since_cannot_append);
 on_both!(a_claim_sees_everything_the_previous_writer_wrote);
@@ -469,6 +470,54 @@ async fn entries_since_resumes(store: &Store) {
     assert!(
         store
             .entries_since("nobody", 0, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn entries_of_one_type_are_found_by_their_type_only(store: &Store) {
+    let room = new_room(store, "types").await;
+    let other = new_room(store, "types").await;
+    let archived = |file: &str| EventBody::RecordingArchived {
+        recording: Recording {
+            file: file.to_owned(),
+            bytes: 1234,
+            sha256: "ab".repeat(32),
+        },
+    };
+    let mut w = Writer::new();
+    let entries = vec![
+        w.note("before"),
+        w.entry(None, archived("stage-1.ts")),
+        // A text that holds the type's prefix is still a note.
+        w.note(r#"{"type":"recording_archived","#),
+        w.entry(None, archived("stage-2.ts")),
+    ];
+    let mut o = Writer::new();
+    store
+        .append(&[
+            append(&room, entries.clone(), vec![]),
+            append(&other, vec![o.entry(None, archived("stage-9.ts"))], vec![]),
+        ])
+        .await
+        .unwrap();
+    let found = store
+        .entries_of_type(&room, "recording_archived")
+        .await
+        .unwrap();
+    assert_eq!(found, vec![entries[1].clone(), entries[3].clone()]);
+    assert_eq!(
+        store
+            .entries_of_type(&room, "annotated")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(
+        store
+            .entries_of_type(&room, "poll_opened")
             .await
             .unwrap()
             .is_empty()

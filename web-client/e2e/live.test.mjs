@@ -107,9 +107,17 @@ async function shotsAt(page, name) {
 
 test("a lecture's livestream: the host starts it, a phone plays it as HLS while asking a question, the host ends it and gets the recording", async () => {
   const { open } = env;
-  env.yishi("room", "create", "--id", "hall", "--title", "委员讲堂");
+  // The lecture is prepared in the console (its API, as the office's form sends it), so
+  // that its page there lists the recording at the end.
+  const made = await fetch(`${env.base}/api/v1/meetings`, {
+    method: "POST",
+    headers: { authorization: "Bearer e2e-admin-key-0123456789", "content-type": "application/json" },
+    body: JSON.stringify({ title: "委员讲堂", kind: "lecture", starts_at: Date.now() }),
+  });
+  assert.equal(made.status, 201, await made.clone().text());
+  const hall = (await made.json()).id;
   const lectureLink = (role, name, id) => {
-    const args = ["token", "--room", "hall", "--role", role, "--ttl", "1h"];
+    const args = ["token", "--room", hall, "--role", role, "--ttl", "1h"];
     if (name) args.push("--name", name, "--id", id);
     return env.yishi(...args) + "&layout=lecture";
   };
@@ -194,7 +202,7 @@ test("a lecture's livestream: the host starts it, a phone plays it as HLS while 
   // 仅听声音: the phone switches to the audio-only rendition (the voice alone, for weak
   // networks) and back; the media plays on both ways.
   const [audioList] = await Promise.all([
-    V.waitForRequest((r) => /\/live\/hall\/audio\.m3u8$/.test(r.url()), { timeout: 15_000 }),
+    V.waitForRequest((r) => r.url().endsWith(`/live/${hall}/audio.m3u8`), { timeout: 15_000 }),
     V.getByTestId("live-audio-only").filter({ hasText: "仅听声音" }).click(),
   ]);
   assert.ok(audioList, "the audio-only playlist is fetched");
@@ -292,6 +300,35 @@ test("a lecture's livestream: the host starts it, a phone plays it as HLS while 
   await accessible(V, "the audience's stage after the livestream");
 
   await late.page.getByTestId("live-note").filter({ hasText: "直播已结束" }).waitFor({ timeout: 15_000 });
+
+  // The committee office finds the recording on the lecture's page in the console, with
+  // the SHA-256 the record holds, and downloads the same bytes.
+  const { createHash } = await import("node:crypto");
+  const { readFileSync } = await import("node:fs");
+  const hostCopy = createHash("sha256").update(readFileSync(saved)).digest("hex");
+  const clerk = await env.staff("录像管理员", "clerk");
+  await clerk.goto(`${env.base}/console#meetings/${hall}`);
+  const listed = clerk.getByTestId("recording");
+  await listed.waitFor();
+  assert.equal(await listed.count(), 1, "one recording listed");
+  assert.match(await listed.innerText(), /结束的直播 · [\d.]+ (KB|MB)/);
+  assert.equal(await clerk.getByTestId("recording-hash").innerText(), hostCopy, "the hash shown is the recording's");
+  const [fromConsole] = await Promise.all([clerk.waitForEvent("download"), clerk.getByTestId("recording-download").click()]);
+  assert.match(fromConsole.suggestedFilename(), /^stage-\d+\.ts$/);
+  const consoleCopy = join(shots, "live-recording-console.ts");
+  await fromConsole.saveAs(consoleCopy);
+  assert.equal(createHash("sha256").update(readFileSync(consoleCopy)).digest("hex"), hostCopy, "the console's download is the recording");
+  // The console's page is a long page (not one screen): no sideways scroll, shot whole.
+  for (const size of [{ width: 1366, height: 768 }, { width: 360, height: 740 }]) {
+    await clerk.setViewportSize(size);
+    assert.ok(await clerk.evaluate(() => document.documentElement.scrollWidth <= innerWidth), `the recordings scroll sideways at ${size.width}`);
+    await shot(clerk, `live-console-recordings-${size.width}x${size.height}`);
+  }
+  await accessible(clerk, "the lecture's page with its recording");
+  // Without a session the recording is refused.
+  assert.equal((await fetch(`${env.base}/live/${hall}/recordings/${fromConsole.suggestedFilename()}`)).status, 401);
+  await clerk.context().close();
+
   await host.context.close();
   await viewer.context.close();
   await late.context.close();

@@ -3,8 +3,8 @@
 //! - `POST /live/{room}` and `DELETE /live/{room}` start and stop a room's livestream,
 //!   for the room's host (their join token as the bearer) or an operator (the admin key);
 //! - `GET /live/{room}/recordings/{file}` serves an archived recording of its stage
-//!   (`stage-<ms>.ts`, named in the record with its SHA-256) to the same callers and the
-//!   room's recorders;
+//!   (`stage-<ms>.ts`, named in the record with its SHA-256) to the same callers, the
+//!   room's recorders and the committee office's staff (their console session);
 //! - `GET /live/{room}/{file}` serves its playlist (`index.m3u8`, cached one second) and
 //!   segments (`segN.ts`, immutable), to anyone, with CORS for web players and byte
 //!   ranges, so a CDN or a caching proxy can sit in front. 404 while it is off.
@@ -13,7 +13,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
@@ -21,6 +21,7 @@ use yishi_protocol::{LivestreamEnd, Participant, Role};
 
 use super::AppState;
 use super::admin::{ApiError, bearer, same_key};
+use super::console::{Caller, Session};
 use crate::hub::now;
 use crate::live::{LiveError, Livestreams};
 
@@ -155,7 +156,17 @@ async fn recording(
     Path((room, file)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    caller(&state, &headers, &room, &[Role::Host, Role::Recorder])?;
+    // The committee office downloads it from the console: a staff session (its cookie;
+    // a GET needs no CSRF token), written to the audit log.
+    if bearer(&headers).is_none()
+        && let Ok(session) = Session::of(&state, &Method::GET, &headers).await
+    {
+        Caller::staff(session)
+            .audit(&state, "livestream.recording", &format!("{room}/{file}"))
+            .await?;
+    } else {
+        caller(&state, &headers, &room, &[Role::Host, Role::Recorder])?;
+    }
     let Some(path) = state.live.recording(&room, &file).await else {
         return Ok(not_found());
     };

@@ -25,7 +25,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use yishi_protocol::{Command, Role, SettingsPatch};
+use yishi_protocol::{Command, EventBody, Role, SettingsPatch};
 
 use super::AppState;
 use super::admin::ApiError;
@@ -367,6 +367,7 @@ async fn full(state: &AppState, id: &str) -> Result<Value, ApiError> {
             .map(|p| invitee_json(state, p))
             .collect::<Result<Vec<_>, _>>()?,
     );
+    v["recordings"] = recordings(state, id).await?;
     if room.kind == RoomKind::Lecture {
         let (iat, nbf, exp) = window(state, &meeting.details);
         let mut claims = Claims::audience_link(id, now(), std::time::Duration::from_secs(60));
@@ -387,6 +388,29 @@ async fn full(state: &AppState, id: &str) -> Result<Value, ApiError> {
         ));
     }
     Ok(v)
+}
+
+/// The recordings of the meeting's livestream that its record names (archived when each
+/// stream ended, newest last): file, size, SHA-256, when, and where staff download it.
+async fn recordings(state: &AppState, id: &str) -> Result<Value, ApiError> {
+    let entries = state
+        .store
+        .entries_of_type(id, "recording_archived")
+        .await?;
+    Ok(entries
+        .iter()
+        .filter_map(|e| match &e.event.body {
+            EventBody::RecordingArchived { recording } => Some(json!({
+                "file": recording.file,
+                "bytes": recording.bytes,
+                "sha256": recording.sha256,
+                "at": e.event.at.0,
+                "seq": e.event.seq,
+                "url": format!("/live/{id}/recordings/{}", recording.file),
+            })),
+            _ => None,
+        })
+        .collect())
 }
 
 /// A link's `iat`, `nbf` and `exp` (seconds) for a meeting: from a day before the start

@@ -285,6 +285,20 @@ const ROOMS_PER_LOOKUP: usize = 500;
 /// Entries inserted in one statement (8 parameters each; both backends allow 32,766).
 const ROWS_PER_INSERT: usize = 1_000;
 
+/// A row of `SELECT_ENTRY` as an entry.
+macro_rules! entry_of_row {
+    ($row:expr) => {
+        entry_from(
+            $row.try_get(0)?,
+            $row.try_get(1)?,
+            $row.try_get(2)?,
+            $row.try_get(3)?,
+            $row.try_get(4)?,
+            $row.try_get(5)?,
+        )
+    };
+}
+
 /// An entry encoded for its row.
 struct EventRow<'a> {
     room: &'a str,
@@ -686,16 +700,7 @@ impl Store {
                 .await?;
             let entries = rows
                 .iter()
-                .map(|row| {
-                    entry_from(
-                        row.try_get(0)?,
-                        row.try_get(1)?,
-                        row.try_get(2)?,
-                        row.try_get(3)?,
-                        row.try_get(4)?,
-                        row.try_get(5)?,
-                    )
-                })
+                .map(|row| entry_of_row!(row))
                 .collect::<StoreResult<Vec<_>>>()?;
             let window = i64::try_from(REQUEST_WINDOW).unwrap_or(i64::MAX);
             let rows = sqlx::query(
@@ -775,18 +780,25 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await?;
-            rows.iter()
-                .map(|row| {
-                    entry_from(
-                        row.try_get(0)?,
-                        row.try_get(1)?,
-                        row.try_get(2)?,
-                        row.try_get(3)?,
-                        row.try_get(4)?,
-                        row.try_get(5)?,
-                    )
-                })
-                .collect()
+            rows.iter().map(|row| entry_of_row!(row)).collect()
+        })
+    }
+
+    /// A room's entries of one event type (`recording_archived`), in order: the bodies
+    /// are JSON with their `type` first, so a prefix finds them without reading the
+    /// whole record.
+    pub async fn entries_of_type(&self, room: &str, kind: &str) -> StoreResult<Vec<RecordEntry>> {
+        // `_` in a type name is LIKE's one-character wildcard: escaped.
+        let prefix = format!(r#"{{"type":"{}","#, kind.replace('_', r"\_"));
+        with_pool!(self, |pool| {
+            let rows = sqlx::query(&format!(
+                r"{SELECT_ENTRY} WHERE room_id = $1 AND body LIKE $2 ESCAPE '\' ORDER BY seq"
+            ))
+            .bind(room)
+            .bind(format!("{prefix}%"))
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(|row| entry_of_row!(row)).collect()
         })
     }
 

@@ -67,10 +67,12 @@ export function LiveAttendance({ room, invitees }: { room: string; invitees: Inv
               <span class="c-strong">{ct("at_missing", { n: missing.length })}</span>
               {missing.map((i) => i.name).join("、")}
             </p>
-          ) : (
+          ) : invited.length > 0 ? (
             <p class="c-ok" data-testid="all-checked-in">
               {ct("at_all")}
             </p>
+          ) : (
+            <p class="c-muted">{ct("at_nobodyInvited")}</p>
           )}
         </>
       ) : problem ? null : (

@@ -16,12 +16,14 @@ import {
   type InviteRole,
   type Me,
   type Meeting,
+  type MeetingRecording,
   type MeetingInput,
   type MeetingStatus,
   type Member,
   type VenueEntry,
 } from "./api";
 import { codeOf, localTime, Problem } from "./common";
+import { sizeText } from "../live/api";
 import { LiveAttendance } from "./LiveAttendance";
 import { ct } from "./strings";
 
@@ -520,6 +522,7 @@ function MeetingPage({ id }: { id: string }) {
         )}
       </section>
       {m.status === "live" ? <LiveAttendance room={m.id} invitees={invitees} /> : null}
+      {m.recordings?.length ? <Recordings recordings={m.recordings} /> : null}
       <Invitees m={m} setM={setM} onNotice={setNotice} copied={copied} />
       {m.audience_link ? (
         <section class="c-card" aria-labelledby="audience-h">
@@ -858,6 +861,30 @@ export function PrintSheet({ id }: { id: string }) {
   );
 }
 
+
+/** The recordings of the meeting's livestream, each with its hash as the record holds it. */
+function Recordings({ recordings }: { recordings: MeetingRecording[] }) {
+  return (
+    <section class="c-card" aria-labelledby="recordings-h" data-testid="recordings">
+      <h3 id="recordings-h">{ct("mt_recordings")}</h3>
+      <p class="c-muted">{ct("mt_recordingsHint")}</p>
+      <ul class="c-recordings">
+        {recordings.map((r) => (
+          <li key={r.file} data-testid="recording">
+            <span class="c-big">{ct("mt_recording", { when: localTime(r.at), size: sizeText(r.bytes) })}</span>
+            <a class="c-button" href={r.url} download={r.file} data-testid="recording-download">
+              {ct("mt_recordingDownload")}
+            </a>
+            <span class="c-muted">{ct("mt_recordingHash", { seq: r.seq })}</span>
+            <code class="c-code c-hash" data-testid="recording-hash">
+              {r.sha256}
+            </code>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
 
 /** The minutes (会议纪要) of a closed meeting, made from its record, to download. */
 function MinutesDownloads({ id }: { id: string }) {

@@ -356,6 +356,21 @@ export interface Meeting {
   invitees?: Invitee[];
   audience_link?: string;
   embed?: string;
+  /** The recordings of its livestream that its record names, oldest first. */
+  recordings?: MeetingRecording[];
+}
+
+/** A recording of a meeting's livestream, as its record names it. */
+export interface MeetingRecording {
+  file: string;
+  bytes: number;
+  sha256: string;
+  /** When it was archived (the stream's end), milliseconds since the epoch. */
+  at: number;
+  /** Its entry in the record. */
+  seq: number;
+  /** Where staff download it (their session's cookie). */
+  url: string;
 }
 
 const m = (id: string) => `/meetings/${encodeURIComponent(id)}`;
