@@ -493,3 +493,98 @@ async fn two_servers_on_one_store_share_the_board() {
     assert_eq!(record.len(), 3, "submitted, published, commented");
     assert!(yishi::board::verify_chain(&record).is_ok());
 }
+
+/// A board page's live connection (`/api/v1/board/live`), as a resident's page (with their
+/// cookie) or anyone's opens it.
+async fn live(server: &TestServer, cookie: Option<&str>) -> common::Ws {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{}/api/v1/board/live", server.addr)
+        .into_client_request()
+        .unwrap();
+    if let Some(cookie) = cookie {
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+/// The next message of a live connection (within 20 s).
+async fn told(ws: &mut common::Ws) -> Value {
+    use futures_util::StreamExt;
+    loop {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())
+            .await
+            .expect("a live update within 20 s")
+            .unwrap()
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+/// The pages are told what changed, live: a support names its topic, a pending topic is
+/// never named, the author's connection alone hears of their notice; and a change made
+/// on another server of the same store reaches this one's pages too.
+#[tokio::test]
+async fn pages_are_told_what_changed_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(Backend::Sqlite, dir.path()).await;
+    let a = TestServer::start_on(
+        database.clone(),
+        tempfile::tempdir().unwrap(),
+        HubConfig::default(),
+    )
+    .await;
+    let keys = a.state.config.token_keys.clone();
+    let b = TestServer::start_configured(
+        database,
+        tempfile::tempdir().unwrap(),
+        HubConfig::default(),
+        |c| {
+            c.token_keys = keys;
+        },
+    )
+    .await;
+    let clerk = a.staff("clerk", StaffRole::Clerk).await;
+    let author = resident(&a, "居民甲").await;
+    let supporter = resident(&a, "居民乙").await;
+    let topic = topic_id(&ok(&a, &author, submit("小区停车难", "停车位不足")).await);
+    publish(&clerk, topic).await;
+
+    let mut anyone = live(&a, None).await;
+    let mut mine = live(&a, Some(&author)).await;
+    let mut elsewhere = live(&b, None).await;
+    // A topic waiting for moderation is nobody's business: the next message names only
+    // the support that follows it.
+    let pending = topic_id(&ok(&a, &supporter, submit("路灯不亮", "晚上太黑")).await);
+    ok(&a, &supporter, json!({ "type": "support", "topic": topic })).await;
+    let said = told(&mut anyone).await;
+    assert_eq!(said["topics"], json!([topic]), "{said}");
+    assert_eq!(said["notices"], json!(false));
+    let said = told(&mut mine).await;
+    assert_eq!(said["topics"], json!([topic]));
+    assert_eq!(said["notices"], json!(false), "a support tells nobody");
+    // Another server's pages hear of it once it folds the store's record (every 2 s).
+    let said = told(&mut elsewhere).await;
+    assert_eq!(said["topics"], json!([topic]), "{said}");
+    assert_ne!(pending, topic);
+
+    // The stage moves on: followers are told; only the author's own connection says so.
+    staff_ok(
+        &clerk,
+        json!({ "type": "advance_stage", "topic": topic, "to": "selecting", "note": "列入遴选" }),
+    )
+    .await;
+    let said = told(&mut mine).await;
+    assert_eq!(
+        (&said["topics"], &said["notices"]),
+        (&json!([topic]), &json!(true))
+    );
+    let said = told(&mut anyone).await;
+    assert_eq!(
+        (&said["topics"], &said["notices"]),
+        (&json!([topic]), &json!(false))
+    );
+}

@@ -4,7 +4,8 @@
 // 3, the button says 已支持), the first resident's 我的消息 tells the publication, a
 // comment shows only after staff approve it, search finds the topic by a two-character
 // word, and the topic's page shows its timeline, opinion, outcome with progress and an
-// official answer. axe-core on each screen, no sideways scroll, screenshots at 360×740
+// official answer. Pages left open follow live (the supports counted, a published
+// comment, a 新 mark on 我的消息 when a notice arrives). axe-core on each screen, no sideways scroll, screenshots at 360×740
 // and 1366×768 in test-results/board-*.png.
 
 import assert from "node:assert/strict";
@@ -127,9 +128,8 @@ test("residents raise, support, follow, comment and search topics on their phone
     assert.ok(await p.getByTestId("support").isDisabled(), "one support per person");
     assert.match(await p.getByTestId("support-status").innerText(), /已记录您的支持/);
   }
-  await a.reload();
-  await a.getByTestId("topic").waitFor();
-  assert.equal(await a.getByTestId("supports").innerText(), "3");
+  // Live: the first resident's page, left open, counts the others' supports without a reload.
+  await a.getByTestId("supports").filter({ hasText: /^3$/ }).waitFor({ timeout: 15_000 });
   assert.ok(await a.getByTestId("support").isDisabled());
   await a.getByTestId("nav-list").click();
   assert.match(await a.getByTestId(`topic-${id}`).innerText(), /3 人支持[\s\S]*0 条评论/);
@@ -159,8 +159,8 @@ test("residents raise, support, follow, comment and search topics on their phone
   assert.equal(await b.getByTestId("comment-problem").count(), 0);
   const comment = (await queue()).comments.find((x) => x.text.includes("学校操场"));
   await staff({ type: "moderate_comment", comment: comment.id, decision: "publish" });
-  await b.reload();
-  await b.getByTestId("comment").first().waitFor();
+  // Live: the comment appears on the open page once published, without a reload.
+  await b.getByTestId("comment").first().waitFor({ timeout: 15_000 });
   assert.match(await b.getByTestId("comment-list").innerText(), /建议[\s\S]*居民乙[\s\S]*学校操场/);
 
   // Search by a two-character word.
@@ -184,6 +184,12 @@ test("residents raise, support, follow, comment and search topics on their phone
 
   // The workflow moves on: a dated timeline, an official answer, the opinion and an outcome's progress.
   await staff({ type: "post_comment", topic: id, text: "感谢关注，区交通局正在调研周边停车资源。" });
+  // Live: a supporter's open page says that new notices arrived; 我的消息 shows the answer.
+  await c.getByTestId("unread").filter({ hasText: "新" }).waitFor({ timeout: 15_000 });
+  await shot(c, "board-unread-360x740");
+  await c.getByTestId("nav-notices").click();
+  await c.getByTestId("notice-list").filter({ hasText: "议题有了官方答复" }).waitFor();
+  assert.equal(await c.getByTestId("unread").count(), 0, "read once opened");
   await staff({ type: "advance_stage", topic: id, to: "selecting", note: "列入本季度协商遴选" });
   await staff({ type: "select_into_meeting", topic: id, meeting: "e2e" });
   await staff({ type: "record_opinion", topic: id, text: "建议错时共享机关单位停车位，新建立体停车库。" });

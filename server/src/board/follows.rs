@@ -96,6 +96,7 @@ impl Board {
     /// [`super::FEED_LEN`].
     pub(crate) fn deliver(&mut self, notice: Notice, to: impl IntoIterator<Item = Identity>) {
         for who in to {
+            self.last_notice = notice.seq;
             let feed = self.feeds.entry(who).or_default();
             if feed.len() >= super::FEED_LEN {
                 feed.pop_front();

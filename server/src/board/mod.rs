@@ -17,6 +17,7 @@
 
 mod comments;
 mod follows;
+mod live;
 mod merge;
 mod moderation;
 mod outcomes;
@@ -39,6 +40,7 @@ use imbl::{OrdMap, OrdSet};
 use yishi_protocol::Millis;
 
 pub use follows::notice_kind;
+pub use live::Changed;
 pub use record::{BoardEntry, Chain, verify_chain};
 pub use studio::{MessageView, PublicMessage, StudioPage, StudioSummary};
 pub use types::*;
@@ -163,6 +165,8 @@ pub struct Board {
     pub(crate) feeds: OrdMap<Identity, VecDeque<Notice>>,
     pub(crate) studios: OrdMap<MemberId, Studio>,
     pub(crate) messages: OrdMap<MessageId, MessageState>,
+    /// The sequence number of the last event that put a notice in someone's feed.
+    pub(crate) last_notice: u64,
 }
 
 impl Default for Board {
@@ -191,6 +195,7 @@ impl Board {
             feeds: OrdMap::new(),
             studios: OrdMap::new(),
             messages: OrdMap::new(),
+            last_notice: 0,
         }
     }
 

@@ -15,10 +15,12 @@
 //! (a verified resident, or a member for role `member`). A meeting's join token with
 //! role `host` or `recorder` acts as that meeting's chair or recorder (its opinions).
 
+use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::ws::{Message, WebSocket};
+use axum::extract::{ConnectInfo, Path, Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,7 +28,8 @@ use axum::{Json, Router};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::Mutex;
+use std::sync::Arc;
+use tokio::sync::{Mutex, broadcast};
 use yishi_protocol::{Participant, Role};
 
 use super::AppState;
@@ -34,8 +37,8 @@ use super::admin::ApiError;
 use super::console::{Caller, cookie};
 use crate::auth::{Claims, random_base32};
 use crate::board::{
-    Actor, Board, Chain, Command, Day, ErrorCode, Event, Filter, Identity, MemberId, PresidingRole,
-    Rejection, Stage, TopicId, verify_chain,
+    Actor, Board, Chain, Changed, Command, Day, ErrorCode, Event, Filter, Identity, MemberId,
+    PresidingRole, Rejection, Stage, TopicId, verify_chain,
 };
 use crate::hub::now;
 use crate::staff::StaffRole;
@@ -78,6 +81,9 @@ pub struct BoardHost {
     live: Mutex<Live>,
     identities: DefaultKeyedRateLimiter<String>,
     addresses: DefaultKeyedRateLimiter<IpAddr>,
+    /// What each commit (this server's, or another's folded here) changed, for the live
+    /// updates of the pages (`GET /live`).
+    changes: broadcast::Sender<Arc<Changed>>,
 }
 
 /// Why a board command failed.
@@ -121,7 +127,32 @@ impl BoardHost {
             }),
             identities: RateLimiter::keyed(IDENTITY_QUOTA),
             addresses: RateLimiter::keyed(ADDRESS_QUOTA),
+            changes: broadcast::channel(CHANGES).0,
         })
+    }
+
+    /// Tell the pages' live connections what `events`, just folded into `board`, changed.
+    fn tell(&self, board: &Board, events: &[Event]) {
+        if events.is_empty() {
+            return;
+        }
+        let changed = board.changed(events);
+        if !changed.is_empty() {
+            // Nobody listening is not an error.
+            let _ = self.changes.send(Arc::new(changed));
+        }
+    }
+
+    /// The changes from now on.
+    pub fn changes(&self) -> broadcast::Receiver<Arc<Changed>> {
+        self.changes.subscribe()
+    }
+
+    /// Fold what others appended to the store, and tell the pages.
+    async fn catch_up(&self, live: &mut Live, store: &Store) -> StoreResult<()> {
+        let folded = catch_up(live, store).await?;
+        self.tell(&live.board, &folded);
+        Ok(())
     }
 
     /// Decide `command` on the latest board, commit its events and index changes, then
@@ -137,7 +168,7 @@ impl BoardHost {
         let mut live = self.live.lock().await;
         // Decide on the latest board: another server may have appended since (one
         // look-up by primary key, empty nearly always).
-        catch_up(&mut live, store)
+        self.catch_up(&mut live, store)
             .await
             .map_err(BoardError::Store)?;
         for attempt in 0..2 {
@@ -165,6 +196,7 @@ impl BoardHost {
             match store.board_append(&entries, &docs).await {
                 Ok(()) => {
                     *live = Live { board: next, chain };
+                    self.tell(&live.board, &events);
                     return Ok(events);
                 }
                 Err(
@@ -172,7 +204,7 @@ impl BoardHost {
                     | StoreError::OutOfOrder { .. }
                     | StoreError::BrokenLink { .. },
                 ) if attempt == 0 => {
-                    catch_up(&mut live, store)
+                    self.catch_up(&mut live, store)
                         .await
                         .map_err(BoardError::Store)?;
                 }
@@ -197,7 +229,7 @@ impl BoardHost {
             let mut ticks = 0u32;
             loop {
                 tick.tick().await;
-                if let Err(e) = catch_up(&mut *self.live.lock().await, &store).await {
+                if let Err(e) = self.catch_up(&mut *self.live.lock().await, &store).await {
                     tracing::warn!(error = %e, "board: reading the store's record failed");
                 }
                 ticks = ticks.wrapping_add(1);
@@ -210,12 +242,17 @@ impl BoardHost {
     }
 }
 
+/// A live connection's messages come at most this often.
+const LIVE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// Changes a slow live connection may fall behind by before it is told to read again.
+const CHANGES: usize = 256;
+
 /// How often a server folds what others appended to the board.
 const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Fold the entries the store has after the board's last one (written by another
-/// server on the same store), checking that they continue its chain.
-async fn catch_up(live: &mut Live, store: &Store) -> StoreResult<()> {
+/// server on the same store), checking that they continue its chain; the events folded.
+async fn catch_up(live: &mut Live, store: &Store) -> StoreResult<Vec<Event>> {
     let tail = store
         .board_entries_since(live.board.seq(), u32::MAX)
         .await?;
@@ -234,7 +271,7 @@ async fn catch_up(live: &mut Live, store: &Store) -> StoreResult<()> {
         live.board.fold(&entry.event);
     }
     live.chain = chain;
-    Ok(())
+    Ok(tail.into_iter().map(|e| e.event).collect())
 }
 
 pub fn routes() -> Router<AppState> {
@@ -244,6 +281,7 @@ pub fn routes() -> Router<AppState> {
         .route("/identity", post(identity))
         .route("/commands", post(command))
         .route("/feed", get(feed))
+        .route("/live", get(live))
         .route("/staff/commands", post(staff_command))
         .route("/staff/queue", get(queue))
         .route("/staff/shortlist", get(shortlist))
@@ -579,6 +617,97 @@ async fn feed(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<
     let who = resident(&state, &headers)?.identity();
     let notices = state.board.read(|b| b.feed(&who)).await;
     Ok(Json(json!({ "identity": who, "notices": notices })))
+}
+
+/// Live updates of the pages over a WebSocket: a text message whenever something a
+/// reader sees changed, `{"topics": [ids], "studios": [members], "notices": bool, "all":
+/// bool}`: the published topics and studios whose pages changed, `notices` when the
+/// caller's own feed got one (their board identity, as for `/feed`), `all` when the
+/// connection fell behind (read everything again). At most one a second; the client
+/// sends nothing but the close.
+async fn live(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let me = resident(&state, &headers).ok().map(|a| a.identity());
+    let changes = state.board.changes();
+    upgrade
+        .max_message_size(1024)
+        .on_upgrade(move |socket| serve_live(state, me, changes, socket))
+}
+
+/// What a live connection has still to say.
+#[derive(Default)]
+struct Pending {
+    topics: BTreeSet<TopicId>,
+    studios: BTreeSet<MemberId>,
+    notices: bool,
+    all: bool,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.topics.is_empty() && self.studios.is_empty() && !self.notices && !self.all
+    }
+}
+
+async fn serve_live(
+    state: AppState,
+    me: Option<Identity>,
+    mut changes: broadcast::Receiver<Arc<Changed>>,
+    mut socket: WebSocket,
+) {
+    metrics::gauge!("yishi_board_live_connections").increment(1.0);
+    let mut seen = match &me {
+        Some(who) => state.board.read(|b| b.latest_notice(who)).await,
+        None => 0,
+    };
+    let mut pending = Pending::default();
+    let mut next = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            change = changes.recv() => match change {
+                Ok(c) => {
+                    pending.topics.extend(c.topics.iter().copied());
+                    pending.studios.extend(c.studios.iter().copied());
+                    pending.notices |= c.notices;
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => pending.all = true,
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+            message = socket.recv() => match message {
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            },
+            () = tokio::time::sleep_until(next), if !pending.is_empty() => {
+                let said = std::mem::take(&mut pending);
+                // Whether this reader's own feed grew: asked only when some feed did.
+                let notices = match &me {
+                    Some(who) if said.notices || said.all => {
+                        let latest = state.board.read(|b| b.latest_notice(who)).await;
+                        std::mem::replace(&mut seen, latest) < latest
+                    }
+                    _ => false,
+                };
+                if said.topics.is_empty() && said.studios.is_empty() && !notices && !said.all {
+                    continue;
+                }
+                let text = json!({
+                    "topics": said.topics,
+                    "studios": said.studios,
+                    "notices": notices,
+                    "all": said.all,
+                })
+                .to_string();
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    break;
+                }
+                next = tokio::time::Instant::now() + LIVE_EVERY;
+            }
+        }
+    }
+    metrics::gauge!("yishi_board_live_connections").decrement(1.0);
 }
 
 async fn queue(State(state): State<AppState>, _: Caller) -> Result<Json<Value>, ApiError> {

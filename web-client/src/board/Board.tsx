@@ -6,6 +6,7 @@
 // Pages are read again after each action (no live updates).
 import { signal } from "@preact/signals";
 import { useEffect, useRef, useState } from "preact/hooks";
+import { reopenLive, unread, useBoardLive } from "./live";
 import type { ComponentChildren } from "preact";
 import {
   boardApi,
@@ -112,6 +113,11 @@ export function Board() {
           </a>
           <a href="#/notices" aria-current={here === "notices" ? "page" : undefined} data-testid="nav-notices">
             {bt("nav_notices")}
+            {unread.value && here !== "notices" ? (
+              <span class="b-unread" data-testid="unread">
+                {bt("unread")}
+              </span>
+            ) : null}
           </a>
         </nav>
       </header>
@@ -198,6 +204,27 @@ function List() {
     }
   };
   useEffect(() => void load(), [q.stage, q.area, q.category, q.q]);
+  // Live: the topics shown read again (at most every 5 s) when a published one changed.
+  const shown = useRef(0);
+  shown.current = topics?.length ?? 0;
+  const lastRefresh = useRef(0);
+  const refreshing = useRef(false);
+  useBoardLive((c) => {
+    if ((c.topics.length === 0 && !c.all) || refreshing.current) return;
+    refreshing.current = true;
+    const wait = Math.max(0, lastRefresh.current + 5_000 - Date.now());
+    setTimeout(async () => {
+      try {
+        const page = await boardApi.topics({ ...q, offset: 0, limit: Math.min(100, Math.max(PAGE, shown.current)) });
+        setTopics(page.topics);
+        setTotal(page.total);
+      } catch {
+        // The next change tries again; the list shown stays.
+      }
+      lastRefresh.current = Date.now();
+      refreshing.current = false;
+    }, wait);
+  });
   useEffect(() => void loadFacets().catch(() => undefined), []);
   const set = (change: Partial<ListQuery>) => (listQuery.value = { ...listQuery.value, ...change });
   const filtered = !!(q.stage || q.area || q.category || q.q);
@@ -315,6 +342,9 @@ function TopicScreen({ id }: { id: number }) {
     }
   };
   useEffect(() => void load(), [id, me.value === null]);
+  useBoardLive((c) => {
+    if (c.all || c.topics.includes(id)) void load();
+  });
   if (!topic)
     return (
       <div class="b-screen">
@@ -700,6 +730,11 @@ function NewTopic() {
 function Notices() {
   const [notices, setNotices] = useState<Notice[] | null>(null);
   const [problem, setProblem] = useState<string>();
+  const [fresh, setFresh] = useState(0);
+  useEffect(() => void (unread.value = false));
+  useBoardLive((c) => {
+    if (c.notices || c.all) setFresh((n) => n + 1);
+  });
   useEffect(() => {
     if (me.value === undefined) return;
     if (me.value === null) return setNotices([]);
@@ -712,7 +747,7 @@ function Notices() {
         } else setProblem(codeOf(e));
       },
     );
-  }, [me.value === null, me.value === undefined]);
+  }, [me.value === null, me.value === undefined, fresh]);
   return (
     <div class="b-screen" data-testid="notices">
       <Heading text={bt("notices_title")} />
@@ -773,6 +808,7 @@ function NamePrompt() {
             const who = await boardApi.identity(name.trim());
             localStorage.setItem(NAME_KEY, who.name);
             me.value = { name: who.name };
+            reopenLive();
             const then = pending.value;
             pending.value = null;
             then?.();

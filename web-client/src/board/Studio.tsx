@@ -7,6 +7,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { boardApi, codeOf, studioQr, type MessageView, type PublicMessage, type Reply, type StudioPage, type StudioSummary } from "./api";
 import { Heading, identityLost, me, Problem, withIdentity } from "./Board";
+import { useBoardLive } from "./live";
 import { bt, when } from "./strings";
 
 /** The member's photo, or the first character of their name in a circle. */
@@ -111,6 +112,9 @@ export function StudioScreen({ member }: { member: number }) {
     }
   };
   useEffect(() => void load(), [member, me.value === null, me.value === undefined]);
+  useBoardLive((c) => {
+    if (c.all || c.studios.includes(member)) void load();
+  });
   if (!page)
     return (
       <div class="b-screen">

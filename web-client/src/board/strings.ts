@@ -13,6 +13,7 @@ const zh = {
   nav_list: "议题",
   nav_new: "我要提议题",
   nav_notices: "我的消息",
+  unread: "新",
   signedInAs: "我的名字：{name}",
   back: "返回议题列表",
   // the list
@@ -194,6 +195,7 @@ const en: Record<BoardKey, string> = {
   nav_list: "Topics",
   nav_new: "Raise a topic",
   nav_notices: "My notices",
+  unread: "new",
   signedInAs: "My name: {name}",
   back: "Back to the topics",
   list_title: "Topics",
