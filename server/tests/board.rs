@@ -340,15 +340,7 @@ async fn scenario(backend: Backend) {
     drop(first);
 
     // Restarted on the same store: the board is replayed, the same.
-    let second = TestServer::start_configured(
-        database,
-        tempfile::tempdir().unwrap(),
-        HubConfig::default(),
-        |c| {
-            c.token_keys = keys;
-        },
-    )
-    .await;
+    let second = TestServer::start_with_keys(database, keys).await;
     assert_eq!(
         get(&second, None, &format!("/api/v1/board/topics/{topic}"))
             .await
@@ -443,10 +435,8 @@ async fn a_platform_token_makes_a_verified_member_and_a_forged_one_is_refused() 
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
-/// Two servers on one store (as two nodes of a cluster share PostgreSQL): what one
-/// writes, the other shows within seconds and builds on; the record stays one chain.
-#[tokio::test]
-async fn two_servers_on_one_store_share_the_board() {
+/// Two servers on one SQLite store (its directory, kept while they run).
+async fn two_servers() -> (tempfile::TempDir, TestServer, TestServer) {
     let dir = tempfile::tempdir().unwrap();
     let database = common::database(Backend::Sqlite, dir.path()).await;
     let a = TestServer::start_on(
@@ -456,15 +446,15 @@ async fn two_servers_on_one_store_share_the_board() {
     )
     .await;
     let keys = a.state.config.token_keys.clone();
-    let b = TestServer::start_configured(
-        database,
-        tempfile::tempdir().unwrap(),
-        HubConfig::default(),
-        |c| {
-            c.token_keys = keys;
-        },
-    )
-    .await;
+    let b = TestServer::start_with_keys(database, keys).await;
+    (dir, a, b)
+}
+
+/// Two servers on one store (as two nodes of a cluster share PostgreSQL): what one
+/// writes, the other shows within seconds and builds on; the record stays one chain.
+#[tokio::test]
+async fn two_servers_on_one_store_share_the_board() {
+    let (_dir, a, b) = two_servers().await;
     let me = resident(&a, "居民").await;
     let topic = topic_id(&ok(&a, &me, submit("小区停车难", "停车位不足")).await);
     // B has not seen the topic yet, or has: either way its commit must continue A's record.
@@ -529,24 +519,7 @@ async fn told(ws: &mut common::Ws) -> Value {
 /// on another server of the same store reaches this one's pages too.
 #[tokio::test]
 async fn pages_are_told_what_changed_live() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = common::database(Backend::Sqlite, dir.path()).await;
-    let a = TestServer::start_on(
-        database.clone(),
-        tempfile::tempdir().unwrap(),
-        HubConfig::default(),
-    )
-    .await;
-    let keys = a.state.config.token_keys.clone();
-    let b = TestServer::start_configured(
-        database,
-        tempfile::tempdir().unwrap(),
-        HubConfig::default(),
-        |c| {
-            c.token_keys = keys;
-        },
-    )
-    .await;
+    let (_dir, a, b) = two_servers().await;
     let clerk = a.staff("clerk", StaffRole::Clerk).await;
     let author = resident(&a, "居民甲").await;
     let supporter = resident(&a, "居民乙").await;

@@ -319,15 +319,7 @@ async fn scenario(backend: Backend) {
     first.state.store.close().await;
     drop(first);
 
-    let second = TestServer::start_configured(
-        database,
-        tempfile::tempdir().unwrap(),
-        HubConfig::default(),
-        |c| {
-            c.token_keys = keys;
-        },
-    )
-    .await;
+    let second = TestServer::start_with_keys(database, keys).await;
     let (_, after) = call(&second, &Who::Cookie(&alice), Method::GET, &page, None).await;
     assert_eq!(after, before, "replayed the same");
     let record = second.state.store.board_load().await.unwrap();

@@ -131,6 +131,18 @@ impl TestServer {
         TestServer::start_configured(database, dir, hub, |_| {}).await
     }
 
+    /// A server on `database` that accepts the tokens `keys` sign: a second server on
+    /// another's store (as nodes of a cluster share PostgreSQL), or one restarted.
+    pub async fn start_with_keys(database: String, keys: yishi::auth::Keys) -> TestServer {
+        TestServer::start_configured(
+            database,
+            tempfile::tempdir().unwrap(),
+            HubConfig::default(),
+            |c| c.token_keys = keys,
+        )
+        .await
+    }
+
     /// Like [`TestServer::start_on`], with the configuration changed by `tweak` first.
     pub async fn start_configured(
         database: String,
