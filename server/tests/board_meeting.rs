@@ -20,8 +20,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use yishi::staff::StaffRole;
 use yishi_protocol::{
-    Base, Choice, Command, EntryKind, EventBody, ItemId, Majority, MajorityRule, PollId,
-    PollMethod, PollSpec, RequestId, ResultsVisibility, YesNo,
+    Base, Choice, Command, EntryKind, ItemId, Majority, MajorityRule, PollId, PollMethod, PollSpec,
+    RequestId, ResultsVisibility, YesNo,
 };
 
 const TITLE: &str = "老旧小区加装电梯";
