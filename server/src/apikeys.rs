@@ -140,6 +140,7 @@ pub const ROUTES: &[(&str, &str, Scope)] = &[
     ("GET", "/api/v1/board/staff/queue", BoardRead),
     ("GET", "/api/v1/board/staff/shortlist", BoardRead),
     ("GET", "/api/v1/board/staff/review", BoardRead),
+    ("POST", "/api/v1/board/staff/review/meeting", MeetingsWrite),
     ("GET", "/api/v1/board/staff/overdue", BoardRead),
 ];
 

@@ -125,6 +125,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/board/staff/queue"),
     ("GET", "/api/v1/board/staff/shortlist"),
     ("GET", "/api/v1/board/staff/review"),
+    ("POST", "/api/v1/board/staff/review/meeting"),
     ("GET", "/api/v1/board/studios"),
     ("GET", "/api/v1/board/studios/{member}"),
     ("GET", "/api/v1/board/studios/{member}/qr.svg"),

@@ -15,9 +15,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { join } from "node:path";
-import { accessible, noEnglish, shots, startYishi } from "./harness.mjs";
+import { answerAsk, boardSaid, lookAtConsole, shots, startYishi } from "./harness.mjs";
 
-const LAPTOP = { width: 1366, height: 768 };
 const PHONE = { width: 360, height: 740 };
 const ADMIN = "e2e-admin-key-0123456789";
 const TITLE = "老旧小区加装电梯";
@@ -46,48 +45,9 @@ async function command(cookie, body) {
   return answer;
 }
 
-/**
- * The screen as it stands, at both sizes and in both modes: no sideways scroll, no
- * English, axe-core (7:1 in high contrast), a full-page screenshot of each.
- */
-async function look(p, name, what, { modal = false } = {}) {
-  // Behind a modal dialog the header cannot be clicked: the switch gets the click event.
-  const toggle = () => (modal ? p.getByTestId("c-contrast").dispatchEvent("click") : p.getByTestId("c-contrast").click());
-  for (const size of [LAPTOP, PHONE]) {
-    await p.setViewportSize(size);
-    await p.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-    assert.ok(await p.evaluate(() => document.documentElement.scrollWidth <= innerWidth), `${what} scrolls sideways at ${size.width}`);
-    await noEnglish(p, what);
-    await accessible(p, `${what} at ${size.width}`);
-    await p.screenshot({ path: join(shots, `boardstaff-${name}-${size.width}x${size.height}.png`), fullPage: true });
-    await toggle();
-    await p.locator("html.contrast").waitFor({ state: "attached" });
-    await accessible(p, `${what} at ${size.width} in high contrast`, { enhanced: true });
-    await p.screenshot({ path: join(shots, `boardstaff-${name}-contrast-${size.width}x${size.height}.png`), fullPage: true });
-    await toggle();
-    await p.locator("html:not(.contrast)").waitFor({ state: "attached" });
-  }
-  await p.setViewportSize(LAPTOP);
-}
-
-/** The status line says `text` (each act's result stays until the next); if not, the
- * screen as it was is kept in test-results/boardstaff-failed.png. */
-async function said(p, text) {
-  try {
-    await p.getByTestId("bd-status").filter({ hasText: text }).waitFor();
-  } catch (e) {
-    await p.screenshot({ path: join(shots, "boardstaff-failed.png"), fullPage: true });
-    throw e;
-  }
-}
-
-/** The dialog that asks for a text, answered. */
-async function answer(p, text) {
-  const ask = p.getByTestId("ask");
-  await ask.getByTestId("ask-text").fill(text);
-  await ask.getByTestId("ask-ok").click();
-  await ask.waitFor({ state: "detached" });
-}
+const look = (p, name, what, opts) => lookAtConsole(p, `boardstaff-${name}`, what, opts);
+const said = (p, text) => boardSaid(p, text, "boardstaff-failed");
+const answer = answerAsk;
 
 test("the office moderates, selects into a meeting, records the opinion and follows an outcome to 50 %", async () => {
   // Two residents raise topics; they wait for review.

@@ -305,3 +305,52 @@ export async function largeModeHolds(page, what) {
   });
   assert.deepEqual(bad, [], `${what}: the large mode falls short`);
 }
+
+// ----- the console's 码上议事 screens (boardstaff and journey tests) -----
+
+const LAPTOP = { width: 1366, height: 768 };
+const PHONE = { width: 360, height: 740 };
+
+/**
+ * A console screen as it stands, at 1366×768 and 360×740 and in both modes: no sideways
+ * scroll, no English, axe-core (7:1 in high contrast), a full-page screenshot of each in
+ * `test-results/<file>-<w>x<h>.png` and `<file>-contrast-<w>x<h>.png`. With `modal`, the
+ * high-contrast switch behind a modal dialog gets its click event directly.
+ */
+export async function lookAtConsole(p, file, what, { modal = false } = {}) {
+  const toggle = () => (modal ? p.getByTestId("c-contrast").dispatchEvent("click") : p.getByTestId("c-contrast").click());
+  for (const size of [LAPTOP, PHONE]) {
+    await p.setViewportSize(size);
+    await p.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    assert.ok(await p.evaluate(() => document.documentElement.scrollWidth <= innerWidth), `${what} scrolls sideways at ${size.width}`);
+    await noEnglish(p, what);
+    await accessible(p, `${what} at ${size.width}`);
+    await p.screenshot({ path: join(shots, `${file}-${size.width}x${size.height}.png`), fullPage: true });
+    await toggle();
+    await p.locator("html.contrast").waitFor({ state: "attached" });
+    await accessible(p, `${what} at ${size.width} in high contrast`, { enhanced: true });
+    await p.screenshot({ path: join(shots, `${file}-contrast-${size.width}x${size.height}.png`), fullPage: true });
+    await toggle();
+    await p.locator("html:not(.contrast)").waitFor({ state: "attached" });
+  }
+  await p.setViewportSize(LAPTOP);
+}
+
+/** The board desk's status line says `text` (each act's result stays until the next); if
+ * not, the screen as it was is kept in `test-results/<failed>.png`. */
+export async function boardSaid(p, text, failed) {
+  try {
+    await p.getByTestId("bd-status").filter({ hasText: text }).waitFor();
+  } catch (e) {
+    await p.screenshot({ path: join(shots, `${failed}.png`), fullPage: true });
+    throw e;
+  }
+}
+
+/** The console's dialog that asks for a text, answered. */
+export async function answerAsk(p, text) {
+  const ask = p.getByTestId("ask");
+  await ask.getByTestId("ask-text").fill(text);
+  await ask.getByTestId("ask-ok").click();
+  await ask.waitFor({ state: "detached" });
+}

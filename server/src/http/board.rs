@@ -41,8 +41,12 @@ use crate::board::{
     PresidingRole, Rejection, Stage, TopicId, verify_chain,
 };
 use crate::hub::now;
+use crate::minutes::time::LocalDate;
+use crate::minutes::{ItemRecord, Minutes};
 use crate::staff::StaffRole;
-use crate::store::{AgendaEntry, SearchDoc, Store, StoreError, StoreResult};
+use crate::store::{
+    AgendaEntry, MeetingDetails, RoomKind, SearchDoc, Store, StoreError, StoreResult,
+};
 
 /// The cookie that holds a resident's board token.
 pub const RESIDENT_COOKIE: &str = "yishi_resident";
@@ -68,6 +72,10 @@ const IDENTITY_QUOTA: Quota = per_minute(20);
 /// behind one address).
 const ADDRESS_QUOTA: Quota = per_minute(120);
 
+/// Closed meetings' minutes kept at most: a closed room's record no longer changes, and
+/// every reader of a topic's page would otherwise read it again.
+const CLOSED_MINUTES: usize = 256;
+
 /// The board in memory and its chain's head.
 struct Live {
     board: Board,
@@ -84,6 +92,9 @@ pub struct BoardHost {
     /// What each commit (this server's, or another's folded here) changed, for the live
     /// updates of the pages (`GET /live`).
     changes: broadcast::Sender<Arc<Changed>>,
+    /// The minutes of closed meetings topics were selected into, by room id. A
+    /// `std::sync::Mutex`: it is never held across an `.await`.
+    closed: std::sync::Mutex<std::collections::HashMap<String, Arc<Minutes>>>,
 }
 
 /// Why a board command failed.
@@ -128,6 +139,7 @@ impl BoardHost {
             identities: RateLimiter::keyed(IDENTITY_QUOTA),
             addresses: RateLimiter::keyed(ADDRESS_QUOTA),
             changes: broadcast::channel(CHANGES).0,
+            closed: Default::default(),
         })
     }
 
@@ -286,6 +298,7 @@ pub fn routes() -> Router<AppState> {
         .route("/staff/queue", get(queue))
         .route("/staff/shortlist", get(shortlist))
         .route("/staff/review", get(review))
+        .route("/staff/review/meeting", post(review_meeting))
         .route("/studios", get(studios))
         .route("/studios/{member}", get(studio))
         .route("/studios/{member}/qr.svg", get(studio_qr))
@@ -353,11 +366,66 @@ async fn page(
         .await;
     let page =
         page.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "not_found", format!("no topic {id}")))?;
+    let in_meeting = match &page.meeting {
+        Some(meeting) => in_meeting(&state, meeting, &page.title).await?,
+        None => None,
+    };
     let mut value = json!(page);
+    value["in_meeting"] = in_meeting.unwrap_or(Value::Null);
     if let Some(mine) = mine {
         value["me"] = mine;
     }
     Ok(Json(value))
+}
+
+/// The agenda item a topic becomes in the meeting it is selected into.
+fn agenda_item(title: &str) -> String {
+    format!("议题：{title}")
+}
+
+/// What a topic's meeting did on the topic's agenda item (协商过程), read from the
+/// meeting's record: the public parts only ([`ItemRecord`]), with the meeting's planned
+/// start (`starts_at`, for a meeting prepared in the console). `None` when the meeting
+/// is gone.
+async fn in_meeting(
+    state: &AppState,
+    meeting: &str,
+    title: &str,
+) -> Result<Option<Value>, ApiError> {
+    let Some(room) = state.store.room(meeting).await? else {
+        return Ok(None);
+    };
+    let cached = state
+        .board
+        .closed
+        .lock()
+        .ok()
+        .and_then(|c| c.get(meeting).cloned());
+    let minutes = match cached {
+        Some(m) => m,
+        None => {
+            let entries = state.store.load(meeting).await?.entries;
+            let minutes = std::sync::Arc::new(Minutes::build(&room, &entries));
+            if room.closed_at.is_some()
+                && let Ok(mut c) = state.board.closed.lock()
+            {
+                if c.len() >= CLOSED_MINUTES {
+                    c.clear();
+                }
+                c.insert(meeting.to_owned(), minutes.clone());
+            }
+            minutes
+        }
+    };
+    let mut value = json!(ItemRecord::of(&minutes, &agenda_item(title)));
+    value["starts_at"] = json!(
+        state
+            .store
+            .meeting(meeting)
+            .await?
+            .map(|m| m.details.starts_at)
+    );
+    Ok(Some(value))
 }
 
 #[derive(Deserialize)]
@@ -581,7 +649,7 @@ async fn add_agenda_item(state: &AppState, meeting: &str, topic: TopicId) -> Res
     else {
         return Ok(());
     };
-    let item = format!("议题：{title}");
+    let item = agenda_item(&title);
     if prepared.details.agenda.iter().any(|a| a.title == item) {
         return Ok(());
     }
@@ -740,6 +808,90 @@ async fn review(
     }
     let due = state.board.read(|b| b.review_due(&day)).await;
     Ok(Json(json!({ "day": day, "outcomes": due })))
+}
+
+#[derive(Deserialize, Default)]
+struct ReviewMeetingBody {
+    /// The 回头看 list of this day (`YYYY-MM-DD`); today (China time) by default.
+    day: Option<String>,
+    /// The meeting's title; `回头看会议（<day>）` by default.
+    title: Option<String>,
+    /// Its start, in milliseconds; tomorrow at 09:00 China time by default.
+    starts_at: Option<i64>,
+}
+
+/// The follow-up meeting (回头看会议) of a day's 回头看 list: a consultation prepared as
+/// the console prepares one, with one agenda item `回头看：<outcome>（<unit>）` per outcome
+/// due for review, in the list's order. 409 `invalid_state` when nothing is due.
+async fn review_meeting(
+    State(state): State<AppState>,
+    who: Caller,
+    body: Option<Json<ReviewMeetingBody>>,
+) -> Result<Response, ApiError> {
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let at = now();
+    let day = match body.day {
+        Some(d) => Day(d),
+        None => Day::of(at),
+    };
+    if !day.is_valid() {
+        return Err(bad("the day is written YYYY-MM-DD"));
+    }
+    let due = state.board.read(|b| b.review_due(&day)).await;
+    if due.is_empty() {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "invalid_state",
+            format!("no outcome is due for review on {}", day.0),
+        ));
+    }
+    let title = body
+        .title
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| format!("回头看会议（{}）", day.0));
+    if title.chars().count() > 200 || title.chars().any(char::is_control) {
+        return Err(bad(
+            "a title has at most 200 characters and no control characters",
+        ));
+    }
+    let starts_at = match body.starts_at {
+        Some(ms) if ms > 0 => ms,
+        Some(_) => return Err(bad("a start time is needed")),
+        None => {
+            let tomorrow = Day::of(yishi_protocol::Millis(at.0 + 86_400_000));
+            LocalDate::parse(&tomorrow.0).map_or(at.0 as i64 + 86_400_000, |d| {
+                d.start().0 as i64 + 9 * 3_600_000
+            })
+        }
+    };
+    let details = MeetingDetails {
+        starts_at,
+        ends_at: starts_at.saturating_add(3 * 3_600_000),
+        place: String::new(),
+        description: String::new(),
+        agenda: due
+            .iter()
+            .map(|o| AgendaEntry {
+                title: format!("回头看：{}（{}）", o.title, o.unit),
+                limit_s: 0,
+            })
+            .collect(),
+        venues: Vec::new(),
+        livestream: false,
+    };
+    let id =
+        super::meetings::create_meeting(&state, &title, RoomKind::Consultation, &details, None)
+            .await?;
+    who.audit(
+        &state,
+        "POST /api/v1/board/staff/review/meeting",
+        &format!("{id} {title}"),
+    )
+    .await?;
+    let mut shown = super::meetings::full(&state, &id).await?;
+    shown["outcomes"] = json!(due.iter().map(|o| o.id).collect::<Vec<_>>());
+    Ok((StatusCode::CREATED, Json(shown)).into_response())
 }
 
 /// The members' studios (网上工作室).

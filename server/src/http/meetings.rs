@@ -259,7 +259,7 @@ fn kind_of(kind: Option<&str>) -> Result<RoomKind, ApiError> {
 }
 
 /// Create a room and its preparation; the room's id.
-async fn create_meeting(
+pub(super) async fn create_meeting(
     state: &AppState,
     title: &str,
     kind: RoomKind,
@@ -356,7 +356,7 @@ fn invitee_json(state: &AppState, p: &Invitee) -> Result<Value, ApiError> {
 
 /// A meeting with its invitees and their links; for a lecture also its anonymous
 /// audience link and a snippet to embed it.
-async fn full(state: &AppState, id: &str) -> Result<Value, ApiError> {
+pub(super) async fn full(state: &AppState, id: &str) -> Result<Value, ApiError> {
     let (room, meeting) = find(state, id).await?;
     let status = status(state, &room).await?;
     let mut v = summary(&room, Some(&meeting), status);

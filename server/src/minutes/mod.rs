@@ -12,6 +12,7 @@
 //! The sealed ballot box is not read at all: the declared result already has the counts.
 
 mod docx;
+pub mod item;
 mod layout;
 mod markdown;
 mod pdf;
@@ -29,6 +30,7 @@ use crate::room::{GENESIS, verify_chain};
 use crate::store::{RoomKind, StoredRoom};
 
 pub use docx::to_docx;
+pub use item::{ItemPoll, ItemQuestion, ItemRecord, ItemResult, ItemSpeech};
 pub use layout::{Block, kind_name, kind_title, layout};
 pub use markdown::to_markdown;
 pub use pdf::{blocks_to_pdf, to_pdf};
@@ -167,6 +169,9 @@ pub struct PollMinutes {
     pub secret: bool,
     pub majority: Majority,
     pub quorum: Option<Quorum>,
+    /// The agenda item it was last opened under (or created under, if never opened), if
+    /// the meeting had an agenda.
+    pub item: Option<String>,
     pub opened_at: Option<Millis>,
     pub closed_at: Option<Millis>,
     pub by_deadline: bool,
@@ -209,6 +214,8 @@ pub struct QuestionMinutes {
     pub author: String,
     pub text: String,
     pub at: Millis,
+    /// The agenda item that was current when it was asked, if the meeting had an agenda.
+    pub item: Option<String>,
     pub upvotes: u32,
     pub answered: bool,
     /// The respondent it was put to.
@@ -414,11 +421,7 @@ impl Minutes {
                         kind: turn.kind,
                         sector: turn.sector.clone(),
                         venue: turn.venue.clone(),
-                        item: m
-                            .agenda
-                            .iter()
-                            .find(|a| a.id == current_item)
-                            .map(|a| a.title.clone()),
+                        item: item_title(&m.agenda, current_item),
                         started_at: turn.started_at,
                         limit_ms: turn.limit_ms,
                         spoken_ms: None,
@@ -446,10 +449,10 @@ impl Minutes {
                 }
                 EventBody::PollCreated { poll, spec } | EventBody::PollUpdated { poll, spec } => {
                     let fold = polls.entry(*poll).or_default();
-                    let (resets, opened_at) = fold
+                    let (resets, opened_at, item) = fold
                         .poll
                         .as_ref()
-                        .map(|p| (p.resets.clone(), p.opened_at))
+                        .map(|p| (p.resets.clone(), p.opened_at, p.item.clone()))
                         .unwrap_or_default();
                     fold.poll = Some(PollMinutes {
                         id: *poll,
@@ -460,6 +463,7 @@ impl Minutes {
                         secret: spec.secret,
                         majority: spec.majority,
                         quorum: spec.quorum,
+                        item: item.or_else(|| item_title(&m.agenda, current_item)),
                         opened_at,
                         closed_at: None,
                         by_deadline: false,
@@ -488,6 +492,7 @@ impl Minutes {
                         secret: spec.secret,
                         majority: spec.majority,
                         quorum: spec.quorum,
+                        item: item_title(&m.agenda, current_item),
                         opened_at: Some(at),
                         closed_at: None,
                         by_deadline: false,
@@ -605,6 +610,7 @@ impl Minutes {
                                 author: question.author_name.clone(),
                                 text: question.text.clone(),
                                 at: question.at,
+                                item: item_title(&m.agenda, current_item),
                                 upvotes: question.upvotes,
                                 answered: question.answered,
                                 forwarded_to: None,
@@ -756,6 +762,11 @@ fn verification(room: &StoredRoom, entries: &[RecordEntry]) -> Verification {
         published_hash: room.final_hash.clone(),
         chain: verify_chain(entries).map(|_| ()).map_err(|e| e.to_string()),
     }
+}
+
+/// The title of the agenda item `id`, if the agenda has it (item 0 is "no agenda").
+fn item_title(agenda: &[AgendaEntry], id: ItemId) -> Option<String> {
+    agenda.iter().find(|a| a.id == id).map(|a| a.title.clone())
 }
 
 fn count<T>(set: &std::collections::BTreeSet<T>) -> u32 {

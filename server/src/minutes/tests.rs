@@ -859,3 +859,221 @@ fn agenda_items_venues_replies_and_how_turns_ended() {
     );
     assert!(md.contains("**闭会时间**：—"), "{md}");
 }
+
+/// A meeting with two agenda items: a speech, a published poll, an unpublished one and
+/// three questions under the topic's item; a speech, a poll and a question under the other.
+fn two_items() -> Vec<RecordEntry> {
+    use yishi_protocol::{AgendaItem, ItemId, SettingsPatch};
+    let h = Some(host().id);
+    let item = |id, title: &str| EventBody::AgendaItemAdded {
+        item: AgendaItem {
+            id: ItemId(id),
+            title: title.into(),
+            settings: SettingsPatch::default(),
+        },
+    };
+    let approved = |id, text: &str| {
+        let mut q = question(id, "r9", text);
+        q.status = ItemStatus::Approved;
+        EventBody::QuestionAsked { question: q }
+    };
+    let published = |poll, counts: Vec<u32>, outcome| {
+        let result = PollResult {
+            binding: Some(Tally {
+                ballots: counts.iter().sum(),
+                counts,
+            }),
+            advisory: None,
+            outcome,
+            winner: None,
+            present: 2,
+            entitled: 3,
+        };
+        EventBody::PollPublished { poll, result }
+    };
+    let opened = |poll, question: &str| EventBody::PollOpened {
+        poll,
+        spec: PollSpec {
+            question: question.into(),
+            method: PollMethod::YesNoAbstain,
+            ..spec(true)
+        },
+        deadline: None,
+        eligible: vec![li().id, wang().id],
+        entitled: 3,
+    };
+    let speech = |id, who: &Participant| EventBody::TurnStarted {
+        turn: turn(id, who, EntryKind::Impromptu, at(u64::from(id) * 100)),
+        entry: None,
+        reason: None,
+        interrupts: None,
+    };
+    let ended = |id, spoken_ms| EventBody::TurnEnded {
+        turn: TurnId(id),
+        spoken_ms,
+        reason: EndReason::Yielded,
+    };
+    sealed(vec![
+        (
+            None,
+            EventBody::Joined {
+                participant: host(),
+            },
+        ),
+        (None, EventBody::Joined { participant: li() }),
+        (
+            None,
+            EventBody::Joined {
+                participant: wang(),
+            },
+        ),
+        (h.clone(), item(1, "部门情况通报")),
+        (h.clone(), item(2, "议题：老旧小区加装电梯")),
+        (
+            h.clone(),
+            EventBody::SessionChanged {
+                state: SessionState::InSession,
+            },
+        ),
+        (h.clone(), EventBody::CurrentItemChanged { item: ItemId(1) }),
+        (h.clone(), speech(1, &wang())),
+        (h.clone(), ended(1, 60_000)),
+        (h.clone(), opened(PollId(1), "是否同意通报？")),
+        (
+            h.clone(),
+            published(PollId(1), vec![2, 0, 0], Outcome::Passed),
+        ),
+        (None, approved(1, "通报材料何时公开？")),
+        (h.clone(), EventBody::CurrentItemChanged { item: ItemId(2) }),
+        (h.clone(), speech(2, &li())),
+        (h.clone(), ended(2, 95_000)),
+        // Created under the topic's item, opened and published there.
+        (
+            h.clone(),
+            EventBody::PollCreated {
+                poll: PollId(2),
+                spec: PollSpec {
+                    question: "是否同意加装电梯方案？".into(),
+                    method: PollMethod::YesNoAbstain,
+                    ..spec(true)
+                },
+            },
+        ),
+        (h.clone(), opened(PollId(2), "是否同意加装电梯方案？")),
+        (
+            h.clone(),
+            published(PollId(2), vec![1, 0, 1], Outcome::Passed),
+        ),
+        // Opened and closed, but its result never published.
+        (h.clone(), opened(PollId(3), "是否同意补贴标准？")),
+        (
+            h.clone(),
+            EventBody::PollClosed {
+                poll: PollId(3),
+                result: None,
+                by_deadline: false,
+            },
+        ),
+        // A draft never opened.
+        (
+            h.clone(),
+            EventBody::PollCreated {
+                poll: PollId(4),
+                spec: spec(false),
+            },
+        ),
+        (None, approved(2, "补贴标准是多少？")),
+        (
+            None,
+            EventBody::QuestionAsked {
+                question: question(3, "r8", "没通过审核的提问"),
+            },
+        ),
+        (None, approved(4, "补贴标准是多少钱？")),
+        (
+            h.clone(),
+            EventBody::QuestionMerged {
+                question: QuestionId(4),
+                into: QuestionId(2),
+            },
+        ),
+        (
+            h.clone(),
+            EventBody::QuestionAnswered {
+                question: QuestionId(2),
+            },
+        ),
+        // Back to the first item: what follows is not the topic's.
+        (h.clone(), EventBody::CurrentItemChanged { item: ItemId(1) }),
+        (h.clone(), speech(3, &wang())),
+    ])
+}
+
+#[test]
+fn a_topics_item_keeps_what_was_done_while_it_was_current() {
+    let record = two_items();
+    let minutes = Minutes::build(&stored(&record), &record);
+    let r = ItemRecord::of(&minutes, "议题：老旧小区加装电梯");
+    assert_eq!(r.item, "议题：老旧小区加装电梯");
+    assert_eq!(r.title, minutes.title);
+    assert_eq!(
+        r.started_at,
+        Some(at(13)),
+        "when the item first became current"
+    );
+    let speeches: Vec<_> = r
+        .speeches
+        .iter()
+        .map(|s| (s.name.as_str(), s.spoken_ms))
+        .collect();
+    assert_eq!(speeches, [("李委员", Some(95_000))]);
+    assert_eq!(r.speeches[0].sector.as_deref(), Some("经济界"));
+    let polls: Vec<_> = r.polls.iter().map(|p| p.question.as_str()).collect();
+    assert_eq!(polls, ["是否同意加装电梯方案？", "是否同意补贴标准？"]);
+    let published = r.polls[0].result.as_ref().expect("published");
+    assert_eq!(
+        published.binding.as_ref().map(|t| t.counts.clone()),
+        Some(vec![1, 0, 1])
+    );
+    assert_eq!(published.outcome, Outcome::Passed);
+    assert_eq!(r.polls[0].method, "yes_no_abstain");
+    assert_eq!(r.polls[0].labels, ["赞成", "反对", "弃权"]);
+    let questions: Vec<_> = r
+        .questions
+        .iter()
+        .map(|q| (q.text.as_str(), q.answered))
+        .collect();
+    assert_eq!(questions, [("补贴标准是多少？", true)]);
+}
+
+#[test]
+fn an_unpublished_result_and_a_voters_choice_are_never_shown() {
+    let record = two_items();
+    let minutes = Minutes::build(&stored(&record), &record);
+    let r = ItemRecord::of(&minutes, "议题：老旧小区加装电梯");
+    assert_eq!(r.polls[1].result, None, "closed but not published");
+    let json = serde_json::to_string(&r).expect("serialises");
+    for hidden in [
+        "没通过审核的提问",
+        "补贴标准是多少钱？",
+        "m1",
+        "m2",
+        "是否同意该项人事安排",
+    ] {
+        assert!(!json.contains(hidden), "{hidden} is not public: {json}");
+    }
+}
+
+#[test]
+fn an_item_the_meeting_has_not_reached_is_empty() {
+    let record = two_items();
+    let minutes = Minutes::build(&stored(&record), &record);
+    let r = ItemRecord::of(&minutes, "议题：另一个议题");
+    assert_eq!(r.started_at, None);
+    assert!(r.speeches.is_empty() && r.polls.is_empty() && r.questions.is_empty());
+    // The other item has its own.
+    let other = ItemRecord::of(&minutes, "部门情况通报");
+    assert_eq!(other.speeches.len(), 2);
+    assert_eq!(other.polls.len(), 1);
+    assert_eq!(other.questions.len(), 1);
+}

@@ -52,12 +52,52 @@ export interface OutcomeView {
   timeline: TimelineEntry[];
 }
 
+/** The counts of one electorate of a published poll. */
+export interface Tally {
+  ballots: number;
+  counts: number[];
+}
+
+/** A poll opened under a topic's agenda item; its result once published. */
+export interface MeetingPoll {
+  question: string;
+  method: "yes_no_abstain" | "single" | "multiple" | "rating";
+  /** The counters' labels as the minutes write them (赞成/反对/弃权, the options, 1星…). */
+  labels: string[];
+  result: { binding: Tally | null; advisory: Tally | null; outcome: "passed" | "failed" | "no_quorum" | "not_declared" } | null;
+}
+
+/** What the topic's meeting did on its agenda item `议题：<title>` (协商过程), from the meeting's record. */
+export interface InMeeting {
+  meeting: string;
+  /** The meeting's title. */
+  title: string;
+  item: string;
+  /** When the meeting reached the item; null before. */
+  started_at: number | null;
+  /** The meeting's planned start, for one prepared in the console. */
+  starts_at: number | null;
+  speeches: { name: string; sector: string | null; started_at: number; spoken_ms: number | null }[];
+  polls: MeetingPoll[];
+  questions: { text: string; answered: boolean }[];
+}
+
+/** The labels of a poll's counters in the reader's words: yes/no/abstain and stars
+ * translated, options as the chair wrote them. */
+export function pollLabels(poll: MeetingPoll, words: { yes: string; no: string; abstain: string; stars: (n: number) => string }): string[] {
+  if (poll.method === "yes_no_abstain") return [words.yes, words.no, words.abstain];
+  if (poll.method === "rating") return poll.labels.map((_, i) => words.stars(i + 1));
+  return poll.labels;
+}
+
 export interface TopicPage extends Omit<TopicSummary, "comments"> {
   text: string;
   followers: number;
   merged_into: number | null;
   meeting: string | null;
   opinion: string | null;
+  /** Once selected into a meeting. */
+  in_meeting?: InMeeting | null;
   timeline: TimelineEntry[];
   comments: PublicComment[];
   outcomes: OutcomeView[];

@@ -6,7 +6,7 @@
 // with their progress; 遴选名单, the topics whose supports reached the threshold; and
 // 回头看, the outcomes due for review. Each list is read again after each act.
 import { useEffect, useState } from "preact/hooks";
-import { boardStaffApi, meetingsApi, type BoardCommand, type Decision, type Meeting, type Moderated, type OutcomeView, type Stage, type TopicPage, type TopicSummary } from "./api";
+import { boardStaffApi, meetingsApi, pollLabels, type BoardCommand, type Decision, type InMeeting, type Meeting, type MeetingPoll, type Moderated, type OutcomeView, type Stage, type TopicPage, type TopicSummary } from "./api";
 import { AskText, codeOf, localTime, Problem } from "./common";
 import { when } from "./Meetings";
 import { ct, type ConsoleKey } from "./strings";
@@ -422,12 +422,13 @@ function TopicDesk({ id, back }: { id: number; back: (notice?: string) => void }
         <h2 id="bdc-h">{ct("bd_consultation")}</h2>
         {acts.shown("consultation")}
         {t.meeting ? (
-          <p data-testid="bd-meeting">{ct("bd_inMeeting", { title: meeting?.title ?? t.meeting })}</p>
+          <p data-testid="bd-meeting">{ct("bd_inMeeting", { title: meeting?.title ?? t.in_meeting?.title ?? t.meeting })}</p>
         ) : t.stage === "collecting" || t.stage === "selecting" ? (
           <SelectMeeting topic={t} meetings={meetings} run={acts.run} />
         ) : (
           <p class="c-muted">{ct("bd_notSelected")}</p>
         )}
+        {t.in_meeting ? <MeetingRecord m={t.in_meeting} /> : null}
         {t.opinion ? (
           <div class="c-summary c-summary-ok" data-testid="bd-opinion">
             <strong>{ct("bd_opinion")}</strong>
@@ -457,6 +458,90 @@ function TopicDesk({ id, back }: { id: number; back: (notice?: string) => void }
       {t.stage === "collecting" || t.stage === "selecting" ? <Merge t={t} others={others} acts={acts} back={back} /> : null}
       {acts.dialog}
     </div>
+  );
+}
+
+/** A length of speech in words. */
+function spoken(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return ct("bd_recLen", { m: Math.floor(s / 60), s: s % 60 });
+}
+
+/** What the meeting did on the topic's agenda item, from its record: the speeches, the
+ * votes (counts once published) and the approved questions — the opinion is written from it. */
+function MeetingRecord({ m }: { m: InMeeting }) {
+  const nothing = m.speeches.length + m.polls.length + m.questions.length === 0;
+  return (
+    <div class="c-summary" data-testid="bd-record">
+      <strong>{ct("bd_rec")}</strong>
+      <p class="c-muted">
+        {ct("bd_recItem", { item: m.item })}
+        {m.started_at ? ` · ${ct("bd_recStarted", { when: localTime(m.started_at) })}` : ""}
+      </p>
+      {nothing ? <p>{ct("bd_recNone")}</p> : null}
+      {m.speeches.length ? (
+        <>
+          <h3>{ct("bd_recSpeeches", { n: m.speeches.length })}</h3>
+          <ul class="c-rec" data-testid="bd-rec-speeches">
+            {m.speeches.map((s) => (
+              <li key={s.started_at}>
+                <span>
+                  <strong>{s.name}</strong>
+                  {s.sector ? `（${s.sector}）` : ""} · {localTime(s.started_at)} · {s.spoken_ms === null ? ct("bd_recSpeaking") : spoken(s.spoken_ms)}
+                </span>
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
+      {m.polls.length ? (
+        <>
+          <h3>{ct("bd_recPolls", { n: m.polls.length })}</h3>
+          <ul class="c-rec" data-testid="bd-rec-polls">
+            {m.polls.map((p, i) => (
+              <PollLine key={i} p={p} />
+            ))}
+          </ul>
+        </>
+      ) : null}
+      {m.questions.length ? (
+        <>
+          <h3>{ct("bd_recQuestions", { n: m.questions.length })}</h3>
+          <ul class="c-rec" data-testid="bd-rec-questions">
+            {m.questions.map((q, i) => (
+              <li key={i}>
+                {q.text} · {ct(q.answered ? "bd_recAnswered" : "bd_recUnanswered")}
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
+    </div>
+  );
+}
+
+/** A vote and, once published, its counts written out with bars. */
+function PollLine({ p }: { p: MeetingPoll }) {
+  const labels = pollLabels(p, { yes: ct("bd_yes"), no: ct("bd_no"), abstain: ct("bd_abstain"), stars: (n) => ct("bd_stars", { n }) });
+  const tally = p.result?.binding ?? p.result?.advisory ?? null;
+  const top = Math.max(1, ...(tally?.counts ?? []));
+  const outcome = p.result?.outcome;
+  return (
+    <li>
+      <span>
+        <strong>{p.question}</strong>
+        {!p.result ? ` · ${ct("bd_recUnpublished")}` : outcome && outcome !== "not_declared" ? ` · ${ct(`bd_vote_${outcome}` as ConsoleKey)}` : ""}
+      </span>
+      {tally
+        ? tally.counts.map((n, i) => (
+            <div key={i} class="c-progress-row">
+              <span class="c-rec-label">{labels[i] ?? ""}</span>
+              <progress max={top} value={n} aria-label={`${p.question} ${labels[i] ?? ""}`} />
+              <strong>{n}</strong>
+            </div>
+          ))
+        : null}
+    </li>
   );
 }
 
@@ -688,20 +773,72 @@ function OutcomeItem({ o, acts }: { o: OutcomeView; acts: Acts }) {
   );
 }
 
-/** 回头看: outcomes whose review date has come and that were not reviewed yet. */
+/** 回头看: outcomes whose review date has come and that were not reviewed yet, as of a
+ * day (today by default); the list can become a follow-up meeting (回头看会议). */
 function Review() {
   const [data, setData] = useState<{ day: string; outcomes: OutcomeView[] }>();
+  const [day, setDay] = useState<string>();
   const [problem, setProblem] = useState<string>();
-  const load = () => boardStaffApi.review().then(setData, (e) => setProblem(codeOf(e)));
-  useEffect(() => void load(), []);
+  const [made, setMade] = useState<Meeting & { outcomes: number[] }>();
+  const load = () =>
+    boardStaffApi.review(day).then(
+      (d) => {
+        setData(d);
+        setProblem(undefined);
+      },
+      (e) => setProblem(codeOf(e)),
+    );
+  useEffect(() => void load(), [day]);
   const acts = useActs(load);
   return (
     <section class="c-card" aria-labelledby="br-h" data-testid="bd-review">
       <h2 id="br-h">{ct("bd_reviewTitle")}</h2>
       <p class="c-muted">{data ? ct("bd_reviewHint", { day: data.day }) : null}</p>
+      {data ? (
+        <div class="c-row">
+          <label class="c-short-field">
+            {ct("bd_reviewDay")}
+            <input
+              type="date"
+              value={data.day}
+              onChange={(e) => {
+                setMade(undefined);
+                if (e.currentTarget.value) setDay(e.currentTarget.value);
+              }}
+              data-testid="bd-review-day"
+            />
+          </label>
+        </div>
+      ) : null}
       {acts.shown()}
+      {made ? (
+        <p class="c-done" role="status" data-testid="bd-follow-up-made">
+          {ct("bd_followUpMade", { title: made.title, n: made.agenda.length })}{" "}
+          <a href={`#meetings/${made.id}`} data-testid="bd-follow-up-open">
+            {ct("bd_followUpOpen", { title: made.title })}
+          </a>
+        </p>
+      ) : null}
       <Problem code={problem} scope="bd" />
       {data && data.outcomes.length === 0 ? <p data-testid="bd-review-empty">{ct("bd_reviewEmpty")}</p> : null}
+      {data && data.outcomes.length ? (
+        <div class="c-row">
+          <button
+            type="button"
+            class="c-primary"
+            onClick={async () => {
+              setMade(undefined);
+              const ok = await acts.run(async () => setMade(await boardStaffApi.reviewMeeting(data.day)), "", "follow-up");
+              if (!ok) setMade(undefined);
+            }}
+            data-testid="bd-follow-up"
+          >
+            {ct("bd_followUp")}
+          </button>
+          <span class="c-muted">{ct("bd_followUpHint")}</span>
+        </div>
+      ) : null}
+      {acts.shown("follow-up")}
       <ul class="c-board-list">
         {data?.outcomes.map((o) => (
           <li key={o.id} data-testid={`bd-review-${o.id}`}>

@@ -194,6 +194,10 @@ function Login({ notice, expired, onLogin }: { notice?: string; expired: boolean
 function Home({ me }: { me: Me }) {
   const [tab, setTab] = useState<"meetings" | "roster" | "reports" | "staff" | "webhooks" | "apikeys" | "studios" | "board">("meetings");
   const meetingRoute = useRoute();
+  // A link to a meeting from another tab (the board's follow-up meeting) opens it here.
+  useEffect(() => {
+    if (meetingRoute) setTab("meetings");
+  }, [meetingRoute?.id]);
   // The print sheet is a page of its own: no tabs above the cards.
   if (meetingRoute?.print) return <Meetings me={me} />;
   const tabs = me.role === "admin" ? (["meetings", "roster", "reports", "board", "studios", "staff", "webhooks", "apikeys"] as const) : (["meetings", "roster", "reports", "board", "studios"] as const);

@@ -1,9 +1,10 @@
 // The console's calls to the server's API with the staff session's cookie; changes carry
 // the session's CSRF token. Errors come back as their code (never the server's message).
 import type { Attendance } from "../protocol/Attendance";
-import type { MessageView, OutcomeView, Stage, TopicPage, TopicSummary } from "../board/api";
+import type { InMeeting, MeetingPoll, MessageView, OutcomeView, Stage, TopicPage, TopicSummary } from "../board/api";
 
-export type { MessageView, OutcomeView, Stage, TopicPage, TopicSummary };
+export type { InMeeting, MeetingPoll, MessageView, OutcomeView, Stage, TopicPage, TopicSummary };
+export { pollLabels } from "../board/api";
 
 export interface Me {
   name: string;
@@ -209,7 +210,10 @@ export const boardStaffApi = {
   command: (command: BoardCommand) => call<{ seq: number }>("POST", "/board/staff/commands", command),
   queue: () => call<{ topics: PendingTopic[]; comments: PendingComment[]; messages: MessageView[] }>("GET", "/board/staff/queue"),
   shortlist: () => call<{ threshold: number; topics: TopicSummary[] }>("GET", "/board/staff/shortlist"),
-  review: () => call<{ day: string; outcomes: OutcomeView[] }>("GET", "/board/staff/review"),
+  /** The 回头看 list as of `day` (YYYY-MM-DD; today by default). */
+  review: (day?: string) => call<{ day: string; outcomes: OutcomeView[] }>("GET", `/board/staff/review${day ? `?day=${day}` : ""}`),
+  /** The follow-up meeting (回头看会议) of that day's list: a meeting prepared with one agenda item per outcome. */
+  reviewMeeting: (day: string) => call<Meeting & { outcomes: number[] }>("POST", "/board/staff/review/meeting", { day }),
   /** The published topics, newest first (the public list, at most 100). */
   topics: async (stage?: Stage) => (await call<{ topics: TopicSummary[] }>("GET", `/board/topics?limit=100${stage ? `&stage=${stage}` : ""}`)).topics,
   topic: (id: number) => call<TopicPage>("GET", `/board/topics/${id}`),
