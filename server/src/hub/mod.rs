@@ -122,6 +122,11 @@ pub struct Hub {
     rooms: Mutex<HashMap<String, RoomHandle>>,
     /// Serialises loading, so two connections to a sleeping room start one actor.
     loading: tokio::sync::Mutex<()>,
+    /// In a cluster: rooms another node held the lease of when last asked, and when.
+    /// Asked again within [`ELSEWHERE_FOR`], the answer comes from here, without the
+    /// loading lock, the store or the lease: a livestream's viewers on other nodes ask
+    /// for every segment and playlist.
+    elsewhere: Mutex<HashMap<String, (String, std::time::Instant)>>,
     pub(crate) ip_commands: DefaultKeyedRateLimiter<IpAddr>,
     pub(crate) ip_joins: DefaultKeyedRateLimiter<IpAddr>,
     next_conn: std::sync::atomic::AtomicU64,
@@ -137,6 +142,10 @@ pub struct Hub {
     /// The server's livestreams, once set ([`Hub::control_livestreams`]).
     live: livestream::LiveSlot,
 }
+
+/// How long a node trusts that another holds a room's lease before asking again: a
+/// failover is seen at most this much later (it takes a lease's TTL anyway).
+const ELSEWHERE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn per_second(n: u32) -> Quota {
     let n = NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
@@ -178,6 +187,7 @@ impl Hub {
             committer,
             rooms: Mutex::new(HashMap::new()),
             loading: tokio::sync::Mutex::new(()),
+            elsewhere: Mutex::new(HashMap::new()),
             next_conn: std::sync::atomic::AtomicU64::new(1),
             media,
             cluster,
@@ -212,9 +222,32 @@ impl Hub {
     }
 
     /// The live room `id`, started from the store if it is not running.
+    /// The node that held room `id`'s lease within [`ELSEWHERE_FOR`], if one did.
+    fn known_elsewhere(&self, id: &str) -> Option<String> {
+        let known = self.elsewhere.lock().unwrap_or_else(|e| e.into_inner());
+        known
+            .get(id)
+            .filter(|(_, at)| at.elapsed() < ELSEWHERE_FOR)
+            .map(|(node, _)| node.clone())
+    }
+
+    fn note_elsewhere(&self, id: &str, node: &str) {
+        let mut known = self.elsewhere.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() >= 4096 {
+            known.retain(|_, (_, at)| at.elapsed() < ELSEWHERE_FOR);
+        }
+        known.insert(id.to_owned(), (node.to_owned(), std::time::Instant::now()));
+    }
+
     pub async fn room(&self, id: &str) -> Result<RoomHandle, HubError> {
         if let Some(handle) = self.live(id) {
             return Ok(handle);
+        }
+        if let Some(node) = self.known_elsewhere(id) {
+            return Err(HubError::Elsewhere {
+                room: id.to_owned(),
+                node,
+            });
         }
         let _loading = self.loading.lock().await;
         if let Some(handle) = self.live(id) {
@@ -232,6 +265,7 @@ impl Hub {
             Some(node) => match node.leases.acquire(id).await {
                 Ok(lease) => Some(LeaseKeeper::spawn(node.leases.clone(), lease)),
                 Err(LeaseError::Held { by, .. }) => {
+                    self.note_elsewhere(id, &by);
                     return Err(HubError::Elsewhere {
                         room: id.to_owned(),
                         node: by,
