@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod comments;
+mod duty;
 mod outcomes;
 mod properties;
 mod studio;
