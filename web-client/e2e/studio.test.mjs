@@ -223,14 +223,32 @@ test("office hours open a live room at the set time; a message becomes a 社情�
   await clerk.getByTestId("duty-status").filter({ hasText: "已安排：交通出行答疑" }).waitFor();
   const slotItem = clerk.getByTestId("duty-list").locator("li").filter({ hasText: "交通出行答疑" });
   assert.match(await slotItem.innerText(), /张建国[\s\S]*进行中/);
+  // Office hours tomorrow: listed as not started, then cancelled (asked first).
+  const tomorrow = new Date(Date.now() + 8 * 3600_000 + 86_400_000).toISOString().slice(0, 10);
+  await form.getByTestId("duty-day").fill(tomorrow);
+  await form.getByTestId("duty-from").fill("10:00");
+  await form.getByTestId("duty-to").fill("11:00");
+  await form.getByTestId("duty-title").fill("养老服务接待");
+  await form.getByTestId("duty-schedule").click();
+  await clerk.getByTestId("duty-status").filter({ hasText: "已安排：养老服务接待" }).waitFor();
+  const tomorrowItem = clerk.getByTestId("duty-list").locator("li").filter({ hasText: "养老服务接待" });
+  assert.match(await tomorrowItem.innerText(), /10:00–11:00[\s\S]*未开始/);
   await both(clerk, "console-duty", "the console's office hours", { english: true });
-
-  // The resident's studio page: 进行中 and 进入会客室, which opens the meeting as audience.
+  // The resident's studio page shows it without a way in before its room opens.
   await a.goto(`${env.base}/board#/studio/${member}`);
   await a.reload();
-  await a.getByTestId("duty").waitFor();
+  await a.getByTestId("duty").getByText("养老服务接待").waitFor();
+  const upcoming = a.getByTestId("duty").locator("li").filter({ hasText: "养老服务接待" });
+  assert.match(await upcoming.innerText(), /09:55 开放进入/);
+  assert.equal(await upcoming.getByRole("button").count(), 0, "no way in before the room opens");
+
+  // The current one: 进行中 and 进入会客室, which opens the meeting as audience.
   assert.match(await a.getByTestId("duty").innerText(), /会客时间[\s\S]*交通出行答疑[\s\S]*进行中/);
   await both(a, "page-duty", "the studio page with office hours");
+  // The clerk cancels tomorrow's (asked first); it leaves the list.
+  await tomorrowItem.getByRole("button", { name: "取消这次会客" }).click();
+  await clerk.getByTestId("duty-status").filter({ hasText: "已取消：养老服务接待" }).waitFor();
+  assert.equal(await tomorrowItem.count(), 0);
   await a.getByTestId("duty").getByRole("button", { name: "进入会客室" }).click();
   await a.waitForURL(/\/join#room=duty-/);
   await a.getByTestId("enter").click();
