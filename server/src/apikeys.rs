@@ -142,6 +142,8 @@ pub const ROUTES: &[(&str, &str, Scope)] = &[
     ("GET", "/api/v1/board/staff/review", BoardRead),
     ("POST", "/api/v1/board/staff/review/meeting", MeetingsWrite),
     ("GET", "/api/v1/board/staff/overdue", BoardRead),
+    ("GET", "/api/v1/board/staff/duty", BoardRead),
+    ("GET", "/api/v1/board/staff/reports", BoardRead),
 ];
 
 /// The scope a request needs, or `None` when no key may make it. `HEAD` is a `GET`; a

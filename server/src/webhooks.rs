@@ -49,8 +49,9 @@ pub const WEBHOOK_TEST: &str = "webhook.test";
 /// The event types a subscription may ask for. The board's (码上议事): a topic was
 /// published, merged, moved on in its workflow, got an official answer or its
 /// consultation opinion; an outcome was created, reported on or reviewed; a studio
-/// message was published or replied to — one type per notice kind, `board.` and
-/// [`crate::board::NoticeKind::as_str`].
+/// message was published, replied to or filed as a 社情民意 item — one type per notice
+/// kind, `board.` and [`crate::board::NoticeKind::as_str`] — and a duty slot (会客时间)
+/// was scheduled (`board.duty_scheduled`).
 pub const EVENT_TYPES: &[&str] = &[
     MEETING_OPENED,
     MEETING_CLOSED,
@@ -67,6 +68,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "board.reviewed",
     "board.message_published",
     "board.replied",
+    "board.report_filed",
+    "board.duty_scheduled",
 ];
 
 /// The prefix of a signing secret.
@@ -275,7 +278,7 @@ async fn scan_board(store: &Store, public_url: &str, webhook: &Webhook) -> Store
             .iter()
             .filter_map(|entry| {
                 let event = &entry.event;
-                let kind = format!("board.{}", crate::board::notice_kind(&event.body)?.as_str());
+                let kind = format!("board.{}", crate::board::webhook_kind(&event.body)?);
                 if !webhook.types.contains(&kind) {
                     return None;
                 }

@@ -130,6 +130,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/board/studios/{member}"),
     ("GET", "/api/v1/board/studios/{member}/qr.svg"),
     ("GET", "/api/v1/board/staff/overdue"),
+    ("GET", "/api/v1/board/studios/{member}/duty/{slot}/audience"),
+    ("POST", "/api/v1/board/studios/{member}/duty/{slot}/host"),
+    ("GET", "/api/v1/board/staff/duty"),
+    ("GET", "/api/v1/board/staff/reports"),
 ];
 
 #[tokio::test]

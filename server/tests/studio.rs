@@ -5,13 +5,19 @@
 //! and is told; the third passes its deadline and shows in the staff's overdue list;
 //! staff make it a topic. A restarted server replays the same studio and its record
 //! verifies.
+//!
+//! Duty slots (会客时间): staff and the member schedule them; each gets a lecture room
+//! prepared as a meeting; its audience link is refused before the room opens (five minutes
+//! before the start) and given in the window, where a real WebSocket client joins as
+//! audience and asks, and the member, with the host link, approves. A message filed as
+//! a 社情民意 item is listed for staff and told to its sender; webhooks for both.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use common::board::{Who, call, command, resident, staff_ok};
-use common::{Backend, TestServer};
+use common::{Backend, Client, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use yishi::board::Day;
@@ -33,8 +39,8 @@ fn message_id(answer: &Value) -> u64 {
 const PRIVATE: &str = "请把楼号发给我，我去现场看看";
 const PUBLIC: &str = "已向区住建局反映，加装电梯有补贴";
 
-async fn studio_journey(server: &TestServer) -> (String, i64) {
-    let clerk = server.staff("clerk", StaffRole::Clerk).await;
+/// Roster member 张委员 added: their id.
+async fn roster_member(server: &TestServer) -> i64 {
     server
         .state
         .store
@@ -50,7 +56,12 @@ async fn studio_journey(server: &TestServer) -> (String, i64) {
         )
         .await
         .unwrap();
-    let id = server.state.store.list_members(None).await.unwrap()[0].id;
+    server.state.store.list_members(None).await.unwrap()[0].id
+}
+
+async fn studio_journey(server: &TestServer) -> (String, i64) {
+    let clerk = server.staff("clerk", StaffRole::Clerk).await;
+    let id = roster_member(server).await;
     let open = |member: i64| {
         json!({ "type": "open_studio", "member": member, "name": "张委员", "sector": "经济界",
                 "interests": ["养老", "城建"], "deadline_days": 2 })
@@ -301,6 +312,286 @@ async fn studio_journey(server: &TestServer) -> (String, i64) {
     let audit = admin.get("/api/v1/staff/audit").await.to_string();
     assert!(audit.contains("board.message_to_topic"), "{audit}");
     (alice, id)
+}
+
+const MIN: u64 = 60_000;
+
+/// The token in a join link (`…/join#room=…&token=…`).
+fn token_of(link: &str) -> &str {
+    link.split("&token=").nth(1).expect("a token in the link")
+}
+
+async fn duty_and_reports(server: &TestServer) {
+    let clerk = server.staff("clerk", StaffRole::Clerk).await;
+    let id = roster_member(server).await;
+    staff_ok(
+        &clerk,
+        json!({ "type": "open_studio", "member": id, "name": "张委员", "sector": "经济界" }),
+    )
+    .await;
+    let member = Participant::new(format!("m-{id}"), "张委员", Role::Member);
+    let token = server.token("board", &member);
+    let as_member = Who::Bearer(&token);
+    let schedule = |title: &str, starts_at: u64, minutes: u64| {
+        json!({ "type": "schedule_duty", "member": id, "title": title,
+                "starts_at": starts_at, "ends_at": starts_at + minutes * MIN })
+    };
+    let audience = |slot: u64| format!("/api/v1/board/studios/{id}/duty/{slot}/audience");
+    let host = |slot: u64| format!("/api/v1/board/studios/{id}/duty/{slot}/host");
+    let slot_of = |answer: &Value| answer["events"][0]["body"]["slot"]["id"].as_u64().unwrap();
+
+    // Staff schedule one in two hours; before its room opens, no link is given.
+    let later = slot_of(&staff_ok(&clerk, schedule("养老服务接待", now().0 + 120 * MIN, 60)).await);
+    let (status, body) = call(server, &Who::Nobody, Method::GET, &audience(later), None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("invalid_state"))
+    );
+    let (status, _) = call(server, &as_member, Method::POST, &host(later), None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // The slot's times are checked.
+    let (status, body) = clerk
+        .post(
+            "/api/v1/board/staff/commands",
+            schedule("太长", now().0 + MIN, 5 * 60),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_argument"))
+    );
+    // A resident may not schedule; the member schedules one starting now, themselves.
+    let alice = resident(server, "居民甲").await;
+    let (status, _) = command(server, &Who::Cookie(&alice), schedule("冒充", now().0, 30)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, answer) = command(server, &as_member, schedule("交通出行答疑", now().0, 5)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let current = slot_of(&answer);
+    let room = format!("duty-{id}-{current}");
+
+    // Its room is a lecture prepared as a meeting, listed with the meetings.
+    let stored = server
+        .state
+        .store
+        .room(&room)
+        .await
+        .unwrap()
+        .expect("the room");
+    assert_eq!(stored.kind, yishi::store::RoomKind::Lecture);
+    let meetings = clerk.get("/api/v1/meetings").await.to_string();
+    assert!(
+        meetings.contains("张委员 会客时间：交通出行答疑"),
+        "{meetings}"
+    );
+
+    // The studio's page lists both, the current one first and live.
+    let page = format!("/api/v1/board/studios/{id}");
+    let (_, public) = call(server, &Who::Nobody, Method::GET, &page, None).await;
+    let phases: Vec<&str> = public["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["live", "upcoming"]);
+
+    // Anyone gets the audience link now: a real client joins as anonymous audience.
+    let (status, body) = call(server, &Who::Nobody, Method::GET, &audience(current), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let link = body["link"].as_str().unwrap();
+    assert!(
+        link.contains(&format!("/join#room={room}&token=")),
+        "{link}"
+    );
+    let mut viewer = Client::connect(server.addr, token_of(link), None)
+        .await
+        .expect("the audience link lets one in");
+    assert_eq!(viewer.welcome.you.role, Role::Audience);
+    // The host link: for the studio's member only.
+    let (status, _) = call(server, &Who::Nobody, Method::POST, &host(current), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(
+        server,
+        &Who::Cookie(&alice),
+        Method::POST,
+        &host(current),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let other = server.token("board", &Participant::new("m-999", "李委员", Role::Member));
+    let (status, _) = call(
+        server,
+        &Who::Bearer(&other),
+        Method::POST,
+        &host(current),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = call(server, &as_member, Method::POST, &host(current), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut chair = Client::connect(server.addr, token_of(body["link"].as_str().unwrap()), None)
+        .await
+        .expect("the host link lets the member in");
+    assert_eq!(chair.welcome.you.role, Role::Host);
+    assert_eq!(chair.welcome.you.id.0, format!("m-{id}"));
+    // The audience asks, the member approves.
+    viewer
+        .ask_approved(&mut chair, "公交线路什么时候调整？")
+        .await;
+
+    // A slot (after the current one) whose room opens in 20 s: refused until then,
+    // given once it opens.
+    let soon = now().0 + 5 * MIN + 20_000;
+    let opening = slot_of(&staff_ok(&clerk, schedule("临时会客", soon, 10)).await);
+    let (status, _) = call(server, &Who::Nobody, Method::GET, &audience(opening), None).await;
+    if now().0 < soon - 5 * MIN {
+        assert_eq!(
+            status,
+            StatusCode::CONFLICT,
+            "refused before the room opens"
+        );
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let (status, _) = call(server, &Who::Nobody, Method::GET, &audience(opening), None).await;
+        if status == StatusCode::OK {
+            assert!(now().0 >= soon - 5 * MIN, "given before the room opened");
+            break;
+        }
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the room never opened"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+
+    // Cancelling: before the start only; the cancelled slot's link is refused and its
+    // meeting marked.
+    let cancel = |slot: u64| json!({ "type": "cancel_duty", "slot": slot });
+    let (status, _) = clerk
+        .post("/api/v1/board/staff/commands", cancel(current))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "it has started");
+    staff_ok(&clerk, cancel(later)).await;
+    let (status, _) = call(server, &Who::Nobody, Method::GET, &audience(later), None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let cancelled = server
+        .state
+        .store
+        .room(&format!("duty-{id}-{later}"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        cancelled.title.starts_with("（已取消）"),
+        "{}",
+        cancelled.title
+    );
+    let slots = clerk.get("/api/v1/board/staff/duty").await;
+    assert_eq!(slots["slots"].as_array().unwrap().len(), 2, "{slots}");
+
+    // 社情民意: a published message filed once; the sender told; staff list it.
+    let (_, answer) = command(
+        server,
+        &Who::Cookie(&alice),
+        json!({ "type": "post_message", "member": id, "text": "小区门口的公交站被撤了，老人出行不便" }),
+    )
+    .await;
+    let message = message_id(&answer);
+    let report = json!({ "type": "message_to_report", "message": message, "title": "公交站撤并影响老人出行" });
+    let (status, body) = clerk
+        .post("/api/v1/board/staff/commands", report.clone())
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("invalid_state")),
+        "not published yet"
+    );
+    staff_ok(
+        &clerk,
+        json!({ "type": "moderate_message", "message": message, "decision": "publish" }),
+    )
+    .await;
+    staff_ok(&clerk, report.clone()).await;
+    let (status, _) = clerk.post("/api/v1/board/staff/commands", report).await;
+    assert_eq!(status, StatusCode::CONFLICT, "once per message");
+    let reports = clerk.get("/api/v1/board/staff/reports").await;
+    assert_eq!(reports["reports"][0]["title"], "公交站撤并影响老人出行");
+    assert_eq!(
+        reports["reports"][0]["text"],
+        "小区门口的公交站被撤了，老人出行不便"
+    );
+    assert_eq!(reports["reports"][0]["message"]["sender_name"], "居民甲");
+    let (status, _) = call(
+        server,
+        &Who::Cookie(&alice),
+        Method::GET,
+        "/api/v1/board/staff/reports",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, feed) = call(
+        server,
+        &Who::Cookie(&alice),
+        Method::GET,
+        "/api/v1/board/feed",
+        None,
+    )
+    .await;
+    assert_eq!(feed["notices"][0]["kind"], "report_filed");
+    assert_eq!(feed["notices"][0]["studio"], id);
+    let (_, public) = call(server, &Who::Nobody, Method::GET, &page, None).await;
+    assert_eq!(public["messages"][0]["reported"], true);
+
+    // Webhooks: each slot scheduled, the item filed.
+    let webhook = yishi::store::Webhook {
+        id: "wh_duty".into(),
+        url: "http://127.0.0.1:9/hooks".into(),
+        types: vec!["board.duty_scheduled".into(), "board.report_filed".into()],
+        secret: yishi::webhooks::new_secret(),
+        enabled: true,
+        created_by: "admin".into(),
+        created_at: 0,
+    };
+    server.state.store.create_webhook(&webhook).await.unwrap();
+    yishi::webhooks::scan(&server.state.store, "http://yishi.test")
+        .await
+        .unwrap();
+    let far = i64::MAX / 2;
+    let due = server
+        .state
+        .store
+        .claim_deliveries(far, far, 100)
+        .await
+        .unwrap();
+    let mut kinds: Vec<&str> = due.iter().map(|d| d.kind.as_str()).collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "board.duty_scheduled",
+            "board.duty_scheduled",
+            "board.duty_scheduled",
+            "board.report_filed"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn duty_slots_and_reports_on_sqlite() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    duty_and_reports(&server).await;
+}
+
+#[tokio::test]
+#[cfg_attr(not(yishi_pg), ignore = "needs PostgreSQL: set YISHI_TEST_PG")]
+async fn duty_slots_and_reports_on_postgres() {
+    let server = TestServer::start(Backend::Postgres).await;
+    duty_and_reports(&server).await;
 }
 
 async fn scenario(backend: Backend) {

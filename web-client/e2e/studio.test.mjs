@@ -5,8 +5,14 @@
 // of the committee's platform, replies to the first privately and to the second publicly
 // from the studio's inbox; the sender sees the private reply and was told, nobody else
 // sees it; the third is unanswered and, as of three days later, in the console's overdue
-// list. axe-core on each screen, no sideways scroll, no English on zh-CN pages,
-// screenshots at 360×740 and 1366×768 in test-results/studio-*.png.
+// list. Then duty slots (会客时间) and 社情民意: a clerk schedules office hours starting now
+// in the console; the resident's studio page shows 进行中 and 进入会客室, which opens the
+// meeting client as audience, where the resident asks a question; the member's inbox
+// shows 主持会客, which opens the host view, where the question is approved and reaches the
+// resident; the clerk files the resident's message as a 社情民意 item, listed in the
+// console, and the resident's notices say so. axe-core on each screen, no sideways
+// scroll, no English on zh-CN pages, screenshots at 360×740 and 1366×768 in
+// test-results/studio-*.png.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -21,6 +27,8 @@ const PRIVATE = "请把楼号和联系电话发给我，我周末去现场看看
 const PUBLIC = "已向区住建局反映，老楼加装电梯可申请补贴，详见街道公告。";
 
 let env;
+/** What the first test leaves for the second: the studio, its pages and messages. */
+let shared;
 before(async () => {
   env = await startYishi({ log: "/dev/null" });
 });
@@ -187,4 +195,106 @@ test("a resident leaves messages, the member replies privately and publicly, a m
   assert.match(await clerk.getByTestId(`overdue-${noise}`).innerText(), /菜市场噪音[\s\S]*张建国[\s\S]*居民丙[\s\S]*已逾期 \d+ 天/);
   // (The console shows the staff account's name, "clerk": English allowed there.)
   await both(clerk, "console-overdue", "the console's overdue list", { english: true });
+  shared = { member, a, m, clerk, lift };
+});
+
+/** `HH:MM` in China, `minutes` from now (capped at 23:59 of today). */
+function chinaClock(minutes = 0) {
+  const iso = new Date(Date.now() + 8 * 3600_000 + minutes * 60_000).toISOString();
+  const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
+  return iso.slice(0, 10) === today ? iso.slice(11, 16) : "23:59";
+}
+
+test("office hours open a live room at the set time; a message becomes a 社情民意 item", async () => {
+  const { member, a, m, clerk, lift } = shared;
+  // Office hours "now" must end the same China day (the console's form takes one day):
+  // in the last minutes before midnight there, wait for the new day.
+  const toMidnight = 86_400_000 - ((Date.now() + 8 * 3600_000) % 86_400_000);
+  if (toMidnight < 6 * 60_000) await new Promise((r) => setTimeout(r, toMidnight + 5_000));
+
+  // The clerk schedules office hours starting now, in the console.
+  await clerk.reload();
+  await clerk.getByTestId("tab-studios").click();
+  const form = clerk.getByTestId("duty-form");
+  await form.getByTestId("duty-studio").selectOption(String(member));
+  // A blank subject is refused in words.
+  await form.getByTestId("duty-from").fill(chinaClock());
+  await form.getByTestId("duty-to").fill(chinaClock(45));
+  await form.getByTestId("duty-schedule").click();
+  await form.getByTestId("problem").filter({ hasText: "请填写主题" }).waitFor();
+  await form.getByTestId("duty-title").fill("交通出行答疑");
+  await form.getByTestId("duty-schedule").click();
+  await clerk.getByTestId("duty-status").filter({ hasText: "已安排：交通出行答疑" }).waitFor();
+  const slotItem = clerk.getByTestId("duty-list").locator("li").filter({ hasText: "交通出行答疑" });
+  assert.match(await slotItem.innerText(), /张建国[\s\S]*进行中/);
+  // Office hours tomorrow: listed as not started, then cancelled (asked first).
+  const tomorrow = new Date(Date.now() + 8 * 3600_000 + 86_400_000).toISOString().slice(0, 10);
+  await form.getByTestId("duty-day").fill(tomorrow);
+  await form.getByTestId("duty-from").fill("10:00");
+  await form.getByTestId("duty-to").fill("11:00");
+  await form.getByTestId("duty-title").fill("养老服务接待");
+  await form.getByTestId("duty-schedule").click();
+  await clerk.getByTestId("duty-status").filter({ hasText: "已安排：养老服务接待" }).waitFor();
+  const tomorrowItem = clerk.getByTestId("duty-list").locator("li").filter({ hasText: "养老服务接待" });
+  assert.match(await tomorrowItem.innerText(), /10:00–11:00[\s\S]*未开始/);
+  await both(clerk, "console-duty", "the console's office hours", { english: true });
+  // The resident's studio page shows it without a way in before its room opens.
+  await a.goto(`${env.base}/board#/studio/${member}`);
+  await a.reload();
+  await a.getByTestId("duty").getByText("养老服务接待").waitFor();
+  const upcoming = a.getByTestId("duty").locator("li").filter({ hasText: "养老服务接待" });
+  assert.match(await upcoming.innerText(), /09:55 开放进入/);
+  assert.equal(await upcoming.getByRole("button").count(), 0, "no way in before the room opens");
+
+  // The current one: 进行中 and 进入会客室, which opens the meeting as audience.
+  assert.match(await a.getByTestId("duty").innerText(), /会客时间[\s\S]*交通出行答疑[\s\S]*进行中/);
+  await both(a, "page-duty", "the studio page with office hours");
+  // The clerk cancels tomorrow's (asked first); it leaves the list.
+  await tomorrowItem.getByRole("button", { name: "取消这次会客" }).click();
+  await clerk.getByTestId("duty-status").filter({ hasText: "已取消：养老服务接待" }).waitFor();
+  assert.equal(await tomorrowItem.count(), 0);
+  await a.getByTestId("duty").getByRole("button", { name: "进入会客室" }).click();
+  await a.waitForURL(/\/join#room=duty-/);
+  await a.getByTestId("enter").click();
+  await a.getByTestId("meeting").waitFor();
+  await a.getByTestId("tab-questions").click();
+  await a.getByTestId("ask").getByRole("textbox").fill("公交线路什么时候调整？");
+  await a.getByTestId("ask").getByRole("button", { name: "提问" }).click();
+  await a.getByText("待审核：目前仅您和主持人可见").waitFor();
+
+  // The member's inbox shows 主持会客, which opens the host view; the question is approved.
+  await m.reload();
+  await m.getByTestId("inbox").waitFor();
+  const hostNow = m.getByTestId("inbox").getByRole("button", { name: "主持会客" });
+  await hostNow.waitFor();
+  assert.match(await m.getByTestId("inbox").innerText(), /会客时间到了：交通出行答疑/);
+  await both(m, "inbox-duty", "the member's inbox during office hours");
+  await hostNow.click();
+  await m.waitForURL(/\/join#room=duty-/);
+  assert.match(await m.getByTestId("join-name").innerText(), /张建国/);
+  await m.getByTestId("enter").click();
+  await m.getByTestId("meeting").waitFor();
+  await m.getByTestId("open-moderation").click();
+  await m.getByTestId("moderation-list").getByText("公交线路什么时候调整？").waitFor();
+  await m.getByTestId("moderation-list").getByTestId("approve").first().click();
+  await a.getByTestId("notice-question_approved").waitFor();
+
+  // The clerk files the resident's first message as a 社情民意 item.
+  const reports = clerk.getByTestId("studio-reports");
+  await reports.getByTestId("report-studio").selectOption(String(member));
+  await reports.getByTestId(`to-report-${lift}`).click();
+  const ask = clerk.getByTestId("ask");
+  await ask.getByTestId("ask-text").fill("老旧小区加装电梯推进难");
+  await ask.getByTestId("ask-ok").click();
+  await ask.waitFor({ state: "detached" });
+  await reports.getByTestId("report-status").filter({ hasText: "已报送：老楼加装电梯" }).waitFor();
+  assert.match(await reports.getByTestId("report-list").innerText(), /老旧小区加装电梯推进难[\s\S]*九十年代的老楼[\s\S]*张建国[\s\S]*东城李大爷/);
+  assert.match(await reports.getByTestId(`published-${lift}`).innerText(), /已报送社情民意/);
+  await both(clerk, "console-reports", "the console's 社情民意", { english: true });
+
+  // The sender's notices say so.
+  await a.goto(`${env.base}/board#/notices`);
+  await a.getByTestId("notice-list").waitFor();
+  assert.match(await a.getByTestId("notice-list").innerText(), /您的留言已作为社情民意信息报送[\s\S]*老旧小区加装电梯推进难/);
+  await check(a, "notices-report", "the sender's notices with the report");
 });

@@ -122,6 +122,17 @@ pub fn notice_kind(body: &EventBody) -> Option<NoticeKind> {
         EventBody::OutcomeReviewed { .. } => Some(NoticeKind::Reviewed),
         EventBody::MessagePublished { .. } => Some(NoticeKind::MessagePublished),
         EventBody::MessageReplied { .. } => Some(NoticeKind::Replied),
+        EventBody::ReportFiled { .. } => Some(NoticeKind::ReportFiled),
         _ => None,
+    }
+}
+
+/// The webhook type of an event after `board.`: its notice kind, or `duty_scheduled`
+/// for a duty slot (会客时间) scheduled (no one's feed, but the committee's platform may
+/// announce it).
+pub fn webhook_kind(body: &EventBody) -> Option<&'static str> {
+    match body {
+        EventBody::DutyScheduled { .. } => Some("duty_scheduled"),
+        _ => notice_kind(body).map(NoticeKind::as_str),
     }
 }

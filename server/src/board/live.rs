@@ -58,6 +58,17 @@ impl Board {
                     }
                 }
                 StudioOpened { studio } => studios.push(studio.member),
+                DutyScheduled { slot } => studios.push(slot.member),
+                DutyCancelled { slot } => {
+                    if let Some(d) = self.duty.get(slot) {
+                        studios.push(d.slot.member);
+                    }
+                }
+                ReportFiled { report } => {
+                    if let Some(m) = self.messages.get(&report.message) {
+                        studios.push(m.message.member);
+                    }
+                }
                 MessagePublished { message, .. } | MessageReplied { message, .. } => {
                     if let Some(m) = self.messages.get(message) {
                         studios.push(m.message.member);

@@ -5,7 +5,8 @@
 //! the outcomes (成果) that follow, with their progress and review (回头看). Followers of
 //! a topic get a notice for every change that matters to them. Members' studios (委员网上
 //! 工作室) take messages from the public, pre-moderated, replied to publicly or privately
-//! within a deadline.
+//! within a deadline; they hold duty slots (会客时间) that open a live Q&A room at the set
+//! time, and staff may file a message as a social-conditions report (社情民意).
 //!
 //! `Board::apply(actor, command, now)` decides a command and returns the events it
 //! causes, or a [`Rejection`]; each event is folded as it is emitted, and
@@ -16,6 +17,7 @@
 //! This module must never do I/O, read a clock, spawn, lock or draw randomness.
 
 mod comments;
+mod duty;
 mod follows;
 mod live;
 mod merge;
@@ -39,10 +41,11 @@ use imbl::{OrdMap, OrdSet};
 
 use yishi_protocol::Millis;
 
-pub use follows::notice_kind;
+pub use duty::{DutyPhase, DutyView};
+pub use follows::{notice_kind, webhook_kind};
 pub use live::Changed;
 pub use record::{BoardEntry, Chain, verify_chain};
-pub use studio::{MessageView, PublicMessage, StudioPage, StudioSummary};
+pub use studio::{MessageView, PublicMessage, ReportView, StudioPage, StudioSummary};
 pub use types::*;
 pub use view::{Filter, OutcomeView, PublicComment, Queue, TimelineEntry, TopicPage, TopicSummary};
 
@@ -54,6 +57,13 @@ pub const DEFAULT_DEADLINE_DAYS: u32 = 7;
 pub const MAX_DEADLINE_DAYS: u32 = 90;
 /// Topics of interest a studio shows at most.
 pub const MAX_INTERESTS: usize = 8;
+/// A duty room opens this long before the slot's start (进入会客室 is offered).
+pub const DUTY_OPENS_BEFORE_MS: u64 = 5 * 60_000;
+/// The longest duty slot.
+pub const MAX_DUTY_MS: u64 = 4 * 3_600_000;
+/// A slot may start this long before it is scheduled (a form filled in the current
+/// minute); anything earlier is in the past.
+pub const DUTY_START_GRACE_MS: u64 = 5 * 60_000;
 /// Notices kept per identity: the latest ones.
 pub const FEED_LEN: usize = 200;
 
@@ -148,6 +158,23 @@ pub(crate) struct MessageState {
     pub replies: Vec<Reply>,
     /// The topic staff made of it.
     pub topic: Option<TopicId>,
+    /// The 社情民意 item staff filed from it.
+    pub report: Option<ReportId>,
+}
+
+/// A duty slot and whether it was cancelled.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DutyState {
+    pub slot: DutySlot,
+    pub cancelled: bool,
+}
+
+/// A 社情民意 item, when and by whom it was filed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ReportState {
+    pub report: SocialReport,
+    pub at: Millis,
+    pub by_name: String,
 }
 
 /// The board: the fold of its record so far. Its maps and sets are persistent
@@ -167,6 +194,8 @@ pub struct Board {
     pub(crate) messages: OrdMap<MessageId, MessageState>,
     /// The sequence number of the last event that put a notice in someone's feed.
     pub(crate) last_notice: u64,
+    pub(crate) duty: OrdMap<SlotId, DutyState>,
+    pub(crate) reports: OrdMap<ReportId, ReportState>,
 }
 
 impl Default for Board {
@@ -196,6 +225,8 @@ impl Board {
             studios: OrdMap::new(),
             messages: OrdMap::new(),
             last_notice: 0,
+            duty: OrdMap::new(),
+            reports: OrdMap::new(),
         }
     }
 
@@ -253,6 +284,9 @@ impl Board {
             Command::ModerateMessage(c) => self.moderate_message(&mut cx, c),
             Command::ReplyMessage(c) => self.reply_message(&mut cx, c),
             Command::MessageToTopic(c) => self.message_to_topic(&mut cx, c),
+            Command::ScheduleDuty(c) => self.schedule_duty(&mut cx, c),
+            Command::CancelDuty(c) => self.cancel_duty(&mut cx, c),
+            Command::MessageToReport(c) => self.message_to_report(&mut cx, c),
         }?;
         Ok(out)
     }
@@ -295,7 +329,9 @@ impl Board {
             | MessagePosted { .. }
             | MessagePublished { .. }
             | MessageRejected { .. }
-            | MessageReplied { .. } => self.fold_studio(event),
+            | MessageReplied { .. }
+            | ReportFiled { .. } => self.fold_studio(event),
+            DutyScheduled { .. } | DutyCancelled { .. } => self.fold_duty(event),
         }
     }
 

@@ -4,8 +4,9 @@
 //! `m-<roster id>`) or staff reply, publicly (shown under the message) or privately (seen
 //! by the sender and staff only). The reply is due a number of days after publication; a
 //! published message without a reply after that is overdue ([`Board::overdue`]). Staff
-//! may make a published message a topic, through the one path that makes topics. The
-//! sender is told when the message is published, rejected or replied to.
+//! may make a published message a topic, through the one path that makes topics, or file
+//! it as a social-conditions report (社情民意信息), once. The sender is told when the
+//! message is published, rejected, replied to or filed as a report.
 
 use serde::{Deserialize, Serialize};
 use yishi_protocol::Millis;
@@ -13,9 +14,10 @@ use yishi_protocol::Millis;
 use super::text::{MAX_LONG, MAX_SHORT, clean};
 use super::{
     Actor, Board, Cx, DEFAULT_DEADLINE_DAYS, Decision, ErrorCode, Event, EventBody,
-    MAX_DEADLINE_DAYS, MAX_INTERESTS, MemberId, Message, MessageId, MessageState, MessageToTopic,
-    ModerateMessage, Moderation, Notice, NoticeKind, OpenStudio, PostMessage, Rejection, Reply,
-    ReplyMessage, Studio, SubmitTopic, TopicId, reject, require_staff,
+    MAX_DEADLINE_DAYS, MAX_INTERESTS, MemberId, Message, MessageId, MessageState, MessageToReport,
+    MessageToTopic, ModerateMessage, Moderation, Notice, NoticeKind, OpenStudio, PostMessage,
+    Rejection, Reply, ReplyMessage, ReportId, ReportState, SocialReport, Studio, SubmitTopic,
+    TopicId, reject, require_staff,
 };
 
 /// One day in milliseconds.
@@ -51,6 +53,8 @@ pub struct PublicMessage {
     pub replies: Vec<Reply>,
     /// The topic staff made of it.
     pub topic: Option<TopicId>,
+    /// Whether staff filed it as a 社情民意 item.
+    pub reported: bool,
 }
 
 /// A studio's public page.
@@ -82,6 +86,20 @@ pub struct MessageView {
     pub due: Option<Millis>,
     pub replies: Vec<Reply>,
     pub topic: Option<TopicId>,
+    /// The 社情民意 item staff filed from it.
+    pub report: Option<ReportId>,
+}
+
+/// A 社情民意 item for staff, with the message it came from (and so its sender).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportView {
+    pub id: ReportId,
+    pub title: String,
+    pub text: String,
+    pub at: Millis,
+    /// The staff member who filed it.
+    pub by_name: String,
+    pub message: MessageView,
 }
 
 impl MessageState {
@@ -299,6 +317,37 @@ impl Board {
         Ok(())
     }
 
+    pub(crate) fn message_to_report(
+        &mut self,
+        cx: &mut Cx,
+        c: &MessageToReport,
+    ) -> Result<(), Rejection> {
+        require_staff(cx.actor)?;
+        let m = self.published_message(c.message)?;
+        if let Some(report) = m.report {
+            return reject(
+                ErrorCode::InvalidState,
+                format!(
+                    "message {} was filed as report {} already",
+                    c.message.0, report.0
+                ),
+            );
+        }
+        let title = clean("title", &c.title, MAX_SHORT, false)?;
+        let text = match c.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            Some(t) => clean("text", t, MAX_LONG, true)?,
+            None => m.message.text.clone(),
+        };
+        let report = SocialReport {
+            id: ReportId(self.reports.keys().next_back().map_or(1, |r| r.0 + 1)),
+            message: c.message,
+            title,
+            text,
+        };
+        self.emit(cx, EventBody::ReportFiled { report });
+        Ok(())
+    }
+
     pub(crate) fn fold_studio(&mut self, event: &Event) {
         let (id, kind, text) = match &event.body {
             EventBody::StudioOpened { studio } => {
@@ -315,6 +364,7 @@ impl Board {
                         due: None,
                         replies: Vec::new(),
                         topic: None,
+                        report: None,
                     },
                 );
                 return;
@@ -343,6 +393,25 @@ impl Board {
                 };
                 m.replies.push(reply.clone());
                 (*message, NoticeKind::Replied, reply.text.clone())
+            }
+            EventBody::ReportFiled { report } => {
+                let Some(m) = self.messages.get_mut(&report.message) else {
+                    return;
+                };
+                m.report = Some(report.id);
+                self.reports.insert(
+                    report.id,
+                    ReportState {
+                        report: report.clone(),
+                        at: event.at,
+                        by_name: event.actor.name().to_owned(),
+                    },
+                );
+                (
+                    report.message,
+                    NoticeKind::ReportFiled,
+                    report.title.clone(),
+                )
             }
             _ => return,
         };
@@ -412,6 +481,7 @@ impl Board {
                 at: m.published_at.unwrap_or(m.message.at),
                 replies: m.replies.iter().filter(|r| r.public).cloned().collect(),
                 topic: m.topic,
+                reported: m.report.is_some(),
             })
             .collect();
         Some(StudioPage {
@@ -443,7 +513,27 @@ impl Board {
             due: m.due,
             replies: m.replies.clone(),
             topic: m.topic,
+            report: m.report,
         }
+    }
+
+    /// The 社情民意 items, newest first, each with its message (staff).
+    pub fn reports(&self) -> Vec<ReportView> {
+        self.reports
+            .values()
+            .rev()
+            .filter_map(|r| {
+                let m = self.messages.get(&r.report.message)?;
+                Some(ReportView {
+                    id: r.report.id,
+                    title: r.report.title.clone(),
+                    text: r.report.text.clone(),
+                    at: r.at,
+                    by_name: r.by_name.clone(),
+                    message: self.message_view(m),
+                })
+            })
+            .collect()
     }
 
     /// What `who` left in `member`'s studio, newest first, whatever its state, with every

@@ -41,6 +41,16 @@ impl MemberId {
 #[serde(transparent)]
 pub struct MessageId(pub u32);
 
+/// A duty slot (会客时间): a time the member receives the public in a live room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SlotId(pub u32);
+
+/// A social-conditions report (社情民意信息) made from a studio message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ReportId(pub u32);
+
 /// Who someone is on the board, for the one-support-per-person rule and their feed:
 /// `res-…` for a resident who chose a display name, the platform's `sub` for someone it
 /// verified, `staff:<name>` for staff.
@@ -412,6 +422,30 @@ pub struct MessageToTopic {
     pub category: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleDuty {
+    /// The studio (its member) receiving.
+    pub member: MemberId,
+    pub title: String,
+    pub starts_at: Millis,
+    pub ends_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelDuty {
+    pub slot: SlotId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageToReport {
+    pub message: MessageId,
+    /// The item's title.
+    pub title: String,
+    /// The item's text; the message's when not given.
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
 /// Everything someone can ask of the board.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -436,6 +470,9 @@ pub enum Command {
     ModerateMessage(ModerateMessage),
     ReplyMessage(ReplyMessage),
     MessageToTopic(MessageToTopic),
+    ScheduleDuty(ScheduleDuty),
+    CancelDuty(CancelDuty),
+    MessageToReport(MessageToReport),
 }
 
 impl Command {
@@ -462,6 +499,9 @@ impl Command {
             Command::ModerateMessage(_) => "moderate_message",
             Command::ReplyMessage(_) => "reply_message",
             Command::MessageToTopic(_) => "message_to_topic",
+            Command::ScheduleDuty(_) => "schedule_duty",
+            Command::CancelDuty(_) => "cancel_duty",
+            Command::MessageToReport(_) => "message_to_report",
         }
     }
 }
@@ -559,6 +599,29 @@ pub struct Reply {
     pub text: String,
 }
 
+/// A duty slot (会客时间) as scheduled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DutySlot {
+    pub id: SlotId,
+    pub member: MemberId,
+    pub title: String,
+    pub starts_at: Millis,
+    pub ends_at: Millis,
+    /// The meeting room (a lecture) where the public meets the member: `duty-<member>-<slot>`,
+    /// created by the server when the slot is scheduled.
+    pub room: String,
+}
+
+/// A social-conditions report (社情民意信息) as filed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocialReport {
+    pub id: ReportId,
+    /// The studio message it was made from.
+    pub message: MessageId,
+    pub title: String,
+    pub text: String,
+}
+
 /// What happened on the board: the record, folded into the state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -650,6 +713,15 @@ pub enum EventBody {
         message: MessageId,
         reply: Reply,
     },
+    DutyScheduled {
+        slot: DutySlot,
+    },
+    DutyCancelled {
+        slot: SlotId,
+    },
+    ReportFiled {
+        report: SocialReport,
+    },
 }
 
 /// One entry of the board's record.
@@ -689,6 +761,8 @@ pub enum NoticeKind {
     MessageRejected,
     /// The member or staff replied to the sender's studio message.
     Replied,
+    /// The sender's studio message was filed as a 社情民意 item.
+    ReportFiled,
 }
 
 impl NoticeKind {
@@ -706,6 +780,7 @@ impl NoticeKind {
             NoticeKind::MessagePublished => "message_published",
             NoticeKind::MessageRejected => "message_rejected",
             NoticeKind::Replied => "replied",
+            NoticeKind::ReportFiled => "report_filed",
         }
     }
 }

@@ -37,8 +37,8 @@ use super::admin::ApiError;
 use super::console::{Caller, cookie};
 use crate::auth::{Claims, random_base32};
 use crate::board::{
-    Actor, Board, Chain, Changed, Command, Day, ErrorCode, Event, Filter, Identity, MemberId,
-    PresidingRole, Rejection, Stage, TopicId, verify_chain,
+    Actor, Board, Chain, Changed, Command, Day, DutyView, ErrorCode, Event, EventBody, Filter,
+    Identity, MemberId, PresidingRole, Rejection, SlotId, Stage, TopicId, verify_chain,
 };
 use crate::hub::now;
 use crate::minutes::time::LocalDate;
@@ -303,6 +303,10 @@ pub fn routes() -> Router<AppState> {
         .route("/studios/{member}", get(studio))
         .route("/studios/{member}/qr.svg", get(studio_qr))
         .route("/staff/overdue", get(overdue))
+        .route("/studios/{member}/duty/{slot}/audience", get(duty_audience))
+        .route("/studios/{member}/duty/{slot}/host", post(duty_host))
+        .route("/staff/duty", get(staff_duty))
+        .route("/staff/reports", get(reports))
 }
 
 #[derive(Deserialize)]
@@ -574,6 +578,7 @@ async fn command(
         return Err(rate_limited());
     }
     let events = state.board.apply(&state.store, &actor, &command).await?;
+    duty_rooms(&state, &events).await?;
     metrics::counter!("yishi_board_commands_total", "command" => command.name()).increment(1);
     Ok(Json(answer(&events)))
 }
@@ -620,6 +625,7 @@ async fn staff_command(
         ));
     }
     let events = state.board.apply(&state.store, &actor, &command).await?;
+    duty_rooms(&state, &events).await?;
     who.audit(
         &state,
         &format!("board.{}", command.name()),
@@ -673,6 +679,7 @@ fn target(command: &Command) -> String {
         "comment",
         "outcome",
         "message",
+        "slot",
         "member",
     ]
     .iter()
@@ -901,7 +908,8 @@ async fn studios(State(state): State<AppState>) -> Json<Value> {
 
 /// A studio's public page; with an identity, `me.messages`: what the caller left there,
 /// whatever its state, with private replies; for the studio's own member, `me.inbox`
-/// (every published message with every reply) and `me.overdue`.
+/// (every published message with every reply) and `me.overdue`. `slots`: its duty slots
+/// (会客时间) not ended, with their phase now.
 async fn studio(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -910,7 +918,7 @@ async fn studio(
     let actor = resident(&state, &headers).ok();
     let member = MemberId(member);
     let at = now();
-    let (page, mine) = state
+    let (page, mine, slots) = state
         .board
         .read(|b| {
             let mine = actor.map(|a| {
@@ -927,7 +935,7 @@ async fn studio(
                 }
                 mine
             });
-            (b.studio_page(member), mine)
+            (b.studio_page(member), mine, b.duty_slots(Some(member), at))
         })
         .await;
     let page = page.ok_or_else(|| {
@@ -938,6 +946,7 @@ async fn studio(
         )
     })?;
     let mut value = json!(page);
+    value["slots"] = json!(slots);
     if let Some(mine) = mine {
         value["me"] = mine;
     }
@@ -987,4 +996,144 @@ async fn studio_qr(
         state.config.public_url.trim_end_matches('/')
     );
     super::qr_svg(&url, "public, max-age=3600")
+}
+
+// ----- duty slots (会客时间) and 社情民意 items -----
+
+/// The rooms of duty slots scheduled by `events`, created as prepared lectures (so that
+/// staff find them with the meetings); a cancelled slot's meeting is marked cancelled.
+async fn duty_rooms(state: &AppState, events: &[Event]) -> Result<(), ApiError> {
+    for event in events {
+        match &event.body {
+            EventBody::DutyScheduled { slot } => {
+                let view = state.board.read(|b| b.duty_slot(slot.id, now())).await;
+                if let Some(view) = view {
+                    ensure_duty_room(state, &view).await?;
+                }
+            }
+            EventBody::DutyCancelled { slot } => {
+                let Some(view) = state.board.read(|b| b.duty_slot(*slot, now())).await else {
+                    continue;
+                };
+                if let (Some(r), Some(m)) = (
+                    state.store.room(&view.room).await?,
+                    state.store.meeting(&view.room).await?,
+                ) && !r.title.starts_with(CANCELLED)
+                {
+                    let title = format!("{CANCELLED}{}", r.title);
+                    state
+                        .store
+                        .update_meeting(&view.room, &title, &m.details, now().0 as i64)
+                        .await?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The mark on a cancelled duty slot's meeting title.
+const CANCELLED: &str = "（已取消）";
+
+/// Create a duty slot's room (a lecture: the public asks, moderated, the member answers)
+/// with its preparation, unless it exists.
+async fn ensure_duty_room(state: &AppState, v: &DutyView) -> Result<(), ApiError> {
+    if state.store.room(&v.room).await?.is_some() {
+        return Ok(());
+    }
+    let details = MeetingDetails {
+        starts_at: v.starts_at.0 as i64,
+        ends_at: v.ends_at.0 as i64,
+        place: "委员网上工作室".into(),
+        description: format!("{}委员会客时间 · {}", v.studio_name, v.title),
+        agenda: Vec::new(),
+        venues: Vec::new(),
+        livestream: false,
+    };
+    let title = format!("{} 会客时间：{}", v.studio_name, v.title);
+    let made = super::meetings::create_meeting_as(
+        state,
+        &v.room,
+        &title,
+        RoomKind::Lecture,
+        &details,
+        None,
+    )
+    .await;
+    match made {
+        // Another request may have made it at the same moment.
+        Err(e) if state.store.room(&v.room).await?.is_none() => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Slot `slot` of studio `member` if its room is open now (and the room made if it is
+/// not yet); `409 invalid_state` before the room opens, after the end or once cancelled.
+async fn open_duty(state: &AppState, member: i64, slot: u32) -> Result<DutyView, ApiError> {
+    let view = state
+        .board
+        .read(|b| b.open_duty(MemberId(member), SlotId(slot), now()))
+        .await
+        .map_err(BoardError::Refused)?;
+    ensure_duty_room(state, &view).await?;
+    Ok(view)
+}
+
+/// A link for `claims` into a duty room, valid from its opening to its end.
+fn duty_link(state: &AppState, v: &DutyView, mut claims: Claims) -> Response {
+    claims.nbf = Some(v.opens_at.0 / 1000);
+    claims.exp = v.ends_at.0.div_ceil(1000);
+    let link = state
+        .config
+        .join_link(&v.room, &state.config.token_keys.mint(&claims));
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(json!({ "link": link, "slot": v })),
+    )
+        .into_response()
+}
+
+/// 进入会客室: the anonymous audience link of an open duty room, for anyone. Refused
+/// before the room opens: the page's button is not the only guard.
+async fn duty_audience(
+    State(state): State<AppState>,
+    Path((member, slot)): Path<(i64, u32)>,
+) -> Result<Response, ApiError> {
+    let v = open_duty(&state, member, slot).await?;
+    let claims = Claims::audience_link(&v.room, now(), std::time::Duration::from_secs(60));
+    Ok(duty_link(&state, &v, claims))
+}
+
+/// 主持会客: a host link for the studio's own member (their board token), while the
+/// room is open.
+async fn duty_host(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((member, slot)): Path<(i64, u32)>,
+) -> Result<Response, ApiError> {
+    let actor = resident(&state, &headers)?;
+    let own = matches!(&actor, Actor::Member { identity, .. } if *identity == MemberId(member).identity());
+    if !own {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only the studio's member hosts its duty slots".into(),
+        ));
+    }
+    let v = open_duty(&state, member, slot).await?;
+    let host = Participant::new(actor.identity().0, actor.name(), Role::Host);
+    let claims = Claims::new(&v.room, &host, now(), std::time::Duration::from_secs(60));
+    Ok(duty_link(&state, &v, claims))
+}
+
+/// Every duty slot not ended yet, earliest first (staff).
+async fn staff_duty(State(state): State<AppState>, _: Caller) -> Json<Value> {
+    let slots = state.board.read(|b| b.duty_slots(None, now())).await;
+    Json(json!({ "slots": slots }))
+}
+
+/// The 社情民意 items, newest first, each with its message and sender (staff).
+async fn reports(State(state): State<AppState>, _: Caller) -> Json<Value> {
+    Json(json!({ "reports": state.board.read(Board::reports).await }))
 }

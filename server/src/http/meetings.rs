@@ -267,11 +267,25 @@ pub(super) async fn create_meeting(
     copied_from: Option<&str>,
 ) -> Result<String, ApiError> {
     let id = random_base32(&mut rand::rng(), 10);
+    create_meeting_as(state, &id, title, kind, details, copied_from).await?;
+    Ok(id)
+}
+
+/// Create room `id` and its preparation, so that it is listed with the meetings: also
+/// for a studio's duty slot (会客时间, `http/board.rs`), whose room id the board names.
+pub(super) async fn create_meeting_as(
+    state: &AppState,
+    id: &str,
+    title: &str,
+    kind: RoomKind,
+    details: &MeetingDetails,
+    copied_from: Option<&str>,
+) -> Result<(), ApiError> {
     let at = now();
     state
         .store
         .create_room(&NewRoom {
-            id: id.clone(),
+            id: id.to_owned(),
             title: title.to_owned(),
             kind,
             created_at: at,
@@ -280,9 +294,9 @@ pub(super) async fn create_meeting(
         .await?;
     state
         .store
-        .create_meeting(&id, details, copied_from, at.0 as i64)
+        .create_meeting(id, details, copied_from, at.0 as i64)
         .await?;
-    Ok(id)
+    Ok(())
 }
 
 async fn create(

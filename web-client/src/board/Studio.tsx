@@ -3,12 +3,15 @@
 // topics of interest, a QR code of the page), the published messages with their public
 // replies, and a form to leave a message (shown after review). With an identity, the
 // page also shows what the visitor left there, private replies included; the studio's own
-// member gets their inbox with a reply form under each message.
+// member gets their inbox with a reply form under each message. The studio's duty slots
+// (会客时间) are listed with their time in words; from a few minutes before the start until
+// the end a slot offers 进入会客室 (the anonymous audience link, which the server gives
+// only then), and the member's inbox offers 主持会客 (a host link for them).
 import { useEffect, useState } from "preact/hooks";
-import { boardApi, codeOf, studioQr, type MessageView, type PublicMessage, type Reply, type StudioPage, type StudioSummary } from "./api";
+import { boardApi, codeOf, studioQr, type DutyView, type MessageView, type PublicMessage, type Reply, type StudioPage, type StudioSummary } from "./api";
 import { Heading, identityLost, me, Problem, withIdentity } from "./Board";
 import { useBoardLive } from "./live";
-import { bt, when } from "./strings";
+import { bt, clock, slotTime, when } from "./strings";
 
 /** The member's photo, or the first character of their name in a circle. */
 function Portrait({ name, photo, big }: { name: string; photo: string | null; big?: boolean }) {
@@ -96,6 +99,13 @@ function MessageBody({ m }: { m: PublicMessage | MessageView }) {
           <a href={`#/topic/${m.topic}`}>{bt("open_topic")}</a>
         </p>
       ) : null}
+      {("reported" in m ? m.reported : m.report !== null) ? (
+        <p>
+          <span class="b-chip b-stage-handling" data-testid="msg-reported">
+            {bt("msg_reported")}
+          </span>
+        </p>
+      ) : null}
     </>
   );
 }
@@ -115,6 +125,14 @@ export function StudioScreen({ member }: { member: number }) {
   useBoardLive((c) => {
     if (c.all || c.studios.includes(member)) void load();
   });
+  // Read the page again when a slot's room opens, starts or ends (a page left open).
+  useEffect(() => {
+    const now = Date.now();
+    const next = Math.min(...(page?.slots ?? []).flatMap((s) => [s.opens_at, s.starts_at, s.ends_at]).filter((t) => t > now));
+    if (!Number.isFinite(next)) return;
+    const timer = setTimeout(() => void load(), Math.min(next - now + 1000, 3_600_000));
+    return () => clearTimeout(timer);
+  }, [page]);
   if (!page)
     return (
       <div class="b-screen">
@@ -165,7 +183,10 @@ export function StudioScreen({ member }: { member: number }) {
           <figcaption class="b-muted">{bt("studio_qr")}</figcaption>
         </figure>
       </header>
-      {page.me?.inbox ? <Inbox inbox={page.me.inbox} overdue={overdue} reload={load} /> : null}
+      {page.me?.inbox ? (
+        <Inbox inbox={page.me.inbox} overdue={overdue} reload={load} open={page.slots.filter((s) => s.phase === "opening" || s.phase === "live")} />
+      ) : null}
+      {page.slots.length ? <DutySlots member={member} slots={page.slots} host={!!page.me?.inbox} /> : null}
       {mine.length ? (
         <section class="b-section" aria-labelledby="mine-h" data-testid="my-messages">
           <h2 id="mine-h">{bt("mine_title")}</h2>
@@ -263,11 +284,73 @@ function LeaveMessage({ member, reload }: { member: number; reload: () => Promis
   );
 }
 
-/** The member's own inbox: every published message with every reply, and a reply form. */
-function Inbox({ inbox, overdue, reload }: { inbox: MessageView[]; overdue: Set<number>; reload: () => Promise<void> }) {
+/** Go to a duty room by the link the server gives now (refused before the room opens). */
+function DutyButton({ member, slot, host }: { member: number; slot: DutyView; host: boolean }) {
+  const [problem, setProblem] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const go = async () => {
+    setBusy(true);
+    try {
+      const { link } = host ? await boardApi.dutyHost(member, slot.id) : await boardApi.dutyAudience(member, slot.id);
+      location.assign(link);
+    } catch (e) {
+      const code = codeOf(e);
+      if (code === "unauthorized") identityLost(go);
+      setProblem(code);
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button type="button" class="b-primary b-wide" disabled={busy} onClick={() => void go()} data-testid={host ? `duty-host-${slot.id}` : `duty-enter-${slot.id}`}>
+        {host ? bt("duty_host") : bt("duty_enter")}
+      </button>
+      <Problem code={problem} testid="duty-problem" />
+    </>
+  );
+}
+
+/** The studio's duty slots (会客时间): when, what, and the way in when the room is open. */
+function DutySlots({ member, slots, host }: { member: number; slots: DutyView[]; host: boolean }) {
+  return (
+    <section class="b-section" aria-labelledby="duty-h" data-testid="duty">
+      <h2 id="duty-h">{bt("duty_title")}</h2>
+      {host ? null : <p class="b-muted">{bt("duty_hint")}</p>}
+      <ul class="b-messages">
+        {slots.map((s) => {
+          const open = s.phase === "opening" || s.phase === "live";
+          return (
+            <li key={s.id} data-testid={`duty-${s.id}`}>
+              <h3>{s.title}</h3>
+              <p>
+                {slotTime(s.starts_at, s.ends_at)}{" "}
+                <span class={`b-chip ${s.phase === "live" ? "b-stance-for" : open ? "b-stage-collecting" : "b-muted"}`} data-testid="duty-phase">
+                  {s.phase === "live" ? bt("duty_live") : open ? bt("duty_opening") : bt("duty_upcoming", { time: clock(s.opens_at) })}
+                </span>
+              </p>
+              {open && !host ? <DutyButton member={member} slot={s} host={false} /> : null}
+            </li>
+          );
+        })}
+      </ul>
+    </section>
+  );
+}
+
+/** The member's own inbox: every published message with every reply, and a reply form;
+ * 主持会客 on top while one of their duty slots is open. */
+function Inbox({ inbox, overdue, reload, open }: { inbox: MessageView[]; overdue: Set<number>; reload: () => Promise<void>; open: DutyView[] }) {
   return (
     <section class="b-section b-inbox" aria-labelledby="inbox-h" data-testid="inbox">
       <h2 id="inbox-h">{bt("inbox_title")}</h2>
+      {open.map((s) => (
+        <div key={s.id} class="b-note" role="status" data-testid={`duty-now-${s.id}`}>
+          <p>
+            <strong>{bt("duty_host_hint", { title: s.title })}</strong> {slotTime(s.starts_at, s.ends_at)}
+          </p>
+          <DutyButton member={s.member} slot={s} host />
+        </div>
+      ))}
       {inbox.length === 0 ? <p class="b-muted">{bt("inbox_empty")}</p> : null}
       <ul class="b-messages">
         {inbox.map((m) => (

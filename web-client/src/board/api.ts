@@ -7,7 +7,7 @@ export const STAGES: Stage[] = ["collecting", "selecting", "consulted", "handlin
 export type Stance = "for" | "against" | "suggestion";
 export type NoticeKind =
   | "published" | "rejected" | "merged" | "stage_advanced" | "official_answer" | "opinion" | "outcome_created" | "progress" | "reviewed"
-  | "message_published" | "message_rejected" | "replied";
+  | "message_published" | "message_rejected" | "replied" | "report_filed";
 
 export interface TopicSummary {
   id: number;
@@ -25,7 +25,7 @@ export interface TimelineEntry {
   seq: number;
   at: number;
   /** A topic's or outcome's timeline: never a studio message's kinds. */
-  kind: Exclude<NoticeKind, "message_published" | "message_rejected" | "replied">;
+  kind: Exclude<NoticeKind, "message_published" | "message_rejected" | "replied" | "report_filed">;
   stage: Stage | null;
   text: string;
 }
@@ -144,6 +144,8 @@ export interface PublicMessage {
   at: number;
   replies: Reply[];
   topic: number | null;
+  /** Filed as a 社情民意 item. */
+  reported: boolean;
 }
 
 /** A message with all of it: for its sender, the studio's member and staff. */
@@ -160,6 +162,22 @@ export interface MessageView {
   due: number | null;
   replies: Reply[];
   topic: number | null;
+  /** The 社情民意 item staff filed from it. */
+  report: number | null;
+}
+
+/** A duty slot (会客时间): `opening` from a few minutes before the start (即将开始),
+ * `live` until the end (进行中); the room's links are given only then. */
+export interface DutyView {
+  id: number;
+  member: number;
+  studio_name: string;
+  title: string;
+  starts_at: number;
+  ends_at: number;
+  opens_at: number;
+  room: string;
+  phase: "upcoming" | "opening" | "live" | "ended" | "cancelled";
 }
 
 export interface StudioPage extends Omit<StudioSummary, "messages" | "replied"> {
@@ -167,6 +185,8 @@ export interface StudioPage extends Omit<StudioSummary, "messages" | "replied"> 
   messages: PublicMessage[];
   /** With an identity: what I left here; for the studio's member, the inbox too. */
   me?: { messages: MessageView[]; inbox?: MessageView[]; overdue?: MessageView[] };
+  /** Its duty slots not ended, earliest first. */
+  slots: DutyView[];
 }
 
 export interface ListQuery {
@@ -223,6 +243,10 @@ export const boardApi = {
   feed: () => call<{ identity: string; notices: Notice[] }>("GET", "/feed"),
   studios: () => call<{ studios: StudioSummary[] }>("GET", "/studios"),
   studio: (member: number) => call<StudioPage>("GET", `/studios/${member}`),
+  /** 进入会客室: the audience link of an open duty room. */
+  dutyAudience: (member: number, slot: number) => call<{ link: string }>("GET", `/studios/${member}/duty/${slot}/audience`),
+  /** 主持会客: a host link for the studio's own member. */
+  dutyHost: (member: number, slot: number) => call<{ link: string }>("POST", `/studios/${member}/duty/${slot}/host`),
 };
 
 /** The QR code of a studio's page (an SVG the server draws). */

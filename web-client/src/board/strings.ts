@@ -185,6 +185,17 @@ const zh = {
   n_message_rejected: "您的留言未通过审核",
   n_replied: "您的留言有了答复",
   open_studio: "查看工作室",
+  n_report_filed: "您的留言已作为社情民意信息报送",
+  msg_reported: "已作为社情民意报送",
+  duty_title: "会客时间",
+  duty_hint: "到时间后点“进入会客室”，可以直接向委员提问（提问经审核后公开）。",
+  duty_when: "{day} {from}–{to}",
+  duty_upcoming: "{time} 开放进入",
+  duty_opening: "即将开始",
+  duty_live: "进行中",
+  duty_enter: "进入会客室",
+  duty_host: "主持会客",
+  duty_host_hint: "会客时间到了：{title}",
   // identity
   id_title: "请先留下您的称呼",
   id_hint: "参与议事需要一个称呼，会显示在您的议题和评论旁边。可以用真名，也可以用“东城街道王阿姨”这样的称呼。",
@@ -381,6 +392,17 @@ const en: Record<BoardKey, string> = {
   reply_public: "Public reply (shown under the message)",
   reply_private_opt: "Reply to the sender only",
   reply_send: "Send the reply",
+  n_report_filed: "Your message was filed as a social-conditions report (社情民意)",
+  msg_reported: "Filed as a social-conditions report",
+  duty_title: "Office hours",
+  duty_hint: "When the time comes, press “Enter the room” to ask the member directly (questions are shown after review).",
+  duty_when: "{day} {from}–{to}",
+  duty_upcoming: "Opens at {time}",
+  duty_opening: "Starting soon",
+  duty_live: "In progress",
+  duty_enter: "Enter the room",
+  duty_host: "Host office hours",
+  duty_host_hint: "Your office hours are now: {title}",
   reply_sent: "Replied.",
   n_message_published: "Your message is public",
   n_message_rejected: "Your message was not approved",
@@ -438,4 +460,15 @@ export function errText(code: string): string {
 /** A time (ms since the epoch) as China's offices write it. */
 export function when(ms: number): string {
   return new Intl.DateTimeFormat(lang.value, { dateStyle: "medium", timeStyle: "short", timeZone: "Asia/Shanghai" }).format(ms);
+}
+
+/** A duty slot's time in words: 12月6日周日 15:00–16:00 (China time). */
+export function slotTime(starts: number, ends: number): string {
+  const day = new Intl.DateTimeFormat(lang.value, { month: "long", day: "numeric", weekday: "short", timeZone: "Asia/Shanghai" }).format(starts);
+  return bt("duty_when", { day, from: clock(starts), to: clock(ends) });
+}
+
+/** A time of day (China time): 14:55. */
+export function clock(ms: number): string {
+  return new Intl.DateTimeFormat(lang.value, { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: "Asia/Shanghai" }).format(ms);
 }

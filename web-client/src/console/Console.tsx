@@ -12,6 +12,7 @@ import { Audit } from "./Audit";
 import { codeOf, CopyBox, Problem } from "./common";
 import { Meetings, useRoute } from "./Meetings";
 import { Reports } from "./Reports";
+import { StudioDesk } from "./StudioDesk";
 import { StudioOverdue } from "./StudioOverdue";
 import { Roster } from "./Roster";
 import { Webhooks } from "./Webhooks";
@@ -213,7 +214,12 @@ function Home({ me }: { me: Me }) {
           </button>
         ))}
       </nav>
-      {tab === "meetings" ? <Meetings me={me} /> : tab === "roster" ? <Roster /> : tab === "reports" ? <Reports /> : tab === "studios" ? <StudioOverdue /> : tab === "board" ? <BoardStaff /> : tab === "webhooks" ? <Webhooks /> : tab === "apikeys" ? <ApiKeys /> : <Staff />}
+      {tab === "meetings" ? <Meetings me={me} /> : tab === "roster" ? <Roster /> : tab === "reports" ? <Reports /> : tab === "studios" ? (
+        <div class="c-studios">
+          <StudioDesk />
+          <StudioOverdue />
+        </div>
+      ) : tab === "board" ? <BoardStaff /> : tab === "webhooks" ? <Webhooks /> : tab === "apikeys" ? <ApiKeys /> : <Staff />}
     </>
   );
 }

@@ -24,6 +24,8 @@ const TYPES = [
   "board.reviewed",
   "board.message_published",
   "board.replied",
+  "board.report_filed",
+  "board.duty_scheduled",
 ] as const;
 
 const TYPE_TEXT: Record<string, ConsoleKey> = {
@@ -42,6 +44,8 @@ const TYPE_TEXT: Record<string, ConsoleKey> = {
   "board.reviewed": "wh_t_board_reviewed",
   "board.message_published": "wh_t_board_message_published",
   "board.replied": "wh_t_board_replied",
+  "board.report_filed": "wh_t_board_report_filed",
+  "board.duty_scheduled": "wh_t_board_duty_scheduled",
   "webhook.test": "wh_t_webhook_test",
 };
 

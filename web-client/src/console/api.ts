@@ -1,7 +1,7 @@
 // The console's calls to the server's API with the staff session's cookie; changes carry
 // the session's CSRF token. Errors come back as their code (never the server's message).
 import type { Attendance } from "../protocol/Attendance";
-import type { InMeeting, MeetingPoll, MessageView, OutcomeView, Stage, TopicPage, TopicSummary } from "../board/api";
+import type { DutyView, InMeeting, MeetingPoll, MessageView, OutcomeView, Stage, StudioPage, StudioSummary, TopicPage, TopicSummary } from "../board/api";
 
 export type { InMeeting, MeetingPoll, MessageView, OutcomeView, Stage, TopicPage, TopicSummary };
 export { pollLabels } from "../board/api";
@@ -165,6 +165,31 @@ export interface OverdueMessage {
   published_at: number | null;
   due: number | null;
 }
+
+/** A 社情民意 item with the studio message it was filed from (docs/board.md). */
+export interface SocialReport {
+  id: number;
+  title: string;
+  text: string;
+  at: number;
+  by_name: string;
+  message: MessageView;
+}
+
+/** Members' studios for staff: duty slots (会客时间) and 社情民意 items. */
+export type StudioCommand =
+  | { type: "schedule_duty"; member: number; title: string; starts_at: number; ends_at: number }
+  | { type: "cancel_duty"; slot: number }
+  | { type: "message_to_report"; message: number; title: string; text?: string };
+
+export const studioStaffApi = {
+  command: (command: StudioCommand) => call<{ seq: number }>("POST", "/board/staff/commands", command),
+  studios: async () => (await call<{ studios: StudioSummary[] }>("GET", "/board/studios")).studios,
+  /** A studio's public page: its published messages. */
+  studio: (member: number) => call<StudioPage>("GET", `/board/studios/${member}`),
+  duty: async () => (await call<{ slots: DutyView[] }>("GET", "/board/staff/duty")).slots,
+  reports: async () => (await call<{ reports: SocialReport[] }>("GET", "/board/staff/reports")).reports,
+};
 
 /** The board's (码上议事) records as staff see them; the public shapes are the board page's. */
 /** A topic or comment as submitted (the moderation queue). */

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod comments;
+mod duty;
 mod live;
 mod outcomes;
 mod properties;

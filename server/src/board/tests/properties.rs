@@ -9,22 +9,74 @@ use super::*;
 #[derive(Debug, Clone)]
 enum Op {
     Submit,
-    Moderate { topic: u32, publish: bool },
-    Support { topic: u32 },
-    Comment { topic: u32, stance: u8 },
-    ModerateComment { comment: u32, publish: bool },
-    Merge { duplicate: u32, into: u32 },
-    Advance { topic: u32 },
-    Select { topic: u32 },
-    Opinion { topic: u32 },
-    CreateOutcome { topic: u32, parent: Option<u32> },
-    Progress { outcome: u32, percent: u8 },
-    Follow { topic: u32, on: bool },
-    OpenStudio { member: i64 },
-    PostMessage { member: i64 },
-    ModerateMessage { message: u32, publish: bool },
-    Reply { message: u32, public: bool },
-    MessageToTopic { message: u32 },
+    Moderate {
+        topic: u32,
+        publish: bool,
+    },
+    Support {
+        topic: u32,
+    },
+    Comment {
+        topic: u32,
+        stance: u8,
+    },
+    ModerateComment {
+        comment: u32,
+        publish: bool,
+    },
+    Merge {
+        duplicate: u32,
+        into: u32,
+    },
+    Advance {
+        topic: u32,
+    },
+    Select {
+        topic: u32,
+    },
+    Opinion {
+        topic: u32,
+    },
+    CreateOutcome {
+        topic: u32,
+        parent: Option<u32>,
+    },
+    Progress {
+        outcome: u32,
+        percent: u8,
+    },
+    Follow {
+        topic: u32,
+        on: bool,
+    },
+    OpenStudio {
+        member: i64,
+    },
+    PostMessage {
+        member: i64,
+    },
+    ModerateMessage {
+        message: u32,
+        publish: bool,
+    },
+    Reply {
+        message: u32,
+        public: bool,
+    },
+    MessageToTopic {
+        message: u32,
+    },
+    MessageToReport {
+        message: u32,
+    },
+    ScheduleDuty {
+        member: i64,
+        start_min: u64,
+        minutes: u64,
+    },
+    CancelDuty {
+        slot: u32,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -47,6 +99,10 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (1..5u32, any::<bool>()).prop_map(|(message, publish)| Op::ModerateMessage { message, publish }),
         2 => (1..5u32, any::<bool>()).prop_map(|(message, public)| Op::Reply { message, public }),
         1 => (1..5u32).prop_map(|message| Op::MessageToTopic { message }),
+        1 => (1..5u32).prop_map(|message| Op::MessageToReport { message }),
+        1 => (1..3i64, 0..600u64, 0..300u64)
+            .prop_map(|(member, start_min, minutes)| Op::ScheduleDuty { member, start_min, minutes }),
+        1 => (1..4u32).prop_map(|slot| Op::CancelDuty { slot }),
     ]
 }
 
@@ -80,6 +136,9 @@ fn sender(op: &Op, who: u8) -> Actor {
             | Op::OpenStudio { .. }
             | Op::ModerateMessage { .. }
             | Op::MessageToTopic { .. }
+            | Op::MessageToReport { .. }
+            | Op::ScheduleDuty { .. }
+            | Op::CancelDuty { .. }
     );
     // Replies come from the member (`m-1`, the studio of member 1), staff, or others.
     if matches!(op, Op::Reply { .. }) && who != 0 && who != 5 {
@@ -96,8 +155,8 @@ fn sender(op: &Op, who: u8) -> Actor {
     }
 }
 
-fn command(op: &Op, board: &Board) -> Command {
-    if let Some(command) = studio_command(op) {
+fn command(op: &Op, board: &Board, now: Millis) -> Command {
+    if let Some(command) = studio_command(op, now) {
         return command;
     }
     match op.clone() {
@@ -181,7 +240,10 @@ fn command(op: &Op, board: &Board) -> Command {
         | Op::PostMessage { .. }
         | Op::ModerateMessage { .. }
         | Op::Reply { .. }
-        | Op::MessageToTopic { .. } => unreachable!("studio_command"),
+        | Op::MessageToTopic { .. }
+        | Op::MessageToReport { .. }
+        | Op::ScheduleDuty { .. }
+        | Op::CancelDuty { .. } => unreachable!("studio_command"),
         Op::Follow { topic, on } => {
             let f = Follow {
                 topic: TopicId(topic),
@@ -195,8 +257,28 @@ fn command(op: &Op, board: &Board) -> Command {
     }
 }
 
-fn studio_command(op: &Op) -> Option<Command> {
+fn studio_command(op: &Op, now: Millis) -> Option<Command> {
     Some(match op.clone() {
+        Op::MessageToReport { message } => Command::MessageToReport(MessageToReport {
+            message: MessageId(message),
+            title: "社情民意".into(),
+            text: None,
+        }),
+        Op::ScheduleDuty {
+            member,
+            start_min,
+            minutes,
+        } => {
+            // Some in the past, some too long: refused; the rest may overlap.
+            let starts_at = Millis((now.0 + start_min * 60_000).saturating_sub(60 * 60_000));
+            Command::ScheduleDuty(ScheduleDuty {
+                member: MemberId(member),
+                title: "会客".into(),
+                starts_at,
+                ends_at: starts_at.plus(minutes * 60_000),
+            })
+        }
+        Op::CancelDuty { slot } => Command::CancelDuty(CancelDuty { slot: SlotId(slot) }),
         Op::OpenStudio { member } => Command::OpenStudio(OpenStudio {
             member: MemberId(member),
             name: "委员".into(),
@@ -306,6 +388,49 @@ fn check_invariants(f: &Fixture) {
         assert_eq!(m.moderation, Moderation::Published);
         assert!(m.replies.is_empty());
     }
+    // A 社情民意 item is made of a published message, which links to it; one per message;
+    // the public page says so.
+    for (id, r) in &board.reports {
+        let m = &board.messages[&r.report.message];
+        assert_eq!(m.report, Some(*id));
+        assert_eq!(m.moderation, Moderation::Published);
+    }
+    let filed = board
+        .messages
+        .values()
+        .filter(|m| m.report.is_some())
+        .count();
+    assert_eq!(filed, board.reports.len());
+    for s in board.studios() {
+        for m in board.studio_page(s.member).unwrap().messages {
+            assert_eq!(m.reported, board.messages[&m.id].report.is_some());
+        }
+    }
+    // Duty slots: a studio's slots that stand never overlap, each lasts at most four
+    // hours, each names its own room; the listed ones are the standing, unended ones.
+    let standing: Vec<&DutySlot> = board
+        .duty
+        .values()
+        .filter(|d| !d.cancelled)
+        .map(|d| &d.slot)
+        .collect();
+    for a in &standing {
+        assert!(a.starts_at < a.ends_at && a.ends_at.since(a.starts_at) <= MAX_DUTY_MS);
+        for b in &standing {
+            if a.id != b.id && a.member == b.member {
+                assert!(
+                    a.ends_at <= b.starts_at || b.ends_at <= a.starts_at,
+                    "{a:?} {b:?}"
+                );
+            }
+        }
+    }
+    let rooms: std::collections::BTreeSet<&str> =
+        board.duty.values().map(|d| d.slot.room.as_str()).collect();
+    assert_eq!(rooms.len(), board.duty.len());
+    for v in board.duty_slots(None, f.now) {
+        assert!(!board.duty[&v.id].cancelled && v.ends_at > f.now);
+    }
     // A message made a topic links both ways.
     for t in board.topics.values() {
         if let Some(m) = t.topic.from_message {
@@ -323,7 +448,7 @@ proptest! {
     ) {
         let mut f = Fixture::new();
         for (who, op) in &ops {
-            let command = command(op, &f.board);
+            let command = command(op, &f.board, f.now);
             let _ = f.try_cmd(&sender(op, *who), command);
             check_invariants(&f);
         }

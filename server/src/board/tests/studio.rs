@@ -1,13 +1,14 @@
 //! Members' studios: opened by staff, messages pre-moderated, public and private
-//! replies, the reply deadline and the overdue list, a message made a topic, notices.
+//! replies, the reply deadline and the overdue list, a message made a topic or a
+//! 社情民意 item, notices.
 
 use super::*;
 
 /// Roster member 1: the identity of [`member`] (`m-1`).
-const ZHANG: MemberId = MemberId(1);
+pub(super) const ZHANG: MemberId = MemberId(1);
 const DAY: u64 = 86_400_000;
 
-fn open(f: &mut Fixture, member: MemberId, deadline_days: Option<u32>) {
+pub(super) fn open(f: &mut Fixture, member: MemberId, deadline_days: Option<u32>) {
     f.ok(
         &staff(),
         Command::OpenStudio(OpenStudio {
@@ -21,7 +22,7 @@ fn open(f: &mut Fixture, member: MemberId, deadline_days: Option<u32>) {
     );
 }
 
-fn post(f: &mut Fixture, who: &Actor, text: &str) -> MessageId {
+pub(super) fn post(f: &mut Fixture, who: &Actor, text: &str) -> MessageId {
     let events = f.ok(
         who,
         Command::PostMessage(PostMessage {
@@ -36,7 +37,7 @@ fn post(f: &mut Fixture, who: &Actor, text: &str) -> MessageId {
     }
 }
 
-fn moderate(f: &mut Fixture, message: MessageId, decision: Decision) {
+pub(super) fn moderate(f: &mut Fixture, message: MessageId, decision: Decision) {
     f.ok(
         &staff(),
         Command::ModerateMessage(ModerateMessage { message, decision }),
@@ -52,7 +53,7 @@ fn reply(message: MessageId, text: &str, public: bool) -> Command {
 }
 
 /// A studio for member 1 and a published message from resident 2.
-fn published_message(f: &mut Fixture) -> MessageId {
+pub(super) fn published_message(f: &mut Fixture) -> MessageId {
     open(f, ZHANG, None);
     let id = post(f, &resident(2), "小区加装电梯");
     moderate(f, id, Decision::Publish);
@@ -435,6 +436,84 @@ fn a_message_without_a_title_needs_one_to_become_a_topic() {
         "小区路灯坏了很久",
         "a notice about a message without a title names it by its text"
     );
+}
+
+fn to_report(message: MessageId, title: &str, text: Option<&str>) -> Command {
+    Command::MessageToReport(MessageToReport {
+        message,
+        title: title.into(),
+        text: text.map(Into::into),
+    })
+}
+
+#[test]
+fn staff_file_a_published_message_as_a_report_once_and_the_sender_is_told() {
+    let mut f = Fixture::new();
+    open(&mut f, ZHANG, None);
+    let pending = post(&mut f, &resident(3), "路口没有红绿灯");
+    let id = post(&mut f, &resident(2), "小区加装电梯");
+    moderate(&mut f, id, Decision::Publish);
+    assert_eq!(
+        f.refused(&member(), to_report(id, "老旧小区加装电梯难", None)),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        f.refused(&staff(), to_report(pending, "红绿灯", None)),
+        ErrorCode::InvalidState,
+        "only a published message"
+    );
+    assert_eq!(
+        f.refused(&staff(), to_report(id, "  ", None)),
+        ErrorCode::TextEmpty
+    );
+    assert_eq!(
+        f.refused(&staff(), to_report(MessageId(99), "无", None)),
+        ErrorCode::NotFound
+    );
+    let events = f.ok(&staff(), to_report(id, "老旧小区加装电梯难", None));
+    let EventBody::ReportFiled { report } = &events[0].body else {
+        panic!("{events:?}")
+    };
+    assert_eq!(report.text, "小区加装电梯", "the message's text by default");
+    // The staff's list: the item with its message and sender; the message links to it.
+    let reports = f.board.reports();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].title, "老旧小区加装电梯难");
+    assert_eq!(reports[0].by_name, "clerk");
+    assert_eq!(reports[0].message.sender_name, "居民2");
+    assert_eq!(reports[0].message.report, Some(report.id));
+    assert!(f.board.studio_page(ZHANG).unwrap().messages[0].reported);
+    assert_eq!(
+        f.board.sent_messages(ZHANG, &resident(2).identity())[0].report,
+        Some(report.id)
+    );
+    // The sender is told, with the item's title.
+    let notice = &f.board.feed(&resident(2).identity())[0];
+    assert_eq!(notice.kind, NoticeKind::ReportFiled);
+    assert_eq!(notice.text, "老旧小区加装电梯难");
+    assert_eq!((notice.studio, notice.message), (Some(ZHANG), Some(id)));
+    // Once per message.
+    assert_eq!(
+        f.refused(&staff(), to_report(id, "再报一次", None)),
+        ErrorCode::InvalidState
+    );
+    // A text of staff's own replaces the message's.
+    let other = post(&mut f, &resident(3), "菜市场噪音");
+    moderate(&mut f, other, Decision::Publish);
+    f.ok(
+        &staff(),
+        to_report(
+            other,
+            "早市噪音扰民",
+            Some("群众反映早市五点卸货，建议错峰。"),
+        ),
+    );
+    let reports = f.board.reports();
+    assert_eq!(
+        reports[0].text, "群众反映早市五点卸货，建议错峰。",
+        "newest first"
+    );
+    assert_eq!(f.replayed(), f.board);
 }
 
 #[test]
