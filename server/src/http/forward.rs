@@ -125,11 +125,15 @@ pub async fn to_owner(State(state): State<AppState>, request: Request, next: Nex
     let Some(room) = room_of(request.uri().path()).map(str::to_owned) else {
         return next.run(request).await;
     };
-    match state.hub.room(&room).await {
+    match state.hub.room_or_owner(&room).await {
         Err(HubError::Elsewhere { node, .. }) => match NodeId::new(&node) {
             Ok(owner) => {
                 metrics::counter!("yishi_live_forwarded_total").increment(1);
-                forward(client, owner, request).await
+                let response = forward(client, owner, request).await;
+                if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+                    state.hub.forget_owner(&room);
+                }
+                response
             }
             Err(_) => unavailable(format!("room {room} is on node {node}, which is unknown")),
         },

@@ -122,10 +122,9 @@ pub struct Hub {
     rooms: Mutex<HashMap<String, RoomHandle>>,
     /// Serialises loading, so two connections to a sleeping room start one actor.
     loading: tokio::sync::Mutex<()>,
-    /// In a cluster: rooms another node held the lease of when last asked, and when.
-    /// Asked again within [`ELSEWHERE_FOR`], the answer comes from here, without the
-    /// loading lock, the store or the lease: a livestream's viewers on other nodes ask
-    /// for every segment and playlist.
+    /// In a cluster: rooms another node held the lease of when last asked, and when
+    /// ([`Hub::room_or_owner`]: a livestream's viewers on other nodes ask for every
+    /// segment and playlist).
     elsewhere: Mutex<HashMap<String, (String, std::time::Instant)>>,
     pub(crate) ip_commands: DefaultKeyedRateLimiter<IpAddr>,
     pub(crate) ip_joins: DefaultKeyedRateLimiter<IpAddr>,
@@ -222,13 +221,28 @@ impl Hub {
     }
 
     /// The live room `id`, started from the store if it is not running.
-    /// The node that held room `id`'s lease within [`ELSEWHERE_FOR`], if one did.
-    fn known_elsewhere(&self, id: &str) -> Option<String> {
-        let known = self.elsewhere.lock().unwrap_or_else(|e| e.into_inner());
-        known
-            .get(id)
-            .filter(|(_, at)| at.elapsed() < ELSEWHERE_FOR)
-            .map(|(node, _)| node.clone())
+    /// Like [`Hub::room`], but a room another node held the lease of within
+    /// [`ELSEWHERE_FOR`] is answered `Elsewhere` at once, without the loading lock, the
+    /// store or the lease: for requests that are only carried to the owner (the
+    /// livestream's, a segment or playlist each), not for connections, which take a room
+    /// at once when its owner hands it over.
+    pub async fn room_or_owner(&self, id: &str) -> Result<RoomHandle, HubError> {
+        if self.live(id).is_none() {
+            let known = self.elsewhere.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((node, _)) = known.get(id).filter(|(_, at)| at.elapsed() < ELSEWHERE_FOR) {
+                return Err(HubError::Elsewhere {
+                    room: id.to_owned(),
+                    node: node.clone(),
+                });
+            }
+        }
+        self.room(id).await
+    }
+
+    /// The owner [`Hub::room_or_owner`] named for `id` did not answer: ask again next time.
+    pub fn forget_owner(&self, id: &str) {
+        let mut known = self.elsewhere.lock().unwrap_or_else(|e| e.into_inner());
+        known.remove(id);
     }
 
     fn note_elsewhere(&self, id: &str, node: &str) {
@@ -242,12 +256,6 @@ impl Hub {
     pub async fn room(&self, id: &str) -> Result<RoomHandle, HubError> {
         if let Some(handle) = self.live(id) {
             return Ok(handle);
-        }
-        if let Some(node) = self.known_elsewhere(id) {
-            return Err(HubError::Elsewhere {
-                room: id.to_owned(),
-                node,
-            });
         }
         let _loading = self.loading.lock().await;
         if let Some(handle) = self.live(id) {
