@@ -391,7 +391,7 @@ async fn supports(
     let pid = server.proc.pid();
     let before = collecting(http, base, SUPPORTED_TOPICS).await?;
     let n = before.len();
-    if n < PER_RESIDENT || n % 1009 == 0 {
+    if n < PER_RESIDENT || n.is_multiple_of(1009) {
         bail!("{n} collecting topics: too few for the support phase");
     }
     let count = (o.support_rate * o.duration.as_secs_f64()).ceil().max(1.0) as usize;

@@ -991,7 +991,7 @@ async fn board_seed(
         .filter(|i| seed_stage(*i) <= Stage::Selecting)
         .count() as u64;
     let per_resident = u64::from(supports).div_ceil(u64::from(residents));
-    if supports > 0 && (n == 0 || per_resident > n || n % 20011 == 0) {
+    if supports > 0 && (n == 0 || per_resident > n || n.is_multiple_of(20011)) {
         bail!(
             "{supports} supports by {residents} residents need at least {per_resident} topics \
              still collecting (there would be {n}): more topics or more residents"
