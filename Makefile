@@ -98,6 +98,10 @@ load-smoke:
 	# Worker processes, as beyond 20,000 connections: 150 clients over three processes.
 	target/debug/yishi-loadtest --spawn --peer none --per-process 60 -n 150 --duration 2 \
 		--hold-secs 1 --max-seconds 120 hold fanout
+	# The board (码上议事): 2,000 topics and 10,000 supports seeded, 2 s per phase; fails
+	# if a support is miscounted or a request refused.
+	target/debug/yishi-loadtest --spawn --board-topics 2000 --board-supports 10000 \
+		--board-read-rate 50 --board-support-rate 100 --duration 2 --max-seconds 120 board
 
 bench:
 	cargo build --release -p yishi-server -p yishi-loadtest --bins

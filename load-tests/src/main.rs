@@ -5,6 +5,7 @@
 //! Exit codes: 0 every correctness check passed; 1 a check failed (events lost, ballots
 //! miscounted, connections refused); 2 the run could not be done.
 
+mod board;
 mod client;
 mod janus;
 mod live;
@@ -46,7 +47,11 @@ enum Scenario {
     /// The livestream: frame to HLS playback latency, worker and server CPU, serving
     /// (needs ffmpeg; nginx for the cache figures). Not part of `all`.
     Live,
-    /// Every scenario but `live`.
+    /// The topic board (码上议事) at size: a seeded store, then listing, search, topic
+    /// pages and supports at fixed rates; rows `board-list`, `board-search`,
+    /// `board-topic`, `board-support` (needs --spawn). Not part of `all`.
+    Board,
+    /// Every scenario but `live` and `board`.
     All,
 }
 
@@ -193,6 +198,23 @@ struct Cli {
         default_value = "postgres://postgres@127.0.0.1:5432/test"
     )]
     database: String,
+    /// Topics the board scenario seeds before it starts the server.
+    #[arg(long, default_value_t = 100_000)]
+    board_topics: u32,
+    /// Supports the board scenario seeds (by generated residents, five each).
+    #[arg(long, default_value_t = 1_000_000)]
+    board_supports: u32,
+    /// Requests a second of the board's list, search and topic phases (each --duration
+    /// seconds).
+    #[arg(long, default_value_t = 200.0)]
+    board_read_rate: f64,
+    /// Supports a second of the board's support phase (--duration seconds).
+    #[arg(long, default_value_t = 2000.0)]
+    board_support_rate: f64,
+    /// Run the board scenario on a fresh schema of --database (PostgreSQL) instead of
+    /// SQLite.
+    #[arg(long)]
+    board_postgres: bool,
     /// Run as a worker process of another run (internal).
     #[arg(long, hide = true)]
     worker: bool,
@@ -390,7 +412,40 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         .unwrap_or_else(sys::default_server_bin);
     let mut rows: Vec<Row> = Vec::new();
     let started = Instant::now();
+    let board_opts = board::BoardOpts {
+        topics: cli.board_topics,
+        supports: cli.board_supports,
+        read_rate: cli.board_read_rate,
+        support_rate: cli.board_support_rate,
+        duration: o.duration,
+        postgres: cli.board_postgres.then(|| cli.database.clone()),
+    };
     for (s, k) in runs {
+        if s == Scenario::Board {
+            if rows.iter().any(|r| r.scenario.starts_with("board-")) {
+                continue;
+            }
+            eprintln!(
+                "== Board: {} topics, {} supports ({:.0} s into the run)",
+                cli.board_topics,
+                cli.board_supports,
+                started.elapsed().as_secs_f64()
+            );
+            if !cli.spawn {
+                bail!("the board scenario seeds a fresh store: give --spawn");
+            }
+            let board_rows = match board::run(&server_bin, &board_opts).await {
+                Ok(r) => r,
+                Err(e) => {
+                    let mut r = Row::new("board-support", "yishi", 0);
+                    r.fail(format!("{e:#}"));
+                    vec![r]
+                }
+            };
+            eprint!("{}", report::table(&board_rows));
+            rows.extend(board_rows);
+            continue;
+        }
         let o = Opts {
             connections: k,
             voters: cli.voters.unwrap_or(k),
@@ -500,7 +555,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 Scenario::Chat => scenarios::chat(&target, &o).await,
                 Scenario::Media => media::yishi(&target, &mo, k).await,
                 Scenario::Live => live::yishi(&target, &lo).await,
-                Scenario::All => continue,
+                Scenario::All | Scenario::Board => continue,
             };
             let result = result.map(|mut r| {
                 if cluster.is_some() {
@@ -591,5 +646,8 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     if let Some(path) = &cli.plot {
         plot::write(path, &rows, &machine())?;
     }
-    Ok(rows.iter().filter(|r| r.system == "yishi").all(|r| r.ok))
+    Ok(rows
+        .iter()
+        .filter(|r| r.system == "yishi" || r.system == "yishi-pg")
+        .all(|r| r.ok))
 }

@@ -189,8 +189,19 @@ impl Spawned {
 
     /// Wait until `url` answers with a success, or fail after 30 s with the log's tail.
     pub async fn wait_until_up(&mut self, url: &str) -> anyhow::Result<()> {
+        self.wait_until_up_within(url, Duration::from_secs(30))
+            .await
+    }
+
+    /// [`Spawned::wait_until_up`] with a deadline of `within` (a server replaying a large
+    /// record starts later).
+    pub async fn wait_until_up_within(
+        &mut self,
+        url: &str,
+        within: Duration,
+    ) -> anyhow::Result<()> {
         let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + within;
         loop {
             self.check_alive()?;
             if let Ok(r) = client.get(url).send().await
@@ -200,8 +211,9 @@ impl Spawned {
             }
             if Instant::now() > deadline {
                 bail!(
-                    "{} did not come up in 30 s:\n{}",
+                    "{} did not come up in {} s:\n{}",
                     self.name,
+                    within.as_secs(),
                     self.log_tail()
                 );
             }
@@ -247,6 +259,16 @@ pub async fn spawn_yishi_with(bin: &Path, more: &[String]) -> anyhow::Result<Yis
 /// `yishi serve` with `args` (SQLite in a data directory of its own unless they name a
 /// database), then `more`.
 async fn spawn_node(bin: &Path, args: &[&str], more: &[String]) -> anyhow::Result<YishiServer> {
+    spawn_node_within(bin, args, more, Duration::from_secs(30)).await
+}
+
+/// [`spawn_node`], up within `within`.
+pub async fn spawn_node_within(
+    bin: &Path,
+    args: &[&str],
+    more: &[String],
+    within: Duration,
+) -> anyhow::Result<YishiServer> {
     if !bin.exists() {
         bail!(
             "no server binary at {} (build it: cargo build --release -p yishi-server, or pass --server-bin)",
@@ -282,7 +304,7 @@ async fn spawn_node(bin: &Path, args: &[&str], more: &[String]) -> anyhow::Resul
         dir.path().join("server.log"),
         "yishi",
     )?;
-    proc.wait_until_up(&format!("http://{addr}/healthz"))
+    proc.wait_until_up_within(&format!("http://{addr}/healthz"), within)
         .await?;
     Ok(YishiServer {
         proc,
@@ -373,25 +395,7 @@ pub async fn spawn_cluster(
 ) -> anyhow::Result<YishiCluster> {
     let nats = spawn_nats_with(nats_bin, true).await?;
     let url = format!("nats://{}", nats.addr);
-    let schema = format!(
-        "yishi_loadtest_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis()
-    );
-    {
-        use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(database)
-            .await
-            .with_context(|| format!("connecting to {database} for the cluster's schema"))?;
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&mut conn)
-            .await?;
-    }
-    let sep = if database.contains('?') { '&' } else { '?' };
-    let database = format!("{database}{sep}options=-csearch_path%3D{schema}");
+    let (database, _) = fresh_schema(database).await?;
     let mut nodes = Vec::new();
     for i in 0..count {
         nodes.push(
@@ -412,6 +416,43 @@ pub async fn spawn_cluster(
         );
     }
     Ok(YishiCluster { nodes, nats })
+}
+
+/// A new, empty schema of the PostgreSQL at `database`, for one run: the URL that uses it,
+/// and its name.
+pub async fn fresh_schema(database: &str) -> anyhow::Result<(String, String)> {
+    let schema = format!(
+        "yishi_loadtest_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis()
+    );
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(database)
+            .await
+            .with_context(|| format!("connecting to {database} for a schema of the run"))?;
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut conn)
+            .await?;
+    }
+    let sep = if database.contains('?') { '&' } else { '?' };
+    Ok((
+        format!("{database}{sep}options=-csearch_path%3D{schema}"),
+        schema,
+    ))
+}
+
+/// Drop a schema [`fresh_schema`] made, with everything in it.
+pub async fn drop_schema(database: &str, schema: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(database).await?;
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&mut conn)
+        .await?;
+    Ok(())
 }
 
 /// The processes whose parent is `pid` and whose command name is `comm` (from

@@ -236,6 +236,12 @@ pub struct ServeArgs {
     #[arg(long, env = "YISHI_NO_MEDIA", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_media: bool,
 
+    /// Lift the board's rate limits (20 commands a minute per identity, 120 commands
+    /// and new identities a minute per address): for load tests only, never in
+    /// production.
+    #[arg(long, env = "YISHI_NO_BOARD_RATE_LIMITS", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_board_rate_limits: bool,
+
     /// STUN/TURN URLs handed to clients (e.g. `turn:turn.example.org:3478`),
     /// comma-separated; see deploy/coturn/.
     #[arg(
@@ -390,6 +396,9 @@ pub struct Config {
     pub pdf: crate::pdf::Settings,
     /// How long a staff session lasts unused.
     pub staff_idle: Duration,
+    /// Whether the board's per-identity and per-address rate limits apply (lifted only
+    /// for load tests, `--no-board-rate-limits`).
+    pub board_rate_limits: bool,
 }
 
 impl fmt::Debug for Config {
@@ -417,6 +426,7 @@ impl fmt::Debug for Config {
             .field("live", &self.live)
             .field("pdf", &self.pdf)
             .field("staff_idle", &self.staff_idle)
+            .field("board_rate_limits", &self.board_rate_limits)
             .finish()
     }
 }
@@ -796,6 +806,7 @@ impl Config {
                 worker: pick(args.pdf_worker.clone(), f.pdf_worker),
             },
             staff_idle,
+            board_rate_limits: !(serve.no_board_rate_limits || fs.no_board_rate_limits),
         })
     }
 
@@ -880,6 +891,7 @@ impl Config {
             participation_rules: Rules::default(),
             pdf: crate::pdf::Settings::default(),
             staff_idle: crate::staff::SESSION_IDLE,
+            board_rate_limits: true,
         }
     }
 
@@ -1429,6 +1441,19 @@ mod tests {
         let cli = Cli::try_parse_from(["yishi", "--config", f, "--pdf-font", "/c.otf"]).unwrap();
         let pdf = Config::resolve_pdf(&cli.config).unwrap();
         assert_eq!(pdf.font, Some(PathBuf::from("/c.otf")));
+    }
+
+    #[test]
+    fn the_board_rate_limits_apply_unless_lifted_by_a_flag_or_the_file() {
+        let dir = temp_dir("board-limits");
+        let d = dir.to_str().unwrap();
+        assert!(resolve(&["--data-dir", d]).unwrap().board_rate_limits);
+        let c = resolve(&["--data-dir", d, "--no-board-rate-limits"]).unwrap();
+        assert!(!c.board_rate_limits);
+        let file = dir.join("yishi.toml");
+        fs::write(&file, "no_board_rate_limits = true\n").unwrap();
+        let c = resolve(&["--data-dir", d, "--config", file.to_str().unwrap()]).unwrap();
+        assert!(!c.board_rate_limits);
     }
 
     #[test]

@@ -61,6 +61,30 @@ enum Command {
     /// Scoped API keys for the committee's own systems (履职平台, a messaging gateway).
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// The board (码上议事) in the store.
+    #[command(subcommand)]
+    Board(BoardCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BoardCommand {
+    /// Fill the board for a load test or a demonstration: published topics (a fifth of
+    /// them moved on through the stages) and supports by generated residents, decided
+    /// by the board's engine and appended to its hash-chained record (with the search
+    /// index) in large transactions, after what the record already holds. Run it on a
+    /// store no server is writing to.
+    Seed {
+        /// Published topics to add.
+        #[arg(long, default_value_t = 1000)]
+        topics: u32,
+        /// Supports to add, spread over the new topics still collecting or selecting.
+        #[arg(long, default_value_t = 0)]
+        supports: u32,
+        /// Residents who give them, each supporting distinct topics [default: one per
+        /// five supports].
+        #[arg(long)]
+        residents: Option<u32>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -369,6 +393,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(ReportCommand::Statistics(args)) => {
             let database = Config::resolve_database(&cli.config)?;
             runtime()?.block_on(statistics(&database, &args))
+        }
+        Command::Board(BoardCommand::Seed {
+            topics,
+            supports,
+            residents,
+        }) => {
+            let database = Config::resolve_database(&cli.config)?;
+            let residents = residents.unwrap_or(supports.div_ceil(5)).max(1);
+            runtime()?.block_on(board_seed(&database, topics, supports, residents))
         }
         Command::Record(RecordCommand::Verify { source }) => {
             let path = Path::new(&source);
@@ -777,5 +810,255 @@ async fn apikey(database: &str, command: ApikeyCommand) -> anyhow::Result<ExitCo
             None => bail!("no API key {key:?}: `yishi apikey list` shows them"),
         },
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where the seeded topics are (街道 and 社区), what they are about and their categories:
+/// the titles hold words of two characters (停车, 电梯) and of three or more (充电桩,
+/// 垃圾分类), as residents would search for them.
+const SEED_AREAS: [&str; 8] = [
+    "东城街道",
+    "西城街道",
+    "南湖街道",
+    "北苑街道",
+    "新城社区",
+    "老城社区",
+    "滨江社区",
+    "工业园",
+];
+const SEED_PLACES: [&str; 10] = [
+    "幸福里小区",
+    "光明路",
+    "和平街",
+    "滨江花园",
+    "第三中学",
+    "人民公园",
+    "老街菜市场",
+    "新华小区",
+    "建设路",
+    "桂花苑",
+];
+const SEED_ISSUES: [(&str, &str, &str); 12] = [
+    ("停车难", "车位不足，晚上停车难，希望增加共享停车位", "交通"),
+    (
+        "加装电梯",
+        "老旧楼房没有电梯，老人上下楼困难，希望加装电梯",
+        "住房",
+    ),
+    (
+        "垃圾分类投放点",
+        "垃圾分类投放点太少，希望增设并定时清运",
+        "环境",
+    ),
+    (
+        "夜间噪音扰民",
+        "夜间施工和广场舞噪音扰民，希望规定时段",
+        "环境",
+    ),
+    ("路灯不亮", "多处路灯不亮，夜里出行不安全", "市政"),
+    ("充电桩不足", "电动车充电桩不足，楼道充电有火灾隐患", "安全"),
+    ("开办老年食堂", "独居老人吃饭不便，希望开办老年食堂", "民生"),
+    ("雨天积水", "雨天路面积水严重，希望改造排水管网", "市政"),
+    ("绿化带缺乏管护", "绿化带缺乏管护，杂草丛生", "环境"),
+    (
+        "上学时段交通拥堵",
+        "上学放学时段交通拥堵，希望错峰并设接送区",
+        "交通",
+    ),
+    ("环境脏乱", "环境脏乱，希望加强保洁和管理", "环境"),
+    ("公交线路调整", "公交站点太远，希望调整公交线路", "交通"),
+];
+
+/// The `i`-th seeded topic: `(title, text, area, category)`.
+fn seed_topic(i: u32) -> (String, String, String, String) {
+    let i = i as usize;
+    let place = SEED_PLACES[(i / SEED_ISSUES.len()) % SEED_PLACES.len()];
+    let (short, long, category) = SEED_ISSUES[i % SEED_ISSUES.len()];
+    (
+        format!("{place}{short}"),
+        format!("{place}{long}。居民反映已有一段时间，希望有关部门协调解决，并定期公开进展。"),
+        SEED_AREAS[(i / 7) % SEED_AREAS.len()].to_owned(),
+        category.to_owned(),
+    )
+}
+
+/// The stage the `i`-th seeded topic is moved to: four in five stay collecting.
+fn seed_stage(i: u32) -> yishi::board::Stage {
+    use yishi::board::Stage;
+    match i % 20 {
+        0..=15 => Stage::Collecting,
+        16 | 17 => Stage::Selecting,
+        18 => Stage::Consulted,
+        _ => Stage::Done,
+    }
+}
+
+/// Events appended to the record in one transaction.
+const SEED_BATCH: usize = 20_000;
+
+/// The board being seeded: each command decided by the engine, its events sealed into
+/// the chain and kept until [`SEED_BATCH`] of them are appended in one transaction.
+struct Seeder {
+    store: Store,
+    board: yishi::board::Board,
+    chain: yishi::board::Chain,
+    pending: Vec<yishi::board::BoardEntry>,
+    written: usize,
+}
+
+impl Seeder {
+    /// The board replayed from the store's record, checked.
+    async fn open(store: Store) -> anyhow::Result<Seeder> {
+        let entries = store.board_load().await?;
+        let head = yishi::board::verify_chain(&entries)
+            .map_err(|seq| anyhow::anyhow!("the board's record breaks at entry {seq}"))?;
+        let board = yishi::board::Board::replay(entries.iter().map(|e| &e.event));
+        let chain = yishi::board::Chain::resume(&head).context("the board's head is not a hash")?;
+        Ok(Seeder {
+            store,
+            board,
+            chain,
+            pending: Vec::new(),
+            written: 0,
+        })
+    }
+
+    async fn apply(
+        &mut self,
+        actor: &yishi::board::Actor,
+        command: &yishi::board::Command,
+    ) -> anyhow::Result<Vec<yishi::board::Event>> {
+        let events = self
+            .board
+            .apply(actor, command, now())
+            .map_err(|r| anyhow::anyhow!("{} refused: {}", command.name(), r.message))?;
+        let chain = &mut self.chain;
+        self.pending
+            .extend(events.iter().cloned().map(|e| chain.seal(e)));
+        if self.pending.len() >= SEED_BATCH {
+            self.flush().await?;
+        }
+        Ok(events)
+    }
+
+    /// Append the pending entries and the search index changes they cause, as the
+    /// server does for a command.
+    async fn flush(&mut self) -> anyhow::Result<()> {
+        let mut touched: Vec<yishi::board::TopicId> = self
+            .pending
+            .iter()
+            .flat_map(|e| e.event.body.touched_topics())
+            .collect();
+        touched.sort();
+        touched.dedup();
+        let docs: Vec<yishi::store::SearchDoc> = touched
+            .into_iter()
+            .map(|topic| yishi::store::SearchDoc {
+                topic,
+                text: self
+                    .board
+                    .searchable(topic)
+                    .map(|(t, b)| (t.to_owned(), b.to_owned())),
+            })
+            .collect();
+        self.store.board_append(&self.pending, &docs).await?;
+        self.written += self.pending.len();
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+/// `board seed`: `topics` published topics, then `supports` supports by `residents`
+/// generated residents (`res-seed-N`), each decided by the board's engine on the board
+/// replayed from the store, sealed into its chain and appended with its search index
+/// changes, [`SEED_BATCH`] events a transaction.
+async fn board_seed(
+    database: &str,
+    topics: u32,
+    supports: u32,
+    residents: u32,
+) -> anyhow::Result<ExitCode> {
+    use yishi::board::{
+        Actor, AdvanceStage, Command as BoardCmd, Identity, Stage, SubmitTopic, Support,
+    };
+
+    let started = std::time::Instant::now();
+    let store = Store::open(database)
+        .await
+        .with_context(|| format!("cannot open the store at {database}"))?;
+    // Checked before anything is written.
+    let n = (0..topics)
+        .filter(|i| seed_stage(*i) <= Stage::Selecting)
+        .count() as u64;
+    let per_resident = u64::from(supports).div_ceil(u64::from(residents));
+    if supports > 0 && (n == 0 || per_resident > n || n.is_multiple_of(20011)) {
+        bail!(
+            "{supports} supports by {residents} residents need at least {per_resident} topics \
+             still collecting (there would be {n}): more topics or more residents"
+        );
+    }
+    let mut seeder = Seeder::open(store).await?;
+    let staff = Actor::Staff {
+        name: "board seed".into(),
+        role: StaffRole::Admin,
+    };
+    // Topics: submitted by staff (published at once), a fifth moved on.
+    let mut open = Vec::new();
+    for i in 0..topics {
+        let (title, text, area, category) = seed_topic(i);
+        let submit = BoardCmd::SubmitTopic(SubmitTopic {
+            title,
+            text,
+            area,
+            category,
+        });
+        let events = seeder.apply(&staff, &submit).await?;
+        let Some(topic) = events
+            .iter()
+            .find_map(|e| e.body.touched_topics().first().copied())
+        else {
+            bail!("submit_topic made no topic");
+        };
+        let target = seed_stage(i);
+        let mut stage = Stage::Collecting;
+        while stage < target {
+            let Some(to) = stage.next() else { break };
+            let advance = BoardCmd::AdvanceStage(AdvanceStage {
+                topic,
+                to,
+                note: "（示例数据）按流程推进".into(),
+            });
+            seeder.apply(&staff, &advance).await?;
+            stage = to;
+        }
+        if stage <= Stage::Selecting {
+            open.push(topic);
+        }
+    }
+    // Supports: resident r gives its j-th support to open[(r * 7 + j * 20011) % n], all
+    // distinct while j < n (20011 is prime).
+    let n = open.len() as u64;
+    for s in 0..u64::from(supports) {
+        let r = s % u64::from(residents);
+        let j = s / u64::from(residents);
+        let who = Actor::Resident {
+            identity: Identity::new(format!("res-seed-{r}")),
+            name: format!("居民{r}"),
+            verified: false,
+        };
+        let topic = open[((r * 7 + j * 20011) % n) as usize];
+        seeder
+            .apply(&who, &BoardCmd::Support(Support { topic }))
+            .await?;
+    }
+    seeder.flush().await?;
+    let seq = seeder.board.seq();
+    seeder.store.close().await;
+    eprintln!(
+        "board seeded: {topics} topics, {supports} supports by {residents} residents; \
+         {} events appended in {:.1} s (the record ends at seq {seq})",
+        seeder.written,
+        started.elapsed().as_secs_f64(),
+    );
     Ok(ExitCode::SUCCESS)
 }

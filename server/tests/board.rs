@@ -399,6 +399,98 @@ async fn commands_are_limited_per_identity() {
     .await;
 }
 
+/// `yishi board seed`, run twice on one store (the second continues the record), then a
+/// server started on it: the record verifies, every seeded topic is listed, every
+/// support counted once, and the search finds the seeded words.
+async fn a_seeded_board_is_replayed(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(backend, dir.path()).await;
+    let seed = |topics: &str, supports: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_yishi"))
+            .args(["--database", &database, "--data-dir"])
+            .arg(dir.path())
+            .args(["board", "seed", "--topics", topics, "--supports", supports])
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        err
+    };
+    assert!(seed("30", "100").contains("30 topics, 100 supports by 20 residents"));
+    seed("10", "0");
+    // Too many supports for the topics still collecting: refused, nothing written.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_yishi"))
+        .args(["--database", &database, "board", "seed", "--topics", "1"])
+        .args(["--supports", "50", "--residents", "1"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("more topics or more residents"));
+
+    let server = TestServer::start_on(database, dir, HubConfig::default()).await;
+    let record = server.state.store.board_load().await.unwrap();
+    assert!(yishi::board::verify_chain(&record).is_ok());
+    let (_, all) = get(&server, None, "/api/v1/board/topics?limit=100").await;
+    assert_eq!(all["total"], 40);
+    let supports: u64 = all["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["supports"].as_u64().unwrap())
+        .sum();
+    assert_eq!(supports, 100);
+    let (_, done) = get(&server, None, "/api/v1/board/topics?stage=done").await;
+    assert_eq!(done["total"], 1, "topic 19 of the first seed is done");
+    for word in ["停车", "充电桩", "光明路 停车"] {
+        let (_, found) = get(
+            &server,
+            None,
+            &format!("/api/v1/board/topics?q={}", urlencode(word)),
+        )
+        .await;
+        assert!(found["total"].as_u64().unwrap() > 0, "{word}: {found}");
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+#[tokio::test]
+async fn a_seeded_board_is_replayed_on_sqlite() {
+    a_seeded_board_is_replayed(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(not(yishi_pg), ignore = "needs PostgreSQL: set YISHI_TEST_PG")]
+async fn a_seeded_board_is_replayed_on_postgres() {
+    a_seeded_board_is_replayed(Backend::Postgres).await;
+}
+
+/// `--no-board-rate-limits` (for load tests): one identity sends more than 20 commands
+/// a minute and one address makes more than 120 identities, none refused.
+#[tokio::test]
+async fn lifted_rate_limits_refuse_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(Backend::Sqlite, dir.path()).await;
+    let server = TestServer::start_configured(database, dir, HubConfig::default(), |c| {
+        c.board_rate_limits = false;
+    })
+    .await;
+    let clerk = server.staff("clerk", StaffRole::Clerk).await;
+    let me = resident(&server, "居民").await;
+    for i in 0..25 {
+        let topic = topic_id(&ok(&server, &me, submit(&format!("路灯不亮{i}"), "夜里很黑")).await);
+        publish(&clerk, topic).await;
+    }
+    for i in 0..125 {
+        // `resident` asserts each identity is given (200, not 429).
+        resident(&server, &format!("居民{i}")).await;
+    }
+}
+
 #[tokio::test]
 async fn a_platform_token_makes_a_verified_member_and_a_forged_one_is_refused() {
     let server = TestServer::start(Backend::Sqlite).await;

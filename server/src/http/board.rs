@@ -95,6 +95,8 @@ pub struct BoardHost {
     /// The minutes of closed meetings topics were selected into, by room id. A
     /// `std::sync::Mutex`: it is never held across an `.await`.
     closed: std::sync::Mutex<std::collections::HashMap<String, Arc<Minutes>>>,
+    /// False when the limits are lifted for a load test (`--no-board-rate-limits`).
+    limited: bool,
 }
 
 /// Why a board command failed.
@@ -124,7 +126,8 @@ impl From<BoardError> for ApiError {
 
 impl BoardHost {
     /// Replay the board's record from the store, checking its chain.
-    pub async fn load(store: &Store) -> StoreResult<BoardHost> {
+    /// `limited`: whether the rate limits apply (see [`BoardHost::over_limit`]).
+    pub async fn load(store: &Store, limited: bool) -> StoreResult<BoardHost> {
         let entries = store.board_load().await?;
         let head = verify_chain(&entries).map_err(|seq| {
             StoreError::Corrupt(format!("the board's record breaks at entry {seq}"))
@@ -140,6 +143,7 @@ impl BoardHost {
             addresses: RateLimiter::keyed(ADDRESS_QUOTA),
             changes: broadcast::channel(CHANGES).0,
             closed: Default::default(),
+            limited,
         })
     }
 
@@ -165,6 +169,14 @@ impl BoardHost {
         let folded = catch_up(live, store).await?;
         self.tell(&live.board, &folded);
         Ok(())
+    }
+
+    /// Whether a request from `ip` is over the limits: a command (with its sender's
+    /// `identity`) or a new identity (without). Never when the limits are lifted.
+    fn over_limit(&self, ip: &IpAddr, identity: Option<&str>) -> bool {
+        self.limited
+            && (self.addresses.check_key(ip).is_err()
+                || identity.is_some_and(|id| self.identities.check_key(&id.to_owned()).is_err()))
     }
 
     /// Decide `command` on the latest board, commit its events and index changes, then
@@ -448,7 +460,7 @@ async fn identity(
     Json(body): Json<IdentityBody>,
 ) -> Result<Response, ApiError> {
     let ip = super::client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
-    if state.board.addresses.check_key(&ip).is_err() {
+    if state.board.over_limit(&ip, None) {
         return Err(rate_limited());
     }
     let keys = &state.config.token_keys;
@@ -567,13 +579,7 @@ async fn command(
 ) -> Result<Json<Value>, ApiError> {
     let actor = resident(&state, &headers)?;
     let ip = super::client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
-    if state.board.addresses.check_key(&ip).is_err()
-        || state
-            .board
-            .identities
-            .check_key(&actor.identity().0)
-            .is_err()
-    {
+    if state.board.over_limit(&ip, Some(&actor.identity().0)) {
         metrics::counter!("yishi_board_rate_limited_total").increment(1);
         return Err(rate_limited());
     }

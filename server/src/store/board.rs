@@ -24,6 +24,26 @@ pub struct SearchDoc {
 /// The webhook cursor key of the board's record (room ids never contain `~`).
 pub const BOARD_CURSOR: &str = "~board";
 
+/// Rows one INSERT writes at most (six parameters each: under SQLite's and PostgreSQL's
+/// limits on a statement's parameters).
+const ROWS_PER_INSERT: usize = 1000;
+
+/// `INSERT … VALUES ($1, …, $width), …` for `rows` rows.
+fn values_sql(insert: &str, rows: usize, width: usize) -> String {
+    let mut sql = String::from(insert);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { " (" } else { ", (" });
+        for c in 0..width {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * width + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 /// Terms searched at most.
 const MAX_TERMS: usize = 8;
 
@@ -118,37 +138,65 @@ impl Store {
                 }
                 None => (0, GENESIS.to_owned()),
             };
-            for (e, (row_seq, at, actor, body)) in entries.iter().zip(&rows) {
+            for e in entries {
                 extend_head(BOARD_CURSOR, &mut head, e.event.seq, &e.prev, &e.hash)?;
-                sqlx::query(
-                    "INSERT INTO board_events (seq, at, actor, body, prev, hash) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(*row_seq)
-                .bind(*at)
-                .bind(actor.as_str())
-                .bind(body.as_str())
-                .bind(e.prev.as_str())
-                .bind(e.hash.as_str())
-                .execute(&mut *tx)
-                .await?;
             }
-            for doc in docs {
-                let id = i64::from(doc.topic.0);
-                sqlx::query("DELETE FROM board_search WHERE rowid = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                if let Some((title, body)) = &doc.text {
-                    sqlx::query(
-                        "INSERT INTO board_search (rowid, title, body) VALUES ($1, $2, $3)",
-                    )
-                    .bind(id)
-                    .bind(title.as_str())
-                    .bind(body.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+            // Many rows a statement: a command writes one or two, a seed thousands.
+            for chunk in entries
+                .iter()
+                .zip(&rows)
+                .collect::<Vec<_>>()
+                .chunks(ROWS_PER_INSERT)
+            {
+                let sql = values_sql(
+                    "INSERT INTO board_events (seq, at, actor, body, prev, hash) VALUES",
+                    chunk.len(),
+                    6,
+                );
+                let mut q = sqlx::query(&sql);
+                for (e, (row_seq, at, actor, body)) in chunk {
+                    q = q
+                        .bind(*row_seq)
+                        .bind(*at)
+                        .bind(actor.as_str())
+                        .bind(body.as_str())
+                        .bind(e.prev.as_str())
+                        .bind(e.hash.as_str());
                 }
+                q.execute(&mut *tx).await?;
+            }
+            for chunk in docs.chunks(ROWS_PER_INSERT) {
+                let ids: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+                let sql = format!(
+                    "DELETE FROM board_search WHERE rowid IN ({})",
+                    ids.join(", ")
+                );
+                let mut delete = sqlx::query(&sql);
+                for doc in chunk {
+                    delete = delete.bind(i64::from(doc.topic.0));
+                }
+                delete.execute(&mut *tx).await?;
+                let public: Vec<(i64, &str, &str)> = chunk
+                    .iter()
+                    .filter_map(|d| {
+                        d.text
+                            .as_ref()
+                            .map(|(t, b)| (i64::from(d.topic.0), t.as_str(), b.as_str()))
+                    })
+                    .collect();
+                if public.is_empty() {
+                    continue;
+                }
+                let sql = values_sql(
+                    "INSERT INTO board_search (rowid, title, body) VALUES",
+                    public.len(),
+                    3,
+                );
+                let mut insert = sqlx::query(&sql);
+                for (id, title, body) in public {
+                    insert = insert.bind(id).bind(title).bind(body);
+                }
+                insert.execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok(())
