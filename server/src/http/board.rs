@@ -87,6 +87,9 @@ pub struct BoardHost {
     /// A Tokio mutex: a command holds it across the store's commit, so that commands are
     /// decided and committed one at a time in record order.
     live: Mutex<Live>,
+    /// The board as last committed, for reads (replaced after each commit and catch-up;
+    /// the lock is held only to copy or replace the `Arc`).
+    shown: std::sync::RwLock<Arc<Board>>,
     identities: DefaultKeyedRateLimiter<String>,
     addresses: DefaultKeyedRateLimiter<IpAddr>,
     /// What each commit (this server's, or another's folded here) changed, for the live
@@ -135,6 +138,7 @@ impl BoardHost {
         let board = Board::replay(entries.iter().map(|e| &e.event));
         tracing::info!(events = entries.len(), "board replayed");
         Ok(BoardHost {
+            shown: std::sync::RwLock::new(Arc::new(board.clone())),
             live: Mutex::new(Live {
                 board,
                 chain: Chain::resume(&head).unwrap_or_default(),
@@ -147,11 +151,14 @@ impl BoardHost {
         })
     }
 
-    /// Tell the pages' live connections what `events`, just folded into `board`, changed.
-    fn tell(&self, board: &Board, events: &[Event]) {
+    /// Show `board`, into which `events` were just folded (committed): to reads, and to
+    /// the pages' live connections, told what changed.
+    fn show(&self, board: &Board, events: &[Event]) {
         if events.is_empty() {
             return;
         }
+        // A copy of a persistent board costs next to nothing.
+        *self.shown.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(board.clone());
         let changed = board.changed(events);
         if !changed.is_empty() {
             // Nobody listening is not an error.
@@ -167,7 +174,7 @@ impl BoardHost {
     /// Fold what others appended to the store, and tell the pages.
     async fn catch_up(&self, live: &mut Live, store: &Store) -> StoreResult<()> {
         let folded = catch_up(live, store).await?;
-        self.tell(&live.board, &folded);
+        self.show(&live.board, &folded);
         Ok(())
     }
 
@@ -220,7 +227,7 @@ impl BoardHost {
             match store.board_append(&entries, &docs).await {
                 Ok(()) => {
                     *live = Live { board: next, chain };
-                    self.tell(&live.board, &events);
+                    self.show(&live.board, &events);
                     return Ok(events);
                 }
                 Err(
@@ -238,9 +245,11 @@ impl BoardHost {
         Err(BoardError::Store(StoreError::Conflict))
     }
 
-    /// Read the board.
+    /// Read the board as last committed: never waits for a command being decided or
+    /// committed.
     pub async fn read<T>(&self, f: impl FnOnce(&Board) -> T) -> T {
-        f(&self.live.lock().await.board)
+        let board = self.shown.read().unwrap_or_else(|e| e.into_inner()).clone();
+        f(&board)
     }
 
     /// Keep the board up to date and the limiters small, as long as the runtime runs:
