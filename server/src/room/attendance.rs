@@ -4,11 +4,10 @@
 use std::collections::BTreeMap;
 
 use yishi_protocol::{
-    Command, ErrorCode, Event, EventBody, Grant, Millis, Participant, ParticipantId, Role,
-    SessionState,
+    ErrorCode, Event, EventBody, Grant, Millis, Participant, ParticipantId, Role, SessionState,
 };
 
-use super::{Cx, Grants, Rejection, Room, reject};
+use super::{Actor, Cx, Grants, Rejection, Room, reject};
 
 /// One person known to the room.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +63,7 @@ impl Room {
             .collect()
     }
 
+    /// A participant arrived (the hub's report, no command): recorded without an actor.
     pub(crate) fn attendance_join(&mut self, cx: &mut Cx, participant: &Participant) {
         if participant.role == Role::Audience || self.session.is_closed() {
             return;
@@ -81,6 +81,7 @@ impl Room {
         self.speaker_returned(cx, &participant.id);
     }
 
+    /// A participant left (the hub's report, no command): recorded without an actor.
     pub(crate) fn attendance_leave(&mut self, cx: &mut Cx, participant: &ParticipantId) {
         if !self.roster.is_present(participant) || self.session.is_closed() {
             return;
@@ -94,17 +95,13 @@ impl Room {
         self.speaker_dropped(cx, participant);
     }
 
-    pub(crate) fn attendance_command(
+    /// Check in (签到), with the number of people present for a venue.
+    pub(crate) fn check_in(
         &mut self,
         cx: &mut Cx,
-        command: &Command,
+        actor: &Actor,
+        head_count: Option<u32>,
     ) -> Result<(), Rejection> {
-        let actor = cx
-            .actor
-            .ok_or_else(|| Rejection::new(ErrorCode::Internal, "no actor"))?;
-        let Command::CheckIn { head_count } = command else {
-            return reject(ErrorCode::Internal, "not an attendance command");
-        };
         actor.require(Grant::Join)?;
         if !matches!(
             self.session.state,
@@ -127,14 +124,14 @@ impl Room {
         if head_count.is_some_and(|n| n > 100_000) {
             return reject(ErrorCode::InvalidArgument, "head count out of range");
         }
-        if me.checked_in_at.is_some() && *head_count == me.head_count {
+        if me.checked_in_at.is_some() && head_count == me.head_count {
             return Ok(());
         }
         self.emit(
             cx,
             EventBody::CheckedIn {
                 participant: actor.id().clone(),
-                head_count: *head_count,
+                head_count,
             },
         );
         Ok(())
@@ -211,101 +208,5 @@ impl Room {
                 .min(u64::from(u32::MAX)) as u32,
             })
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use yishi_protocol::{Command, ErrorCode, EventBody, View};
-
-    use super::super::tests::Fixture;
-
-    #[test]
-    fn members_check_in_and_a_venue_counts_its_people() {
-        let mut f = Fixture::new();
-        let (m1, venue) = (f.m1.clone(), f.venue.clone());
-        f.ok(&m1, Command::CheckIn { head_count: None });
-        f.ok(
-            &venue,
-            Command::CheckIn {
-                head_count: Some(37),
-            },
-        );
-        let rows = f.room.attendance_snapshot();
-        let m1_row = rows.iter().find(|a| a.participant == *m1.id()).unwrap();
-        assert_eq!(m1_row.checked_in_at, Some(f.now));
-        let venue_row = rows.iter().find(|a| a.participant == *venue.id()).unwrap();
-        assert_eq!(venue_row.head_count, Some(37));
-        assert_eq!(
-            f.refused(
-                &m1,
-                Command::CheckIn {
-                    head_count: Some(3)
-                }
-            )
-            .code,
-            ErrorCode::InvalidArgument
-        );
-        assert!(
-            f.ok(&m1, Command::CheckIn { head_count: None })
-                .events
-                .is_empty(),
-            "checking in twice changes nothing"
-        );
-    }
-
-    #[test]
-    fn presence_is_kept_from_join_and_leave_times() {
-        let mut f = Fixture::new();
-        let m1 = f.m1.clone();
-        f.advance(60_000);
-        let now = f.now;
-        f.room.leave(m1.id(), now);
-        f.advance(600_000);
-        let now = f.now;
-        f.room.join(&m1.participant, now);
-        f.advance(30_000);
-        f.room.leave(m1.id(), f.now);
-        let row = f
-            .room
-            .attendance_snapshot()
-            .into_iter()
-            .find(|a| a.participant == *m1.id())
-            .unwrap();
-        assert!(!row.present);
-        assert_eq!(row.present_ms, 90_000);
-    }
-
-    #[test]
-    fn the_audience_is_counted_not_recorded_and_never_sees_attendance() {
-        let mut f = Fixture::new();
-        let audience = f.audience.clone();
-        assert!(f.room.roster.get(audience.id()).is_none());
-        assert_eq!(
-            f.refused(&audience, Command::CheckIn { head_count: None })
-                .code,
-            ErrorCode::Forbidden
-        );
-        let joined = f.room.join(
-            &yishi_protocol::Participant::new("m9", "新委员", yishi_protocol::Role::Member),
-            f.now,
-        );
-        let event = &joined.events[0];
-        assert!(matches!(event.body, EventBody::Joined { .. }));
-        assert!(f.room.event_for(event, View::Audience).is_none());
-        assert!(f.room.event_for(event, View::Member).is_some());
-        assert!(
-            f.room
-                .snapshot(View::Audience, audience.id())
-                .attendance
-                .is_empty()
-        );
-    }
-
-    #[test]
-    fn a_second_connection_of_someone_present_records_nothing() {
-        let mut f = Fixture::new();
-        let m1 = f.m1.clone();
-        assert!(f.room.join(&m1.participant, f.now).events.is_empty());
     }
 }

@@ -5,9 +5,19 @@
 //! the events the room's clocks cause by then (warnings, hard stops, poll deadlines, grace
 //! windows) and [`Room::next_deadline`] says when to call it next.
 //!
+//! One match dispatches each command to one function of its part (`session`, `attendance`,
+//! `floor`, `polls`, `talk`), with the actor passed in. What is not an actor's command has
+//! its own path: the clock ([`Room::tick`]), arrivals and departures ([`Room::join`],
+//! [`Room::leave`]) and the facts the server reports ([`Room::livestream`],
+//! [`Room::void_unsealed`]); their events are recorded without an actor, as the record has
+//! always had them.
+//!
 //! State changes only by folding events ([`Room::fold`]): a command is decided, its events
 //! are emitted one by one, and each is folded as it is emitted. Replaying a record through
 //! `fold` therefore rebuilds the room exactly.
+//!
+//! Each part's tests live in a sibling file under `tests/`, sharing the fixture of
+//! `tests.rs`.
 //!
 //! This module must never do I/O, read a clock, spawn, lock or allocate randomness: time
 //! is an argument and everything else is the caller's.
@@ -84,9 +94,14 @@ impl Applied {
     }
 }
 
-/// The emission context of one command or tick: who acts, when, and where events go.
+/// The emission context of one command or tick: when, in whose name the events are
+/// recorded, and where they go. Who may act is checked with the [`Actor`] the command
+/// functions are given, never with this.
 pub(crate) struct Cx<'a> {
-    pub actor: Option<&'a Actor>,
+    /// The events' recorded actor (`Event.actor`): the participant whose command or
+    /// request caused them; `None` for the room's own events (its clocks, arrivals and
+    /// departures, facts the server reports on its own).
+    pub by: Option<&'a ParticipantId>,
     pub now: Millis,
     pub out: &'a mut Applied,
 }
@@ -170,18 +185,15 @@ impl Room {
             "tick(now) must run before apply(now)"
         );
         let mut out = Applied::default();
-        let mut cx = Cx {
-            actor: Some(actor),
-            now: now.max(self.last_at),
-            out: &mut out,
-        };
+        let mut cx = self.cx(Some(actor.id()), now, &mut out);
         let before = self.queue_before(Some(command));
-        self.decide(&mut cx, req, command)?;
+        self.decide(&mut cx, actor, req, command)?;
         self.tell_queue_order(&mut cx, before);
         Ok(out)
     }
 
-    /// Everything the room's clocks cause by `now`, in the order it is due.
+    /// Everything the room's clocks cause by `now`, in the order it is due. The clock is
+    /// nobody's command: its events are recorded without an actor.
     pub fn tick(&mut self, now: Millis) -> Applied {
         let mut out = Applied::default();
         let before = self
@@ -189,11 +201,7 @@ impl Room {
             .filter(|d| *d <= now)
             .and_then(|_| self.queue_before(None));
         while let Some(due) = self.next_deadline().filter(|d| *d <= now) {
-            let mut cx = Cx {
-                actor: None,
-                now: due.max(self.last_at),
-                out: &mut out,
-            };
+            let mut cx = self.cx(None, due, &mut out);
             let before = cx.out.events.len();
             self.floor_due(&mut cx);
             self.polls_due(&mut cx);
@@ -204,11 +212,7 @@ impl Room {
                 break;
             }
         }
-        let mut cx = Cx {
-            actor: None,
-            now: now.max(self.last_at),
-            out: &mut out,
-        };
+        let mut cx = self.cx(None, now, &mut out);
         self.tell_queue_order(&mut cx, before);
         out
     }
@@ -222,30 +226,38 @@ impl Room {
     }
 
     /// A participant's first connection arrived (the hub counts connections). The
-    /// audience is counted by the hub, not recorded here.
+    /// audience is counted by the hub, not recorded here. An arrival is the hub's report,
+    /// not a command: its events are recorded without an actor.
     pub fn join(&mut self, participant: &Participant, now: Millis) -> Applied {
         let mut out = Applied::default();
-        let mut cx = Cx {
-            actor: None,
-            now: now.max(self.last_at),
-            out: &mut out,
-        };
+        let mut cx = self.cx(None, now, &mut out);
         self.attendance_join(&mut cx, participant);
         out
     }
 
-    /// A participant's last connection left.
+    /// A participant's last connection left (recorded without an actor, like a join).
     pub fn leave(&mut self, participant: &ParticipantId, now: Millis) -> Applied {
         let mut out = Applied::default();
-        let mut cx = Cx {
-            actor: None,
-            now: now.max(self.last_at),
-            out: &mut out,
-        };
+        let mut cx = self.cx(None, now, &mut out);
         let before = self.queue_before(None);
         self.attendance_leave(&mut cx, participant);
         self.tell_queue_order(&mut cx, before);
         out
+    }
+
+    /// The context of a decision recorded in the name of `by` (or of the room itself, with
+    /// `None`) at `now`; time never goes back inside a room.
+    pub(crate) fn cx<'a>(
+        &self,
+        by: Option<&'a ParticipantId>,
+        now: Millis,
+        out: &'a mut Applied,
+    ) -> Cx<'a> {
+        Cx {
+            by,
+            now: now.max(self.last_at),
+            out,
+        }
     }
 
     /// Number, stamp and fold one event, and hand it to the caller.
@@ -253,7 +265,7 @@ impl Room {
         let event = Event {
             seq: self.seq + 1,
             at: cx.now,
-            actor: cx.actor.map(|a| a.id().clone()),
+            actor: cx.by.cloned(),
             body,
         };
         self.fold(&event);
@@ -276,7 +288,15 @@ impl Room {
         }
     }
 
-    fn decide(&mut self, cx: &mut Cx, req: &RequestId, command: &Command) -> Result<(), Rejection> {
+    /// The one dispatch: each command to the function of its part that decides it. Every
+    /// check comes before the first emit, so a refusal leaves no event behind.
+    fn decide(
+        &mut self,
+        cx: &mut Cx,
+        actor: &Actor,
+        req: &RequestId,
+        command: &Command,
+    ) -> Result<(), Rejection> {
         if self.session.is_closed() {
             return reject(
                 ErrorCode::RoomClosed,
@@ -285,48 +305,79 @@ impl Room {
         }
         use Command::*;
         match command {
-            OpenCheckIn
-            | StartSession
-            | PauseSession
-            | ResumeSession
-            | CloseSession
-            | AddAgendaItem { .. }
-            | SetCurrentItem { .. }
-            | UpdateSettings { .. } => self.session_command(cx, command),
-            CheckIn { .. } => self.attendance_command(cx, command),
-            RequestFloor { .. }
-            | Withdraw { .. }
-            | AddEntry { .. }
-            | MoveEntry { .. }
-            | RemoveEntry { .. }
-            | GrantFloor { .. }
-            | EndTurn
-            | PauseTurn
-            | ResumeTurn
-            | ExtendTurn { .. }
-            | ShortenTurn { .. }
-            | ShortenAll { .. }
-            | SetOrdering { .. }
-            | SetFloorMode { .. } => self.floor_command(cx, command),
-            CreatePoll { .. }
-            | UpdatePoll { .. }
-            | OpenPoll { .. }
-            | ClosePoll { .. }
-            | PublishPoll { .. }
-            | ResetPoll { .. }
-            | CastBallot { .. } => self.poll_command(cx, req, command),
-            SendChat { .. }
-            | PostComment { .. }
-            | ModerateComment { .. }
-            | AskQuestion { .. }
-            | ModerateQuestion { .. }
-            | Upvote { .. }
-            | MarkAnswered { .. }
-            | ForwardQuestion { .. }
-            | MergeQuestion { .. }
-            | PinQuestion { .. }
-            | SetWordList { .. }
-            | Annotate { .. } => self.talk_command(cx, command),
+            // session (session.rs)
+            OpenCheckIn => self.open_check_in(cx, actor),
+            StartSession => self.start_session(cx, actor),
+            PauseSession => self.pause_session(cx, actor),
+            ResumeSession => self.resume_session(cx, actor),
+            CloseSession => self.close_session(cx, actor),
+            AddAgendaItem { title, settings } => self.add_agenda_item(cx, actor, title, settings),
+            SetCurrentItem { item } => self.set_current_item(cx, actor, *item),
+            UpdateSettings { item, patch } => self.update_settings(cx, actor, *item, patch),
+            // attendance (attendance.rs)
+            CheckIn { head_count } => self.check_in(cx, actor, *head_count),
+            // speaking queue and floor (floor.rs)
+            RequestFloor {
+                kind,
+                speaker,
+                replying_to,
+            } => self.request_floor(cx, actor, *kind, speaker.as_deref(), *replying_to),
+            Withdraw { kind } => self.withdraw(cx, actor, *kind),
+            AddEntry {
+                participant,
+                kind,
+                speaker,
+                position,
+                reason,
+            } => self.add_entry(
+                cx,
+                actor,
+                participant,
+                *kind,
+                speaker.as_deref(),
+                *position,
+                reason,
+            ),
+            MoveEntry {
+                entry,
+                position,
+                reason,
+            } => self.move_entry(cx, actor, *entry, *position, reason),
+            RemoveEntry { entry, reason } => self.remove_entry(cx, actor, *entry, reason),
+            GrantFloor { entry, reason } => self.grant_floor(cx, actor, *entry, reason.as_deref()),
+            EndTurn => self.end_turn(cx, actor),
+            PauseTurn => self.pause_turn(cx, actor),
+            ResumeTurn => self.resume_turn(cx, actor),
+            ExtendTurn { seconds } => self.extend_turn(cx, actor, *seconds),
+            ShortenTurn { seconds } => self.shorten_turn(cx, actor, *seconds),
+            ShortenAll { limit_s } => self.shorten_all(cx, actor, *limit_s),
+            SetOrdering { policy } => self.set_ordering(cx, actor, *policy),
+            SetFloorMode { mode } => self.set_floor_mode(cx, actor, *mode),
+            // polls (polls.rs)
+            CreatePoll { spec } => self.create_poll(cx, actor, spec),
+            UpdatePoll { poll, spec } => self.update_poll(cx, actor, *poll, spec),
+            OpenPoll { poll } => self.open_poll(cx, actor, *poll),
+            ClosePoll { poll } => self.close_poll(cx, actor, *poll),
+            PublishPoll { poll } => self.publish_poll(cx, actor, *poll),
+            ResetPoll { poll, reason } => self.reset_poll(cx, actor, *poll, reason),
+            CastBallot { poll, choice } => self.cast_ballot(cx, actor, req, *poll, choice),
+            // chat, comments, questions (talk.rs)
+            SendChat { text } => self.send_chat(cx, actor, text),
+            PostComment { text } => self.post_comment(cx, actor, text),
+            ModerateComment { comment, decision } => {
+                self.moderate_comment(cx, actor, *comment, decision)
+            }
+            AskQuestion { text } => self.ask_question(cx, actor, text),
+            ModerateQuestion { question, decision } => {
+                self.moderate_question(cx, actor, *question, decision)
+            }
+            Upvote { question } => self.upvote(cx, actor, *question),
+            MarkAnswered { question } => self.mark_answered(cx, actor, *question),
+            ForwardQuestion { question, to } => self.forward_question(cx, actor, *question, to),
+            MergeQuestion { question, into } => self.merge_question(cx, actor, *question, *into),
+            PinQuestion { question, pinned } => self.pin_question(cx, actor, *question, *pinned),
+            SetWordList { words } => self.set_word_list(cx, actor, words),
+            Annotate { text } => self.annotate(cx, actor, text),
         }
     }
 }

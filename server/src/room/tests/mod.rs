@@ -1,8 +1,20 @@
-//! Shared helpers for the engine's tests: a room with people in it, and a clock.
+//! The room engine's tests, one file per part, and the helpers they share: a room with
+//! people in it, and a clock.
 
 #![allow(clippy::unwrap_used)]
 
-use yishi_protocol::{Command, Millis, Participant, RequestId, Role};
+mod attendance;
+mod feed;
+mod floor;
+mod live;
+mod polls;
+mod session;
+mod talk;
+
+use yishi_protocol::{
+    Base, Command, EntryKind, Majority, MajorityRule, Millis, Participant, PollMethod, PollSpec,
+    RequestId, ResultsVisibility, Role,
+};
 
 use super::{Actor, Applied, Rejection, Room};
 
@@ -100,5 +112,42 @@ impl Fixture {
             Ok(a) => panic!("{name} was accepted: {:?}", a.events),
             Err(e) => e,
         }
+    }
+}
+
+/// Ask for the floor with an entry of `kind`, for oneself.
+pub(crate) fn request(kind: EntryKind) -> Command {
+    Command::RequestFloor {
+        kind,
+        speaker: None,
+        replying_to: None,
+    }
+}
+
+/// Give the floor to whoever is next.
+pub(crate) fn grant_next() -> Command {
+    Command::GrantFloor {
+        entry: None,
+        reason: None,
+    }
+}
+
+/// A binding, named poll decided by a simple majority of the ballots cast, its results
+/// shown after the close.
+pub(crate) fn poll_spec(method: PollMethod) -> PollSpec {
+    PollSpec {
+        question: "  是否同意养老服务提案？ ".into(),
+        method,
+        binding: true,
+        advisory: false,
+        secret: false,
+        visibility: ResultsVisibility::AfterClose,
+        allow_change: false,
+        deadline_s: None,
+        quorum: None,
+        majority: Majority {
+            rule: MajorityRule::Simple,
+            of: Base::Cast,
+        },
     }
 }
