@@ -212,11 +212,13 @@ macro_rules! with_pool {
 mod apikeys;
 mod board;
 mod meetings;
+mod photos;
 mod roster;
 mod staff;
 pub use apikeys::ApiKey;
 pub use board::{BOARD_CURSOR, SearchDoc};
 pub use meetings::{AgendaEntry, Invitee, MeetingDetails, StoredMeeting, VenueEntry};
+pub use photos::Photo;
 pub use roster::{Imported, Member, MemberInput};
 pub use staff::{AuditEntry, StaffAccount, TokenPurpose};
 mod webhooks;
