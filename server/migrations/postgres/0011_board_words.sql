@@ -4,9 +4,9 @@
 
 -- Published topics that are not merged, by topic id (`rowid`, as on SQLite): `words`
 -- holds the tokens of the title's and the text's words (overlapping bigrams, separated
--- by spaces, a gap token after each word), `vector` the same tokens with their
--- positions, built by the store (the gap takes a position and is left out, so no phrase
--- runs across it). The GIN index answers a word as the phrase of its bigrams.
+-- by spaces, a gap token after each word), `vector` the same tokens (without the gaps),
+-- built by the store. The GIN index finds the topics holding a word's first bigram; the
+-- word's whole phrase is then checked on `words`.
 CREATE TABLE board_words (
     rowid   BIGINT   NOT NULL PRIMARY KEY,
     words   TEXT     NOT NULL,
