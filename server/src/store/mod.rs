@@ -333,9 +333,11 @@ impl Store {
                 .connect_with(options)
                 .await?;
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-            Ok(Store {
+            let store = Store {
                 backend: Backend::Postgres(pool),
-            })
+            };
+            store.board_reindex().await?;
+            Ok(store)
         } else {
             Err(StoreError::UnsupportedUrl(url.to_owned()))
         }
@@ -364,9 +366,11 @@ impl Store {
         .connect_with(options)
         .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Store {
+        let store = Store {
             backend: Backend::Sqlite(pool),
-        })
+        };
+        store.board_reindex().await?;
+        Ok(store)
     }
 
     /// Which backend this is: `"sqlite"` or `"postgres"`.
