@@ -653,3 +653,254 @@ async fn pages_are_told_what_changed_live() {
         (&json!([topic]), &json!(false))
     );
 }
+
+/// A server on `backend` with the rate limits lifted (many identities from one address),
+/// and a published topic: the store's directory (kept for a restart), the server, the
+/// topic.
+async fn a_published_topic(backend: Backend) -> (tempfile::TempDir, TestServer, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(backend, dir.path()).await;
+    let server = TestServer::start_configured(
+        database,
+        tempfile::tempdir().unwrap(),
+        HubConfig::default(),
+        |c| c.board_rate_limits = false,
+    )
+    .await;
+    let clerk = server.staff("clerk", StaffRole::Clerk).await;
+    let author = resident(&server, "居民").await;
+    let topic = topic_id(&ok(&server, &author, submit("小区停车难", "停车位不足")).await);
+    publish(&clerk, topic).await;
+    (dir, server, topic)
+}
+
+/// The topic's supports, as its public page shows them.
+async fn supports(server: &TestServer, topic: u64) -> u64 {
+    let (_, page) = get(server, None, &format!("/api/v1/board/topics/{topic}")).await;
+    page["supports"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{page}"))
+}
+
+/// 200 residents each send the same support twice, all 400 requests at once (committed in
+/// groups): each resident is counted once and told so once (the other support refused
+/// `already_supported`), every support acknowledged with its own sequence number, the
+/// record verifies, and a server restarted on the store replays the same count.
+async fn concurrent_supports_are_counted_once(backend: Backend) {
+    const RESIDENTS: usize = 200;
+    let (_dir, server, topic) = a_published_topic(backend).await;
+    let names: Vec<String> = (0..RESIDENTS).map(|i| format!("居民{i}")).collect();
+    let cookies =
+        futures_util::future::join_all(names.iter().map(|name| resident(&server, name))).await;
+    let http = http();
+    let support = |cookie: &String| {
+        let request = http
+            .post(server.url("/api/v1/board/commands"))
+            .header("cookie", cookie)
+            .json(&json!({ "type": "support", "topic": topic }));
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let answers =
+        futures_util::future::join_all(cookies.iter().flat_map(|c| [support(c), support(c)])).await;
+    let mut seqs = std::collections::BTreeSet::new();
+    for pair in answers.chunks(2) {
+        let mut statuses: Vec<_> = pair.iter().map(|(s, _)| *s).collect();
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT], "{pair:?}");
+        let (_, counted) = pair.iter().find(|(s, _)| *s == StatusCode::OK).unwrap();
+        let (_, refused) = pair.iter().find(|(s, _)| *s != StatusCode::OK).unwrap();
+        assert_eq!(refused["code"], "already_supported");
+        assert_eq!(
+            counted["events"][0]["body"]["type"], "supported",
+            "{counted}"
+        );
+        assert!(seqs.insert(counted["events"][0]["seq"].as_u64().unwrap()));
+    }
+    assert_eq!(seqs.len(), RESIDENTS);
+    assert_eq!(supports(&server, topic).await, RESIDENTS as u64);
+    let record = server.state.store.board_load().await.unwrap();
+    assert!(yishi::board::verify_chain(&record).is_ok());
+    let supported = record
+        .iter()
+        .filter(|e| matches!(e.event.body, yishi::board::EventBody::Supported { .. }))
+        .count();
+    assert_eq!(supported, RESIDENTS);
+    let seq = server.state.board.read(|b| b.seq()).await;
+    assert_eq!(Some(seq), record.last().map(|e| e.event.seq));
+
+    let (database, keys) = (
+        server.database.clone(),
+        server.state.config.token_keys.clone(),
+    );
+    server.state.store.close().await;
+    drop(server);
+    let again = TestServer::start_with_keys(database, keys).await;
+    assert_eq!(supports(&again, topic).await, RESIDENTS as u64);
+    assert_eq!(again.state.board.read(|b| b.seq()).await, seq);
+}
+
+#[tokio::test]
+async fn concurrent_supports_are_counted_once_on_sqlite() {
+    concurrent_supports_are_counted_once(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(not(yishi_pg), ignore = "needs PostgreSQL: set YISHI_TEST_PG")]
+async fn concurrent_supports_are_counted_once_on_postgres() {
+    concurrent_supports_are_counted_once(Backend::Postgres).await;
+}
+
+fn resident_actor(id: &str) -> yishi::board::Actor {
+    yishi::board::Actor::Resident {
+        identity: yishi::board::Identity::new(id.to_owned()),
+        name: id.to_owned(),
+        verified: false,
+    }
+}
+
+fn support_command(topic: u64) -> yishi::board::Command {
+    serde_json::from_value(json!({ "type": "support", "topic": topic })).unwrap()
+}
+
+/// The writer's batch, on `server`: A supports, A again, B supports.
+async fn a_batch(
+    server: &TestServer,
+    topic: u64,
+) -> Vec<Result<Vec<yishi::board::Event>, yishi::http::board::BoardError>> {
+    let (a, b) = (resident_actor("res-a"), resident_actor("res-b"));
+    let commands = [
+        (a.clone(), support_command(topic)),
+        (a, support_command(topic)),
+        (b, support_command(topic)),
+    ];
+    server
+        .state
+        .board
+        .apply_all(&server.state.store, &commands)
+        .await
+}
+
+/// In one batch (one commit) each command is decided on the board the ones before it
+/// made: a second support by the same identity is refused while the first is counted.
+async fn a_batch_sees_its_own_commands(backend: Backend) {
+    let (_dir, server, topic) = a_published_topic(backend).await;
+    let seq = server.state.board.read(|b| b.seq()).await;
+    let answers = a_batch(&server, topic).await;
+    let first = answers[0].as_ref().unwrap();
+    match &answers[1] {
+        Err(yishi::http::board::BoardError::Refused(r)) => {
+            assert_eq!(r.code, yishi::board::ErrorCode::AlreadySupported);
+        }
+        other => panic!("the second support of A: {other:?}"),
+    }
+    let third = answers[2].as_ref().unwrap();
+    assert_eq!(first[0].seq, seq + 1);
+    assert_eq!(
+        third[0].seq,
+        first.last().unwrap().seq + 1,
+        "after A's events"
+    );
+    assert_eq!(supports(&server, topic).await, 2);
+    let record = server.state.store.board_load().await.unwrap();
+    assert!(yishi::board::verify_chain(&record).is_ok());
+    assert_eq!(record.last().unwrap().event, *third.last().unwrap());
+}
+
+#[tokio::test]
+async fn a_batch_sees_its_own_commands_on_sqlite() {
+    a_batch_sees_its_own_commands(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(not(yishi_pg), ignore = "needs PostgreSQL: set YISHI_TEST_PG")]
+async fn a_batch_sees_its_own_commands_on_postgres() {
+    a_batch_sees_its_own_commands(Backend::Postgres).await;
+}
+
+/// Make the store refuse (`refuse`) or accept again the board's new entries: a trigger,
+/// as a failing disk or a broken database would refuse the commit.
+async fn refuse_board_entries(server: &TestServer, backend: Backend, refuse: bool) {
+    use sqlx::Connection;
+    let statements: &[&str] = match (backend, refuse) {
+        (Backend::Sqlite, true) => &["CREATE TRIGGER refuse BEFORE INSERT ON board_events \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"],
+        (Backend::Postgres, true) => &[
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+            "CREATE TRIGGER refuse BEFORE INSERT ON board_events \
+             FOR EACH ROW EXECUTE FUNCTION refuse()",
+        ],
+        (Backend::Sqlite, false) => &["DROP TRIGGER refuse"],
+        (Backend::Postgres, false) => &["DROP TRIGGER refuse ON board_events"],
+    };
+    match backend {
+        Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&server.database)
+                .await
+                .unwrap();
+            for s in statements {
+                sqlx::query(s).execute(&mut c).await.unwrap();
+            }
+        }
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&server.database).await.unwrap();
+            for s in statements {
+                sqlx::query(s).execute(&mut c).await.unwrap();
+            }
+        }
+    }
+}
+
+/// A batch whose commit fails: every command is answered with the store's error (the
+/// refused one too: its refusal was decided on a state never committed), nothing is
+/// shown, and the next batch continues the record as last committed.
+async fn a_failed_commit_fails_the_whole_batch(backend: Backend) {
+    let (_dir, server, topic) = a_published_topic(backend).await;
+    let seq = server.state.board.read(|b| b.seq()).await;
+    let stored = server.state.store.board_load().await.unwrap().len();
+    refuse_board_entries(&server, backend, true).await;
+    let answers = a_batch(&server, topic).await;
+    assert_eq!(answers.len(), 3);
+    for answer in &answers {
+        assert!(
+            matches!(answer, Err(yishi::http::board::BoardError::Store(_))),
+            "{answer:?}"
+        );
+    }
+    // Over HTTP: a server error, not a support.
+    let cookie = resident(&server, "居民乙").await;
+    let (status, body) = send(
+        &server,
+        &cookie,
+        json!({ "type": "support", "topic": topic }),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::INTERNAL_SERVER_ERROR, Some("internal"))
+    );
+    assert_eq!(server.state.board.read(|b| b.seq()).await, seq);
+    assert_eq!(supports(&server, topic).await, 0);
+    assert_eq!(server.state.store.board_load().await.unwrap().len(), stored);
+
+    refuse_board_entries(&server, backend, false).await;
+    let answers = a_batch(&server, topic).await;
+    assert_eq!(answers[0].as_ref().unwrap()[0].seq, seq + 1);
+    assert_eq!(supports(&server, topic).await, 2);
+    let record = server.state.store.board_load().await.unwrap();
+    assert!(yishi::board::verify_chain(&record).is_ok());
+}
+
+#[tokio::test]
+async fn a_failed_commit_fails_the_whole_batch_on_sqlite() {
+    a_failed_commit_fails_the_whole_batch(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(not(yishi_pg), ignore = "needs PostgreSQL: set YISHI_TEST_PG")]
+async fn a_failed_commit_fails_the_whole_batch_on_postgres() {
+    a_failed_commit_fails_the_whole_batch(Backend::Postgres).await;
+}

@@ -6,7 +6,9 @@
 //! The shell around the pure engine: one [`Board`] in memory, replayed from the store at
 //! start; a command is decided on a copy, its events sealed into the hash chain and
 //! committed with the search index changes they cause, and only then does the copy
-//! become the board (durability before visibility).
+//! become the board (durability before visibility). Commands are committed in groups: one
+//! writer takes every command that came while the last commit was in flight, decides them
+//! in turn and commits them in one transaction (one disk flush for all).
 //!
 //! Who a resident is: a board token (the join-token JWT, signed with the server's token
 //! keys) in the `yishi_resident` cookie or as a bearer token. `POST /identity` with a
@@ -29,7 +31,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use tokio::sync::{Mutex, broadcast};
+use tokio::sync::{Mutex, broadcast, mpsc, oneshot};
 use yishi_protocol::{Participant, Role};
 
 use super::AppState;
@@ -76,17 +78,31 @@ const ADDRESS_QUOTA: Quota = per_minute(120);
 /// every reader of a topic's page would otherwise read it again.
 const CLOSED_MINUTES: usize = 256;
 
+/// Commands one commit takes at most.
+const BATCH: usize = 256;
+/// Commands waiting for the writer at most; beyond, a command waits to be queued.
+const QUEUE: usize = 4096;
+
 /// The board in memory and its chain's head.
 struct Live {
     board: Board,
     chain: Chain,
 }
 
+/// A command waiting for the writer, and where its answer goes.
+struct Queued {
+    actor: Actor,
+    command: Command,
+    answer: oneshot::Sender<Result<Vec<Event>, BoardError>>,
+}
+
 /// The board of this server, and the limits on who writes to it.
 pub struct BoardHost {
-    /// A Tokio mutex: a command holds it across the store's commit, so that commands are
-    /// decided and committed one at a time in record order.
+    /// A Tokio mutex: a batch of commands holds it across the store's commit, and so does
+    /// a catch-up, so that they never interleave and the record stays in order.
     live: Mutex<Live>,
+    /// Commands for the writer task (see [`BoardHost::apply`]).
+    commands: mpsc::Sender<Queued>,
     /// The board as last committed, for reads (replaced after each commit and catch-up;
     /// the lock is held only to copy or replace the `Arc`).
     shown: std::sync::RwLock<Arc<Board>>,
@@ -103,9 +119,13 @@ pub struct BoardHost {
 }
 
 /// Why a board command failed.
+#[derive(Debug)]
 pub enum BoardError {
     Refused(Rejection),
-    Store(StoreError),
+    /// The commit of the command's batch failed: shared by every command of the batch.
+    Store(Arc<StoreError>),
+    /// The writer task is gone (it panicked): nothing is committed any more.
+    Stopped,
 }
 
 impl From<BoardError> for ApiError {
@@ -122,33 +142,45 @@ impl From<BoardError> for ApiError {
                 };
                 ApiError(status, r.code.as_str(), r.message)
             }
-            BoardError::Store(e) => e.into(),
+            BoardError::Store(e) => {
+                ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            }
+            BoardError::Stopped => ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the board takes no commands: its writer stopped".into(),
+            ),
         }
     }
 }
 
 impl BoardHost {
-    /// Replay the board's record from the store, checking its chain.
+    /// Replay the board's record from the store, checking its chain, and start the writer
+    /// that commits the commands (see [`BoardHost::apply`]).
     /// `limited`: whether the rate limits apply (see [`BoardHost::over_limit`]).
-    pub async fn load(store: &Store, limited: bool) -> StoreResult<BoardHost> {
+    pub async fn load(store: &Store, limited: bool) -> StoreResult<Arc<BoardHost>> {
         let entries = store.board_load().await?;
         let head = verify_chain(&entries).map_err(|seq| {
             StoreError::Corrupt(format!("the board's record breaks at entry {seq}"))
         })?;
         let board = Board::replay(entries.iter().map(|e| &e.event));
         tracing::info!(events = entries.len(), "board replayed");
-        Ok(BoardHost {
+        let (commands, queue) = mpsc::channel(QUEUE);
+        let host = Arc::new(BoardHost {
             shown: std::sync::RwLock::new(Arc::new(board.clone())),
             live: Mutex::new(Live {
                 board,
                 chain: Chain::resume(&head).unwrap_or_default(),
             }),
+            commands,
             identities: RateLimiter::keyed(IDENTITY_QUOTA),
             addresses: RateLimiter::keyed(ADDRESS_QUOTA),
             changes: broadcast::channel(CHANGES).0,
             closed: Default::default(),
             limited,
-        })
+        });
+        tokio::spawn(host.clone().write(store.clone(), queue));
+        Ok(host)
     }
 
     /// Show `board`, into which `events` were just folded (committed): to reads, and to
@@ -187,62 +219,110 @@ impl BoardHost {
     }
 
     /// Decide `command` on the latest board, commit its events and index changes, then
-    /// show them. Another writer on the same store (a second node) that commits between
-    /// the catch-up and the commit makes it conflict: the board catches up again and
-    /// decides again, once.
-    pub async fn apply(
+    /// show them: queued for the writer, answered once its batch is committed (a refusal
+    /// too, so that nobody is told of a state not committed).
+    pub async fn apply(&self, actor: &Actor, command: &Command) -> Result<Vec<Event>, BoardError> {
+        let (answer, answered) = oneshot::channel();
+        let queued = Queued {
+            actor: actor.clone(),
+            command: command.clone(),
+            answer,
+        };
+        self.commands
+            .send(queued)
+            .await
+            .map_err(|_| BoardError::Stopped)?;
+        answered.await.unwrap_or(Err(BoardError::Stopped))
+    }
+
+    /// The writer: takes the commands that came while the last commit was in flight (up
+    /// to [`BATCH`]), commits them in one transaction and answers each. Run by a task
+    /// of its own, so that a request that goes away does not cancel its batch's commit.
+    async fn write(self: Arc<Self>, store: Store, mut queue: mpsc::Receiver<Queued>) {
+        let mut batch = Vec::with_capacity(BATCH);
+        while queue.recv_many(&mut batch, BATCH).await > 0 {
+            let (commands, answers): (Vec<_>, Vec<_>) = batch
+                .drain(..)
+                .map(|q| ((q.actor, q.command), q.answer))
+                .unzip();
+            metrics::histogram!("yishi_board_batch_commands").record(commands.len() as f64);
+            let results = self.apply_all(&store, &commands).await;
+            for (answer, result) in answers.into_iter().zip(results) {
+                // A request that went away is not an error: its command is committed.
+                let _ = answer.send(result);
+            }
+        }
+    }
+
+    /// Decide `commands` in turn on the latest board (each sees the ones before it), commit
+    /// all their events and index changes in one transaction, then show them; each
+    /// command's answer, in order. If the commit fails, every command gets its error and
+    /// the board stays as last committed. Another writer on the same store (a second
+    /// node) that commits between the catch-up and the commit makes it conflict: the
+    /// board catches up again and decides the batch again, once.
+    pub async fn apply_all(
         &self,
         store: &Store,
-        actor: &Actor,
-        command: &Command,
-    ) -> Result<Vec<Event>, BoardError> {
+        commands: &[(Actor, Command)],
+    ) -> Vec<Result<Vec<Event>, BoardError>> {
         let mut live = self.live.lock().await;
+        match self.commit(&mut live, store, commands).await {
+            Ok(decided) => decided
+                .into_iter()
+                .map(|d| d.map_err(BoardError::Refused))
+                .collect(),
+            Err(e) => {
+                let e = Arc::new(e);
+                commands
+                    .iter()
+                    .map(|_| Err(BoardError::Store(e.clone())))
+                    .collect()
+            }
+        }
+    }
+
+    /// [`BoardHost::apply_all`] under the board's lock: each command's events or refusal.
+    async fn commit(
+        &self,
+        live: &mut Live,
+        store: &Store,
+        commands: &[(Actor, Command)],
+    ) -> StoreResult<Vec<Result<Vec<Event>, Rejection>>> {
         // Decide on the latest board: another server may have appended since (one
         // look-up by primary key, empty nearly always).
-        self.catch_up(&mut live, store)
-            .await
-            .map_err(BoardError::Store)?;
+        self.catch_up(live, store).await?;
         for attempt in 0..2 {
             let mut next = live.board.clone();
-            let events = next
-                .apply(actor, command, now())
-                .map_err(BoardError::Refused)?;
+            let decided: Vec<_> = commands
+                .iter()
+                .map(|(actor, command)| next.apply(actor, command, now()))
+                .collect();
+            let events: Vec<Event> = decided
+                .iter()
+                .filter_map(|d| d.as_ref().ok())
+                .flatten()
+                .cloned()
+                .collect();
             let mut chain = live.chain.clone();
             let entries: Vec<_> = events.iter().cloned().map(|e| chain.seal(e)).collect();
-            let mut touched: Vec<TopicId> = events
-                .iter()
-                .flat_map(|e| e.body.touched_topics())
-                .collect();
-            touched.sort();
-            touched.dedup();
-            let docs: Vec<SearchDoc> = touched
-                .into_iter()
-                .map(|topic| SearchDoc {
-                    topic,
-                    text: next
-                        .searchable(topic)
-                        .map(|(t, b)| (t.to_owned(), b.to_owned())),
-                })
-                .collect();
-            match store.board_append(&entries, &docs).await {
+            match store
+                .board_append(&entries, &search_docs(&next, &events))
+                .await
+            {
                 Ok(()) => {
                     *live = Live { board: next, chain };
                     self.show(&live.board, &events);
-                    return Ok(events);
+                    return Ok(decided);
                 }
                 Err(
                     StoreError::Conflict
                     | StoreError::OutOfOrder { .. }
                     | StoreError::BrokenLink { .. },
-                ) if attempt == 0 => {
-                    self.catch_up(&mut live, store)
-                        .await
-                        .map_err(BoardError::Store)?;
-                }
-                Err(e) => return Err(BoardError::Store(e)),
+                ) if attempt == 0 => self.catch_up(live, store).await?,
+                Err(e) => return Err(e),
             }
         }
-        Err(BoardError::Store(StoreError::Conflict))
+        Err(StoreError::Conflict)
     }
 
     /// Read the board as last committed: never waits for a command being decided or
@@ -282,6 +362,26 @@ const CHANGES: usize = 256;
 
 /// How often a server folds what others appended to the board.
 const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The search index's changes for the topics `events` touched, read from `board` (the
+/// board after them).
+fn search_docs(board: &Board, events: &[Event]) -> Vec<SearchDoc> {
+    let mut touched: Vec<TopicId> = events
+        .iter()
+        .flat_map(|e| e.body.touched_topics())
+        .collect();
+    touched.sort();
+    touched.dedup();
+    touched
+        .into_iter()
+        .map(|topic| SearchDoc {
+            topic,
+            text: board
+                .searchable(topic)
+                .map(|(t, b)| (t.to_owned(), b.to_owned())),
+        })
+        .collect()
+}
 
 /// Fold the entries the store has after the board's last one (written by another
 /// server on the same store), checking that they continue its chain; the events folded.
@@ -592,7 +692,7 @@ async fn command(
         metrics::counter!("yishi_board_rate_limited_total").increment(1);
         return Err(rate_limited());
     }
-    let events = state.board.apply(&state.store, &actor, &command).await?;
+    let events = state.board.apply(&actor, &command).await?;
     duty_rooms(&state, &events).await?;
     metrics::counter!("yishi_board_commands_total", "command" => command.name()).increment(1);
     Ok(Json(answer(&events)))
@@ -639,7 +739,7 @@ async fn staff_command(
             format!("no meeting {}", c.meeting),
         ));
     }
-    let events = state.board.apply(&state.store, &actor, &command).await?;
+    let events = state.board.apply(&actor, &command).await?;
     duty_rooms(&state, &events).await?;
     who.audit(
         &state,

@@ -125,7 +125,7 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
         cluster,
     )
     .await?;
-    let board = Arc::new(board::BoardHost::load(&store, config.board_rate_limits).await?);
+    let board = board::BoardHost::load(&store, config.board_rate_limits).await?;
     board.clone().spawn_upkeep(store.clone());
     live.report_to(&hub);
     let state = AppState {
