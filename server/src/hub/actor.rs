@@ -108,13 +108,13 @@ impl RoomHandle {
         &self,
         participant: yishi_protocol::Participant,
         req: yishi_protocol::RequestId,
-        command: Command,
+        command: Box<Command>,
     ) -> Option<(Result<Option<Seq>, ErrorMessage>, Seq)> {
         let (reply, rx) = oneshot::channel();
         let msg = Msg::Input(Input::Remote {
             participant,
             req,
-            command: Box::new(command),
+            command,
             reply,
         });
         self.tx.send(msg).await.ok()?;
@@ -193,8 +193,8 @@ struct RoomActor {
     /// The session's state after the last turn (`None` before the room is loaded).
     session: Option<SessionState>,
     /// In a cluster: NATS, to publish the audience's side of each turn for the other
-    /// nodes' mirrors, on this subject.
-    bus: Option<(async_nats::Client, String)>,
+    /// nodes' mirrors, on this subject, as this node.
+    bus: Option<(async_nats::Client, String, crate::bus::NodeId)>,
 }
 
 const MAX_BATCH: usize = 1024;
@@ -211,8 +211,9 @@ pub(crate) struct Tenure {
 pub(crate) struct Beside {
     pub media: Option<Sfu>,
     pub live: LiveSlot,
-    /// In a cluster: NATS, for the audience broadcast (`mirror.rs`).
-    pub bus: Option<async_nats::Client>,
+    /// In a cluster: NATS and this node's name, for the audience broadcast
+    /// (`mirror.rs`).
+    pub bus: Option<(async_nats::Client, crate::bus::NodeId)>,
 }
 
 pub(crate) fn spawn(
@@ -230,7 +231,7 @@ pub(crate) fn spawn(
     }
     let bus = beside
         .bus
-        .map(|client| (client, super::mirror::subject(&stored.id)));
+        .map(|(client, node)| (client, super::mirror::subject(&stored.id), node));
     let (tx, rx) = mpsc::channel(4096);
     let actor = RoomActor {
         media_room: Arc::from(stored.id.as_str()),
@@ -331,11 +332,11 @@ impl RoomActor {
     /// Publish what the core broadcasts for other nodes' mirrors, in order. At most once:
     /// a mirror that misses one notices the gap and catches up from a snapshot.
     async fn publish(&mut self) {
-        let Some((client, subject)) = &self.bus else {
+        let Some((client, subject, node)) = &self.bus else {
             return;
         };
         for item in self.core.take_broadcast() {
-            let (headers, payload) = super::mirror::publication(item);
+            let (headers, payload) = super::mirror::publication(item, node);
             if let Err(e) = client
                 .publish_with_headers(subject.clone(), headers, payload)
                 .await

@@ -313,26 +313,31 @@ pub(crate) async fn serve<S: Socket>(
     // what the handshake needed does not stay in memory for the connection's life.
     tokio::spawn(read_loop(
         hub,
-        ip,
+        Reached { ip, mirrored },
         room,
         out_tx,
         stream,
         media_owner,
         writer,
-        mirrored,
     ));
+}
+
+/// Where a connection came from, and how it reaches its room.
+struct Reached {
+    ip: IpAddr,
+    /// Served from this node's mirror of the room's audience (`mirror.rs`).
+    mirrored: bool,
 }
 
 /// Read the client's frames until the socket closes: check them and pass them on.
 async fn read_loop<S: Socket>(
     hub: std::sync::Arc<Hub>,
-    ip: IpAddr,
+    Reached { ip, mirrored }: Reached,
     room: RoomHandle,
     out_tx: Outbox,
     mut stream: SplitStream<S>,
     media_owner: Owner,
     writer: tokio::task::JoinHandle<()>,
-    mirrored: bool,
 ) {
     let conn = media_owner.conn;
     let per_conn: DefaultDirectRateLimiter = RateLimiter::direct(

@@ -516,7 +516,8 @@ impl Mirrored {
     fn feed(&mut self, r: &mut Room) -> Vec<crate::hub::mirror_core::Next> {
         let mut next = Vec::new();
         for item in r.core.take_broadcast() {
-            let (headers, payload) = crate::hub::mirror::publication(item);
+            let node = crate::bus::NodeId::new("owner").unwrap();
+            let (headers, payload) = crate::hub::mirror::publication(item, &node);
             let message = async_nats::Message {
                 subject: "s".into(),
                 reply: None,
@@ -553,9 +554,15 @@ impl Mirrored {
         let id = self.next;
         self.next += 1;
         let who = Participant::new(format!("aud-{id}"), "观众", Role::Audience);
-        let session = format!("s{id}");
-        self.core
-            .attach(id, who, session, out, kill_tx, reply_tx, r.now);
+        let attach = Attach {
+            conn: id,
+            participant: who.clone(),
+            resume: None,
+            outbox: out,
+            kill: kill_tx,
+            reply: reply_tx,
+        };
+        self.core.attach(attach, who, format!("s{id}"), r.now);
         Conn {
             id,
             closes: Vec::new(),
@@ -573,8 +580,10 @@ fn a_mirror_fed_by_the_broadcast_shows_its_viewers_what_a_local_viewer_sees() {
     r.core.broadcast_audience();
     let mut h = r.join(host(), 1024);
     let mut local = r.join(Participant::new("a1", "网民", Role::Audience), 1024);
-    let mut local_seen = Seen::default();
-    local_seen.through = r.core.seq();
+    let mut local_seen = Seen {
+        through: r.core.seq(),
+        ..Seen::default()
+    };
     h.sent();
     local.sent();
     let mut mirror = Mirrored {

@@ -54,15 +54,19 @@ const KIND: &str = "Yishi-Kind";
 const FROM: &str = "Yishi-From";
 const THROUGH: &str = "Yishi-Through";
 const AT: &str = "Yishi-At";
+/// The node that published a broadcast: a mirror heeds its owner's only (an old owner
+/// that wakes after its lease moved may still announce that it stops).
+const NODE: &str = "Yishi-Node";
 
 /// The subject a room's audience broadcast goes on.
 pub(crate) fn subject(room: &str) -> String {
     format!("yishi.room.{}.audience", room_key(room))
 }
 
-/// A broadcast as a NATS message.
-pub(crate) fn publication(item: Broadcast) -> (HeaderMap, Bytes) {
+/// A broadcast as a NATS message, published by `node`.
+pub(crate) fn publication(item: Broadcast, node: &NodeId) -> (HeaderMap, Bytes) {
     let mut headers = HeaderMap::new();
+    headers.insert(NODE, node.as_str());
     let payload = match item {
         Broadcast::Events {
             from,
@@ -304,6 +308,7 @@ impl Task {
                             Some(Msg::Stop) | None => Next::End,
                         },
                         message = broadcast.next() => match message {
+                            Some(message) if !self.sent_by_owner(&message) => Next::Nothing,
                             Some(message) => match decode(&message) {
                                 Some(published) => {
                                     let (next, lag) = self.core.published(published, now());
@@ -406,6 +411,11 @@ impl Task {
         metrics::gauge!("yishi_mirrors").decrement(1.0);
     }
 
+    fn sent_by_owner(&self, message: &async_nats::Message) -> bool {
+        let node = message.headers.as_ref().and_then(|h| h.get(NODE));
+        node.is_some_and(|n| n.as_str() == self.owner.as_str())
+    }
+
     fn end(&mut self) {
         let ended = self.core.viewers();
         self.core.end();
@@ -417,28 +427,17 @@ impl Task {
     fn input(&mut self, input: Input, reports: &mpsc::Sender<Report>) {
         match input {
             Input::Attach(attach) => {
-                let attach = *attach;
                 let who = if auth::is_anonymous(&attach.participant) {
                     auth::anonymous_viewer(&attach.participant)
                 } else {
-                    attach.participant
+                    attach.participant.clone()
                 };
                 let session = auth::random_base32(&mut rand::rng(), 24);
                 metrics::gauge!("yishi_mirror_viewers").increment(1.0);
-                self.core.attach(
-                    attach.conn,
-                    who,
-                    session,
-                    attach.outbox,
-                    attach.kill,
-                    attach.reply,
-                    now(),
-                );
+                self.core.attach(*attach, who, session, now());
             }
-            Input::Detach { conn } => {
-                if self.core.detach(conn) {
-                    metrics::gauge!("yishi_mirror_viewers").decrement(1.0);
-                }
+            Input::Detach { conn } if self.core.detach(conn) => {
+                metrics::gauge!("yishi_mirror_viewers").decrement(1.0);
             }
             Input::Command { conn, req, command } => {
                 let Some(participant) = self.core.who(conn).cloned() else {
@@ -466,7 +465,7 @@ impl Task {
             let ask = MirrorAsk::Command {
                 participant,
                 req: req.clone(),
-                command,
+                command: Box::new(command),
             };
             let answered = relays.ask_mirrored(&owner, &room, ask, COMMAND_WAIT).await;
             let (outcome, through) = match answered {

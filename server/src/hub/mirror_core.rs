@@ -19,7 +19,7 @@ use yishi_protocol::{
     Welcome, WelcomeFrame,
 };
 
-use super::core::ConnId;
+use super::core::{Attach, ConnId};
 use crate::outbox::{Out, Outbox, Refused, close};
 
 /// Broadcast events kept after the snapshot before a fresh one is asked for, so a new
@@ -67,6 +67,9 @@ pub(crate) enum Next {
     End,
 }
 
+/// Broadcast events since a snapshot, each covering `from..=through`.
+type Tail = Vec<(Seq, Seq, Box<RawValue>)>;
+
 struct Viewer {
     who: Participant,
     session: String,
@@ -82,7 +85,7 @@ struct Viewer {
 
 pub(crate) struct MirrorCore {
     /// The last snapshot and the broadcasts since (each covering `from..=through`).
-    cached: Option<(Snapshot, Vec<(Seq, Seq, Box<RawValue>)>)>,
+    cached: Option<(Snapshot, Tail)>,
     /// The `through` of the last broadcast taken in.
     through: Seq,
     /// A snapshot was asked for; `resync`: every viewer gets it (a gap), otherwise it
@@ -124,26 +127,19 @@ impl MirrorCore {
         self.viewers.get(&conn).map(|v| &v.who)
     }
 
-    /// A viewer (its identity settled: an anonymous one was given its own) joins: it is
-    /// welcomed at once if a snapshot is here, otherwise when the first one comes.
-    pub fn attach(
-        &mut self,
-        conn: ConnId,
-        who: Participant,
-        session: String,
-        outbox: Outbox,
-        kill: oneshot::Sender<(u16, &'static str)>,
-        reply: oneshot::Sender<Result<Participant, ErrorMessage>>,
-        now: Millis,
-    ) {
+    /// A viewer joins as `who` (an anonymous one was given its own identity; the
+    /// connection's resume is not used: it starts from a snapshot): it is welcomed at
+    /// once if a snapshot is here, otherwise when the first one comes.
+    pub fn attach(&mut self, attach: Attach, who: Participant, session: String, now: Millis) {
+        let conn = attach.conn;
         self.viewers.insert(
             conn,
             Viewer {
                 who,
                 session,
-                outbox,
-                kill: Some(kill),
-                reply: Some(reply),
+                outbox: attach.outbox,
+                kill: Some(attach.kill),
+                reply: Some(attach.reply),
                 through: 0,
                 lagging: true,
             },

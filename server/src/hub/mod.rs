@@ -323,7 +323,10 @@ impl Hub {
             actor::Beside {
                 media: self.media.clone(),
                 live: self.live.clone(),
-                bus: self.cluster.as_ref().map(|c| c.client.clone()),
+                bus: self
+                    .cluster
+                    .as_ref()
+                    .map(|c| (c.client.clone(), c.node().clone())),
             },
         );
         self.lock_rooms().insert(id.to_owned(), handle.clone());

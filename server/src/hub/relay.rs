@@ -470,7 +470,7 @@ pub(crate) enum MirrorAsk {
     Command {
         participant: Participant,
         req: RequestId,
-        command: Command,
+        command: Box<Command>,
     },
 }
 
