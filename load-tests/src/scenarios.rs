@@ -442,6 +442,8 @@ pub async fn fanout(t: &Target, o: &Opts, slow_pct: usize) -> anyhow::Result<Row
     let mut handles = Vec::new();
     let start_us = now_us();
     let cpu = t.cpu();
+    // In a cluster, the first node's alone: it runs the room.
+    let first_cpu = (!t.others.is_empty()).then(|| CpuMeter::start(t.pid));
     for s in 0..sources {
         let ctl = Ctl::connect(
             t.addr,
@@ -500,6 +502,7 @@ pub async fn fanout(t: &Target, o: &Opts, slow_pct: usize) -> anyhow::Result<Row
         }
     }
     let cpu_pct = cpu.percent();
+    let first_cpu_pct = first_cpu.and_then(|c| c.percent());
     let outs = crowd.finish().await;
     let deliveries = crowd.shared.deliveries.load(Ordering::Relaxed);
     let last = crowd.shared.last_delivery_us.load(Ordering::Relaxed);
@@ -528,6 +531,9 @@ pub async fn fanout(t: &Target, o: &Opts, slow_pct: usize) -> anyhow::Result<Row
         crowd.shared.frame_bytes.load(Ordering::Relaxed) as f64 / frames as f64,
     );
     row.extra("gaps", crowd.shared.gaps.load(Ordering::Relaxed) as f64);
+    if let Some(p) = first_cpu_pct {
+        row.extra("owner_cpu_pct", p);
+    }
     row.extra(
         "resyncs",
         crowd.shared.resyncs.load(Ordering::Relaxed) as f64,

@@ -799,3 +799,174 @@ async fn the_admin_api_of_any_node_reaches_the_rooms_owner() {
     a.state.hub.shutdown().await;
     b.state.hub.shutdown().await;
 }
+
+/// Wait, polling, until `ok` holds; fail after a generous deadline.
+async fn eventually(what: &str, mut ok: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ok() {
+        assert!(started.elapsed() < Duration::from_secs(60), "never: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The viewer count the host is sent, once it is `count`.
+async fn host_sees_viewers(host: &mut Client, count: u32) {
+    loop {
+        if let Some(ServerMessage::Viewers { count: n }) = host.recv().await
+            && n == count
+        {
+            return;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(yishi_pg, yishi_nats)),
+    ignore = "needs PostgreSQL and NATS: set YISHI_TEST_PG and YISHI_TEST_NATS"
+)]
+async fn a_lecture_audience_on_three_nodes_is_served_by_one_mirror_per_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(Backend::Postgres, dir.path()).await;
+    let names = [unique("a"), unique("b"), unique("c")];
+    let first = node(&names[0], &database, None).await;
+    let keys = first.state.config.token_keys.clone();
+    let nodes = [
+        first,
+        node(&names[1], &database, Some(&keys)).await,
+        node(&names[2], &database, Some(&keys)).await,
+    ];
+    let room = unique("r");
+    nodes[0]
+        .state
+        .store
+        .create_room(&NewRoom {
+            id: room.clone(),
+            title: "大讲堂".into(),
+            kind: RoomKind::Lecture,
+            created_at: yishi::hub::now(),
+            settings: serde_json::json!({}),
+        })
+        .await
+        .unwrap();
+    let link = keys.mint(&Claims::audience_link(
+        &room,
+        yishi::hub::now(),
+        Duration::from_secs(3600),
+    ));
+
+    // The host on the room's owner (the node its first connection, or the sweeper,
+    // gave it to).
+    let host = Participant::new("host", "主讲人", Role::Host);
+    let host_token = nodes[0].token(&room, &host);
+    drop(join(&nodes[0], &host_token, None).await);
+    let holder = lease_holder(&room).await.unwrap();
+    let owner = names.iter().position(|n| *n == holder).unwrap();
+    let others = [(owner + 1) % 3, (owner + 2) % 3];
+    let mut h = join(&nodes[owner], &host_token, None).await;
+    h.ok(Command::OpenCheckIn).await;
+
+    // Three viewers on every node.
+    let mut viewers = Vec::new();
+    for at in [owner, others[0], others[1]] {
+        for _ in 0..3 {
+            viewers.push((at, join(&nodes[at], &link, None).await));
+        }
+    }
+    // Each other node serves its viewers from one mirror; the owner has no connection
+    // of theirs, and counts them all.
+    for at in others {
+        assert_eq!(nodes[at].state.hub.mirrored(), [(room.clone(), 3)]);
+    }
+    assert_eq!(nodes[owner].state.hub.relayed_here(), 0);
+    host_sees_viewers(&mut h, 9).await;
+
+    // Every viewer gets every audience event, in order (the client checks each batch
+    // follows the last), the same on every node.
+    h.ok(Command::StartSession).await;
+    h.ok(Command::PauseSession).await;
+    let last = h.ok(Command::ResumeSession).await.unwrap();
+    for (_, v) in &mut viewers {
+        v.through(last).await;
+    }
+    let all_in = viewers
+        .iter()
+        .map(|(_, v)| v.welcome.snapshot.as_ref().unwrap().seq)
+        .max()
+        .unwrap();
+    let seen = |v: &Client| {
+        v.events
+            .iter()
+            .filter(|e| e.seq > all_in)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let expected = seen(&viewers[0].1);
+    assert!(expected.iter().any(|e| e.seq == last));
+    for (_, v) in &viewers {
+        assert_eq!(seen(v), expected, "the same audience events on every node");
+    }
+
+    // A question from a mirrored viewer is acknowledged; once approved, all see it.
+    let text = "镜像节点的观众提问";
+    let asker = viewers.len() - 1;
+    viewers[asker].1.ask_approved(&mut h, text).await;
+    let marker = h.ok(Command::PauseSession).await.unwrap();
+    for (_, v) in &mut viewers {
+        v.through(marker).await;
+        assert!(
+            v.events
+                .iter()
+                .any(|e| serde_json::to_string(&e.body).unwrap().contains(text)),
+            "the approved question is shown"
+        );
+    }
+
+    // A broadcast lost on the way: the mirrors see the gap at the next one and
+    // resynchronise their viewers from a snapshot; nobody sees a batch out of order.
+    nodes[owner].state.hub.lose_next_broadcast(&room).await;
+    let lost = h.ok(Command::ResumeSession).await.unwrap();
+    let after = h.ok(Command::PauseSession).await.unwrap();
+    for (at, v) in &mut viewers {
+        v.through(after).await;
+        let got_lost = v.events.iter().any(|e| e.seq == lost);
+        assert_eq!(
+            got_lost,
+            *at == owner,
+            "only the owner's viewers got it as an event"
+        );
+    }
+
+    // The owner shuts down: every viewer is told to come back, and comes back on the
+    // nodes left, where the room goes on.
+    nodes[owner].state.hub.shutdown().await;
+    let mut back = Vec::new();
+    for (at, mut v) in viewers {
+        while v.recv().await.is_some() {}
+        let at = if at == owner { others[0] } else { at };
+        let resume = yishi_protocol::Resume {
+            session: v.welcome.session.clone(),
+            last_seq: v.through,
+        };
+        back.push((at, join(&nodes[at], &link, Some(resume)).await));
+    }
+    while h.recv().await.is_some() {}
+    let mut h = join(&nodes[others[0]], &host_token, None).await;
+    let resumed = h.ok(Command::ResumeSession).await.unwrap();
+    for (_, v) in &mut back {
+        v.through(resumed).await;
+        assert!(v.events.iter().any(|e| e.seq == resumed));
+    }
+    // The node that did not take the room serves its viewers from a mirror.
+    let holder = lease_holder(&room).await.unwrap();
+    let new_owner = names.iter().position(|n| *n == holder).unwrap();
+    let mirroring = others.into_iter().find(|at| *at != new_owner).unwrap();
+    let there = back.iter().filter(|(at, _)| *at == mirroring).count();
+    eventually("the node left mirrors the room", || {
+        nodes[mirroring].state.hub.mirrored() == [(room.clone(), there)]
+    })
+    .await;
+    for at in others {
+        nodes[at].state.hub.shutdown().await;
+    }
+}

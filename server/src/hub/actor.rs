@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use yishi_protocol::{Command, ErrorCode, ErrorMessage, Millis, Seq, SessionState};
 
 use super::commit::CommitError;
-use super::core::{Input, RoomCore, Turn};
+use super::core::{AudienceState, Input, RoomCore, Turn};
 use super::livestream::{CLOSE_WAIT, LiveSlot};
 use super::{Committer, HubConfig, now};
 use crate::bus::LeaseKeeper;
@@ -86,8 +86,54 @@ impl RoomHandle {
         rx.await.ok()
     }
 
+    /// The audience snapshot for another node's mirror, once the turn is committed.
+    pub(crate) async fn audience_snapshot(&self) -> Option<AudienceState> {
+        let (reply, rx) = oneshot::channel();
+        let msg = Msg::Input(Input::AudienceSnapshot { reply });
+        self.tx.send(msg).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// `node` mirrors `count` viewers: the `through` of the last audience broadcast.
+    pub(crate) async fn mirror_viewers(&self, node: String, count: u32) -> Option<Seq> {
+        let (reply, rx) = oneshot::channel();
+        let msg = Msg::Input(Input::MirrorViewers { node, count, reply });
+        self.tx.send(msg).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// A mirrored viewer's command, as `participant`: its outcome and the `through` of
+    /// the last audience broadcast when it was answered.
+    pub(crate) async fn remote(
+        &self,
+        participant: yishi_protocol::Participant,
+        req: yishi_protocol::RequestId,
+        command: Box<Command>,
+    ) -> Option<(Result<Option<Seq>, ErrorMessage>, Seq)> {
+        let (reply, rx) = oneshot::channel();
+        let msg = Msg::Input(Input::Remote {
+            participant,
+            req,
+            command,
+            reply,
+        });
+        self.tx.send(msg).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// For tests: the room's next audience events are not broadcast to other nodes.
+    pub(crate) async fn lose_next_broadcast(&self) {
+        let _ = self.tx.send(Msg::Input(Input::LoseNextBroadcast)).await;
+    }
+
     pub fn is_stopped(&self) -> bool {
         self.tx.is_closed()
+    }
+
+    /// Ask it to stop, unless its queue is full (a mirror: it ends anyway once it hears
+    /// nothing from its owner).
+    pub(crate) fn try_stop(&self) {
+        let _ = self.tx.try_send(Msg::Stop);
     }
 
     /// Ask the actor to stop after what it has queued.
@@ -99,6 +145,13 @@ impl RoomHandle {
 pub(crate) enum Msg {
     Input(Input),
     Stop,
+}
+
+impl RoomHandle {
+    /// A handle on whatever serves `tx` the way a room actor does (a mirror).
+    pub(crate) fn on(tx: mpsc::Sender<Msg>) -> RoomHandle {
+        RoomHandle { tx }
+    }
 }
 
 impl Msg {
@@ -139,6 +192,9 @@ struct RoomActor {
     me: mpsc::WeakSender<Msg>,
     /// The session's state after the last turn (`None` before the room is loaded).
     session: Option<SessionState>,
+    /// In a cluster: NATS, to publish the audience's side of each turn for the other
+    /// nodes' mirrors, on this subject, as this node.
+    bus: Option<(async_nats::Client, String, crate::bus::NodeId)>,
 }
 
 const MAX_BATCH: usize = 1024;
@@ -155,6 +211,9 @@ pub(crate) struct Tenure {
 pub(crate) struct Beside {
     pub media: Option<Sfu>,
     pub live: LiveSlot,
+    /// In a cluster: NATS and this node's name, for the audience broadcast
+    /// (`mirror.rs`).
+    pub bus: Option<(async_nats::Client, crate::bus::NodeId)>,
 }
 
 pub(crate) fn spawn(
@@ -166,7 +225,13 @@ pub(crate) fn spawn(
     config: HubConfig,
     beside: Beside,
 ) -> RoomHandle {
-    let core = RoomCore::new(&stored, loaded, config, now());
+    let mut core = RoomCore::new(&stored, loaded, config, now());
+    if beside.bus.is_some() {
+        core.broadcast_audience();
+    }
+    let bus = beside
+        .bus
+        .map(|(client, node)| (client, super::mirror::subject(&stored.id), node));
     let (tx, rx) = mpsc::channel(4096);
     let actor = RoomActor {
         media_room: Arc::from(stored.id.as_str()),
@@ -179,6 +244,7 @@ pub(crate) fn spawn(
         live: beside.live,
         me: tx.downgrade(),
         session: None,
+        bus,
     };
     tokio::spawn(actor.run(rx));
     RoomHandle { tx }
@@ -220,11 +286,13 @@ impl RoomActor {
                 _ = sleep_until(turn_at) => {}
                 _ = sleep_until(timers_at) => {
                     self.core.timers(now());
+                    self.publish().await;
                     continue;
                 }
                 _ = lease_lost(&mut self.lease) => {
                     tracing::warn!(room = %id, "room stopped: this node lost its lease");
                     self.core.dismiss();
+                    self.publish().await;
                     break;
                 }
             }
@@ -240,13 +308,16 @@ impl RoomActor {
             if let Err(e) = self.finish(turn).await {
                 tracing::error!(room = %id, error = %e, "room stopped: its events could not be stored");
                 self.core.dismiss();
+                self.publish().await;
                 break;
             }
+            self.publish().await;
             self.tell_media();
             self.stop_livestream_for_close();
             self.start_livestream_with_session();
             if stop {
                 self.core.dismiss();
+                self.publish().await;
                 break;
             }
         }
@@ -256,6 +327,23 @@ impl RoomActor {
             lease.release().await;
         }
         tracing::info!(room = %id, "room actor stopped");
+    }
+
+    /// Publish what the core broadcasts for other nodes' mirrors, in order. At most once:
+    /// a mirror that misses one notices the gap and catches up from a snapshot.
+    async fn publish(&mut self) {
+        let Some((client, subject, node)) = &self.bus else {
+            return;
+        };
+        for item in self.core.take_broadcast() {
+            let (headers, payload) = super::mirror::publication(item, node);
+            if let Err(e) = client
+                .publish_with_headers(subject.clone(), headers, payload)
+                .await
+            {
+                tracing::warn!(room = %self.core.id(), error = %e, "could not broadcast to the mirrors");
+            }
+        }
     }
 
     /// The I/O of one turn: commit its events, let the core show and acknowledge them,

@@ -177,7 +177,17 @@ pub(crate) async fn serve<S: Socket>(
     let hello_text = relay.then_some(hello_text);
     // Boxed: opening a room awaits the store, whose futures are large; inline, their
     // size would stay in every connection's task for its whole life.
-    let room = Box::pin(hub.room(&claims.room)).await;
+    let mut room = Box::pin(hub.room(&claims.room)).await;
+    // The audience of a room another node owns is served from this node's mirror of it
+    // (`mirror.rs`); members and hosts are relayed to the owner.
+    let mut mirrored = false;
+    if let Err(super::HubError::Elsewhere { node, .. }) = &room
+        && claims.role == Role::Audience
+        && let Some(mirror) = hub.mirror(&claims.room, node)
+    {
+        room = Ok(mirror);
+        mirrored = true;
+    }
     if let Err(super::HubError::Elsewhere { node, .. }) = &room
         && let (Some(relays), Some(hello), Ok(owner)) =
             (hub.relays(), hello_text, crate::bus::NodeId::new(node))
@@ -263,7 +273,28 @@ pub(crate) async fn serve<S: Socket>(
     let writer = tokio::spawn(write_loop(sink, out_rx, kill_rx));
     let me = match reply_rx.await {
         Ok(Ok(me)) => me,
-        _ => {
+        Ok(Err(refused)) => {
+            // Told why, then closed: "unavailable" is retried by the client.
+            let code = match refused.code {
+                ErrorCode::Displaced => close::DISPLACED,
+                _ => close::UNAVAILABLE,
+            };
+            let reason = refused.message.clone();
+            let _ = out_tx.try_send(Out::Frame(Utf8Bytes::from(
+                serde_json::to_string(&ServerMessage::Error(refused)).unwrap_or_default(),
+            )));
+            let _ = out_tx.try_send(Out::Close(code, "refused"));
+            drop(out_tx);
+            tracing::debug!(conn, %reason, "turned away before the welcome");
+            if tokio::time::timeout(Duration::from_secs(5), writer)
+                .await
+                .is_err()
+            {
+                tracing::debug!(conn, "the refused connection did not take its close");
+            }
+            return;
+        }
+        Err(_) => {
             writer.abort();
             return;
         }
@@ -282,7 +313,7 @@ pub(crate) async fn serve<S: Socket>(
     // what the handshake needed does not stay in memory for the connection's life.
     tokio::spawn(read_loop(
         hub,
-        ip,
+        Reached { ip, mirrored },
         room,
         out_tx,
         stream,
@@ -291,10 +322,17 @@ pub(crate) async fn serve<S: Socket>(
     ));
 }
 
+/// Where a connection came from, and how it reaches its room.
+struct Reached {
+    ip: IpAddr,
+    /// Served from this node's mirror of the room's audience (`mirror.rs`).
+    mirrored: bool,
+}
+
 /// Read the client's frames until the socket closes: check them and pass them on.
 async fn read_loop<S: Socket>(
     hub: std::sync::Arc<Hub>,
-    ip: IpAddr,
+    Reached { ip, mirrored }: Reached,
     room: RoomHandle,
     out_tx: Outbox,
     mut stream: SplitStream<S>,
@@ -378,12 +416,15 @@ async fn read_loop<S: Socket>(
                 | ClientMessage::MediaCandidate(_)
                 | ClientMessage::MediaStop),
             ) => {
-                let Some(media) = &hub.media else {
-                    reply(error(
-                        None,
-                        ErrorCode::MediaUnavailable,
-                        "this server runs without audio and video",
-                    ));
+                let Some(media) = hub.media.as_ref().filter(|_| !mirrored) else {
+                    // A mirrored viewer's node does not run the room's media (its owner
+                    // does): the audience watches the livestream there.
+                    let why = if mirrored {
+                        "audio and video are not served to this connection: watch the livestream"
+                    } else {
+                        "this server runs without audio and video"
+                    };
+                    reply(error(None, ErrorCode::MediaUnavailable, why));
                     continue;
                 };
                 if per_conn.check().is_err() {

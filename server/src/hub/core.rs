@@ -39,6 +39,43 @@ const SEEN_LIMIT: usize = 65_536;
 const CATCH_UP_MS: u64 = 100;
 /// How often at most the viewer count is sent when it changes.
 const VIEWERS_MS: u64 = 1_000;
+/// How long another node's count of its mirrored viewers stands without being renewed.
+const REMOTE_VIEWERS_MS: u64 = 3_000;
+
+/// In a cluster: what the room publishes once for the audience other nodes mirror
+/// (`mirror.rs`), in the order its own audience subscribers get it.
+pub(crate) enum Broadcast {
+    /// The audience's events of a committed batch, as JSON: what an audience subscriber
+    /// in step gets, covering `from..=through` (`from` follows the previous one's
+    /// `through`), committed at `at`.
+    Events {
+        from: Seq,
+        through: Seq,
+        at: Millis,
+        events: Box<serde_json::value::RawValue>,
+    },
+    /// The viewer count over every node.
+    Viewers(Utf8Bytes),
+    /// A frame every viewer gets as it is: an audience tally.
+    Frame(Utf8Bytes),
+    /// The room stops here: mirrored viewers come back and find its next owner.
+    End,
+}
+
+/// The audience snapshot for another node's mirror, as of the last committed turn.
+pub(crate) struct AudienceState {
+    /// The record's last sequence number the snapshot holds.
+    pub seq: Seq,
+    /// The `through` of the last [`Broadcast::Events`]: the next one starts after it.
+    pub through: Seq,
+    pub snapshot: Box<serde_json::value::RawValue>,
+    /// The viewer count over every node.
+    pub viewers: u32,
+}
+
+/// How a mirrored viewer's command is answered: the outcome, and the `through` of the
+/// last audience broadcast then (the mirror shows that first).
+pub(crate) type RemoteReply = oneshot::Sender<(Result<Option<Seq>, ErrorMessage>, Seq)>;
 
 /// What reaches a room.
 pub(crate) enum Input {
@@ -70,6 +107,28 @@ pub(crate) enum Input {
     /// The livestream a close waits for has stopped (or the wait is over): apply the
     /// closes held for it.
     LiveStopped,
+    /// Another node's mirror wants the audience snapshot (answered once the turn is
+    /// committed, so it shows nothing uncommitted).
+    AudienceSnapshot {
+        reply: oneshot::Sender<AudienceState>,
+    },
+    /// Another node mirrors `count` viewers of the room (renewed every second); answered
+    /// with the `through` of the last broadcast, so a mirror notices a lost last frame.
+    MirrorViewers {
+        node: String,
+        count: u32,
+        reply: oneshot::Sender<Seq>,
+    },
+    /// A command of a viewer another node mirrors, as that viewer (the identity that
+    /// node's handshake verified): applied, deduplicated and answered as a local one's.
+    Remote {
+        participant: Participant,
+        req: RequestId,
+        command: Box<Command>,
+        reply: RemoteReply,
+    },
+    /// For tests: the next audience events are not broadcast, as if NATS lost them.
+    LoseNextBroadcast,
 }
 
 /// A close held while the server stops the livestream (see
@@ -134,6 +193,9 @@ enum Deferred {
         resume_from: Option<Seq>,
         session: String,
         reply: oneshot::Sender<Result<Participant, ErrorMessage>>,
+    },
+    AudienceSnapshot {
+        reply: oneshot::Sender<AudienceState>,
     },
 }
 
@@ -205,6 +267,19 @@ pub(crate) struct RoomCore {
     /// The livestream is to be stopped for a close (by the host who sent it, `None`: the
     /// operator): taken by the actor ([`RoomCore::take_live_stop`]).
     live_stop: Option<Option<Participant>>,
+    /// In a cluster: what to publish for other nodes' mirrors, taken by the actor
+    /// ([`RoomCore::take_broadcast`]); `None` on a single node.
+    broadcast: Option<Vec<Broadcast>>,
+    /// The `through` of the last audience events broadcast.
+    broadcast_through: Seq,
+    /// For tests: leave the next audience events out of the broadcast.
+    lose_next: bool,
+    /// Viewers other nodes mirror, per node, until when the count stands.
+    remote_viewers: HashMap<String, (u32, Millis)>,
+    /// Commands of mirrored viewers waiting for their answer, under connection ids of
+    /// their own (counting down from the top, far from the hub's).
+    remote: HashMap<ConnId, (Actor, RemoteReply)>,
+    next_remote: ConnId,
 }
 
 impl RoomCore {
@@ -221,6 +296,7 @@ impl RoomCore {
             &loaded.sealed,
         );
         let unpublished_close = stored.closed_at.is_none() && room.session.is_closed();
+        let room_seq = room.seq();
         let keep = entries.len().saturating_sub(config.resume_window);
         let recent: VecDeque<Event> = entries.into_iter().skip(keep).map(|e| e.event).collect();
         let voided = room.void_unsealed(now);
@@ -260,7 +336,45 @@ impl RoomCore {
             heard_sent: None,
             held: Vec::new(),
             live_stop: None,
+            broadcast: None,
+            broadcast_through: room_seq,
+            lose_next: false,
+            remote_viewers: HashMap::new(),
+            remote: HashMap::new(),
+            next_remote: ConnId::MAX,
         }
+    }
+
+    /// In a cluster: publish the audience's side of every turn for other nodes' mirrors
+    /// ([`RoomCore::take_broadcast`]).
+    pub fn broadcast_audience(&mut self) {
+        self.broadcast.get_or_insert_with(Vec::new);
+    }
+
+    /// What to publish for other nodes' mirrors since the last call, in order.
+    pub fn take_broadcast(&mut self) -> Vec<Broadcast> {
+        self.broadcast
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn broadcast(&mut self, item: Broadcast) {
+        if let Some(out) = &mut self.broadcast {
+            out.push(item);
+        }
+    }
+
+    /// Everyone watching: this node's audience and the viewers other nodes mirror.
+    fn viewer_count(&self) -> u32 {
+        self.remote_viewers
+            .values()
+            .fold(self.viewers, |n, (count, _)| n.saturating_add(*count))
+    }
+
+    /// Forget the mirrored viewer counts not renewed in time.
+    fn expire_remote_viewers(&mut self, now: Millis) {
+        self.remote_viewers.retain(|_, (_, until)| *until > now);
     }
 
     /// The session's state now.
@@ -333,10 +447,16 @@ impl RoomCore {
             .values()
             .any(|s| s.lagging && s.view == View::Audience && s.through != 0)
             .then(|| now.plus(CATCH_UP_MS));
-        [self.next_tally, catch_up, self.sessions.next_expiry()]
-            .into_iter()
-            .flatten()
-            .min()
+        let remote = self.remote_viewers.values().map(|(_, until)| *until).min();
+        [
+            self.next_tally,
+            catch_up,
+            self.sessions.next_expiry(),
+            remote,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Whatever of the timers is due by `now`: none of it touches the record.
@@ -346,6 +466,8 @@ impl RoomCore {
         }
         self.catch_up_laggards(now);
         self.sessions.prune(now);
+        self.expire_remote_viewers(now);
+        self.schedule_tally(now);
         metrics::gauge!("yishi_resume_sessions").set(self.sessions.len() as f64);
     }
 
@@ -391,6 +513,32 @@ impl RoomCore {
                     let outcome = self.room.livestream(by.as_ref(), &fact, now);
                     answer_admin(outcome, reply, &mut applied, &mut deferred);
                 }
+                Input::AudienceSnapshot { reply } => {
+                    deferred.push(Deferred::AudienceSnapshot { reply })
+                }
+                Input::MirrorViewers { node, count, reply } => {
+                    self.expire_remote_viewers(now);
+                    if count == 0 {
+                        self.remote_viewers.remove(&node);
+                    } else {
+                        let until = now.plus(REMOTE_VIEWERS_MS);
+                        self.remote_viewers.insert(node, (count, until));
+                    }
+                    let _ = reply.send(self.broadcast_through);
+                }
+                Input::Remote {
+                    participant,
+                    req,
+                    command,
+                    reply,
+                } => {
+                    let conn = self.next_remote;
+                    self.next_remote -= 1;
+                    self.remote.insert(conn, (Actor::new(participant), reply));
+                    let out = (&mut applied, &mut requests);
+                    self.command(conn, req, &command, now, out, &mut deferred);
+                }
+                Input::LoseNextBroadcast => self.lose_next = true,
             }
         }
         self.seal(applied, requests, deferred)
@@ -507,6 +655,7 @@ impl RoomCore {
                 let _ = kill.send((close::UNAVAILABLE, "the room restarts: resume"));
             }
         }
+        self.broadcast(Broadcast::End);
     }
 
     /// The room's session state, and whose audio the floor allows if that changed since
@@ -621,13 +770,11 @@ impl RoomCore {
         (applied, requests): (&mut Applied, &mut Vec<(Seq, RequestId)>),
         deferred: &mut Vec<Deferred>,
     ) {
-        let Some(sub) = self.subscribers.get(&conn) else {
-            return;
+        let actor = match (self.subscribers.get(&conn), self.remote.get(&conn)) {
+            (Some(sub), _) if !sub.displaced => sub.participant.clone(),
+            (None, Some((actor, _))) => actor.clone(),
+            _ => return,
         };
-        if sub.displaced {
-            return;
-        }
-        let actor = sub.participant.clone();
         let key = (actor.id().clone(), req.clone());
         // Ballots are deduplicated by the engine, from the record (each voter's request
         // id is in their `ballot_cast`); everything else here.
@@ -679,14 +826,17 @@ impl RoomCore {
             }
             Err(rejection) => {
                 metrics::counter!("yishi_commands_refused_total", "code" => rejection.code.as_str()).increment(1);
-                self.send(
-                    conn,
-                    &ServerMessage::Error(ErrorMessage {
-                        req: Some(req),
-                        code: rejection.code,
-                        message: rejection.message,
-                    }),
-                );
+                let error = ErrorMessage {
+                    req: Some(req),
+                    code: rejection.code,
+                    message: rejection.message,
+                };
+                match self.remote.remove(&conn) {
+                    Some((_, reply)) => {
+                        let _ = reply.send((Err(error), self.broadcast_through));
+                    }
+                    None => self.send(conn, &ServerMessage::Error(error)),
+                }
             }
         }
     }
@@ -839,11 +989,31 @@ impl RoomCore {
         let Some(last) = events.last().map(|e| e.seq) else {
             return;
         };
+        let mut per_view: HashMap<View, Option<Box<serde_json::value::RawValue>>> = HashMap::new();
+        if self.broadcast.is_some() {
+            let visible: Vec<_> = events
+                .iter()
+                .filter_map(|e| self.room.event_for(e, View::Audience))
+                .collect();
+            let json = (!visible.is_empty()).then(|| raw(&visible)).flatten();
+            if let Some(json) = &json {
+                let from = self.broadcast_through + 1;
+                self.broadcast_through = last;
+                if !std::mem::take(&mut self.lose_next) {
+                    self.broadcast(Broadcast::Events {
+                        from,
+                        through: last,
+                        at: now,
+                        events: json.clone(),
+                    });
+                }
+            }
+            per_view.insert(View::Audience, json);
+        }
         let private: BTreeSet<&ParticipantId> = events
             .iter()
             .filter_map(|e| self.room.private_recipient(e))
             .collect();
-        let mut per_view: HashMap<View, Option<Box<serde_json::value::RawValue>>> = HashMap::new();
         let mut frames: HashMap<(View, Seq), Option<Utf8Bytes>> = HashMap::new();
         let mut slow: Vec<ConnId> = Vec::new();
         let room = &self.room;
@@ -964,17 +1134,32 @@ impl RoomCore {
                 session,
                 reply,
             } => self.welcome(conn, resume_from, session, reply, now),
+            Deferred::AudienceSnapshot { reply } => {
+                let snapshot = raw(&self.room.snapshot(View::Audience, &ParticipantId::new("")));
+                if let Some(snapshot) = snapshot {
+                    let _ = reply.send(AudienceState {
+                        seq: self.room.seq(),
+                        through: self.broadcast_through,
+                        snapshot,
+                        viewers: self.viewer_count(),
+                    });
+                }
+            }
         }
     }
 
     /// Acknowledge a ballot that left the mixer, to everyone who waits for it.
-    fn acknowledge(&self, waiting: Waiting) {
+    fn acknowledge(&mut self, waiting: Waiting) {
         for (conn, req) in waiting.acks {
             self.ack(conn, req, Some(waiting.seq));
         }
     }
 
-    fn ack(&self, conn: ConnId, req: RequestId, seq: Option<Seq>) {
+    fn ack(&mut self, conn: ConnId, req: RequestId, seq: Option<Seq>) {
+        if let Some((_, reply)) = self.remote.remove(&conn) {
+            let _ = reply.send((Ok(seq), self.broadcast_through));
+            return;
+        }
         self.send(conn, &ServerMessage::Ack(yishi_protocol::Ack { req, seq }));
     }
 
@@ -1057,9 +1242,11 @@ impl RoomCore {
             }
         }
         sub.lagging = false;
-        if let Some(count) = frame(&ServerMessage::Viewers {
-            count: self.viewers,
-        }) {
+        let count = self.viewer_count();
+        let Some(sub) = self.subscribers.get(&conn) else {
+            return;
+        };
+        if let Some(count) = frame(&ServerMessage::Viewers { count }) {
             let _ = sub.outbox.try_send(Out::Frame(count));
         }
         let _ = reply.send(Ok(me));
@@ -1070,13 +1257,14 @@ impl RoomCore {
     /// changed.
     fn send_tallies(&mut self) {
         self.next_tally = None;
-        let viewers = self.viewers;
+        let viewers = self.viewer_count();
         if viewers != self.viewers_sent {
             self.viewers_sent = viewers;
             if let Some(count) = frame(&ServerMessage::Viewers { count: viewers }) {
                 for sub in self.subscribers.values() {
                     let _ = sub.outbox.try_send(Out::Frame(count.clone()));
                 }
+                self.broadcast(Broadcast::Viewers(count));
             }
         }
         let polls: Vec<PollId> = std::mem::take(&mut self.dirty_polls).into_iter().collect();
@@ -1092,6 +1280,16 @@ impl RoomCore {
                     let _ = sub.outbox.try_send(Out::Frame(frame.clone()));
                 }
             }
+            if self.broadcast.is_some()
+                && let Some(tally) = frames.entry(View::Audience).or_insert_with(|| {
+                    self.room
+                        .tally_update(poll, View::Audience)
+                        .and_then(|t| frame(&ServerMessage::Tally(t)))
+                })
+            {
+                let tally = tally.clone();
+                self.broadcast(Broadcast::Frame(tally));
+            }
         }
     }
 
@@ -1103,7 +1301,7 @@ impl RoomCore {
         }
         if !self.dirty_polls.is_empty() {
             self.next_tally = Some(now.plus(self.config.tally_interval_ms));
-        } else if self.viewers != self.viewers_sent {
+        } else if self.viewer_count() != self.viewers_sent {
             self.next_tally = Some(now.plus(VIEWERS_MS));
         }
     }

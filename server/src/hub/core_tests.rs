@@ -469,3 +469,248 @@ fn a_close_while_live_is_held_until_the_stream_has_stopped_and_its_recording_is_
     );
     assert!(r.core.take_live_stop().is_none());
 }
+
+/// What a viewer saw, checked as the client checks it: each batch follows the one
+/// before, or a welcome's snapshot starts over.
+#[derive(Default)]
+struct Seen {
+    through: u32,
+    events: Vec<yishi_protocol::Event>,
+    welcomes: usize,
+}
+
+impl Seen {
+    fn take(&mut self, sent: Vec<ServerMessage>) {
+        for message in sent {
+            match message {
+                ServerMessage::Welcome(w) => {
+                    self.through = w.snapshot.expect("a snapshot").seq;
+                    self.welcomes += 1;
+                }
+                ServerMessage::Events(batch) => {
+                    assert_eq!(batch.from, self.through + 1, "a batch follows the last");
+                    self.through = batch.through;
+                    self.events.extend(batch.events);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn after(&self, seq: u32) -> Vec<yishi_protocol::Event> {
+        self.events
+            .iter()
+            .filter(|e| e.seq > seq)
+            .cloned()
+            .collect()
+    }
+}
+
+/// A mirror fed by the room's broadcast, as NATS would carry it.
+struct Mirrored {
+    core: crate::hub::mirror_core::MirrorCore,
+    next: ConnId,
+}
+
+impl Mirrored {
+    fn feed(&mut self, r: &mut Room) -> Vec<crate::hub::mirror_core::Next> {
+        let mut next = Vec::new();
+        for item in r.core.take_broadcast() {
+            let node = crate::bus::NodeId::new("owner").unwrap();
+            let (headers, payload) = crate::hub::mirror::publication(item, &node);
+            let message = async_nats::Message {
+                subject: "s".into(),
+                reply: None,
+                length: payload.len(),
+                payload,
+                headers: Some(headers),
+                status: None,
+                description: None,
+            };
+            let published = crate::hub::mirror::decode(&message).expect("a broadcast");
+            next.push(self.core.published(published, r.now).0);
+        }
+        next
+    }
+
+    fn snapshot(&mut self, r: &mut Room) {
+        let (reply, mut rx) = oneshot::channel();
+        r.turn(vec![Input::AudienceSnapshot { reply }]);
+        let state = rx.try_recv().expect("answered once committed");
+        let snapshot = crate::hub::mirror_core::Snapshot {
+            seq: state.seq,
+            through: state.through,
+            snapshot: state.snapshot,
+            viewers: state.viewers,
+        };
+        self.feed(r);
+        self.core.snapshot(snapshot, r.now);
+    }
+
+    fn join(&mut self, r: &Room, queue: usize) -> Conn {
+        let (out, inbox) = outbox(queue);
+        let (kill_tx, kill) = oneshot::channel();
+        let (reply_tx, reply) = oneshot::channel();
+        let id = self.next;
+        self.next += 1;
+        let who = Participant::new(format!("aud-{id}"), "观众", Role::Audience);
+        let attach = Attach {
+            conn: id,
+            participant: who.clone(),
+            resume: None,
+            outbox: out,
+            kill: kill_tx,
+            reply: reply_tx,
+        };
+        self.core.attach(attach, who, format!("s{id}"), r.now);
+        Conn {
+            id,
+            closes: Vec::new(),
+            inbox,
+            kill,
+            reply,
+        }
+    }
+}
+
+#[test]
+fn a_mirror_fed_by_the_broadcast_shows_its_viewers_what_a_local_viewer_sees() {
+    use crate::hub::mirror_core::{MirrorCore, Next};
+    let mut r = Room::new(HubConfig::default());
+    r.core.broadcast_audience();
+    let mut h = r.join(host(), 1024);
+    let mut local = r.join(Participant::new("a1", "网民", Role::Audience), 1024);
+    let mut local_seen = Seen {
+        through: r.core.seq(),
+        ..Seen::default()
+    };
+    h.sent();
+    local.sent();
+    let mut mirror = Mirrored {
+        core: MirrorCore::new(),
+        next: 1,
+    };
+    // A viewer waits for the first snapshot; a turn's broadcast meanwhile is held.
+    let mut early = mirror.join(&r, 1024);
+    let open = r.command(&h, "o", Command::OpenCheckIn);
+    r.turn(vec![open]);
+    assert_eq!(mirror.feed(&mut r), [Next::Nothing]);
+    assert!(early.sent().is_empty(), "nothing before the snapshot");
+    mirror.snapshot(&mut r);
+    assert!(matches!(early.reply.try_recv(), Ok(Ok(_))), "welcomed");
+    let mut early_seen = Seen::default();
+    early_seen.take(early.sent());
+    let agenda = |r: &Room, h: &Conn, i: usize| {
+        r.command(
+            h,
+            &format!("q{i}"),
+            Command::AddAgendaItem {
+                title: format!("议程{i}"),
+                settings: Default::default(),
+            },
+        )
+    };
+    let start = r.command(&h, "s", Command::StartSession);
+    r.turn(vec![start]);
+    mirror.feed(&mut r);
+    for i in 0..3 {
+        let input = agenda(&r, &h, i);
+        r.turn(vec![input]);
+        assert_eq!(mirror.feed(&mut r), [Next::Nothing]);
+    }
+    // A viewer joining now gets the snapshot and the tail since it.
+    let mut late = mirror.join(&r, 1024);
+    let mut late_seen = Seen::default();
+    late_seen.take(late.sent());
+    assert_eq!(late_seen.through, r.core.seq(), "caught up at once");
+    let input = agenda(&r, &h, 3);
+    r.turn(vec![input]);
+    mirror.feed(&mut r);
+    local_seen.take(local.sent());
+    early_seen.take(early.sent());
+    late_seen.take(late.sent());
+    let from = early_seen.through.min(local_seen.through);
+    assert!(!local_seen.after(0).is_empty());
+    assert_eq!(early_seen.through, r.core.seq());
+    assert_eq!(
+        local_seen.after(from),
+        early_seen.after(from),
+        "the same events"
+    );
+    assert_eq!(
+        late_seen.after(late_seen.events[0].seq - 1),
+        local_seen.after(late_seen.events[0].seq - 1)
+    );
+
+    // A lost broadcast: the next one shows the gap, every viewer is resynchronised from
+    // a snapshot, and goes on in order.
+    r.turn(vec![Input::LoseNextBroadcast]);
+    let input = agenda(&r, &h, 4);
+    r.turn(vec![input]);
+    assert!(mirror.feed(&mut r).is_empty(), "lost");
+    let input = agenda(&r, &h, 5);
+    r.turn(vec![input]);
+    assert_eq!(mirror.feed(&mut r), [Next::Fetch]);
+    mirror.snapshot(&mut r);
+    let input = agenda(&r, &h, 6);
+    r.turn(vec![input]);
+    mirror.feed(&mut r);
+    early_seen.take(early.sent());
+    late_seen.take(late.sent());
+    assert_eq!((early_seen.welcomes, late_seen.welcomes), (2, 2));
+    assert_eq!(early_seen.through, r.core.seq());
+    assert_eq!(late_seen.through, r.core.seq());
+
+    // A mirrored viewer's command is applied as that viewer and answered after its
+    // commit, with the broadcast it must be shown after.
+    let asker = Participant::new("aud-9", "观众", Role::Audience);
+    let (reply, mut answered) = oneshot::channel();
+    let ask = Input::Remote {
+        participant: asker,
+        req: RequestId("ask-1".into()),
+        command: Box::new(Command::AskQuestion {
+            text: "镜像节点上的提问".into(),
+        }),
+        reply,
+    };
+    let turn = r.core.apply(vec![ask], r.now);
+    assert!(answered.try_recv().is_err(), "not before the commit");
+    let _ = r.core.committed(turn, r.now);
+    let (outcome, through) = answered.try_recv().expect("answered");
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert!(through <= r.core.seq());
+    r.core.check_invariants();
+
+    // The owner stops: every mirrored viewer is told to come back.
+    r.core.dismiss();
+    assert!(mirror.feed(&mut r).contains(&Next::End));
+    assert_eq!(early.closed_with(), Some(close::UNAVAILABLE));
+}
+
+#[test]
+fn mirrored_viewers_are_counted_by_the_owner_until_their_count_expires() {
+    let mut r = Room::new(HubConfig::default());
+    r.core.broadcast_audience();
+    let mut h = r.join(host(), 1024);
+    let (reply, _) = oneshot::channel();
+    r.turn(vec![Input::MirrorViewers {
+        node: "n2".into(),
+        count: 5,
+        reply,
+    }]);
+    let counts = |sent: Vec<ServerMessage>| -> Vec<u32> {
+        sent.into_iter()
+            .filter_map(|m| match m {
+                ServerMessage::Viewers { count } => Some(count),
+                _ => None,
+            })
+            .collect()
+    };
+    h.sent();
+    r.core.timers(r.now.plus(1_000));
+    assert_eq!(counts(h.sent()), [5]);
+    // Not renewed: gone after 3 s.
+    r.core.timers(r.now.plus(3_100));
+    r.core.timers(r.now.plus(4_200));
+    assert_eq!(counts(h.sent()), [0]);
+}

@@ -9,6 +9,8 @@ mod commit;
 mod conn;
 mod core;
 mod livestream;
+mod mirror;
+mod mirror_core;
 mod mixer;
 mod relay;
 mod sessions;
@@ -138,6 +140,8 @@ pub struct Hub {
     stopping: std::sync::atomic::AtomicBool,
     /// In a cluster: connections relayed to the rooms' owners, and from other nodes.
     relays: std::sync::OnceLock<Arc<relay::Relays>>,
+    /// In a cluster: the audiences of rooms other nodes own, served here.
+    mirrors: std::sync::OnceLock<Arc<mirror::Mirrors>>,
     /// The server's livestreams, once set ([`Hub::control_livestreams`]).
     live: livestream::LiveSlot,
 }
@@ -192,6 +196,7 @@ impl Hub {
             cluster,
             stopping: std::sync::atomic::AtomicBool::new(false),
             relays: std::sync::OnceLock::new(),
+            mirrors: std::sync::OnceLock::new(),
             live: livestream::LiveSlot::default(),
         });
         if let Some(cluster) = &hub.cluster {
@@ -208,7 +213,14 @@ impl Hub {
                     reason: e.to_string(),
                 })
             })?;
+            let mirrors = mirror::Mirrors::new(
+                relays.clone(),
+                cluster.client.clone(),
+                cluster.node().clone(),
+                cluster.losses.clone(),
+            );
             let _ = hub.relays.set(relays);
+            let _ = hub.mirrors.set(mirrors);
             spawn_sweeper(&hub, cluster.leases.ttl() / 2);
             return Ok(hub);
         }
@@ -311,6 +323,10 @@ impl Hub {
             actor::Beside {
                 media: self.media.clone(),
                 live: self.live.clone(),
+                bus: self
+                    .cluster
+                    .as_ref()
+                    .map(|c| (c.client.clone(), c.node().clone())),
             },
         );
         self.lock_rooms().insert(id.to_owned(), handle.clone());
@@ -378,6 +394,31 @@ impl Hub {
             tracing::info!(room, node, error = %e, "the room's owner did not answer an admin request");
             elsewhere()
         })
+    }
+
+    /// In a cluster: this node's mirror of the audience of `room`, which `owner` serves.
+    pub(crate) fn mirror(&self, room: &str, owner: &str) -> Option<RoomHandle> {
+        let owner = crate::bus::NodeId::new(owner).ok()?;
+        Some(self.mirrors.get()?.join(room, owner))
+    }
+
+    /// The rooms whose audience this node mirrors, each with its viewers here.
+    pub fn mirrored(&self) -> Vec<(String, usize)> {
+        self.mirrors.get().map(|m| m.list()).unwrap_or_default()
+    }
+
+    /// Connections of other nodes' clients relayed to this node's rooms.
+    pub fn relayed_here(&self) -> usize {
+        self.relays().map_or(0, |r| r.served())
+    }
+
+    /// For tests: the next audience events of room `id` (run here) are not broadcast to
+    /// the other nodes' mirrors, as if NATS had lost them.
+    #[doc(hidden)]
+    pub async fn lose_next_broadcast(&self, id: &str) {
+        if let Some(room) = self.live(id) {
+            room.lose_next_broadcast().await;
+        }
     }
 
     /// Whether this node runs room `id` now (in a cluster: owns it).
@@ -458,6 +499,9 @@ impl Hub {
         if let Some(relays) = self.relays() {
             relays.prune(&live);
         }
+        if let Some(mirrors) = self.mirrors.get() {
+            mirrors.prune(Some(&live));
+        }
         for room in self.store.list_rooms().await? {
             if self.stopping.load(std::sync::atomic::Ordering::Relaxed) {
                 break;
@@ -488,6 +532,9 @@ impl Hub {
             .store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(relays) = self.relays() {
             relays.end_all();
+        }
+        if let Some(mirrors) = self.mirrors.get() {
+            mirrors.prune(None);
         }
         let handles: Vec<RoomHandle> = self.lock_rooms().drain().map(|(_, h)| h).collect();
         for h in &handles {

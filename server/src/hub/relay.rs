@@ -13,7 +13,9 @@
 //!   is on that node.
 //!
 //! - `yishi.node.<owner>.admin`: a request for the operator's command or the host's view
-//!   of a room (the admin API and the console on any node), answered by the owner.
+//!   of a room (the admin API and the console on any node), or a mirror's request
+//!   (`mirror.rs`: the audience snapshot, the heartbeat with its viewer count, a viewer's
+//!   command), answered by the owner.
 //!
 //! Every message carries the relay's id (`Yishi-Relay`) and its kind (`Yishi-Kind`: a
 //! text frame, a binary frame, or the end, with a close code if there is one).
@@ -37,7 +39,7 @@ use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::mpsc;
 
-use yishi_protocol::{Command, ErrorMessage, RoomSnapshot, Seq};
+use yishi_protocol::{Command, ErrorMessage, Participant, RequestId, RoomSnapshot, Seq};
 
 use super::conn::Socket;
 use super::{Hub, close};
@@ -235,19 +237,50 @@ impl Relays {
         room: &str,
         command: Option<Command>,
     ) -> Result<AdminReply, String> {
+        self.ask(owner, room, command, None, OPEN_TIMEOUT).await
+    }
+
+    /// Ask `owner` a mirror's request about `room`, waiting at most `wait`.
+    pub(crate) async fn ask_mirrored(
+        &self,
+        owner: &NodeId,
+        room: &str,
+        ask: MirrorAsk,
+        wait: Duration,
+    ) -> Result<AdminReply, String> {
+        self.ask(owner, room, None, Some(ask), wait).await
+    }
+
+    async fn ask(
+        &self,
+        owner: &NodeId,
+        room: &str,
+        command: Option<Command>,
+        mirror: Option<MirrorAsk>,
+        wait: Duration,
+    ) -> Result<AdminReply, String> {
         let request = serde_json::to_vec(&AdminRequest {
             room: room.to_owned(),
             command,
+            mirror,
         })
         .map_err(|e| e.to_string())?;
+        let request = async_nats::Request::new()
+            .payload(request.into())
+            .timeout(Some(wait));
         let reply = tokio::time::timeout(
-            OPEN_TIMEOUT,
-            self.client.request(subject(owner, "admin"), request.into()),
+            wait,
+            self.client.send_request(subject(owner, "admin"), request),
         )
         .await
         .map_err(|_| format!("node {owner} did not answer"))?
         .map_err(|e| e.to_string())?;
         serde_json::from_slice(&reply.payload).map_err(|e| e.to_string())
+    }
+
+    /// Relays served here (their client is on another node).
+    pub(crate) fn served(&self) -> usize {
+        lock(&self.served).len()
     }
 
     /// Publish one frame on `subject` for the relays `ids` (one id, or several
@@ -415,12 +448,30 @@ async fn dispatch(relays: Weak<Relays>, mut frames: async_nats::Subscriber, side
     }
 }
 
-/// What another node asks of a room this node owns, for the admin API.
+/// What another node asks of a room this node owns, for the admin API or a mirror.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct AdminRequest {
     room: String,
     /// The operator's command; `None` for the host's view of the room.
     command: Option<Command>,
+    /// A mirror's request (`mirror.rs`), instead of either.
+    #[serde(default)]
+    mirror: Option<MirrorAsk>,
+}
+
+/// What a node mirroring a room's audience asks of its owner.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) enum MirrorAsk {
+    /// The audience snapshot.
+    Snapshot,
+    /// The node mirrors `count` viewers (the heartbeat, every second).
+    Viewers { node: String, count: u32 },
+    /// A mirrored viewer's command, as that viewer.
+    Command {
+        participant: Participant,
+        req: RequestId,
+        command: Box<Command>,
+    },
 }
 
 /// The owner's answer.
@@ -428,6 +479,17 @@ struct AdminRequest {
 pub(crate) enum AdminReply {
     Done(Result<Option<Seq>, ErrorMessage>),
     View(Option<Box<RoomSnapshot>>),
+    /// The audience snapshot as of `seq`, after the broadcast through `through`.
+    Audience {
+        seq: Seq,
+        through: Seq,
+        snapshot: Box<serde_json::value::RawValue>,
+        viewers: u32,
+    },
+    /// The `through` of the room's last audience broadcast.
+    Heard(Seq),
+    /// A mirrored viewer's command answered, after the broadcast through the `Seq`.
+    Answered(Result<Option<Seq>, ErrorMessage>, Seq),
     /// This node does not run the room (any more).
     NotHere,
 }
@@ -447,13 +509,15 @@ async fn answer_admin(
             let Ok(ask) = serde_json::from_slice::<AdminRequest>(&request.payload) else {
                 return;
             };
-            let answer = match (hub.runs(&ask.room), ask.command) {
-                (false, _) => AdminReply::NotHere,
-                (true, command) => match (hub.room(&ask.room).await, command) {
-                    (Ok(room), Some(command)) => AdminReply::Done(room.admin(command).await),
-                    (Ok(room), None) => AdminReply::View(room.inspect().await.map(Box::new)),
-                    (Err(_), _) => AdminReply::NotHere,
-                },
+            let room = match hub.runs(&ask.room) {
+                true => hub.room(&ask.room).await.ok(),
+                false => None,
+            };
+            let answer = match (room, ask.mirror, ask.command) {
+                (None, _, _) => AdminReply::NotHere,
+                (Some(room), Some(mirror), _) => super::mirror::answer(&room, mirror).await,
+                (Some(room), None, Some(command)) => AdminReply::Done(room.admin(command).await),
+                (Some(room), None, None) => AdminReply::View(room.inspect().await.map(Box::new)),
             };
             if let Ok(payload) = serde_json::to_vec(&answer) {
                 let _ = client.publish(reply, payload.into()).await;

@@ -1,0 +1,542 @@
+//! Mirrors (镜像): in a cluster, the audience of a room another node owns is served by
+//! the node it connected to, from one NATS subscription per room and node, instead of
+//! each viewer being relayed to the owner (`relay.rs`, which members and hosts keep).
+//!
+//! - The owner publishes the audience's side of every committed turn once, on
+//!   `yishi.room.<room>.audience` (`Yishi-Kind`: `e` events, with `Yishi-From`,
+//!   `Yishi-Through` and `Yishi-At`, the commit time; `v` the viewer count; `f` another
+//!   frame every viewer gets; `x` the room stopped here). Nothing changes on one node.
+//! - A node's first viewer of such a room starts its mirror (a task driving a
+//!   [`MirrorCore`]): it subscribes, asks the owner for the audience snapshot (on the
+//!   owner's `admin` subject), and serves every viewer of the room on this node; the
+//!   mirror ends shortly after its last viewer left.
+//! - Every second the mirror tells the owner how many viewers it serves (the owner counts
+//!   them for 3 s) and hears back the `through` of the last broadcast: a last broadcast
+//!   lost is noticed there, and an owner that does not answer for 3 s, or says it no
+//!   longer runs the room, ends the mirror.
+//! - A viewer's command goes to the owner as a request naming the viewer; the owner
+//!   applies it as that viewer, and the answer is sent once the broadcast it follows has
+//!   been.
+//!
+//! A mirror ending tells its viewers "unavailable" (reconnect and resume): they come
+//! back through the normal path, to the room's new owner or a mirror of it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use yishi_protocol::{ErrorCode, ErrorMessage, Millis, Participant, Seq, ServerMessage};
+
+use super::actor::{Msg, RoomHandle};
+use super::core::{Broadcast, ConnId, Input};
+use super::mirror_core::{MirrorCore, Next, Published, Snapshot, frame};
+use super::now;
+use super::relay::{AdminReply, MirrorAsk, Relays};
+use crate::auth;
+use crate::bus::{NodeId, room_key};
+
+/// How often a mirror tells the owner its viewers (and hears from it).
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// Heartbeats the owner may leave unanswered before the mirror ends.
+const SILENT: u32 = 3;
+/// How long a snapshot may take.
+const FETCH_WAIT: Duration = Duration::from_secs(3);
+/// How long a viewer's command may take (a secret ballot waits for its batch).
+const COMMAND_WAIT: Duration = Duration::from_secs(30);
+/// How often viewers that fell behind are looked at.
+const CATCH_UP: Duration = Duration::from_millis(100);
+
+const KIND: &str = "Yishi-Kind";
+const FROM: &str = "Yishi-From";
+const THROUGH: &str = "Yishi-Through";
+const AT: &str = "Yishi-At";
+/// The node that published a broadcast: a mirror heeds its owner's only (an old owner
+/// that wakes after its lease moved may still announce that it stops).
+const NODE: &str = "Yishi-Node";
+
+/// The subject a room's audience broadcast goes on.
+pub(crate) fn subject(room: &str) -> String {
+    format!("yishi.room.{}.audience", room_key(room))
+}
+
+/// A broadcast as a NATS message, published by `node`.
+pub(crate) fn publication(item: Broadcast, node: &NodeId) -> (HeaderMap, Bytes) {
+    let mut headers = HeaderMap::new();
+    headers.insert(NODE, node.as_str());
+    let payload = match item {
+        Broadcast::Events {
+            from,
+            through,
+            at,
+            events,
+        } => {
+            headers.insert(KIND, "e");
+            headers.insert(FROM, from.to_string().as_str());
+            headers.insert(THROUGH, through.to_string().as_str());
+            headers.insert(AT, at.0.to_string().as_str());
+            Bytes::from(String::from(Box::<str>::from(events)))
+        }
+        Broadcast::Viewers(text) => {
+            headers.insert(KIND, "v");
+            Bytes::copy_from_slice(text.as_bytes())
+        }
+        Broadcast::Frame(text) => {
+            headers.insert(KIND, "f");
+            Bytes::copy_from_slice(text.as_bytes())
+        }
+        Broadcast::End => {
+            headers.insert(KIND, "x");
+            Bytes::new()
+        }
+    };
+    (headers, payload)
+}
+
+pub(super) fn decode(message: &async_nats::Message) -> Option<Published> {
+    let headers = message.headers.as_ref()?;
+    let header = |name: &str| headers.get(name).map(|v| v.as_str());
+    let number = |name: &str| header(name).and_then(|v| v.parse::<u64>().ok());
+    let text = || {
+        std::str::from_utf8(&message.payload)
+            .ok()
+            .map(|t| axum::extract::ws::Utf8Bytes::from(t.to_owned()))
+    };
+    Some(match header(KIND)? {
+        "e" => Published::Events {
+            from: Seq::try_from(number(FROM)?).ok()?,
+            through: Seq::try_from(number(THROUGH)?).ok()?,
+            at: Millis(number(AT)?),
+            events: serde_json::from_slice(&message.payload).ok()?,
+        },
+        "v" => Published::Viewers(text()?),
+        "f" => Published::Frame(text()?),
+        "x" => Published::End,
+        _ => return None,
+    })
+}
+
+/// The owner's side: answer a mirror's request about `room`.
+pub(crate) async fn answer(room: &RoomHandle, ask: MirrorAsk) -> AdminReply {
+    match ask {
+        MirrorAsk::Snapshot => match room.audience_snapshot().await {
+            Some(state) => AdminReply::Audience {
+                seq: state.seq,
+                through: state.through,
+                snapshot: state.snapshot,
+                viewers: state.viewers,
+            },
+            None => AdminReply::NotHere,
+        },
+        MirrorAsk::Viewers { node, count } => match room.mirror_viewers(node, count).await {
+            Some(through) => AdminReply::Heard(through),
+            None => AdminReply::NotHere,
+        },
+        MirrorAsk::Command {
+            participant,
+            req,
+            command,
+        } => match room.remote(participant, req, command).await {
+            Some((outcome, through)) => AdminReply::Answered(outcome, through),
+            None => AdminReply::NotHere,
+        },
+    }
+}
+
+/// This node's mirrors, one per room with viewers here.
+pub(crate) struct Mirrors {
+    relays: Arc<Relays>,
+    client: async_nats::Client,
+    node: NodeId,
+    rooms: Mutex<HashMap<String, Entry>>,
+    next: std::sync::atomic::AtomicU64,
+    losses: tokio::sync::watch::Receiver<u64>,
+}
+
+struct Entry {
+    id: u64,
+    owner: NodeId,
+    handle: RoomHandle,
+    viewers: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Mirrors {
+    pub(crate) fn new(
+        relays: Arc<Relays>,
+        client: async_nats::Client,
+        node: NodeId,
+        losses: tokio::sync::watch::Receiver<u64>,
+    ) -> Arc<Mirrors> {
+        Arc::new(Mirrors {
+            relays,
+            client,
+            node,
+            rooms: Mutex::new(HashMap::new()),
+            next: std::sync::atomic::AtomicU64::new(1),
+            losses,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        // Nothing panics while holding it; a poisoned map is still a valid map.
+        self.rooms.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// This node's mirror of `room`, owned by `owner`: started if there is none (a
+    /// mirror of a former owner is ended first).
+    pub(crate) fn join(self: &Arc<Self>, room: &str, owner: NodeId) -> RoomHandle {
+        let mut rooms = self.lock();
+        if let Some(entry) = rooms.get(room) {
+            if entry.owner == owner && !entry.handle.is_stopped() {
+                return entry.handle.clone();
+            }
+            if let Some(old) = rooms.remove(room) {
+                old.handle.try_stop();
+            }
+        }
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(4096);
+        let viewers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let handle = RoomHandle::on(tx);
+        rooms.insert(
+            room.to_owned(),
+            Entry {
+                id,
+                owner: owner.clone(),
+                handle: handle.clone(),
+                viewers: viewers.clone(),
+            },
+        );
+        let task = Task {
+            mirrors: Arc::downgrade(self),
+            relays: self.relays.clone(),
+            node: self.node.clone(),
+            room: room.to_owned(),
+            owner,
+            id,
+            core: MirrorCore::new(),
+            viewers,
+        };
+        tokio::spawn(task.run(rx, self.client.clone(), self.losses.clone()));
+        handle
+    }
+
+    /// The rooms mirrored here, with their viewers.
+    pub(crate) fn list(&self) -> Vec<(String, usize)> {
+        self.lock()
+            .iter()
+            .filter(|(_, e)| !e.handle.is_stopped())
+            .map(|(room, e)| {
+                let n = e.viewers.load(std::sync::atomic::Ordering::Relaxed);
+                (room.clone(), n)
+            })
+            .collect()
+    }
+
+    /// End every mirror whose owner is not in `live`, or every one (`None`: this node
+    /// stops): their viewers come back through the normal path.
+    pub(crate) fn prune(&self, live: Option<&[NodeId]>) {
+        let mut rooms = self.lock();
+        rooms.retain(|_, entry| {
+            let keep = live.is_some_and(|live| live.contains(&entry.owner));
+            if !keep {
+                entry.handle.try_stop();
+            }
+            keep
+        });
+    }
+
+    fn forget(&self, room: &str, id: u64) {
+        let mut rooms = self.lock();
+        if rooms.get(room).is_some_and(|e| e.id == id) {
+            rooms.remove(room);
+        }
+    }
+}
+
+/// What the mirror's side tasks report.
+enum Report {
+    Fetched(Option<Snapshot>),
+    Heard(Option<AdminReply>),
+    Answer {
+        conn: ConnId,
+        through: Seq,
+        text: Option<axum::extract::ws::Utf8Bytes>,
+    },
+}
+
+struct Task {
+    mirrors: Weak<Mirrors>,
+    relays: Arc<Relays>,
+    node: NodeId,
+    room: String,
+    owner: NodeId,
+    id: u64,
+    core: MirrorCore,
+    viewers: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Task {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Msg>,
+        client: async_nats::Client,
+        mut losses: tokio::sync::watch::Receiver<u64>,
+    ) {
+        metrics::gauge!("yishi_mirrors").increment(1.0);
+        tracing::info!(room = %self.room, owner = %self.owner, "mirror started");
+        let (reports, mut reported) = mpsc::channel::<Report>(1024);
+        losses.borrow_and_update();
+        match client.subscribe(subject(&self.room)).await {
+            Ok(mut broadcast) => {
+                let mut fetching = false;
+                self.fetch(&reports, &mut fetching);
+                let mut heartbeat = tokio::time::interval(HEARTBEAT);
+                heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut silent = 0u32;
+                loop {
+                    let lagging = self.core.lagging();
+                    let next = tokio::select! {
+                        msg = rx.recv() => match msg {
+                            Some(Msg::Input(input)) => {
+                                self.input(input, &reports);
+                                Next::Nothing
+                            }
+                            Some(Msg::Stop) | None => Next::End,
+                        },
+                        message = broadcast.next() => match message {
+                            Some(message) if !self.sent_by_owner(&message) => Next::Nothing,
+                            Some(message) => match decode(&message) {
+                                Some(published) => {
+                                    let (next, lag) = self.core.published(published, now());
+                                    if let Some(lag) = lag {
+                                        metrics::histogram!("yishi_bus_lag_seconds")
+                                            .record(lag.0 as f64 / 1000.0);
+                                    }
+                                    next
+                                }
+                                None => Next::Nothing,
+                            },
+                            None => Next::End,
+                        },
+                        report = reported.recv() => match report {
+                            Some(Report::Fetched(snapshot)) => {
+                                fetching = false;
+                                match snapshot {
+                                    Some(snapshot) => self.core.snapshot(snapshot, now()),
+                                    None => {
+                                        tracing::info!(room = %self.room, "the room's owner gave no snapshot");
+                                        self.core.fetch_failed()
+                                    }
+                                }
+                            }
+                            Some(Report::Heard(Some(AdminReply::Heard(through)))) => {
+                                silent = 0;
+                                self.core.heard(through)
+                            }
+                            Some(Report::Heard(Some(AdminReply::NotHere))) => Next::End,
+                            Some(Report::Heard(_)) => {
+                                silent += 1;
+                                if silent >= SILENT { Next::End } else { Next::Nothing }
+                            }
+                            Some(Report::Answer { conn, through, text }) => {
+                                if let Some(text) = text {
+                                    self.core.answer(conn, through, text);
+                                }
+                                Next::Nothing
+                            }
+                            None => Next::Nothing,
+                        },
+                        _ = heartbeat.tick() => {
+                            if self.core.viewers() == 0 && !fetching {
+                                Next::End
+                            } else {
+                                self.heartbeat(&reports);
+                                Next::Nothing
+                            }
+                        }
+                        _ = tokio::time::sleep(CATCH_UP), if lagging => {
+                            self.core.catch_up(now());
+                            Next::Nothing
+                        }
+                        changed = losses.changed() => {
+                            if changed.is_err() {
+                                Next::End
+                            } else {
+                                losses.borrow_and_update();
+                                self.core.lost()
+                            }
+                        }
+                    };
+                    self.viewers
+                        .store(self.core.viewers(), std::sync::atomic::Ordering::Relaxed);
+                    match next {
+                        Next::Nothing => {}
+                        Next::Fetch => {
+                            metrics::counter!("yishi_bus_catch_ups_total").increment(1);
+                            self.fetch(&reports, &mut fetching);
+                        }
+                        Next::Refresh => self.fetch(&reports, &mut fetching),
+                        Next::End => break,
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(room = %self.room, error = %e, "could not subscribe to the room's audience broadcast");
+            }
+        }
+        // Viewers come back through the normal path; connections still on their way in
+        // are turned away the same way.
+        if let Some(mirrors) = self.mirrors.upgrade() {
+            mirrors.forget(&self.room, self.id);
+        }
+        rx.close();
+        self.end();
+        while let Ok(msg) = rx.try_recv() {
+            if let Msg::Input(Input::Attach(attach)) = msg {
+                let _ = attach.reply.send(Err(super::mirror_core::unavailable()));
+            }
+        }
+        let (relays, owner, room, node) = (self.relays, self.owner, self.room, self.node);
+        tokio::spawn(async move {
+            let ask = MirrorAsk::Viewers {
+                node: node.to_string(),
+                count: 0,
+            };
+            let _ = relays.ask_mirrored(&owner, &room, ask, FETCH_WAIT).await;
+        });
+        metrics::gauge!("yishi_mirrors").decrement(1.0);
+    }
+
+    fn sent_by_owner(&self, message: &async_nats::Message) -> bool {
+        let node = message.headers.as_ref().and_then(|h| h.get(NODE));
+        node.is_some_and(|n| n.as_str() == self.owner.as_str())
+    }
+
+    fn end(&mut self) {
+        let ended = self.core.viewers();
+        self.core.end();
+        metrics::gauge!("yishi_mirror_viewers").decrement(ended as f64);
+        tracing::info!(room = %self.room, ended, "mirror ended");
+    }
+
+    /// A connection's attach, command or end.
+    fn input(&mut self, input: Input, reports: &mpsc::Sender<Report>) {
+        match input {
+            Input::Attach(attach) => {
+                let who = if auth::is_anonymous(&attach.participant) {
+                    auth::anonymous_viewer(&attach.participant)
+                } else {
+                    attach.participant.clone()
+                };
+                let session = auth::random_base32(&mut rand::rng(), 24);
+                metrics::gauge!("yishi_mirror_viewers").increment(1.0);
+                self.core.attach(*attach, who, session, now());
+            }
+            Input::Detach { conn } if self.core.detach(conn) => {
+                metrics::gauge!("yishi_mirror_viewers").decrement(1.0);
+            }
+            Input::Command { conn, req, command } => {
+                let Some(participant) = self.core.who(conn).cloned() else {
+                    return;
+                };
+                self.command(conn, participant, req, *command, reports);
+            }
+            // Only connections reach a mirror.
+            _ => {}
+        }
+    }
+
+    /// Forward a viewer's command to the owner; its answer comes back as a report.
+    fn command(
+        &self,
+        conn: ConnId,
+        participant: Participant,
+        req: yishi_protocol::RequestId,
+        command: yishi_protocol::Command,
+        reports: &mpsc::Sender<Report>,
+    ) {
+        let (relays, owner, room) = (self.relays.clone(), self.owner.clone(), self.room.clone());
+        let reports = reports.clone();
+        tokio::spawn(async move {
+            let ask = MirrorAsk::Command {
+                participant,
+                req: req.clone(),
+                command: Box::new(command),
+            };
+            let answered = relays.ask_mirrored(&owner, &room, ask, COMMAND_WAIT).await;
+            let (outcome, through) = match answered {
+                Ok(AdminReply::Answered(outcome, through)) => (outcome, through),
+                _ => (
+                    Err(ErrorMessage {
+                        req: None,
+                        code: ErrorCode::Unavailable,
+                        message: "the room did not answer; retry".into(),
+                    }),
+                    0,
+                ),
+            };
+            let message = match outcome {
+                Ok(seq) => ServerMessage::Ack(yishi_protocol::Ack { req, seq }),
+                Err(mut error) => {
+                    error.req = Some(req);
+                    ServerMessage::Error(error)
+                }
+            };
+            let text = frame(&message);
+            let _ = reports
+                .send(Report::Answer {
+                    conn,
+                    through,
+                    text,
+                })
+                .await;
+        });
+    }
+
+    /// Ask the owner for the audience snapshot, unless that is under way.
+    fn fetch(&self, reports: &mpsc::Sender<Report>, fetching: &mut bool) {
+        if std::mem::replace(fetching, true) {
+            return;
+        }
+        let (relays, owner, room) = (self.relays.clone(), self.owner.clone(), self.room.clone());
+        let reports = reports.clone();
+        tokio::spawn(async move {
+            let reply = relays
+                .ask_mirrored(&owner, &room, MirrorAsk::Snapshot, FETCH_WAIT)
+                .await;
+            let snapshot = match reply {
+                Ok(AdminReply::Audience {
+                    seq,
+                    through,
+                    snapshot,
+                    viewers,
+                }) => Some(Snapshot {
+                    seq,
+                    through,
+                    snapshot,
+                    viewers,
+                }),
+                _ => None,
+            };
+            let _ = reports.send(Report::Fetched(snapshot)).await;
+        });
+    }
+
+    /// Tell the owner how many viewers this node mirrors; hear its last broadcast.
+    fn heartbeat(&self, reports: &mpsc::Sender<Report>) {
+        let (relays, owner, room) = (self.relays.clone(), self.owner.clone(), self.room.clone());
+        let ask = MirrorAsk::Viewers {
+            node: self.node.to_string(),
+            count: u32::try_from(self.core.viewers()).unwrap_or(u32::MAX),
+        };
+        let reports = reports.clone();
+        tokio::spawn(async move {
+            let reply = relays.ask_mirrored(&owner, &room, ask, HEARTBEAT).await;
+            let _ = reports.send(Report::Heard(reply.ok())).await;
+        });
+    }
+}
