@@ -47,8 +47,8 @@ pub struct BoardOpts {
     pub postgres: Option<String>,
 }
 
-/// Words searched for: of two characters (the SQLite index does not answer them: a scan)
-/// and of three or more, alone and two together; each is in some seeded topic.
+/// Words searched for, as residents type them: of two characters (停车, the most common in
+/// Chinese) and of three or more, alone and two together; each is in some seeded topic.
 const WORDS: [&str; 10] = [
     "停车",
     "电梯",

@@ -144,6 +144,7 @@ pub const ROUTES: &[(&str, &str, Scope)] = &[
     ("GET", "/api/v1/board/staff/overdue", BoardRead),
     ("GET", "/api/v1/board/staff/duty", BoardRead),
     ("GET", "/api/v1/board/staff/reports", BoardRead),
+    ("POST", "/api/v1/board/staff/photos", BoardModerate),
 ];
 
 /// The scope a request needs, or `None` when no key may make it. `HEAD` is a `GET`; a

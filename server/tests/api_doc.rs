@@ -134,6 +134,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/board/studios/{member}/duty/{slot}/host"),
     ("GET", "/api/v1/board/staff/duty"),
     ("GET", "/api/v1/board/staff/reports"),
+    ("POST", "/api/v1/board/staff/photos"),
+    ("GET", "/api/v1/board/photos/{id}"),
 ];
 
 #[tokio::test]

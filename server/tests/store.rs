@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::Connection;
+use yishi::board::TopicId;
 use yishi::room::{Chain, GENESIS, Room, SealedBallot, verify_chain};
-use yishi::store::{Append, Epoch, NewRoom, RoomKind, Store, StoreError};
+use yishi::store::{Append, Epoch, NewRoom, RoomKind, SearchDoc, Store, StoreError};
 use yishi_protocol::{
     Choice, Electorate, Event, EventBody, Millis, ParticipantId, PollId, RecordEntry, Recording,
     RequestId, YesNo,
@@ -115,6 +116,9 @@ on_both!(rooms_are_listed_and_closed);
 on_both!(a_writer_whose_room_was_claimed_since_cannot_append);
 on_both!(a_claim_sees_everything_the_previous_writer_wrote);
 on_both!(the_committer_refuses_only_the_fenced_room);
+on_both!(the_board_search_finds_words_from_two_characters_on);
+on_both!(query_syntax_is_searched_for_never_obeyed);
+on_both!(a_topic_out_of_the_public_list_is_no_longer_found);
 
 async fn new_room(store: &Store, tag: &str) -> String {
     let id = unique(tag);
@@ -790,4 +794,223 @@ async fn the_committer_refuses_only_the_fenced_room(store: &Store) {
     written.unwrap();
     assert!(store.load(&fenced).await.unwrap().entries.is_empty());
     assert_eq!(store.load(&fine).await.unwrap().entries.len(), 1);
+}
+
+/// Index `topics` as public topics `(id, title, text)`.
+async fn index(store: &Store, topics: &[(u32, &str, &str)]) {
+    let docs: Vec<SearchDoc> = topics
+        .iter()
+        .map(|(id, title, text)| SearchDoc {
+            topic: TopicId(*id),
+            text: Some(((*title).to_owned(), (*text).to_owned())),
+        })
+        .collect();
+    store.board_append(&[], &docs).await.unwrap();
+}
+
+async fn search(store: &Store, query: &str) -> Vec<u32> {
+    let found = store.board_search(query, 100).await.unwrap();
+    found.into_iter().map(|t| t.0).collect()
+}
+
+async fn the_board_search_finds_words_from_two_characters_on(store: &Store) {
+    index(
+        store,
+        &[
+            (1, "小区停车难", "老旧小区停车位严重不足，晚上车辆乱停。"),
+            (2, "加装电梯", "老旧楼房没有电梯，老人上下楼困难。"),
+            (3, "WiFi信号差", "人民公园 Parking 停车场没有信号"),
+            (4, "社区停车", "场地不足"),
+            (5, "养老服务", "希望开办老年食堂"),
+            (6, "东区停车", "车场收费高"),
+            (7, "路边", "路边停车，车场收费高"),
+        ],
+    )
+    .await;
+    // Two characters, from the index; most recent first.
+    assert_eq!(search(store, "停车").await, [7, 6, 4, 3, 1]);
+    assert_eq!(search(store, "电梯").await, [2]);
+    assert_eq!(search(store, "养老").await, [5]);
+    assert_eq!(
+        store.board_search("停车", 2).await.unwrap(),
+        [TopicId(7), TopicId(6)]
+    );
+    // Three characters and more: the whole word, not its bigrams anywhere.
+    assert_eq!(search(store, "停车场").await, [3]);
+    assert_eq!(search(store, "老旧小区停车位").await, [1]);
+    assert_eq!(search(store, "老年食堂").await, [5]);
+    assert!(search(store, "停车楼").await.is_empty());
+    // Latin words in any case and width, mixed with Chinese.
+    assert_eq!(search(store, "parking").await, [3]);
+    assert_eq!(search(store, "PARKING").await, [3]);
+    assert_eq!(search(store, "ＷｉＦｉ信号").await, [3]);
+    assert!(search(store, "parkings").await.is_empty());
+    // Every word must match, in the title or the text.
+    assert_eq!(search(store, "老旧 停车").await, [1]);
+    assert_eq!(search(store, "老旧  电梯").await, [2]);
+    assert_eq!(
+        search(store, "老旧，乱停").await,
+        [1],
+        "punctuation cuts words"
+    );
+    assert!(search(store, "电梯 停车").await.is_empty());
+    // A word never runs from the title into the text, nor across punctuation (6 and 7
+    // hold 停车 then 车场 as neighbouring tokens but not 停车场).
+    assert_eq!(search(store, "车场收费").await, [7, 6]);
+    assert!(search(store, "停车场地").await.is_empty());
+    assert!(search(store, "车场地").await.is_empty());
+    assert!(search(store, "不足晚上").await.is_empty());
+    // One character: a scan, the same meaning.
+    assert_eq!(search(store, "梯").await, [2]);
+    assert_eq!(search(store, "楼 梯").await, [2]);
+    assert_eq!(search(store, "车 老旧").await, [1]);
+    assert!(search(store, "医").await.is_empty());
+    assert!(search(store, "  ，。 ").await.is_empty());
+}
+
+async fn query_syntax_is_searched_for_never_obeyed(store: &Store) {
+    index(
+        store,
+        &[
+            (1, "小区停车难", "晚上车辆乱停"),
+            (2, "加装电梯", "老人上下楼困难"),
+        ],
+    )
+    .await;
+    for (query, found) in [
+        ("\"停车\"", &[1][..]),
+        ("停车*", &[1]),
+        ("^停车", &[1]),
+        ("words:停车", &[]),
+        ("停车\" OR \"电梯", &[]),
+        ("停车 OR 电梯", &[]),
+        ("NEAR(停车 电梯)", &[]),
+        ("停车 -电梯", &[]),
+        ("停车 & !电梯", &[]),
+        ("停车 <-> 电梯", &[]),
+        ("'停车':* | '电梯'", &[]),
+        ("a'b\\c\"d", &[]),
+        ("%停车%", &[1]),
+        ("'; DROP TABLE board_words; --", &[]),
+    ] {
+        assert_eq!(search(store, query).await, found, "{query}");
+    }
+    assert_eq!(search(store, "停车").await, [1], "the index is still there");
+}
+
+async fn a_topic_out_of_the_public_list_is_no_longer_found(store: &Store) {
+    index(
+        store,
+        &[
+            (1, "小区停车难", "晚上车辆乱停"),
+            (2, "加装电梯", "老人上下楼困难"),
+        ],
+    )
+    .await;
+    // Its text changed: the new words are found, the old ones no longer.
+    index(store, &[(1, "小区停车难", "希望增设充电桩")]).await;
+    assert_eq!(search(store, "充电桩").await, [1]);
+    assert!(search(store, "乱停").await.is_empty());
+    assert_eq!(search(store, "停车").await, [1]);
+    // Rejected, withdrawn or merged: out of the index (with another topic's change).
+    let docs = [
+        SearchDoc {
+            topic: TopicId(1),
+            text: None,
+        },
+        SearchDoc {
+            topic: TopicId(3),
+            text: Some(("停车位不足".into(), "同一问题".into())),
+        },
+    ];
+    store.board_append(&[], &docs).await.unwrap();
+    assert_eq!(search(store, "停车").await, [3]);
+    assert!(search(store, "充电桩").await.is_empty());
+    assert!(search(store, "停车 难").await.is_empty());
+    assert_eq!(search(store, "电梯").await, [2]);
+}
+
+/// A database whose board was searched by migration 0008's table: the store opened with
+/// 0011 indexes those topics (more than one batch) and finds them by two characters.
+async fn an_old_search_table_is_reindexed(backend: &str) {
+    use sqlx::migrate::Migrator;
+    use std::str::FromStr;
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = format!("{}/migrations/{backend}", env!("CARGO_MANIFEST_DIR"));
+    let mut before = Migrator::new(std::path::Path::new(&migrations))
+        .await
+        .unwrap();
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|m| m.version <= 10)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    let fill = "INSERT INTO board_search (rowid, title, body) \
+                SELECT i, '小区停车难 ' || i, '第' || i || '号，晚上乱停' FROM n";
+    let (url, schema) = if backend == "sqlite" {
+        let url = format!("sqlite://{}/yishi.db", dir.path().display());
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        before.run(&mut conn).await.unwrap();
+        let sql = format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500) {fill}"
+        );
+        sqlx::query(&sql).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        (url, None)
+    } else {
+        let base = std::env::var("YISHI_TEST_PG").unwrap();
+        let schema = unique("yishi_t");
+        let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        before.run(&mut conn).await.unwrap();
+        let sql = format!("WITH n(i) AS (SELECT generate_series(1, 2500)) {fill}");
+        sqlx::query(&sql).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        (url, Some((base, schema)))
+    };
+    let store = Store::open(&url).await.unwrap();
+    let all = store.board_search("停车", 5000).await.unwrap();
+    assert_eq!(all.len(), 2500);
+    assert_eq!(all[0], TopicId(2500));
+    assert_eq!(search(&store, "第17号").await, [17]);
+    assert_eq!(search(&store, "停车难 乱停 第2499号").await, [2499]);
+    assert!(search(&store, "难第").await.is_empty());
+    store.close().await;
+    // Opened again: nothing left to index, the same answers.
+    let store = Store::open(&url).await.unwrap();
+    assert_eq!(store.board_search("停车", 5000).await.unwrap(), all);
+    store.close().await;
+    if let Some((base, schema)) = schema {
+        let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_search_table_is_reindexed_on_sqlite() {
+    an_old_search_table_is_reindexed("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(yishi_pg), ignore = "needs PostgreSQL: set YISHI_TEST_PG")]
+async fn an_old_search_table_is_reindexed_on_postgres() {
+    an_old_search_table_is_reindexed("postgres").await;
 }

@@ -636,3 +636,109 @@ async fn on_sqlite() {
 async fn on_postgres() {
     scenario(Backend::Postgres).await;
 }
+
+/// A photo as the console uploads it: staff send the image's bytes, the studio is opened
+/// with the address they get back, and the public page shows it, served with its type
+/// and cached for good. Not an image, too large, or without a session: refused, nothing
+/// kept.
+async fn photo_upload(server: &TestServer) {
+    let clerk = server.staff("clerk", StaffRole::Clerk).await;
+    let id = roster_member(server).await;
+    // A 1×1 PNG (its signature and IHDR; the server does not decode it).
+    let png: Vec<u8> =
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89".to_vec();
+    let upload = |bytes: Vec<u8>| {
+        clerk
+            .request(Method::POST, "/api/v1/board/staff/photos")
+            .header("content-type", "image/png")
+            .body(bytes)
+            .send()
+    };
+    let r = upload(png.clone()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let kept: Value = r.json().await.unwrap();
+    let url = kept["url"].as_str().unwrap().to_owned();
+    assert_eq!(kept["content_type"], "image/png");
+    assert_eq!(kept["bytes"], png.len());
+    // The same bytes again: the same address.
+    let again: Value = upload(png.clone()).await.unwrap().json().await.unwrap();
+    assert_eq!(again["url"], url.as_str());
+
+    let served = http().get(server.url(&url)).send().await.unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert!(
+        served.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert_eq!(served.bytes().await.unwrap().as_ref(), png.as_slice());
+
+    staff_ok(
+        &clerk,
+        json!({ "type": "open_studio", "member": id, "name": "张委员", "sector": "经济界",
+                "photo": url }),
+    )
+    .await;
+    let (_, page) = call(
+        server,
+        &Who::Nobody,
+        Method::GET,
+        &format!("/api/v1/board/studios/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(page["photo"], url.as_str());
+
+    // An SVG (it could carry script) is not a photo; neither is anything over 2 MiB.
+    let r = upload(b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "not_an_image");
+    let mut big = png.clone();
+    big.resize(2 * 1024 * 1024 + 1, 0);
+    let r = upload(big).await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Without a session.
+    let r = http()
+        .post(server.url("/api/v1/board/staff/photos"))
+        .body(png.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Addresses that name nothing, or are not a digest at all.
+    let upper = kept["id"].as_str().unwrap().to_uppercase();
+    for (name, status) in [
+        ("0".repeat(64), StatusCode::NOT_FOUND),
+        ("..%2Fetc%2Fpasswd".into(), StatusCode::BAD_REQUEST),
+        (upper, StatusCode::BAD_REQUEST),
+    ] {
+        let r = http()
+            .get(server.url(&format!("/api/v1/board/photos/{name}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{name}");
+    }
+    // The upload is in the audit log.
+    let log = server.state.store.audit_log().await.unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.action == "board.photo" && e.target == kept["id"].as_str().unwrap()),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn photos_on_sqlite() {
+    photo_upload(&TestServer::start(Backend::Sqlite).await).await;
+}
+
+#[tokio::test]
+#[cfg_attr(not(yishi_pg), ignore = "needs PostgreSQL: set YISHI_TEST_PG")]
+async fn photos_on_postgres() {
+    photo_upload(&TestServer::start(Backend::Postgres).await).await;
+}

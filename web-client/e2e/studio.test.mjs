@@ -1,5 +1,6 @@
-// Members' studios (委员网上工作室) on the public board in Chromium: staff open a roster
-// member's studio (reply deadline 1 day); a resident on a 360×740 phone finds it from the
+// Members' studios (委员网上工作室) on the public board in Chromium: a clerk opens a roster
+// member's studio in the console (its photo chosen from the computer, made smaller and
+// uploaded; reply deadline 1 day) and edits it; a resident on a 360×740 phone finds it from the
 // board's home, leaves two messages (the name sheet first, "提交后经审核公开" on the form),
 // another resident leaves a third; staff publish them; the member, signed in with a token
 // of the committee's platform, replies to the first privately and to the second publicly
@@ -92,7 +93,44 @@ test("a resident leaves messages, the member replies privately and publicly, a m
   // The roster member and their studio (deadline: 1 day).
   await admin("POST", "/api/v1/roster/import?filename=members.csv", "委员编号,姓名,界别\n2024001,张建国,经济界\n", "application/octet-stream");
   const member = (await admin("GET", "/api/v1/roster")).members.find((m) => m.name === "张建国").id;
-  await staffCommand({ type: "open_studio", member, name: "张建国", sector: "经济界", interests: ["养老服务", "老旧小区改造", "交通出行"], deadline_days: 1 });
+  // A clerk opens the studio in the console with a photo chosen from the computer (a
+  // 1200×1600 portrait the browser makes smaller before upload), then edits its topics.
+  const clerk = await env.staff("clerk", "clerk");
+  await clerk.getByTestId("tab-studios").click();
+  await clerk.getByTestId("studios-none").waitFor();
+  const editor = clerk.getByTestId("studio-form");
+  await editor.getByTestId("studio-member").selectOption(String(member));
+  assert.equal(await editor.getByTestId("studio-name").inputValue(), "张建国", "the name from the roster");
+  assert.equal(await editor.getByTestId("studio-sector").inputValue(), "经济界", "the sector from the roster");
+  const portrait = await clerk.evaluate(() => {
+    const c = document.createElement("canvas");
+    c.width = 1200;
+    c.height = 1600;
+    const g = c.getContext("2d");
+    g.fillStyle = "#b91c1c";
+    g.fillRect(0, 0, 1200, 1600);
+    g.fillStyle = "#fff";
+    g.font = "700 700px sans-serif";
+    g.fillText("张", 250, 1050);
+    return c.toDataURL("image/png").split(",")[1];
+  });
+  await editor.getByTestId("studio-photo").setInputFiles({ name: "张建国.png", mimeType: "image/png", buffer: Buffer.from(portrait, "base64") });
+  await editor.getByTestId("studio-photo-preview").waitFor();
+  const photo = await editor.getByTestId("studio-photo-preview").getAttribute("src");
+  assert.match(photo, /^\/api\/v1\/board\/photos\/[0-9a-f]{64}$/);
+  const stored = await (await fetch(`${env.base}${photo}`)).arrayBuffer();
+  assert.ok(stored.byteLength < 200_000, `made smaller: ${stored.byteLength} bytes`);
+  await editor.getByTestId("studio-interests").fill("养老服务、老旧小区改造");
+  await editor.getByTestId("studio-days").fill("1");
+  await editor.getByTestId("studio-save").click();
+  await clerk.getByTestId("studio-status").filter({ hasText: "已开设：张建国的工作室" }).waitFor();
+  await clerk.getByTestId(`studio-edit-${member}`).click();
+  assert.equal(await editor.getByTestId("studio-days").inputValue(), "1", "the deadline read back");
+  await editor.getByTestId("studio-interests").fill("养老服务、老旧小区改造、交通出行");
+  await editor.getByTestId("studio-save").click();
+  await clerk.getByTestId("studio-status").filter({ hasText: "已保存：张建国的工作室" }).waitFor();
+  assert.match(await clerk.getByTestId(`studio-${member}`).innerText(), /张建国[\s\S]*经济界 · 养老服务、老旧小区改造、交通出行/);
+  await both(clerk, "console-editor", "the console's studios", { english: true });
 
   // A resident finds the studio from the board's home.
   const a = await browserAt(`${env.base}/board`, PHONE, "居民甲");
@@ -103,6 +141,8 @@ test("a resident leaves messages, the member replies privately and publicly, a m
   await a.getByTestId(`studio-${member}`).click();
   await a.getByTestId("studio").waitFor();
   assert.match(await a.getByTestId("studio").innerText(), /张建国[\s\S]*经济界[\s\S]*老旧小区改造/);
+  const shown = a.getByTestId("studio").locator(`img[src="${photo}"]`);
+  assert.ok(await shown.evaluate((img) => img.complete && img.naturalWidth > 0 && img.naturalWidth <= 640), "the photo is shown");
   assert.ok(await a.getByTestId("studio-qr").evaluate((img) => img.complete && img.naturalWidth >= 160), "the QR code is drawn");
   assert.match(await a.getByTestId("message-form").innerText(), /提交后经审核公开/);
   await both(a, "page-empty", "an empty studio page");
@@ -185,7 +225,7 @@ test("a resident leaves messages, the member replies privately and publicly, a m
   await a.getByTestId("studio").waitFor();
 
   // Staff: nothing overdue today; three days on, the unanswered third message is.
-  const clerk = await env.staff("clerk", "clerk");
+  await clerk.reload();
   await clerk.getByTestId("tab-studios").click();
   await clerk.getByTestId("overdue-none").waitFor();
   const later = new Date(Date.now() + 8 * 3600 * 1000 + 3 * 86_400_000).toISOString().slice(0, 10);

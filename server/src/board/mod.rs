@@ -24,6 +24,7 @@ mod merge;
 mod moderation;
 mod outcomes;
 mod record;
+pub mod search;
 mod studio;
 mod supports;
 mod text;

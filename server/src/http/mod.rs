@@ -10,6 +10,7 @@ mod forward;
 pub mod listen;
 mod live;
 mod meetings;
+mod photos;
 mod reports;
 mod roster;
 mod web;
@@ -231,7 +232,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1/roster", roster::routes())
         .nest("/api/v1/meetings", meetings::routes())
         .nest("/api/v1/reports", reports::routes())
-        .nest("/api/v1/board", board::routes())
+        .nest("/api/v1/board", board::routes().merge(photos::routes()))
         .nest("/api/v1", admin::routes(state.clone()))
         .merge(live::routes().layer(middleware::from_fn_with_state(
             state.clone(),

@@ -2,7 +2,10 @@
 //! record, appended in one transaction that checks it continues the stored head (so a
 //! second writer with a stale board gets [`StoreError::Conflict`] and nothing is
 //! written), and the search index of public topics updated in that same transaction, so
-//! the index never shows a topic the record has not committed.
+//! the index never shows a topic the record has not committed. The index (migration
+//! 0011) holds each public topic's words cut into bigrams by [`search`]: SQLite answers a
+//! word from an FTS5 table as the phrase of its bigrams, PostgreSQL from a `tsvector`
+//! with a GIN index and the phrase checked on the topic's tokens.
 
 use sqlx::Row;
 
@@ -10,7 +13,7 @@ use super::{
     Backend, Pool, Store, StoreError, StoreResult, corrupt, extend_head, is_unique_violation,
     millis_in, millis_out,
 };
-use crate::board::{BoardEntry, Event, TopicId};
+use crate::board::{BoardEntry, Event, TopicId, search};
 use crate::room::GENESIS;
 
 /// A change to the search index: a topic's public text, or its removal.
@@ -28,24 +31,82 @@ pub const BOARD_CURSOR: &str = "~board";
 /// limits on a statement's parameters).
 const ROWS_PER_INSERT: usize = 1000;
 
-/// `INSERT … VALUES ($1, …, $width), …` for `rows` rows.
-fn values_sql(insert: &str, rows: usize, width: usize) -> String {
+/// `INSERT … VALUES ($1, …, $width), …` for `rows` rows, each parameter followed by its
+/// column's cast (`::tsvector`, or nothing).
+fn values_sql(insert: &str, rows: usize, casts: &[&str]) -> String {
+    let width = casts.len();
     let mut sql = String::from(insert);
     for r in 0..rows {
         sql.push_str(if r == 0 { " (" } else { ", (" });
-        for c in 0..width {
+        for (c, cast) in casts.iter().enumerate() {
             if c > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!("${}", r * width + c + 1));
+            sql.push_str(&format!("${}{cast}", r * width + c + 1));
         }
         sql.push(')');
     }
     sql
 }
 
-/// Terms searched at most.
+/// Words searched at most.
 const MAX_TERMS: usize = 8;
+
+/// Topics re-indexed a transaction when the store opens (see [`Store::board_reindex`]).
+const REINDEX_BATCH: usize = 1000;
+
+fn topic_of(id: i64) -> StoreResult<TopicId> {
+    u32::try_from(id)
+        .map(TopicId)
+        .map_err(|_| corrupt("board_words.rowid", id))
+}
+
+/// `token` as a quoted lexeme of a `tsvector` or `tsquery` literal. (Tokens are letters
+/// and digits; the escapes keep any other text a lexeme, never syntax.)
+fn pg_lexeme(token: &str) -> String {
+    format!("'{}'", token.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// A topic's [`search::indexed`] tokens as a PostgreSQL `tsvector` literal (the gaps left
+/// out; no positions: phrases are checked on `words`, see [`Store::board_search`]).
+fn tsvector(indexed: &str) -> String {
+    let lexemes: Vec<String> = indexed
+        .split(' ')
+        .filter(|t| !t.is_empty() && *t != search::GAP)
+        .map(pg_lexeme)
+        .collect();
+    lexemes.join(" ")
+}
+
+/// The index condition of words of two characters or more on PostgreSQL: each word's
+/// first bigram, all of them required (`'充电' & '光明'`). One bigram a word, because
+/// the planner takes a word's bigrams as independent and would expect far fewer matches
+/// than there are (a phrase of 充电 电桩: 698 expected, 8,333 found at 100,000 topics),
+/// then read them all through the index instead of reading the newest topics backwards
+/// until `limit` match: 66–253 ms instead of 8–18 ms (docs/bench/board.md).
+fn tsquery(words: &[String]) -> String {
+    let lexemes: Vec<String> = words
+        .iter()
+        .filter_map(|w| search::tokens(w).first().map(|t| pg_lexeme(t)))
+        .collect();
+    lexemes.join(" & ")
+}
+
+/// The same as an FTS5 query: each word the phrase of its quoted bigrams
+/// (`"停车" + "车场"`), all of them required.
+fn fts5_query(words: &[String]) -> String {
+    let phrases: Vec<String> = words
+        .iter()
+        .map(|w| {
+            let tokens: Vec<String> = search::tokens(w)
+                .iter()
+                .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+                .collect();
+            tokens.join(" + ")
+        })
+        .collect();
+    phrases.join(" AND ")
+}
 
 fn entry_from(
     seq: i64,
@@ -116,6 +177,26 @@ impl Store {
         if entries.is_empty() && docs.is_empty() {
             return Ok(());
         }
+        self.board_write(entries, Some(docs)).await.map(|_| ())
+    }
+
+    /// Index the topics migration 0011 queued in `board_reindex` (their words are cut by
+    /// Rust, not SQL), [`REINDEX_BATCH`] a transaction. Run when the store opens;
+    /// servers opening together share the queue.
+    pub(super) async fn board_reindex(&self) -> StoreResult<()> {
+        while self.board_write(&[], None).await? > 0 {}
+        Ok(())
+    }
+
+    /// [`Store::board_append`]; without `docs`, the index changes are the next batch of
+    /// `board_reindex`, taken in the same transaction (locked on PostgreSQL, so a
+    /// command's newer text of a queued topic waits for it and is written after).
+    /// Answers how many index changes were written.
+    async fn board_write(
+        &self,
+        entries: &[BoardEntry],
+        docs: Option<&[SearchDoc]>,
+    ) -> StoreResult<usize> {
         let mut rows = Vec::with_capacity(entries.len());
         for e in entries {
             rows.push((
@@ -125,6 +206,7 @@ impl Store {
                 serde_json::to_string(&e.event.body)?,
             ));
         }
+        let postgres = matches!(self.backend, Backend::Postgres(_));
         let result = with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             let head = sqlx::query("SELECT seq, hash FROM board_events ORDER BY seq DESC LIMIT 1")
@@ -151,7 +233,7 @@ impl Store {
                 let sql = values_sql(
                     "INSERT INTO board_events (seq, at, actor, body, prev, hash) VALUES",
                     chunk.len(),
-                    6,
+                    &[""; 6],
                 );
                 let mut q = sqlx::query(&sql);
                 for (e, (row_seq, at, actor, body)) in chunk {
@@ -165,41 +247,81 @@ impl Store {
                 }
                 q.execute(&mut *tx).await?;
             }
+            let queued: Vec<SearchDoc>;
+            let docs = match docs {
+                Some(docs) => docs,
+                None => {
+                    let lock = if postgres {
+                        " FOR UPDATE SKIP LOCKED"
+                    } else {
+                        ""
+                    };
+                    let sql = format!(
+                        "SELECT rowid, title, body FROM board_reindex ORDER BY rowid \
+                         LIMIT {REINDEX_BATCH}{lock}"
+                    );
+                    queued = sqlx::query(&sql)
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .iter()
+                        .map(|row| {
+                            let id: i64 = row.try_get(0)?;
+                            Ok(SearchDoc {
+                                topic: topic_of(id)?,
+                                text: Some((row.try_get(1)?, row.try_get(2)?)),
+                            })
+                        })
+                        .collect::<StoreResult<_>>()?;
+                    &queued
+                }
+            };
             for chunk in docs.chunks(ROWS_PER_INSERT) {
                 let ids: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
-                let sql = format!(
-                    "DELETE FROM board_search WHERE rowid IN ({})",
-                    ids.join(", ")
-                );
-                let mut delete = sqlx::query(&sql);
-                for doc in chunk {
-                    delete = delete.bind(i64::from(doc.topic.0));
+                // Out of the queue first: a re-indexing server holding the row is waited for.
+                for table in ["board_reindex", "board_words"] {
+                    let sql = format!("DELETE FROM {table} WHERE rowid IN ({})", ids.join(", "));
+                    let mut delete = sqlx::query(&sql);
+                    for doc in chunk {
+                        delete = delete.bind(i64::from(doc.topic.0));
+                    }
+                    delete.execute(&mut *tx).await?;
                 }
-                delete.execute(&mut *tx).await?;
-                let public: Vec<(i64, &str, &str)> = chunk
+                let public: Vec<(i64, String)> = chunk
                     .iter()
                     .filter_map(|d| {
                         d.text
                             .as_ref()
-                            .map(|(t, b)| (i64::from(d.topic.0), t.as_str(), b.as_str()))
+                            .map(|(t, b)| (i64::from(d.topic.0), search::indexed(t, b)))
                     })
                     .collect();
                 if public.is_empty() {
                     continue;
                 }
-                let sql = values_sql(
-                    "INSERT INTO board_search (rowid, title, body) VALUES",
-                    public.len(),
-                    3,
-                );
+                let sql = if postgres {
+                    values_sql(
+                        "INSERT INTO board_words (rowid, words, vector) VALUES",
+                        public.len(),
+                        &["", "", "::tsvector"],
+                    )
+                } else {
+                    values_sql(
+                        "INSERT INTO board_words (rowid, words) VALUES",
+                        public.len(),
+                        &["", ""],
+                    )
+                };
                 let mut insert = sqlx::query(&sql);
-                for (id, title, body) in public {
-                    insert = insert.bind(id).bind(title).bind(body);
+                for (id, words) in public {
+                    let vector = postgres.then(|| tsvector(&words));
+                    insert = insert.bind(id).bind(words);
+                    if let Some(vector) = vector {
+                        insert = insert.bind(vector);
+                    }
                 }
                 insert.execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            Ok(())
+            Ok(docs.len())
         });
         match result {
             Err(StoreError::Database(e)) if is_unique_violation(&e) => Err(StoreError::Conflict),
@@ -207,45 +329,62 @@ impl Store {
         }
     }
 
-    /// Public topics whose title or text contains every word of `query` (split at white
-    /// space), best first (most recent first), at most `limit`.
+    /// Public topics whose title or text contains every word of `query`, most recent
+    /// first, at most `limit`. Words are cut by [`search::words`] (at spaces and
+    /// punctuation, in lower case). A word of two characters or more is the phrase of its
+    /// bigrams, answered from the index (SQLite: an FTS5 phrase; PostgreSQL: the GIN
+    /// index finds the topics holding its first bigram, newest first, and the phrase is
+    /// checked on their `words`); a word of one character is looked for in every topic's
+    /// tokens (a scan).
     pub async fn board_search(&self, query: &str, limit: u32) -> StoreResult<Vec<TopicId>> {
-        // `%`, `_` and `\` are not searched for: LIKE patterns stay free of escapes, which
-        // SQLite's trigram index would not use.
-        let terms: Vec<String> = query
-            .split_whitespace()
-            .map(|t| t.replace(['%', '_', '\\'], ""))
-            .filter(|t| !t.is_empty())
-            .take(MAX_TERMS)
-            .map(|t| format!("%{t}%"))
-            .collect();
-        if terms.is_empty() {
+        let words: Vec<String> = search::words(query).into_iter().take(MAX_TERMS).collect();
+        let (phrases, chars): (Vec<String>, Vec<String>) =
+            words.into_iter().partition(|w| w.chars().count() > 1);
+        let postgres = matches!(self.backend, Backend::Postgres(_));
+        let mut binds: Vec<String> = Vec::new();
+        let mut clauses: Vec<String> = Vec::new();
+        if !phrases.is_empty() {
+            if postgres {
+                binds.push(tsquery(&phrases));
+                clauses.push("vector @@ $1::tsquery".into());
+            } else {
+                binds.push(fts5_query(&phrases));
+                clauses.push("board_words MATCH $1".into());
+            }
+        }
+        // PostgreSQL: the whole phrase, as consecutive tokens of `words`.
+        for w in phrases.iter().filter(|_| postgres) {
+            let tokens = search::tokens(w);
+            if tokens.len() > 1 {
+                binds.push(format!(" {} ", tokens.join(" ")));
+                let n = binds.len();
+                clauses.push(format!("strpos(' ' || words || ' ', ${n}) > 0"));
+            }
+        }
+        for c in chars {
+            binds.push(c);
+            let n = binds.len();
+            clauses.push(if postgres {
+                format!("strpos(words, ${n}) > 0")
+            } else {
+                format!("instr(words, ${n}) > 0")
+            });
+        }
+        if clauses.is_empty() {
             return Ok(Vec::new());
         }
-        let like: fn(usize) -> String = match self.backend {
-            Backend::Sqlite(_) => |n: usize| format!("(title LIKE ${n} OR body LIKE ${n})"),
-            Backend::Postgres(_) => |n: usize| format!("((title || ' ' || body) ILIKE ${n})"),
-        };
-        let clauses: Vec<String> = (1..=terms.len()).map(like).collect();
         let sql = format!(
-            "SELECT rowid FROM board_search WHERE {} ORDER BY rowid DESC LIMIT {}",
+            "SELECT rowid FROM board_words WHERE {} ORDER BY rowid DESC LIMIT {}",
             clauses.join(" AND "),
             limit
         );
         with_pool!(self, |pool| {
             let mut q = sqlx::query(&sql);
-            for t in &terms {
-                q = q.bind(t.as_str());
+            for b in &binds {
+                q = q.bind(b.as_str());
             }
             let rows = q.fetch_all(pool).await?;
-            rows.iter()
-                .map(|row| {
-                    let id: i64 = row.try_get(0)?;
-                    u32::try_from(id)
-                        .map(TopicId)
-                        .map_err(|_| corrupt("board_search.rowid", id))
-                })
-                .collect()
+            rows.iter().map(|row| topic_of(row.try_get(0)?)).collect()
         })
     }
 

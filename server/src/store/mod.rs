@@ -212,11 +212,13 @@ macro_rules! with_pool {
 mod apikeys;
 mod board;
 mod meetings;
+mod photos;
 mod roster;
 mod staff;
 pub use apikeys::ApiKey;
 pub use board::{BOARD_CURSOR, SearchDoc};
 pub use meetings::{AgendaEntry, Invitee, MeetingDetails, StoredMeeting, VenueEntry};
+pub use photos::Photo;
 pub use roster::{Imported, Member, MemberInput};
 pub use staff::{AuditEntry, StaffAccount, TokenPurpose};
 mod webhooks;
@@ -331,9 +333,11 @@ impl Store {
                 .connect_with(options)
                 .await?;
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-            Ok(Store {
+            let store = Store {
                 backend: Backend::Postgres(pool),
-            })
+            };
+            store.board_reindex().await?;
+            Ok(store)
         } else {
             Err(StoreError::UnsupportedUrl(url.to_owned()))
         }
@@ -362,9 +366,11 @@ impl Store {
         .connect_with(options)
         .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Store {
+        let store = Store {
             backend: Backend::Sqlite(pool),
-        })
+        };
+        store.board_reindex().await?;
+        Ok(store)
     }
 
     /// Which backend this is: `"sqlite"` or `"postgres"`.

@@ -1,4 +1,5 @@
-// Members' studios (委员工作室) in the console, beside the overdue list: duty slots
+// Members' studios (委员工作室) in the console, beside the overdue list: the studios
+// themselves (opened and edited in `StudioEditor.tsx`), duty slots
 // (会客时间) — scheduled for a studio with a day, a start, an end and a title, listed until
 // they end, cancelled (asked first) before they start — and social-conditions reports
 // (社情民意): a studio's published messages, each filed once as an item (its title asked
@@ -8,6 +9,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { DutyView, PublicMessage, StudioSummary } from "../board/api";
 import { type SocialReport, studioStaffApi } from "./api";
 import { AskText, codeOf, localTime, Problem } from "./common";
+import { StudioEditor } from "./StudioEditor";
 import { ct } from "./strings";
 
 /** Today in China, `YYYY-MM-DD`, and the time now, `HH:MM`. */
@@ -25,12 +27,12 @@ const span = (s: DutyView) =>
 export function StudioDesk() {
   const [studios, setStudios] = useState<StudioSummary[]>([]);
   const [problem, setProblem] = useState<string>();
-  useEffect(() => {
-    studioStaffApi.studios().then(setStudios, (e) => setProblem(codeOf(e)));
-  }, []);
+  const load = () => studioStaffApi.studios().then(setStudios, (e) => setProblem(codeOf(e)));
+  useEffect(() => void load(), []);
   return (
     <>
       <Problem code={problem} />
+      <StudioEditor studios={studios} changed={load} />
       <DutyDesk studios={studios} />
       <ReportDesk studios={studios} />
     </>

@@ -179,7 +179,8 @@ export interface SocialReport {
 export type StudioCommand =
   | { type: "schedule_duty"; member: number; title: string; starts_at: number; ends_at: number }
   | { type: "cancel_duty"; slot: number }
-  | { type: "message_to_report"; message: number; title: string; text?: string };
+  | { type: "message_to_report"; message: number; title: string; text?: string }
+  | { type: "open_studio"; member: number; name: string; sector: string; photo: string | null; interests: string[]; deadline_days: number };
 
 export const studioStaffApi = {
   command: (command: StudioCommand) => call<{ seq: number }>("POST", "/board/staff/commands", command),
@@ -188,6 +189,8 @@ export const studioStaffApi = {
   studio: (member: number) => call<StudioPage>("GET", `/board/studios/${member}`),
   duty: async () => (await call<{ slots: DutyView[] }>("GET", "/board/staff/duty")).slots,
   reports: async () => (await call<{ reports: SocialReport[] }>("GET", "/board/staff/reports")).reports,
+  /** Upload a studio photo (JPEG, PNG or WebP, at most 2 MiB): where it is served. */
+  photo: (image: Blob) => call<{ id: string; url: string }>("POST", "/board/staff/photos", image),
 };
 
 /** The board's (码上议事) records as staff see them; the public shapes are the board page's. */

@@ -8,6 +8,7 @@ mod duty;
 mod live;
 mod outcomes;
 mod properties;
+mod search;
 mod studio;
 mod supports;
 mod topics;
