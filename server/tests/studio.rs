@@ -17,6 +17,7 @@
 mod common;
 
 use common::board::{Who, call, command, resident, staff_ok};
+use common::staff::Staff;
 use common::{Backend, Client, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -59,22 +60,96 @@ async fn roster_member(server: &TestServer) -> i64 {
     server.state.store.list_members(None).await.unwrap()[0].id
 }
 
-async fn studio_journey(server: &TestServer) -> (String, i64) {
+/// 张委员's studio, opened by staff (`more` adds to the command).
+struct Studio {
+    clerk: Staff,
+    /// The member's roster id.
+    id: i64,
+    /// The member's platform token (`m-<id>`) for the board.
+    token: String,
+}
+
+async fn open_studio(server: &TestServer, more: Value) -> Studio {
     let clerk = server.staff("clerk", StaffRole::Clerk).await;
     let id = roster_member(server).await;
-    let open = |member: i64| {
-        json!({ "type": "open_studio", "member": member, "name": "张委员", "sector": "经济界",
-                "interests": ["养老", "城建"], "deadline_days": 2 })
+    let mut open =
+        json!({ "type": "open_studio", "member": id, "name": "张委员", "sector": "经济界" });
+    open.as_object_mut()
+        .unwrap()
+        .extend(more.as_object().unwrap().clone());
+    staff_ok(&clerk, open).await;
+    let member = Participant::new(format!("m-{id}"), "张委员", Role::Member);
+    let token = server.token("board", &member);
+    Studio { clerk, id, token }
+}
+
+/// A resident's message to the studio of member `id` (pending): its id.
+async fn post_message(
+    server: &TestServer,
+    resident: &str,
+    id: i64,
+    title: Option<&str>,
+    text: &str,
+) -> u64 {
+    let body = json!({ "type": "post_message", "member": id, "title": title, "text": text });
+    let (status, answer) = command(server, &Who::Cookie(resident), body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    message_id(&answer)
+}
+
+async fn publish_message(clerk: &Staff, message: u64) {
+    staff_ok(
+        clerk,
+        json!({ "type": "moderate_message", "message": message, "decision": "publish" }),
+    )
+    .await;
+}
+
+/// The webhook deliveries due to a webhook for `types` added now: their kinds, sorted,
+/// and their payloads run together.
+async fn deliveries(server: &TestServer, types: &[&str]) -> (Vec<String>, String) {
+    let webhook = yishi::store::Webhook {
+        id: "wh_studio".into(),
+        url: "http://127.0.0.1:9/hooks".into(),
+        types: types.iter().map(|t| (*t).to_owned()).collect(),
+        secret: yishi::webhooks::new_secret(),
+        enabled: true,
+        created_by: "admin".into(),
+        created_at: 0,
     };
+    server.state.store.create_webhook(&webhook).await.unwrap();
+    yishi::webhooks::scan(&server.state.store, "http://yishi.test")
+        .await
+        .unwrap();
+    let far = i64::MAX / 2;
+    let due = server
+        .state
+        .store
+        .claim_deliveries(far, far, 100)
+        .await
+        .unwrap();
+    let mut kinds: Vec<String> = due.iter().map(|d| d.kind.clone()).collect();
+    kinds.sort();
+    (kinds, due.iter().map(|d| d.payload.as_str()).collect())
+}
+
+async fn studio_journey(server: &TestServer) -> (String, i64) {
+    let Studio { clerk, id, token } = open_studio(
+        server,
+        json!({ "interests": ["养老", "城建"], "deadline_days": 2 }),
+    )
+    .await;
     // A member who is not on the roster has no studio.
     let (status, body) = clerk
-        .post("/api/v1/board/staff/commands", open(id + 100))
+        .post(
+            "/api/v1/board/staff/commands",
+            json!({ "type": "open_studio", "member": id + 100, "name": "张委员", "sector": "经济界" }),
+        )
         .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("not_found"))
     );
-    staff_ok(&clerk, open(id)).await;
     let (_, list) = call(
         server,
         &Who::Nobody,
@@ -105,15 +180,9 @@ async fn studio_journey(server: &TestServer) -> (String, i64) {
     // A resident leaves three messages: pending, seen by the sender and in the queue.
     let alice = resident(server, "居民甲").await;
     let mut messages = Vec::new();
-    for text in ["老楼加装电梯", "小区路灯不亮", "菜市场噪音扰民"] {
-        let (status, answer) = command(
-            server,
-            &Who::Cookie(&alice),
-            json!({ "type": "post_message", "member": id, "title": text, "text": format!("{text}，希望委员关注") }),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-        messages.push(message_id(&answer));
+    for title in ["老楼加装电梯", "小区路灯不亮", "菜市场噪音扰民"] {
+        let text = format!("{title}，希望委员关注");
+        messages.push(post_message(server, &alice, id, Some(title), &text).await);
     }
     let (status, body) = command(
         server,
@@ -139,16 +208,10 @@ async fn studio_journey(server: &TestServer) -> (String, i64) {
         3
     );
     for m in &messages {
-        staff_ok(
-            &clerk,
-            json!({ "type": "moderate_message", "message": m, "decision": "publish" }),
-        )
-        .await;
+        publish_message(&clerk, *m).await;
     }
 
     // The member replies: privately to the first, publicly to the second.
-    let member = Participant::new(format!("m-{id}"), "张委员", Role::Member);
-    let token = server.token("board", &member);
     let as_member = Who::Bearer(&token);
     let reply = |message: u64, text: &str, public: bool| json!({ "type": "reply_message", "message": message, "text": text, "public": public });
     let bob = resident(server, "居民乙").await;
@@ -270,28 +333,7 @@ async fn studio_journey(server: &TestServer) -> (String, i64) {
     assert_eq!(public["messages"][0]["topic"].as_u64(), Some(topic));
     // Webhooks: one message per publication and reply; a private reply's text stays
     // on the board.
-    let webhook = yishi::store::Webhook {
-        id: "wh_studio".into(),
-        url: "http://127.0.0.1:9/hooks".into(),
-        types: vec!["board.message_published".into(), "board.replied".into()],
-        secret: yishi::webhooks::new_secret(),
-        enabled: true,
-        created_by: "admin".into(),
-        created_at: 0,
-    };
-    server.state.store.create_webhook(&webhook).await.unwrap();
-    yishi::webhooks::scan(&server.state.store, "http://yishi.test")
-        .await
-        .unwrap();
-    let far = i64::MAX / 2;
-    let due = server
-        .state
-        .store
-        .claim_deliveries(far, far, 100)
-        .await
-        .unwrap();
-    let mut kinds: Vec<&str> = due.iter().map(|d| d.kind.as_str()).collect();
-    kinds.sort();
+    let (kinds, payloads) = deliveries(server, &["board.message_published", "board.replied"]).await;
     assert_eq!(
         kinds,
         [
@@ -302,7 +344,6 @@ async fn studio_journey(server: &TestServer) -> (String, i64) {
             "board.replied"
         ]
     );
-    let payloads: String = due.iter().map(|d| d.payload.as_str()).collect();
     assert!(
         payloads.contains(PUBLIC) && !payloads.contains(PRIVATE),
         "{payloads}"
@@ -322,15 +363,7 @@ fn token_of(link: &str) -> &str {
 }
 
 async fn duty_and_reports(server: &TestServer) {
-    let clerk = server.staff("clerk", StaffRole::Clerk).await;
-    let id = roster_member(server).await;
-    staff_ok(
-        &clerk,
-        json!({ "type": "open_studio", "member": id, "name": "张委员", "sector": "经济界" }),
-    )
-    .await;
-    let member = Participant::new(format!("m-{id}"), "张委员", Role::Member);
-    let token = server.token("board", &member);
+    let Studio { clerk, id, token } = open_studio(server, json!({})).await;
     let as_member = Who::Bearer(&token);
     let schedule = |title: &str, starts_at: u64, minutes: u64| {
         json!({ "type": "schedule_duty", "member": id, "title": title,
@@ -494,13 +527,14 @@ async fn duty_and_reports(server: &TestServer) {
     assert_eq!(slots["slots"].as_array().unwrap().len(), 2, "{slots}");
 
     // 社情民意: a published message filed once; the sender told; staff list it.
-    let (_, answer) = command(
+    let message = post_message(
         server,
-        &Who::Cookie(&alice),
-        json!({ "type": "post_message", "member": id, "text": "小区门口的公交站被撤了，老人出行不便" }),
+        &alice,
+        id,
+        None,
+        "小区门口的公交站被撤了，老人出行不便",
     )
     .await;
-    let message = message_id(&answer);
     let report = json!({ "type": "message_to_report", "message": message, "title": "公交站撤并影响老人出行" });
     let (status, body) = clerk
         .post("/api/v1/board/staff/commands", report.clone())
@@ -510,11 +544,7 @@ async fn duty_and_reports(server: &TestServer) {
         (StatusCode::CONFLICT, Some("invalid_state")),
         "not published yet"
     );
-    staff_ok(
-        &clerk,
-        json!({ "type": "moderate_message", "message": message, "decision": "publish" }),
-    )
-    .await;
+    publish_message(&clerk, message).await;
     staff_ok(&clerk, report.clone()).await;
     let (status, _) = clerk.post("/api/v1/board/staff/commands", report).await;
     assert_eq!(status, StatusCode::CONFLICT, "once per message");
@@ -548,28 +578,7 @@ async fn duty_and_reports(server: &TestServer) {
     assert_eq!(public["messages"][0]["reported"], true);
 
     // Webhooks: each slot scheduled, the item filed.
-    let webhook = yishi::store::Webhook {
-        id: "wh_duty".into(),
-        url: "http://127.0.0.1:9/hooks".into(),
-        types: vec!["board.duty_scheduled".into(), "board.report_filed".into()],
-        secret: yishi::webhooks::new_secret(),
-        enabled: true,
-        created_by: "admin".into(),
-        created_at: 0,
-    };
-    server.state.store.create_webhook(&webhook).await.unwrap();
-    yishi::webhooks::scan(&server.state.store, "http://yishi.test")
-        .await
-        .unwrap();
-    let far = i64::MAX / 2;
-    let due = server
-        .state
-        .store
-        .claim_deliveries(far, far, 100)
-        .await
-        .unwrap();
-    let mut kinds: Vec<&str> = due.iter().map(|d| d.kind.as_str()).collect();
-    kinds.sort();
+    let (kinds, _) = deliveries(server, &["board.duty_scheduled", "board.report_filed"]).await;
     assert_eq!(
         kinds,
         [

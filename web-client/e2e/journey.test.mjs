@@ -167,7 +167,7 @@ test("a topic goes from a resident's phone through a meeting to an outcome at 50
   await desk.getByTestId("bd-meeting-pick").selectOption({ value: meeting });
   await desk.getByTestId("bd-select-ok").click();
   await said(clerk, `已选入“${MEETING}”，会议议程增加了“议题：${TITLE}”`);
-  await desk.getByTestId("bd-record").filter({ hasText: "会议还没有进行到这个议题" }).waitFor();
+  await desk.getByTestId("in-meeting").filter({ hasText: "会议还没有进行到这个议题" }).waitFor();
   await desk.getByTestId("bd-advance").filter({ hasText: "遴选" }).click();
   await answerAsk(clerk, "支持人数达到遴选标准，列入基层医疗专题协商");
   await said(clerk, "已进入“遴选”阶段");
@@ -241,9 +241,9 @@ test("a topic goes from a resident's phone through a meeting to an outcome at 50
   await clerk.getByTestId("tab-board").click();
   await clerk.getByTestId("bd-view-topics").click();
   await clerk.getByTestId(`bd-open-${id}`).click();
-  const record = desk.getByTestId("bd-record");
-  await record.getByTestId("bd-rec-speeches").filter({ hasText: "张三" }).waitFor();
-  assert.match(await record.innerText(), new RegExp(`议程“议题：${TITLE}”[\\s\\S]*张三（医药卫生界）[\\s\\S]*${QUESTION}[\\s\\S]*通过[\\s\\S]*赞成\\s*1`));
+  const record = desk.getByTestId("in-meeting");
+  await record.getByTestId("meeting-speeches").filter({ hasText: "张三" }).waitFor();
+  assert.match(await record.innerText(), new RegExp(`协商过程[\\s\\S]*${MEETING}[\\s\\S]*会议议程：议题：${TITLE}[\\s\\S]*张三（医药卫生界）[\\s\\S]*${QUESTION}[\\s\\S]*通过[\\s\\S]*共 1 票[\\s\\S]*赞成\\s*1`));
   await desk.getByTestId("bd-opinion-form-text").fill("建议社区卫生服务站工作日延长至晚八点，周末上午开放。");
   await desk.getByTestId("bd-opinion-form-ok").click();
   await said(clerk, "协商意见已记录并公开");

@@ -576,6 +576,41 @@ fn sealed(bodies: Vec<(Option<ParticipantId>, EventBody)>) -> Vec<RecordEntry> {
         .collect()
 }
 
+/// A meeting under way: the host, 李委员 and `third` joined, the host added the agenda's
+/// `items` (numbered from 1) and opened the session.
+fn meeting_in_session(
+    third: Participant,
+    items: &[&str],
+) -> Vec<(Option<ParticipantId>, EventBody)> {
+    use yishi_protocol::{AgendaItem, ItemId, SettingsPatch};
+    let h = Some(host().id);
+    let mut bodies = vec![
+        (
+            None,
+            EventBody::Joined {
+                participant: host(),
+            },
+        ),
+        (None, EventBody::Joined { participant: li() }),
+        (None, EventBody::Joined { participant: third }),
+    ];
+    for (id, title) in (1..).zip(items) {
+        let item = AgendaItem {
+            id: ItemId(id),
+            title: (*title).into(),
+            settings: SettingsPatch::default(),
+        };
+        bodies.push((h.clone(), EventBody::AgendaItemAdded { item }));
+    }
+    bodies.push((
+        h,
+        EventBody::SessionChanged {
+            state: SessionState::InSession,
+        },
+    ));
+    bodies
+}
+
 fn question(id: u32, author: &str, text: &str) -> yishi_protocol::Question {
     yishi_protocol::Question {
         id: QuestionId(id),
@@ -769,41 +804,13 @@ fn questions_and_moderation_in_numbers() {
 
 #[test]
 fn agenda_items_venues_replies_and_how_turns_ended() {
-    use yishi_protocol::{AgendaItem, ItemId, SettingsPatch};
+    use yishi_protocol::ItemId;
     let h = Some(host().id);
-    let item = |id, title: &str| EventBody::AgendaItemAdded {
-        item: AgendaItem {
-            id: ItemId(id),
-            title: title.into(),
-            settings: SettingsPatch::default(),
-        },
-    };
     let mut venue_turn = turn(2, &east(), EntryKind::Reply, at(200));
     venue_turn.speaker = Some("王某".into());
     venue_turn.replying_to = Some(TurnId(1));
-    let record = sealed(vec![
-        (
-            None,
-            EventBody::Joined {
-                participant: host(),
-            },
-        ),
-        (None, EventBody::Joined { participant: li() }),
-        (
-            None,
-            EventBody::Joined {
-                participant: east(),
-            },
-        ),
-        (h.clone(), item(1, "情况通报")),
-        (h.clone(), item(2, "委员发言")),
-        (h.clone(), item(3, "自由讨论")),
-        (
-            h.clone(),
-            EventBody::SessionChanged {
-                state: SessionState::InSession,
-            },
-        ),
+    let mut bodies = meeting_in_session(east(), &["情况通报", "委员发言", "自由讨论"]);
+    bodies.extend([
         (h.clone(), EventBody::CurrentItemChanged { item: ItemId(2) }),
         (
             h.clone(),
@@ -832,6 +839,7 @@ fn agenda_items_venues_replies_and_how_turns_ended() {
             },
         ),
     ]);
+    let record = sealed(bodies);
     let room = StoredRoom {
         closed_at: None,
         final_hash: None,
@@ -863,15 +871,8 @@ fn agenda_items_venues_replies_and_how_turns_ended() {
 /// A meeting with two agenda items: a speech, a published poll, an unpublished one and
 /// three questions under the topic's item; a speech, a poll and a question under the other.
 fn two_items() -> Vec<RecordEntry> {
-    use yishi_protocol::{AgendaItem, ItemId, SettingsPatch};
+    use yishi_protocol::ItemId;
     let h = Some(host().id);
-    let item = |id, title: &str| EventBody::AgendaItemAdded {
-        item: AgendaItem {
-            id: ItemId(id),
-            title: title.into(),
-            settings: SettingsPatch::default(),
-        },
-    };
     let approved = |id, text: &str| {
         let mut q = question(id, "r9", text);
         q.status = ItemStatus::Approved;
@@ -913,28 +914,8 @@ fn two_items() -> Vec<RecordEntry> {
         spoken_ms,
         reason: EndReason::Yielded,
     };
-    sealed(vec![
-        (
-            None,
-            EventBody::Joined {
-                participant: host(),
-            },
-        ),
-        (None, EventBody::Joined { participant: li() }),
-        (
-            None,
-            EventBody::Joined {
-                participant: wang(),
-            },
-        ),
-        (h.clone(), item(1, "部门情况通报")),
-        (h.clone(), item(2, "议题：老旧小区加装电梯")),
-        (
-            h.clone(),
-            EventBody::SessionChanged {
-                state: SessionState::InSession,
-            },
-        ),
+    let mut bodies = meeting_in_session(wang(), &["部门情况通报", "议题：老旧小区加装电梯"]);
+    bodies.extend([
         (h.clone(), EventBody::CurrentItemChanged { item: ItemId(1) }),
         (h.clone(), speech(1, &wang())),
         (h.clone(), ended(1, 60_000)),
@@ -1006,7 +987,8 @@ fn two_items() -> Vec<RecordEntry> {
         // Back to the first item: what follows is not the topic's.
         (h.clone(), EventBody::CurrentItemChanged { item: ItemId(1) }),
         (h.clone(), speech(3, &wang())),
-    ])
+    ]);
+    sealed(bodies)
 }
 
 #[test]

@@ -38,7 +38,8 @@ mod view;
 mod tests;
 
 use yishi_protocol::{
-    Command, ErrorCode, Event, EventBody, Millis, Participant, ParticipantId, RequestId, Seq,
+    Command, Comment, ErrorCode, Event, EventBody, Millis, Participant, ParticipantId, Question,
+    RequestId, Seq,
 };
 
 pub use actor::{Actor, Grants};
@@ -365,11 +366,11 @@ impl Room {
             SendChat { text } => self.send_chat(cx, actor, text),
             PostComment { text } => self.post_comment(cx, actor, text),
             ModerateComment { comment, decision } => {
-                self.moderate_comment(cx, actor, *comment, decision)
+                self.moderate::<Comment>(cx, actor, *comment, decision)
             }
             AskQuestion { text } => self.ask_question(cx, actor, text),
             ModerateQuestion { question, decision } => {
-                self.moderate_question(cx, actor, *question, decision)
+                self.moderate::<Question>(cx, actor, *question, decision)
             }
             Upvote { question } => self.upvote(cx, actor, *question),
             MarkAnswered { question } => self.mark_answered(cx, actor, *question),

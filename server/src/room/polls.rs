@@ -234,14 +234,12 @@ impl Room {
         poll: PollId,
         spec: &PollSpec,
     ) -> Result<(), Rejection> {
-        actor.require(Grant::ManagePolls)?;
-        let p = self.poll(poll)?;
-        if p.state != PollState::Draft {
-            return reject(
-                ErrorCode::InvalidState,
-                "only a draft can be changed; reset the poll first",
-            );
-        }
+        self.managed_poll(
+            actor,
+            poll,
+            PollState::Draft,
+            "only a draft can be changed; reset the poll first",
+        )?;
         let spec = validate_spec(spec)?;
         self.emit(cx, EventBody::PollUpdated { poll, spec });
         Ok(())
@@ -255,11 +253,7 @@ impl Room {
         actor: &Actor,
         poll: PollId,
     ) -> Result<(), Rejection> {
-        actor.require(Grant::ManagePolls)?;
-        let p = self.poll(poll)?;
-        if p.state != PollState::Draft {
-            return reject(ErrorCode::InvalidState, "the poll is not a draft");
-        }
+        let p = self.managed_poll(actor, poll, PollState::Draft, "the poll is not a draft")?;
         if self.session.state != SessionState::InSession {
             return reject(
                 ErrorCode::InvalidState,
@@ -301,10 +295,7 @@ impl Room {
         actor: &Actor,
         poll: PollId,
     ) -> Result<(), Rejection> {
-        actor.require(Grant::ManagePolls)?;
-        if self.poll(poll)?.state != PollState::Open {
-            return reject(ErrorCode::InvalidState, "the poll is not open");
-        }
+        self.managed_poll(actor, poll, PollState::Open, "the poll is not open")?;
         self.declare_and_close(cx, poll, false);
         Ok(())
     }
@@ -315,14 +306,12 @@ impl Room {
         actor: &Actor,
         poll: PollId,
     ) -> Result<(), Rejection> {
-        actor.require(Grant::ManagePolls)?;
-        let p = self.poll(poll)?;
-        if p.state != PollState::Closed {
-            return reject(
-                ErrorCode::InvalidState,
-                "only a closed poll can be published",
-            );
-        }
+        let p = self.managed_poll(
+            actor,
+            poll,
+            PollState::Closed,
+            "only a closed poll can be published",
+        )?;
         let Some(result) = p.result.clone() else {
             return reject(ErrorCode::Internal, "a closed poll without a result");
         };
@@ -351,6 +340,23 @@ impl Room {
         })?;
         self.emit(cx, EventBody::PollReset { poll, reason });
         Ok(())
+    }
+
+    /// Poll `id` for `actor`, who manages polls, in `state` (`invalid_state`, saying
+    /// `otherwise`, if not).
+    fn managed_poll(
+        &self,
+        actor: &Actor,
+        id: PollId,
+        state: PollState,
+        otherwise: &'static str,
+    ) -> Result<&Poll, Rejection> {
+        actor.require(Grant::ManagePolls)?;
+        let p = self.poll(id)?;
+        if p.state != state {
+            return reject(ErrorCode::InvalidState, otherwise);
+        }
+        Ok(p)
     }
 
     fn poll(&self, id: PollId) -> Result<&Poll, Rejection> {

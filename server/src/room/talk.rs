@@ -26,6 +26,63 @@ use super::text::{clean, matches_word_list, normalise_word};
 use super::view::Shown;
 use super::{Actor, Cx, Rejection, Room, reject};
 
+/// What [`Room::moderate`] needs of a comment or a question.
+pub(crate) trait Moderated: Clone {
+    type Id: Copy;
+    /// The item, or `not_found`.
+    fn find(room: &Room, id: Self::Id) -> Result<&Self, Rejection>;
+    /// Why it can no longer be decided, if it cannot.
+    fn decided(&self, id: Self::Id) -> Option<String>;
+    /// The item as sent, approved.
+    fn approved(self) -> EventBody;
+    fn rejected(id: Self::Id, reason: RejectReason) -> EventBody;
+}
+
+impl Moderated for Comment {
+    type Id = CommentId;
+    fn find(room: &Room, id: CommentId) -> Result<&Self, Rejection> {
+        match room.talk.comments.get(&id) {
+            Some(c) => Ok(c),
+            None => reject(ErrorCode::NotFound, format!("no comment {}", id.0)),
+        }
+    }
+    fn decided(&self, id: CommentId) -> Option<String> {
+        (self.status != ItemStatus::Pending)
+            .then(|| format!("comment {} was already moderated", id.0))
+    }
+    fn approved(self) -> EventBody {
+        let comment = Comment {
+            status: ItemStatus::Approved,
+            ..self
+        };
+        EventBody::CommentApproved { comment }
+    }
+    fn rejected(comment: CommentId, reason: RejectReason) -> EventBody {
+        EventBody::CommentRejected { comment, reason }
+    }
+}
+
+impl Moderated for Question {
+    type Id = QuestionId;
+    fn find(room: &Room, id: QuestionId) -> Result<&Self, Rejection> {
+        room.question(id)
+    }
+    fn decided(&self, id: QuestionId) -> Option<String> {
+        (self.status != ItemStatus::Pending || self.merged_into.is_some())
+            .then(|| format!("question {} was already moderated or merged", id.0))
+    }
+    fn approved(self) -> EventBody {
+        let question = Question {
+            status: ItemStatus::Approved,
+            ..self
+        };
+        EventBody::QuestionApproved { question }
+    }
+    fn rejected(question: QuestionId, reason: RejectReason) -> EventBody {
+        EventBody::QuestionRejected { question, reason }
+    }
+}
+
 /// How many chat messages the room keeps (and a snapshot shows): the latest ones.
 pub(crate) const CHAT_KEPT: usize = 200;
 /// At most this many words in the word list.
@@ -148,34 +205,23 @@ impl Room {
         Ok(())
     }
 
-    pub(crate) fn moderate_comment(
+    /// The one rule of moderation, for comments and questions alike: a moderator decides
+    /// an item still pending, once; approving publishes it as sent, rejecting keeps the reason.
+    pub(crate) fn moderate<T: Moderated>(
         &mut self,
         cx: &mut Cx,
         actor: &Actor,
-        comment: CommentId,
+        id: T::Id,
         decision: &Decision,
     ) -> Result<(), Rejection> {
         actor.require(Grant::Moderate)?;
-        let Some(found) = self.talk.comments.get(&comment) else {
-            return reject(ErrorCode::NotFound, format!("no comment {}", comment.0));
-        };
-        if found.status != ItemStatus::Pending {
-            return reject(
-                ErrorCode::InvalidState,
-                format!("comment {} was already moderated", comment.0),
-            );
+        let found = T::find(self, id)?;
+        if let Some(why) = found.decided(id) {
+            return reject(ErrorCode::InvalidState, why);
         }
         let body = match decision {
-            Decision::Approve => EventBody::CommentApproved {
-                comment: Comment {
-                    status: ItemStatus::Approved,
-                    ..found.clone()
-                },
-            },
-            Decision::Reject { reason } => EventBody::CommentRejected {
-                comment,
-                reason: *reason,
-            },
+            Decision::Approve => found.clone().approved(),
+            Decision::Reject { reason } => T::rejected(id, *reason),
         };
         self.emit(cx, body);
         Ok(())
@@ -207,37 +253,6 @@ impl Room {
             rejected: None,
         };
         self.emit(cx, EventBody::QuestionAsked { question });
-        Ok(())
-    }
-
-    pub(crate) fn moderate_question(
-        &mut self,
-        cx: &mut Cx,
-        actor: &Actor,
-        question: QuestionId,
-        decision: &Decision,
-    ) -> Result<(), Rejection> {
-        actor.require(Grant::Moderate)?;
-        let found = self.question(question)?;
-        if found.status != ItemStatus::Pending || found.merged_into.is_some() {
-            return reject(
-                ErrorCode::InvalidState,
-                format!("question {} was already moderated or merged", question.0),
-            );
-        }
-        let body = match decision {
-            Decision::Approve => EventBody::QuestionApproved {
-                question: Question {
-                    status: ItemStatus::Approved,
-                    ..found.clone()
-                },
-            },
-            Decision::Reject { reason } => EventBody::QuestionRejected {
-                question,
-                reason: *reason,
-            },
-        };
-        self.emit(cx, body);
         Ok(())
     }
 

@@ -11,11 +11,8 @@ import type { ComponentChildren } from "preact";
 import {
   boardApi,
   codeOf,
-  pollLabels,
   STAGES,
-  type InMeeting,
   type ListQuery,
-  type MeetingPoll,
   type Notice,
   type OutcomeView,
   type Stage,
@@ -25,6 +22,7 @@ import {
   type TopicSummary,
 } from "./api";
 import { bt, errText, lang, setLang, when, type BoardKey } from "./strings";
+import { MeetingRecord } from "./MeetingRecord";
 import { StudioList, StudioScreen } from "./Studio";
 
 type Route =
@@ -385,103 +383,10 @@ function TopicScreen({ id }: { id: number }) {
           <p class="b-text">{topic.opinion}</p>
         </section>
       ) : null}
-      {topic.in_meeting ? <InTheMeeting m={topic.in_meeting} /> : null}
+      {topic.in_meeting ? <MeetingRecord m={topic.in_meeting} level={2} /> : null}
       {topic.outcomes.length ? <Outcomes outcomes={topic.outcomes} /> : null}
       <Comments topic={topic} reload={load} />
     </article>
-  );
-}
-
-/** A length of speech in words: 1分35秒. */
-function spoken(ms: number): string {
-  const s = Math.round(ms / 1000);
-  return s >= 60 ? bt("minsec", { m: Math.floor(s / 60), s: s % 60 }) : bt("sec", { s });
-}
-
-/** 协商过程: what the meeting did on the topic's agenda item — speeches, votes with their
- * published results, questions — read from the meeting's record. */
-function InTheMeeting({ m }: { m: InMeeting }) {
-  const at = m.started_at ?? m.starts_at;
-  const nothing = m.speeches.length + m.polls.length + m.questions.length === 0;
-  return (
-    <section class="b-section b-meeting" aria-labelledby="meeting-h" data-testid="in-meeting">
-      <h2 id="meeting-h">{bt("meeting_title")}</h2>
-      <p>
-        <strong data-testid="meeting-name">{at ? bt("meeting_where", { title: m.title, when: when(at) }) : m.title}</strong>
-      </p>
-      <p class="b-muted">{bt("meeting_item", { item: m.item })}</p>
-      {nothing ? <p class="b-muted">{bt("meeting_none")}</p> : null}
-      {m.speeches.length ? (
-        <>
-          <h3>{bt("meeting_speeches", { n: m.speeches.length })}</h3>
-          <ul class="b-meeting-list" data-testid="meeting-speeches">
-            {m.speeches.map((s) => (
-              <li key={s.started_at}>
-                <strong>{s.name}</strong>
-                {s.sector ? <span class="b-muted">{s.sector}</span> : null}
-                <span class="b-muted">
-                  {when(s.started_at)} · {s.spoken_ms === null ? bt("meeting_speaking") : bt("meeting_speech_len", { len: spoken(s.spoken_ms) })}
-                </span>
-              </li>
-            ))}
-          </ul>
-        </>
-      ) : null}
-      {m.polls.length ? (
-        <>
-          <h3>{bt("meeting_polls", { n: m.polls.length })}</h3>
-          <ul class="b-meeting-list" data-testid="meeting-polls">
-            {m.polls.map((p, i) => (
-              <MeetingVote key={i} p={p} />
-            ))}
-          </ul>
-        </>
-      ) : null}
-      {m.questions.length ? (
-        <>
-          <h3>{bt("meeting_questions", { n: m.questions.length })}</h3>
-          <ul class="b-meeting-list" data-testid="meeting-questions">
-            {m.questions.map((q, i) => (
-              <li key={i}>
-                <span class="b-text">{q.text}</span>
-                <span class={`b-chip ${q.answered ? "b-outcome-done" : "b-outcome-assigned"}`}>{bt(q.answered ? "meeting_answered" : "meeting_unanswered")}</span>
-              </li>
-            ))}
-          </ul>
-        </>
-      ) : null}
-    </section>
-  );
-}
-
-/** A vote: its question and, once published, the counts as bars with the numbers beside them. */
-function MeetingVote({ p }: { p: MeetingPoll }) {
-  const labels = pollLabels(p, { yes: bt("vote_yes"), no: bt("vote_no"), abstain: bt("vote_abstain"), stars: (n) => bt("vote_stars", { n }) });
-  const r = p.result;
-  const tally = r?.binding ?? r?.advisory ?? null;
-  const top = Math.max(1, ...(tally?.counts ?? []));
-  return (
-    <li>
-      <strong>{p.question}</strong>
-      {!r ? <span class="b-muted">{bt("meeting_unpublished")}</span> : null}
-      {r && r.outcome !== "not_declared" ? <span class={`b-chip b-vote-${r.outcome}`}>{bt(`outcome_${r.outcome}`)}</span> : null}
-      {tally ? (
-        <>
-          <span class="b-muted">{r?.binding ? bt("meeting_ballots", { n: tally.ballots }) : bt("meeting_advisory", { n: tally.ballots })}</span>
-          <ul class="b-bars">
-            {tally.counts.map((n, i) => (
-              <li key={i}>
-                <span class="b-bar-label">{labels[i] ?? ""}</span>
-                <span class="b-track" aria-hidden="true">
-                  <span style={{ width: `${(100 * n) / top}%` }} />
-                </span>
-                <strong class="b-bar-n">{n}</strong>
-              </li>
-            ))}
-          </ul>
-        </>
-      ) : null}
-    </li>
   );
 }
 

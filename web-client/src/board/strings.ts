@@ -1,9 +1,9 @@
 // The board's texts in zh-CN (the default) and English, apart from the meeting client's
 // and the console's tables so that a resident's phone loads only these. The language
-// choice is the one the meeting client and the console keep (`yishi.lang`).
-import { signal } from "@preact/signals";
+// choice is the one the meeting client and the console keep (../i18n/lang.ts).
+import { lang, type Lang } from "../i18n/lang";
 
-export type Lang = "zh-CN" | "en";
+export { lang, setLang, when } from "../i18n/lang";
 
 const zh = {
   brand: "议事",
@@ -67,29 +67,6 @@ const zh = {
   tl_reviewed: "回头看",
   tl_selected: "列入协商会议",
   opinion_title: "协商意见",
-  meeting_title: "协商过程",
-  meeting_where: "{title} · {when}",
-  meeting_item: "会议议程：{item}",
-  meeting_none: "会议还没有进行到这个议题。",
-  meeting_speeches: "委员发言（{n}）",
-  meeting_speech_len: "发言 {len}",
-  meeting_speaking: "正在发言",
-  meeting_polls: "表决（{n}）",
-  meeting_questions: "提问（{n}）",
-  meeting_unpublished: "表决结果尚未公布。",
-  meeting_ballots: "共 {n} 票",
-  meeting_advisory: "参考意见（{n} 票）",
-  meeting_answered: "已答复",
-  meeting_unanswered: "待答复",
-  outcome_passed: "通过",
-  outcome_failed: "未通过",
-  outcome_no_quorum: "不足法定人数",
-  vote_yes: "赞成",
-  vote_no: "反对",
-  vote_abstain: "弃权",
-  vote_stars: "{n}星",
-  minsec: "{m}分{s}秒",
-  sec: "{s}秒",
   outcomes_title: "办理成果",
   outcome_unit: "承办单位：{unit}",
   outcome_due: "计划完成：{day}",
@@ -281,29 +258,6 @@ const en: Record<BoardKey, string> = {
   tl_reviewed: "Reviewed",
   tl_selected: "Selected into a consultation",
   opinion_title: "Consultation opinion",
-  meeting_title: "In the meeting",
-  meeting_where: "{title} · {when}",
-  meeting_item: "Agenda item: {item}",
-  meeting_none: "The meeting has not reached this topic yet.",
-  meeting_speeches: "Speeches ({n})",
-  meeting_speech_len: "spoke {len}",
-  meeting_speaking: "speaking now",
-  meeting_polls: "Votes ({n})",
-  meeting_questions: "Questions ({n})",
-  meeting_unpublished: "The result has not been published yet.",
-  meeting_ballots: "Ballots cast: {n}",
-  meeting_advisory: "Advisory opinion (ballots cast: {n})",
-  meeting_answered: "Answered",
-  meeting_unanswered: "Not answered yet",
-  outcome_passed: "Passed",
-  outcome_failed: "Not passed",
-  outcome_no_quorum: "No quorum",
-  vote_yes: "Yes",
-  vote_no: "No",
-  vote_abstain: "Abstain",
-  vote_stars: "{n} stars",
-  minsec: "{m} min {s} s",
-  sec: "{s} s",
   outcomes_title: "Outcomes",
   outcome_unit: "Responsible unit: {unit}",
   outcome_due: "Due: {day}",
@@ -431,14 +385,6 @@ const en: Record<BoardKey, string> = {
 
 export const tables: Record<Lang, Record<BoardKey, string>> = { "zh-CN": zh, en };
 
-export const lang = signal<Lang>(globalThis.localStorage?.getItem("yishi.lang") === "en" ? "en" : "zh-CN");
-
-export function setLang(next: Lang): void {
-  lang.value = next;
-  globalThis.localStorage?.setItem("yishi.lang", next);
-  if (typeof document !== "undefined") document.documentElement.lang = next;
-}
-
 /** The board's string for `key`, with `{name}` replaced from `vars`. */
 export function bt(key: BoardKey, vars?: Record<string, string | number>): string {
   const text = tables[lang.value][key];
@@ -455,11 +401,6 @@ export const BOARD_ERRORS = [
 export function errText(code: string): string {
   const key = `err_${code}` as BoardKey;
   return key in zh ? bt(key) : bt("err_internal");
-}
-
-/** A time (ms since the epoch) as China's offices write it. */
-export function when(ms: number): string {
-  return new Intl.DateTimeFormat(lang.value, { dateStyle: "medium", timeStyle: "short", timeZone: "Asia/Shanghai" }).format(ms);
 }
 
 /** A duty slot's time in words: 12月6日周日 15:00–16:00 (China time). */

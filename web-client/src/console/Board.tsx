@@ -6,7 +6,8 @@
 // with their progress; 遴选名单, the topics whose supports reached the threshold; and
 // 回头看, the outcomes due for review. Each list is read again after each act.
 import { useEffect, useState } from "preact/hooks";
-import { boardStaffApi, meetingsApi, pollLabels, type BoardCommand, type Decision, type InMeeting, type Meeting, type MeetingPoll, type Moderated, type OutcomeView, type Stage, type TopicPage, type TopicSummary } from "./api";
+import { boardStaffApi, meetingsApi, type BoardCommand, type Decision, type Meeting, type Moderated, type OutcomeView, type Stage, type TopicPage, type TopicSummary } from "./api";
+import { MeetingRecord } from "../board/MeetingRecord";
 import { AskText, codeOf, localTime, Problem } from "./common";
 import { when } from "./Meetings";
 import { ct, type ConsoleKey } from "./strings";
@@ -428,7 +429,7 @@ function TopicDesk({ id, back }: { id: number; back: (notice?: string) => void }
         ) : (
           <p class="c-muted">{ct("bd_notSelected")}</p>
         )}
-        {t.in_meeting ? <MeetingRecord m={t.in_meeting} /> : null}
+        {t.in_meeting ? <MeetingRecord m={t.in_meeting} level={3} /> : null}
         {t.opinion ? (
           <div class="c-summary c-summary-ok" data-testid="bd-opinion">
             <strong>{ct("bd_opinion")}</strong>
@@ -458,90 +459,6 @@ function TopicDesk({ id, back }: { id: number; back: (notice?: string) => void }
       {t.stage === "collecting" || t.stage === "selecting" ? <Merge t={t} others={others} acts={acts} back={back} /> : null}
       {acts.dialog}
     </div>
-  );
-}
-
-/** A length of speech in words. */
-function spoken(ms: number): string {
-  const s = Math.round(ms / 1000);
-  return ct("bd_recLen", { m: Math.floor(s / 60), s: s % 60 });
-}
-
-/** What the meeting did on the topic's agenda item, from its record: the speeches, the
- * votes (counts once published) and the approved questions — the opinion is written from it. */
-function MeetingRecord({ m }: { m: InMeeting }) {
-  const nothing = m.speeches.length + m.polls.length + m.questions.length === 0;
-  return (
-    <div class="c-summary" data-testid="bd-record">
-      <strong>{ct("bd_rec")}</strong>
-      <p class="c-muted">
-        {ct("bd_recItem", { item: m.item })}
-        {m.started_at ? ` · ${ct("bd_recStarted", { when: localTime(m.started_at) })}` : ""}
-      </p>
-      {nothing ? <p>{ct("bd_recNone")}</p> : null}
-      {m.speeches.length ? (
-        <>
-          <h3>{ct("bd_recSpeeches", { n: m.speeches.length })}</h3>
-          <ul class="c-rec" data-testid="bd-rec-speeches">
-            {m.speeches.map((s) => (
-              <li key={s.started_at}>
-                <span>
-                  <strong>{s.name}</strong>
-                  {s.sector ? `（${s.sector}）` : ""} · {localTime(s.started_at)} · {s.spoken_ms === null ? ct("bd_recSpeaking") : spoken(s.spoken_ms)}
-                </span>
-              </li>
-            ))}
-          </ul>
-        </>
-      ) : null}
-      {m.polls.length ? (
-        <>
-          <h3>{ct("bd_recPolls", { n: m.polls.length })}</h3>
-          <ul class="c-rec" data-testid="bd-rec-polls">
-            {m.polls.map((p, i) => (
-              <PollLine key={i} p={p} />
-            ))}
-          </ul>
-        </>
-      ) : null}
-      {m.questions.length ? (
-        <>
-          <h3>{ct("bd_recQuestions", { n: m.questions.length })}</h3>
-          <ul class="c-rec" data-testid="bd-rec-questions">
-            {m.questions.map((q, i) => (
-              <li key={i}>
-                {q.text} · {ct(q.answered ? "bd_recAnswered" : "bd_recUnanswered")}
-              </li>
-            ))}
-          </ul>
-        </>
-      ) : null}
-    </div>
-  );
-}
-
-/** A vote and, once published, its counts written out with bars. */
-function PollLine({ p }: { p: MeetingPoll }) {
-  const labels = pollLabels(p, { yes: ct("bd_yes"), no: ct("bd_no"), abstain: ct("bd_abstain"), stars: (n) => ct("bd_stars", { n }) });
-  const tally = p.result?.binding ?? p.result?.advisory ?? null;
-  const top = Math.max(1, ...(tally?.counts ?? []));
-  const outcome = p.result?.outcome;
-  return (
-    <li>
-      <span>
-        <strong>{p.question}</strong>
-        {!p.result ? ` · ${ct("bd_recUnpublished")}` : outcome && outcome !== "not_declared" ? ` · ${ct(`bd_vote_${outcome}` as ConsoleKey)}` : ""}
-      </span>
-      {tally
-        ? tally.counts.map((n, i) => (
-            <div key={i} class="c-progress-row">
-              <span class="c-rec-label">{labels[i] ?? ""}</span>
-              <progress max={top} value={n} aria-label={`${p.question} ${labels[i] ?? ""}`} />
-              <strong>{n}</strong>
-            </div>
-          ))
-        : null}
-    </li>
   );
 }
 

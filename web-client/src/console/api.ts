@@ -1,10 +1,9 @@
 // The console's calls to the server's API with the staff session's cookie; changes carry
 // the session's CSRF token. Errors come back as their code (never the server's message).
 import type { Attendance } from "../protocol/Attendance";
-import type { DutyView, InMeeting, MeetingPoll, MessageView, OutcomeView, Stage, StudioPage, StudioSummary, TopicPage, TopicSummary } from "../board/api";
+import type { DutyView, MessageView, OutcomeView, Stage, StudioPage, StudioSummary, TopicPage, TopicSummary } from "../board/api";
 
-export type { InMeeting, MeetingPoll, MessageView, OutcomeView, Stage, TopicPage, TopicSummary };
-export { pollLabels } from "../board/api";
+export type { MessageView, OutcomeView, Stage, TopicPage, TopicSummary };
 
 export interface Me {
   name: string;

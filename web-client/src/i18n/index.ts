@@ -1,27 +1,14 @@
 // Every string the client shows, in zh-CN (the default) and English, and the texts of
 // every error code (the server's English `message` is never shown).
-import { signal } from "@preact/signals";
 import type { ErrorCode } from "../protocol/ErrorCode";
 import { zh, type Key } from "./zh";
 import { en } from "./en";
+import { lang, type Lang } from "./lang";
 
-export type { Key };
-export type Lang = "zh-CN" | "en";
+export type { Key, Lang };
+export { lang, setLang } from "./lang";
 
 const tables: Record<Lang, Record<Key, string>> = { "zh-CN": zh, en };
-
-function initialLang(): Lang {
-  const saved = globalThis.localStorage?.getItem("yishi.lang");
-  return saved === "en" ? "en" : "zh-CN";
-}
-
-export const lang = signal<Lang>(initialLang());
-
-export function setLang(next: Lang): void {
-  lang.value = next;
-  globalThis.localStorage?.setItem("yishi.lang", next);
-  if (typeof document !== "undefined") document.documentElement.lang = next;
-}
 
 /** The string for `key` in the current language, with `{name}` replaced from `vars`. */
 export function t(key: Key, vars?: Record<string, string | number>): string {
