@@ -42,6 +42,20 @@ async fn node_on(
     common::cluster_node(nats, name, database, keys, common::no_media).await
 }
 
+/// Three nodes of one cluster on `database`, sharing their token keys: their names, the
+/// nodes, the keys.
+async fn three_nodes(database: &str) -> ([String; 3], [TestServer; 3], yishi::auth::Keys) {
+    let names = [unique("a"), unique("b"), unique("c")];
+    let first = node(&names[0], database, None).await;
+    let keys = first.state.config.token_keys.clone();
+    let nodes = [
+        first,
+        node(&names[1], database, Some(&keys)).await,
+        node(&names[2], database, Some(&keys)).await,
+    ];
+    (names, nodes, keys)
+}
+
 fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
@@ -451,15 +465,8 @@ async fn join(node: &TestServer, token: &str, resume: Option<yishi_protocol::Res
 )]
 async fn a_consultation_runs_across_three_nodes_and_resumes_when_its_owner_leaves() {
     let dir = tempfile::tempdir().unwrap();
-    let database = common::database(Backend::Postgres, dir.path()).await;
-    let names = [unique("a"), unique("b"), unique("c")];
-    let first = node(&names[0], &database, None).await;
-    let keys = first.state.config.token_keys.clone();
-    let nodes = [
-        first,
-        node(&names[1], &database, Some(&keys)).await,
-        node(&names[2], &database, Some(&keys)).await,
-    ];
+    let (names, nodes, keys) =
+        three_nodes(&common::database(Backend::Postgres, dir.path()).await).await;
     let room = unique("r");
     nodes[0].create_room(&room, "三节点协商").await;
     let link = keys.mint(&Claims::audience_link(
@@ -827,15 +834,8 @@ async fn host_sees_viewers(host: &mut Client, count: u32) {
 )]
 async fn a_lecture_audience_on_three_nodes_is_served_by_one_mirror_per_node() {
     let dir = tempfile::tempdir().unwrap();
-    let database = common::database(Backend::Postgres, dir.path()).await;
-    let names = [unique("a"), unique("b"), unique("c")];
-    let first = node(&names[0], &database, None).await;
-    let keys = first.state.config.token_keys.clone();
-    let nodes = [
-        first,
-        node(&names[1], &database, Some(&keys)).await,
-        node(&names[2], &database, Some(&keys)).await,
-    ];
+    let (names, nodes, keys) =
+        three_nodes(&common::database(Backend::Postgres, dir.path()).await).await;
     let room = unique("r");
     nodes[0]
         .state

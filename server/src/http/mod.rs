@@ -203,6 +203,26 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A request's body of at most `max` bytes, refused with `too_large` when the declared
+/// length or the bytes read pass it (the uploads: rosters, photos).
+async fn body_at_most(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    max: usize,
+    too_large: fn() -> admin::ApiError,
+) -> Result<bytes::Bytes, admin::ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, max)
+        .await
+        .map_err(|_| too_large())
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

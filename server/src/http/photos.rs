@@ -56,16 +56,7 @@ async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_PHOTO_BYTES) {
-        return Err(too_large());
-    }
-    let bytes = axum::body::to_bytes(body, MAX_PHOTO_BYTES)
-        .await
-        .map_err(|_| too_large())?;
+    let bytes = super::body_at_most(&headers, body, MAX_PHOTO_BYTES, too_large).await?;
     let Some(content_type) = image_type(&bytes) else {
         return Err(ApiError(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

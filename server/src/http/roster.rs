@@ -87,17 +87,11 @@ fn too_large() -> ApiError {
 
 /// The request's body, at most [`MAX_FILE_BYTES`].
 async fn file(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_FILE_BYTES) {
-        return Err(too_large());
-    }
-    let bytes = axum::body::to_bytes(body, MAX_FILE_BYTES)
-        .await
-        .map_err(|_| too_large())?;
-    Ok(bytes.to_vec())
+    Ok(
+        super::body_at_most(headers, body, MAX_FILE_BYTES, too_large)
+            .await?
+            .to_vec(),
+    )
 }
 
 /// What a row of a file would do to the roster.

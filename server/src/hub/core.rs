@@ -1390,7 +1390,7 @@ fn answer_admin(
     }
 }
 
-fn serialised(value: &impl serde::Serialize) -> Option<Utf8Bytes> {
+pub(crate) fn serialised(value: &impl serde::Serialize) -> Option<Utf8Bytes> {
     match serde_json::to_string(value) {
         Ok(text) => Some(Utf8Bytes::from(text)),
         Err(e) => {
@@ -1413,7 +1413,7 @@ fn raw(value: &impl serde::Serialize) -> Option<Box<serde_json::value::RawValue>
     }
 }
 
-fn events_frame(
+pub(crate) fn events_frame(
     from: Seq,
     through: Seq,
     events: &serde_json::value::RawValue,

@@ -32,8 +32,9 @@ use tokio::sync::mpsc;
 use yishi_protocol::{ErrorCode, ErrorMessage, Millis, Participant, Seq, ServerMessage};
 
 use super::actor::{Msg, RoomHandle};
+use super::core::frame;
 use super::core::{Broadcast, ConnId, Input};
-use super::mirror_core::{MirrorCore, Next, Published, Snapshot, frame};
+use super::mirror_core::{MirrorCore, Next, Published, Snapshot};
 use super::now;
 use super::relay::{AdminReply, MirrorAsk, Relays};
 use crate::auth;

@@ -15,11 +15,11 @@ use axum::extract::ws::Utf8Bytes;
 use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 use yishi_protocol::{
-    ErrorMessage, EventsFrame, Millis, PROTOCOL_VERSION, Participant, Seq, ServerMessage, View,
-    Welcome, WelcomeFrame,
+    ErrorMessage, Millis, PROTOCOL_VERSION, Participant, Seq, ServerMessage, View, Welcome,
+    WelcomeFrame,
 };
 
-use super::core::{Attach, ConnId};
+use super::core::{Attach, ConnId, events_frame, frame, serialised};
 use crate::outbox::{Out, Outbox, Refused, close};
 
 /// Broadcast events kept after the snapshot before a fresh one is asked for, so a new
@@ -451,28 +451,5 @@ pub(crate) fn unavailable() -> ErrorMessage {
         req: None,
         code: yishi_protocol::ErrorCode::Unavailable,
         message: "the room cannot be opened now; retry shortly".into(),
-    }
-}
-
-fn events_frame(from: Seq, through: Seq, events: &RawValue) -> Option<Utf8Bytes> {
-    serialised(&EventsFrame {
-        from,
-        through,
-        events,
-    })
-}
-
-pub(crate) fn frame(message: &ServerMessage) -> Option<Utf8Bytes> {
-    serialised(message)
-}
-
-fn serialised(value: &impl serde::Serialize) -> Option<Utf8Bytes> {
-    match serde_json::to_string(value) {
-        Ok(text) => Some(Utf8Bytes::from(text)),
-        Err(e) => {
-            metrics::counter!("yishi_serialise_errors_total").increment(1);
-            tracing::error!(error = %e, "a message could not be serialised");
-            None
-        }
     }
 }
