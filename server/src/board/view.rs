@@ -3,8 +3,6 @@
 //! staff see the moderation queue, the shortlist and the 回头看 list; each identity sees
 //! its own feed.
 
-use std::collections::VecDeque;
-
 use serde::{Deserialize, Serialize};
 use yishi_protocol::Millis;
 
@@ -143,41 +141,22 @@ impl Board {
                     .as_ref()
                     .is_none_or(|c| &t.topic.category == c)
         };
-        let page = |found: &mut dyn Iterator<Item = &TopicState>| -> Vec<TopicSummary> {
-            found
-                .skip(offset)
-                .take(limit)
-                .map(|t| self.summary(t))
-                .collect()
+        let found: Vec<&TopicState> = match &filter.only {
+            Some(ids) => ids
+                .iter()
+                .filter_map(|id| self.topics.get(id))
+                .filter(matches)
+                .collect(),
+            None => self.topics.values().rev().filter(matches).collect(),
         };
-        match &filter.only {
-            // A search's few hundred topics, best first.
-            Some(ids) => {
-                let found: Vec<&TopicState> = ids
-                    .iter()
-                    .filter_map(|id| self.topics.get(id))
-                    .filter(matches)
-                    .collect();
-                (page(&mut found.iter().copied()), found.len())
-            }
-            // Newest first without collecting every match: one pass in id order counts
-            // them and keeps the last `offset + limit` (a page is near the newest end).
-            None => {
-                let keep = offset.saturating_add(limit);
-                let mut last: VecDeque<&TopicState> = VecDeque::with_capacity(keep.min(1024));
-                let mut total = 0;
-                for t in self.topics.values().filter(matches) {
-                    total += 1;
-                    if last.len() == keep {
-                        last.pop_front();
-                    }
-                    if keep > 0 {
-                        last.push_back(t);
-                    }
-                }
-                (page(&mut last.into_iter().rev()), total)
-            }
-        }
+        let total = found.len();
+        let page = found
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|t| self.summary(t))
+            .collect();
+        (page, total)
     }
 
     fn summary(&self, t: &TopicState) -> TopicSummary {
