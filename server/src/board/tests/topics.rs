@@ -138,3 +138,20 @@ fn the_public_list_filters_by_stage_area_and_category_newest_first() {
     let (page, total) = f.board.public_topics(&Filter::default(), 1, 1);
     assert_eq!((page[0].id, total), (a, 2), "paging");
 }
+
+#[test]
+fn the_public_list_pages_newest_first_and_counts_every_match() {
+    let mut f = Fixture::new();
+    let ids: Vec<_> = (0..25).map(|n| f.published(&format!("议题{n}"))).collect();
+    let newest: Vec<_> = ids.iter().rev().copied().collect();
+    let page = |f: &Fixture, offset, limit| {
+        let (topics, total) = f.board.public_topics(&Filter::default(), offset, limit);
+        (topics.iter().map(|t| t.id).collect::<Vec<_>>(), total)
+    };
+    assert_eq!(page(&f, 0, 10), (newest[..10].to_vec(), 25));
+    assert_eq!(page(&f, 5, 10), (newest[5..15].to_vec(), 25));
+    assert_eq!(page(&f, 20, 10), (newest[20..].to_vec(), 25));
+    assert_eq!(page(&f, 25, 10), (Vec::new(), 25));
+    assert_eq!(page(&f, 3, 0), (Vec::new(), 25));
+    assert_eq!(page(&f, 0, usize::MAX), (newest.clone(), 25));
+}
