@@ -117,8 +117,8 @@ bench-live:
 
 # Fuzzing (server/fuzz/, its own workspace; see docs/fuzzing.md). `fuzz-smoke` builds the
 # targets once (cargo-fuzz: nightly flags, enabled on stable by RUSTC_BOOTSTRAP=1;
-# AddressSanitizer and debug assertions; 16 codegen units, for a build twice as fast
-# at the price of somewhat slower runs), then runs each built binary (not `cargo fuzz
+# AddressSanitizer and debug assertions; 16 codegen units and opt-level 1, for a build
+# several times faster at the price of slower runs), then runs each built binary (not `cargo fuzz
 # run`, which would rebuild whenever the tree changed meanwhile) over its kept crash
 # inputs (regressions/<target>/), then fuzzes it for 20 s from its seeds; new inputs go
 # to the ignored corpus/<target>/, a crash to artifacts/<target>/.
@@ -127,7 +127,8 @@ FUZZ_TARGETS := client_message room_commands sdp_offer
 FUZZ_BIN = server/fuzz/target/$(shell rustc -vV | sed -n 's/^host: //p')/release
 FUZZ_LIMITS := -rss_limit_mb=2048 -timeout=10
 fuzz-smoke:
-	RUSTC_BOOTSTRAP=1 cargo fuzz build --fuzz-dir server/fuzz --debug-assertions --codegen-units 16
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=1 RUSTC_BOOTSTRAP=1 \
+		cargo fuzz build --fuzz-dir server/fuzz --debug-assertions --codegen-units 16
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		d=server/fuzz; mkdir -p $$d/regressions/$$t $$d/corpus/$$t $$d/artifacts/$$t; \
 		echo "== $$t: regressions"; \
