@@ -237,7 +237,11 @@ impl Relays {
         room: &str,
         command: Option<Command>,
     ) -> Result<AdminReply, String> {
-        self.ask(owner, room, command, None, OPEN_TIMEOUT).await
+        let ask = match command {
+            Some(command) => Ask::Command(command),
+            None => Ask::View,
+        };
+        self.ask(owner, room, ask, OPEN_TIMEOUT).await
     }
 
     /// Ask `owner` a mirror's request about `room`, waiting at most `wait`.
@@ -248,21 +252,19 @@ impl Relays {
         ask: MirrorAsk,
         wait: Duration,
     ) -> Result<AdminReply, String> {
-        self.ask(owner, room, None, Some(ask), wait).await
+        self.ask(owner, room, Ask::Mirror(ask), wait).await
     }
 
     async fn ask(
         &self,
         owner: &NodeId,
         room: &str,
-        command: Option<Command>,
-        mirror: Option<MirrorAsk>,
+        ask: Ask,
         wait: Duration,
     ) -> Result<AdminReply, String> {
         let request = serde_json::to_vec(&AdminRequest {
             room: room.to_owned(),
-            command,
-            mirror,
+            ask,
         })
         .map_err(|e| e.to_string())?;
         let request = async_nats::Request::new()
@@ -452,11 +454,17 @@ async fn dispatch(relays: Weak<Relays>, mut frames: async_nats::Subscriber, side
 #[derive(serde::Serialize, serde::Deserialize)]
 struct AdminRequest {
     room: String,
-    /// The operator's command; `None` for the host's view of the room.
-    command: Option<Command>,
-    /// A mirror's request (`mirror.rs`), instead of either.
-    #[serde(default)]
-    mirror: Option<MirrorAsk>,
+    ask: Ask,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+enum Ask {
+    /// The operator's command.
+    Command(Command),
+    /// The host's view of the room.
+    View,
+    /// A mirror's request (`mirror.rs`).
+    Mirror(MirrorAsk),
 }
 
 /// What a node mirroring a room's audience asks of its owner.
@@ -513,11 +521,11 @@ async fn answer_admin(
                 true => hub.room(&ask.room).await.ok(),
                 false => None,
             };
-            let answer = match (room, ask.mirror, ask.command) {
-                (None, _, _) => AdminReply::NotHere,
-                (Some(room), Some(mirror), _) => super::mirror::answer(&room, mirror).await,
-                (Some(room), None, Some(command)) => AdminReply::Done(room.admin(command).await),
-                (Some(room), None, None) => AdminReply::View(room.inspect().await.map(Box::new)),
+            let answer = match (room, ask.ask) {
+                (None, _) => AdminReply::NotHere,
+                (Some(room), Ask::Mirror(mirror)) => super::mirror::answer(&room, mirror).await,
+                (Some(room), Ask::Command(command)) => AdminReply::Done(room.admin(command).await),
+                (Some(room), Ask::View) => AdminReply::View(room.inspect().await.map(Box::new)),
             };
             if let Ok(payload) = serde_json::to_vec(&answer) {
                 let _ = client.publish(reply, payload.into()).await;
