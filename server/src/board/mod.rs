@@ -19,6 +19,7 @@
 mod comments;
 mod duty;
 mod follows;
+mod listing;
 mod live;
 mod merge;
 mod moderation;
@@ -197,6 +198,8 @@ pub struct Board {
     pub(crate) last_notice: u64,
     pub(crate) duty: OrdMap<SlotId, DutyState>,
     pub(crate) reports: OrdMap<ReportId, ReportState>,
+    /// The public list's index of the listed topics (`listing.rs`).
+    pub(crate) listed: listing::ListIndex,
 }
 
 impl Default for Board {
@@ -228,6 +231,7 @@ impl Board {
             last_notice: 0,
             duty: OrdMap::new(),
             reports: OrdMap::new(),
+            listed: Default::default(),
         }
     }
 
@@ -309,6 +313,8 @@ impl Board {
         debug_assert_eq!(event.seq, self.seq + 1, "events must be folded in order");
         self.seq = event.seq;
         self.last_at = self.last_at.max(event.at);
+        // The public list's index follows the topic whose place on the list may change.
+        let relisted = event.body.relisted_topic().map(|id| (id, self.listing(id)));
         use EventBody::*;
         match &event.body {
             TopicSubmitted { .. } => self.fold_topics(event),
@@ -333,6 +339,9 @@ impl Board {
             | MessageReplied { .. }
             | ReportFiled { .. } => self.fold_studio(event),
             DutyScheduled { .. } | DutyCancelled { .. } => self.fold_duty(event),
+        }
+        if let Some((id, before)) = relisted {
+            self.relist(id, before);
         }
     }
 

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use yishi_protocol::Millis;
 
+use super::listing::is_listed;
 use super::{
     Board, Comment, Day, Event, Identity, Moderation, Notice, NoticeKind, Outcome, OutcomeId,
     OutcomeStatus, Stage, Stance, Topic, TopicId, TopicState,
@@ -119,36 +120,41 @@ pub struct Queue {
     pub messages: Vec<super::MessageView>,
 }
 
-fn is_public(t: &TopicState) -> bool {
+pub(super) fn is_public(t: &TopicState) -> bool {
     t.topic.moderation == Moderation::Published
 }
 
 impl Board {
     /// Published topics that are not merged, newest first, filtered; and how many match.
+    /// Without `only`, a page is read off the list's index (`listing.rs`).
     pub fn public_topics(
         &self,
         filter: &Filter,
         offset: usize,
         limit: usize,
     ) -> (Vec<TopicSummary>, usize) {
-        let matches = |t: &&TopicState| {
-            is_public(t)
-                && t.topic.merged_into.is_none()
-                && filter.stage.is_none_or(|s| t.topic.stage == s)
-                && filter.area.as_ref().is_none_or(|a| &t.topic.area == a)
-                && filter
-                    .category
-                    .as_ref()
-                    .is_none_or(|c| &t.topic.category == c)
-        };
-        let found: Vec<&TopicState> = match &filter.only {
-            Some(ids) => ids
+        let Some(only) = &filter.only else {
+            let (ids, total) = self.listed.page(filter, offset, limit);
+            let page = ids
                 .iter()
                 .filter_map(|id| self.topics.get(id))
-                .filter(matches)
-                .collect(),
-            None => self.topics.values().rev().filter(matches).collect(),
+                .map(|t| self.summary(t))
+                .collect();
+            return (page, total);
         };
+        let found: Vec<&TopicState> = only
+            .iter()
+            .filter_map(|id| self.topics.get(id))
+            .filter(|t| {
+                is_listed(t)
+                    && filter.stage.is_none_or(|s| t.topic.stage == s)
+                    && filter.area.as_ref().is_none_or(|a| &t.topic.area == a)
+                    && filter
+                        .category
+                        .as_ref()
+                        .is_none_or(|c| &t.topic.category == c)
+            })
+            .collect();
         let total = found.len();
         let page = found
             .into_iter()
@@ -275,8 +281,7 @@ impl Board {
             .topics
             .values()
             .filter(|t| {
-                is_public(t)
-                    && t.topic.merged_into.is_none()
+                is_listed(t)
                     && t.topic.stage == Stage::Collecting
                     && t.topic.supports >= self.threshold
             })
@@ -333,7 +338,7 @@ impl Board {
     pub fn searchable(&self, id: TopicId) -> Option<(&str, &str)> {
         self.topics
             .get(&id)
-            .filter(|t| is_public(t) && t.topic.merged_into.is_none())
+            .filter(|t| is_listed(t))
             .map(|t| (t.topic.title.as_str(), t.topic.text.as_str()))
     }
 }

@@ -8,7 +8,10 @@ use super::*;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Submit,
+    Submit {
+        area: u8,
+        category: u8,
+    },
     Moderate {
         topic: u32,
         publish: bool,
@@ -79,10 +82,20 @@ enum Op {
     },
 }
 
+/// Areas and categories topics are submitted with.
+const AREAS: [&str; 3] = ["东城", "西城", "南城"];
+const CATEGORIES: [&str; 2] = ["交通", "民生"];
+
 fn op() -> impl Strategy<Value = Op> {
-    let t = 1..4u32;
+    op_over(3)
+}
+
+/// An operation on topics `1..=topics` (and a few outcomes, comments and messages).
+fn op_over(topics: u32) -> impl Strategy<Value = Op> {
+    let t = 1..topics + 1;
     prop_oneof![
-        2 => Just(Op::Submit),
+        2 => (0..AREAS.len() as u8, 0..CATEGORIES.len() as u8)
+            .prop_map(|(area, category)| Op::Submit { area, category }),
         2 => (t.clone(), any::<bool>()).prop_map(|(topic, publish)| Op::Moderate { topic, publish }),
         4 => t.clone().prop_map(|topic| Op::Support { topic }),
         1 => (t.clone(), 0..4u8).prop_map(|(topic, stance)| Op::Comment { topic, stance }),
@@ -160,11 +173,11 @@ fn command(op: &Op, board: &Board, now: Millis) -> Command {
         return command;
     }
     match op.clone() {
-        Op::Submit => Command::SubmitTopic(SubmitTopic {
+        Op::Submit { area, category } => Command::SubmitTopic(SubmitTopic {
             title: "小区停车难".into(),
             text: "说明".into(),
-            area: "东城".into(),
-            category: "交通".into(),
+            area: AREAS[usize::from(area)].into(),
+            category: CATEGORIES[usize::from(category)].into(),
         }),
         Op::Moderate { topic, publish } => Command::ModerateTopic(ModerateTopic {
             topic: TopicId(topic),
@@ -460,5 +473,82 @@ proptest! {
         let json = serde_json::to_string(&entries).unwrap();
         let back: Vec<BoardEntry> = serde_json::from_str(&json).unwrap();
         prop_assert_eq!(Board::replay(back.iter().map(|e| &e.event)), f.board.clone());
+    }
+}
+
+/// What the public list shows, by a plain scan of every topic: published and not merged,
+/// matching the filter, newest (the latest submitted) first.
+fn scanned_list(board: &Board, filter: &Filter) -> Vec<TopicId> {
+    let mut found: Vec<&Topic> = board
+        .topics
+        .values()
+        .map(|t| &t.topic)
+        .filter(|t| {
+            t.moderation == Moderation::Published
+                && t.merged_into.is_none()
+                && filter.stage.is_none_or(|s| t.stage == s)
+                && filter.area.as_ref().is_none_or(|a| &t.area == a)
+                && filter.category.as_ref().is_none_or(|c| &t.category == c)
+        })
+        .collect();
+    found.sort_by_key(|t| std::cmp::Reverse((t.submitted_at, t.id)));
+    found.into_iter().map(|t| t.id).collect()
+}
+
+/// A list request: a filter (with an area and a category no topic has, now and then),
+/// an offset and a limit.
+fn list_request() -> impl Strategy<Value = (Filter, usize, usize)> {
+    let stages = [
+        Stage::Collecting,
+        Stage::Selecting,
+        Stage::Consulted,
+        Stage::Handling,
+        Stage::Done,
+    ];
+    (
+        proptest::option::of(proptest::sample::select(stages.to_vec())),
+        proptest::option::of(0..AREAS.len() + 1),
+        proptest::option::of(0..CATEGORIES.len() + 1),
+        0..10usize,
+        prop_oneof![0..10usize, Just(usize::MAX)],
+    )
+        .prop_map(|(stage, area, category, offset, limit)| {
+            let named = |names: &[&str], i: usize| names.get(i).map_or("北城", |n| n).to_owned();
+            let filter = Filter {
+                stage,
+                area: area.map(|i| named(&AREAS, i)),
+                category: category.map(|i| named(&CATEGORIES, i)),
+                only: None,
+            };
+            (filter, offset, limit)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn the_public_list_shows_what_a_scan_finds_live_and_replayed(
+        ops in proptest::collection::vec((0..7u8, op_over(8)), 1..120),
+        requests in proptest::collection::vec(list_request(), 1..6),
+    ) {
+        let mut f = Fixture::new();
+        let check = |board: &Board| {
+            for (filter, offset, limit) in &requests {
+                let all = scanned_list(board, filter);
+                let want: Vec<TopicId> = all.iter().skip(*offset).take(*limit).copied().collect();
+                let (page, total) = board.public_topics(filter, *offset, *limit);
+                let got: Vec<TopicId> = page.iter().map(|t| t.id).collect();
+                assert_eq!((got, total), (want, all.len()), "{filter:?} from {offset}, {limit}");
+            }
+        };
+        for (who, op) in &ops {
+            let command = command(op, &f.board, f.now);
+            let _ = f.try_cmd(&sender(op, *who), command);
+            check(&f.board);
+        }
+        let replayed = f.replayed();
+        check(&replayed);
+        prop_assert_eq!(&replayed, &f.board);
     }
 }
