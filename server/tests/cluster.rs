@@ -18,7 +18,10 @@ use common::{Backend, Client, TestServer};
 use yishi::auth::{Claims, Keys};
 use yishi::bus::NodeId;
 use yishi::store::{NewRoom, RoomKind, Store};
-use yishi_protocol::{Command, ErrorCode, Participant, Role, ServerMessage};
+use yishi_protocol::{
+    Command, Decision, ErrorCode, EventBody, ItemStatus, Participant, ParticipantId, RejectReason,
+    Role, ServerMessage,
+};
 
 const KEYS: &str = "k1:cluster-test-secret-0123456789";
 const ADMIN_KEY: &str = "cluster-admin-key-0123456789";
@@ -969,4 +972,150 @@ async fn a_lecture_audience_on_three_nodes_is_served_by_one_mirror_per_node() {
     for at in others {
         nodes[at].state.hub.shutdown().await;
     }
+}
+
+/// Whether `event` is the comment `text` pending moderation, posted by `author`.
+fn pending_comment(event: &yishi_protocol::Event, author: &ParticipantId, text: &str) -> bool {
+    matches!(&event.body, EventBody::CommentPosted { comment }
+        if comment.status == ItemStatus::Pending && comment.author == *author && comment.text == text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(yishi_pg, yishi_nats)),
+    ignore = "needs PostgreSQL and NATS: set YISHI_TEST_PG and YISHI_TEST_NATS"
+)]
+async fn a_mirrored_viewer_sees_its_own_pending_comment_and_its_rejection() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(Backend::Postgres, dir.path()).await;
+    let a = node(&unique("a"), &database, None).await;
+    let keys = a.state.config.token_keys.clone();
+    let b = node(&unique("b"), &database, Some(&keys)).await;
+    let room = unique("r");
+    a.state
+        .store
+        .create_room(&NewRoom {
+            id: room.clone(),
+            title: "审核讲堂".into(),
+            kind: RoomKind::Lecture,
+            created_at: yishi::hub::now(),
+            settings: serde_json::json!({}),
+        })
+        .await
+        .unwrap();
+    let link = keys.mint(&Claims::audience_link(
+        &room,
+        yishi::hub::now(),
+        Duration::from_secs(3600),
+    ));
+
+    // The host on the room's owner (comments are held for moderation by default), two
+    // viewers on the other node, served by its mirror.
+    let host = Participant::new("host", "主讲人", Role::Host);
+    let host_token = a.token(&room, &host);
+    drop(join(&a, &host_token, None).await);
+    let (owner, other) = if a.runs(&room) { (&a, &b) } else { (&b, &a) };
+    let mut h = join(owner, &host_token, None).await;
+    h.ok(Command::StartSession).await;
+    let mut author = join(other, &link, None).await;
+    let mut bystander = join(other, &link, None).await;
+    eventually("the other node mirrors both viewers", || {
+        other.state.hub.mirrored() == [(room.clone(), 2)]
+    })
+    .await;
+    assert_eq!(owner.state.hub.relayed_here(), 0);
+    let me = author.welcome.you.id.clone();
+    assert_ne!(me, bystander.welcome.you.id);
+
+    // Its author sees the comment pending by the time it is acknowledged (the mirror
+    // holds the acknowledgement until it has sent the broadcast it follows).
+    let text = "镜像节点上待审的评论";
+    let posted = author
+        .ok(Command::PostComment { text: text.into() })
+        .await
+        .unwrap();
+    assert!(author.through >= posted);
+    let pending: Vec<_> = author
+        .events
+        .iter()
+        .filter(|e| pending_comment(e, &me, text))
+        .collect();
+    assert_eq!(pending.len(), 1, "{:?}", author.events);
+    assert_eq!(pending[0].seq, posted);
+    let EventBody::CommentPosted { comment } = &pending[0].body else {
+        unreachable!()
+    };
+    let rejected = comment.id;
+
+    // The host sees it and rejects it with a reason: the author is told why.
+    h.until("the host sees the comment", |e| {
+        pending_comment(e, &me, text)
+    })
+    .await;
+    let reason = RejectReason::Advertising;
+    let rejection = h
+        .ok(Command::ModerateComment {
+            comment: rejected,
+            decision: Decision::Reject { reason },
+        })
+        .await
+        .unwrap();
+    let told = author
+        .until("the rejection", |e| {
+            matches!(e.body, EventBody::CommentRejected { .. })
+        })
+        .await;
+    assert_eq!(told.seq, rejection);
+    assert_eq!(
+        told.body,
+        EventBody::CommentRejected {
+            comment: rejected,
+            reason
+        }
+    );
+
+    // An approved comment reaches both viewers; the other viewer never saw the first
+    // comment nor its rejection, and nobody missed a batch (the client checks).
+    let approved_text = "镜像节点上通过的评论";
+    author
+        .ok(Command::PostComment {
+            text: approved_text.into(),
+        })
+        .await;
+    let asked = h
+        .until("the host sees the second comment", |e| {
+            pending_comment(e, &me, approved_text)
+        })
+        .await;
+    let EventBody::CommentPosted { comment } = asked.body else {
+        unreachable!()
+    };
+    let approval = h
+        .ok(Command::ModerateComment {
+            comment: comment.id,
+            decision: Decision::Approve,
+        })
+        .await
+        .unwrap();
+    for v in [&mut author, &mut bystander] {
+        v.through(approval).await;
+        assert!(
+            v.events.iter().any(|e| e.seq == approval
+                && matches!(&e.body, EventBody::CommentApproved { comment } if comment.text == approved_text)),
+            "the approved comment is shown: {:?}",
+            v.events
+        );
+    }
+    assert!(
+        !bystander.events.iter().any(|e| matches!(
+            &e.body,
+            EventBody::CommentPosted { .. } | EventBody::CommentRejected { .. }
+        )),
+        "another viewer sees nothing pending: {:?}",
+        bystander.events
+    );
+    // Still served from the mirror.
+    assert_eq!(other.state.hub.mirrored(), [(room.clone(), 2)]);
+    a.state.hub.shutdown().await;
+    b.state.hub.shutdown().await;
 }

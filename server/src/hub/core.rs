@@ -13,7 +13,7 @@
 //! Nothing acknowledged or shown before it is committed: `apply` sends only refusals
 //! (nothing changed), `committed` the rest.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::oneshot;
@@ -41,18 +41,26 @@ const CATCH_UP_MS: u64 = 100;
 const VIEWERS_MS: u64 = 1_000;
 /// How long another node's count of its mirrored viewers stands without being renewed.
 const REMOTE_VIEWERS_MS: u64 = 3_000;
+/// Mirrored participants whose private events are broadcast: those who sent a command
+/// through a mirror most recently, at most this many.
+const MIRRORED_LIMIT: usize = 65_536;
 
 /// In a cluster: what the room publishes once for the audience other nodes mirror
 /// (`mirror.rs`), in the order its own audience subscribers get it.
 pub(crate) enum Broadcast {
     /// The audience's events of a committed batch, as JSON: what an audience subscriber
     /// in step gets, covering `from..=through` (`from` follows the previous one's
-    /// `through`), committed at `at`.
+    /// `through`), committed at `at`; `None` when none of them is shown to the audience
+    /// as such. `private`: for each mirrored participant who is the private recipient
+    /// of some of these events ([`Room::private_recipient`]), those events in full, in
+    /// order; merged into `events` by sequence number they make the batch that
+    /// participant gets as an audience subscriber ([`Room::event_for_viewer`]).
     Events {
         from: Seq,
         through: Seq,
         at: Millis,
-        events: Box<serde_json::value::RawValue>,
+        events: Option<Box<serde_json::value::RawValue>>,
+        private: Vec<(ParticipantId, Box<serde_json::value::RawValue>)>,
     },
     /// The viewer count over every node.
     Viewers(Utf8Bytes),
@@ -280,6 +288,56 @@ pub(crate) struct RoomCore {
     /// their own (counting down from the top, far from the hub's).
     remote: HashMap<ConnId, (Actor, RemoteReply)>,
     next_remote: ConnId,
+    /// Participants whose commands came through other nodes' mirrors: their private
+    /// events are broadcast with the audience's.
+    mirrored: Recent,
+}
+
+/// The participants seen last, at most `limit` of them: the one seen longest ago is
+/// forgotten first.
+pub(crate) struct Recent {
+    /// Each participant with the count of its last sighting.
+    last: HashMap<ParticipantId, u64>,
+    /// Sightings in order; an entry older than its participant's last is stale.
+    order: VecDeque<(ParticipantId, u64)>,
+    count: u64,
+    limit: usize,
+}
+
+impl Recent {
+    pub fn new(limit: usize) -> Recent {
+        Recent {
+            last: HashMap::new(),
+            order: VecDeque::new(),
+            count: 0,
+            limit,
+        }
+    }
+
+    /// `who` was seen now.
+    pub fn saw(&mut self, who: &ParticipantId) {
+        self.count += 1;
+        self.last.insert(who.clone(), self.count);
+        self.order.push_back((who.clone(), self.count));
+        while self.last.len() > self.limit {
+            let Some((old, seen)) = self.order.pop_front() else {
+                break;
+            };
+            if self.last.get(&old) == Some(&seen) {
+                self.last.remove(&old);
+            }
+        }
+        // At most twice the limit of sightings kept: past that, only the last of each
+        // (at most `limit`, so this runs once in `limit` sightings at most).
+        if self.order.len() > 2 * self.limit {
+            let last = &self.last;
+            self.order.retain(|(who, seen)| last.get(who) == Some(seen));
+        }
+    }
+
+    pub fn contains(&self, who: &ParticipantId) -> bool {
+        self.last.contains_key(who)
+    }
 }
 
 impl RoomCore {
@@ -342,6 +400,7 @@ impl RoomCore {
             remote_viewers: HashMap::new(),
             remote: HashMap::new(),
             next_remote: ConnId::MAX,
+            mirrored: Recent::new(MIRRORED_LIMIT),
         }
     }
 
@@ -534,6 +593,7 @@ impl RoomCore {
                 } => {
                     let conn = self.next_remote;
                     self.next_remote -= 1;
+                    self.mirrored.saw(&participant.id);
                     self.remote.insert(conn, (Actor::new(participant), reply));
                     let out = (&mut applied, &mut requests);
                     self.command(conn, req, &command, now, out, &mut deferred);
@@ -996,7 +1056,8 @@ impl RoomCore {
                 .filter_map(|e| self.room.event_for(e, View::Audience))
                 .collect();
             let json = (!visible.is_empty()).then(|| raw(&visible)).flatten();
-            if let Some(json) = &json {
+            let private = self.mirrored_private(events);
+            if json.is_some() || !private.is_empty() {
                 let from = self.broadcast_through + 1;
                 self.broadcast_through = last;
                 if !std::mem::take(&mut self.lose_next) {
@@ -1005,6 +1066,7 @@ impl RoomCore {
                         through: last,
                         at: now,
                         events: json.clone(),
+                        private,
                     });
                 }
             }
@@ -1061,6 +1123,26 @@ impl RoomCore {
         }
         self.catch_up_laggards(now);
         metrics::histogram!("yishi_fanout_seconds").record(started.elapsed().as_secs_f64());
+    }
+
+    /// For each participant other nodes mirror who is the private recipient of some of
+    /// `events`: those events, in full (as [`Room::event_for_viewer`] shows them to it),
+    /// as JSON. Only the difference from the audience's events: the mirror merges them.
+    fn mirrored_private(
+        &self,
+        events: &[Event],
+    ) -> Vec<(ParticipantId, Box<serde_json::value::RawValue>)> {
+        let mut own: BTreeMap<&ParticipantId, Vec<&Event>> = BTreeMap::new();
+        for e in events {
+            if let Some(who) = self.room.private_recipient(e)
+                && self.mirrored.contains(who)
+            {
+                own.entry(who).or_default().push(e);
+            }
+        }
+        own.into_iter()
+            .filter_map(|(who, events)| Some((who.clone(), raw(&events)?)))
+            .collect()
     }
 
     /// A subscriber whose queue is full: the audience is resynchronised later from a

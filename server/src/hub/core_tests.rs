@@ -714,3 +714,152 @@ fn mirrored_viewers_are_counted_by_the_owner_until_their_count_expires() {
     r.core.timers(r.now.plus(4_200));
     assert_eq!(counts(h.sent()), [0]);
 }
+
+#[test]
+fn recent_forgets_the_participant_seen_longest_ago() {
+    use yishi_protocol::ParticipantId;
+    let id = |n: u32| ParticipantId(format!("p{n}"));
+    let mut recent = super::Recent::new(3);
+    for n in 0..3 {
+        recent.saw(&id(n));
+    }
+    // p0 is seen again: p1 is now the one seen longest ago.
+    recent.saw(&id(0));
+    recent.saw(&id(3));
+    assert!(!recent.contains(&id(1)));
+    assert!([0, 2, 3].into_iter().all(|n| recent.contains(&id(n))));
+    // Seen over and over, one participant keeps the others and itself.
+    for _ in 0..100 {
+        recent.saw(&id(3));
+    }
+    assert!([0, 2, 3].into_iter().all(|n| recent.contains(&id(n))));
+    assert!(recent.order.len() <= 6, "stale sightings are dropped");
+    recent.saw(&id(4));
+    assert!(!recent.contains(&id(2)), "p2 was seen before p0");
+    assert!([0, 3, 4].into_iter().all(|n| recent.contains(&id(n))));
+}
+
+#[test]
+fn a_mirrored_viewer_gets_its_private_events_as_an_audience_subscriber_of_the_owner() {
+    use crate::hub::mirror_core::MirrorCore;
+    use yishi_protocol::{CommentId, Decision, EventBody, ItemStatus, RejectReason};
+    let mut r = Room::new(HubConfig::default());
+    r.core.broadcast_audience();
+    let mut h = r.join(host(), 1024);
+    let mut mirror = Mirrored {
+        core: MirrorCore::new(),
+        next: 1,
+    };
+    mirror.snapshot(&mut r);
+    // Two viewers on the mirror; on the owner, an audience connection of the first
+    // viewer's identity (an audience token may be used twice), the standard to meet.
+    let mut author = mirror.join(&r, 1024);
+    let mut other = mirror.join(&r, 1024);
+    let author_id = Participant::new(format!("aud-{}", author.id), "观众", Role::Audience);
+    let mut local = r.join(author_id.clone(), 1024);
+    let base = r.core.seq();
+    mirror.feed(&mut r);
+    let mut seen: [Seen; 3] = Default::default();
+    for (s, c) in seen.iter_mut().zip([&mut author, &mut other]) {
+        s.take(c.sent());
+    }
+    seen[2].through = base;
+    h.sent();
+    let remote = |text: &str, req: &str| {
+        let (reply, answered) = oneshot::channel();
+        let input = Input::Remote {
+            participant: author_id.clone(),
+            req: RequestId(req.into()),
+            command: Box::new(Command::PostComment { text: text.into() }),
+            reply,
+        };
+        (input, answered)
+    };
+    let mut look = |r: &mut Room, mirror: &mut Mirrored, seen: &mut [Seen; 3]| {
+        mirror.feed(r);
+        seen[0].take(author.sent());
+        seen[1].take(other.sent());
+        seen[2].take(local.sent());
+    };
+
+    // A comment held for moderation: its author sees it pending, with the
+    // acknowledgement after it; nobody else sees it.
+    let (input, mut answered) = remote("镜像上的评论", "c1");
+    r.turn(vec![input]);
+    let (outcome, through) = answered.try_recv().expect("answered");
+    let posted = outcome.unwrap().expect("a sequence number");
+    assert!(through >= posted, "answered after its broadcast");
+    look(&mut r, &mut mirror, &mut seen);
+    let pending = |s: &Seen| -> Vec<CommentId> {
+        s.events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::CommentPosted { comment } if comment.status == ItemStatus::Pending => {
+                    Some(comment.id)
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let first = pending(&seen[0]);
+    assert_eq!(first.len(), 1, "{:?}", seen[0].events);
+    assert!(seen[1].after(base).is_empty(), "{:?}", seen[1].events);
+    assert_eq!(seen[0].through, r.core.seq());
+
+    // A second comment in the same turn as events every viewer sees: the author gets
+    // them merged in order, the other viewer only the public ones.
+    let (input, _answered) = remote("第二条评论", "c2");
+    let open = r.command(&h, "o", Command::OpenCheckIn);
+    let start = r.command(&h, "s", Command::StartSession);
+    r.turn(vec![open, input, start]);
+    look(&mut r, &mut mirror, &mut seen);
+    assert_eq!(pending(&seen[0]).len(), 2);
+    assert!(pending(&seen[1]).is_empty() && !seen[1].after(base).is_empty());
+
+    // The host rejects the first with a reason and approves the second: the rejection
+    // reaches its author alone, the approval everyone.
+    let comment = first[0];
+    let reject = r.command(
+        &h,
+        "m1",
+        Command::ModerateComment {
+            comment,
+            decision: Decision::Reject {
+                reason: RejectReason::OffTopic,
+            },
+        },
+    );
+    r.turn(vec![reject]);
+    let approve = r.command(
+        &h,
+        "m2",
+        Command::ModerateComment {
+            comment: pending(&seen[0])[1],
+            decision: Decision::Approve,
+        },
+    );
+    r.turn(vec![approve]);
+    look(&mut r, &mut mirror, &mut seen);
+    let rejected = |s: &Seen| {
+        s.events.iter().any(|e| {
+            e.body
+                == EventBody::CommentRejected {
+                    comment,
+                    reason: RejectReason::OffTopic,
+                }
+        })
+    };
+    let approved = |s: &Seen| {
+        s.events
+            .iter()
+            .any(|e| matches!(&e.body, EventBody::CommentApproved { .. }))
+    };
+    assert!(rejected(&seen[0]) && !rejected(&seen[1]));
+    assert!(approved(&seen[0]) && approved(&seen[1]));
+
+    // Exactly what the owner sent its own subscriber of that identity, batch for batch.
+    assert_eq!(seen[0].after(base), seen[2].after(base));
+    assert_eq!(seen[0].through, r.core.seq());
+    assert_eq!(seen[1].through, r.core.seq());
+    r.core.check_invariants();
+}

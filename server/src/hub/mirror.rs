@@ -4,7 +4,8 @@
 //!
 //! - The owner publishes the audience's side of every committed turn once, on
 //!   `yishi.room.<room>.audience` (`Yishi-Kind`: `e` events, with `Yishi-From`,
-//!   `Yishi-Through` and `Yishi-At`, the commit time; `v` the viewer count; `f` another
+//!   `Yishi-Through` and `Yishi-At`, the commit time; `p` the same with mirrored
+//!   participants' private events, see [`WithPrivate`]; `v` the viewer count; `f` another
 //!   frame every viewer gets; `x` the room stopped here). Nothing changes on one node.
 //! - A node's first viewer of such a room starts its mirror (a task driving a
 //!   [`MirrorCore`]): it subscribes, asks the owner for the audience snapshot (on the
@@ -29,7 +30,9 @@ use async_nats::HeaderMap;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
-use yishi_protocol::{ErrorCode, ErrorMessage, Millis, Participant, Seq, ServerMessage};
+use yishi_protocol::{
+    ErrorCode, ErrorMessage, Millis, Participant, ParticipantId, Seq, ServerMessage,
+};
 
 use super::actor::{Msg, RoomHandle};
 use super::core::frame;
@@ -59,6 +62,16 @@ const AT: &str = "Yishi-At";
 /// that wakes after its lease moved may still announce that it stops).
 const NODE: &str = "Yishi-Node";
 
+/// The payload of a `p` broadcast: the audience's events (`null` if none of the batch is
+/// shown to the audience as such) and, per mirrored participant, its private events in
+/// full (a pending item of its own, its rejection, its own ballot). An `e` broadcast
+/// (no private events) carries the audience's events alone, as they are.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct WithPrivate {
+    events: Option<Box<serde_json::value::RawValue>>,
+    private: Vec<(ParticipantId, Box<serde_json::value::RawValue>)>,
+}
+
 /// The subject a room's audience broadcast goes on.
 pub(crate) fn subject(room: &str) -> String {
     format!("yishi.room.{}.audience", room_key(room))
@@ -74,12 +87,27 @@ pub(crate) fn publication(item: Broadcast, node: &NodeId) -> (HeaderMap, Bytes) 
             through,
             at,
             events,
+            private,
         } => {
-            headers.insert(KIND, "e");
             headers.insert(FROM, from.to_string().as_str());
             headers.insert(THROUGH, through.to_string().as_str());
             headers.insert(AT, at.0.to_string().as_str());
-            Bytes::from(String::from(Box::<str>::from(events)))
+            match (events, private.is_empty()) {
+                (Some(events), true) => {
+                    headers.insert(KIND, "e");
+                    Bytes::from(String::from(Box::<str>::from(events)))
+                }
+                (events, _) => {
+                    headers.insert(KIND, "p");
+                    let payload = WithPrivate { events, private };
+                    // Raw JSON and ids, which always serialise; were it to fail, the empty
+                    // message is dropped by the mirrors, which resynchronise at the gap.
+                    Bytes::from(serde_json::to_vec(&payload).unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "a broadcast could not be serialised");
+                        Vec::new()
+                    }))
+                }
+            }
         }
         Broadcast::Viewers(text) => {
             headers.insert(KIND, "v");
@@ -106,13 +134,35 @@ pub(super) fn decode(message: &async_nats::Message) -> Option<Published> {
             .ok()
             .map(|t| axum::extract::ws::Utf8Bytes::from(t.to_owned()))
     };
+    let range = || {
+        Some((
+            Seq::try_from(number(FROM)?).ok()?,
+            Seq::try_from(number(THROUGH)?).ok()?,
+            Millis(number(AT)?),
+        ))
+    };
     Some(match header(KIND)? {
-        "e" => Published::Events {
-            from: Seq::try_from(number(FROM)?).ok()?,
-            through: Seq::try_from(number(THROUGH)?).ok()?,
-            at: Millis(number(AT)?),
-            events: serde_json::from_slice(&message.payload).ok()?,
-        },
+        "e" => {
+            let (from, through, at) = range()?;
+            Published::Events {
+                from,
+                through,
+                at,
+                events: Some(serde_json::from_slice(&message.payload).ok()?),
+                private: HashMap::new(),
+            }
+        }
+        "p" => {
+            let (from, through, at) = range()?;
+            let payload: WithPrivate = serde_json::from_slice(&message.payload).ok()?;
+            Published::Events {
+                from,
+                through,
+                at,
+                events: payload.events,
+                private: payload.private.into_iter().collect(),
+            }
+        }
         "v" => Published::Viewers(text()?),
         "f" => Published::Frame(text()?),
         "x" => Published::End,

@@ -8,15 +8,23 @@
 //! once), and every viewer is resynchronised from a fresh snapshot, as the room core
 //! resynchronises a lagging viewer. A slow viewer is left behind the same way, never
 //! holding up the others.
+//!
+//! A broadcast also carries the private events of the participants whose commands came
+//! through a mirror (their pending items, rejections, own ballots): a viewer that is one
+//! of them gets the audience's events with its own merged in, as the owner sends an
+//! audience subscriber that is their private recipient. A snapshot is the audience's,
+//! the same for every viewer: a viewer welcomed or resynchronised from it does not see
+//! its own pending items in it.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use axum::extract::ws::Utf8Bytes;
 use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 use yishi_protocol::{
-    ErrorMessage, Millis, PROTOCOL_VERSION, Participant, Seq, ServerMessage, View, Welcome,
-    WelcomeFrame,
+    ErrorMessage, Millis, PROTOCOL_VERSION, Participant, ParticipantId, Seq, ServerMessage, View,
+    Welcome, WelcomeFrame,
 };
 
 use super::core::{Attach, ConnId, events_frame, frame, serialised};
@@ -36,7 +44,10 @@ pub(crate) enum Published {
         from: Seq,
         through: Seq,
         at: Millis,
-        events: Box<RawValue>,
+        /// `None`: nothing of the batch is shown to the audience as such.
+        events: Option<Box<RawValue>>,
+        /// Per participant, its private events in the batch, in full.
+        private: HashMap<ParticipantId, Box<RawValue>>,
     },
     /// The viewer count over every node.
     Viewers(Utf8Bytes),
@@ -193,6 +204,7 @@ impl MirrorCore {
                 through,
                 at,
                 events,
+                private,
             } => {
                 if through <= self.through {
                     return (Next::Nothing, None);
@@ -205,10 +217,11 @@ impl MirrorCore {
                         through,
                         at,
                         events,
+                        private,
                     });
                     return (Next::Fetch, None);
                 }
-                self.take(from, through, events);
+                self.take(from, through, events, &private);
                 let lag = Millis(now.0.saturating_sub(at.0));
                 let long = self.cached.as_ref().is_some_and(|(_, t)| t.len() > TAIL);
                 if long && self.fetching.is_none() {
@@ -220,22 +233,53 @@ impl MirrorCore {
         }
     }
 
-    /// Broadcast events that follow the last: kept in the tail and sent to every viewer
-    /// in step.
-    fn take(&mut self, from: Seq, through: Seq, events: Box<RawValue>) {
+    /// Broadcast events that follow the last: the audience's kept in the tail, and sent
+    /// to every viewer in step, with its own private ones merged in.
+    fn take(
+        &mut self,
+        from: Seq,
+        through: Seq,
+        events: Option<Box<RawValue>>,
+        private: &HashMap<ParticipantId, Box<RawValue>>,
+    ) {
         self.through = through;
         let mut frames: HashMap<Seq, Option<Utf8Bytes>> = HashMap::new();
+        // Each private recipient's batch, made once; the audience's events numbered once.
+        let mut versions: HashMap<&ParticipantId, Option<Box<RawValue>>> = HashMap::new();
+        let mut shared: Option<Option<Vec<(Seq, &RawValue)>>> = None;
         let mut slow = Vec::new();
         for (conn, v) in self.viewers.iter_mut() {
             if v.lagging || v.through >= through {
                 continue;
             }
             let start = v.through + 1;
-            let frame = frames
-                .entry(start)
-                .or_insert_with(|| events_frame(start, through, &events));
+            let frame = match private.get_key_value(&v.who.id) {
+                Some((who, own)) => {
+                    let version = match versions.entry(who) {
+                        Entry::Occupied(e) => e.into_mut(),
+                        Entry::Vacant(e) => {
+                            let shared = shared.get_or_insert_with(|| match &events {
+                                Some(events) => numbered(events),
+                                None => Some(Vec::new()),
+                            });
+                            e.insert(shared.as_deref().and_then(|shared| merged(shared, own)))
+                        }
+                    };
+                    version
+                        .as_ref()
+                        .and_then(|json| events_frame(start, through, json))
+                }
+                None => {
+                    // Nothing for this viewer: its next batch starts where this one did.
+                    let Some(events) = &events else { continue };
+                    frames
+                        .entry(start)
+                        .or_insert_with(|| events_frame(start, through, events))
+                        .clone()
+                }
+            };
             let Some(frame) = frame else { continue };
-            match v.outbox.try_send(Out::Frame(frame.clone())) {
+            match v.outbox.try_send(Out::Frame(frame)) {
                 Ok(()) => v.through = through,
                 Err(Refused::Full) => slow.push(*conn),
                 Err(Refused::Closed) => {}
@@ -247,7 +291,9 @@ impl MirrorCore {
                 v.lagging = true;
             }
         }
-        if let Some((_, tail)) = &mut self.cached {
+        if let Some((_, tail)) = &mut self.cached
+            && let Some(events) = events
+        {
             tail.push((from, through, events));
         }
         self.release();
@@ -445,11 +491,99 @@ impl MirrorCore {
     }
 }
 
+/// The events of a JSON array, each with its sequence number.
+fn numbered(events: &RawValue) -> Option<Vec<(Seq, &RawValue)>> {
+    #[derive(serde::Deserialize)]
+    struct Numbered {
+        seq: Seq,
+    }
+    let list: Vec<&RawValue> = serde_json::from_str(events.get()).ok()?;
+    list.into_iter()
+        .map(|e| Some((serde_json::from_str::<Numbered>(e.get()).ok()?.seq, e)))
+        .collect()
+}
+
+/// The audience's events (`shared`, numbered) with a participant's own private events
+/// merged in by sequence number, an own event standing for a shared one of the same
+/// number: the batch the owner sends an audience subscriber that is that participant.
+fn merged(shared: &[(Seq, &RawValue)], own: &RawValue) -> Option<Box<RawValue>> {
+    let own = numbered(own)?;
+    let mut out: Vec<&RawValue> = Vec::with_capacity(shared.len() + own.len());
+    let (mut s, mut o) = (shared.iter().peekable(), own.iter().peekable());
+    loop {
+        let next = match (s.peek(), o.peek()) {
+            (Some((a, _)), Some((b, _))) if a < b => s.next(),
+            (Some((a, _)), Some((b, _))) => {
+                if a == b {
+                    s.next();
+                }
+                o.next()
+            }
+            (Some(_), None) => s.next(),
+            (None, Some(_)) => o.next(),
+            (None, None) => break,
+        };
+        if let Some((_, e)) = next {
+            out.push(e);
+        }
+    }
+    serde_json::value::to_raw_value(&out).ok()
+}
+
 /// Why a connection is turned away before its welcome: the client retries.
 pub(crate) fn unavailable() -> ErrorMessage {
     ErrorMessage {
         req: None,
         code: yishi_protocol::ErrorCode::Unavailable,
         message: "the room cannot be opened now; retry shortly".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use serde_json::value::RawValue;
+
+    use super::{merged, numbered};
+
+    fn raw(json: &str) -> Box<RawValue> {
+        RawValue::from_string(json.to_owned()).unwrap()
+    }
+
+    fn seqs(json: &RawValue) -> Vec<(u32, String)> {
+        let list: Vec<serde_json::Value> = serde_json::from_str(json.get()).unwrap();
+        list.into_iter()
+            .map(|e| (e["seq"].as_u64().unwrap() as u32, e["x"].to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn own_events_are_merged_into_the_audiences_by_sequence_number() {
+        let shared = raw(r#"[{"seq":2,"x":"s"},{"seq":5,"x":"s"},{"seq":6,"x":"s"}]"#);
+        let own =
+            raw(r#"[{"seq":1,"x":"o"},{"seq":3,"x":"o"},{"seq":5,"x":"o"},{"seq":9,"x":"o"}]"#);
+        let shared = numbered(&shared).unwrap();
+        let got = merged(&shared, &own).unwrap();
+        let expected: Vec<(u32, String)> =
+            [(1, "o"), (2, "s"), (3, "o"), (5, "o"), (6, "s"), (9, "o")]
+                .into_iter()
+                .map(|(n, x)| (n, format!("\"{x}\"")))
+                .collect();
+        assert_eq!(
+            seqs(&got),
+            expected,
+            "in order, an own event standing for a shared one"
+        );
+        // Nothing shared: the own events alone.
+        let got = merged(&[], &own).unwrap();
+        assert_eq!(seqs(&got).len(), 4);
+    }
+
+    #[test]
+    fn events_without_a_sequence_number_are_refused() {
+        assert!(numbered(&raw(r#"[{"seq":1},{"x":2}]"#)).is_none());
+        assert!(numbered(&raw(r#"{"seq":1}"#)).is_none());
+        assert!(merged(&[], &raw(r#"[{"x":1}]"#)).is_none());
     }
 }
