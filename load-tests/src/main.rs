@@ -391,6 +391,9 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             "failover kills the owner of a room in a cluster: give --spawn --cluster N with N ≥ 2"
         );
     }
+    if cli.kill_after.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
+        bail!("--kill-after must be a positive number of seconds");
+    }
     let fo = failover::FailoverOpts {
         kill_after: cli
             .kill_after
