@@ -13,15 +13,50 @@ use serde::Deserialize;
 use tokio::sync::{Semaphore, watch};
 use tokio_tungstenite::tungstenite::Message;
 use yishi_protocol::{
-    Choice, ClientMessage, Command, CommandMessage, Event, Hello, PROTOCOL_VERSION, PollId,
-    RequestId, Seq, ServerMessage, YesNo,
+    Choice, ClientMessage, Command, CommandMessage, ErrorCode, Event, Hello, PROTOCOL_VERSION,
+    PollId, RequestId, Resume, Seq, ServerMessage, YesNo,
 };
 
 use crate::report::Lat;
 use crate::sys::{Ws, now_us, ws_connect};
 
+/// The close code of `unavailable`: come back later (`yishi::outbox::close`).
+const CLOSE_UNAVAILABLE: u16 = yishi::outbox::close::UNAVAILABLE;
+
 /// How long a control connection waits for any answer.
 const WAIT: Duration = Duration::from_secs(30);
+
+/// A hello answered with an error instead of a welcome (`unavailable` while a room
+/// moves to another node, say); find it with `anyhow::Error::downcast_ref`.
+#[derive(Debug)]
+pub struct Refused {
+    /// The error code as on the wire.
+    pub code: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "hello refused: {} {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Whether `e` is a hello refused with `unavailable` (the room is moving: retry later).
+pub fn is_unavailable(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<Refused>()
+        .is_some_and(|r| r.code == ErrorCode::Unavailable.as_str())
+}
+
+/// The web client's pause before its `retry`-th reconnection (`web-client/src/app/conn.ts`):
+/// 500 ms, or 2 s after an `unavailable` (close code 4004), doubled on each retry up to
+/// 10 s, times a random factor between ½ and 1.
+pub fn backoff(retry: u32, unavailable: bool) -> Duration {
+    let pause: u64 = if unavailable { 2_000 } else { 500 };
+    let ms = pause.saturating_mul(1 << retry.min(16)).min(10_000) as f64;
+    Duration::from_secs_f64(ms * (0.5 + rand::random::<f64>() / 2.0) / 1000.0)
+}
 
 /// A fully parsing connection, for the host and for senders.
 pub struct Ctl {
@@ -31,6 +66,13 @@ pub struct Ctl {
     /// Every event received.
     pub events: Vec<Event>,
     pub snapshot_seq: Seq,
+    /// The session of the welcome, to resume with.
+    pub session: String,
+    /// The `through` of the last batch received (or the snapshot's `seq`).
+    pub through: Seq,
+    /// Whether the welcome carried a snapshot (a resume that came back without one
+    /// continued exactly).
+    pub resynced: bool,
 }
 
 impl Ctl {
@@ -40,11 +82,24 @@ impl Ctl {
         token: &str,
         tag: &str,
     ) -> anyhow::Result<Ctl> {
+        Ctl::join(addr, src, token, tag, None).await
+    }
+
+    /// [`Ctl::connect`], resuming `resume` if given. Its [`Ctl::req`] ids start again from
+    /// 1: a client that resends across connections names its requests itself.
+    pub async fn join(
+        addr: SocketAddr,
+        src: Ipv4Addr,
+        token: &str,
+        tag: &str,
+        resume: Option<Resume>,
+    ) -> anyhow::Result<Ctl> {
         let mut ws = ws_connect(addr, src, "/ws").await?;
+        let through = resume.as_ref().map_or(0, |r| r.last_seq);
         let hello = ClientMessage::Hello(Hello {
             protocol: PROTOCOL_VERSION,
             token: token.to_owned(),
-            resume: None,
+            resume,
         });
         ws.send(Message::text(serde_json::to_string(&hello)?))
             .await?;
@@ -54,14 +109,34 @@ impl Ctl {
             tag: tag.to_owned(),
             events: Vec::new(),
             snapshot_seq: 0,
+            session: String::new(),
+            through,
+            resynced: false,
         };
         match ctl.recv(WAIT).await? {
             Some(ServerMessage::Welcome(w)) => {
-                ctl.snapshot_seq = w.snapshot.map(|s| s.seq).unwrap_or(0);
+                ctl.session = w.session;
+                if let Some(s) = w.snapshot {
+                    ctl.snapshot_seq = s.seq;
+                    ctl.through = s.seq;
+                    ctl.resynced = true;
+                }
                 Ok(ctl)
             }
-            Some(ServerMessage::Error(e)) => bail!("hello refused: {:?} {}", e.code, e.message),
+            Some(ServerMessage::Error(e)) => Err(Refused {
+                code: e.code.as_str().to_owned(),
+                message: e.message,
+            }
+            .into()),
             other => bail!("expected a welcome, got {other:?}"),
+        }
+    }
+
+    /// Where to resume from after this connection ends.
+    pub fn resume_point(&self) -> Resume {
+        Resume {
+            session: self.session.clone(),
+            last_seq: self.through,
         }
     }
 
@@ -98,8 +173,18 @@ impl Ctl {
                 Some(Ok(Message::Text(text))) => {
                     let msg: ServerMessage = serde_json::from_str(&text)
                         .with_context(|| format!("bad server message {text}"))?;
-                    if let ServerMessage::Events(b) = &msg {
-                        self.events.extend(b.events.iter().cloned());
+                    match &msg {
+                        ServerMessage::Events(b) => {
+                            self.through = b.through;
+                            self.events.extend(b.events.iter().cloned());
+                        }
+                        ServerMessage::Welcome(w) => {
+                            // A resynchronisation on the same connection.
+                            if let Some(s) = &w.snapshot {
+                                self.through = s.seq;
+                            }
+                        }
+                        _ => {}
                     }
                     return Ok(Some(msg));
                 }
@@ -160,6 +245,8 @@ pub struct Shared {
     pub acked: AtomicUsize,
     pub refused: AtomicUsize,
     pub tally_seen: AtomicUsize,
+    /// Drops and returns of the clients that join again (see [`Launch::rejoin`]).
+    pub rejoins: Rejoins,
     pub first_error: std::sync::Mutex<Option<String>>,
 }
 
@@ -224,6 +311,12 @@ pub struct ClientOut {
     pub slow: bool,
     /// Watched events received.
     pub received: u64,
+    /// The `through` of the last batch (or snapshot) when the client stopped.
+    pub through: u64,
+    /// Times it joined again after its connection ended (see [`Launch::rejoin`]).
+    pub rejoins: u32,
+    /// When it last joined again (µs since the epoch; 0 if it never did).
+    pub back_at_us: u64,
 }
 
 #[derive(Deserialize)]
@@ -248,7 +341,6 @@ struct Light<'a> {
 
 #[derive(Deserialize)]
 struct LightEvent<'a> {
-    seq: u64,
     at: u64,
     #[serde(borrow)]
     body: LightBody<'a>,
@@ -292,9 +384,97 @@ pub struct Launch {
     pub connecting: Arc<Semaphore>,
     pub go: watch::Receiver<Option<Go>>,
     pub stop: watch::Receiver<bool>,
+    /// Reconnect when the server ends the connection, as the web client does; without
+    /// it a client ends with its connection.
+    pub rejoin: Option<Rejoin>,
 }
 
-/// One audience connection: connect, hello, then read (and vote) until told to stop.
+/// Where and when an audience client reconnects (the failover scenario).
+#[derive(Clone)]
+pub struct Rejoin {
+    /// The nodes still up: a client whose connection ended joins one of them, in turn,
+    /// as a load balancer in front of them would send it.
+    pub nodes: Arc<std::sync::RwLock<Vec<SocketAddr>>>,
+    /// When the owner was killed (µs since the epoch; 0 before): the time back of a
+    /// client is measured from it.
+    pub since_us: Arc<AtomicU64>,
+    /// Each client's `through` (its last batch, or the snapshot it joined with), by
+    /// index, for the scenario to see who has caught up.
+    pub throughs: Arc<Vec<AtomicU64>>,
+    /// This client's index in `throughs` (and its first turn among the nodes).
+    pub index: usize,
+}
+
+impl Rejoin {
+    /// For `clients` clients over `nodes`.
+    pub fn new(nodes: Vec<SocketAddr>, clients: usize) -> Rejoin {
+        Rejoin {
+            nodes: Arc::new(std::sync::RwLock::new(nodes)),
+            since_us: Arc::new(AtomicU64::new(0)),
+            throughs: Arc::new((0..clients).map(|_| AtomicU64::new(0)).collect()),
+            index: 0,
+        }
+    }
+
+    /// The same, for client `index`.
+    pub fn client(&self, index: usize) -> Rejoin {
+        Rejoin {
+            index,
+            ..self.clone()
+        }
+    }
+
+    /// Node `turn` of those still up.
+    fn node(&self, turn: usize) -> Option<SocketAddr> {
+        let nodes = self.nodes.read().unwrap_or_else(|e| e.into_inner());
+        (!nodes.is_empty()).then(|| nodes[turn % nodes.len()])
+    }
+
+    /// Take `node` out of the nodes clients join.
+    pub fn node_down(&self, node: SocketAddr) {
+        self.nodes
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|n| *n != node);
+    }
+
+    fn note_through(&self, through: u64) {
+        if let Some(t) = self.throughs.get(self.index) {
+            t.store(through, Ordering::Relaxed);
+        }
+    }
+
+    /// How many clients have applied everything through `seq`.
+    pub fn caught_up(&self, seq: u64) -> usize {
+        self.throughs
+            .iter()
+            .filter(|t| t.load(Ordering::Relaxed) >= seq)
+            .count()
+    }
+}
+
+/// What the clients of a [`Rejoin`] crowd add to [`Shared`].
+#[derive(Default)]
+pub struct Rejoins {
+    /// Connections the server ended (or that broke) before the client was told to stop.
+    pub dropped: AtomicUsize,
+    /// Of them, before the owner was killed.
+    pub dropped_before: AtomicUsize,
+    /// Clients welcomed again after a drop.
+    pub rejoined: AtomicUsize,
+    /// Clients now without a connection, between a drop and a welcome.
+    pub down: AtomicUsize,
+    /// Failed attempts to join again.
+    pub attempts_failed: AtomicUsize,
+    /// Watched events received after the kill.
+    pub deliveries_after: AtomicU64,
+    /// Watched events received that were committed before the client's connection was
+    /// welcomed (sent again after a snapshot), not timed.
+    pub replayed: AtomicU64,
+}
+
+/// One audience connection: connect, hello, then read (and vote) until told to stop
+/// (with [`Launch::rejoin`], joining again whenever the connection ends before).
 pub async fn audience(src: Ipv4Addr, plan: Plan, mut l: Launch) -> ClientOut {
     let mut out = ClientOut {
         slow: plan.slow,
@@ -321,6 +501,9 @@ pub async fn audience(src: Ipv4Addr, plan: Plan, mut l: Launch) -> ClientOut {
         }
     };
     out.connected = true;
+    if let Some(r) = &l.rejoin {
+        r.note_through(through);
+    }
     if plan.slow {
         // Hold the socket and never read: the server must cope.
         stopped(&mut l.stop).await;
@@ -331,110 +514,216 @@ pub async fn audience(src: Ipv4Addr, plan: Plan, mut l: Launch) -> ClientOut {
     let mut tallied = false;
     let mut retry_at: Option<tokio::time::Instant> = None;
     let mut lat_buf: Vec<u64> = Vec::with_capacity(16);
+    // When the connection was welcomed.
+    let mut joined_us = now_us();
     loop {
-        let retry_sleep = async {
-            match retry_at {
-                Some(t) => tokio::time::sleep_until(t).await,
-                None => std::future::pending().await,
+        // Whether the server said to come back later (`unavailable`, close code 4004).
+        let mut unavailable = false;
+        let told_to_stop = loop {
+            let retry_sleep = async {
+                match retry_at {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = stopped(&mut l.stop) => break true,
+                changed = l.go.changed(), if go.is_none() && plan.vote.is_some() => {
+                    if changed.is_err() { break true; }
+                    let signal = *l.go.borrow();
+                    if let (Some(g), Some(v)) = (signal, plan.vote) {
+                        go = Some(g);
+                        match ballot(g.poll, v) {
+                            Ok(text) => if ws.send(Message::text(text)).await.is_err() { break false; },
+                            Err(e) => { shared.note_error(e); break true; }
+                        }
+                    }
+                }
+                _ = retry_sleep => {
+                    retry_at = None;
+                    if let (Some(g), Some(v)) = (go, plan.vote)
+                        && let Ok(text) = ballot(g.poll, v)
+                        && ws.send(Message::text(text)).await.is_err()
+                    {
+                        break false;
+                    }
+                }
+                frame = ws.next() => {
+                    let text = match frame {
+                        Some(Ok(Message::Text(t))) => t,
+                        Some(Ok(Message::Close(c))) => {
+                            unavailable |= c.is_some_and(|c| u16::from(c.code) == CLOSE_UNAVAILABLE);
+                            break false;
+                        }
+                        None => break false,
+                        Some(Ok(_)) => continue,
+                        Some(Err(e)) => {
+                            if l.rejoin.is_none() {
+                                shared.note_error(format!("read: {e}"));
+                                shared.errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                            break false;
+                        }
+                    };
+                    let now = now_us();
+                    shared.frames.fetch_add(1, Ordering::Relaxed);
+                    shared.frame_bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
+                    let msg: Light = match serde_json::from_str(&text) {
+                        Ok(m) => m,
+                        Err(e) => { shared.note_error(format!("bad message: {e}")); continue; }
+                    };
+                    match msg.kind {
+                        "events" => {
+                            if msg.from != through + 1 {
+                                shared.gaps.fetch_add(1, Ordering::Relaxed);
+                            }
+                            through = msg.through;
+                            if let Some(r) = &l.rejoin {
+                                r.note_through(through);
+                            }
+                            lat_buf.clear();
+                            let mut replayed = 0u64;
+                            for ev in &msg.events {
+                                if ev.body.kind == plan.watch {
+                                    // Joining again, a client is sent the events since
+                                    // the snapshot it joined with (a mirror's tail):
+                                    // delivered, but not live, so not timed.
+                                    if l.rejoin.is_some() && ev.at * 1000 < joined_us {
+                                        replayed += 1;
+                                    } else {
+                                        lat_buf.push(now.saturating_sub(ev.at * 1000));
+                                    }
+                                }
+                            }
+                            let got = lat_buf.len() as u64 + replayed;
+                            if got > 0 {
+                                out.received += got;
+                                shared.lat.record_many(&lat_buf);
+                                shared.deliveries.fetch_add(got, Ordering::Relaxed);
+                                shared.last_delivery_us.fetch_max(now, Ordering::Relaxed);
+                                if let Some(r) = &l.rejoin {
+                                    shared.rejoins.replayed.fetch_add(replayed, Ordering::Relaxed);
+                                    let since = r.since_us.load(Ordering::Relaxed);
+                                    if since > 0 && now >= since {
+                                        shared.rejoins.deliveries_after.fetch_add(got, Ordering::Relaxed);
+                                    }
+                                }
+                            }
+                        }
+                        "welcome" => {
+                            shared.resyncs.fetch_add(1, Ordering::Relaxed);
+                            if let Some(s) = msg.snapshot { through = s.seq; }
+                            if let Some(r) = &l.rejoin {
+                                r.note_through(through);
+                            }
+                        }
+                        "ack" if msg.req.as_deref() == Some(BALLOT_REQ) => {
+                            if !acked && let Some(g) = go {
+                                acked = true;
+                                shared.ack.record(now.saturating_sub(g.at_us));
+                                shared.acked.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        "error" => {
+                            if msg.code.as_deref() == Some("rate_limited") && msg.req.as_deref() == Some(BALLOT_REQ) {
+                                shared.rate_limited.fetch_add(1, Ordering::Relaxed);
+                                retry_at = Some(tokio::time::Instant::now() + Duration::from_millis(50));
+                            } else if l.rejoin.is_some() && msg.req.is_none() && msg.code.as_deref() == Some(ErrorCode::Unavailable.as_str()) {
+                                // Told to come back: the close follows.
+                                unavailable = true;
+                            } else {
+                                if msg.req.as_deref() == Some(BALLOT_REQ) {
+                                    shared.refused.fetch_add(1, Ordering::Relaxed);
+                                }
+                                shared.errors.fetch_add(1, Ordering::Relaxed);
+                                shared.note_error(format!("error {:?}: {}", msg.code, text));
+                            }
+                        }
+                        "tally" => {
+                            if !tallied && plan.tally_target > 0
+                                && msg.turnout_advisory.unwrap_or(0) >= plan.tally_target
+                                && let Some(g) = go
+                            {
+                                tallied = true;
+                                shared.tally.record(now.saturating_sub(g.at_us));
+                                shared.tally_seen.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
             }
         };
-        tokio::select! {
-            biased;
-            _ = stopped(&mut l.stop) => break,
-            changed = l.go.changed(), if go.is_none() && plan.vote.is_some() => {
-                if changed.is_err() { break; }
-                let signal = *l.go.borrow();
-                if let (Some(g), Some(v)) = (signal, plan.vote) {
-                    go = Some(g);
-                    match ballot(g.poll, v) {
-                        Ok(text) => if ws.send(Message::text(text)).await.is_err() { break; },
-                        Err(e) => { shared.note_error(e); break; }
-                    }
-                }
+        if told_to_stop {
+            break;
+        }
+        let Some(rejoin) = l.rejoin.clone() else {
+            break;
+        };
+        match join_again(src, &rejoin, &mut l, unavailable).await {
+            Some(pair) => {
+                (ws, through) = pair;
+                rejoin.note_through(through);
+                out.rejoins += 1;
+                out.back_at_us = now_us();
+                joined_us = out.back_at_us;
             }
-            _ = retry_sleep => {
-                retry_at = None;
-                if let (Some(g), Some(v)) = (go, plan.vote)
-                    && let Ok(text) = ballot(g.poll, v)
-                    && ws.send(Message::text(text)).await.is_err()
-                {
-                    break;
-                }
-            }
-            frame = ws.next() => {
-                let text = match frame {
-                    Some(Ok(Message::Text(t))) => t,
-                    Some(Ok(Message::Close(_))) | None => break,
-                    Some(Ok(_)) => continue,
-                    Some(Err(e)) => { shared.note_error(format!("read: {e}")); shared.errors.fetch_add(1, Ordering::Relaxed); break; }
-                };
-                let now = now_us();
-                shared.frames.fetch_add(1, Ordering::Relaxed);
-                shared.frame_bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
-                let msg: Light = match serde_json::from_str(&text) {
-                    Ok(m) => m,
-                    Err(e) => { shared.note_error(format!("bad message: {e}")); continue; }
-                };
-                match msg.kind {
-                    "events" => {
-                        if msg.from != through + 1 {
-                            shared.gaps.fetch_add(1, Ordering::Relaxed);
-                        }
-                        through = msg.through;
-                        lat_buf.clear();
-                        for ev in &msg.events {
-                            if ev.body.kind == plan.watch {
-                                lat_buf.push(now.saturating_sub(ev.at * 1000));
-                            }
-                            let _ = ev.seq;
-                        }
-                        if !lat_buf.is_empty() {
-                            out.received += lat_buf.len() as u64;
-                            shared.lat.record_many(&lat_buf);
-                            shared.deliveries.fetch_add(lat_buf.len() as u64, Ordering::Relaxed);
-                            shared.last_delivery_us.fetch_max(now, Ordering::Relaxed);
-                        }
-                    }
-                    "welcome" => {
-                        shared.resyncs.fetch_add(1, Ordering::Relaxed);
-                        if let Some(s) = msg.snapshot { through = s.seq; }
-                    }
-                    "ack" if msg.req.as_deref() == Some(BALLOT_REQ) => {
-                        if !acked && let Some(g) = go {
-                            acked = true;
-                            shared.ack.record(now.saturating_sub(g.at_us));
-                            shared.acked.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    "error" => {
-                        if msg.code.as_deref() == Some("rate_limited") && msg.req.as_deref() == Some(BALLOT_REQ) {
-                            shared.rate_limited.fetch_add(1, Ordering::Relaxed);
-                            retry_at = Some(tokio::time::Instant::now() + Duration::from_millis(50));
-                        } else {
-                            if msg.req.as_deref() == Some(BALLOT_REQ) {
-                                shared.refused.fetch_add(1, Ordering::Relaxed);
-                            }
-                            shared.errors.fetch_add(1, Ordering::Relaxed);
-                            shared.note_error(format!("error {:?}: {}", msg.code, text));
-                        }
-                    }
-                    "tally" => {
-                        if !tallied && plan.tally_target > 0
-                            && msg.turnout_advisory.unwrap_or(0) >= plan.tally_target
-                            && let Some(g) = go
-                        {
-                            tallied = true;
-                            shared.tally.record(now.saturating_sub(g.at_us));
-                            shared.tally_seen.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    _ => {}
-                }
+            None => {
+                out.through = through;
+                return out;
             }
         }
     }
+    out.through = through;
     let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
     out
+}
+
+/// Join again after the connection ended, as the web client does (pausing
+/// [`backoff`] between attempts), on the nodes still up in turn; `None` once told to stop.
+async fn join_again(
+    src: Ipv4Addr,
+    rejoin: &Rejoin,
+    l: &mut Launch,
+    mut unavailable: bool,
+) -> Option<(Ws, u64)> {
+    let shared = l.shared.clone();
+    let counts = &shared.rejoins;
+    let since = rejoin.since_us.load(Ordering::Relaxed);
+    counts.dropped.fetch_add(1, Ordering::Relaxed);
+    if since == 0 {
+        counts.dropped_before.fetch_add(1, Ordering::Relaxed);
+    }
+    counts.down.fetch_add(1, Ordering::Relaxed);
+    let mut retry = 0u32;
+    loop {
+        tokio::select! {
+            _ = stopped(&mut l.stop) => return None,
+            _ = tokio::time::sleep(backoff(retry, unavailable)) => {}
+        }
+        retry += 1;
+        let node = rejoin.node(rejoin.index + retry as usize)?;
+        let attempt = async {
+            let _permit = l.connecting.acquire().await?;
+            handshake(node, src, &l.token, &shared).await
+        };
+        let result = tokio::select! {
+            _ = stopped(&mut l.stop) => return None,
+            r = attempt => r,
+        };
+        match result {
+            Ok(pair) => {
+                counts.down.fetch_sub(1, Ordering::Relaxed);
+                counts.rejoined.fetch_add(1, Ordering::Relaxed);
+                return Some(pair);
+            }
+            Err(e) => {
+                counts.attempts_failed.fetch_add(1, Ordering::Relaxed);
+                unavailable = is_unavailable(&e);
+            }
+        }
+    }
 }
 
 async fn handshake(
@@ -464,6 +753,15 @@ async fn handshake(
                         .fetch_add(text.len() as u64, Ordering::Relaxed);
                     let seq = msg.snapshot.map(|s| s.seq).unwrap_or(0);
                     return Ok((ws, seq));
+                }
+                if msg.kind == "error"
+                    && let Some(code) = msg.code
+                {
+                    return Err(Refused {
+                        code,
+                        message: text.to_string(),
+                    }
+                    .into());
                 }
                 bail!("hello answered with {text}");
             }

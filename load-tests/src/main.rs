@@ -7,6 +7,7 @@
 
 mod board;
 mod client;
+mod failover;
 mod janus;
 mod live;
 mod media;
@@ -51,7 +52,12 @@ enum Scenario {
     /// pages and supports at fixed rates; rows `board-list`, `board-search`,
     /// `board-topic`, `board-support` (needs --spawn). Not part of `all`.
     Board,
-    /// Every scenario but `live` and `board`.
+    /// The owner of a lecture killed (SIGKILL) under load: a host on node 2 posting
+    /// --rate comments a second, N viewers over every node; time without commands,
+    /// acknowledged comments lost (must be none), viewers' return (needs --spawn
+    /// --cluster N, N ≥ 2). Not part of `all`.
+    Failover,
+    /// Every scenario but `live`, `board` and `failover`.
     All,
 }
 
@@ -191,6 +197,14 @@ struct Cli {
     /// goes to the nodes in turn (each relays to the room's owner), hosts to the first.
     #[arg(long, default_value_t = 1, requires = "spawn")]
     cluster: usize,
+    /// With --cluster: the nodes' `--lease-ttl` in seconds (how long a killed owner's
+    /// rooms wait) [default: the server's, 5].
+    #[arg(long, requires = "spawn")]
+    lease_ttl: Option<u64>,
+    /// Seconds after the start of the commands at which failover kills node 1
+    /// [default: half of --duration].
+    #[arg(long)]
+    kill_after: Option<f64>,
     /// The PostgreSQL of --cluster (a schema of its own is made in it for each run).
     #[arg(
         long,
@@ -372,6 +386,21 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     if !cli.spawn && cli.target.is_none() {
         bail!("give --spawn or --target URL");
     }
+    if scenarios.contains(&Scenario::Failover) && cli.cluster < 2 {
+        bail!(
+            "failover kills the owner of a room in a cluster: give --spawn --cluster N with N ≥ 2"
+        );
+    }
+    if cli.kill_after.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
+        bail!("--kill-after must be a positive number of seconds");
+    }
+    let fo = failover::FailoverOpts {
+        kill_after: cli
+            .kill_after
+            .map(Duration::from_secs_f64)
+            .unwrap_or(o.duration / 2),
+        lease_ttl: cli.lease_ttl.map(Duration::from_secs),
+    };
     let nats_bin = match cli.peer {
         Peer::None | Peer::Janus => None,
         Peer::Auto => sys::nats_bin(),
@@ -478,10 +507,19 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             format!("{s:?}").to_lowercase()
         };
         let row = {
-            let cluster = if cli.spawn && cli.cluster > 1 {
+            let mut cluster = if cli.spawn && cli.cluster > 1 {
                 let nats =
                     sys::nats_bin().context("--cluster needs nats-server (Debian: nats-server)")?;
-                Some(sys::spawn_cluster(&server_bin, &nats, cli.cluster, &cli.database).await?)
+                Some(
+                    sys::spawn_cluster(
+                        &server_bin,
+                        &nats,
+                        cli.cluster,
+                        &cli.database,
+                        fo.lease_ttl,
+                    )
+                    .await?,
+                )
             } else {
                 None
             };
@@ -555,6 +593,10 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 Scenario::Chat => scenarios::chat(&target, &o).await,
                 Scenario::Media => media::yishi(&target, &mo, k).await,
                 Scenario::Live => live::yishi(&target, &lo).await,
+                Scenario::Failover => match cluster.as_mut() {
+                    Some(c) => failover::run(&target, c, &o, &fo).await,
+                    None => Err(anyhow::anyhow!("failover needs --spawn --cluster N")),
+                },
                 Scenario::All | Scenario::Board => continue,
             };
             let result = result.map(|mut r| {

@@ -15,13 +15,13 @@ use yishi_protocol::{
     PollMethod, PollSpec, ResultsVisibility, Role, ServerMessage, SettingsPatch,
 };
 
-use crate::client::{self, ClientOut, Ctl, Go, Launch, Plan, Shared};
+use crate::client::{self, ClientOut, Ctl, Go, Launch, Plan, Rejoin, Shared};
 use crate::report::Row;
 use crate::sys::{CpuMeter, now_us, rss_bytes, source_ip, tcp_kernel_bytes};
 use crate::workers::{RemotePlan, WorkerCommon, Workers};
 
 const TTL: Duration = Duration::from_secs(6 * 3600);
-const CONTROL: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
+pub(crate) const CONTROL: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
 
 /// A Yishi server to load, and what the tool knows about it.
 pub struct Target {
@@ -59,7 +59,7 @@ pub struct Opts {
 }
 
 impl Target {
-    async fn create_room(&self, scenario: &str) -> anyhow::Result<String> {
+    pub(crate) async fn create_room(&self, scenario: &str) -> anyhow::Result<String> {
         self.create_room_of(scenario, "lecture").await
     }
 
@@ -138,8 +138,8 @@ impl Target {
 }
 
 /// A crowd of audience clients and the means to steer them.
-struct Crowd {
-    shared: Arc<Shared>,
+pub(crate) struct Crowd {
+    pub(crate) shared: Arc<Shared>,
     tasks: Vec<JoinHandle<ClientOut>>,
     go: watch::Sender<Option<Go>>,
     stop: watch::Sender<bool>,
@@ -155,7 +155,20 @@ impl Crowd {
         o: &Opts,
         plan: impl Fn(usize) -> Plan,
     ) -> anyhow::Result<Crowd> {
-        Crowd::start_with(t, room, n, o, plan, None).await
+        Crowd::start_with(t, room, n, o, plan, None, None).await
+    }
+
+    /// Like [`Crowd::start`], each client joining again whenever its connection ends
+    /// (see [`Rejoin`]).
+    pub(crate) async fn start_rejoining(
+        t: &Target,
+        room: &str,
+        n: usize,
+        o: &Opts,
+        plan: impl Fn(usize) -> Plan,
+        rejoin: Rejoin,
+    ) -> anyhow::Result<Crowd> {
+        Crowd::start_with(t, room, n, o, plan, None, Some(rejoin)).await
     }
 
     /// Like [`Crowd::start`]; a crowd larger than one process holds (`--per-process`)
@@ -167,6 +180,7 @@ impl Crowd {
         o: &Opts,
         plan: impl Fn(usize) -> Plan,
         remote: Option<RemotePlan>,
+        rejoin: Option<Rejoin>,
     ) -> anyhow::Result<Crowd> {
         let local = n.min(o.per_process.max(1));
         if local < n && remote.is_none() {
@@ -185,6 +199,7 @@ impl Crowd {
             connecting: Arc::new(Semaphore::new(o.concurrency.max(1))),
             go: go_rx,
             stop: stop_rx,
+            rejoin,
         };
         let start = Instant::now();
         let workers = match remote {
@@ -212,6 +227,7 @@ impl Crowd {
                     plan(i),
                     Launch {
                         addr: t.node_for(i),
+                        rejoin: launch.rejoin.as_ref().map(|r| r.client(i)),
                         ..launch.clone()
                     },
                 ))
@@ -234,7 +250,7 @@ impl Crowd {
         Ok(crowd)
     }
 
-    async fn finish(&mut self) -> Vec<ClientOut> {
+    pub(crate) async fn finish(&mut self) -> Vec<ClientOut> {
         let _ = self.stop.send(true);
         let mut outs = Vec::with_capacity(self.tasks.len());
         for t in self.tasks.drain(..) {
@@ -246,7 +262,7 @@ impl Crowd {
         outs
     }
 
-    fn connected(&self) -> usize {
+    pub(crate) fn connected(&self) -> usize {
         self.shared.connected.load(Ordering::Relaxed)
     }
 
@@ -255,7 +271,7 @@ impl Crowd {
     }
 }
 
-fn check_connects(row: &mut Row, crowd: &Crowd) {
+pub(crate) fn check_connects(row: &mut Row, crowd: &Crowd) {
     let failed = crowd.failed();
     if failed > 0 {
         row.fail(format!(
@@ -265,7 +281,7 @@ fn check_connects(row: &mut Row, crowd: &Crowd) {
     }
 }
 
-fn comment_text(k: u64, bytes: usize) -> String {
+pub(crate) fn comment_text(k: u64, bytes: usize) -> String {
     let mut s = format!("负载测试 {k:06} ");
     while s.len() < bytes {
         s.push('x');
@@ -286,7 +302,7 @@ pub async fn hold(t: &Target, o: &Opts) -> anyhow::Result<Row> {
         watch: "",
         slow_every: 0,
     };
-    let mut crowd = Crowd::start_with(t, &room, n, o, |i| idle.plan(i), Some(idle)).await?;
+    let mut crowd = Crowd::start_with(t, &room, n, o, |i| idle.plan(i), Some(idle), None).await?;
     let connected = crowd.connected();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss1 = t.rss();
@@ -431,7 +447,8 @@ pub async fn fanout(t: &Target, o: &Opts, slow_pct: usize) -> anyhow::Result<Row
         watch: "comment_posted",
         slow_every: every,
     };
-    let mut crowd = Crowd::start_with(t, &room, n, o, |i| lecture.plan(i), Some(lecture)).await?;
+    let mut crowd =
+        Crowd::start_with(t, &room, n, o, |i| lecture.plan(i), Some(lecture), None).await?;
     let connected = crowd.connected();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss1 = t.rss();

@@ -385,37 +385,55 @@ pub async fn spawn_nats_with(bin: &Path, jetstream: bool) -> anyhow::Result<Nats
 pub struct YishiCluster {
     pub nodes: Vec<YishiServer>,
     pub nats: NatsServer,
+    /// The URL of the run's schema, which every node uses.
+    pub database: String,
 }
 
+impl YishiCluster {
+    /// Kill node `i` at once (SIGKILL): no lease released, no goodbye to the membership.
+    pub fn kill(&mut self, i: usize) -> anyhow::Result<()> {
+        let node = self.nodes.get_mut(i).context("no such node")?;
+        node.proc.child.kill()?;
+        node.proc.child.wait()?;
+        Ok(())
+    }
+}
+
+/// `count` nodes `lt-1`, `lt-2`, …, each given `--lease-ttl` if `lease_ttl` says so
+/// (whole seconds; the server's default otherwise).
 pub async fn spawn_cluster(
     bin: &Path,
     nats_bin: &Path,
     count: usize,
     database: &str,
+    lease_ttl: Option<Duration>,
 ) -> anyhow::Result<YishiCluster> {
     let nats = spawn_nats_with(nats_bin, true).await?;
     let url = format!("nats://{}", nats.addr);
     let (database, _) = fresh_schema(database).await?;
+    let ttl = lease_ttl.map(|t| format!("{}s", t.as_secs()));
     let mut nodes = Vec::new();
     for i in 0..count {
-        nodes.push(
-            spawn_node(
-                bin,
-                &[
-                    "--database",
-                    &database,
-                    "--cluster",
-                    &url,
-                    "--node-id",
-                    &format!("lt-{}", i + 1),
-                    "--no-media",
-                ],
-                &[],
-            )
-            .await?,
-        );
+        let name = format!("lt-{}", i + 1);
+        let mut args = vec![
+            "--database",
+            &database,
+            "--cluster",
+            &url,
+            "--node-id",
+            &name,
+            "--no-media",
+        ];
+        if let Some(ttl) = &ttl {
+            args.extend(["--lease-ttl", ttl]);
+        }
+        nodes.push(spawn_node(bin, &args, &[]).await?);
     }
-    Ok(YishiCluster { nodes, nats })
+    Ok(YishiCluster {
+        nodes,
+        nats,
+        database,
+    })
 }
 
 /// A new, empty schema of the PostgreSQL at `database`, for one run: the URL that uses it,

@@ -111,6 +111,7 @@ pub async fn serve(a: WorkerCommon, offset: usize, count: usize) -> anyhow::Resu
         connecting: Arc::new(Semaphore::new(a.concurrency.max(1))),
         go: go_rx,
         stop: stop_rx,
+        rejoin: None,
     };
     let remote = RemotePlan {
         watch: watch_name(&a.watch),
@@ -301,6 +302,7 @@ async fn follow(
                     connected,
                     slow,
                     received,
+                    ..ClientOut::default()
                 })
                 .collect();
             let _ = done.send(outs);
