@@ -78,6 +78,32 @@ describe("the connection", () => {
     expect(conn.inFlight).toEqual([]);
   });
 
+  it("tries a resent command again when the server refuses the burst, but not a new one", async () => {
+    const { conn, sockets } = setup();
+    conn.start();
+    sockets[0].open();
+    sockets[0].receive(welcome);
+    sockets[0].drop();
+    const queued = conn.send({ type: "check_in" });
+    await vi.advanceTimersByTimeAsync(1_000);
+    sockets[1].open();
+    sockets[1].receive({ ...welcome, snapshot: undefined });
+    const resent = sockets[1].sent.filter((m) => m.type === "command");
+    expect(resent.length).toBe(1);
+    sockets[1].receive({ type: "error", req: resent[0].req, code: "rate_limited", message: "slow down" });
+    expect(conn.inFlight).toEqual([resent[0].req]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    const again = sockets[1].sent.filter((m) => m.type === "command");
+    expect(again.map((m) => m.req)).toEqual([resent[0].req, resent[0].req]);
+    sockets[1].receive({ type: "ack", req: resent[0].req, seq: 12 });
+    await expect(queued).resolves.toBe(12);
+    // A command the user sends now is refused at once: the user is told to slow down.
+    const fresh = conn.send({ type: "check_in" });
+    const sent = sockets[1].sent.filter((m) => m.type === "command").at(-1)!;
+    sockets[1].receive({ type: "error", req: sent.req, code: "rate_limited", message: "slow down" });
+    await expect(fresh).rejects.toEqual(new CommandError("rate_limited"));
+  });
+
   it("ends with the error that came before a final close code", () => {
     const { conn, sockets, ended } = setup();
     conn.start();

@@ -62,7 +62,16 @@ interface Pending {
   command: Command;
   resolve: (seq: number | undefined) => void;
   reject: (e: CommandError) => void;
+  /** Sent again after a reconnect: the client's doing, not the user's. */
+  resent?: boolean;
+  /** How often a resent command was refused `rate_limited` and tried again. */
+  retries?: number;
 }
+
+/** A resent command refused `rate_limited` is tried again this often at most, after a
+ * pause of about this long (the server's burst is smaller than a long outage's queue). */
+const RESEND_RETRIES = 20;
+const RESEND_PAUSE_MS = 500;
 
 export class Connection {
   private ws?: WebSocketLike;
@@ -154,7 +163,9 @@ export class Connection {
       // After the message is applied: an ack means the state already shows the command.
       if ((msg.type === "ack" || msg.type === "error") && msg.req) {
         const p = this.pending.get(msg.req);
-        if (p) {
+        if (p && msg.type === "error" && msg.code === "rate_limited" && p.resent && (p.retries ?? 0) < RESEND_RETRIES) {
+          this.retryLater(msg.req, p);
+        } else if (p) {
           this.pending.delete(msg.req);
           if (msg.type === "ack") p.resolve(msg.seq);
           else p.reject(new CommandError(msg.code));
@@ -185,8 +196,24 @@ export class Connection {
     this.pingTimer = setInterval(() => this.ping(), 10_000);
     if (first) {
       // What was sent before, and not answered, goes again with its own request id.
-      for (const [req, p] of this.pending) this.post({ type: "command", req, command: p.command });
+      for (const [req, p] of this.pending) {
+        p.resent = true;
+        this.post({ type: "command", req, command: p.command });
+      }
     }
+  }
+
+  /** Send a resent command again after a pause, unless it was answered or the
+   * connection went (the next welcome sends it anyway). */
+  private retryLater(req: string, p: Pending): void {
+    p.retries = (p.retries ?? 0) + 1;
+    const ws = this.ws;
+    setTimeout(
+      () => {
+        if (this.pending.get(req) === p && this.ws === ws && this.welcomed) this.post({ type: "command", req, command: p.command });
+      },
+      RESEND_PAUSE_MS * (0.5 + Math.random()),
+    );
   }
 
   private ping(): void {
