@@ -23,10 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use yishi_protocol::{
-    Command, ErrorCode, EventBody, ModerationMode, RequestId, Resume, Seq, ServerMessage,
-    SettingsPatch,
-};
+use yishi_protocol::{Command, ErrorCode, EventBody, RequestId, Resume, Seq, ServerMessage};
 
 use crate::client::{self, Ctl, Plan, Rejoin};
 use crate::report::{Lat, Row};
@@ -71,17 +68,7 @@ pub async fn run(
     let survivors: Vec<SocketAddr> = cluster.nodes[1..].iter().map(|s| s.addr).collect();
 
     // The room starts on node 1: the host asks for it there first.
-    let room = t.create_room("failover").await?;
-    let mut host = t.host(&room, "h").await?;
-    host.cmd(Command::UpdateSettings {
-        item: None,
-        patch: SettingsPatch {
-            moderation: Some(ModerationMode::Auto),
-            ..SettingsPatch::default()
-        },
-    })
-    .await?;
-    host.cmd(Command::StartSession).await?;
+    let (room, host) = t.started_room("failover").await?;
     let rooms = rooms_per_node(t, &cluster_addrs(cluster)).await?;
     if rooms.first().copied().unwrap_or(0.0) < 1.0 || rooms[1..].iter().any(|r| *r > 0.0) {
         bail!("the room is not run by node 1 (rooms per node: {rooms:?})");

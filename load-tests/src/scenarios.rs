@@ -106,6 +106,23 @@ impl Target {
         Ctl::connect(self.addr, CONTROL, &self.host_token(room, "h1"), tag).await
     }
 
+    /// A new room for `scenario` with its session started and comments published at once
+    /// (auto moderation), and its host.
+    pub(crate) async fn started_room(&self, scenario: &str) -> anyhow::Result<(String, Ctl)> {
+        let room = self.create_room(scenario).await?;
+        let mut host = self.host(&room, "h").await?;
+        host.cmd(Command::UpdateSettings {
+            item: None,
+            patch: SettingsPatch {
+                moderation: Some(ModerationMode::Auto),
+                ..SettingsPatch::default()
+            },
+        })
+        .await?;
+        host.cmd(Command::StartSession).await?;
+        Ok((room, host))
+    }
+
     pub(crate) fn rss(&self) -> Option<u64> {
         let first = self.pid.and_then(rss_bytes)?;
         Some(
@@ -350,17 +367,7 @@ fn idle_plan() -> Plan {
 /// including the welcome snapshot.
 pub async fn joins(t: &Target, o: &Opts) -> anyhow::Result<Row> {
     let n = o.joins;
-    let room = t.create_room("joins").await?;
-    let mut host = t.host(&room, "h").await?;
-    host.cmd(Command::UpdateSettings {
-        item: None,
-        patch: SettingsPatch {
-            moderation: Some(ModerationMode::Auto),
-            ..SettingsPatch::default()
-        },
-    })
-    .await?;
-    host.cmd(Command::StartSession).await?;
+    let (room, mut host) = t.started_room("joins").await?;
     for k in 0..20 {
         host.cmd(Command::PostComment {
             text: comment_text(k, o.text_bytes),
@@ -425,17 +432,7 @@ async fn create_poll(host: &mut Ctl) -> anyhow::Result<yishi_protocol::PollId> {
 pub async fn fanout(t: &Target, o: &Opts, slow_pct: usize) -> anyhow::Result<Row> {
     let name = if slow_pct > 0 { "slow" } else { "fanout" };
     let n = o.connections;
-    let room = t.create_room(name).await?;
-    let mut host = t.host(&room, "h").await?;
-    host.cmd(Command::UpdateSettings {
-        item: None,
-        patch: SettingsPatch {
-            moderation: Some(ModerationMode::Auto),
-            ..SettingsPatch::default()
-        },
-    })
-    .await?;
-    host.cmd(Command::StartSession).await?;
+    let (room, host) = t.started_room(name).await?;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let rss0 = t.rss();
     let every = if slow_pct > 0 {

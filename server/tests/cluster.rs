@@ -45,6 +45,28 @@ async fn node_on(
     common::cluster_node(nats, name, database, keys, common::no_media).await
 }
 
+/// A new lecture room titled `title`, and an audience link to it.
+async fn lecture(node: &TestServer, keys: &yishi::auth::Keys, title: &str) -> (String, String) {
+    let room = unique("r");
+    node.state
+        .store
+        .create_room(&NewRoom {
+            id: room.clone(),
+            title: title.into(),
+            kind: RoomKind::Lecture,
+            created_at: yishi::hub::now(),
+            settings: serde_json::json!({}),
+        })
+        .await
+        .unwrap();
+    let link = keys.mint(&Claims::audience_link(
+        &room,
+        yishi::hub::now(),
+        Duration::from_secs(3600),
+    ));
+    (room, link)
+}
+
 /// Three nodes of one cluster on `database`, sharing their token keys: their names, the
 /// nodes, the keys.
 async fn three_nodes(database: &str) -> ([String; 3], [TestServer; 3], yishi::auth::Keys) {
@@ -839,24 +861,7 @@ async fn a_lecture_audience_on_three_nodes_is_served_by_one_mirror_per_node() {
     let dir = tempfile::tempdir().unwrap();
     let (names, nodes, keys) =
         three_nodes(&common::database(Backend::Postgres, dir.path()).await).await;
-    let room = unique("r");
-    nodes[0]
-        .state
-        .store
-        .create_room(&NewRoom {
-            id: room.clone(),
-            title: "大讲堂".into(),
-            kind: RoomKind::Lecture,
-            created_at: yishi::hub::now(),
-            settings: serde_json::json!({}),
-        })
-        .await
-        .unwrap();
-    let link = keys.mint(&Claims::audience_link(
-        &room,
-        yishi::hub::now(),
-        Duration::from_secs(3600),
-    ));
+    let (room, link) = lecture(&nodes[0], &keys, "大讲堂").await;
 
     // The host on the room's owner (the node its first connection, or the sweeper,
     // gave it to).
@@ -991,23 +996,7 @@ async fn a_mirrored_viewer_sees_its_own_pending_comment_and_its_rejection() {
     let a = node(&unique("a"), &database, None).await;
     let keys = a.state.config.token_keys.clone();
     let b = node(&unique("b"), &database, Some(&keys)).await;
-    let room = unique("r");
-    a.state
-        .store
-        .create_room(&NewRoom {
-            id: room.clone(),
-            title: "审核讲堂".into(),
-            kind: RoomKind::Lecture,
-            created_at: yishi::hub::now(),
-            settings: serde_json::json!({}),
-        })
-        .await
-        .unwrap();
-    let link = keys.mint(&Claims::audience_link(
-        &room,
-        yishi::hub::now(),
-        Duration::from_secs(3600),
-    ));
+    let (room, link) = lecture(&a, &keys, "审核讲堂").await;
 
     // The host on the room's owner (comments are held for moderation by default), two
     // viewers on the other node, served by its mirror.
