@@ -9,6 +9,11 @@
 .PHONY: help test fmt fmt-check clippy pdf-worker cargo-test bindings-check bench-engine bench-web run web web-test e2e
 
 BINDINGS := web-client/src/protocol
+# The debug binaries (yishi, yishi-loadtest), built with the features `cargo test
+# --workspace` resolves (dev-dependencies included): with any other package selection
+# cargo unifies features differently and rebuilds half the dependencies and both
+# binaries between the test, e2e and load steps.
+DEBUG_BINS := cargo build --workspace --bins --tests
 
 help:
 	@echo "Targets:"
@@ -40,7 +45,7 @@ web-test:
 
 # Drives the real binary in Debian's Chromium (see web-client/e2e/).
 e2e: pdf-worker
-	cargo build -p yishi-server --bin yishi
+	$(DEBUG_BINS)
 	cd web-client && npm run e2e
 
 fmt:
@@ -78,7 +83,7 @@ bench-engine:
 
 # The audience page's first render and time to interactive under a slow CPU and network.
 bench-web: web
-	cargo build -p yishi-server --bin yishi
+	$(DEBUG_BINS)
 	cd web-client && node bench/web.mjs --md ../docs/bench/web.md
 
 run: web
@@ -92,7 +97,7 @@ run: web
 # 25, 100 and 200 subscribers) and writes docs/bench/latest.md and latest.json (≤ 5 min).
 .PHONY: load-smoke bench bench-live
 load-smoke:
-	cargo build -p yishi-server -p yishi-loadtest --bins
+	$(DEBUG_BINS)
 	target/debug/yishi-loadtest --spawn --peer none -n 100 --duration 2 --hold-secs 1 \
 		--senders 5 --subscribers 3 --max-seconds 180 all
 	# Worker processes, as beyond 20,000 connections: 150 clients over three processes.
@@ -116,7 +121,7 @@ bench:
 
 # The livestream (needs ffmpeg; nginx for the cache figures), see docs/bench/livestream.md.
 bench-live:
-	cargo build -p yishi-server -p yishi-loadtest --bins
+	$(DEBUG_BINS)
 	target/debug/yishi-loadtest --spawn --peer none --duration 30 --serve-secs 5 \
 		--live-sizes 1280x720,640x360 --max-seconds 300 --json live.json live
 

@@ -510,28 +510,6 @@ impl Peer {
     }
 }
 
-/// The mids of the media sections an offer marks as a shared screen or slides
-/// (`a=content:slides`, RFC 4796): the client's second video track.
-pub(super) fn slides_mids(sdp: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for section in sdp.split("\nm=").skip(1) {
-        let mut mid = None;
-        let mut slides = false;
-        for line in section.lines() {
-            let line = line.trim_end_matches('\r');
-            if let Some(m) = line.strip_prefix("a=mid:") {
-                mid = Some(m.trim().to_owned());
-            } else if line.trim() == "a=content:slides" {
-                slides = true;
-            }
-        }
-        if slides && let Some(mid) = mid {
-            out.push(mid);
-        }
-    }
-    out
-}
-
 /// A stream id for the SDP `msid` attribute: token characters only.
 fn msid_token(id: &str) -> String {
     let token: String = id
@@ -600,15 +578,5 @@ mod tests {
         t.saw(Rid::from("h"), t0);
         assert_eq!(t.layer(Layer::High, t0), Some(Rid::from("h")));
         assert_eq!(t.layer(Layer::Low, t0), Some(Rid::from("l")));
-    }
-
-    #[test]
-    fn an_offer_marks_its_shared_screen_with_content_slides() {
-        let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
-            m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=sendonly\r\n\
-            m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=sendonly\r\n\
-            m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:2\r\na=content:slides\r\na=sendonly\r\n";
-        assert_eq!(slides_mids(sdp), ["2"]);
-        assert!(slides_mids("v=0\r\nm=video 9 X 96\r\na=mid:1\r\n").is_empty());
     }
 }

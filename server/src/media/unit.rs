@@ -21,7 +21,8 @@ use yishi_protocol::{
 };
 
 use super::live::{LiveFeed, LiveOut, live_video};
-use super::peer::{Forwarded, Packet, Peer, from_str0m, slides_mids};
+use super::offer::{configure, slides_mids};
+use super::peer::{Forwarded, Packet, Peer, from_str0m};
 use super::rewrite::{Arrived, Vp8Ids};
 use super::routing::{AUDIENCE_AUDIO_SLOTS, Layer, Levels, Routing, Source};
 use super::wire::Wire;
@@ -396,7 +397,7 @@ impl Unit {
 
     fn accept_offer(&mut self, owner: Owner, outbox: Outbox, sdp: &str) -> Result<(), String> {
         let now = Instant::now();
-        let (rtc, answer) = answer_offer(sdp, owner.publish, &self.candidates, now)?;
+        let (rtc, answer) = configure(sdp, owner.publish, &self.candidates, now)?;
         let conn = owner.conn;
         let room = owner.room.clone();
         let mut peer = Peer::new(owner, outbox, rtc, now);
@@ -885,53 +886,6 @@ impl Unit {
             }
         }
     }
-}
-
-/// Parse a browser's offer and answer it as the SFU does for a new media session: the
-/// `Rtc` configured for a publisher or a viewer, with the unit's host candidates, and
-/// its answer. No socket and no peer yet (see [`super::answer_offer`]).
-pub(super) fn answer_offer(
-    sdp: &str,
-    publish: bool,
-    candidates: &[SocketAddr],
-    now: Instant,
-) -> Result<(Rtc, str0m::change::SdpAnswer), String> {
-    let offer = str0m::change::SdpOffer::from_sdp_string(sdp)
-        .map_err(|e| format!("not a session description: {e}"))?;
-    // RTP mode: packets are forwarded as they come (with their numbers rewritten),
-    // not put together into frames and cut up again for every subscriber. Opus and
-    // VP8 only, so every peer can take every other's media and key frames can be
-    // told by their payload descriptor.
-    let mut config = Rtc::builder()
-        .set_ice_lite(true)
-        .enable_raw_packets(false)
-        .set_rtp_mode(true)
-        .clear_codecs()
-        .enable_opus(true, false)
-        .enable_vp8(true);
-    if !publish {
-        // Transport-wide feedback serves the sender's bandwidth estimate: the browser's
-        // when it publishes; ours never (no estimate). A viewer's feedback would cost a
-        // lookup per packet sent and a report to parse, for nothing.
-        let mut exts = ExtensionMap::empty();
-        for (id, ext) in ExtensionMap::standard().iter() {
-            if *ext != Extension::TransportSequenceNumber {
-                exts.set(id, ext.clone());
-            }
-        }
-        config = config.set_extension_map(exts);
-    }
-    let mut rtc = config.build(now);
-    for addr in candidates {
-        if let Ok(c) = Candidate::host(*addr, "udp") {
-            rtc.add_local_candidate(c);
-        }
-    }
-    let answer = rtc
-        .sdp_api()
-        .accept_offer(offer)
-        .map_err(|e| format!("cannot accept this offer: {e}"))?;
-    Ok((rtc, answer))
 }
 
 /// Whose media a grid track carries (a member is not sent their own).
