@@ -378,11 +378,32 @@ async fn when_the_owner_is_killed_another_node_serves_the_room_with_everything_a
         .await
         .unwrap();
     h.through(last).await;
+    // A viewer on the other node is served by its mirror of the owner.
+    let viewer = Participant::new("v1", "观众", Role::Audience);
+    let mut v = nodes[survivor]
+        .connect_within(&room, &viewer, FAILOVER)
+        .await;
 
     nodes[owner].kill();
     let killed = Instant::now();
-    // The relay notices that the owner left the cluster and tells the member to resume.
+    // A viewer coming to that mirror now, while it still follows the dead owner, is
+    // not welcomed to be dropped a moment later: it waits, and is turned away before
+    // any welcome when the mirror gives the owner up (or, had the survivor taken the
+    // room by then, is welcomed by it).
+    let late = Participant::new("v2", "观众", Role::Audience);
+    match nodes[survivor].connect(&room, &late).await {
+        Err(code) => assert_eq!(code, ErrorCode::Unavailable),
+        Ok(_) => assert_eq!(
+            lease_holder(&room).await.as_deref(),
+            Some(names[survivor].as_str()),
+            "welcomed by a mirror of the dead owner"
+        ),
+    }
+    assert!(killed.elapsed() < FAILOVER, "{:?}", killed.elapsed());
+    // The relay notices that the owner left the cluster and tells the member to resume;
+    // the mirror's viewer is told to come back too.
     while m.recv().await.is_some() {}
+    while v.recv().await.is_some() {}
     assert!(killed.elapsed() < FAILOVER, "{:?}", killed.elapsed());
     // The survivor takes the room by itself, with no client asking for it.
     while lease_holder(&room).await.as_deref() != Some(names[survivor].as_str()) {

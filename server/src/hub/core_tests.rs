@@ -562,7 +562,11 @@ impl Mirrored {
             kill: kill_tx,
             reply: reply_tx,
         };
-        self.core.attach(attach, who, format!("s{id}"), r.now);
+        self.core.attach(attach, who, format!("s{id}"));
+        // The owner answers the heartbeat sent for it at once.
+        assert!(self.core.wants_heartbeat());
+        let n = self.core.heartbeat();
+        self.core.heard(n, r.core.seq(), false, r.now);
         Conn {
             id,
             closes: Vec::new(),

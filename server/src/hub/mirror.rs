@@ -13,8 +13,11 @@
 //!   mirror ends shortly after its last viewer left.
 //! - Every second the mirror tells the owner how many viewers it serves (the owner counts
 //!   them for 3 s) and hears back the `through` of the last broadcast: a last broadcast
-//!   lost is noticed there, and an owner that does not answer for 3 s, or says it no
-//!   longer runs the room, ends the mirror.
+//!   lost is noticed there, and an owner that does not answer three heartbeats in a row,
+//!   or says it no longer runs the room, ends the mirror. A new viewer is welcomed once
+//!   the owner has answered a heartbeat sent after it came (one is sent at once for it
+//!   if the owner answered the last): a mirror that still follows a dead owner does not
+//!   welcome viewers only to send them away a moment later.
 //! - A viewer's command goes to the owner as a request naming the viewer; the owner
 //!   applies it as that viewer, and the answer is sent once the broadcast it follows has
 //!   been.
@@ -45,8 +48,6 @@ use crate::bus::{NodeId, room_key};
 
 /// How often a mirror tells the owner its viewers (and hears from it).
 const HEARTBEAT: Duration = Duration::from_secs(1);
-/// Heartbeats the owner may leave unanswered before the mirror ends.
-const SILENT: u32 = 3;
 /// How long a snapshot may take.
 const FETCH_WAIT: Duration = Duration::from_secs(3);
 /// How long a viewer's command may take (a secret ballot waits for its batch).
@@ -311,7 +312,12 @@ impl Mirrors {
 /// What the mirror's side tasks report.
 enum Report {
     Fetched(Option<Snapshot>),
-    Heard(Option<AdminReply>),
+    /// The answer to heartbeat `n`, sent early for a new viewer (`regular` false) or not.
+    Heard {
+        n: u64,
+        regular: bool,
+        reply: Option<AdminReply>,
+    },
     Answer {
         conn: ConnId,
         through: Seq,
@@ -347,7 +353,6 @@ impl Task {
                 self.fetch(&reports, &mut fetching);
                 let mut heartbeat = tokio::time::interval(HEARTBEAT);
                 heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                let mut silent = 0u32;
                 loop {
                     let lagging = self.core.lagging();
                     let next = tokio::select! {
@@ -384,15 +389,13 @@ impl Task {
                                     }
                                 }
                             }
-                            Some(Report::Heard(Some(AdminReply::Heard(through)))) => {
-                                silent = 0;
-                                self.core.heard(through)
-                            }
-                            Some(Report::Heard(Some(AdminReply::NotHere))) => Next::End,
-                            Some(Report::Heard(_)) => {
-                                silent += 1;
-                                if silent >= SILENT { Next::End } else { Next::Nothing }
-                            }
+                            Some(Report::Heard { n, regular, reply }) => match reply {
+                                Some(AdminReply::Heard(through)) => {
+                                    self.core.heard(n, through, regular, now())
+                                }
+                                Some(AdminReply::NotHere) => Next::End,
+                                _ => self.core.missed(),
+                            },
                             Some(Report::Answer { conn, through, text }) => {
                                 if let Some(text) = text {
                                     self.core.answer(conn, through, text);
@@ -405,7 +408,7 @@ impl Task {
                             if self.core.viewers() == 0 && !fetching {
                                 Next::End
                             } else {
-                                self.heartbeat(&reports);
+                                self.heartbeat(&reports, true);
                                 Next::Nothing
                             }
                         }
@@ -424,6 +427,9 @@ impl Task {
                     };
                     self.viewers
                         .store(self.core.viewers(), std::sync::atomic::Ordering::Relaxed);
+                    if next != Next::End && self.core.wants_heartbeat() {
+                        self.heartbeat(&reports, false);
+                    }
                     match next {
                         Next::Nothing => {}
                         Next::Fetch => {
@@ -485,7 +491,7 @@ impl Task {
                 };
                 let session = auth::random_base32(&mut rand::rng(), 24);
                 metrics::gauge!("yishi_mirror_viewers").increment(1.0);
-                self.core.attach(*attach, who, session, now());
+                self.core.attach(*attach, who, session);
             }
             Input::Detach { conn } if self.core.detach(conn) => {
                 metrics::gauge!("yishi_mirror_viewers").decrement(1.0);
@@ -577,8 +583,10 @@ impl Task {
         });
     }
 
-    /// Tell the owner how many viewers this node mirrors; hear its last broadcast.
-    fn heartbeat(&self, reports: &mpsc::Sender<Report>) {
+    /// Tell the owner how many viewers this node mirrors; hear its last broadcast (a
+    /// `regular` heartbeat, or one sent early for a new viewer).
+    fn heartbeat(&mut self, reports: &mpsc::Sender<Report>, regular: bool) {
+        let n = self.core.heartbeat();
         let (relays, owner, room) = (self.relays.clone(), self.owner.clone(), self.room.clone());
         let ask = MirrorAsk::Viewers {
             node: self.node.to_string(),
@@ -587,7 +595,8 @@ impl Task {
         let reports = reports.clone();
         tokio::spawn(async move {
             let reply = relays.ask_mirrored(&owner, &room, ask, HEARTBEAT).await;
-            let _ = reports.send(Report::Heard(reply.ok())).await;
+            let reply = reply.ok();
+            let _ = reports.send(Report::Heard { n, regular, reply }).await;
         });
     }
 }

@@ -15,6 +15,14 @@
 //! audience subscriber that is their private recipient. A snapshot is the audience's,
 //! the same for every viewer: a viewer welcomed or resynchronised from it does not see
 //! its own pending items in it.
+//!
+//! A mirror vouches for the room only while its owner answers: a new viewer is welcomed
+//! once the owner has answered a heartbeat sent after the viewer came (one is sent at
+//! once for it, unless the owner already missed one: then the next regular one). A
+//! viewer that comes while the owner is silent, or while the mirror resynchronises,
+//! waits; if the mirror ends instead, it is told "unavailable" before any welcome, and
+//! comes back through the normal path, as a viewer the mirror served would, but without
+//! having been welcomed by an owner that was already gone.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -36,6 +44,8 @@ const TAIL: usize = 256;
 /// Broadcasts held while a snapshot is on its way; past this they are dropped, and the
 /// gap they leave is filled by the next snapshot.
 const PENDING: usize = 4096;
+/// Heartbeats the owner may leave unanswered in a row before the mirror ends.
+pub(crate) const SILENT: u32 = 3;
 
 /// What the owner broadcast for the room's audience (see [`super::core::Broadcast`]).
 #[derive(Debug)]
@@ -92,6 +102,9 @@ struct Viewer {
     through: Seq,
     /// Not sent to: not welcomed yet, or behind (resynchronised once it has room).
     lagging: bool,
+    /// The first heartbeat whose answer vouches for the owner to this viewer: one sent
+    /// after it came.
+    after: u64,
 }
 
 pub(crate) struct MirrorCore {
@@ -112,6 +125,15 @@ pub(crate) struct MirrorCore {
     held: Vec<(Seq, ConnId, Utf8Bytes)>,
     /// The owner's `through` at the last heartbeat, while it was ahead of this mirror.
     owner_ahead: Option<Seq>,
+    /// Heartbeats sent (numbered from 1), and how many of them are on their way.
+    asked: u64,
+    asking: usize,
+    /// The last heartbeat the owner answered.
+    vouched: u64,
+    /// Heartbeats left unanswered in a row: the owner is silent if any.
+    missed: u32,
+    /// A viewer came since the last heartbeat was sent.
+    wanted: bool,
 }
 
 impl MirrorCore {
@@ -126,6 +148,11 @@ impl MirrorCore {
             count: None,
             held: Vec::new(),
             owner_ahead: None,
+            asked: 0,
+            asking: 0,
+            vouched: 0,
+            missed: 0,
+            wanted: false,
         }
     }
 
@@ -139,10 +166,12 @@ impl MirrorCore {
     }
 
     /// A viewer joins as `who` (an anonymous one was given its own identity; the
-    /// connection's resume is not used: it starts from a snapshot): it is welcomed at
-    /// once if a snapshot is here, otherwise when the first one comes.
-    pub fn attach(&mut self, attach: Attach, who: Participant, session: String, now: Millis) {
+    /// connection's resume is not used: it starts from a snapshot): it is welcomed once
+    /// the owner has answered a heartbeat sent after now ([`MirrorCore::wants_heartbeat`])
+    /// and a snapshot is here, or told "unavailable" if the mirror ends first.
+    pub fn attach(&mut self, attach: Attach, who: Participant, session: String) {
         let conn = attach.conn;
+        self.wanted = true;
         self.viewers.insert(
             conn,
             Viewer {
@@ -153,9 +182,42 @@ impl MirrorCore {
                 reply: Some(attach.reply),
                 through: 0,
                 lagging: true,
+                after: self.asked + 1,
             },
         );
-        if self.fetching != Some(true) {
+    }
+
+    /// Whether a heartbeat should be sent now, besides the regular ones: a viewer waits
+    /// for one, none is on its way, and the owner answered the last (a silent owner is
+    /// asked again at the next regular heartbeat only).
+    pub fn wants_heartbeat(&self) -> bool {
+        self.wanted && self.asking == 0 && self.missed == 0
+    }
+
+    /// A heartbeat is sent: its number, for [`MirrorCore::heard`] or
+    /// [`MirrorCore::missed`].
+    pub fn heartbeat(&mut self) -> u64 {
+        self.asked += 1;
+        self.asking += 1;
+        self.wanted = false;
+        self.asked
+    }
+
+    /// Whether `v` may be welcomed: the owner answered since it came, and a snapshot
+    /// that is not being replaced is here.
+    fn vouched_for(&self, v: &Viewer) -> bool {
+        v.after <= self.vouched && self.fetching != Some(true) && self.cached.is_some()
+    }
+
+    /// Welcome the viewers that wait and may be.
+    fn welcome_waiting(&mut self, now: Millis) {
+        let ready: Vec<ConnId> = self
+            .viewers
+            .iter()
+            .filter(|(_, v)| v.reply.is_some() && self.vouched_for(v))
+            .map(|(c, _)| *c)
+            .collect();
+        for conn in ready {
             self.welcome(conn, now);
         }
     }
@@ -320,7 +382,14 @@ impl MirrorCore {
         self.through = snapshot.through;
         self.owner_ahead = None;
         self.cached = Some((snapshot, Vec::new()));
-        let conns: Vec<ConnId> = self.viewers.keys().copied().collect();
+        // Every viewer welcomed is resynchronised; one that waits is welcomed if the
+        // owner has answered since it came.
+        let conns: Vec<ConnId> = self
+            .viewers
+            .iter()
+            .filter(|(_, v)| v.reply.is_none() || self.vouched_for(v))
+            .map(|(c, _)| *c)
+            .collect();
         for conn in conns {
             if let Some(v) = self.viewers.get_mut(&conn) {
                 v.lagging = true;
@@ -356,10 +425,17 @@ impl MirrorCore {
         }
     }
 
-    /// The owner's `through` at a heartbeat: still ahead of this mirror at the next one,
-    /// what it broadcast last was lost (no later broadcast showed the gap), so resync.
-    pub fn heard(&mut self, through: Seq) -> Next {
-        if self.fetching == Some(true) {
+    /// The owner answered heartbeat `n` with its `through`: the viewers that came before
+    /// it was sent are welcomed. At a regular heartbeat (not one sent early for a new
+    /// viewer, which may follow the last answer closely): the owner still ahead of this
+    /// mirror since the last, what it broadcast last was lost (no later broadcast
+    /// showed the gap), so resync.
+    pub fn heard(&mut self, n: u64, through: Seq, regular: bool, now: Millis) -> Next {
+        self.asking = self.asking.saturating_sub(1);
+        self.missed = 0;
+        self.vouched = self.vouched.max(n);
+        self.welcome_waiting(now);
+        if self.fetching == Some(true) || !regular {
             return Next::Nothing;
         }
         let lost = self.owner_ahead.is_some_and(|t| t > self.through);
@@ -368,6 +444,18 @@ impl MirrorCore {
             self.owner_ahead = None;
             self.fetching = Some(true);
             return Next::Fetch;
+        }
+        Next::Nothing
+    }
+
+    /// A heartbeat went unanswered: [`SILENT`] in a row, the owner is taken for gone and
+    /// the mirror ends; until then new viewers wait.
+    pub fn missed(&mut self) -> Next {
+        self.asking = self.asking.saturating_sub(1);
+        self.missed += 1;
+        if self.missed >= SILENT {
+            self.end();
+            return Next::End;
         }
         Next::Nothing
     }
@@ -544,8 +632,215 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use serde_json::value::RawValue;
+    use tokio::sync::oneshot;
+    use yishi_protocol::{ErrorCode, ErrorMessage, Millis, Participant, Role};
 
-    use super::{merged, numbered};
+    use super::{MirrorCore, Next, SILENT, Snapshot, merged, numbered};
+    use crate::hub::core::{Attach, ConnId};
+    use crate::outbox::{Inbox, Out, close, outbox};
+
+    const NOW: Millis = Millis(1_000_000);
+
+    /// A viewer's end of its connection to the mirror.
+    struct Viewer {
+        inbox: Inbox,
+        kill: oneshot::Receiver<(u16, &'static str)>,
+        reply: oneshot::Receiver<Result<Participant, ErrorMessage>>,
+    }
+
+    impl Viewer {
+        /// The kinds of the frames sent to it since the last look.
+        fn sent(&mut self) -> Vec<String> {
+            self.inbox
+                .drain()
+                .into_iter()
+                .filter_map(|out| match out {
+                    Out::Frame(text) => {
+                        let v: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+                        Some(v["type"].as_str().unwrap_or("?").to_owned())
+                    }
+                    Out::Close(..) => None,
+                })
+                .collect()
+        }
+
+        /// `Some(Ok(()))` once welcomed, `Some(Err(code))` once turned away.
+        fn answered(&mut self) -> Option<Result<(), ErrorCode>> {
+            match self.reply.try_recv() {
+                Ok(Ok(_)) => Some(Ok(())),
+                Ok(Err(e)) => Some(Err(e.code)),
+                Err(_) => None,
+            }
+        }
+    }
+
+    fn attach(core: &mut MirrorCore, conn: ConnId) -> Viewer {
+        let (out, inbox) = outbox(64);
+        let (kill_tx, kill) = oneshot::channel();
+        let (reply_tx, reply) = oneshot::channel();
+        let who = Participant::new(format!("aud-{conn}"), "观众", Role::Audience);
+        let attach = Attach {
+            conn,
+            participant: who.clone(),
+            resume: None,
+            outbox: out,
+            kill: kill_tx,
+            reply: reply_tx,
+        };
+        core.attach(attach, who, format!("s{conn}"));
+        Viewer { inbox, kill, reply }
+    }
+
+    fn snapshot(seq: u32) -> Snapshot {
+        Snapshot {
+            seq,
+            through: seq,
+            snapshot: raw(&format!(r#"{{"seq":{seq}}}"#)),
+            viewers: 1,
+        }
+    }
+
+    /// A mirror with its first snapshot, its owner heard.
+    fn mirror() -> MirrorCore {
+        let mut core = MirrorCore::new();
+        assert_eq!(core.snapshot(snapshot(7), NOW), Next::Nothing);
+        let n = core.heartbeat();
+        assert_eq!(core.heard(n, 7, true, NOW), Next::Nothing);
+        core
+    }
+
+    #[test]
+    fn a_viewer_is_welcomed_once_the_owner_answers_a_heartbeat_sent_after_it_came() {
+        let mut core = mirror();
+        // A regular heartbeat is on its way when the viewer comes: its answer may have
+        // left the owner before, so it does not vouch for the owner to this viewer.
+        let before = core.heartbeat();
+        let mut v = attach(&mut core, 1);
+        assert!(!core.wants_heartbeat(), "one at a time");
+        assert_eq!(core.heard(before, 7, true, NOW), Next::Nothing);
+        assert!(v.sent().is_empty() && v.answered().is_none(), "not yet");
+        // One is sent for it at once, and its answer welcomes it.
+        assert!(core.wants_heartbeat());
+        let n = core.heartbeat();
+        assert!(!core.wants_heartbeat());
+        // Viewers that come meanwhile wait for the next one.
+        let mut w = attach(&mut core, 2);
+        assert_eq!(core.heard(n, 7, false, NOW), Next::Nothing);
+        assert_eq!(v.answered(), Some(Ok(())));
+        assert_eq!(v.sent(), ["welcome", "viewers"]);
+        assert!(w.answered().is_none());
+        assert!(core.wants_heartbeat());
+        let n = core.heartbeat();
+        core.heard(n, 7, false, NOW);
+        assert_eq!(w.answered(), Some(Ok(())));
+    }
+
+    #[test]
+    fn a_viewer_that_comes_while_the_owner_is_silent_is_turned_away_if_the_mirror_ends() {
+        let mut core = mirror();
+        let n = core.heartbeat();
+        let mut served = attach(&mut core, 1);
+        core.heard(n, 7, true, NOW);
+        let n = core.heartbeat();
+        core.heard(n, 7, false, NOW);
+        assert_eq!(served.answered(), Some(Ok(())));
+        // The owner dies: its heartbeat goes unanswered.
+        core.heartbeat();
+        assert_eq!(core.missed(), Next::Nothing);
+        let mut new = attach(&mut core, 2);
+        assert!(
+            !core.wants_heartbeat(),
+            "a silent owner is asked again at the next regular heartbeat only"
+        );
+        for missed in 2..=SILENT {
+            core.heartbeat();
+            let next = core.missed();
+            assert!(new.sent().is_empty(), "never welcomed");
+            if missed < SILENT {
+                assert_eq!(next, Next::Nothing);
+                assert!(new.answered().is_none(), "waits");
+            } else {
+                assert_eq!(next, Next::End);
+            }
+        }
+        // Told once, before any welcome, to come back; the one it served is ended.
+        assert_eq!(new.answered(), Some(Err(ErrorCode::Unavailable)));
+        assert!(new.sent().is_empty());
+        assert_eq!(
+            served.kill.try_recv().map(|(code, _)| code),
+            Ok(close::UNAVAILABLE)
+        );
+        assert_eq!(core.viewers(), 0);
+    }
+
+    #[test]
+    fn a_viewer_that_waited_for_a_silent_owner_is_welcomed_when_it_answers_again() {
+        let mut core = mirror();
+        core.heartbeat();
+        core.missed();
+        let mut v = attach(&mut core, 1);
+        assert!(!core.wants_heartbeat());
+        // The next regular heartbeat is answered.
+        let n = core.heartbeat();
+        assert!(v.answered().is_none());
+        core.heard(n, 7, true, NOW);
+        assert_eq!(v.answered(), Some(Ok(())));
+        assert_eq!(v.sent(), ["welcome", "viewers"]);
+        // The owner no longer silent, the next viewer gets its heartbeat at once.
+        let _w = attach(&mut core, 2);
+        assert!(core.wants_heartbeat());
+        // Misses count in a row: an answer starts them over.
+        for _ in 1..SILENT {
+            core.heartbeat();
+            assert_eq!(core.missed(), Next::Nothing);
+        }
+        let n = core.heartbeat();
+        core.heard(n, 7, true, NOW);
+        for _ in 1..SILENT {
+            core.heartbeat();
+            assert_eq!(core.missed(), Next::Nothing);
+        }
+    }
+
+    #[test]
+    fn a_viewer_that_comes_while_the_mirror_resynchronises_waits_for_the_snapshot() {
+        let mut core = mirror();
+        // This node's NATS link dropped: every viewer is to be resynchronised.
+        assert_eq!(core.lost(), Next::Fetch);
+        let mut v = attach(&mut core, 1);
+        let n = core.heartbeat();
+        core.heard(n, 7, false, NOW);
+        assert!(
+            v.answered().is_none(),
+            "the owner answered, the snapshot is not here"
+        );
+        assert_eq!(core.snapshot(snapshot(9), NOW), Next::Nothing);
+        assert_eq!(v.answered(), Some(Ok(())));
+        assert_eq!(v.sent(), ["welcome", "viewers"]);
+        // The snapshot cannot be had: the one waiting is turned away.
+        assert_eq!(core.lost(), Next::Fetch);
+        let mut w = attach(&mut core, 2);
+        let n = core.heartbeat();
+        core.heard(n, 9, false, NOW);
+        assert_eq!(core.fetch_failed(), Next::End);
+        assert_eq!(w.answered(), Some(Err(ErrorCode::Unavailable)));
+        assert!(w.sent().is_empty());
+    }
+
+    #[test]
+    fn a_lost_last_broadcast_is_noticed_at_regular_heartbeats_only() {
+        let mut core = mirror();
+        // The owner is ahead (its last broadcast still on its way, or lost).
+        let n = core.heartbeat();
+        assert_eq!(core.heard(n, 8, true, NOW), Next::Nothing);
+        // An early heartbeat right after says the same: not taken as a loss.
+        let _v = attach(&mut core, 1);
+        let n = core.heartbeat();
+        assert_eq!(core.heard(n, 8, false, NOW), Next::Nothing);
+        // Still ahead at the next regular one: lost.
+        let n = core.heartbeat();
+        assert_eq!(core.heard(n, 8, true, NOW), Next::Fetch);
+    }
 
     fn raw(json: &str) -> Box<RawValue> {
         RawValue::from_string(json.to_owned()).unwrap()
