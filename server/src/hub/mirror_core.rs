@@ -112,6 +112,10 @@ pub(crate) struct MirrorCore {
     held: Vec<(Seq, ConnId, Utf8Bytes)>,
     /// The owner's `through` at the last heartbeat, while it was ahead of this mirror.
     owner_ahead: Option<Seq>,
+    /// Some welcomed viewer may be behind (set whenever one falls behind, cleared by a
+    /// [`MirrorCore::catch_up`] that leaves none): asked after every event of the task,
+    /// it must not cost a look at every viewer.
+    behind: bool,
 }
 
 impl MirrorCore {
@@ -126,6 +130,7 @@ impl MirrorCore {
             count: None,
             held: Vec::new(),
             owner_ahead: None,
+            behind: false,
         }
     }
 
@@ -289,6 +294,7 @@ impl MirrorCore {
             metrics::counter!("yishi_queue_drops_total").increment(1);
             if let Some(v) = self.viewers.get_mut(&conn) {
                 v.lagging = true;
+                self.behind = true;
             }
         }
         if let Some((_, tail)) = &mut self.cached
@@ -382,11 +388,10 @@ impl MirrorCore {
         Next::Fetch
     }
 
-    /// Whether some viewer waits for room to be resynchronised.
+    /// Whether some viewer may wait for room to be resynchronised (cheap: a flag kept
+    /// as viewers fall behind).
     pub fn lagging(&self) -> bool {
-        self.viewers
-            .values()
-            .any(|v| v.lagging && v.reply.is_none())
+        self.behind
     }
 
     /// Resynchronise the viewers that fell behind and have room again.
@@ -403,6 +408,10 @@ impl MirrorCore {
         for conn in ready {
             self.welcome(conn, now);
         }
+        self.behind = self
+            .viewers
+            .values()
+            .any(|v| v.lagging && v.reply.is_none());
     }
 
     /// Every viewer is told to come back (the owner changed or is gone): they return
@@ -421,6 +430,17 @@ impl MirrorCore {
     /// Welcome `conn` with the cached snapshot (a first welcome, or a resynchronisation),
     /// then the tail since it and the viewer count.
     fn welcome(&mut self, conn: ConnId, now: Millis) {
+        self.send_welcome(conn, now);
+        if self
+            .viewers
+            .get(&conn)
+            .is_some_and(|v| v.lagging && v.reply.is_none())
+        {
+            self.behind = true;
+        }
+    }
+
+    fn send_welcome(&mut self, conn: ConnId, now: Millis) {
         let (Some((snapshot, tail)), Some(v)) = (&self.cached, self.viewers.get_mut(&conn)) else {
             return;
         };
