@@ -201,6 +201,10 @@ struct Cli {
     /// rooms wait) [default: the server's, 5].
     #[arg(long, requires = "spawn")]
     lease_ttl: Option<u64>,
+    /// With --cluster: open the nats-server's monitoring endpoint on this port
+    /// (`/varz`, `/connz`, `/subsz` on 127.0.0.1), to read what crosses NATS in a run.
+    #[arg(long, requires = "cluster")]
+    nats_monitor: Option<u16>,
     /// Seconds after the start of the commands at which failover kills node 1
     /// [default: half of --duration].
     #[arg(long)]
@@ -517,6 +521,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                         cli.cluster,
                         &cli.database,
                         fo.lease_ttl,
+                        cli.nats_monitor,
                     )
                     .await?,
                 )

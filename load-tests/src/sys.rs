@@ -330,11 +330,16 @@ pub fn nats_bin() -> Option<PathBuf> {
 }
 
 pub async fn spawn_nats(bin: &Path) -> anyhow::Result<NatsServer> {
-    spawn_nats_with(bin, false).await
+    spawn_nats_with(bin, false, None).await
 }
 
-/// A nats-server as [`spawn_nats`], with JetStream (`jetstream`) for a cluster of nodes.
-pub async fn spawn_nats_with(bin: &Path, jetstream: bool) -> anyhow::Result<NatsServer> {
+/// A nats-server as [`spawn_nats`], with JetStream (`jetstream`) for a cluster of nodes,
+/// and its monitoring endpoint on 127.0.0.1:`monitor` if given.
+pub async fn spawn_nats_with(
+    bin: &Path,
+    jetstream: bool,
+    monitor: Option<u16>,
+) -> anyhow::Result<NatsServer> {
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
     let ws_port = free_port()?;
@@ -347,10 +352,13 @@ pub async fn spawn_nats_with(bin: &Path, jetstream: bool) -> anyhow::Result<Nats
     } else {
         String::new()
     };
+    let http = monitor
+        .map(|port| format!("http: \"127.0.0.1:{port}\"\n"))
+        .unwrap_or_default();
     std::fs::write(
         &conf,
         format!(
-            "listen: \"127.0.0.1:{port}\"\nmax_connections: 100000\nmax_payload: 8MB\n{js}\
+            "listen: \"127.0.0.1:{port}\"\nmax_connections: 100000\nmax_payload: 8MB\n{js}{http}\
              websocket {{\n  listen: \"127.0.0.1:{ws_port}\"\n  no_tls: true\n  compression: false\n}}\n"
         ),
     )?;
@@ -407,8 +415,9 @@ pub async fn spawn_cluster(
     count: usize,
     database: &str,
     lease_ttl: Option<Duration>,
+    nats_monitor: Option<u16>,
 ) -> anyhow::Result<YishiCluster> {
-    let nats = spawn_nats_with(nats_bin, true).await?;
+    let nats = spawn_nats_with(nats_bin, true, nats_monitor).await?;
     let url = format!("nats://{}", nats.addr);
     let (database, _) = fresh_schema(database).await?;
     let ttl = lease_ttl.map(|t| format!("{}s", t.as_secs()));

@@ -878,6 +878,61 @@ async fn host_sees_viewers(host: &mut Client, count: u32) {
     not(all(yishi_pg, yishi_nats)),
     ignore = "needs PostgreSQL and NATS: set YISHI_TEST_PG and YISHI_TEST_NATS"
 )]
+async fn viewers_join_a_running_mirror_without_looking_the_lease_up() {
+    use futures_util::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (names, nodes, keys) =
+        three_nodes(&common::database(Backend::Postgres, dir.path()).await).await;
+    let (room, link) = lecture(&nodes[0], &keys, "大讲堂").await;
+    let host = Participant::new("host", "主讲人", Role::Host);
+    drop(join(&nodes[0], &nodes[0].token(&room, &host), None).await);
+    let holder = lease_holder(&room).await.unwrap();
+    let other = names.iter().position(|n| *n != holder).unwrap();
+
+    // The first viewer starts the mirror (its welcome waits for the owner's snapshot).
+    let mut viewers = vec![join(&nodes[other], &link, None).await];
+    assert_eq!(nodes[other].state.hub.mirrored(), [(room.clone(), 1)]);
+
+    // Every lookup of the room's lease (a failed acquire reads the key twice, the
+    // holder once more), as NATS carries it.
+    let nats = std::env::var("YISHI_TEST_NATS").unwrap();
+    let observer = async_nats::connect(&nats).await.unwrap();
+    let key = yishi::bus::room_key(&room);
+    let mut lookups = observer
+        .subscribe(format!(
+            "$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}.{key}",
+            bucket = yishi::bus::LEASE_BUCKET
+        ))
+        .await
+        .unwrap();
+    observer.flush().await.unwrap();
+    const MORE: usize = 20;
+    for _ in 0..MORE {
+        viewers.push(join(&nodes[other], &link, None).await);
+    }
+    assert_eq!(
+        nodes[other].state.hub.mirrored(),
+        [(room.clone(), MORE + 1)]
+    );
+    let mut seen = 0;
+    while tokio::time::timeout(Duration::from_millis(300), lookups.next())
+        .await
+        .is_ok_and(|m| m.is_some())
+    {
+        seen += 1;
+    }
+    // The sweeper may look once or twice meanwhile; every join did before.
+    assert!(
+        seen < 6,
+        "{seen} lease lookups for {MORE} viewers joining a running mirror"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(yishi_pg, yishi_nats)),
+    ignore = "needs PostgreSQL and NATS: set YISHI_TEST_PG and YISHI_TEST_NATS"
+)]
 async fn a_lecture_audience_on_three_nodes_is_served_by_one_mirror_per_node() {
     let dir = tempfile::tempdir().unwrap();
     let (names, nodes, keys) =

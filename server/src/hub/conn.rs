@@ -177,10 +177,18 @@ pub(crate) async fn serve<S: Socket>(
     let hello_text = relay.then_some(hello_text);
     // Boxed: opening a room awaits the store, whose futures are large; inline, their
     // size would stay in every connection's task for its whole life.
-    let mut room = Box::pin(hub.room(&claims.room)).await;
     // The audience of a room another node owns is served from this node's mirror of it
-    // (`mirror.rs`); members and hosts are relayed to the owner.
-    let mut mirrored = false;
+    // (`mirror.rs`); members and hosts are relayed to the owner. A mirror whose owner
+    // answered it within the last two seconds takes a viewer at once: no store, no lease
+    // request, no loading lock for each of a big audience's joins.
+    let current = (claims.role == Role::Audience)
+        .then(|| hub.current_mirror(&claims.room))
+        .flatten();
+    let mut mirrored = current.is_some();
+    let mut room = match current {
+        Some(mirror) => Ok(mirror),
+        None => Box::pin(hub.room(&claims.room)).await,
+    };
     if let Err(super::HubError::Elsewhere { node, .. }) = &room
         && claims.role == Role::Audience
         && let Some(mirror) = hub.mirror(&claims.room, node)

@@ -692,6 +692,60 @@ fn a_mirror_fed_by_the_broadcast_shows_its_viewers_what_a_local_viewer_sees() {
 }
 
 #[test]
+fn a_slow_mirrored_viewer_is_resynchronised_once_it_has_room() {
+    use crate::hub::mirror_core::MirrorCore;
+    let mut r = Room::new(HubConfig::default());
+    r.core.broadcast_audience();
+    let h = r.join(host(), 1024);
+    let mut mirror = Mirrored {
+        core: MirrorCore::new(),
+        next: 1,
+    };
+    mirror.snapshot(&mut r);
+    let mut slow = mirror.join(&r, 4);
+    let mut fast = mirror.join(&r, 1024);
+    let (mut slow_seen, mut fast_seen) = (Seen::default(), Seen::default());
+    slow_seen.take(slow.sent());
+    fast_seen.take(fast.sent());
+    assert!(!mirror.core.lagging(), "nobody behind");
+    let start = r.command(&h, "s", Command::StartSession);
+    r.turn(vec![start]);
+    mirror.feed(&mut r);
+    let agenda = |r: &mut Room, mirror: &mut Mirrored, i: usize| {
+        let input = r.command(
+            &h,
+            &format!("q{i}"),
+            Command::AddAgendaItem {
+                title: format!("议程{i}"),
+                settings: Default::default(),
+            },
+        );
+        r.turn(vec![input]);
+        mirror.feed(r);
+    };
+    for i in 0..6 {
+        agenda(&mut r, &mut mirror, i);
+    }
+    assert!(mirror.core.lagging(), "the slow viewer fell behind");
+    slow_seen.take(slow.sent());
+    // Its welcome and the tail since the snapshot do not fit its queue: still behind.
+    mirror.core.catch_up(r.now);
+    assert!(mirror.core.lagging(), "still behind");
+    slow_seen.take(slow.sent());
+    // A fresher snapshot shortens the tail: the next catch-up gets it through.
+    mirror.snapshot(&mut r);
+    mirror.core.catch_up(r.now);
+    assert!(!mirror.core.lagging(), "nobody behind once resynchronised");
+    agenda(&mut r, &mut mirror, 6);
+    slow_seen.take(slow.sent());
+    fast_seen.take(fast.sent());
+    assert_eq!(fast_seen.welcomes, 1, "the fast viewer was never held up");
+    assert_eq!(fast_seen.through, r.core.seq());
+    assert!(slow_seen.welcomes >= 2, "resynchronised from a snapshot");
+    assert_eq!(slow_seen.through, r.core.seq(), "and in step again");
+}
+
+#[test]
 fn mirrored_viewers_are_counted_by_the_owner_until_their_count_expires() {
     let mut r = Room::new(HubConfig::default());
     r.core.broadcast_audience();

@@ -54,6 +54,11 @@ const FETCH_WAIT: Duration = Duration::from_secs(3);
 const COMMAND_WAIT: Duration = Duration::from_secs(30);
 /// How often viewers that fell behind are looked at.
 const CATCH_UP: Duration = Duration::from_millis(100);
+/// How long after its owner last answered (a heartbeat, a snapshot) a mirror takes new
+/// viewers without the lease being looked up: well under a lease's TTL, so a viewer is
+/// never sent to a mirror of an owner that could have lost the room long ago (and one
+/// that did is ended, its viewers told to come back, as for the viewers already there).
+const FRESH: Duration = Duration::from_secs(2);
 
 const KIND: &str = "Yishi-Kind";
 const FROM: &str = "Yishi-From";
@@ -206,6 +211,8 @@ pub(crate) struct Mirrors {
     rooms: Mutex<HashMap<String, Entry>>,
     next: std::sync::atomic::AtomicU64,
     losses: tokio::sync::watch::Receiver<u64>,
+    /// What [`Heard`] times are counted from.
+    started: std::time::Instant,
 }
 
 struct Entry {
@@ -213,6 +220,30 @@ struct Entry {
     owner: NodeId,
     handle: RoomHandle,
     viewers: Arc<std::sync::atomic::AtomicUsize>,
+    heard: Heard,
+}
+
+/// When a mirror's owner last answered it, in milliseconds after [`Mirrors::started`]
+/// plus one (0: not yet, or the mirror is ending).
+#[derive(Clone)]
+struct Heard(Arc<std::sync::atomic::AtomicU64>, std::time::Instant);
+
+impl Heard {
+    fn now(&self) {
+        let at = u64::try_from(self.1.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.0
+            .store(at.saturating_add(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn never(&self) {
+        self.0.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn within(&self, fresh: Duration) -> bool {
+        let at = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        let now = u64::try_from(self.1.elapsed().as_millis()).unwrap_or(u64::MAX);
+        at > 0 && now.saturating_add(1).saturating_sub(at) < fresh.as_millis() as u64
+    }
 }
 
 impl Mirrors {
@@ -229,7 +260,16 @@ impl Mirrors {
             rooms: Mutex::new(HashMap::new()),
             next: std::sync::atomic::AtomicU64::new(1),
             losses,
+            started: std::time::Instant::now(),
         })
+    }
+
+    /// This node's mirror of `room` if its owner answered it within [`FRESH`]: a viewer
+    /// joins it without asking the store or the lease who owns the room.
+    pub(crate) fn current(&self, room: &str) -> Option<RoomHandle> {
+        let rooms = self.lock();
+        let entry = rooms.get(room)?;
+        (!entry.handle.is_stopped() && entry.heard.within(FRESH)).then(|| entry.handle.clone())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
@@ -252,6 +292,7 @@ impl Mirrors {
         let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(4096);
         let viewers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let heard = Heard(Arc::new(std::sync::atomic::AtomicU64::new(0)), self.started);
         let handle = RoomHandle::on(tx);
         rooms.insert(
             room.to_owned(),
@@ -260,6 +301,7 @@ impl Mirrors {
                 owner: owner.clone(),
                 handle: handle.clone(),
                 viewers: viewers.clone(),
+                heard: heard.clone(),
             },
         );
         let task = Task {
@@ -271,6 +313,7 @@ impl Mirrors {
             id,
             core: MirrorCore::new(),
             viewers,
+            heard,
         };
         tokio::spawn(task.run(rx, self.client.clone(), self.losses.clone()));
         handle
@@ -334,6 +377,7 @@ struct Task {
     id: u64,
     core: MirrorCore,
     viewers: Arc<std::sync::atomic::AtomicUsize>,
+    heard: Heard,
 }
 
 impl Task {
@@ -382,7 +426,10 @@ impl Task {
                             Some(Report::Fetched(snapshot)) => {
                                 fetching = false;
                                 match snapshot {
-                                    Some(snapshot) => self.core.snapshot(snapshot, now()),
+                                    Some(snapshot) => {
+                                        self.heard.now();
+                                        self.core.snapshot(snapshot, now())
+                                    }
                                     None => {
                                         tracing::info!(room = %self.room, "the room's owner gave no snapshot");
                                         self.core.fetch_failed()
@@ -391,6 +438,7 @@ impl Task {
                             }
                             Some(Report::Heard { n, regular, reply }) => match reply {
                                 Some(AdminReply::Heard(through)) => {
+                                    self.heard.now();
                                     self.core.heard(n, through, regular, now())
                                 }
                                 Some(AdminReply::NotHere) => Next::End,
@@ -437,7 +485,10 @@ impl Task {
                             self.fetch(&reports, &mut fetching);
                         }
                         Next::Refresh => self.fetch(&reports, &mut fetching),
-                        Next::End => break,
+                        Next::End => {
+                            self.heard.never();
+                            break;
+                        }
                     }
                 }
             }

@@ -134,6 +134,10 @@ pub(crate) struct MirrorCore {
     missed: u32,
     /// A viewer came since the last heartbeat was sent.
     wanted: bool,
+    /// Some welcomed viewer may be behind (set whenever one falls behind, cleared by a
+    /// [`MirrorCore::catch_up`] that leaves none): asked after every event of the task,
+    /// it must not cost a look at every viewer.
+    behind: bool,
 }
 
 impl MirrorCore {
@@ -153,6 +157,7 @@ impl MirrorCore {
             vouched: 0,
             missed: 0,
             wanted: false,
+            behind: false,
         }
     }
 
@@ -351,6 +356,7 @@ impl MirrorCore {
             metrics::counter!("yishi_queue_drops_total").increment(1);
             if let Some(v) = self.viewers.get_mut(&conn) {
                 v.lagging = true;
+                self.behind = true;
             }
         }
         if let Some((_, tail)) = &mut self.cached
@@ -470,11 +476,10 @@ impl MirrorCore {
         Next::Fetch
     }
 
-    /// Whether some viewer waits for room to be resynchronised.
+    /// Whether some viewer may wait for room to be resynchronised (cheap: a flag kept
+    /// as viewers fall behind).
     pub fn lagging(&self) -> bool {
-        self.viewers
-            .values()
-            .any(|v| v.lagging && v.reply.is_none())
+        self.behind
     }
 
     /// Resynchronise the viewers that fell behind and have room again.
@@ -491,6 +496,10 @@ impl MirrorCore {
         for conn in ready {
             self.welcome(conn, now);
         }
+        self.behind = self
+            .viewers
+            .values()
+            .any(|v| v.lagging && v.reply.is_none());
     }
 
     /// Every viewer is told to come back (the owner changed or is gone): they return
@@ -509,6 +518,17 @@ impl MirrorCore {
     /// Welcome `conn` with the cached snapshot (a first welcome, or a resynchronisation),
     /// then the tail since it and the viewer count.
     fn welcome(&mut self, conn: ConnId, now: Millis) {
+        self.send_welcome(conn, now);
+        if self
+            .viewers
+            .get(&conn)
+            .is_some_and(|v| v.lagging && v.reply.is_none())
+        {
+            self.behind = true;
+        }
+    }
+
+    fn send_welcome(&mut self, conn: ConnId, now: Millis) {
         let (Some((snapshot, tail)), Some(v)) = (&self.cached, self.viewers.get_mut(&conn)) else {
             return;
         };

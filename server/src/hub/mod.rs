@@ -402,6 +402,17 @@ impl Hub {
         Some(self.mirrors.get()?.join(room, owner))
     }
 
+    /// In a cluster: this node's mirror of `room`'s audience if there is one and its
+    /// owner answered it lately (see [`mirror::Mirrors::current`]), unless the room is
+    /// served here.
+    pub(crate) fn current_mirror(&self, room: &str) -> Option<RoomHandle> {
+        let mirrors = self.mirrors.get()?;
+        if self.live(room).is_some() {
+            return None;
+        }
+        mirrors.current(room)
+    }
+
     /// The rooms whose audience this node mirrors, each with its viewers here.
     pub fn mirrored(&self) -> Vec<(String, usize)> {
         self.mirrors.get().map(|m| m.list()).unwrap_or_default()

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use str0m::format::Codec;
 use str0m::media::Direction;
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{Extension, ExtensionMap, ExtensionValues, RtpPacket, Vp8Descriptor};
-use str0m::{Candidate, Event, IceConnectionState, Input, Rtc};
+use str0m::rtp::{ExtensionValues, RtpPacket, Vp8Descriptor};
+use str0m::{Candidate, Event, IceConnectionState, Input};
 use tokio::sync::mpsc;
 use yishi_protocol::{
     ErrorCode, ErrorMessage, MediaKind, MediaState, MediaTrack, ParticipantId, Sdp, ServerMessage,
