@@ -921,9 +921,11 @@ async fn viewers_join_a_running_mirror_without_looking_the_lease_up() {
     {
         seen += 1;
     }
-    // The sweeper may look once or twice meanwhile; every join did before.
+    // Every join looked twice before (40 for 20); the sweeper of a node that rendezvous
+    // gives the room to looks three times every half TTL, so a slow machine may see a
+    // few sweeps meanwhile: fewer than one lookup per join is the bound.
     assert!(
-        seen < 6,
+        seen < MORE,
         "{seen} lease lookups for {MORE} viewers joining a running mirror"
     );
 }

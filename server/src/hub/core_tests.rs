@@ -122,6 +122,19 @@ impl Room {
             command: Box::new(command),
         }
     }
+
+    /// `c` adds agenda item `i` in a turn of its own.
+    fn add_item(&mut self, c: &Conn, i: usize) {
+        let input = self.command(
+            c,
+            &format!("q{i}"),
+            Command::AddAgendaItem {
+                title: format!("议程{i}"),
+                settings: Default::default(),
+            },
+        );
+        self.turn(vec![input]);
+    }
 }
 
 fn host() -> Participant {
@@ -238,15 +251,7 @@ fn a_full_queue_resynchronises_a_viewer_and_tells_a_member_to_resume() {
     let start = r.command(&h, "s", Command::StartSession);
     r.turn(vec![start]);
     for i in 0..4 {
-        let input = r.command(
-            &h,
-            &format!("q{i}"),
-            Command::AddAgendaItem {
-                title: format!("议程{i}"),
-                settings: Default::default(),
-            },
-        );
-        r.turn(vec![input]);
+        r.add_item(&h, i);
     }
     assert_eq!(m.closed_with(), Some(close::RESUME));
     // The viewer, once it has room again, gets a fresh snapshot instead of what it missed.
@@ -604,22 +609,11 @@ fn a_mirror_fed_by_the_broadcast_shows_its_viewers_what_a_local_viewer_sees() {
     assert!(matches!(early.reply.try_recv(), Ok(Ok(_))), "welcomed");
     let mut early_seen = Seen::default();
     early_seen.take(early.sent());
-    let agenda = |r: &Room, h: &Conn, i: usize| {
-        r.command(
-            h,
-            &format!("q{i}"),
-            Command::AddAgendaItem {
-                title: format!("议程{i}"),
-                settings: Default::default(),
-            },
-        )
-    };
     let start = r.command(&h, "s", Command::StartSession);
     r.turn(vec![start]);
     mirror.feed(&mut r);
     for i in 0..3 {
-        let input = agenda(&r, &h, i);
-        r.turn(vec![input]);
+        r.add_item(&h, i);
         assert_eq!(mirror.feed(&mut r), [Next::Nothing]);
     }
     // A viewer joining now gets the snapshot and the tail since it.
@@ -627,8 +621,7 @@ fn a_mirror_fed_by_the_broadcast_shows_its_viewers_what_a_local_viewer_sees() {
     let mut late_seen = Seen::default();
     late_seen.take(late.sent());
     assert_eq!(late_seen.through, r.core.seq(), "caught up at once");
-    let input = agenda(&r, &h, 3);
-    r.turn(vec![input]);
+    r.add_item(&h, 3);
     mirror.feed(&mut r);
     local_seen.take(local.sent());
     early_seen.take(early.sent());
@@ -649,15 +642,12 @@ fn a_mirror_fed_by_the_broadcast_shows_its_viewers_what_a_local_viewer_sees() {
     // A lost broadcast: the next one shows the gap, every viewer is resynchronised from
     // a snapshot, and goes on in order.
     r.turn(vec![Input::LoseNextBroadcast]);
-    let input = agenda(&r, &h, 4);
-    r.turn(vec![input]);
+    r.add_item(&h, 4);
     assert!(mirror.feed(&mut r).is_empty(), "lost");
-    let input = agenda(&r, &h, 5);
-    r.turn(vec![input]);
+    r.add_item(&h, 5);
     assert_eq!(mirror.feed(&mut r), [Next::Fetch]);
     mirror.snapshot(&mut r);
-    let input = agenda(&r, &h, 6);
-    r.turn(vec![input]);
+    r.add_item(&h, 6);
     mirror.feed(&mut r);
     early_seen.take(early.sent());
     late_seen.take(late.sent());
@@ -712,15 +702,7 @@ fn a_slow_mirrored_viewer_is_resynchronised_once_it_has_room() {
     r.turn(vec![start]);
     mirror.feed(&mut r);
     let agenda = |r: &mut Room, mirror: &mut Mirrored, i: usize| {
-        let input = r.command(
-            &h,
-            &format!("q{i}"),
-            Command::AddAgendaItem {
-                title: format!("议程{i}"),
-                settings: Default::default(),
-            },
-        );
-        r.turn(vec![input]);
+        r.add_item(&h, i);
         mirror.feed(r);
     };
     for i in 0..6 {
