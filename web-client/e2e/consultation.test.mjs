@@ -11,7 +11,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { accessible, accessibleInEveryMode, fits, inView, largeModeHolds, layout, noEnglish, shot, startYishi } from "./harness.mjs";
+import { accessible, accessibleInEveryMode, fits, inView, largeModeHolds, layout, noEnglish, setMode, shot, startYishi } from "./harness.mjs";
 
 let env;
 /** The people of the meeting, opened once and shared by the tests in order. */
@@ -232,17 +232,17 @@ test("the projector fills the hall's screen: no scroll, the name on one line, th
 
 test("large text, high contrast and English", async () => {
   const M = m2.page;
-  await M.getByTestId("mode-large").click();
+  await setMode(M, "large", true);
   assert.equal(await M.getByTestId("mode-large").getAttribute("aria-pressed"), "true");
   await shot(M, "member-phone-large");
   await fits(M, "the phone in large mode");
   await largeModeHolds(M, "the member's phone in large mode");
   await shot(M, "member-phone-large");
-  await M.getByTestId("mode-large").click();
-  await M.getByTestId("mode-contrast").click();
+  await setMode(M, "large", false);
+  await setMode(M, "contrast", true);
   await shot(M, "member-phone-contrast");
   await accessible(M, "the member in high contrast", { enhanced: true });
-  await M.getByTestId("mode-contrast").click();
+  await setMode(M, "contrast", false);
 
   const E = m1.page;
   await E.getByTestId("mode-lang").click();

@@ -199,6 +199,8 @@ export function mint(claims) {
  * the 7:1 contrast of the high-contrast mode.
  */
 export async function accessible(page, what, { enhanced = false } = {}) {
+  // The 7:1 rule is for the high-contrast mode: measured in it, not in the frame before.
+  if (enhanced) await page.locator("html.contrast").waitFor({ state: "attached" });
   if (!(await page.evaluate(() => !!window.axe))) await page.addScriptTag({ path: axePath });
   const rules = enhanced ? { "color-contrast-enhanced": { enabled: true } } : {};
   const result = await page.evaluate(async (rules) => await window.axe.run(document, { resultTypes: ["violations"], rules }), rules);
@@ -277,11 +279,22 @@ export async function noEnglish(page, what) {
 /** axe-core in the normal, large-text and high-contrast modes. */
 export async function accessibleInEveryMode(page, what) {
   await accessible(page, what);
-  for (const mode of ["mode-large", "mode-contrast"]) {
-    await page.getByTestId(mode).click();
-    await accessible(page, `${what} (${mode})`, { enhanced: mode === "mode-contrast" });
-    await page.getByTestId(mode).click();
+  for (const mode of ["large", "contrast"]) {
+    await setMode(page, mode, true);
+    await accessible(page, `${what} (mode-${mode})`, { enhanced: mode === "contrast" });
+    await setMode(page, mode, false);
   }
+}
+
+/**
+ * Turn a display mode ("large" or "contrast") on or off with its switch (`dispatch`: its
+ * click event sent directly, for a switch under a dialog's backdrop), and wait until the
+ * page shows it: the root's class follows the switch after the render, not with it.
+ */
+export async function setMode(page, mode, on, { dispatch = false } = {}) {
+  const button = page.getByTestId(`mode-${mode}`);
+  await (dispatch ? button.dispatchEvent("click") : button.click());
+  await page.locator(on ? `html.${mode}` : `html:not(.${mode})`).waitFor({ state: "attached" });
 }
 
 /** In the large mode: text at least 18 px (body 24 px) and visible targets at least 60×60 px. */

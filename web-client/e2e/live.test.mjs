@@ -14,7 +14,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { accessible, accessibleInEveryMode, fits, inView, shot, shots, startYishi } from "./harness.mjs";
+import { accessible, accessibleInEveryMode, fits, inView, setMode, shot, shots, startYishi } from "./harness.mjs";
 
 const serverLog = join(shots, "live-server.log");
 let env;
@@ -264,10 +264,10 @@ test("a lecture's livestream: the host starts it, a phone plays it as HLS while 
   await shotsAt(H, "live-host-dialog");
   await accessible(H, "the host's livestream dialog");
   // The mode switch lies under the dialog's backdrop: pressed without the pointer.
-  await H.getByTestId("mode-contrast").dispatchEvent("click");
+  await setMode(H, "contrast", true, { dispatch: true });
   await accessible(H, "the host's livestream dialog (high contrast)", { enhanced: true });
   await shot(H, "live-host-dialog-contrast-1366x768");
-  await H.getByTestId("mode-contrast").dispatchEvent("click");
+  await setMode(H, "contrast", false, { dispatch: true });
   await H.getByTestId("push-targets").fill("");
   await H.getByTestId("push-save").click();
   await H.getByTestId("push-list").waitFor({ state: "detached" });

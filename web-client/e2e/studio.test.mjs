@@ -125,6 +125,8 @@ test("a resident leaves messages, the member replies privately and publicly, a m
   await editor.getByTestId("studio-save").click();
   await clerk.getByTestId("studio-status").filter({ hasText: "已开设：张建国的工作室" }).waitFor();
   await clerk.getByTestId(`studio-edit-${member}`).click();
+  // The form fills at once from the list; the deadline comes with the studio's own page.
+  await clerk.waitForFunction(() => document.querySelector('[data-testid="studio-days"]')?.value === "1", null, { timeout: 10_000 }).catch(() => {});
   assert.equal(await editor.getByTestId("studio-days").inputValue(), "1", "the deadline read back");
   await editor.getByTestId("studio-interests").fill("养老服务、老旧小区改造、交通出行");
   await editor.getByTestId("studio-save").click();
