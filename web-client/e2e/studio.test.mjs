@@ -124,6 +124,16 @@ test("a resident leaves messages, the member replies privately and publicly, a m
   await editor.getByTestId("studio-days").fill("1");
   await editor.getByTestId("studio-save").click();
   await clerk.getByTestId("studio-status").filter({ hasText: "已开设：张建国的工作室" }).waitFor();
+  // The studio's own page (with its deadline) cannot be had: the form is not left open
+  // with a default deadline that saving would write over the studio's.
+  await clerk.route(`**/api/v1/board/studios/${member}`, (route) => route.abort());
+  await clerk.getByTestId(`studio-edit-${member}`).click();
+  await editor.getByTestId("problem").waitFor();
+  await editor.scrollIntoViewIfNeeded();
+  await clerk.screenshot({ path: join(shots, "studio-edit-failed-1366x768.png") });
+  assert.equal(await editor.getByTestId("studio-save").innerText(), "开设工作室", "not editing");
+  assert.equal(await editor.getByTestId("studio-member").inputValue(), "", "the form emptied");
+  await clerk.unroute(`**/api/v1/board/studios/${member}`);
   await clerk.getByTestId(`studio-edit-${member}`).click();
   // The form fills at once from the list; the deadline comes with the studio's own page.
   await clerk.waitForFunction(() => document.querySelector('[data-testid="studio-days"]')?.value === "1", null, { timeout: 10_000 }).catch(() => {});

@@ -55,7 +55,7 @@ export function StudioEditor({ studios, changed }: { studios: StudioSummary[]; c
   const [roster, setRoster] = useState<Member[]>([]);
   const [draft, setDraft] = useState<Draft>(empty);
   const [editing, setEditing] = useState(false);
-  const [busy, setBusy] = useState<"photo" | "save">();
+  const [busy, setBusy] = useState<"photo" | "save" | "load">();
   const [problem, setProblem] = useState<string>();
   const [done, setDone] = useState<string>();
   useEffect(() => {
@@ -74,12 +74,19 @@ export function StudioEditor({ studios, changed }: { studios: StudioSummary[]; c
     setDone(undefined);
     setProblem(undefined);
     setEditing(true);
-    setDraft({ member: String(s.member), name: s.name, sector: s.sector, photo: s.photo, interests: s.interests.join("、"), days: "7" });
+    // The reply deadline comes with the studio's own page: until it has, the form shows
+    // no number and cannot be saved (a default would overwrite the studio's deadline).
+    setDraft({ member: String(s.member), name: s.name, sector: s.sector, photo: s.photo, interests: s.interests.join("、"), days: "" });
+    setBusy("load");
     try {
       const page = await studioStaffApi.studio(s.member);
       set({ days: String(page.deadline_days) });
     } catch (e) {
+      setDraft(empty);
+      setEditing(false);
       setProblem(codeOf(e));
+    } finally {
+      setBusy(undefined);
     }
     document.getElementById("se-form")?.scrollIntoView({ block: "start" });
   };
