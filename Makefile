@@ -109,9 +109,10 @@ load-smoke:
 		--board-read-rate 50 --board-support-rate 100 --duration 2 --max-seconds 120 board
 	# A cluster's owner killed under load (needs nats-server and the PostgreSQL of
 	# YISHI_TEST_PG; ~12 s): fails if an acknowledged comment is lost or doubled, or a
-	# viewer sees a gap or does not come back (docs/bench/cluster.md).
+	# viewer sees a gap or does not come back (docs/bench/cluster.md). 25 viewers per
+	# process: the other 35 in two worker processes, as beyond 20,000.
 	target/debug/yishi-loadtest --spawn --cluster 3 --lease-ttl 2 --peer none -n 60 --rate 2 \
-		--duration 8 --max-seconds 60 failover
+		--per-process 25 --duration 8 --max-seconds 60 failover
 
 bench:
 	cargo build --release -p yishi-server -p yishi-loadtest --bins

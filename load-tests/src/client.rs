@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, watch};
 use tokio_tungstenite::tungstenite::Message;
 use yishi_protocol::{
@@ -304,8 +304,8 @@ pub struct Go {
     pub at_us: u64,
 }
 
-/// What one audience client saw.
-#[derive(Debug, Default, Clone, Copy)]
+/// What one audience client saw (a worker process sends it to its parent).
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
 pub struct ClientOut {
     pub connected: bool,
     pub slow: bool,
@@ -471,6 +471,65 @@ pub struct Rejoins {
     /// Watched events received that were committed before the client's connection was
     /// welcomed (sent again after a snapshot), not timed.
     pub replayed: AtomicU64,
+}
+
+/// [`Rejoins`] as numbers, as a worker process reports them to its parent.
+#[derive(Serialize, Deserialize, Default, Debug, Clone, Copy, PartialEq)]
+pub struct RejoinTotals {
+    pub dropped: usize,
+    pub dropped_before: usize,
+    pub rejoined: usize,
+    pub down: usize,
+    pub attempts_failed: usize,
+    pub deliveries_after: u64,
+    pub replayed: u64,
+}
+
+impl Rejoins {
+    pub fn totals(&self) -> RejoinTotals {
+        RejoinTotals {
+            dropped: self.dropped.load(Ordering::Relaxed),
+            dropped_before: self.dropped_before.load(Ordering::Relaxed),
+            rejoined: self.rejoined.load(Ordering::Relaxed),
+            down: self.down.load(Ordering::Relaxed),
+            attempts_failed: self.attempts_failed.load(Ordering::Relaxed),
+            deliveries_after: self.deliveries_after.load(Ordering::Relaxed),
+            replayed: self.replayed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Add what changed from `before` to `now` (another process's totals); `down`, a
+    /// gauge, may go down as well as up.
+    pub fn add_change(&self, before: &RejoinTotals, now: &RejoinTotals) {
+        let grown = |a: usize, b: usize| b.saturating_sub(a);
+        self.dropped
+            .fetch_add(grown(before.dropped, now.dropped), Ordering::Relaxed);
+        self.dropped_before.fetch_add(
+            grown(before.dropped_before, now.dropped_before),
+            Ordering::Relaxed,
+        );
+        self.rejoined
+            .fetch_add(grown(before.rejoined, now.rejoined), Ordering::Relaxed);
+        self.attempts_failed.fetch_add(
+            grown(before.attempts_failed, now.attempts_failed),
+            Ordering::Relaxed,
+        );
+        self.deliveries_after.fetch_add(
+            now.deliveries_after.saturating_sub(before.deliveries_after),
+            Ordering::Relaxed,
+        );
+        self.replayed.fetch_add(
+            now.replayed.saturating_sub(before.replayed),
+            Ordering::Relaxed,
+        );
+        if now.down >= before.down {
+            self.down
+                .fetch_add(now.down - before.down, Ordering::Relaxed);
+        } else {
+            self.down
+                .fetch_sub(before.down - now.down, Ordering::Relaxed);
+        }
+    }
 }
 
 /// One audience connection: connect, hello, then read (and vote) until told to stop

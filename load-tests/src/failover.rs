@@ -9,7 +9,9 @@
 //! pauses, and sends again what was not acknowledged, with the same request ids. After
 //! `--kill-after` seconds node 1 is killed. Viewers whose connection ends join again,
 //! each on the nodes still up in turn (as a load balancer in front of them would send
-//! them), afresh: an audience's identity is not kept across owners.
+//! them), afresh: an audience's identity is not kept across owners. Beyond
+//! `--per-process` viewers, worker processes of this tool hold the rest and are told of
+//! the kill before it happens (`workers.rs`).
 //!
 //! What it checks: every acknowledged comment is in the record on PostgreSQL once, at
 //! the sequence number it was acknowledged with (`acked_lost`, `acked_twice`); every
@@ -27,10 +29,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use yishi_protocol::{Command, ErrorCode, EventBody, RequestId, Resume, Seq, ServerMessage};
 
-use crate::client::{self, Ctl, Plan, Rejoin};
+use crate::client::{self, Ctl, Rejoin};
 use crate::report::{Lat, Row};
 use crate::scenarios::{CONTROL, Crowd, Opts, Target, check_connects, comment_text};
 use crate::sys::{CpuMeter, YishiCluster, now_us};
+use crate::workers::RemotePlan;
 
 /// What `failover` adds to [`Opts`].
 #[derive(Debug, Clone)]
@@ -78,11 +81,9 @@ pub async fn run(
     host.close().await;
 
     let rejoin = Rejoin::new(cluster_addrs(cluster), n);
-    let lecture = |_| Plan {
+    let lecture = RemotePlan {
         watch: "comment_posted",
-        slow: false,
-        vote: None,
-        tally_target: 0,
+        slow_every: 0,
     };
     let mut crowd = Crowd::start_rejoining(t, &room, n, o, lecture, rejoin.clone()).await?;
     let connected = crowd.connected();
@@ -103,8 +104,7 @@ pub async fn run(
     tokio::time::sleep(fo.kill_after).await;
     // Noted first: the viewers on node 1 see their connections end at once.
     let killed_us = now_us();
-    rejoin.since_us.store(killed_us, Ordering::Relaxed);
-    rejoin.node_down(owner);
+    crowd.node_down(owner, killed_us).await?;
     cluster.kill(0)?;
 
     let cmd = commanding.await.context("the commander panicked")??;
@@ -114,12 +114,12 @@ pub async fn run(
     let shared = crowd.shared.clone();
     let rejoins = &shared.rejoins;
     while (rejoins.down.load(Ordering::Relaxed) > 0
-        || rejoin.caught_up(u64::from(goal)) < connected)
+        || crowd.caught_up(u64::from(goal)).await? < connected)
         && settle.elapsed() < SETTLE
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let behind = connected.saturating_sub(rejoin.caught_up(u64::from(goal)));
+    let behind = connected.saturating_sub(crowd.caught_up(u64::from(goal)).await?);
     let still_down = rejoins.down.load(Ordering::Relaxed);
     let cpu_pct = cpu.percent();
     let outs = crowd.finish().await;

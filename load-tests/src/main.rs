@@ -246,6 +246,8 @@ struct Cli {
     worker_watch: String,
     #[arg(long, hide = true, default_value_t = 0)]
     worker_slow_every: usize,
+    #[arg(long, hide = true)]
+    worker_rejoin: bool,
 }
 
 fn main() -> ExitCode {
@@ -338,6 +340,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             concurrency: cli.concurrency,
             watch: cli.worker_watch.clone(),
             slow_every: cli.worker_slow_every,
+            rejoin: cli.worker_rejoin,
         };
         let count = cli.connections.first().copied().unwrap_or(0);
         workers::serve(common, cli.worker_offset, count).await?;

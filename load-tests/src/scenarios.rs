@@ -162,6 +162,8 @@ pub(crate) struct Crowd {
     stop: watch::Sender<bool>,
     join_time: Duration,
     workers: Option<Workers>,
+    /// The clients' [`Rejoin`], if they join again when their connection ends.
+    rejoin: Option<Rejoin>,
 }
 
 impl Crowd {
@@ -176,16 +178,43 @@ impl Crowd {
     }
 
     /// Like [`Crowd::start`], each client joining again whenever its connection ends
-    /// (see [`Rejoin`]).
+    /// (see [`Rejoin`]), beyond `--per-process` in worker processes.
     pub(crate) async fn start_rejoining(
         t: &Target,
         room: &str,
         n: usize,
         o: &Opts,
-        plan: impl Fn(usize) -> Plan,
+        plan: RemotePlan,
         rejoin: Rejoin,
     ) -> anyhow::Result<Crowd> {
-        Crowd::start_with(t, room, n, o, plan, None, Some(rejoin)).await
+        Crowd::start_with(t, room, n, o, |i| plan.plan(i), Some(plan), Some(rejoin)).await
+    }
+
+    /// Tell the rejoining clients, in this process and the workers, that `node` was
+    /// killed at `since_us` (µs since the epoch): they join the others from now on.
+    pub(crate) async fn node_down(
+        &mut self,
+        node: SocketAddr,
+        since_us: u64,
+    ) -> anyhow::Result<()> {
+        let rejoin = self.rejoin.as_ref().context("not a rejoining crowd")?;
+        rejoin.since_us.store(since_us, Ordering::Relaxed);
+        rejoin.node_down(node);
+        if let Some(w) = &mut self.workers {
+            w.node_down(node, since_us).await?;
+        }
+        Ok(())
+    }
+
+    /// How many rejoining clients, in this process and the workers, have applied
+    /// everything through `seq`.
+    pub(crate) async fn caught_up(&mut self, seq: u64) -> anyhow::Result<usize> {
+        let rejoin = self.rejoin.as_ref().context("not a rejoining crowd")?;
+        let mut caught_up = rejoin.caught_up(seq);
+        if let Some(w) = &mut self.workers {
+            caught_up += w.caught_up(seq).await?;
+        }
+        Ok(caught_up)
     }
 
     /// Like [`Crowd::start`]; a crowd larger than one process holds (`--per-process`)
@@ -202,7 +231,7 @@ impl Crowd {
         let local = n.min(o.per_process.max(1));
         if local < n && remote.is_none() {
             bail!(
-                "{n} connections need worker processes (more than {} per process), which only hold, fanout and slow use",
+                "{n} connections need worker processes (more than {} per process), which only hold, fanout, slow and failover use",
                 o.per_process
             );
         }
@@ -231,6 +260,7 @@ impl Crowd {
                     concurrency: o.concurrency,
                     watch: r.watch.to_owned(),
                     slow_every: r.slow_every,
+                    rejoin: launch.rejoin.is_some(),
                 },
                 shared.clone(),
                 o.max_seconds,
@@ -258,6 +288,7 @@ impl Crowd {
             stop,
             join_time: Duration::ZERO,
             workers,
+            rejoin: launch.rejoin.clone(),
         };
         if let Err(e) = crowd.shared.wait_connected(n, limit).await {
             crowd.finish().await;

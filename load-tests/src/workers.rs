@@ -6,11 +6,16 @@
 //! counters, so a scenario reads one set of figures whatever holds the connections. A
 //! line `stop` on the worker's stdin (or its end) stops the clients; the worker's last
 //! line adds its latency histograms and each client's outcome.
+//!
+//! Clients that join again when their connection ends (`failover`, see [`Rejoin`]) are
+//! steered by more lines: `down ADDR SINCE_US` (a node was killed at that time: join
+//! the others), `goal SEQ` (report how many clients applied everything through it).
 
+use std::net::SocketAddr;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -19,7 +24,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::client::{self, ClientOut, Launch, Plan, Shared};
+use crate::client::{self, ClientOut, Launch, Plan, Rejoin, RejoinTotals, Shared};
 use crate::sys::source_ip;
 
 /// What a worker's clients do: the part of a [`Plan`] that can cross a process boundary.
@@ -59,28 +64,49 @@ struct Report {
     deliveries: u64,
     last_delivery_us: u64,
     welcome_bytes: u64,
+    gaps: u64,
+    resyncs: u64,
     first_error: Option<String>,
+    /// With rejoining clients: their drops and returns, when the kill they were told of
+    /// happened (0 before), and the last goal told with how many clients reached it.
+    #[serde(default)]
+    rejoins: Option<Rejoined>,
     /// Only in the last line: latency histograms as (value, count), and the outcomes.
     #[serde(default)]
     last: Option<Last>,
+}
+
+#[derive(Serialize, Deserialize, Default, Debug, Clone, Copy)]
+struct Rejoined {
+    totals: RejoinTotals,
+    since_us: u64,
+    goal: u64,
+    caught_up: usize,
 }
 
 #[derive(Serialize, Deserialize, Default, Debug)]
 struct Last {
     lat: Vec<(u64, u64)>,
     handshake: Vec<(u64, u64)>,
-    /// (connected, slow, received) per client.
-    outs: Vec<(bool, bool, u64)>,
+    outs: Vec<ClientOut>,
 }
 
-fn report(shared: &Shared) -> Report {
+fn report(shared: &Shared, rejoin: Option<(&Rejoin, u64)>) -> Report {
     Report {
         connected: shared.connected.load(Ordering::Relaxed),
         failed: shared.failed.load(Ordering::Relaxed),
         deliveries: shared.deliveries.load(Ordering::Relaxed),
         last_delivery_us: shared.last_delivery_us.load(Ordering::Relaxed),
         welcome_bytes: shared.welcome_bytes.load(Ordering::Relaxed),
+        gaps: shared.gaps.load(Ordering::Relaxed),
+        resyncs: shared.resyncs.load(Ordering::Relaxed),
         first_error: shared.first_error(),
+        rejoins: rejoin.map(|(r, goal)| Rejoined {
+            totals: shared.rejoins.totals(),
+            since_us: r.since_us.load(Ordering::Relaxed),
+            goal,
+            caught_up: if goal > 0 { r.caught_up(goal) } else { 0 },
+        }),
         last: None,
     }
 }
@@ -95,6 +121,8 @@ pub struct WorkerCommon {
     pub concurrency: usize,
     pub watch: String,
     pub slow_every: usize,
+    /// The clients join again when their connection ends.
+    pub rejoin: bool,
 }
 
 /// The worker's side: hold `count` clients (global indices `offset..`) until told to stop.
@@ -104,6 +132,8 @@ pub async fn serve(a: WorkerCommon, offset: usize, count: usize) -> anyhow::Resu
     let (stop, stop_rx) = watch::channel(false);
     let nodes = a.nodes.clone();
     let node_for = |i: usize| nodes[i % nodes.len()];
+    let rejoin = a.rejoin.then(|| Rejoin::new(nodes.clone(), count));
+    let mut goal = 0u64;
     let launch = Launch {
         addr: node_for(0),
         token: Arc::new(a.token),
@@ -124,6 +154,7 @@ pub async fn serve(a: WorkerCommon, offset: usize, count: usize) -> anyhow::Resu
                 remote.plan(i),
                 Launch {
                     addr: node_for(i),
+                    rejoin: rejoin.as_ref().map(|r| r.client(i - offset)),
                     ..launch.clone()
                 },
             ))
@@ -135,11 +166,22 @@ pub async fn serve(a: WorkerCommon, offset: usize, count: usize) -> anyhow::Resu
     loop {
         tokio::select! {
             line = lines.next_line() => match line {
-                Ok(Some(l)) if l.trim() != "stop" => {}
+                Ok(Some(l)) if l.trim() != "stop" => {
+                    let words: Vec<&str> = l.split_whitespace().collect();
+                    match (words.as_slice(), &rejoin) {
+                        (["down", node, since], Some(r)) => {
+                            r.since_us.store(since.parse()?, Ordering::Relaxed);
+                            r.node_down(node.parse::<SocketAddr>()?);
+                        }
+                        (["goal", seq], Some(_)) => goal = seq.parse()?,
+                        _ => anyhow::bail!("a worker was told {l:?}"),
+                    }
+                }
                 _ => break,
             },
             _ = tick.tick() => {
-                out.write_all(line_of(&report(&shared))?.as_bytes()).await?;
+                let r = report(&shared, rejoin.as_ref().map(|r| (r, goal)));
+                out.write_all(line_of(&r)?.as_bytes()).await?;
                 out.flush().await?;
             }
         }
@@ -147,10 +189,9 @@ pub async fn serve(a: WorkerCommon, offset: usize, count: usize) -> anyhow::Resu
     let _ = stop.send(true);
     let mut outs = Vec::with_capacity(tasks.len());
     for t in tasks {
-        let o = t.await.unwrap_or_default();
-        outs.push((o.connected, o.slow, o.received));
+        outs.push(t.await.unwrap_or_default());
     }
-    let mut last = report(&shared);
+    let mut last = report(&shared, rejoin.as_ref().map(|r| (r, goal)));
     last.last = Some(Last {
         lat: shared.lat.recorded(),
         handshake: shared.handshake.recorded(),
@@ -169,6 +210,8 @@ fn line_of(r: &Report) -> anyhow::Result<String> {
 pub struct Workers {
     running: Vec<Running>,
     shared: Arc<Shared>,
+    /// The last goal the workers were asked about (see [`Workers::caught_up`]).
+    asked: u64,
 }
 
 struct Running {
@@ -176,6 +219,8 @@ struct Running {
     child: Child,
     stdin: Option<ChildStdin>,
     outs: oneshot::Receiver<Vec<ClientOut>>,
+    /// Its last report of rejoining clients.
+    rejoined: Arc<Mutex<Rejoined>>,
 }
 
 impl Workers {
@@ -213,6 +258,7 @@ impl Workers {
                 .args(["--concurrency", &common.concurrency.to_string()])
                 .args(["--worker-watch", &common.watch])
                 .args(["--worker-slow-every", &common.slow_every.to_string()])
+                .args(common.rejoin.then_some("--worker-rejoin"))
                 .args(["--max-seconds", &max_seconds.to_string()])
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
@@ -223,16 +269,68 @@ impl Workers {
             let stdout = child.stdout.take().context("a worker's stdout")?;
             let stdin = child.stdin.take();
             let (tx, rx) = oneshot::channel();
-            tokio::spawn(follow(stdout, shared.clone(), tx));
+            let rejoined = Arc::new(Mutex::new(Rejoined::default()));
+            tokio::spawn(follow(stdout, shared.clone(), rejoined.clone(), tx));
             running.push(Running {
                 count,
                 child,
                 stdin,
                 outs: rx,
+                rejoined,
             });
             offset += count;
         }
-        Ok(Workers { running, shared })
+        Ok(Workers {
+            running,
+            shared,
+            asked: 0,
+        })
+    }
+
+    /// Tell every worker `line` (see the module's text).
+    async fn tell(&mut self, line: &str) -> anyhow::Result<()> {
+        for r in &mut self.running {
+            let stdin = r.stdin.as_mut().context("a worker already stopped")?;
+            stdin.write_all(format!("{line}\n").as_bytes()).await?;
+            stdin.flush().await?;
+        }
+        Ok(())
+    }
+
+    fn rejoined(&self) -> impl Iterator<Item = Rejoined> + '_ {
+        self.running
+            .iter()
+            .map(|r| *r.rejoined.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Tell the workers' rejoining clients that `node` was killed at `since_us`, and
+    /// wait (at most 10 s) until every worker reports it knows, so that none of its
+    /// clients takes the drop for one before the kill.
+    pub async fn node_down(&mut self, node: SocketAddr, since_us: u64) -> anyhow::Result<()> {
+        self.tell(&format!("down {node} {since_us}")).await?;
+        let told = Instant::now();
+        while self.rejoined().any(|r| r.since_us != since_us) {
+            if told.elapsed() > Duration::from_secs(10) {
+                anyhow::bail!("a worker did not hear of the kill in 10 s");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
+    }
+
+    /// How many of the workers' clients applied everything through `seq` (0 until every
+    /// worker has reported on that goal; asks them the first time).
+    pub async fn caught_up(&mut self, seq: u64) -> anyhow::Result<usize> {
+        if self.asked != seq {
+            self.tell(&format!("goal {seq}")).await?;
+            self.asked = seq;
+        }
+        let reports: Vec<Rejoined> = self.rejoined().collect();
+        Ok(if reports.iter().all(|r| r.goal == seq) {
+            reports.iter().map(|r| r.caught_up).sum()
+        } else {
+            0
+        })
     }
 
     /// Stop every worker's clients and collect their outcomes (bounded).
@@ -263,6 +361,7 @@ impl Workers {
 async fn follow(
     stdout: tokio::process::ChildStdout,
     shared: Arc<Shared>,
+    rejoined: Arc<Mutex<Rejoined>>,
     done: oneshot::Sender<Vec<ClientOut>>,
 ) {
     let mut lines = BufReader::new(stdout).lines();
@@ -289,23 +388,24 @@ async fn follow(
         shared
             .last_delivery_us
             .fetch_max(r.last_delivery_us, Ordering::Relaxed);
+        shared
+            .gaps
+            .fetch_add(delta(r.gaps, prev.gaps), Ordering::Relaxed);
+        shared
+            .resyncs
+            .fetch_add(delta(r.resyncs, prev.resyncs), Ordering::Relaxed);
+        if let Some(now) = &r.rejoins {
+            let before = prev.rejoins.map(|p| p.totals).unwrap_or_default();
+            shared.rejoins.add_change(&before, &now.totals);
+            *rejoined.lock().unwrap_or_else(|e| e.into_inner()) = *now;
+        }
         if let Some(e) = &r.first_error {
             shared.note_error(format!("worker: {e}"));
         }
-        if let Some(last) = &r.last {
+        if let Some(mut last) = r.last {
             shared.lat.add_recorded(&last.lat);
             shared.handshake.add_recorded(&last.handshake);
-            let outs = last
-                .outs
-                .iter()
-                .map(|&(connected, slow, received)| ClientOut {
-                    connected,
-                    slow,
-                    received,
-                    ..ClientOut::default()
-                })
-                .collect();
-            let _ = done.send(outs);
+            let _ = done.send(std::mem::take(&mut last.outs));
             return;
         }
         prev = r;
