@@ -13,8 +13,12 @@
 //!   mirror ends shortly after its last viewer left.
 //! - Every second the mirror tells the owner how many viewers it serves (the owner counts
 //!   them for 3 s) and hears back the `through` of the last broadcast: a last broadcast
-//!   lost is noticed there, and an owner that does not answer three heartbeats in a row,
-//!   or says it no longer runs the room, ends the mirror. A new viewer is welcomed once
+//!   lost is noticed there; an owner that says it no longer runs the room ends the
+//!   mirror. An owner that does not answer three heartbeats in a row, or leaves the
+//!   cluster, is taken for gone: the mirror keeps its viewers, looks up the room's lease
+//!   every second, and follows the node that takes the room (a failover), resynchronising
+//!   every viewer from its snapshot without their connections ending; if no node has
+//!   taken the room within three lease TTLs, it ends. A new viewer is welcomed once
 //!   the owner has answered a heartbeat sent after it came (one is sent at once for it
 //!   if the owner answered the last): a mirror that still follows a dead owner does not
 //!   welcome viewers only to send them away a moment later.
@@ -44,6 +48,7 @@ use super::mirror_core::{MirrorCore, Next, Published, Snapshot};
 use super::now;
 use super::relay::{AdminReply, MirrorAsk, Relays};
 use crate::auth;
+use crate::bus::Leases;
 use crate::bus::{NodeId, room_key};
 
 /// How often a mirror tells the owner its viewers (and hears from it).
@@ -54,6 +59,9 @@ const FETCH_WAIT: Duration = Duration::from_secs(3);
 const COMMAND_WAIT: Duration = Duration::from_secs(30);
 /// How often viewers that fell behind are looked at.
 const CATCH_UP: Duration = Duration::from_millis(100);
+/// The least a mirror whose owner is gone waits for the room's next owner (three lease
+/// TTLs if longer).
+const ORPHANED_AT_LEAST: Duration = Duration::from_secs(10);
 /// How long after its owner last answered (a heartbeat, a snapshot) a mirror takes new
 /// viewers without the lease being looked up: well under a lease's TTL, so a viewer is
 /// never sent to a mirror of an owner that could have lost the room long ago (and one
@@ -207,6 +215,7 @@ pub(crate) async fn answer(room: &RoomHandle, ask: MirrorAsk) -> AdminReply {
 pub(crate) struct Mirrors {
     relays: Arc<Relays>,
     client: async_nats::Client,
+    leases: Arc<Leases>,
     node: NodeId,
     rooms: Mutex<HashMap<String, Entry>>,
     next: std::sync::atomic::AtomicU64,
@@ -217,7 +226,9 @@ pub(crate) struct Mirrors {
 
 struct Entry {
     id: u64,
-    owner: NodeId,
+    /// The owner the mirror follows; `None` once it left the cluster. Set to the room's
+    /// new owner, the mirror follows that one instead.
+    owner: tokio::sync::watch::Sender<Option<NodeId>>,
     handle: RoomHandle,
     viewers: Arc<std::sync::atomic::AtomicUsize>,
     heard: Heard,
@@ -252,10 +263,12 @@ impl Mirrors {
         client: async_nats::Client,
         node: NodeId,
         losses: tokio::sync::watch::Receiver<u64>,
+        leases: Arc<Leases>,
     ) -> Arc<Mirrors> {
         Arc::new(Mirrors {
             relays,
             client,
+            leases,
             node,
             rooms: Mutex::new(HashMap::new()),
             next: std::sync::atomic::AtomicU64::new(1),
@@ -278,27 +291,31 @@ impl Mirrors {
     }
 
     /// This node's mirror of `room`, owned by `owner`: started if there is none (a
-    /// mirror of a former owner is ended first).
+    /// mirror of a former owner follows `owner` from now on, its viewers resynchronised).
     pub(crate) fn join(self: &Arc<Self>, room: &str, owner: NodeId) -> RoomHandle {
         let mut rooms = self.lock();
         if let Some(entry) = rooms.get(room) {
-            if entry.owner == owner && !entry.handle.is_stopped() {
+            if !entry.handle.is_stopped() {
+                entry.owner.send_if_modified(|now| {
+                    let moved = now.as_ref() != Some(&owner);
+                    *now = Some(owner.clone());
+                    moved
+                });
                 return entry.handle.clone();
             }
-            if let Some(old) = rooms.remove(room) {
-                old.handle.try_stop();
-            }
+            rooms.remove(room);
         }
         let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(4096);
         let viewers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let heard = Heard(Arc::new(std::sync::atomic::AtomicU64::new(0)), self.started);
         let handle = RoomHandle::on(tx);
+        let (steer, steered) = tokio::sync::watch::channel(Some(owner.clone()));
         rooms.insert(
             room.to_owned(),
             Entry {
                 id,
-                owner: owner.clone(),
+                owner: steer,
                 handle: handle.clone(),
                 viewers: viewers.clone(),
                 heard: heard.clone(),
@@ -307,16 +324,34 @@ impl Mirrors {
         let task = Task {
             mirrors: Arc::downgrade(self),
             relays: self.relays.clone(),
+            leases: self.leases.clone(),
             node: self.node.clone(),
             room: room.to_owned(),
             owner,
+            generation: 0,
+            orphaned: None,
             id,
             core: MirrorCore::new(),
             viewers,
             heard,
         };
-        tokio::spawn(task.run(rx, self.client.clone(), self.losses.clone()));
+        tokio::spawn(task.run(rx, steered, self.client.clone(), self.losses.clone()));
         handle
+    }
+
+    /// This node took `room`: its mirror of the room, if any, follows this node (its
+    /// viewers stay on it, resynchronised; new ones join the room here directly).
+    pub(crate) fn taken_here(&self, room: &str) {
+        if let Some(entry) = self.lock().get(room) {
+            entry.owner.send_replace(Some(self.node.clone()));
+        }
+    }
+
+    /// Have mirror `id` of `room` follow `owner` (the room's new owner).
+    fn steer(&self, room: &str, id: u64, owner: NodeId) {
+        if let Some(entry) = self.lock().get(room).filter(|e| e.id == id) {
+            entry.owner.send_replace(Some(owner));
+        }
     }
 
     /// The rooms mirrored here, with their viewers.
@@ -331,17 +366,26 @@ impl Mirrors {
             .collect()
     }
 
-    /// End every mirror whose owner is not in `live`, or every one (`None`: this node
-    /// stops): their viewers come back through the normal path.
+    /// Tell every mirror whose owner is not in `live` that it is gone (it waits for the
+    /// room's next owner), or end every one (`None`: this node stops; their viewers come
+    /// back through the normal path).
     pub(crate) fn prune(&self, live: Option<&[NodeId]>) {
         let mut rooms = self.lock();
-        rooms.retain(|_, entry| {
-            let keep = live.is_some_and(|live| live.contains(&entry.owner));
-            if !keep {
+        let Some(live) = live else {
+            for (_, entry) in rooms.drain() {
                 entry.handle.try_stop();
             }
-            keep
-        });
+            return;
+        };
+        for entry in rooms.values() {
+            entry.owner.send_if_modified(|owner| {
+                let gone = owner.as_ref().is_some_and(|o| !live.contains(o));
+                if gone {
+                    *owner = None;
+                }
+                gone
+            });
+        }
     }
 
     fn forget(&self, room: &str, id: u64) {
@@ -352,11 +396,16 @@ impl Mirrors {
     }
 }
 
-/// What the mirror's side tasks report.
+/// What the mirror's side tasks report. `generation`: asked of which owner (one that
+/// was followed before is not heard).
 enum Report {
-    Fetched(Option<Snapshot>),
+    Fetched {
+        generation: u64,
+        snapshot: Option<Snapshot>,
+    },
     /// The answer to heartbeat `n`, sent early for a new viewer (`regular` false) or not.
     Heard {
+        generation: u64,
         n: u64,
         regular: bool,
         reply: Option<AdminReply>,
@@ -366,14 +415,21 @@ enum Report {
         through: Seq,
         text: Option<axum::extract::ws::Utf8Bytes>,
     },
+    /// The node holding the room's lease, looked up while the owner is gone.
+    Holder(Option<String>),
 }
 
 struct Task {
     mirrors: Weak<Mirrors>,
     relays: Arc<Relays>,
+    leases: Arc<Leases>,
     node: NodeId,
     room: String,
+    /// The owner followed, and how many were followed before it.
     owner: NodeId,
+    generation: u64,
+    /// Since when the owner is taken for gone (no next one yet).
+    orphaned: Option<tokio::time::Instant>,
     id: u64,
     core: MirrorCore,
     viewers: Arc<std::sync::atomic::AtomicUsize>,
@@ -384,6 +440,7 @@ impl Task {
     async fn run(
         mut self,
         mut rx: mpsc::Receiver<Msg>,
+        mut steered: tokio::sync::watch::Receiver<Option<NodeId>>,
         client: async_nats::Client,
         mut losses: tokio::sync::watch::Receiver<u64>,
     ) {
@@ -394,6 +451,8 @@ impl Task {
         match client.subscribe(subject(&self.room)).await {
             Ok(mut broadcast) => {
                 let mut fetching = false;
+                // The registry can still steer this mirror to another owner.
+                let mut steering = true;
                 self.fetch(&reports, &mut fetching);
                 let mut heartbeat = tokio::time::interval(HEARTBEAT);
                 heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -407,6 +466,23 @@ impl Task {
                             }
                             Some(Msg::Stop) | None => Next::End,
                         },
+                        changed = steered.changed(), if steering => {
+                            if changed.is_ok() {
+                                let owner = steered.borrow_and_update().clone();
+                                match owner {
+                                    // Another node took the room (a gone owner that
+                                    // still holds the lease is not followed again).
+                                    Some(owner) if owner != self.owner => {
+                                        self.adopt(owner, &reports, &mut fetching);
+                                    }
+                                    Some(_) => {}
+                                    None => self.orphan(),
+                                }
+                            } else {
+                                steering = false;
+                            }
+                            Next::Nothing
+                        }
                         message = broadcast.next() => match message {
                             Some(message) if !self.sent_by_owner(&message) => Next::Nothing,
                             Some(message) => match decode(&message) {
@@ -423,7 +499,9 @@ impl Task {
                             None => Next::End,
                         },
                         report = reported.recv() => match report {
-                            Some(Report::Fetched(snapshot)) => {
+                            Some(Report::Fetched { generation, .. } | Report::Heard { generation, .. })
+                                if generation != self.generation => Next::Nothing,
+                            Some(Report::Fetched { snapshot, .. }) => {
                                 fetching = false;
                                 match snapshot {
                                     Some(snapshot) => {
@@ -436,7 +514,7 @@ impl Task {
                                     }
                                 }
                             }
-                            Some(Report::Heard { n, regular, reply }) => match reply {
+                            Some(Report::Heard { n, regular, reply, .. }) => match reply {
                                 Some(AdminReply::Heard(through)) => {
                                     self.heard.now();
                                     self.core.heard(n, through, regular, now())
@@ -450,11 +528,23 @@ impl Task {
                                 }
                                 Next::Nothing
                             }
+                            Some(Report::Holder(holder)) => {
+                                self.found(holder);
+                                Next::Nothing
+                            }
                             None => Next::Nothing,
                         },
                         _ = heartbeat.tick() => {
                             if self.core.viewers() == 0 && !fetching {
                                 Next::End
+                            } else if let Some(since) = self.orphaned {
+                                if since.elapsed() > ORPHANED_AT_LEAST.max(self.leases.ttl() * 3) {
+                                    tracing::info!(room = %self.room, "no node took the room");
+                                    Next::End
+                                } else {
+                                    self.look_up_holder(&reports);
+                                    Next::Nothing
+                                }
                             } else {
                                 self.heartbeat(&reports, true);
                                 Next::Nothing
@@ -475,11 +565,12 @@ impl Task {
                     };
                     self.viewers
                         .store(self.core.viewers(), std::sync::atomic::Ordering::Relaxed);
-                    if next != Next::End && self.core.wants_heartbeat() {
+                    if next != Next::End && self.orphaned.is_none() && self.core.wants_heartbeat() {
                         self.heartbeat(&reports, false);
                     }
                     match next {
                         Next::Nothing => {}
+                        Next::Orphaned => self.orphan(),
                         Next::Fetch => {
                             metrics::counter!("yishi_bus_catch_ups_total").increment(1);
                             self.fetch(&reports, &mut fetching);
@@ -517,6 +608,51 @@ impl Task {
             let _ = relays.ask_mirrored(&owner, &room, ask, FETCH_WAIT).await;
         });
         metrics::gauge!("yishi_mirrors").decrement(1.0);
+    }
+
+    /// The owner is gone: keep the viewers and look for the next one.
+    fn orphan(&mut self) {
+        if self.orphaned.is_none() {
+            self.orphaned = Some(tokio::time::Instant::now());
+            self.heard.never();
+            tracing::info!(room = %self.room, owner = %self.owner, "the mirror's owner is gone; waiting for the next");
+        }
+    }
+
+    /// Follow `owner` from now on: resynchronise every viewer from its snapshot.
+    fn adopt(&mut self, owner: NodeId, reports: &mpsc::Sender<Report>, fetching: &mut bool) {
+        tracing::info!(room = %self.room, from = %self.owner, to = %owner, "the mirror follows the room's new owner");
+        metrics::counter!("yishi_mirror_adoptions_total").increment(1);
+        self.owner = owner;
+        self.generation += 1;
+        self.orphaned = None;
+        *fetching = false;
+        if self.core.adopt() == Next::Fetch {
+            self.fetch(reports, fetching);
+        }
+    }
+
+    /// Ask the lease who holds the room now (the owner is gone).
+    fn look_up_holder(&self, reports: &mpsc::Sender<Report>) {
+        let (leases, room, reports) = (self.leases.clone(), self.room.clone(), reports.clone());
+        tokio::spawn(async move {
+            let holder = leases.holder(&room).await.ok().flatten();
+            let _ = reports.send(Report::Holder(holder)).await;
+        });
+    }
+
+    /// The lease's holder, looked up while the owner is gone: another node than the one
+    /// gone has taken the room, so follow it.
+    fn found(&self, holder: Option<String>) {
+        let Some(holder) = holder.and_then(|h| NodeId::new(&h).ok()) else {
+            return;
+        };
+        if self.orphaned.is_some()
+            && holder != self.owner
+            && let Some(mirrors) = self.mirrors.upgrade()
+        {
+            mirrors.steer(&self.room, self.id, holder);
+        }
     }
 
     fn sent_by_owner(&self, message: &async_nats::Message) -> bool {
@@ -611,7 +747,7 @@ impl Task {
             return;
         }
         let (relays, owner, room) = (self.relays.clone(), self.owner.clone(), self.room.clone());
-        let reports = reports.clone();
+        let (reports, generation) = (reports.clone(), self.generation);
         tokio::spawn(async move {
             let reply = relays
                 .ask_mirrored(&owner, &room, MirrorAsk::Snapshot, FETCH_WAIT)
@@ -630,7 +766,12 @@ impl Task {
                 }),
                 _ => None,
             };
-            let _ = reports.send(Report::Fetched(snapshot)).await;
+            let _ = reports
+                .send(Report::Fetched {
+                    generation,
+                    snapshot,
+                })
+                .await;
         });
     }
 
@@ -643,11 +784,18 @@ impl Task {
             node: self.node.to_string(),
             count: u32::try_from(self.core.viewers()).unwrap_or(u32::MAX),
         };
-        let reports = reports.clone();
+        let (reports, generation) = (reports.clone(), self.generation);
         tokio::spawn(async move {
             let reply = relays.ask_mirrored(&owner, &room, ask, HEARTBEAT).await;
             let reply = reply.ok();
-            let _ = reports.send(Report::Heard { n, regular, reply }).await;
+            let _ = reports
+                .send(Report::Heard {
+                    generation,
+                    n,
+                    regular,
+                    reply,
+                })
+                .await;
         });
     }
 }

@@ -44,7 +44,8 @@ const TAIL: usize = 256;
 /// Broadcasts held while a snapshot is on its way; past this they are dropped, and the
 /// gap they leave is filled by the next snapshot.
 const PENDING: usize = 4096;
-/// Heartbeats the owner may leave unanswered in a row before the mirror ends.
+/// Heartbeats the owner may leave unanswered in a row before the mirror takes it for
+/// gone (and waits for the room's next owner, [`MirrorCore::adopt`]).
 pub(crate) const SILENT: u32 = 3;
 
 /// What the owner broadcast for the room's audience (see [`super::core::Broadcast`]).
@@ -86,6 +87,9 @@ pub(crate) enum Next {
     Refresh,
     /// The owner stopped serving the room: end (viewers were told to resume).
     End,
+    /// The owner went silent: keep the viewers, wait for the room's next owner (the
+    /// lease names it), then [`MirrorCore::adopt`] it; or end if none comes.
+    Orphaned,
 }
 
 /// Broadcast events since a snapshot, each covering `from..=through`.
@@ -454,16 +458,31 @@ impl MirrorCore {
         Next::Nothing
     }
 
-    /// A heartbeat went unanswered: [`SILENT`] in a row, the owner is taken for gone and
-    /// the mirror ends; until then new viewers wait.
+    /// A heartbeat went unanswered: [`SILENT`] in a row, the owner is taken for gone
+    /// (the mirror keeps its viewers and waits for the next owner); meanwhile new
+    /// viewers wait.
     pub fn missed(&mut self) -> Next {
         self.asking = self.asking.saturating_sub(1);
         self.missed += 1;
-        if self.missed >= SILENT {
-            self.end();
-            return Next::End;
+        if self.missed == SILENT {
+            return Next::Orphaned;
         }
         Next::Nothing
+    }
+
+    /// The room has a new owner (a failover): follow it. What the old one sent or was
+    /// asked is void; every viewer is resynchronised from the new owner's snapshot
+    /// ([`Next::Fetch`], then [`MirrorCore::snapshot`]), the viewers already welcomed
+    /// without losing their connection, and those waiting once the new owner answered
+    /// a heartbeat sent after they came.
+    pub fn adopt(&mut self) -> Next {
+        self.fetching = Some(true);
+        self.pending.clear();
+        self.owner_ahead = None;
+        self.asking = 0;
+        self.missed = 0;
+        self.wanted = self.viewers.values().any(|v| v.reply.is_some());
+        Next::Fetch
     }
 
     /// Messages to this node may have been lost (its NATS connection dropped, or it did
@@ -755,8 +774,9 @@ mod tests {
         assert_eq!(w.answered(), Some(Ok(())));
     }
 
-    #[test]
-    fn a_viewer_that_comes_while_the_owner_is_silent_is_turned_away_if_the_mirror_ends() {
+    /// A mirror with one viewer served, whose owner then misses [`SILENT`] heartbeats
+    /// with a second viewer waiting since the first miss.
+    fn orphaned() -> (MirrorCore, Viewer, Viewer) {
         let mut core = mirror();
         let n = core.heartbeat();
         let mut served = attach(&mut core, 1);
@@ -764,6 +784,7 @@ mod tests {
         let n = core.heartbeat();
         core.heard(n, 7, false, NOW);
         assert_eq!(served.answered(), Some(Ok(())));
+        served.sent();
         // The owner dies: its heartbeat goes unanswered.
         core.heartbeat();
         assert_eq!(core.missed(), Next::Nothing);
@@ -776,13 +797,61 @@ mod tests {
             core.heartbeat();
             let next = core.missed();
             assert!(new.sent().is_empty(), "never welcomed");
-            if missed < SILENT {
-                assert_eq!(next, Next::Nothing);
-                assert!(new.answered().is_none(), "waits");
+            assert!(new.answered().is_none(), "waits");
+            let gone = if missed < SILENT {
+                Next::Nothing
             } else {
-                assert_eq!(next, Next::End);
-            }
+                Next::Orphaned
+            };
+            assert_eq!(next, gone);
         }
+        // Nobody is ended for it.
+        assert_eq!(core.viewers(), 2);
+        assert!(served.kill.try_recv().is_err());
+        (core, served, new)
+    }
+
+    #[test]
+    fn a_mirror_whose_owner_went_silent_follows_the_next_owner_without_ending_its_viewers() {
+        let (mut core, mut served, mut new) = orphaned();
+        // Another node took the room: the mirror follows it, from its snapshot.
+        assert_eq!(core.adopt(), Next::Fetch);
+        assert!(core.wants_heartbeat(), "a viewer waits for the new owner");
+        let n = core.heartbeat();
+        // The snapshot resynchronises the viewer served, on the same connection.
+        assert_eq!(core.snapshot(snapshot(9), NOW), Next::Nothing);
+        assert_eq!(served.sent(), ["welcome", "viewers"]);
+        assert!(served.kill.try_recv().is_err());
+        assert!(
+            new.answered().is_none(),
+            "the new owner has not answered yet"
+        );
+        // The new owner's answer welcomes the one waiting; its broadcasts follow.
+        assert_eq!(core.heard(n, 9, false, NOW), Next::Nothing);
+        assert_eq!(new.answered(), Some(Ok(())));
+        assert_eq!(new.sent(), ["welcome", "viewers"]);
+        let events = super::Published::Events {
+            from: 10,
+            through: 10,
+            at: NOW,
+            events: Some(raw(r#"[{"seq":10}]"#)),
+            private: std::collections::HashMap::new(),
+        };
+        assert_eq!(core.published(events, NOW).0, Next::Nothing);
+        assert_eq!(served.sent(), ["events"]);
+        assert_eq!(new.sent(), ["events"]);
+        // Misses count afresh for the new owner.
+        for _ in 1..SILENT {
+            core.heartbeat();
+            assert_eq!(core.missed(), Next::Nothing);
+        }
+    }
+
+    #[test]
+    fn a_viewer_that_comes_while_the_owner_is_silent_is_turned_away_if_no_owner_comes() {
+        let (mut core, mut served, mut new) = orphaned();
+        // No node took the room in time: the mirror ends.
+        core.end();
         // Told once, before any welcome, to come back; the one it served is ended.
         assert_eq!(new.answered(), Some(Err(ErrorCode::Unavailable)));
         assert!(new.sent().is_empty());

@@ -218,6 +218,7 @@ impl Hub {
                 cluster.client.clone(),
                 cluster.node().clone(),
                 cluster.losses.clone(),
+                cluster.leases.clone(),
             );
             let _ = hub.relays.set(relays);
             let _ = hub.mirrors.set(mirrors);
@@ -331,6 +332,10 @@ impl Hub {
         );
         self.lock_rooms().insert(id.to_owned(), handle.clone());
         metrics::gauge!("yishi_rooms").set(self.live_rooms() as f64);
+        // A mirror here of the room's former owner follows this node from now on.
+        if let Some(mirrors) = self.mirrors.get() {
+            mirrors.taken_here(id);
+        }
         Ok(handle)
     }
 
