@@ -3,7 +3,10 @@
 //!
 //! Precedence, highest first: a flag, its environment variable, the TOML file
 //! (`--config`, `YISHI_CONFIG`), the default. The file's keys are the flags' names with
-//! `_` for `-` (`public_url`, `token_keys`, …); unknown keys are an error.
+//! `_` for `-` (`public_url`, `token_keys`, …); unknown keys are an error. The file is
+//! flat, as the flags are; [`Config::resolve`] reads all three in one place and sorts
+//! the settings into the sections of [`Config`]: `http`, `hub`, `media`, `store`, `bus`
+//! (the cluster), `auth`, `webhooks`, `reports`.
 //!
 //! ```toml
 //! listen = "0.0.0.0:8080"
@@ -204,6 +207,45 @@ pub struct ServeArgs {
     #[arg(long, env = "YISHI_BALLOT_BATCH", value_name = "K")]
     pub ballot_batch: Option<usize>,
 
+    /// Frames a member's or host's connection may have queued before it is closed with
+    /// "resume" (the client catches up through resume) [default: 512].
+    #[arg(long, env = "YISHI_MEMBER_QUEUE", value_name = "FRAMES")]
+    pub member_queue: Option<usize>,
+
+    /// Frames an audience connection may have queued before it is resynchronised from a
+    /// snapshot [default: 128].
+    #[arg(long, env = "YISHI_AUDIENCE_QUEUE", value_name = "FRAMES")]
+    pub audience_queue: Option<usize>,
+
+    /// Events each room keeps in memory for resume; a client further behind gets a
+    /// snapshot [default: 8192].
+    #[arg(long, env = "YISHI_RESUME_WINDOW", value_name = "EVENTS")]
+    pub resume_window: Option<usize>,
+
+    /// Resume sessions a room keeps at most; the oldest departed ones go first
+    /// [default: 100000].
+    #[arg(long, env = "YISHI_MAX_SESSIONS", value_name = "N")]
+    pub max_sessions: Option<usize>,
+
+    /// Commands per second one connection may send, bursts twice that; beyond,
+    /// `rate_limited` [default: 20].
+    #[arg(long, env = "YISHI_COMMANDS_PER_SECOND", value_name = "N")]
+    pub commands_per_second: Option<u32>,
+
+    /// Commands per second from one client address over all its connections, bursts
+    /// twice that [default: 400].
+    #[arg(long, env = "YISHI_COMMANDS_PER_IP", value_name = "N")]
+    pub commands_per_ip: Option<u32>,
+
+    /// New connections (hellos) per second from one client address, bursts twice that;
+    /// bounds the anonymous viewer identities one address can obtain [default: 200].
+    #[arg(long, env = "YISHI_JOINS_PER_IP", value_name = "N")]
+    pub joins_per_ip: Option<u32>,
+
+    /// How often running poll tallies are sent, in milliseconds [default: 500].
+    #[arg(long, env = "YISHI_TALLY_INTERVAL_MS", value_name = "MS")]
+    pub tally_interval_ms: Option<u64>,
+
     /// Bearer key for `/metrics` [default: the admin key].
     #[arg(
         long,
@@ -348,19 +390,77 @@ pub struct Limits {
     pub header_timeout: Duration,
 }
 
-/// The server's resolved configuration: every default applied, every secret loaded.
-#[derive(Clone)]
+/// The server's resolved configuration, in sections: every default applied, every
+/// secret loaded. [`Config::resolve`] is the one place that reads the flags, the
+/// environment and the file into it.
+#[derive(Debug, Clone)]
 pub struct Config {
-    /// Where to listen for HTTP and WebSocket connections.
-    pub listen: SocketAddr,
-    /// Where the record is kept: `sqlite://…` (default, embedded) or `postgres://…`.
-    pub database: String,
-    /// Where generated secrets are kept, so that links survive restarts.
-    pub data_dir: PathBuf,
-    /// The URL users reach the server at (no trailing `/`): join links are built on it.
-    pub public_url: String,
+    /// Serving HTTP and WebSocket: addresses, the public URL, origins, limits.
+    pub http: HttpConfig,
+    /// The hub's limits and sizes (frame size, queues, rates, resume, ballot batches,
+    /// TURN).
+    pub hub: HubConfig,
+    /// Audio and video: the SFU and the livestream.
+    pub media: MediaSettings,
+    /// Where the record and the generated secrets are kept.
+    pub store: StoreConfig,
+    /// Set when this server is a node of a cluster (`--cluster`): the NATS server the
+    /// nodes meet at, this node's name, the lease TTL.
+    pub bus: Option<ClusterConfig>,
+    /// The keys: join tokens, the admin API, `/metrics`; staff sessions.
+    pub auth: AuthConfig,
+    /// How webhooks are sent (retries, timeout).
+    pub webhooks: WebhookConfig,
+    /// What reports are made with: participation rules, PDF output.
+    pub reports: ReportsConfig,
     /// Whether to create demo rooms and print their links at start.
     pub demo: bool,
+}
+
+/// How HTTP and WebSocket connections are served.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Where to listen for HTTP and WebSocket connections.
+    pub listen: SocketAddr,
+    /// The URL users reach the server at (no trailing `/`): join links are built on it.
+    pub public_url: String,
+    /// Values of the `Origin` header accepted on the WebSocket (`scheme://host[:port]`,
+    /// no trailing `/`); others get `origin_forbidden`. `*` accepts any.
+    pub allowed_origins: Vec<String>,
+    /// The connection limits of the listener.
+    pub limits: Limits,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// A private listener serving `/metrics` without a key.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Whether the board's per-identity and per-address rate limits apply (lifted only
+    /// for load tests, `--no-board-rate-limits`).
+    pub board_rate_limits: bool,
+}
+
+/// Audio and video.
+#[derive(Debug, Clone)]
+pub struct MediaSettings {
+    /// The SFU's socket, if media is on (`--no-media` turns it off).
+    pub sfu: Option<MediaConfig>,
+    /// How the livestream is encoded (the worker program, the video size) and how long
+    /// its recordings are kept.
+    pub live: crate::live::LiveConfig,
+}
+
+/// Where things are kept.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Where the record is kept: `sqlite://…` (default, embedded) or `postgres://…`.
+    pub database: String,
+    /// Where generated secrets (and the livestream's recordings) are kept, so that links
+    /// survive restarts.
+    pub data_dir: PathBuf,
+}
+
+/// Keys and sessions.
+#[derive(Clone)]
+pub struct AuthConfig {
     /// Keys that sign (first) and verify join tokens, with the longest lifetime allowed.
     pub token_keys: Keys,
     /// Where the token keys came from (for the start-up log).
@@ -371,64 +471,31 @@ pub struct Config {
     pub admin_key_source: SecretSource,
     /// Bearer key for `/metrics` on the public listener.
     pub metrics_key: String,
-    /// A private listener serving `/metrics` without a key.
-    pub metrics_listen: Option<SocketAddr>,
-    /// Values of the `Origin` header accepted on the WebSocket (`scheme://host[:port]`,
-    /// no trailing `/`); others get `origin_forbidden`. `*` accepts any.
-    pub allowed_origins: Vec<String>,
-    /// The connection limits of the listener.
-    pub limits: Limits,
-    /// The hub's limits and sizes (frame size, queues, resume, ballot batches, TURN).
-    pub hub: HubConfig,
-    /// The SFU's socket, if media is on.
-    pub media: Option<MediaConfig>,
-    /// Proxies whose `X-Forwarded-For` names the client.
-    pub trusted_proxies: Vec<IpNet>,
-    /// Set when this server is a node of a cluster (`--cluster`).
-    pub cluster: Option<ClusterConfig>,
-    /// How webhooks are sent (retries, timeout).
-    pub webhooks: WebhookConfig,
-    /// How the livestream is encoded (the worker program, the video size).
-    pub live: crate::live::LiveConfig,
-    /// The credit rules of participation records (履职档案).
-    pub participation_rules: Rules,
-    /// The font file and worker of PDF output, if configured (else the usual places).
-    pub pdf: crate::pdf::Settings,
     /// How long a staff session lasts unused.
     pub staff_idle: Duration,
-    /// Whether the board's per-identity and per-address rate limits apply (lifted only
-    /// for load tests, `--no-board-rate-limits`).
-    pub board_rate_limits: bool,
 }
 
-impl fmt::Debug for Config {
+impl fmt::Debug for AuthConfig {
     /// Everything but the admin and metrics keys; the token keys show only their ids.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("listen", &self.listen)
-            .field("database", &self.database)
-            .field("data_dir", &self.data_dir)
-            .field("public_url", &self.public_url)
-            .field("demo", &self.demo)
+        f.debug_struct("AuthConfig")
             .field("token_keys", &self.token_keys)
             .field("token_keys_source", &self.token_keys_source)
             .field("admin_key", &"…")
             .field("admin_key_source", &self.admin_key_source)
             .field("metrics_key", &"…")
-            .field("metrics_listen", &self.metrics_listen)
-            .field("allowed_origins", &self.allowed_origins)
-            .field("limits", &self.limits)
-            .field("hub", &self.hub)
-            .field("media", &self.media)
-            .field("trusted_proxies", &self.trusted_proxies)
-            .field("cluster", &self.cluster)
-            .field("webhooks", &self.webhooks)
-            .field("live", &self.live)
-            .field("pdf", &self.pdf)
             .field("staff_idle", &self.staff_idle)
-            .field("board_rate_limits", &self.board_rate_limits)
             .finish()
     }
+}
+
+/// What reports are made with.
+#[derive(Debug, Clone)]
+pub struct ReportsConfig {
+    /// The credit rules of participation records (履职档案).
+    pub participation_rules: Rules,
+    /// The font file and worker of PDF output, if configured (else the usual places).
+    pub pdf: crate::pdf::Settings,
 }
 
 /// Where a secret came from.
@@ -478,8 +545,14 @@ pub enum ConfigError {
     Origin(String),
     #[error("trusted proxy {0:?} must be an IP address or a network (10.0.0.0/8)")]
     Proxy(String),
-    #[error("max frame bytes must be at least 1024")]
-    MaxFrame,
+    #[error("--{flag} ({}) must be {range}, not {value}", env_name(flag))]
+    OutOfRange {
+        /// The flag's name without `--`.
+        flag: &'static str,
+        /// What is allowed, e.g. `from 1 to 10000`.
+        range: String,
+        value: String,
+    },
     #[error("{0} must be at least 1")]
     Zero(&'static str),
     #[error(
@@ -566,7 +639,6 @@ fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, 
     }
 }
 
-/// The flag's value if given, else the file's.
 /// The cluster settings, checked: a NATS URL, a node id, PostgreSQL.
 fn cluster_config(
     nats: Option<String>,
@@ -602,6 +674,100 @@ fn cluster_config(
     }))
 }
 
+/// The hub's settings but TURN: each the flag's (or its variable's) value, else the
+/// file's, else the default, and checked.
+fn hub_config(serve: &ServeArgs, file: &ServeArgs) -> Result<HubConfig, ConfigError> {
+    let d = HubConfig::default();
+    Ok(HubConfig {
+        max_frame_bytes: bounded(
+            "max-frame-bytes",
+            pick(serve.max_frame_bytes, file.max_frame_bytes).unwrap_or(DEFAULT_MAX_FRAME_BYTES),
+            1024..=16 * 1024 * 1024,
+        )?,
+        member_queue: bounded(
+            "member-queue",
+            pick(serve.member_queue, file.member_queue).unwrap_or(d.member_queue),
+            1..=1_000_000,
+        )?,
+        audience_queue: bounded(
+            "audience-queue",
+            pick(serve.audience_queue, file.audience_queue).unwrap_or(d.audience_queue),
+            1..=1_000_000,
+        )?,
+        resume_window: bounded(
+            "resume-window",
+            pick(serve.resume_window, file.resume_window).unwrap_or(d.resume_window),
+            1..=1_000_000,
+        )?,
+        commands_per_second: bounded(
+            "commands-per-second",
+            pick(serve.commands_per_second, file.commands_per_second)
+                .unwrap_or(d.commands_per_second),
+            1..=10_000,
+        )?,
+        commands_per_ip: bounded(
+            "commands-per-ip",
+            pick(serve.commands_per_ip, file.commands_per_ip).unwrap_or(d.commands_per_ip),
+            1..=1_000_000,
+        )?,
+        joins_per_ip: bounded(
+            "joins-per-ip",
+            pick(serve.joins_per_ip, file.joins_per_ip).unwrap_or(d.joins_per_ip),
+            1..=1_000_000,
+        )?,
+        tally_interval_ms: bounded(
+            "tally-interval-ms",
+            pick(serve.tally_interval_ms, file.tally_interval_ms).unwrap_or(d.tally_interval_ms),
+            50..=60_000,
+        )?,
+        turn: None,
+        resume_grace: match pick(serve.resume_grace, file.resume_grace) {
+            None => d.resume_grace,
+            Some(grace) if (1..=3600).contains(&grace.as_secs()) => grace,
+            Some(grace) => {
+                return Err(ConfigError::OutOfRange {
+                    flag: "resume-grace",
+                    range: "from 1s to 1h".into(),
+                    value: format!("{}s", grace.as_secs()),
+                });
+            }
+        },
+        max_sessions: bounded(
+            "max-sessions",
+            pick(serve.max_sessions, file.max_sessions).unwrap_or(d.max_sessions),
+            1..=10_000_000,
+        )?,
+        ballot_batch: bounded(
+            "ballot-batch",
+            pick(serve.ballot_batch, file.ballot_batch).unwrap_or(d.ballot_batch),
+            1..=1000,
+        )?,
+    })
+}
+
+/// `value` if `range` holds it, else an error naming `flag` (without `--`).
+fn bounded<T: PartialOrd + fmt::Display>(
+    flag: &'static str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::OutOfRange {
+            flag,
+            range: format!("from {} to {}", range.start(), range.end()),
+            value: value.to_string(),
+        })
+    }
+}
+
+/// The environment variable of a flag: `commands-per-second` → `YISHI_COMMANDS_PER_SECOND`.
+fn env_name(flag: &str) -> String {
+    format!("YISHI_{}", flag.replace('-', "_").to_ascii_uppercase())
+}
+
+/// The flag's value if given, else the file's.
 fn pick<T>(flag: Option<T>, file: Option<T>) -> Option<T> {
     flag.or(file)
 }
@@ -624,12 +790,14 @@ impl Config {
             serve: fs,
             ..
         } = file;
+        let hub = hub_config(serve, &fs)?;
         let listen = pick(args.listen, f.listen).unwrap_or_else(default_listen);
         let database =
             pick(args.database.clone(), f.database).unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
         let data_dir =
             pick(args.data_dir.clone(), f.data_dir).unwrap_or_else(|| default_data_dir(&database));
-        // Checked first: a node misconfigured for a cluster writes nothing locally.
+        // Checked before the secrets: a node misconfigured for a cluster writes nothing
+        // locally.
         let cluster = cluster_config(
             pick(serve.cluster.clone(), fs.cluster),
             pick(serve.node_id.clone(), fs.node_id),
@@ -684,12 +852,6 @@ impl Config {
             pick(serve.metrics_key.clone(), fs.metrics_key).unwrap_or_else(|| admin_key.clone());
         if metrics_key.chars().count() < MIN_ADMIN_KEY_CHARS {
             return Err(ConfigError::ShortMetricsKey);
-        }
-
-        let max_frame_bytes =
-            pick(serve.max_frame_bytes, fs.max_frame_bytes).unwrap_or(DEFAULT_MAX_FRAME_BYTES);
-        if max_frame_bytes < 1024 {
-            return Err(ConfigError::MaxFrame);
         }
 
         let mut allowed_origins = Vec::new();
@@ -749,19 +911,7 @@ impl Config {
         if limits.max_connections_per_ip == 0 {
             return Err(ConfigError::Zero("max connections per IP"));
         }
-        let defaults = HubConfig::default();
-        let hub = HubConfig {
-            max_frame_bytes,
-            turn,
-            resume_grace: pick(serve.resume_grace, fs.resume_grace)
-                .unwrap_or(defaults.resume_grace),
-            ballot_batch: pick(serve.ballot_batch, fs.ballot_batch)
-                .unwrap_or(defaults.ballot_batch),
-            ..defaults
-        };
-        if hub.ballot_batch == 0 {
-            return Err(ConfigError::Zero("ballot batch"));
-        }
+        let hub = HubConfig { turn, ..hub };
         let staff_idle =
             pick(serve.staff_idle, fs.staff_idle).unwrap_or(crate::staff::SESSION_IDLE);
         if staff_idle < Duration::from_secs(1) {
@@ -769,44 +919,51 @@ impl Config {
         }
 
         Ok(Config {
-            cluster,
-            listen,
-            database,
-            data_dir,
-            public_url,
-            demo: serve.demo || fs.demo,
-            token_keys,
-            token_keys_source,
-            admin_key,
-            admin_key_source,
-            metrics_key,
-            metrics_listen: pick(serve.metrics_listen, fs.metrics_listen),
-            allowed_origins,
-            limits,
+            http: HttpConfig {
+                listen,
+                public_url,
+                allowed_origins,
+                limits,
+                trusted_proxies,
+                metrics_listen: pick(serve.metrics_listen, fs.metrics_listen),
+                board_rate_limits: !(serve.no_board_rate_limits || fs.no_board_rate_limits),
+            },
             hub,
-            media,
-            trusted_proxies,
+            media: MediaSettings {
+                sfu: media,
+                live: crate::live::LiveConfig {
+                    keep_recordings: pick(serve.keep_recordings, fs.keep_recordings),
+                    ..live_config(
+                        pick(serve.live_size, fs.live_size),
+                        pick(serve.live_kbps, fs.live_kbps),
+                    )
+                },
+            },
+            store: StoreConfig { database, data_dir },
+            bus: cluster,
+            auth: AuthConfig {
+                token_keys,
+                token_keys_source,
+                admin_key,
+                admin_key_source,
+                metrics_key,
+                staff_idle,
+            },
             webhooks: match pick(serve.webhook_retry_base_ms, fs.webhook_retry_base_ms) {
                 Some(ms) => WebhookConfig::with_retry_base(Duration::from_millis(ms.max(1))),
                 None => WebhookConfig::default(),
             },
-            live: crate::live::LiveConfig {
-                keep_recordings: pick(serve.keep_recordings, fs.keep_recordings),
-                ..live_config(
-                    pick(serve.live_size, fs.live_size),
-                    pick(serve.live_kbps, fs.live_kbps),
-                )
+            reports: ReportsConfig {
+                participation_rules: read_rules(pick(
+                    args.participation_rules.clone(),
+                    f.participation_rules,
+                ))?,
+                pdf: crate::pdf::Settings {
+                    font: pick(args.pdf_font.clone(), f.pdf_font),
+                    worker: pick(args.pdf_worker.clone(), f.pdf_worker),
+                },
             },
-            participation_rules: read_rules(pick(
-                args.participation_rules.clone(),
-                f.participation_rules,
-            ))?,
-            pdf: crate::pdf::Settings {
-                font: pick(args.pdf_font.clone(), f.pdf_font),
-                worker: pick(args.pdf_worker.clone(), f.pdf_worker),
-            },
-            staff_idle,
-            board_rate_limits: !(serve.no_board_rate_limits || fs.no_board_rate_limits),
+            demo: serve.demo || fs.demo,
         })
     }
 
@@ -861,37 +1018,47 @@ impl Config {
             .map(|o| default_origins(&o, listen, true))
             .unwrap_or_default();
         Config {
-            listen,
-            data_dir: default_data_dir(&database),
-            database,
-            public_url,
-            demo: false,
-            token_keys: Keys::generate(),
-            token_keys_source: SecretSource::Ephemeral,
-            metrics_key: random_secret(),
-            metrics_listen: None,
-            admin_key: random_secret(),
-            admin_key_source: SecretSource::Ephemeral,
-            allowed_origins,
-            limits: Limits {
-                max_connections: Limits::default_max_connections(),
-                max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
-                header_timeout: DEFAULT_HEADER_TIMEOUT,
+            http: HttpConfig {
+                listen,
+                public_url,
+                allowed_origins,
+                limits: Limits {
+                    max_connections: Limits::default_max_connections(),
+                    max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+                    header_timeout: DEFAULT_HEADER_TIMEOUT,
+                },
+                trusted_proxies: Vec::new(),
+                metrics_listen: None,
+                board_rate_limits: true,
             },
             hub: HubConfig::default(),
-            media: Some(MediaConfig {
-                bind: SocketAddr::new(listen.ip(), 0),
-                public_ip: None,
-                max_peers: DEFAULT_MAX_PEERS,
-            }),
-            trusted_proxies: Vec::new(),
-            cluster: None,
+            media: MediaSettings {
+                sfu: Some(MediaConfig {
+                    bind: SocketAddr::new(listen.ip(), 0),
+                    public_ip: None,
+                    max_peers: DEFAULT_MAX_PEERS,
+                }),
+                live: crate::live::LiveConfig::default(),
+            },
+            store: StoreConfig {
+                data_dir: default_data_dir(&database),
+                database,
+            },
+            bus: None,
+            auth: AuthConfig {
+                token_keys: Keys::generate(),
+                token_keys_source: SecretSource::Ephemeral,
+                admin_key: random_secret(),
+                admin_key_source: SecretSource::Ephemeral,
+                metrics_key: random_secret(),
+                staff_idle: crate::staff::SESSION_IDLE,
+            },
             webhooks: WebhookConfig::default(),
-            live: crate::live::LiveConfig::default(),
-            participation_rules: Rules::default(),
-            pdf: crate::pdf::Settings::default(),
-            staff_idle: crate::staff::SESSION_IDLE,
-            board_rate_limits: true,
+            reports: ReportsConfig {
+                participation_rules: Rules::default(),
+                pdf: crate::pdf::Settings::default(),
+            },
+            demo: false,
         }
     }
 
@@ -899,7 +1066,7 @@ impl Config {
     /// URL fragment, which browsers never send to a server, so it stays out of access
     /// logs.
     pub fn join_link(&self, room: &str, token: &str) -> String {
-        join_link(&self.public_url, room, token)
+        join_link(&self.http.public_url, room, token)
     }
 }
 
@@ -1229,21 +1396,21 @@ mod tests {
         let dir = temp_dir("defaults");
         let db = format!("sqlite://{}/yishi.db", dir.display());
         let c = resolve(&["--database", &db]).unwrap();
-        assert_eq!(c.listen, default_listen());
-        assert_eq!(c.data_dir, dir);
-        assert_eq!(c.public_url, "http://127.0.0.1:8080");
+        assert_eq!(c.http.listen, default_listen());
+        assert_eq!(c.store.data_dir, dir);
+        assert_eq!(c.http.public_url, "http://127.0.0.1:8080");
         assert_eq!(
-            c.allowed_origins,
+            c.http.allowed_origins,
             ["http://127.0.0.1:8080", "http://localhost:8080"]
         );
         assert_eq!(c.hub.max_frame_bytes, 65536);
         assert!(!c.demo);
         assert_eq!(
-            c.token_keys_source,
+            c.auth.token_keys_source,
             SecretSource::Generated(dir.join(TOKEN_KEY_FILE))
         );
         assert_eq!(
-            c.admin_key_source,
+            c.auth.admin_key_source,
             SecretSource::Generated(dir.join(ADMIN_KEY_FILE))
         );
         #[cfg(unix)]
@@ -1256,13 +1423,13 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         let again = resolve(&["--database", &db]).unwrap();
-        assert_eq!(again.token_keys.to_list(), c.token_keys.to_list());
-        assert_eq!(again.admin_key, c.admin_key);
+        assert_eq!(again.auth.token_keys.to_list(), c.auth.token_keys.to_list());
+        assert_eq!(again.auth.admin_key, c.auth.admin_key);
         assert_eq!(
-            again.token_keys_source,
+            again.auth.token_keys_source,
             SecretSource::Stored(dir.join(TOKEN_KEY_FILE))
         );
-        assert!(!format!("{again:?}").contains(&again.admin_key));
+        assert!(!format!("{again:?}").contains(&again.auth.admin_key));
     }
 
     #[test]
@@ -1288,13 +1455,13 @@ mod tests {
         .unwrap();
         let path = file.to_str().unwrap();
         let c = resolve(&["--config", path]).unwrap();
-        assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
-        assert_eq!(c.public_url, "http://localhost:9000");
-        assert_eq!(c.token_keys.kids().collect::<Vec<_>>(), ["b", "a"]);
-        assert_eq!(c.admin_key, "file-admin-key-0123456789");
+        assert_eq!(c.http.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.http.public_url, "http://localhost:9000");
+        assert_eq!(c.auth.token_keys.kids().collect::<Vec<_>>(), ["b", "a"]);
+        assert_eq!(c.auth.admin_key, "file-admin-key-0123456789");
         assert_eq!(c.hub.max_frame_bytes, 4096);
         assert!(c.demo);
-        assert_eq!(c.staff_idle, Duration::from_secs(600));
+        assert_eq!(c.auth.staff_idle, Duration::from_secs(600));
 
         let c = resolve(&[
             "--config",
@@ -1311,13 +1478,13 @@ mod tests {
             "45s",
         ])
         .unwrap();
-        assert_eq!(c.staff_idle, Duration::from_secs(45));
-        assert_eq!(c.listen.to_string(), "127.0.0.1:7000");
-        assert_eq!(c.public_url, "https://yishi.example.org");
-        assert_eq!(c.allowed_origins, ["https://yishi.example.org"]);
-        assert_eq!(c.token_keys.kids().collect::<Vec<_>>(), ["c"]);
+        assert_eq!(c.auth.staff_idle, Duration::from_secs(45));
+        assert_eq!(c.http.listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(c.http.public_url, "https://yishi.example.org");
+        assert_eq!(c.http.allowed_origins, ["https://yishi.example.org"]);
+        assert_eq!(c.auth.token_keys.kids().collect::<Vec<_>>(), ["c"]);
         assert_eq!(c.hub.max_frame_bytes, 2048);
-        assert_eq!(c.database, "postgres://localhost/yishi");
+        assert_eq!(c.store.database, "postgres://localhost/yishi");
     }
 
     #[test]
@@ -1365,13 +1532,21 @@ mod tests {
             Err(ConfigError::TokenKeys(_))
         ));
         let c = with(&["--allowed-origins", "https://A.org,*,http://b.org:81/"]).unwrap();
-        assert_eq!(c.allowed_origins, ["https://a.org", "*", "http://b.org:81"]);
+        assert_eq!(
+            c.http.allowed_origins,
+            ["https://a.org", "*", "http://b.org:81"]
+        );
         assert!(matches!(
             with(&["--trusted-proxies", "nginx"]),
             Err(ConfigError::Proxy(_))
         ));
         let c = with(&["--trusted-proxies", "127.0.0.1, 10.0.0.0/8,::1"]).unwrap();
-        let proxies: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        let proxies: Vec<String> = c
+            .http
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
         assert_eq!(proxies, ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
     }
 
@@ -1380,7 +1555,10 @@ mod tests {
         let dir = temp_dir("rules");
         let d = dir.to_str().unwrap();
         assert_eq!(
-            resolve(&["--data-dir", d]).unwrap().participation_rules,
+            resolve(&["--data-dir", d])
+                .unwrap()
+                .reports
+                .participation_rules,
             Rules::default()
         );
         let rules = dir.join("rules.toml");
@@ -1391,13 +1569,13 @@ mod tests {
         .unwrap();
         let r = rules.to_str().unwrap();
         let c = resolve(&["--data-dir", d, "--participation-rules", r]).unwrap();
-        assert_eq!(c.participation_rules.version, 3);
+        assert_eq!(c.reports.participation_rules.version, 3);
         // From the config file too, and for `yishi report` alone.
         let file = dir.join("yishi.toml");
         fs::write(&file, format!("participation_rules = {r:?}\n")).unwrap();
         let f = file.to_str().unwrap();
         let c = resolve(&["--data-dir", d, "--config", f]).unwrap();
-        assert_eq!(c.participation_rules.version, 3);
+        assert_eq!(c.reports.participation_rules.version, 3);
         let cli = Cli::try_parse_from(["yishi", "--config", f]).unwrap();
         assert_eq!(Config::resolve_rules(&cli.config).unwrap().version, 3);
         // A bad file stops the start, naming itself.
@@ -1420,9 +1598,9 @@ mod tests {
         let dir = temp_dir("pdf-font");
         let d = dir.to_str().unwrap();
         let c = resolve(&["--data-dir", d]).unwrap();
-        assert_eq!(c.pdf, crate::pdf::Settings::default());
+        assert_eq!(c.reports.pdf, crate::pdf::Settings::default());
         let c = resolve(&["--data-dir", d, "--pdf-font", "/fonts/a.ttc"]).unwrap();
-        assert_eq!(c.pdf.font, Some(PathBuf::from("/fonts/a.ttc")));
+        assert_eq!(c.reports.pdf.font, Some(PathBuf::from("/fonts/a.ttc")));
         let file = dir.join("yishi.toml");
         fs::write(
             &file,
@@ -1431,8 +1609,11 @@ mod tests {
         .unwrap();
         let f = file.to_str().unwrap();
         let c = resolve(&["--data-dir", d, "--config", f]).unwrap();
-        assert_eq!(c.pdf.font, Some(PathBuf::from("/fonts/b.ttc")));
-        assert_eq!(c.pdf.worker, Some(PathBuf::from("/opt/yishi/yishi-pdf")));
+        assert_eq!(c.reports.pdf.font, Some(PathBuf::from("/fonts/b.ttc")));
+        assert_eq!(
+            c.reports.pdf.worker,
+            Some(PathBuf::from("/opt/yishi/yishi-pdf"))
+        );
         // For `yishi minutes` and `yishi report` alone; the flag wins over the file.
         let cli = Cli::try_parse_from(["yishi", "--config", f]).unwrap();
         let pdf = Config::resolve_pdf(&cli.config).unwrap();
@@ -1447,13 +1628,134 @@ mod tests {
     fn the_board_rate_limits_apply_unless_lifted_by_a_flag_or_the_file() {
         let dir = temp_dir("board-limits");
         let d = dir.to_str().unwrap();
-        assert!(resolve(&["--data-dir", d]).unwrap().board_rate_limits);
+        assert!(resolve(&["--data-dir", d]).unwrap().http.board_rate_limits);
         let c = resolve(&["--data-dir", d, "--no-board-rate-limits"]).unwrap();
-        assert!(!c.board_rate_limits);
+        assert!(!c.http.board_rate_limits);
         let file = dir.join("yishi.toml");
         fs::write(&file, "no_board_rate_limits = true\n").unwrap();
         let c = resolve(&["--data-dir", d, "--config", file.to_str().unwrap()]).unwrap();
-        assert!(!c.board_rate_limits);
+        assert!(!c.http.board_rate_limits);
+    }
+
+    #[test]
+    fn every_hub_setting_is_a_flag_and_a_key_of_the_file() {
+        let dir = temp_dir("hub");
+        let d = dir.to_str().unwrap();
+        let defaults = HubConfig::default();
+        let c = resolve(&["--data-dir", d]).unwrap().hub;
+        assert_eq!(format!("{c:?}"), format!("{defaults:?}"));
+
+        let flags = resolve(&[
+            "--data-dir",
+            d,
+            "--max-frame-bytes",
+            "2048",
+            "--member-queue",
+            "64",
+            "--audience-queue",
+            "32",
+            "--resume-window",
+            "1000",
+            "--max-sessions",
+            "500",
+            "--commands-per-second",
+            "7",
+            "--commands-per-ip",
+            "70",
+            "--joins-per-ip",
+            "9",
+            "--tally-interval-ms",
+            "250",
+            "--resume-grace",
+            "10s",
+            "--ballot-batch",
+            "3",
+        ])
+        .unwrap()
+        .hub;
+        let file = dir.join("yishi.toml");
+        fs::write(
+            &file,
+            r#"
+            max_frame_bytes = 2048
+            member_queue = 64
+            audience-queue = 32
+            resume_window = 1000
+            max_sessions = 500
+            commands_per_second = 7
+            commands_per_ip = 70
+            joins_per_ip = 9
+            tally_interval_ms = 250
+            resume_grace = "10s"
+            ballot_batch = 3
+            "#,
+        )
+        .unwrap();
+        let f = file.to_str().unwrap();
+        let from_file = resolve(&["--data-dir", d, "--config", f]).unwrap().hub;
+        for c in [&flags, &from_file] {
+            assert_eq!(c.max_frame_bytes, 2048);
+            assert_eq!((c.member_queue, c.audience_queue), (64, 32));
+            assert_eq!((c.resume_window, c.max_sessions), (1000, 500));
+            assert_eq!(c.commands_per_second, 7);
+            assert_eq!((c.commands_per_ip, c.joins_per_ip), (70, 9));
+            assert_eq!(c.tally_interval_ms, 250);
+            assert_eq!(c.resume_grace, Duration::from_secs(10));
+            assert_eq!(c.ballot_batch, 3);
+        }
+        // The flag wins over the file; the rest still comes from the file.
+        let c = resolve(&[
+            "--data-dir",
+            d,
+            "--config",
+            f,
+            "--commands-per-second",
+            "11",
+        ])
+        .unwrap()
+        .hub;
+        assert_eq!((c.commands_per_second, c.commands_per_ip), (11, 70));
+    }
+
+    #[test]
+    fn zero_or_absurd_hub_settings_are_refused_naming_the_setting() {
+        let dir = temp_dir("hub-bad");
+        let d = dir.to_str().unwrap();
+        for (flag, value, says) in [
+            (
+                "--commands-per-second",
+                "0",
+                "--commands-per-second (YISHI_COMMANDS_PER_SECOND) must be from 1 to 10000, not 0",
+            ),
+            ("--commands-per-second", "1000000", "not 1000000"),
+            ("--member-queue", "0", "--member-queue (YISHI_MEMBER_QUEUE)"),
+            ("--audience-queue", "0", "--audience-queue"),
+            ("--resume-window", "0", "--resume-window"),
+            ("--max-sessions", "0", "--max-sessions"),
+            ("--commands-per-ip", "0", "--commands-per-ip"),
+            ("--joins-per-ip", "0", "--joins-per-ip"),
+            ("--tally-interval-ms", "1", "from 50 to 60000, not 1"),
+            (
+                "--resume-grace",
+                "0s",
+                "--resume-grace (YISHI_RESUME_GRACE)",
+            ),
+            ("--resume-grace", "2d", "from 1s to 1h, not 172800s"),
+            ("--ballot-batch", "0", "--ballot-batch"),
+            ("--max-frame-bytes", "100", "from 1024 to 16777216, not 100"),
+        ] {
+            let err = resolve(&["--data-dir", d, flag, value]).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::OutOfRange { .. }),
+                "{flag} {value}: {err}"
+            );
+            assert!(err.to_string().contains(says), "{flag} {value}: {err}");
+        }
+        // The same check for the file.
+        let file = dir.join("yishi.toml");
+        fs::write(&file, "joins_per_ip = 0\n").unwrap();
+        let err = resolve(&["--data-dir", d, "--config", file.to_str().unwrap()]).unwrap_err();
+        assert!(err.to_string().contains("--joins-per-ip"), "{err}");
     }
 
     #[test]

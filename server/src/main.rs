@@ -333,13 +333,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(serve) => {
             let config = Config::resolve(&cli.config, &serve)?;
             tracing::info!(
-                listen = %config.listen,
-                public_url = %config.public_url,
-                database = %config.database,
-                token_keys = %config.token_keys_source,
-                current_kid = config.token_keys.current_kid(),
-                admin_key = %config.admin_key_source,
+                listen = %config.http.listen,
+                public_url = %config.http.public_url,
+                database = %config.store.database,
+                token_keys = %config.auth.token_keys_source,
+                current_kid = config.auth.token_keys.current_kid(),
+                admin_key = %config.auth.admin_key_source,
                 demo = config.demo,
+                hub = ?config.hub,
                 "starting yishi {}",
                 env!("CARGO_PKG_VERSION")
             );
@@ -363,11 +364,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Staff(StaffCommand::Add { name, role }) => {
             let config = Config::resolve(&cli.config, &ServeArgs::default())?;
             runtime()?.block_on(async {
-                let store = Store::open(&config.database)
-                    .await
-                    .with_context(|| format!("cannot open the store at {}", config.database))?;
+                let store = Store::open(&config.store.database).await.with_context(|| {
+                    format!("cannot open the store at {}", config.store.database)
+                })?;
                 let secret = staff::invite(&store, &name, role, now().0 as i64).await?;
-                println!("{}", staff::set_password_link(&config.public_url, &secret));
+                println!(
+                    "{}",
+                    staff::set_password_link(&config.http.public_url, &secret)
+                );
                 anyhow::Ok(ExitCode::SUCCESS)
             })
         }
@@ -679,10 +683,11 @@ fn mint(config: &Config, args: &TokenArgs) -> anyhow::Result<String> {
     };
     let claims = Claims::new(args.room.clone(), &participant, now(), args.ttl);
     config
+        .auth
         .token_keys
         .check(&claims)
         .context("this link would be refused (see --token-max-lifetime for longer links)")?;
-    Ok(config.token_keys.mint(&claims))
+    Ok(config.auth.token_keys.mint(&claims))
 }
 
 /// `record verify FILE`: print `ok: N entries, final hash H` (exit 0), `tampered: …`

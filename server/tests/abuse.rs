@@ -275,11 +275,16 @@ fn rss() -> u64 {
 async fn a_ping_flood_from_a_viewer_who_never_reads_is_closed_and_memory_stays_bounded() {
     let server = server_with_room().await;
     let mut m = server.connect(ROOM, &member("m1")).await;
-    let link = server.state.config.token_keys.mint(&Claims::audience_link(
-        ROOM,
-        now(),
-        Duration::from_secs(3600),
-    ));
+    let link = server
+        .state
+        .config
+        .auth
+        .token_keys
+        .mint(&Claims::audience_link(
+            ROOM,
+            now(),
+            Duration::from_secs(3600),
+        ));
     let mut flood = raw(server.addr).await;
     flood
         .send(Message::text(hello_text(PROTOCOL_VERSION, &link)))
@@ -363,7 +368,7 @@ async fn a_bad_handshake_is_refused_with_a_code_and_closed() {
     assert_eq!(close_code, Some(close::PROTOCOL));
 
     // An expired token: issued two hours ago, valid for one.
-    let keys = &server.state.config.token_keys;
+    let keys = &server.state.config.auth.token_keys;
     let two_hours_ago = Millis(now().0 - 2 * 3600 * 1000);
     let expired = keys.mint(&Claims::new(
         ROOM,
@@ -422,7 +427,7 @@ async fn a_bad_handshake_is_refused_with_a_code_and_closed() {
     assert_eq!(close_code, Some(close::UNAUTHORIZED));
     // A token not valid until tomorrow is not yet valid, which is not the same as forged.
     let tomorrow = Millis(now().0 + 86_400_000);
-    let early = server.state.config.token_keys.mint(&Claims::new(
+    let early = server.state.config.auth.token_keys.mint(&Claims::new(
         ROOM,
         &member("m1"),
         tomorrow,
@@ -917,11 +922,16 @@ async fn slow_viewers_are_resynchronised_and_keep_who_they_are() {
     let server = TestServer::start_with(Backend::Sqlite, hub).await;
     server.create_room(ROOM, "慢速观众").await;
     let mut h = server.connect(ROOM, &host()).await;
-    let link = server.state.config.token_keys.mint(&Claims::audience_link(
-        ROOM,
-        now(),
-        Duration::from_secs(3600),
-    ));
+    let link = server
+        .state
+        .config
+        .auth
+        .token_keys
+        .mint(&Claims::audience_link(
+            ROOM,
+            now(),
+            Duration::from_secs(3600),
+        ));
     let mut fast = Client::connect(server.addr, &link, None).await.unwrap();
     let mut slow = Vec::new();
     for _ in 0..5 {
@@ -1097,7 +1107,7 @@ async fn per_address_limits_see_the_client_behind_a_trusted_proxy_only() {
             let database = common::database(Backend::Sqlite, dir.path()).await;
             let server = TestServer::start_configured(database, dir, hub, |config| {
                 if trusted {
-                    config.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+                    config.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
                 }
             })
             .await;

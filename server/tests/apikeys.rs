@@ -381,7 +381,7 @@ async fn idle_sessions(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let database = common::database(backend, dir.path()).await;
     let server = TestServer::start_configured(database, dir, HubConfig::default(), |c| {
-        c.staff_idle = Duration::from_secs(2);
+        c.auth.staff_idle = Duration::from_secs(2);
     })
     .await;
     let idle = server.staff("闲着的", StaffRole::Clerk).await;

@@ -334,7 +334,7 @@ async fn scenario(backend: Backend) {
         .await
         .1;
     let feed = get(&first, Some(&bob), "/api/v1/board/feed").await.1;
-    let keys = first.state.config.token_keys.clone();
+    let keys = first.state.config.auth.token_keys.clone();
     let seq = first.state.board.read(|b| b.seq()).await;
     first.state.store.close().await;
     drop(first);
@@ -476,7 +476,7 @@ async fn lifted_rate_limits_refuse_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let database = common::database(Backend::Sqlite, dir.path()).await;
     let server = TestServer::start_configured(database, dir, HubConfig::default(), |c| {
-        c.board_rate_limits = false;
+        c.http.board_rate_limits = false;
     })
     .await;
     let clerk = server.staff("clerk", StaffRole::Clerk).await;
@@ -537,7 +537,7 @@ async fn two_servers() -> (tempfile::TempDir, TestServer, TestServer) {
         HubConfig::default(),
     )
     .await;
-    let keys = a.state.config.token_keys.clone();
+    let keys = a.state.config.auth.token_keys.clone();
     let b = TestServer::start_with_keys(database, keys).await;
     (dir, a, b)
 }
@@ -664,7 +664,7 @@ async fn a_published_topic(backend: Backend) -> (tempfile::TempDir, TestServer, 
         database,
         tempfile::tempdir().unwrap(),
         HubConfig::default(),
-        |c| c.board_rate_limits = false,
+        |c| c.http.board_rate_limits = false,
     )
     .await;
     let clerk = server.staff("clerk", StaffRole::Clerk).await;
@@ -733,7 +733,7 @@ async fn concurrent_supports_are_counted_once(backend: Backend) {
 
     let (database, keys) = (
         server.database.clone(),
-        server.state.config.token_keys.clone(),
+        server.state.config.auth.token_keys.clone(),
     );
     server.state.store.close().await;
     drop(server);

@@ -3,8 +3,9 @@
 // Helpers outside `#[test]` functions are test code too.
 #![allow(clippy::unwrap_used)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -607,4 +608,65 @@ fn a_cluster_node_refuses_sqlite_and_wants_a_name() {
         !dir.0.join(yishi::config::TOKEN_KEY_FILE).exists(),
         "no key is generated for a refused node"
     );
+}
+
+#[test]
+fn hub_settings_come_from_the_environment_and_bad_ones_stop_the_start() {
+    let dir = TempDir::new("hub-env");
+    let db = format!("sqlite://{}", dir.0.join("yishi.db").display());
+    let serve = [
+        "serve",
+        "--no-media",
+        "--listen",
+        "127.0.0.1:0",
+        "--database",
+        &db,
+    ];
+
+    // Out of range: refused at start, naming the flag and its variable.
+    let (code, _, err) = run(yishi(&dir.0)
+        .env("YISHI_COMMANDS_PER_SECOND", "0")
+        .args(serve));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "--commands-per-second (YISHI_COMMANDS_PER_SECOND) must be from 1 to 10000, not 0"
+        ),
+        "{err}"
+    );
+    let (code, _, err) = run(yishi(&dir.0)
+        .env("YISHI_MEMBER_QUEUE", "5000000")
+        .args(serve));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--member-queue"), "{err}");
+    // Not a number: refused by the parser, naming the flag.
+    let (code, _, err) = run(yishi(&dir.0)
+        .env("YISHI_TALLY_INTERVAL_MS", "often")
+        .args(serve));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--tally-interval-ms"), "{err}");
+
+    // Taken: the start-up line shows the hub's settings.
+    let mut child = yishi(&dir.0)
+        .env("RUST_LOG", "info")
+        .env("YISHI_COMMANDS_PER_SECOND", "7")
+        .env("YISHI_JOINS_PER_IP", "9")
+        .env("YISHI_TALLY_INTERVAL_MS", "250")
+        .args(serve)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let line = stderr
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("starting yishi"));
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = line.expect("a start-up line");
+    assert!(line.contains("commands_per_second: 7,"), "{line}");
+    assert!(line.contains("joins_per_ip: 9,"), "{line}");
+    assert!(line.contains("tally_interval_ms: 250,"), "{line}");
+    assert!(line.contains("member_queue: 512,"), "{line}");
 }

@@ -72,7 +72,7 @@ async fn lecture(node: &TestServer, keys: &yishi::auth::Keys, title: &str) -> (S
 async fn three_nodes(database: &str) -> ([String; 3], [TestServer; 3], yishi::auth::Keys) {
     let names = [unique("a"), unique("b"), unique("c")];
     let first = node(&names[0], database, None).await;
-    let keys = first.state.config.token_keys.clone();
+    let keys = first.state.config.auth.token_keys.clone();
     let nodes = [
         first,
         node(&names[1], database, Some(&keys)).await,
@@ -101,7 +101,12 @@ async fn a_room_is_served_by_its_lease_holder_and_handed_over_at_shutdown() {
     let dir = tempfile::tempdir().unwrap();
     let database = common::database(Backend::Postgres, dir.path()).await;
     let a = node(&unique("a"), &database, None).await;
-    let b = node(&unique("b"), &database, Some(&a.state.config.token_keys)).await;
+    let b = node(
+        &unique("b"),
+        &database,
+        Some(&a.state.config.auth.token_keys),
+    )
+    .await;
     let room = unique("r");
     a.create_room(&room, "跨节点协商").await;
     let host = Participant::new("host", "主持人", Role::Host);
@@ -697,7 +702,7 @@ async fn when_nats_restarts_relayed_clients_resume_and_nothing_acknowledged_is_l
     let mut nats = OwnNats::start();
     let names = [unique("a"), unique("b")];
     let a = node_on(&nats.url(), &names[0], &database, None).await;
-    let keys = a.state.config.token_keys.clone();
+    let keys = a.state.config.auth.token_keys.clone();
     let b = node_on(&nats.url(), &names[1], &database, Some(&keys)).await;
     let nodes = [&a, &b];
     let room = unique("r");
@@ -807,7 +812,12 @@ async fn the_admin_api_of_any_node_reaches_the_rooms_owner() {
     let dir = tempfile::tempdir().unwrap();
     let database = common::database(Backend::Postgres, dir.path()).await;
     let a = node(&unique("a"), &database, None).await;
-    let b = node(&unique("b"), &database, Some(&a.state.config.token_keys)).await;
+    let b = node(
+        &unique("b"),
+        &database,
+        Some(&a.state.config.auth.token_keys),
+    )
+    .await;
     let room = unique("r");
     a.create_room(&room, "跨节点管理").await;
     let host = Participant::new("host", "主持人", Role::Host);
@@ -1078,7 +1088,7 @@ async fn a_mirrored_viewer_sees_its_own_pending_comment_and_its_rejection() {
     let dir = tempfile::tempdir().unwrap();
     let database = common::database(Backend::Postgres, dir.path()).await;
     let a = node(&unique("a"), &database, None).await;
-    let keys = a.state.config.token_keys.clone();
+    let keys = a.state.config.auth.token_keys.clone();
     let b = node(&unique("b"), &database, Some(&keys)).await;
     let (room, link) = lecture(&a, &keys, "审核讲堂").await;
 

@@ -51,11 +51,16 @@ async fn a_thousand_viewers_each_get_every_visible_event_in_order() {
     h.ok(Command::StartSession).await;
 
     // A thousand viewers open the same anonymous link at once.
-    let link = server.state.config.token_keys.mint(&Claims::audience_link(
-        ROOM,
-        now(),
-        Duration::from_secs(3600),
-    ));
+    let link = server
+        .state
+        .config
+        .auth
+        .token_keys
+        .mint(&Claims::audience_link(
+            ROOM,
+            now(),
+            Duration::from_secs(3600),
+        ));
     let connecting = Instant::now();
     let mut joins = tokio::task::JoinSet::new();
     for _ in 0..VIEWERS {
@@ -226,7 +231,7 @@ async fn a_thousand_viewers_each_get_every_visible_event_in_order() {
         assert_eq!(refused.status(), 401);
         let text = http
             .get(server.url("/metrics"))
-            .bearer_auth(&server.state.config.metrics_key)
+            .bearer_auth(&server.state.config.auth.metrics_key)
             .send()
             .await
             .unwrap()

@@ -476,7 +476,7 @@ async fn the_stage_is_streamed_to_hls_follows_the_floor_and_survives_its_worker(
     let dir = tempfile::tempdir().unwrap();
     let db = database(Backend::Sqlite, dir.path()).await;
     let server = TestServer::start_configured(db, dir, HubConfig::default(), |c| {
-        c.live = LiveConfig {
+        c.media.live = LiveConfig {
             width: WIDTH,
             height: HEIGHT,
             video_kbps: 800,
@@ -751,7 +751,7 @@ async fn a_stage_without_a_voice_streams_with_silence_and_its_recording_enters_t
     let dir = tempfile::tempdir().unwrap();
     let db = database(Backend::Sqlite, dir.path()).await;
     let server = TestServer::start_configured(db, dir, HubConfig::default(), |c| {
-        c.live = LiveConfig {
+        c.media.live = LiveConfig {
             width: WIDTH,
             height: HEIGHT,
             video_kbps: 800,
@@ -980,7 +980,7 @@ async fn download(
 
 /// The stage at the tests' size (small, so several streams fit on a 2-core machine).
 fn small_stage(config: &mut yishi::config::Config) {
-    config.live = LiveConfig {
+    config.media.live = LiveConfig {
         width: WIDTH,
         height: HEIGHT,
         video_kbps: 800,
@@ -1005,7 +1005,7 @@ async fn any_node_of_a_cluster_serves_the_owners_livestream() {
     let nats = std::env::var("YISHI_TEST_NATS").expect("YISHI_TEST_NATS names NATS");
     let tag = format!("{}-{}", std::process::id(), yishi::hub::now().0 % 1_000_000);
     let a = common::cluster_node(&nats, &format!("la-{tag}"), &db, None, small_stage).await;
-    let keys = a.state.config.token_keys.clone();
+    let keys = a.state.config.auth.token_keys.clone();
     let b = common::cluster_node(&nats, &format!("lb-{tag}"), &db, Some(&keys), small_stage).await;
     a.create_room(ROOM, "跨节点直播").await;
     let host_id = Participant::new("host", "主持人", Role::Host);
@@ -1159,7 +1159,7 @@ async fn a_stream_whose_server_is_gone_is_recorded_stopped(backend: Backend) {
     };
     stopped(&live_events(&http, &second).await);
     let entries = record(&http, &second).await;
-    verify_record(&entries, second.state.config.data_dir.as_path());
+    verify_record(&entries, second.state.config.store.data_dir.as_path());
 
     // The first server's worker ends: nothing of it reaches the record.
     let late = live.stop(ROOM, None, LivestreamEnd::Stopped).await.unwrap();
@@ -1205,7 +1205,7 @@ async fn a_full_media_unit_starts_the_livestream_for_the_audience() {
     let server = TestServer::start_configured(db, dir, HubConfig::default(), |c| {
         small_stage(c);
         // Room for the lecturer's media only.
-        c.media.as_mut().expect("media").max_peers = 1;
+        c.media.sfu.as_mut().expect("media").max_peers = 1;
     })
     .await;
     server.create_room(ROOM, "委员讲堂").await;

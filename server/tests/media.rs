@@ -400,7 +400,7 @@ async fn members_on_another_node_than_the_rooms_owner_see_and_hear_each_other() 
     let nats = std::env::var("YISHI_TEST_NATS").expect("YISHI_TEST_NATS names NATS");
     let tag = format!("{}-{}", std::process::id(), yishi::hub::now().0 % 1_000_000);
     let a = common::cluster_node(&nats, &format!("ma-{tag}"), &database, None, |_| {}).await;
-    let keys = a.state.config.token_keys.clone();
+    let keys = a.state.config.auth.token_keys.clone();
     let b = common::cluster_node(&nats, &format!("mb-{tag}"), &database, Some(&keys), |_| {}).await;
     let room = format!("media-{tag}");
     a.create_room(&room, "跨节点音视频").await;

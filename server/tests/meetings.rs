@@ -316,7 +316,7 @@ async fn a_revoked_link_stays_refused_after_a_restart() {
     )
     .await;
     let admin = server.admin_key().to_owned();
-    let keys = server.state.config.token_keys.to_list();
+    let keys = server.state.config.auth.token_keys.to_list();
     let at = now().0 as i64;
     let r = http()
         .post(server.url("/api/v1/meetings"))
@@ -357,7 +357,7 @@ async fn a_revoked_link_stays_refused_after_a_restart() {
     // Another server on the same database and keys: the old link is still refused.
     let again =
         TestServer::start_configured(database, dir, yishi::hub::HubConfig::default(), |config| {
-            config.token_keys = yishi::auth::Keys::parse_list(&keys).unwrap();
+            config.auth.token_keys = yishi::auth::Keys::parse_list(&keys).unwrap();
         })
         .await;
     let refused = Client::connect(again.addr, &old, None)
@@ -460,7 +460,7 @@ async fn a_link_revoked_through_one_node_is_refused_by_another() {
     let database = common::database(Backend::Postgres, dir.path()).await;
     let a = common::cluster_node(&nats, "meet-a", &database, None, common::no_media).await;
     // The same keys, but not the same revocation set in memory: B learns from the store.
-    let keys = yishi::auth::Keys::parse_list(&a.state.config.token_keys.to_list()).unwrap();
+    let keys = yishi::auth::Keys::parse_list(&a.state.config.auth.token_keys.to_list()).unwrap();
     let b = common::cluster_node(&nats, "meet-b", &database, Some(&keys), common::no_media).await;
     let r = http()
         .post(a.url("/api/v1/meetings"))

@@ -494,7 +494,7 @@ async fn minutes_as_pdf_without_the_font() {
     let dir = tempfile::tempdir().unwrap();
     let database = common::database(Backend::Sqlite, dir.path()).await;
     let server = TestServer::start_configured(database, dir, Default::default(), |c| {
-        c.pdf.font = Some("/no/such/font.ttc".into());
+        c.reports.pdf.font = Some("/no/such/font.ttc".into());
     })
     .await;
     server.create_room(ROOM, TITLE).await;

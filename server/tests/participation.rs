@@ -189,7 +189,7 @@ async fn participation_report(backend: Backend) {
     let rules_file = dir.path().join("rules.toml");
     std::fs::write(&rules_file, RULES).unwrap();
     let server = TestServer::start_configured(database, dir, HubConfig::default(), |c| {
-        c.participation_rules = Rules::parse(RULES).unwrap();
+        c.reports.participation_rules = Rules::parse(RULES).unwrap();
     })
     .await;
     let room = run_meeting(&server).await;

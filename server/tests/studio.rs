@@ -615,7 +615,7 @@ async fn scenario(backend: Backend) {
     let (alice, id) = studio_journey(&first).await;
     let page = format!("/api/v1/board/studios/{id}");
     let (_, before) = call(&first, &Who::Cookie(&alice), Method::GET, &page, None).await;
-    let keys = first.state.config.token_keys.clone();
+    let keys = first.state.config.auth.token_keys.clone();
     first.state.store.close().await;
     drop(first);
 

@@ -277,7 +277,7 @@ fn meeting_ids(room: &str, record: &[yishi_protocol::RecordEntry]) -> Vec<String
 
 fn fast(c: &mut yishi::config::Config) {
     c.webhooks = WebhookConfig::with_retry_base(Duration::from_millis(200));
-    c.media = None;
+    c.media.sfu = None;
 }
 
 async fn server(backend: Backend) -> TestServer {

@@ -115,7 +115,7 @@ fn may_read_record(state: &AppState, request: &Request) -> bool {
             .or_else(|| p.strip_suffix("/minutes"))
     });
     let Some(room) = room else { return false };
-    match state.config.token_keys.decode(bearer, now()) {
+    match state.config.auth.token_keys.decode(bearer, now()) {
         Ok(claims) => claims.room == room && matches!(claims.role, Role::Host | Role::Recorder),
         Err(_) => false,
     }
@@ -142,8 +142,8 @@ async fn require_admin(
     let caller = match request.extensions().get::<Caller>() {
         Some(key) => key.clone(),
         None => {
-            let admin =
-                bearer(request.headers()).is_some_and(|k| same_key(k, &state.config.admin_key));
+            let admin = bearer(request.headers())
+                .is_some_and(|k| same_key(k, &state.config.auth.admin_key));
             if admin {
                 request.extensions_mut().insert(Caller::admin_key());
                 return next.run(request).await;
@@ -298,7 +298,13 @@ async fn mint_token(
         .room(&room)
         .await?
         .ok_or_else(|| not_found(&room))?;
-    let max = state.config.token_keys.max_lifetime().as_secs().max(60);
+    let max = state
+        .config
+        .auth
+        .token_keys
+        .max_lifetime()
+        .as_secs()
+        .max(60);
     let ttl = Duration::from_secs(body.ttl_s.unwrap_or(24 * 3600).clamp(60, max));
     let claims = if body.role == Role::Audience
         && body.id.as_deref().is_none_or(|i| i == "*")
@@ -326,10 +332,11 @@ async fn mint_token(
     };
     state
         .config
+        .auth
         .token_keys
         .check(&claims)
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, "invalid_argument", e.to_string()))?;
-    let token = state.config.token_keys.mint(&claims);
+    let token = state.config.auth.token_keys.mint(&claims);
     let link = state.config.join_link(&room, &token);
     Ok(Json(
         json!({ "participant": claims.sub, "token": token, "link": link, "expires_at": claims.exp }),
@@ -391,7 +398,7 @@ async fn minutes(
             (DOCX_MEDIA_TYPE, "docx", bytes)
         }
         "pdf" => {
-            let pdf = state.config.pdf.clone();
+            let pdf = state.config.reports.pdf.clone();
             let bytes = typeset(move || to_pdf(&minutes, &pdf)).await?;
             (PDF_MEDIA_TYPE, "pdf", bytes)
         }

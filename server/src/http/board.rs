@@ -568,11 +568,11 @@ async fn identity(
     headers: HeaderMap,
     Json(body): Json<IdentityBody>,
 ) -> Result<Response, ApiError> {
-    let ip = super::client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
+    let ip = super::client_ip(peer.ip(), &headers, &state.config.http.trusted_proxies);
     if state.board.over_limit(&ip, None) {
         return Err(rate_limited());
     }
-    let keys = &state.config.token_keys;
+    let keys = &state.config.auth.token_keys;
     let at = now();
     let (token, claims) = match (body.token, body.name) {
         (Some(token), _) => {
@@ -593,7 +593,7 @@ async fn identity(
     };
     let actor = actor_of(&claims)?;
     let max_age = claims.exp.saturating_sub(at.0 / 1000);
-    let secure = if state.config.public_url.starts_with("https://") {
+    let secure = if state.config.http.public_url.starts_with("https://") {
         "; Secure"
     } else {
         ""
@@ -671,6 +671,7 @@ fn resident(state: &AppState, headers: &HeaderMap) -> Result<Actor, ApiError> {
         .ok_or_else(|| unauthorized("take part first: POST /api/v1/board/identity"))?;
     let claims = state
         .config
+        .auth
         .token_keys
         .decode(token, now())
         .map_err(unauthorized)?;
@@ -687,7 +688,7 @@ async fn command(
     Json(command): Json<Command>,
 ) -> Result<Json<Value>, ApiError> {
     let actor = resident(&state, &headers)?;
-    let ip = super::client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
+    let ip = super::client_ip(peer.ip(), &headers, &state.config.http.trusted_proxies);
     if state.board.over_limit(&ip, Some(&actor.identity().0)) {
         metrics::counter!("yishi_board_rate_limited_total").increment(1);
         return Err(rate_limited());
@@ -1108,7 +1109,7 @@ async fn studio_qr(
     }
     let url = format!(
         "{}/board#/studio/{member}",
-        state.config.public_url.trim_end_matches('/')
+        state.config.http.public_url.trim_end_matches('/')
     );
     super::qr_svg(&url, "public, max-age=3600")
 }
@@ -1201,7 +1202,7 @@ fn duty_link(state: &AppState, v: &DutyView, mut claims: Claims) -> Response {
     claims.exp = v.ends_at.0.div_ceil(1000);
     let link = state
         .config
-        .join_link(&v.room, &state.config.token_keys.mint(&claims));
+        .join_link(&v.room, &state.config.auth.token_keys.mint(&claims));
     (
         [(header::CACHE_CONTROL, "no-store")],
         Json(json!({ "link": link, "slot": v })),

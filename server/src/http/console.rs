@@ -77,7 +77,7 @@ pub(super) async fn caller(
     headers: &HeaderMap,
 ) -> Result<Caller, ApiError> {
     if let Some(key) = super::admin::bearer(headers) {
-        return if super::admin::same_key(key, &state.config.admin_key) {
+        return if super::admin::same_key(key, &state.config.auth.admin_key) {
             Ok(Caller::admin_key())
         } else {
             Err(ApiError(
@@ -149,7 +149,7 @@ impl Session {
         let secret = cookie(headers, SESSION_COOKIE).ok_or_else(unauthorized)?;
         let digest = staff::digest(secret);
         let at = now().0 as i64;
-        let idle = state.config.staff_idle;
+        let idle = state.config.auth.staff_idle;
         let (account, csrf, last_used) = state
             .store
             .staff_session(&digest, at, at - idle.as_millis() as i64)
@@ -209,7 +209,7 @@ pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 }
 
 fn session_cookie(state: &AppState, value: &str, max_age: u64) -> HeaderValue {
-    let secure = if state.config.public_url.starts_with("https://") {
+    let secure = if state.config.http.public_url.starts_with("https://") {
         "; Secure"
     } else {
         ""
@@ -236,7 +236,7 @@ async fn login(
     headers: HeaderMap,
     Json(body): Json<Credentials>,
 ) -> Result<Response, ApiError> {
-    let ip: IpAddr = super::client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
+    let ip: IpAddr = super::client_ip(peer.ip(), &headers, &state.config.http.trusted_proxies);
     if state.logins.check_key(&ip).is_err() {
         metrics::counter!("yishi_staff_logins_total", "outcome" => "rate_limited").increment(1);
         return Err(ApiError(
@@ -408,7 +408,7 @@ async fn add_staff(
             }
             staff::InviteError::Store(e) => e.into(),
         })?;
-    let link = staff::set_password_link(&state.config.public_url, &secret);
+    let link = staff::set_password_link(&state.config.http.public_url, &secret);
     state
         .store
         .audit(

@@ -83,13 +83,17 @@ pub async fn create(state: &AppState) -> anyhow::Result<()> {
     let link = |room: &str, p: &Participant| {
         config.join_link(
             room,
-            &config.token_keys.mint(&Claims::new(room, p, now(), TTL)),
+            &config
+                .auth
+                .token_keys
+                .mint(&Claims::new(room, p, now(), TTL)),
         )
     };
     let audience = |room: &str| {
         config.join_link(
             room,
             &config
+                .auth
                 .token_keys
                 .mint(&Claims::audience_link(room, now(), TTL)),
         )
@@ -142,7 +146,7 @@ pub async fn create(state: &AppState) -> anyhow::Result<()> {
     println!("Console 会务管理: set a password for the admin \"{DEMO_STAFF}\", then log in:");
     println!(
         "  {}\n",
-        crate::staff::set_password_link(&config.public_url, &secret)
+        crate::staff::set_password_link(&config.http.public_url, &secret)
     );
     Ok(())
 }

@@ -74,13 +74,22 @@ struct Piece {
 }
 
 /// A message: the head's length (4 bytes, big-endian), the head as JSON, the bytes.
-fn frame(head: &impl serde::Serialize, bytes: &[u8]) -> Bytes {
-    let head = serde_json::to_vec(head).unwrap_or_default();
+/// `None` (logged and counted) if the head does not serialise: never a message without
+/// a head.
+fn frame(head: &impl serde::Serialize, bytes: &[u8]) -> Option<Bytes> {
+    let head = match serde_json::to_vec(head) {
+        Ok(head) => head,
+        Err(e) => {
+            metrics::counter!("yishi_serialise_errors_total").increment(1);
+            tracing::error!(error = %e, "a forwarded message's head could not be serialised");
+            return None;
+        }
+    };
     let mut out = BytesMut::with_capacity(4 + head.len() + bytes.len());
     out.extend_from_slice(&(head.len() as u32).to_be_bytes());
     out.extend_from_slice(&head);
     out.extend_from_slice(bytes);
-    out.freeze()
+    Some(out.freeze())
 }
 
 fn unframe<T: serde::de::DeserializeOwned>(message: &Bytes) -> Option<(T, Bytes)> {
@@ -164,11 +173,10 @@ async fn forward(client: async_nats::Client, owner: NodeId, request: Request) ->
             .map_or_else(|| parts.uri.path().to_owned(), |p| p.to_string()),
         headers: text_headers(&parts.headers),
     };
-    let reply = tokio::time::timeout(
-        ASK,
-        client.request(subject(&owner, "http"), frame(&ask, &body)),
-    )
-    .await;
+    let Some(asked) = frame(&ask, &body) else {
+        return unavailable(format!("the request for node {owner} could not be written"));
+    };
+    let reply = tokio::time::timeout(ASK, client.request(subject(&owner, "http"), asked)).await;
     let message = match reply {
         Ok(Ok(message)) => message,
         Ok(Err(e)) => return unavailable(format!("node {owner} did not answer: {e}")),
@@ -284,7 +292,9 @@ pub async fn answer(
                     },
                     &[],
                 );
-                let _ = client.publish(reply, lost).await;
+                if let Some(lost) = lost {
+                    let _ = client.publish(reply, lost).await;
+                }
             }
         }
     });
@@ -326,7 +336,10 @@ async fn serve(
         headers: text_headers(&parts.headers),
         more,
     };
-    let _ = client.publish(reply, frame(&answer, &first)).await;
+    // Unwritable, the asking node hears nothing and answers 503 after its wait.
+    if let Some(answered) = frame(&answer, &first) {
+        let _ = client.publish(reply, answered).await;
+    }
 }
 
 /// Send body `id` a piece per pull until it ends or nobody pulls for [`IDLE`].
@@ -339,9 +352,10 @@ async fn send_rest(
 ) {
     while let Ok(Some(reply)) = tokio::time::timeout(IDLE, pulls.recv()).await {
         let (bytes, last) = pieces.next().await;
-        let _ = client
-            .publish(reply, frame(&Piece { last, lost: false }, &bytes))
-            .await;
+        let Some(piece) = frame(&Piece { last, lost: false }, &bytes) else {
+            break;
+        };
+        let _ = client.publish(reply, piece).await;
         if last {
             break;
         }
@@ -420,7 +434,8 @@ mod tests {
                 lost: false,
             },
             b"abc",
-        );
+        )
+        .unwrap();
         let (piece, bytes) = unframe::<Piece>(&framed).unwrap();
         assert!(piece.last && !piece.lost);
         assert_eq!(&bytes[..], b"abc");

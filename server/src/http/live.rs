@@ -62,10 +62,10 @@ fn caller(
             "send a host's join token (or the admin key) as `Authorization: Bearer <token>`".into(),
         ));
     };
-    if same_key(key, &state.config.admin_key) {
+    if same_key(key, &state.config.auth.admin_key) {
         return Ok(Controller::Operator);
     }
-    match state.config.token_keys.decode(key, now()) {
+    match state.config.auth.token_keys.decode(key, now()) {
         Ok(claims) if claims.room == room && roles.contains(&claims.role) => {
             Ok(Controller::Host(claims.participant()))
         }

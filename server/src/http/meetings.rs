@@ -353,7 +353,7 @@ fn claims_of(p: &Invitee) -> Result<Claims, ApiError> {
 /// An invitee's link.
 fn link_of(state: &AppState, p: &Invitee) -> Result<String, ApiError> {
     let claims = claims_of(p)?;
-    let token = state.config.token_keys.mint(&claims);
+    let token = state.config.auth.token_keys.mint(&claims);
     Ok(state.config.join_link(&p.room_id, &token))
 }
 
@@ -390,7 +390,7 @@ pub(super) async fn full(state: &AppState, id: &str) -> Result<Value, ApiError> 
         claims.exp = exp;
         let link = state
             .config
-            .join_link(id, &state.config.token_keys.mint(&claims));
+            .join_link(id, &state.config.auth.token_keys.mint(&claims));
         let escaped = link.replace('&', "&amp;").replace('"', "&quot;");
         v["audience_link"] = json!(link);
         v["embed"] = json!(format!(
@@ -431,7 +431,7 @@ async fn recordings(state: &AppState, id: &str) -> Result<Value, ApiError> {
 /// to 12 hours after the end, shortened at the start to the longest lifetime allowed.
 fn window(state: &AppState, d: &MeetingDetails) -> (u64, u64, u64) {
     let exp = (d.ends_at / 1000).saturating_add(LINK_AFTER_S).max(0) as u64;
-    let max = state.config.token_keys.max_lifetime().as_secs();
+    let max = state.config.auth.token_keys.max_lifetime().as_secs();
     let from = ((d.starts_at / 1000).saturating_sub(LINK_BEFORE_S)).max(0) as u64;
     let from = from.max(exp.saturating_sub(max));
     (from, from, exp)
@@ -654,6 +654,7 @@ async fn invite(
     for p in &people {
         state
             .config
+            .auth
             .token_keys
             .check(&claims_of(p)?)
             .map_err(|e| bad(e.to_string()))?;
@@ -689,7 +690,7 @@ async fn uninvite(
 ) -> Result<StatusCode, ApiError> {
     let p = find_invitee(&state, &id, who).await?;
     state.store.remove_invitee(&p, now().0 as i64).await?;
-    state.config.token_keys.revoke(&p.jti);
+    state.config.auth.token_keys.revoke(&p.jti);
     actor
         .audit(
             &state,
@@ -715,7 +716,7 @@ async fn reissue(
         .replace_link(&p, &next, true, now_ms)
         .await?
         .ok_or_else(|| no_meeting(&id))?;
-    state.config.token_keys.revoke(&p.jti);
+    state.config.auth.token_keys.revoke(&p.jti);
     actor
         .audit(
             &state,
@@ -790,7 +791,7 @@ async fn host(
     let claims = Claims::new(&id, &host, now(), std::time::Duration::from_secs(12 * 3600));
     let link = state
         .config
-        .join_link(&id, &state.config.token_keys.mint(&claims));
+        .join_link(&id, &state.config.auth.token_keys.mint(&claims));
     actor
         .audit(&state, &format!("POST /api/v1/meetings/{id}/host"), "")
         .await?;

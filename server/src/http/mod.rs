@@ -66,18 +66,19 @@ pub struct AppState {
 
 /// Open the store, restore the rooms and build the state the routes share.
 pub async fn start(config: Config) -> anyhow::Result<AppState> {
-    let store = Store::open(&config.database).await?;
+    let store = Store::open(&config.store.database).await?;
     // Links replaced in the console stay refused across restarts.
     let revoked = store
         .revoked_tokens((crate::hub::now().0 / 1000) as i64)
         .await?;
     config
+        .auth
         .token_keys
         .revoke_all(revoked.iter().map(String::as_str));
     // In a cluster another node may revoke a link: every node reads the revoked tokens
     // again now and then (nodes share the store).
-    if config.cluster.is_some() {
-        let (store, keys) = (store.clone(), config.token_keys.clone());
+    if config.bus.is_some() {
+        let (store, keys) = (store.clone(), config.auth.token_keys.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(REVOKED_RELOAD);
             loop {
@@ -95,7 +96,7 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
     // One recorder per process: a second server in the same process (tests) goes without.
     let metrics = PrometheusBuilder::new().install_recorder().ok();
     let hub_config = config.hub.clone();
-    let media = match &config.media {
+    let media = match &config.media.sfu {
         Some(media) => Some(
             Sfu::start(media.clone())
                 .await
@@ -103,7 +104,7 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
         ),
         None => None,
     };
-    let cluster = match &config.cluster {
+    let cluster = match &config.bus {
         Some(cluster) => {
             let node = crate::bus::ClusterNode::join(
                 &cluster.nats,
@@ -116,16 +117,20 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
         }
         None => None,
     };
-    let live = crate::live::Livestreams::new(config.live.clone(), &config.data_dir, media.clone());
+    let live = crate::live::Livestreams::new(
+        config.media.live.clone(),
+        &config.store.data_dir,
+        media.clone(),
+    );
     let hub = Hub::start_in(
         store.clone(),
-        config.token_keys.clone(),
+        config.auth.token_keys.clone(),
         hub_config,
         media,
         cluster,
     )
     .await?;
-    let board = board::BoardHost::load(&store, config.board_rate_limits).await?;
+    let board = board::BoardHost::load(&store, config.http.board_rate_limits).await?;
     board.clone().spawn_upkeep(store.clone());
     live.report_to(&hub);
     let state = AppState {
@@ -142,7 +147,7 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
     }
     // Alone on its database, this server is the only sender: what a killed process had
     // claimed is released at once (in a cluster a claim lapses by itself).
-    if state.config.cluster.is_none() {
+    if state.config.bus.is_none() {
         state.store.release_delivery_claims().await?;
     }
     // In a cluster, the livestream requests other nodes forward for the rooms this one
@@ -153,7 +158,7 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
     }
     crate::webhooks::spawn(
         state.store.clone(),
-        state.config.public_url.clone(),
+        state.config.http.public_url.clone(),
         state.config.webhooks.clone(),
     );
     Ok(state)
@@ -163,25 +168,25 @@ pub async fn start(config: Config) -> anyhow::Result<AppState> {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let state = start(config.clone()).await?;
     let hub = state.hub.clone();
-    let listener = listen::bind(config.listen)?;
+    let listener = listen::bind(config.http.listen)?;
     tracing::info!(
         listen = %listener.local_addr()?,
-        public_url = %config.public_url,
-        max_connections = config.limits.max_connections,
+        public_url = %config.http.public_url,
+        max_connections = config.http.limits.max_connections,
         "serving"
     );
     println!(
         "Yishi is listening on {} (public URL {})",
         listener.local_addr()?,
-        config.public_url
+        config.http.public_url
     );
-    if let Some(addr) = config.metrics_listen {
+    if let Some(addr) = config.http.metrics_listen {
         let metrics_listener = listen::bind(addr)?;
         tracing::info!(listen = %addr, "serving /metrics without a key");
         let limits = crate::config::Limits {
             max_connections: 16,
             max_connections_per_ip: 16,
-            header_timeout: config.limits.header_timeout,
+            header_timeout: config.http.limits.header_timeout,
         };
         tokio::spawn(listen::serve(
             metrics_listener,
@@ -194,8 +199,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     listen::serve(
         listener,
         router(state),
-        config.limits.clone(),
-        config.trusted_proxies.clone(),
+        config.http.limits.clone(),
+        config.http.trusted_proxies.clone(),
         shutdown_signal(),
     )
     .await;
@@ -274,7 +279,7 @@ async fn ws(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
-        let allowed = &state.config.allowed_origins;
+        let allowed = &state.config.http.allowed_origins;
         if !allowed.iter().any(|a| a == "*" || a == origin) {
             metrics::counter!("yishi_origin_refused_total").increment(1);
             let body = serde_json::json!({
@@ -284,7 +289,7 @@ async fn ws(
             return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
         }
     }
-    let client = client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
+    let client = client_ip(peer.ip(), &headers, &state.config.http.trusted_proxies);
     let max = state.hub.config.max_frame_bytes;
     let hub = state.hub.clone();
     upgrade
@@ -378,7 +383,9 @@ pub fn metrics_router(state: AppState) -> Router {
 
 /// `/metrics` on the public listener: only with `Authorization: Bearer <metrics key>`.
 async fn metrics_with_key(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if !admin::bearer(&headers).is_some_and(|key| admin::same_key(key, &state.config.metrics_key)) {
+    if !admin::bearer(&headers)
+        .is_some_and(|key| admin::same_key(key, &state.config.auth.metrics_key))
+    {
         let body = serde_json::json!({
             "code": "unauthorized",
             "message": "metrics need the metrics key as a bearer token (or use --metrics-listen)",

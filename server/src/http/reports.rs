@@ -98,10 +98,10 @@ async fn participation(
         Some("points") => Table::Points,
         Some(t) => return Err(bad(format!("table is `members` or `points`, not {t:?}"))),
     };
-    let rules = &state.config.participation_rules;
+    let rules = &state.config.reports.participation_rules;
     let report = reports::participation(&state.store, rules, period).await?;
     let members = report.members.len();
-    let pdf = state.config.pdf.clone();
+    let pdf = state.config.reports.pdf.clone();
     let file = if format == Format::Pdf {
         typeset(move || reports::render(&report, format, table, &pdf)).await?
     } else {

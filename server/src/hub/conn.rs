@@ -31,6 +31,9 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const CONTROL_PER_SECOND: NonZeroU32 = NonZeroU32::new(5).expect("non-zero");
 const CONTROL_BURST: NonZeroU32 = NonZeroU32::new(20).expect("non-zero");
 
+/// An `error` frame. Should it not serialise (logged and counted by
+/// [`serialised`](super::core::serialised)), a close with "unavailable" goes instead,
+/// which the client answers by reconnecting: never an empty frame.
 pub(super) fn error(
     req: Option<yishi_protocol::RequestId>,
     code: ErrorCode,
@@ -41,9 +44,10 @@ pub(super) fn error(
         code,
         message: message.into(),
     });
-    Message::Text(Utf8Bytes::from(
-        serde_json::to_string(&msg).unwrap_or_default(),
-    ))
+    match super::core::serialised(&msg) {
+        Some(text) => Message::Text(text),
+        None => close_frame(close::UNAVAILABLE, "unavailable"),
+    }
 }
 
 fn close_frame(code: u16, reason: &'static str) -> Message {
@@ -288,9 +292,9 @@ pub(crate) async fn serve<S: Socket>(
                 _ => close::UNAVAILABLE,
             };
             let reason = refused.message.clone();
-            let _ = out_tx.try_send(Out::Frame(Utf8Bytes::from(
-                serde_json::to_string(&ServerMessage::Error(refused)).unwrap_or_default(),
-            )));
+            if let Some(text) = super::core::serialised(&ServerMessage::Error(refused)) {
+                let _ = out_tx.try_send(Out::Frame(text));
+            }
             let _ = out_tx.try_send(Out::Close(code, "refused"));
             drop(out_tx);
             tracing::debug!(conn, %reason, "turned away before the welcome");
@@ -356,10 +360,15 @@ async fn read_loop<S: Socket>(
             NonZeroU32::new(hub.config.commands_per_second.max(1) * 2).unwrap_or(NonZeroU32::MIN),
         ),
     );
-    let reply = |m: Message| {
-        if let Message::Text(t) = m {
+    let reply = |m: Message| match m {
+        Message::Text(t) => {
             let _ = out_tx.try_send(Out::Frame(t));
         }
+        // An error that did not serialise (see `error`).
+        Message::Close(_) => {
+            let _ = out_tx.try_send(Out::Close(close::UNAVAILABLE, "unavailable"));
+        }
+        _ => {}
     };
     // Pings and pongs are answered by the library without us: bound how many a peer may
     // send, or one that never reads makes the server queue pong after pong.
@@ -414,9 +423,9 @@ async fn read_loop<S: Socket>(
             }
             Ok(ClientMessage::Ping) => {
                 let pong = ServerMessage::Pong { server_time: now() };
-                let _ = out_tx.try_send(Out::Frame(Utf8Bytes::from(
-                    serde_json::to_string(&pong).unwrap_or_default(),
-                )));
+                if let Some(text) = super::core::serialised(&pong) {
+                    let _ = out_tx.try_send(Out::Frame(text));
+                }
             }
             Ok(
                 message @ (ClientMessage::MediaOffer(_)

@@ -75,13 +75,13 @@ pub async fn cluster_node(
     let dir = tempfile::tempdir().unwrap();
     let keys = keys.cloned();
     TestServer::start_configured(database.to_owned(), dir, HubConfig::default(), |c| {
-        c.cluster = Some(yishi::config::ClusterConfig {
+        c.bus = Some(yishi::config::ClusterConfig {
             nats,
             node: yishi::bus::NodeId::new(name).unwrap(),
             lease_ttl: Duration::from_secs(2),
         });
         if let Some(keys) = keys {
-            c.token_keys = keys;
+            c.auth.token_keys = keys;
         }
         tweak(c);
     })
@@ -90,7 +90,7 @@ pub async fn cluster_node(
 
 /// For [`cluster_node`]: a node without media.
 pub fn no_media(config: &mut Config) {
-    config.media = None;
+    config.media.sfu = None;
 }
 
 /// A database URL for `backend`: a SQLite file in `dir`, or a fresh PostgreSQL schema.
@@ -138,7 +138,7 @@ impl TestServer {
             database,
             tempfile::tempdir().unwrap(),
             HubConfig::default(),
-            |c| c.token_keys = keys,
+            |c| c.auth.token_keys = keys,
         )
         .await
     }
@@ -153,16 +153,16 @@ impl TestServer {
         let listener = listen::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = Config::ephemeral(addr, database.clone());
-        config.data_dir = dir.path().to_owned();
+        config.store.data_dir = dir.path().to_owned();
         config.hub = hub;
-        config.pdf.worker = Some(pdf_worker());
+        config.reports.pdf.worker = Some(pdf_worker());
         tweak(&mut config);
         let state = start(config.clone()).await.unwrap();
         let task = tokio::spawn(listen::serve(
             listener,
             router(state.clone()),
-            config.limits.clone(),
-            config.trusted_proxies.clone(),
+            config.http.limits.clone(),
+            config.http.trusted_proxies.clone(),
             std::future::pending(),
         ));
         TestServer {
@@ -204,10 +204,12 @@ impl TestServer {
     }
 
     pub fn token(&self, room: &str, who: &Participant) -> String {
-        self.state
-            .config
-            .token_keys
-            .mint(&Claims::new(room, who, now(), Duration::from_secs(3600)))
+        self.state.config.auth.token_keys.mint(&Claims::new(
+            room,
+            who,
+            now(),
+            Duration::from_secs(3600),
+        ))
     }
 
     pub async fn connect(&self, room: &str, who: &Participant) -> Client {
@@ -226,7 +228,7 @@ impl TestServer {
     }
 
     pub fn admin_key(&self) -> &str {
-        &self.state.config.admin_key
+        &self.state.config.auth.admin_key
     }
 }
 
