@@ -178,6 +178,8 @@ async fn a_room_is_served_by_its_lease_holder_and_handed_over_at_shutdown() {
 /// A `yishi serve --cluster` process.
 struct ProcessNode {
     name: String,
+    /// The NATS it is a node of.
+    nats: String,
     addr: SocketAddr,
     child: Child,
     _data: tempfile::TempDir,
@@ -186,6 +188,11 @@ struct ProcessNode {
 impl ProcessNode {
     async fn start(name: &str, database: &str) -> ProcessNode {
         let nats = std::env::var("YISHI_TEST_NATS").expect("YISHI_TEST_NATS names NATS");
+        ProcessNode::start_on(&nats, name, database).await
+    }
+
+    /// A node of the cluster on the NATS at `nats`.
+    async fn start_on(nats: &str, name: &str, database: &str) -> ProcessNode {
         let data = tempfile::tempdir().unwrap();
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -204,13 +211,14 @@ impl ProcessNode {
             .env("RUST_LOG", "warn")
             .args(["serve", "--database", database, "--no-media"])
             .args(["--listen", &addr.to_string()])
-            .args(["--cluster", &nats, "--node-id", name, "--lease-ttl", TTL])
+            .args(["--cluster", nats, "--node-id", name, "--lease-ttl", TTL])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
         let mut node = ProcessNode {
             name: name.to_owned(),
+            nats: nats.to_owned(),
             addr,
             child,
             _data: data,
@@ -312,7 +320,9 @@ async fn owner_of(nodes: &[&ProcessNode], room: &str, who: &Participant) -> (usi
     let client = nodes[0]
         .connect_within(room, who, Duration::from_secs(30))
         .await;
-    let holder = lease_holder(room).await.expect("the room has an owner");
+    let holder = lease_holder_on(&nodes[0].nats, room)
+        .await
+        .expect("the room has an owner");
     let owner = nodes
         .iter()
         .position(|n| n.name == holder)
@@ -320,10 +330,15 @@ async fn owner_of(nodes: &[&ProcessNode], room: &str, who: &Participant) -> (usi
     (owner, client)
 }
 
-/// Who holds `room`'s lease, as NATS says.
+/// Who holds `room`'s lease, as the NATS of `YISHI_TEST_NATS` says.
 async fn lease_holder(room: &str) -> Option<String> {
     let nats = std::env::var("YISHI_TEST_NATS").expect("YISHI_TEST_NATS names NATS");
-    let client = async_nats::connect(&nats).await.unwrap();
+    lease_holder_on(&nats, room).await
+}
+
+/// Who holds `room`'s lease, as the NATS at `nats` says.
+async fn lease_holder_on(nats: &str, room: &str) -> Option<String> {
+    let client = async_nats::connect(nats).await.unwrap();
     let js = async_nats::jetstream::new(client);
     let leases = yishi::bus::Leases::open(
         &js,
@@ -379,10 +394,13 @@ async fn when_the_owner_is_killed_another_node_serves_the_room_with_everything_a
     let dir = tempfile::tempdir().unwrap();
     let database = common::database(Backend::Postgres, dir.path()).await;
     let room = cluster_room(&database).await;
+    // A NATS of the test's own: the membership holds its nodes only (rendezvous gives
+    // the room to the survivor, not to a node of another test).
+    let nats = OwnNats::start();
     let names = [unique("a"), unique("b")];
     let mut nodes = [
-        ProcessNode::start(&names[0], &database).await,
-        ProcessNode::start(&names[1], &database).await,
+        ProcessNode::start_on(&nats.url(), &names[0], &database).await,
+        ProcessNode::start_on(&nats.url(), &names[1], &database).await,
     ];
     let host = Participant::new("host", "主持人", Role::Host);
 
@@ -418,7 +436,7 @@ async fn when_the_owner_is_killed_another_node_serves_the_room_with_everything_a
     match nodes[survivor].connect(&room, &late).await {
         Err(code) => assert_eq!(code, ErrorCode::Unavailable),
         Ok(_) => assert_eq!(
-            lease_holder(&room).await.as_deref(),
+            lease_holder_on(&nats.url(), &room).await.as_deref(),
             Some(names[survivor].as_str()),
             "welcomed by a mirror of the dead owner"
         ),
@@ -430,7 +448,7 @@ async fn when_the_owner_is_killed_another_node_serves_the_room_with_everything_a
     while v.recv().await.is_some() {}
     assert!(killed.elapsed() < FAILOVER, "{:?}", killed.elapsed());
     // The survivor takes the room by itself, with no client asking for it.
-    while lease_holder(&room).await.as_deref() != Some(names[survivor].as_str()) {
+    while lease_holder_on(&nats.url(), &room).await.as_deref() != Some(names[survivor].as_str()) {
         assert!(
             killed.elapsed() < FAILOVER,
             "the room did not move within {FAILOVER:?}"
@@ -539,11 +557,13 @@ async fn when_the_owner_of_a_running_session_is_killed_the_survivors_go_on_with_
     let dir = tempfile::tempdir().unwrap();
     let database = common::database(Backend::Postgres, dir.path()).await;
     let room = cluster_room(&database).await;
+    // A NATS of the test's own, as above.
+    let nats = OwnNats::start();
     let names = [unique("a"), unique("b"), unique("c")];
     let mut nodes = [
-        ProcessNode::start(&names[0], &database).await,
-        ProcessNode::start(&names[1], &database).await,
-        ProcessNode::start(&names[2], &database).await,
+        ProcessNode::start_on(&nats.url(), &names[0], &database).await,
+        ProcessNode::start_on(&nats.url(), &names[1], &database).await,
+        ProcessNode::start_on(&nats.url(), &names[2], &database).await,
     ];
     let host = Participant::new("host", "主持人", Role::Host);
     let (owner, mut h) = owner_of(&[&nodes[0], &nodes[1], &nodes[2]], &room, &host).await;
@@ -664,7 +684,7 @@ async fn when_the_owner_of_a_running_session_is_killed_the_survivors_go_on_with_
     let killed = Instant::now();
     // A survivor takes the room by itself within the bound.
     let new_owner = loop {
-        if let Some(holder) = lease_holder(&room).await
+        if let Some(holder) = lease_holder_on(&nats.url(), &room).await
             && let Some(at) = others.into_iter().find(|at| nodes[*at].name == holder)
         {
             break at;
