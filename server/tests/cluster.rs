@@ -2,8 +2,11 @@
 //! room is served by the node holding its lease and another node refuses its
 //! connections; a node that shuts down hands its rooms over at once; when the owner is
 //! killed, another node takes the room after the lease's TTL with everything
-//! acknowledged; an owner paused past its TTL cannot append when it wakes, and steps
-//! down. In-process nodes for the first, `yishi serve` processes for the others.
+//! acknowledged (ballots, comments, questions, the queue) and the turn's clock, its
+//! clients resuming on the survivors, and the nodes' `/metrics` say so; an owner paused
+//! past its TTL cannot append when it wakes, and steps down; when NATS restarts,
+//! relayed members and viewers catch up. In-process nodes, and `yishi serve` processes
+//! where a node is killed, paused, or its metrics read.
 //! Needs both `YISHI_TEST_PG` and `YISHI_TEST_NATS`; ignored (saying so) without them.
 
 #![allow(clippy::unwrap_used)]
@@ -180,6 +183,8 @@ async fn a_room_is_served_by_its_lease_holder_and_handed_over_at_shutdown() {
 /// A `yishi serve --cluster` process.
 struct ProcessNode {
     name: String,
+    /// The NATS it is a node of.
+    nats: String,
     addr: SocketAddr,
     child: Child,
     _data: tempfile::TempDir,
@@ -188,6 +193,11 @@ struct ProcessNode {
 impl ProcessNode {
     async fn start(name: &str, database: &str) -> ProcessNode {
         let nats = std::env::var("YISHI_TEST_NATS").expect("YISHI_TEST_NATS names NATS");
+        ProcessNode::start_on(&nats, name, database).await
+    }
+
+    /// A node of the cluster on the NATS at `nats`.
+    async fn start_on(nats: &str, name: &str, database: &str) -> ProcessNode {
         let data = tempfile::tempdir().unwrap();
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -206,13 +216,14 @@ impl ProcessNode {
             .env("RUST_LOG", "warn")
             .args(["serve", "--database", database, "--no-media"])
             .args(["--listen", &addr.to_string()])
-            .args(["--cluster", &nats, "--node-id", name, "--lease-ttl", TTL])
+            .args(["--cluster", nats, "--node-id", name, "--lease-ttl", TTL])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
         let mut node = ProcessNode {
             name: name.to_owned(),
+            nats: nats.to_owned(),
             addr,
             child,
             _data: data,
@@ -251,16 +262,37 @@ impl ProcessNode {
     }
 
     async fn connect(&self, room: &str, who: &Participant) -> Result<Client, ErrorCode> {
-        Client::connect(self.addr, &token(room, who), None)
+        self.connect_resuming(room, who, None).await
+    }
+
+    async fn connect_resuming(
+        &self,
+        room: &str,
+        who: &Participant,
+        resume: Option<yishi_protocol::Resume>,
+    ) -> Result<Client, ErrorCode> {
+        Client::connect(self.addr, &token(room, who), resume)
             .await
             .map_err(|e| e.code)
     }
 
     /// Connect, retrying while the room is served elsewhere, for at most `within`.
     async fn connect_within(&self, room: &str, who: &Participant, within: Duration) -> Client {
+        self.resume_within(room, who, None, within).await
+    }
+
+    /// Connect with `resume` (or afresh), retrying while the room is served elsewhere or
+    /// moving, for at most `within`.
+    async fn resume_within(
+        &self,
+        room: &str,
+        who: &Participant,
+        resume: Option<yishi_protocol::Resume>,
+        within: Duration,
+    ) -> Client {
         let started = Instant::now();
         loop {
-            match self.connect(room, who).await {
+            match self.connect_resuming(room, who, resume.clone()).await {
                 Ok(client) => return client,
                 Err(ErrorCode::Unavailable) => {}
                 Err(code) => panic!("refused: {code:?}"),
@@ -293,7 +325,9 @@ async fn owner_of(nodes: &[&ProcessNode], room: &str, who: &Participant) -> (usi
     let client = nodes[0]
         .connect_within(room, who, Duration::from_secs(30))
         .await;
-    let holder = lease_holder(room).await.expect("the room has an owner");
+    let holder = lease_holder_on(&nodes[0].nats, room)
+        .await
+        .expect("the room has an owner");
     let owner = nodes
         .iter()
         .position(|n| n.name == holder)
@@ -301,10 +335,15 @@ async fn owner_of(nodes: &[&ProcessNode], room: &str, who: &Participant) -> (usi
     (owner, client)
 }
 
-/// Who holds `room`'s lease, as NATS says.
+/// Who holds `room`'s lease, as the NATS of `YISHI_TEST_NATS` says.
 async fn lease_holder(room: &str) -> Option<String> {
     let nats = std::env::var("YISHI_TEST_NATS").expect("YISHI_TEST_NATS names NATS");
-    let client = async_nats::connect(&nats).await.unwrap();
+    lease_holder_on(&nats, room).await
+}
+
+/// Who holds `room`'s lease, as the NATS at `nats` says.
+async fn lease_holder_on(nats: &str, room: &str) -> Option<String> {
+    let client = async_nats::connect(nats).await.unwrap();
     let js = async_nats::jetstream::new(client);
     let leases = yishi::bus::Leases::open(
         &js,
@@ -360,10 +399,13 @@ async fn when_the_owner_is_killed_another_node_serves_the_room_with_everything_a
     let dir = tempfile::tempdir().unwrap();
     let database = common::database(Backend::Postgres, dir.path()).await;
     let room = cluster_room(&database).await;
+    // A NATS of the test's own: the membership holds its nodes only (rendezvous gives
+    // the room to the survivor, not to a node of another test).
+    let nats = OwnNats::start();
     let names = [unique("a"), unique("b")];
     let mut nodes = [
-        ProcessNode::start(&names[0], &database).await,
-        ProcessNode::start(&names[1], &database).await,
+        ProcessNode::start_on(&nats.url(), &names[0], &database).await,
+        ProcessNode::start_on(&nats.url(), &names[1], &database).await,
     ];
     let host = Participant::new("host", "主持人", Role::Host);
 
@@ -400,7 +442,7 @@ async fn when_the_owner_is_killed_another_node_serves_the_room_with_everything_a
     match nodes[survivor].connect(&room, &late).await {
         Err(code) => assert_eq!(code, ErrorCode::Unavailable),
         Ok(_) => assert_eq!(
-            lease_holder(&room).await.as_deref(),
+            lease_holder_on(&nats.url(), &room).await.as_deref(),
             Some(names[survivor].as_str()),
             "welcomed by a mirror of the dead owner"
         ),
@@ -410,7 +452,7 @@ async fn when_the_owner_is_killed_another_node_serves_the_room_with_everything_a
     while m.recv().await.is_some() {}
     assert!(killed.elapsed() < FAILOVER, "{:?}", killed.elapsed());
     // The survivor takes the room by itself, with no client asking for it.
-    while lease_holder(&room).await.as_deref() != Some(names[survivor].as_str()) {
+    while lease_holder_on(&nats.url(), &room).await.as_deref() != Some(names[survivor].as_str()) {
         assert!(
             killed.elapsed() < FAILOVER,
             "the room did not move within {FAILOVER:?}"
@@ -441,6 +483,393 @@ async fn when_the_owner_is_killed_another_node_serves_the_room_with_everything_a
     assert_eq!(m.events.first().map(|e| e.seq), Some(last + 1));
     let record = record_of(&database, &room).await;
     assert_eq!(record.len() as u32, last + 1);
+}
+
+/// The value of `series` (a metric's name with its labels, as the exporter prints them:
+/// `yishi_forwarded_commands_total{via="relay"}`) on `node`'s `/metrics`; 0 while
+/// nothing recorded it (a counter appears once it counted something).
+async fn metric(node: &ProcessNode, series: &str) -> f64 {
+    let text = reqwest::Client::new()
+        .get(format!("http://{}/metrics", node.addr))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.rsplit_once(' '))
+        .find(|(name, _)| *name == series)
+        .map_or(0.0, |(_, value)| value.parse().unwrap())
+}
+
+/// Wait until `series` on `node` is above zero (for at most a minute).
+async fn counts_some(node: &ProcessNode, series: &str) {
+    let started = Instant::now();
+    while metric(node, series).await <= 0.0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{series} stays at 0 on {}",
+            node.name
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+const RELAYED: &str = "yishi_forwarded_commands_total{via=\"relay\"}";
+const MIRRORED: &str = "yishi_forwarded_commands_total{via=\"mirror\"}";
+const ADMINS: &str = "yishi_forwarded_commands_total{via=\"admin\"}";
+
+/// A named yes/no/abstain poll for members (binding) and the audience (advisory), its
+/// running tally shown to all.
+fn open_vote(question: &str) -> yishi_protocol::PollSpec {
+    use yishi_protocol::{Base, Majority, MajorityRule, PollMethod, ResultsVisibility};
+    yishi_protocol::PollSpec {
+        question: question.into(),
+        method: PollMethod::YesNoAbstain,
+        binding: true,
+        advisory: true,
+        secret: false,
+        visibility: ResultsVisibility::Live,
+        allow_change: false,
+        deadline_s: None,
+        quorum: None,
+        majority: Majority {
+            rule: MajorityRule::Simple,
+            of: Base::Cast,
+        },
+    }
+}
+
+fn ballot(vote: yishi_protocol::YesNo) -> Command {
+    Command::CastBallot {
+        poll: yishi_protocol::PollId(1),
+        choice: yishi_protocol::Choice::YesNoAbstain { vote },
+    }
+}
+
+/// The limit of an impromptu turn in the killed-owner test, and its warning: long
+/// enough that the room has moved (at most `FAILOVER`) well before the turn ends.
+const TURN_S: u32 = 25;
+const WARNING_S: u32 = 10;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(yishi_pg, yishi_nats)),
+    ignore = "needs PostgreSQL and NATS: set YISHI_TEST_PG and YISHI_TEST_NATS"
+)]
+async fn when_the_owner_of_a_running_session_is_killed_the_survivors_go_on_with_all_it_acknowledged()
+ {
+    use yishi_protocol::{EndReason, EntryKind, KindLimits, Overrun, SettingsPatch, YesNo};
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(Backend::Postgres, dir.path()).await;
+    let room = cluster_room(&database).await;
+    // A NATS of the test's own, as above.
+    let nats = OwnNats::start();
+    let names = [unique("a"), unique("b"), unique("c")];
+    let mut nodes = [
+        ProcessNode::start_on(&nats.url(), &names[0], &database).await,
+        ProcessNode::start_on(&nats.url(), &names[1], &database).await,
+        ProcessNode::start_on(&nats.url(), &names[2], &database).await,
+    ];
+    let host = Participant::new("host", "主持人", Role::Host);
+    let (owner, mut h) = owner_of(&[&nodes[0], &nodes[1], &nodes[2]], &room, &host).await;
+    let others = [(owner + 1) % 3, (owner + 2) % 3];
+    // Commands that reach the owner through a relay (the host's too, unless node 0 owns
+    // the room) or from a mirror, counted as they are sent.
+    let mut relayed = 0;
+    let mut mirrored = 0;
+    let host_relayed = usize::from(owner != 0);
+
+    // A member on each node (relayed from the two others), a viewer on a mirror.
+    let members = [
+        (others[0], Participant::new("m1", "张委员", Role::Member)),
+        (others[1], Participant::new("m2", "李委员", Role::Member)),
+        (owner, Participant::new("m3", "王委员", Role::Member)),
+    ];
+    let mut m = Vec::new();
+    for (at, who) in &members {
+        m.push(nodes[*at].connect_within(&room, who, FAILOVER).await);
+    }
+    let viewer = Participant::new("v1", "观众", Role::Audience);
+    let mut v = nodes[others[1]]
+        .connect_within(&room, &viewer, FAILOVER)
+        .await;
+
+    // Short turns with a warning and a hard stop; the session runs.
+    h.ok(Command::UpdateSettings {
+        item: None,
+        patch: SettingsPatch {
+            limits: Some(KindLimits {
+                impromptu_s: TURN_S,
+                ..KindLimits::default()
+            }),
+            warning_s: Some(WARNING_S),
+            overrun: Some(Overrun::Hard),
+            grace_s: Some(0),
+            ..Default::default()
+        },
+    })
+    .await;
+    h.ok(Command::OpenCheckIn).await;
+    h.ok(Command::StartSession).await;
+    relayed += 3 * host_relayed;
+
+    // Acknowledged before the kill: each member's ballot and the viewer's, the viewer's
+    // comment and question, and three requests for the floor. (seq, what, whose)
+    let mut acked: Vec<(u32, &str, String)> = Vec::new();
+    h.ok(Command::CreatePoll {
+        spec: open_vote("是否同意社区食堂延长营业时间？"),
+    })
+    .await;
+    h.ok(Command::OpenPoll {
+        poll: yishi_protocol::PollId(1),
+    })
+    .await;
+    relayed += 2 * host_relayed;
+    for (i, vote) in [YesNo::Yes, YesNo::No, YesNo::Yes].into_iter().enumerate() {
+        let seq = m[i].ok(ballot(vote)).await.unwrap();
+        acked.push((seq, "ballot_cast", members[i].1.id.0.clone()));
+        relayed += usize::from(members[i].0 != owner);
+    }
+    let seq = v.ok(ballot(YesNo::Yes)).await.unwrap();
+    acked.push((seq, "ballot_cast", v.welcome.you.id.0.clone()));
+    let comment = "建议把营业时间延长到晚上八点";
+    let seq = v
+        .ok(Command::PostComment {
+            text: comment.into(),
+        })
+        .await
+        .unwrap();
+    acked.push((seq, "comment_posted", comment.into()));
+    let question = "延长营业的费用由谁承担？";
+    let seq = v
+        .ok(Command::AskQuestion {
+            text: question.into(),
+        })
+        .await
+        .unwrap();
+    acked.push((seq, "question_asked", question.into()));
+    mirrored += 3;
+    for (i, (at, who)) in members.iter().enumerate() {
+        let seq = m[i].request_floor(EntryKind::Impromptu).await.unwrap();
+        acked.push((seq, "entry_added", who.id.0.clone()));
+        relayed += usize::from(*at != owner);
+    }
+
+    // The host gives the floor: the speaker's clock runs.
+    h.grant_next().await;
+    relayed += host_relayed;
+    let EventBody::TurnStarted { turn, .. } = h
+        .until("the floor is given", |e| {
+            matches!(e.body, EventBody::TurnStarted { .. })
+        })
+        .await
+        .body
+    else {
+        unreachable!()
+    };
+    let since = turn.running_since.expect("the clock runs");
+    let warning_due = since.0 + u64::from((TURN_S - WARNING_S) * 1000);
+    let deadline = since.0 + u64::from(TURN_S * 1000);
+    assert_eq!(turn.limit_ms, TURN_S * 1000);
+    let last = h.through;
+
+    // The owner's metrics: it owns the room, renews its lease, and counted each command
+    // that came from another node, by the way it came; the other nodes own nothing.
+    assert_eq!(metric(&nodes[owner], "yishi_rooms").await, 1.0);
+    assert_eq!(metric(&nodes[owner], RELAYED).await, relayed as f64);
+    assert_eq!(metric(&nodes[owner], MIRRORED).await, mirrored as f64);
+    counts_some(&nodes[owner], "yishi_lease_renewals_total").await;
+    for at in others {
+        assert_eq!(metric(&nodes[at], "yishi_rooms").await, 0.0);
+        assert_eq!(metric(&nodes[at], RELAYED).await, 0.0);
+        assert_eq!(metric(&nodes[at], MIRRORED).await, 0.0);
+    }
+
+    nodes[owner].kill();
+    let killed = Instant::now();
+    // A survivor takes the room by itself within the bound.
+    let new_owner = loop {
+        if let Some(holder) = lease_holder_on(&nats.url(), &room).await
+            && let Some(at) = others.into_iter().find(|at| nodes[*at].name == holder)
+        {
+            break at;
+        }
+        assert!(
+            killed.elapsed() < FAILOVER,
+            "no survivor took the room within {FAILOVER:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Every client is told to go (at once on the dead node, when its relay or mirror
+    // notices elsewhere) and resumes on a survivor: the host and the members exactly,
+    // those of the dead node on the survivors, one on each.
+    let resume = |c: &Client| {
+        Some(yishi_protocol::Resume {
+            session: c.welcome.session.clone(),
+            last_seq: c.through,
+        })
+    };
+    while h.recv().await.is_some() {}
+    let host_at = if owner == 0 { others[0] } else { 0 };
+    let before = std::mem::take(&mut h.events);
+    let mut h = nodes[host_at]
+        .resume_within(&room, &host, resume(&h), FAILOVER)
+        .await;
+    assert!(h.welcome.snapshot.is_none(), "the host resumed exactly");
+    h.events = before;
+    let mut back = Vec::new();
+    for (i, (at, who)) in members.iter().enumerate() {
+        let client = &mut m[i];
+        while client.recv().await.is_some() {}
+        let at = if *at == owner { others[0] } else { *at };
+        let mut again = nodes[at]
+            .resume_within(&room, who, resume(client), FAILOVER)
+            .await;
+        assert!(
+            again.welcome.snapshot.is_none(),
+            "{} resumed exactly",
+            who.id.0
+        );
+        again.events = std::mem::take(&mut client.events);
+        back.push((at, again));
+    }
+    assert!(
+        killed.elapsed() < FAILOVER,
+        "the clients resumed after {:?}",
+        killed.elapsed()
+    );
+    let mut m = back;
+    let on: std::collections::BTreeSet<usize> = m.iter().map(|(at, _)| *at).collect();
+    assert_eq!(on.len(), 2, "members on both survivors");
+    while v.recv().await.is_some() {}
+    let v = nodes[others[1]]
+        .connect_within(&room, &viewer, FAILOVER)
+        .await;
+
+    // The speaker still has the floor on the clock that started before the kill.
+    let snapshot = v.welcome.snapshot.clone().unwrap();
+    assert!(snapshot.seq >= last);
+    let floor = snapshot.floor.expect("the turn survived the kill");
+    assert_eq!(
+        (floor.id, &floor.participant, floor.running_since),
+        (turn.id, &turn.participant, turn.running_since),
+        "the same turn, its clock running since the grant"
+    );
+    assert_eq!((floor.limit_ms, floor.elapsed_ms), (turn.limit_ms, 0));
+    // The queue holds the two requests not yet given the floor, once each.
+    let queued: Vec<_> = snapshot
+        .queue
+        .iter()
+        .map(|e| e.participant.clone())
+        .collect();
+    let mut waiting: Vec<_> = members
+        .iter()
+        .map(|(_, who)| who.id.clone())
+        .filter(|id| *id != turn.participant)
+        .collect();
+    let mut sorted = queued.clone();
+    sorted.sort();
+    waiting.sort();
+    assert_eq!(sorted, waiting, "the queue after the kill: {queued:?}");
+
+    // The turn's clock goes on on the new owner: its warning and its hard stop come
+    // when the clock recorded before the kill says (each stamped with its due time), not
+    // counted from the move; neither arrives early.
+    let warned = h
+        .until(
+            "the warning",
+            |e| matches!(e.body, EventBody::TurnWarned { turn: t } if t == turn.id),
+        )
+        .await;
+    assert_eq!(
+        warned.at.0, warning_due,
+        "the warning is due by the old clock"
+    );
+    let ended = h
+        .until("the hard stop", |e| {
+            matches!(e.body, EventBody::TurnEnded { turn: t, reason: EndReason::TimeUp, .. } if t == turn.id)
+        })
+        .await;
+    assert!(yishi::hub::now().0 + 50 >= deadline, "the turn ended early");
+    assert_eq!(
+        ended.at.0, deadline,
+        "the turn ends at the recorded deadline"
+    );
+    assert!(ended.seq > last);
+
+    // The new owner takes commands from both survivors: each member says something (the
+    // one on the other survivor relayed to it); the operator closes the session through
+    // the node that does not own the room.
+    for (i, (_, client)) in m.iter_mut().enumerate() {
+        let text = format!("接管之后的发言 {i}");
+        let seq = client
+            .ok(Command::SendChat { text: text.clone() })
+            .await
+            .unwrap();
+        acked.push((seq, "chat_sent", text));
+    }
+    let other = others.into_iter().find(|at| *at != new_owner).unwrap();
+    let closed: serde_json::Value = reqwest::Client::new()
+        .post(format!(
+            "http://{}/api/v1/rooms/{room}/close",
+            nodes[other].addr
+        ))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(closed["closed"], true, "{closed}");
+    let relayed_after = m.iter().filter(|(at, _)| *at != new_owner).count();
+    assert_eq!(metric(&nodes[new_owner], "yishi_rooms").await, 1.0);
+    assert_eq!(
+        metric(&nodes[new_owner], RELAYED).await,
+        relayed_after as f64
+    );
+    assert_eq!(metric(&nodes[new_owner], ADMINS).await, 1.0);
+    counts_some(&nodes[new_owner], "yishi_lease_renewals_total").await;
+    assert_eq!(metric(&nodes[other], RELAYED).await, 0.0);
+
+    // The record: every acknowledged event where it was acknowledged, and none twice.
+    let record = record_of(&database, &room).await;
+    let kind = |body: &EventBody| serde_json::to_value(body).unwrap()["type"].clone();
+    for (seq, expect, _) in &acked {
+        let event = &record[*seq as usize - 1].event;
+        assert_eq!(event.seq, *seq);
+        assert_eq!(kind(&event.body), *expect, "event {seq}");
+    }
+    let count =
+        |pred: &dyn Fn(&EventBody) -> bool| record.iter().filter(|e| pred(&e.event.body)).count();
+    for (_, expect, what) in &acked {
+        let n = count(&|body| {
+            kind(body) == *expect
+                && match body {
+                    EventBody::BallotCast { voter, .. } => voter.0 == *what,
+                    EventBody::EntryAdded { entry, .. } => entry.participant.0 == *what,
+                    EventBody::CommentPosted { comment } => comment.text == *what,
+                    EventBody::QuestionAsked { question } => question.text == *what,
+                    EventBody::ChatSent { message } => message.text == *what,
+                    _ => false,
+                }
+        });
+        assert_eq!(n, 1, "{expect} of {what} is in the record {n} times");
+    }
+    assert_eq!(count(&|b| matches!(b, EventBody::TurnStarted { .. })), 1);
+    assert_eq!(count(&|b| matches!(b, EventBody::TurnWarned { .. })), 1);
+    assert_eq!(count(&|b| matches!(b, EventBody::TurnEnded { .. })), 1);
+    // The host saw it all once, in order, across the move.
+    let seqs: Vec<_> = h.events.iter().map(|e| e.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "no event twice");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -501,6 +930,26 @@ async fn an_owner_paused_past_its_lease_cannot_append_when_it_wakes_and_steps_do
     assert_eq!(record.len() as u32, resumed);
 }
 
+/// Bring the viewer `v` of `node` through `seq`. Told to go meanwhile, it joins again
+/// (from a snapshot, as the web client does), on the same node.
+async fn catch_up(
+    node: &TestServer,
+    link: &str,
+    mut v: Client,
+    seq: yishi_protocol::Seq,
+) -> Client {
+    while v.through < seq {
+        if v.recv().await.is_none() {
+            let resume = yishi_protocol::Resume {
+                session: v.welcome.session.clone(),
+                last_seq: v.through,
+            };
+            v = join(node, link, Some(resume)).await;
+        }
+    }
+    v
+}
+
 /// Connect to `node`, retrying while the room is being started or moved.
 async fn join(node: &TestServer, token: &str, resume: Option<yishi_protocol::Resume>) -> Client {
     let started = Instant::now();
@@ -546,6 +995,13 @@ async fn a_consultation_runs_across_three_nodes_and_resumes_when_its_owner_leave
     for (at, node) in nodes.iter().enumerate() {
         clients.push((at, link.clone(), join(node, &link, None).await));
     }
+    // The host is told of the viewers of all three nodes, summed, and sees both members
+    // arrive, wherever they came in.
+    host_sees_viewers(&mut clients[0].2, 3).await;
+    for id in ["m1", "m2"] {
+        let joined = |e: &yishi_protocol::Event| matches!(&e.body, EventBody::Joined { participant } if participant.id.0 == id);
+        clients[0].2.until("the member is present", joined).await;
+    }
     let request = Command::RequestFloor {
         kind: yishi_protocol::EntryKind::Impromptu,
         speaker: None,
@@ -562,17 +1018,36 @@ async fn a_consultation_runs_across_three_nodes_and_resumes_when_its_owner_leave
             text: "第三个节点上的观众提问".into(),
         })
         .await;
+    // A member on the second node votes: the host on the first and the member on the
+    // third see the same running tally.
+    clients[0]
+        .2
+        .ok(Command::CreatePoll {
+            spec: open_vote("是否同意设立社区议事日？"),
+        })
+        .await;
+    clients[0]
+        .2
+        .ok(Command::OpenPoll {
+            poll: yishi_protocol::PollId(1),
+        })
+        .await;
+    clients[1].2.ok(ballot(yishi_protocol::YesNo::Yes)).await;
+    for i in [0, 2] {
+        assert_eq!(binding_tally(&mut clients[i].2, 1).await, [1, 0, 0]);
+    }
     let last = clients[0].2.ok(Command::PauseSession).await.unwrap();
     // Everyone gets everything of their view, in order (the client checks that each
     // batch follows the one before); each view is the same on every node.
     for (_, _, client) in &mut clients {
         client.through(last).await;
     }
-    // From when the last of them joined.
+    // From when the last of them joined; a voter's own ballot reaches only them.
     let all_in = clients[5].2.welcome.snapshot.as_ref().unwrap().seq;
     let seqs = |c: &Client| {
         c.events
             .iter()
+            .filter(|e| !matches!(e.body, EventBody::BallotCast { .. }))
             .map(|e| e.seq)
             .filter(|s| *s > all_in)
             .collect::<Vec<_>>()
@@ -729,12 +1204,36 @@ async fn when_nats_restarts_relayed_clients_resume_and_nothing_acknowledged_is_l
         .unwrap()
         .unwrap()
     };
-    let other = 1 - names.iter().position(|n| *n == holder).unwrap();
+    let owner = names.iter().position(|n| *n == holder).unwrap();
+    let other = 1 - owner;
     let token = nodes[other].token(&room, &member);
     let mut m = join(nodes[other], &token, None).await;
     let before = m
         .ok(Command::SendChat {
             text: "总线重启之前".into(),
+        })
+        .await
+        .unwrap();
+    // The audience: a viewer on the owner, two on the other node's mirror, one of whom
+    // asks a question (acknowledged once the owner committed it).
+    let link = keys.mint(&Claims::audience_link(
+        &room,
+        yishi::hub::now(),
+        Duration::from_secs(3600),
+    ));
+    let mut viewers = Vec::new();
+    for at in [owner, other, other] {
+        viewers.push((at, join(nodes[at], &link, None).await));
+    }
+    eventually("the other node mirrors its two viewers", || {
+        nodes[other].state.hub.mirrored() == [(room.clone(), 2)]
+    })
+    .await;
+    let question = "总线重启之前的提问";
+    let asked = viewers[2]
+        .1
+        .ok(Command::AskQuestion {
+            text: question.into(),
         })
         .await
         .unwrap();
@@ -786,6 +1285,50 @@ async fn when_nats_restarts_relayed_clients_resume_and_nothing_acknowledged_is_l
     assert!(after > before);
     let mut h = join(&a, &a.token(&room, &host), None).await;
     h.through(after).await;
+
+    // The host approves the question asked before the restart. Every viewer (told to go
+    // meanwhile, or resynchronised, and joining again as the web client does) catches up
+    // with contiguous batches and sees it; a mirrored viewer's command goes through again.
+    let id = h
+        .welcome
+        .snapshot
+        .as_ref()
+        .unwrap()
+        .questions
+        .iter()
+        .find(|q| q.text == question)
+        .expect("the acknowledged question survived the restart")
+        .id;
+    let approved = h
+        .ok(Command::ModerateQuestion {
+            question: id,
+            decision: Decision::Approve,
+        })
+        .await
+        .unwrap();
+    let mut caught_up = Vec::new();
+    for (at, v) in viewers {
+        let v = catch_up(nodes[at], &link, v, approved).await;
+        let shown = v.events.iter().any(|e| {
+            e.seq == approved
+                && matches!(&e.body, EventBody::QuestionApproved { question: q } if q.text == question)
+        }) || v.welcome.snapshot.as_ref().is_some_and(|s| {
+            s.seq >= approved
+                && s.questions
+                    .iter()
+                    .any(|q| q.text == question && q.status == ItemStatus::Approved)
+        });
+        assert!(shown, "a viewer on node {at} does not see the approval");
+        caught_up.push((at, v));
+    }
+    let again = "总线重启之后的提问";
+    let asked_again = caught_up[2]
+        .1
+        .ok(Command::AskQuestion { text: again.into() })
+        .await
+        .unwrap();
+    assert!(asked_again > approved);
+
     let record = nodes[0].state.store.load(&room).await.unwrap().entries;
     yishi::room::verify_chain(&record).unwrap();
     let said: Vec<_> = record
@@ -796,6 +1339,20 @@ async fn when_nats_restarts_relayed_clients_resume_and_nothing_acknowledged_is_l
         })
         .collect();
     assert_eq!(said, ["总线重启之前", "总线重启之后"]);
+    let asked_in_record: Vec<_> = record
+        .iter()
+        .filter_map(|e| match &e.event.body {
+            EventBody::QuestionAsked { question } => Some((e.event.seq, question.text.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asked_in_record, [(asked, question), (asked_again, again)]);
+    let approvals = record
+        .iter()
+        .filter(|e| matches!(e.event.body, EventBody::QuestionApproved { .. }))
+        .count();
+    assert_eq!(approvals, 1);
+    drop(caught_up);
     drop(h);
     for node in nodes {
         node.state.hub.shutdown().await;
@@ -875,6 +1432,27 @@ async fn eventually(what: &str, mut ok: impl FnMut() -> bool) {
     while !ok() {
         assert!(started.elapsed() < Duration::from_secs(60), "never: {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The binding counts of poll 1 in the first tally `client` is sent with `turnout`
+/// binding ballots.
+async fn binding_tally(client: &mut Client, turnout: u32) -> Vec<u32> {
+    loop {
+        if let Some(tally) = client
+            .tallies
+            .iter()
+            .find(|t| t.poll == yishi_protocol::PollId(1) && t.turnout_binding == turnout)
+        {
+            let results = tally.results.as_ref().expect("a running tally");
+            return results
+                .binding
+                .as_ref()
+                .expect("binding counts")
+                .counts
+                .clone();
+        }
+        client.recv().await.expect("tallies");
     }
 }
 

@@ -325,7 +325,11 @@ pub(crate) async fn serve<S: Socket>(
     // what the handshake needed does not stay in memory for the connection's life.
     tokio::spawn(read_loop(
         hub,
-        Reached { ip, mirrored },
+        Reached {
+            ip,
+            mirrored,
+            relayed: !relay,
+        },
         room,
         out_tx,
         stream,
@@ -339,12 +343,19 @@ struct Reached {
     ip: IpAddr,
     /// Served from this node's mirror of the room's audience (`mirror.rs`).
     mirrored: bool,
+    /// Relayed here from the node the client reached (`relay.rs`): this node owns the
+    /// room.
+    relayed: bool,
 }
 
 /// Read the client's frames until the socket closes: check them and pass them on.
 async fn read_loop<S: Socket>(
     hub: std::sync::Arc<Hub>,
-    Reached { ip, mirrored }: Reached,
+    Reached {
+        ip,
+        mirrored,
+        relayed,
+    }: Reached,
     room: RoomHandle,
     out_tx: Outbox,
     mut stream: SplitStream<S>,
@@ -407,6 +418,10 @@ async fn read_loop<S: Socket>(
         };
         match ClientMessage::from_json(&text) {
             Ok(ClientMessage::Command(cmd)) => {
+                if relayed {
+                    metrics::counter!("yishi_forwarded_commands_total", "via" => "relay")
+                        .increment(1);
+                }
                 if per_conn.check().is_err() || hub.ip_commands.check_key(&ip).is_err() {
                     metrics::counter!("yishi_rate_limited_total").increment(1);
                     reply(error(

@@ -204,10 +204,13 @@ pub(crate) async fn answer(room: &RoomHandle, ask: MirrorAsk) -> AdminReply {
             participant,
             req,
             command,
-        } => match room.remote(participant, req, command).await {
-            Some((outcome, through)) => AdminReply::Answered(outcome, through),
-            None => AdminReply::NotHere,
-        },
+        } => {
+            metrics::counter!("yishi_forwarded_commands_total", "via" => "mirror").increment(1);
+            match room.remote(participant, req, command).await {
+                Some((outcome, through)) => AdminReply::Answered(outcome, through),
+                None => AdminReply::NotHere,
+            }
+        }
     }
 }
 

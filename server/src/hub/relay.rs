@@ -524,7 +524,11 @@ async fn answer_admin(
             let answer = match (room, ask.ask) {
                 (None, _) => AdminReply::NotHere,
                 (Some(room), Ask::Mirror(mirror)) => super::mirror::answer(&room, mirror).await,
-                (Some(room), Ask::Command(command)) => AdminReply::Done(room.admin(command).await),
+                (Some(room), Ask::Command(command)) => {
+                    metrics::counter!("yishi_forwarded_commands_total", "via" => "admin")
+                        .increment(1);
+                    AdminReply::Done(room.admin(command).await)
+                }
                 (Some(room), Ask::View) => AdminReply::View(room.inspect().await.map(Box::new)),
             };
             if let Ok(payload) = serde_json::to_vec(&answer) {
