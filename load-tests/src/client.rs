@@ -1,6 +1,6 @@
-//! Yishi protocol clients: a control connection (a host, or a sender) that parses every
-//! message fully, and the light audience client run by the thousand, which parses only
-//! what it measures.
+//! The light audience client run by the thousand, which parses only what it measures.
+//! Control connections (a host, a sender) parse every message: they are
+//! `yishi_testkit::Client`s.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -13,41 +13,21 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, watch};
 use tokio_tungstenite::tungstenite::Message;
 use yishi_protocol::{
-    Choice, ClientMessage, Command, CommandMessage, ErrorCode, Event, Hello, PROTOCOL_VERSION,
-    PollId, RequestId, Resume, Seq, ServerMessage, YesNo,
+    Choice, ClientMessage, Command, CommandMessage, ErrorCode, Hello, PROTOCOL_VERSION, PollId,
+    RequestId, YesNo,
 };
 
+use yishi_testkit::client::{Refused, is_unavailable};
+use yishi_testkit::{Ws, ws_connect};
+
 use crate::report::Lat;
-use crate::sys::{Ws, now_us, ws_connect};
+use crate::sys::now_us;
 
-/// The close code of `unavailable`: come back later (`yishi::outbox::close`).
-const CLOSE_UNAVAILABLE: u16 = yishi::outbox::close::UNAVAILABLE;
+/// The close code of `unavailable`: come back later.
+const CLOSE_UNAVAILABLE: u16 = yishi_protocol::close::UNAVAILABLE;
 
-/// How long a control connection waits for any answer.
+/// How long an audience client waits for its welcome.
 const WAIT: Duration = Duration::from_secs(30);
-
-/// A hello answered with an error instead of a welcome (`unavailable` while a room
-/// moves to another node, say); find it with `anyhow::Error::downcast_ref`.
-#[derive(Debug)]
-pub struct Refused {
-    /// The error code as on the wire.
-    pub code: String,
-    pub message: String,
-}
-
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "hello refused: {} {}", self.code, self.message)
-    }
-}
-
-impl std::error::Error for Refused {}
-
-/// Whether `e` is a hello refused with `unavailable` (the room is moving: retry later).
-pub fn is_unavailable(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<Refused>()
-        .is_some_and(|r| r.code == ErrorCode::Unavailable.as_str())
-}
 
 /// The web client's pause before its `retry`-th reconnection (`web-client/src/app/conn.ts`):
 /// 500 ms, or 2 s after an `unavailable` (close code 4004), doubled on each retry up to
@@ -56,163 +36,6 @@ pub fn backoff(retry: u32, unavailable: bool) -> Duration {
     let pause: u64 = if unavailable { 2_000 } else { 500 };
     let ms = pause.saturating_mul(1 << retry.min(16)).min(10_000) as f64;
     Duration::from_secs_f64(ms * (0.5 + rand::random::<f64>() / 2.0) / 1000.0)
-}
-
-/// A fully parsing connection, for the host and for senders.
-pub struct Ctl {
-    ws: Ws,
-    next: u64,
-    tag: String,
-    /// Every event received.
-    pub events: Vec<Event>,
-    pub snapshot_seq: Seq,
-    /// The session of the welcome, to resume with.
-    pub session: String,
-    /// The `through` of the last batch received (or the snapshot's `seq`).
-    pub through: Seq,
-    /// Whether the welcome carried a snapshot (a resume that came back without one
-    /// continued exactly).
-    pub resynced: bool,
-}
-
-impl Ctl {
-    pub async fn connect(
-        addr: SocketAddr,
-        src: Ipv4Addr,
-        token: &str,
-        tag: &str,
-    ) -> anyhow::Result<Ctl> {
-        Ctl::join(addr, src, token, tag, None).await
-    }
-
-    /// [`Ctl::connect`], resuming `resume` if given. Its [`Ctl::req`] ids start again from
-    /// 1: a client that resends across connections names its requests itself.
-    pub async fn join(
-        addr: SocketAddr,
-        src: Ipv4Addr,
-        token: &str,
-        tag: &str,
-        resume: Option<Resume>,
-    ) -> anyhow::Result<Ctl> {
-        let mut ws = ws_connect(addr, src, "/ws").await?;
-        let through = resume.as_ref().map_or(0, |r| r.last_seq);
-        let hello = ClientMessage::Hello(Hello {
-            protocol: PROTOCOL_VERSION,
-            token: token.to_owned(),
-            resume,
-        });
-        ws.send(Message::text(serde_json::to_string(&hello)?))
-            .await?;
-        let mut ctl = Ctl {
-            ws,
-            next: 0,
-            tag: tag.to_owned(),
-            events: Vec::new(),
-            snapshot_seq: 0,
-            session: String::new(),
-            through,
-            resynced: false,
-        };
-        match ctl.recv(WAIT).await? {
-            Some(ServerMessage::Welcome(w)) => {
-                ctl.session = w.session;
-                if let Some(s) = w.snapshot {
-                    ctl.snapshot_seq = s.seq;
-                    ctl.through = s.seq;
-                    ctl.resynced = true;
-                }
-                Ok(ctl)
-            }
-            Some(ServerMessage::Error(e)) => Err(Refused {
-                code: e.code.as_str().to_owned(),
-                message: e.message,
-            }
-            .into()),
-            other => bail!("expected a welcome, got {other:?}"),
-        }
-    }
-
-    /// Where to resume from after this connection ends.
-    pub fn resume_point(&self) -> Resume {
-        Resume {
-            session: self.session.clone(),
-            last_seq: self.through,
-        }
-    }
-
-    pub fn req(&mut self) -> RequestId {
-        self.next += 1;
-        RequestId(format!("{}-{}", self.tag, self.next))
-    }
-
-    pub async fn send(&mut self, req: RequestId, command: Command) -> anyhow::Result<()> {
-        let msg = ClientMessage::Command(CommandMessage { req, command });
-        self.ws
-            .send(Message::text(serde_json::to_string(&msg)?))
-            .await?;
-        Ok(())
-    }
-
-    /// Send any client message (media signalling, say).
-    pub async fn send_msg(&mut self, msg: &ClientMessage) -> anyhow::Result<()> {
-        self.ws
-            .send(Message::text(serde_json::to_string(msg)?))
-            .await?;
-        Ok(())
-    }
-
-    /// One message, or `None` when the socket closed; events are kept.
-    pub async fn recv(&mut self, wait: Duration) -> anyhow::Result<Option<ServerMessage>> {
-        loop {
-            let frame = tokio::time::timeout(wait, self.ws.next())
-                .await
-                .context("the server went quiet")?;
-            match frame {
-                None | Some(Ok(Message::Close(_))) => return Ok(None),
-                Some(Err(e)) => return Err(e.into()),
-                Some(Ok(Message::Text(text))) => {
-                    let msg: ServerMessage = serde_json::from_str(&text)
-                        .with_context(|| format!("bad server message {text}"))?;
-                    match &msg {
-                        ServerMessage::Events(b) => {
-                            self.through = b.through;
-                            self.events.extend(b.events.iter().cloned());
-                        }
-                        ServerMessage::Welcome(w) => {
-                            // A resynchronisation on the same connection.
-                            if let Some(s) = &w.snapshot {
-                                self.through = s.seq;
-                            }
-                        }
-                        _ => {}
-                    }
-                    return Ok(Some(msg));
-                }
-                Some(Ok(_)) => {}
-            }
-        }
-    }
-
-    /// Send a command and wait for its acknowledgement.
-    pub async fn cmd(&mut self, command: Command) -> anyhow::Result<Option<Seq>> {
-        let name = command.name();
-        let req = self.req();
-        self.send(req.clone(), command).await?;
-        loop {
-            match self.recv(WAIT).await? {
-                None => bail!("closed while waiting for the answer to {name}"),
-                Some(ServerMessage::Ack(a)) if a.req == req => return Ok(a.seq),
-                Some(ServerMessage::Error(e)) if e.req.as_ref() == Some(&req) => {
-                    bail!("{name} refused: {:?} {}", e.code, e.message)
-                }
-                Some(_) => {}
-            }
-        }
-    }
-
-    pub async fn close(mut self) {
-        let _ = self.ws.close(None).await;
-    }
 }
 
 /// Resolves once `stop` says so (or its sender is gone).

@@ -28,8 +28,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use yishi_protocol::{Command, ErrorCode, EventBody, RequestId, Resume, Seq, ServerMessage};
+use yishi_testkit::Client;
+use yishi_testkit::client::is_unavailable;
 
-use crate::client::{self, Ctl, Rejoin};
+use crate::client::{self, Rejoin};
 use crate::report::{Lat, Row};
 use crate::scenarios::{CONTROL, Crowd, Opts, Target, check_connects, comment_text};
 use crate::sys::{CpuMeter, YishiCluster, now_us};
@@ -406,7 +408,7 @@ impl Commander {
         let mut out = Commanded::default();
         let total = (self.duration.as_secs_f64() * self.rate).floor() as u64;
         let mut link = Some(
-            Ctl::join(self.nodes[0], CONTROL, &self.token, TAG, None)
+            Client::join(self.nodes[0], CONTROL, &self.token, TAG, None)
                 .await
                 .context("the commander's first connection")?,
         );
@@ -436,7 +438,7 @@ impl Commander {
             let up = link.is_some();
             let receive = async {
                 match link.as_mut() {
-                    Some(ctl) => ctl.recv(Duration::from_secs(3600)).await,
+                    Some(ctl) => ctl.try_recv(Duration::from_secs(3600)).await,
                     None => std::future::pending().await,
                 }
             };
@@ -525,7 +527,7 @@ impl Commander {
                     let node = self.nodes[turn % self.nodes.len()];
                     let joined = tokio::time::timeout(
                         Duration::from_secs(30),
-                        Ctl::join(node, CONTROL, &self.token, TAG, resume.clone()),
+                        Client::join(node, CONTROL, &self.token, TAG, resume.clone()),
                     )
                     .await
                     .unwrap_or_else(|_| Err(anyhow::anyhow!("no welcome in 30 s")));
@@ -534,7 +536,7 @@ impl Commander {
                             retry = 0;
                             unavailable = false;
                             out.reconnects += 1;
-                            if ctl.resynced {
+                            if ctl.resynced() {
                                 out.resynced += 1;
                             }
                             fresh = self.killed_us.load(Ordering::Relaxed) > 0;
@@ -558,7 +560,7 @@ impl Commander {
                             }
                         }
                         Err(e) => {
-                            unavailable = client::is_unavailable(&e);
+                            unavailable = is_unavailable(&e);
                             next_try = tokio::time::Instant::now() + client::backoff(retry, unavailable);
                         }
                     }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use yishi_loadtest::media_peer::MediaPeer;
+use yishi_testkit::media_peer::MediaPeer;
 
 use crate::sys::{Spawned, check_local_candidates, free_port};
 

@@ -3,7 +3,7 @@
 //!
 //! A member with the floor publishes a real VP8 clip (ffmpeg's libvpx, every frame a key
 //! frame) whose frames carry their number drawn as black and white cells
-//! ([`yishi_loadtest::clip`]); the bot notes when it sent each one. The livestream is
+//! ([`yishi_testkit::clip`]); the bot notes when it sent each one. The livestream is
 //! started with the admin key. The tool then acts as a player: it polls the playlist every
 //! [`POLL`], fetches each new segment, decodes it with ffmpeg to grey frames and reads
 //! the numbers back, so for every frame it knows when it was sent, when its segment was
@@ -36,11 +36,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use tokio::sync::{mpsc, watch};
-use yishi_loadtest::clip::{self, ClipSpec};
-use yishi_loadtest::media_peer::{MediaPeer, PeerOptions};
 use yishi_protocol::{Command, EntryKind};
+use yishi_testkit::Client;
+use yishi_testkit::clip::{self, ClipSpec};
+use yishi_testkit::media_peer::{MediaPeer, PeerOptions};
 
-use crate::client::{Ctl, stopped};
+use crate::client::stopped;
 use crate::media::{negotiate, pump};
 use crate::report::{Lat, Row};
 use crate::scenarios::Target;
@@ -542,21 +543,22 @@ pub async fn yishi(t: &Target, o: &LiveOpts) -> anyhow::Result<Row> {
 
     let room = t.create_room_of("live", "consultation").await?;
     let mut host = t.host(&room, "h").await?;
-    host.cmd(Command::StartSession).await?;
-    let mut ctl = Ctl::connect(
+    host.try_cmd(Command::StartSession).await?;
+    let mut ctl = Client::join(
         t.addr,
         Ipv4Addr::LOCALHOST,
         &t.member_token(&room, "pub"),
         "p",
+        None,
     )
     .await?;
-    ctl.cmd(Command::RequestFloor {
+    ctl.try_cmd(Command::RequestFloor {
         kind: EntryKind::Impromptu,
         speaker: None,
         replying_to: None,
     })
     .await?;
-    host.cmd(Command::GrantFloor {
+    host.try_cmd(Command::GrantFloor {
         entry: None,
         reason: None,
     })

@@ -410,8 +410,10 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     };
     let nats_bin = match cli.peer {
         Peer::None | Peer::Janus => None,
-        Peer::Auto => sys::nats_bin(),
-        Peer::Nats => Some(sys::nats_bin().context("--peer nats: no nats-server installed")?),
+        Peer::Auto => yishi_testkit::nats_server(),
+        Peer::Nats => {
+            Some(yishi_testkit::nats_server().context("--peer nats: no nats-server installed")?)
+        }
     };
     let janus_bin = match cli.peer {
         Peer::None | Peer::Nats => None,
@@ -515,8 +517,8 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         };
         let row = {
             let mut cluster = if cli.spawn && cli.cluster > 1 {
-                let nats =
-                    sys::nats_bin().context("--cluster needs nats-server (Debian: nats-server)")?;
+                let nats = yishi_testkit::nats_server()
+                    .context("--cluster needs nats-server (Debian: nats-server)")?;
                 Some(
                     sys::spawn_cluster(
                         &server_bin,

@@ -23,10 +23,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 use webrtc::peer_connection::RTCPeerConnectionState;
 use yishi::media::routing::AUDIENCE_AUDIO_SLOTS;
-use yishi_loadtest::media_peer::{MediaPeer, PeerOptions, PeerStats};
 use yishi_protocol::{ClientMessage, Command, EntryKind, ErrorCode, Sdp, ServerMessage};
+use yishi_testkit::Client;
+use yishi_testkit::media_peer::{MediaPeer, PeerOptions, PeerStats};
 
-use crate::client::{Ctl, stopped};
+use crate::client::stopped;
 use crate::janus;
 use crate::report::{Lat, Row};
 use crate::scenarios::Target;
@@ -493,14 +494,18 @@ async fn measure(
 // ----- Yishi -----
 
 /// Offer, then wait for the server's answer.
-pub(crate) async fn negotiate(ctl: &mut Ctl, peer: &MediaPeer) -> anyhow::Result<()> {
+pub(crate) async fn negotiate(ctl: &mut Client, peer: &MediaPeer) -> anyhow::Result<()> {
     let offer = peer.offer().await?;
     ctl.send_msg(&ClientMessage::MediaOffer(Sdp { sdp: offer }))
         .await?;
     let deadline = Instant::now() + WAIT;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        match ctl.recv(left).await.context("waiting for media_answer")? {
+        match ctl
+            .try_recv(left)
+            .await
+            .context("waiting for media_answer")?
+        {
             Some(ServerMessage::MediaAnswer(a)) => {
                 check_local_candidates(&a.sdp)?;
                 peer.accept_answer(&a.sdp).await?;
@@ -516,7 +521,7 @@ pub(crate) async fn negotiate(ctl: &mut Ctl, peer: &MediaPeer) -> anyhow::Result
 }
 
 /// Answer a server offer; fail on a media error.
-async fn serve(ctl: &mut Ctl, peer: &MediaPeer, msg: ServerMessage) -> anyhow::Result<()> {
+async fn serve(ctl: &mut Client, peer: &MediaPeer, msg: ServerMessage) -> anyhow::Result<()> {
     match msg {
         ServerMessage::MediaOffer(offer) => {
             check_local_candidates(&offer.sdp)?;
@@ -538,11 +543,11 @@ async fn serve(ctl: &mut Ctl, peer: &MediaPeer, msg: ServerMessage) -> anyhow::R
 }
 
 /// Keep a connection's signalling going until told to stop.
-pub(crate) async fn pump(mut ctl: Ctl, peer: Arc<MediaPeer>, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn pump(mut ctl: Client, peer: Arc<MediaPeer>, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = stopped(&mut stop) => break,
-            m = ctl.recv(Duration::from_secs(24 * 3600)) => match m {
+            m = ctl.try_recv(Duration::from_secs(24 * 3600)) => match m {
                 Ok(Some(msg)) => if let Err(e) = serve(&mut ctl, &peer, msg).await {
                     eprintln!("  media publisher: {e:#}");
                     break;
@@ -589,7 +594,7 @@ async fn yishi_subscriber(
     mut stop: watch::Receiver<bool>,
 ) {
     let setup = async {
-        let mut ctl = Ctl::connect(me.addr, me.src, &me.token, &me.tag).await?;
+        let mut ctl = Client::join(me.addr, me.src, &me.token, &me.tag, None).await?;
         let peer = Arc::new(MediaPeer::new(subscriber_options(me.audience)).await?);
         subs.add(Arc::clone(&peer));
         negotiate(&mut ctl, &peer).await?;
@@ -604,7 +609,7 @@ async fn yishi_subscriber(
     loop {
         tokio::select! {
             _ = stopped(&mut stop) => break,
-            m = ctl.recv(Duration::from_secs(24 * 3600)) => match m {
+            m = ctl.try_recv(Duration::from_secs(24 * 3600)) => match m {
                 Ok(Some(msg)) => {
                     if !progress.offered && matches!(msg, ServerMessage::MediaOffer(_)) {
                         progress.offered = true;
@@ -640,21 +645,22 @@ pub async fn yishi(t: &Target, o: &MediaOpts, k: usize) -> anyhow::Result<Row> {
     let name = scenario_name(o);
     let room = t.create_room_of(name, "consultation").await?;
     let mut host = t.host(&room, "h").await?;
-    host.cmd(Command::StartSession).await?;
-    let mut ctl = Ctl::connect(
+    host.try_cmd(Command::StartSession).await?;
+    let mut ctl = Client::join(
         t.addr,
         std::net::Ipv4Addr::LOCALHOST,
         &t.member_token(&room, "pub"),
         "p",
+        None,
     )
     .await?;
-    ctl.cmd(Command::RequestFloor {
+    ctl.try_cmd(Command::RequestFloor {
         kind: EntryKind::Impromptu,
         speaker: None,
         replying_to: None,
     })
     .await?;
-    host.cmd(Command::GrantFloor {
+    host.try_cmd(Command::GrantFloor {
         entry: None,
         reason: None,
     })

@@ -11,10 +11,11 @@ use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{Semaphore, watch};
 use tokio_tungstenite::tungstenite::Message;
+use yishi_testkit::{Ws, ws_connect};
 
 use crate::report::{Lat, Row};
 use crate::scenarios::Opts;
-use crate::sys::{CpuMeter, Ws, now_us, rss_bytes, source_ip, tcp_kernel_bytes, ws_connect};
+use crate::sys::{CpuMeter, now_us, rss_bytes, source_ip, tcp_kernel_bytes};
 
 const SUBJECT: &str = "lt.lecture";
 

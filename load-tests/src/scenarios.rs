@@ -14,8 +14,9 @@ use yishi_protocol::{
     Command, Decision, EventBody, ItemStatus, Majority, MajorityRule, ModerationMode, Participant,
     PollMethod, PollSpec, ResultsVisibility, Role, ServerMessage, SettingsPatch,
 };
+use yishi_testkit::Client;
 
-use crate::client::{self, ClientOut, Ctl, Go, Launch, Plan, Rejoin, Shared};
+use crate::client::{self, ClientOut, Go, Launch, Plan, Rejoin, Shared};
 use crate::report::Row;
 use crate::sys::{CpuMeter, now_us, rss_bytes, source_ip, tcp_kernel_bytes};
 use crate::workers::{RemotePlan, WorkerCommon, Workers};
@@ -102,16 +103,16 @@ impl Target {
         self.keys.mint(&Claims::new(room, &who, now(), TTL))
     }
 
-    pub(crate) async fn host(&self, room: &str, tag: &str) -> anyhow::Result<Ctl> {
-        Ctl::connect(self.addr, CONTROL, &self.host_token(room, "h1"), tag).await
+    pub(crate) async fn host(&self, room: &str, tag: &str) -> anyhow::Result<Client> {
+        Client::join(self.addr, CONTROL, &self.host_token(room, "h1"), tag, None).await
     }
 
     /// A new room for `scenario` with its session started and comments published at once
     /// (auto moderation), and its host.
-    pub(crate) async fn started_room(&self, scenario: &str) -> anyhow::Result<(String, Ctl)> {
+    pub(crate) async fn started_room(&self, scenario: &str) -> anyhow::Result<(String, Client)> {
         let room = self.create_room(scenario).await?;
         let mut host = self.host(&room, "h").await?;
-        host.cmd(Command::UpdateSettings {
+        host.try_cmd(Command::UpdateSettings {
             item: None,
             patch: SettingsPatch {
                 moderation: Some(ModerationMode::Auto),
@@ -119,7 +120,7 @@ impl Target {
             },
         })
         .await?;
-        host.cmd(Command::StartSession).await?;
+        host.try_cmd(Command::StartSession).await?;
         Ok((room, host))
     }
 
@@ -400,13 +401,13 @@ pub async fn joins(t: &Target, o: &Opts) -> anyhow::Result<Row> {
     let n = o.joins;
     let (room, mut host) = t.started_room("joins").await?;
     for k in 0..20 {
-        host.cmd(Command::PostComment {
+        host.try_cmd(Command::PostComment {
             text: comment_text(k, o.text_bytes),
         })
         .await?;
     }
     let poll = create_poll(&mut host).await?;
-    host.cmd(Command::OpenPoll { poll }).await?;
+    host.try_cmd(Command::OpenPoll { poll }).await?;
     let cpu = t.cpu();
     let mut crowd = Crowd::start(t, &room, n, o, |_| idle_plan()).await?;
     let connected = crowd.connected();
@@ -428,7 +429,7 @@ pub async fn joins(t: &Target, o: &Opts) -> anyhow::Result<Row> {
     Ok(row)
 }
 
-async fn create_poll(host: &mut Ctl) -> anyhow::Result<yishi_protocol::PollId> {
+async fn create_poll(host: &mut Client) -> anyhow::Result<yishi_protocol::PollId> {
     let spec = PollSpec {
         question: "负载测试：是否同意？".into(),
         method: PollMethod::YesNoAbstain,
@@ -445,7 +446,7 @@ async fn create_poll(host: &mut Ctl) -> anyhow::Result<yishi_protocol::PollId> {
         },
     };
     let seq = host
-        .cmd(Command::CreatePoll { spec })
+        .try_cmd(Command::CreatePoll { spec })
         .await?
         .context("create_poll acknowledged without an event")?;
     host.events
@@ -490,11 +491,12 @@ pub async fn fanout(t: &Target, o: &Opts, slow_pct: usize) -> anyhow::Result<Row
     // In a cluster, the first node's alone: it runs the room.
     let first_cpu = (!t.others.is_empty()).then(|| CpuMeter::start(t.pid));
     for s in 0..sources {
-        let ctl = Ctl::connect(
+        let ctl = Client::join(
             t.addr,
             source_ip(s, o.spread),
             &t.host_token(&room, &format!("h{}", s + 1)),
             &format!("s{s}"),
+            None,
         )
         .await?;
         handles.push(tokio::spawn(source(
@@ -619,7 +621,7 @@ pub async fn fanout(t: &Target, o: &Opts, slow_pct: usize) -> anyhow::Result<Row
 
 /// One source: post `rate` comments a second for `duration`; returns (sent, acked).
 async fn source(
-    mut ctl: Ctl,
+    mut ctl: Client,
     rate: f64,
     duration: Duration,
     text_bytes: usize,
@@ -638,7 +640,7 @@ async fn source(
                 ctl.send(req, Command::PostComment { text: comment_text(id * 1_000_000 + sent, text_bytes) }).await?;
                 sent += 1;
             }
-            m = ctl.recv(Duration::from_secs(30)) => match m? {
+            m = ctl.try_recv(Duration::from_secs(30)) => match m? {
                 Some(ServerMessage::Ack(_)) => acked += 1,
                 Some(ServerMessage::Error(e)) => refused.push(format!("{:?}", e.code)),
                 None => bail!("source connection closed"),
@@ -648,7 +650,7 @@ async fn source(
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while acked + (refused.len() as u64) < sent && Instant::now() < deadline {
-        match ctl.recv(Duration::from_secs(10)).await? {
+        match ctl.try_recv(Duration::from_secs(10)).await? {
             Some(ServerMessage::Ack(_)) => acked += 1,
             Some(ServerMessage::Error(e)) => refused.push(format!("{:?}", e.code)),
             None => bail!("source connection closed"),
@@ -672,9 +674,9 @@ pub async fn votes(t: &Target, o: &Opts) -> anyhow::Result<Row> {
     let n = o.voters;
     let room = t.create_room("votes").await?;
     let mut host = t.host(&room, "h").await?;
-    host.cmd(Command::StartSession).await?;
+    host.try_cmd(Command::StartSession).await?;
     let poll = create_poll(&mut host).await?;
-    host.cmd(Command::OpenPoll { poll }).await?;
+    host.try_cmd(Command::OpenPoll { poll }).await?;
     let mut crowd = Crowd::start(t, &room, n, o, |i| Plan {
         watch: "",
         slow: false,
@@ -710,7 +712,7 @@ pub async fn votes(t: &Target, o: &Opts) -> anyhow::Result<Row> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let tally_seen = crowd.shared.tally_seen.load(Ordering::Relaxed);
-    host.cmd(Command::ClosePoll { poll }).await?;
+    host.try_cmd(Command::ClosePoll { poll }).await?;
     let result = host
         .events
         .iter()
@@ -779,7 +781,7 @@ pub async fn chat(t: &Target, o: &Opts) -> anyhow::Result<Row> {
     let n = o.connections;
     let room = t.create_room("chat").await?;
     let mut host = t.host(&room, "h").await?;
-    host.cmd(Command::StartSession).await?;
+    host.try_cmd(Command::StartSession).await?;
     let mut crowd = Crowd::start(t, &room, n, o, |_| Plan {
         watch: "comment_approved",
         slow: false,
@@ -793,11 +795,12 @@ pub async fn chat(t: &Target, o: &Opts) -> anyhow::Result<Row> {
     let (mstop, mstop_rx) = watch::channel(false);
     let mut mod_tasks = Vec::new();
     for m in 0..mods {
-        let ctl = Ctl::connect(
+        let ctl = Client::join(
             t.addr,
             source_ip(1000 + m, o.spread),
             &t.host_token(&room, &format!("h{}", m + 1)),
             &format!("m{m}"),
+            None,
         )
         .await?;
         mod_tasks.push(tokio::spawn(moderator(
@@ -811,11 +814,12 @@ pub async fn chat(t: &Target, o: &Opts) -> anyhow::Result<Row> {
     let start_us = now_us();
     let mut senders = Vec::new();
     for s in 0..o.senders {
-        let ctl = Ctl::connect(
+        let ctl = Client::join(
             t.addr,
             source_ip(2000 + s, o.spread),
             &t.audience_token(&room),
             &format!("c{s}"),
+            None,
         )
         .await?;
         senders.push(tokio::spawn(source(
@@ -889,7 +893,7 @@ pub async fn chat(t: &Target, o: &Opts) -> anyhow::Result<Row> {
 
 /// A moderator: approve every pending comment whose id falls to it; returns approvals.
 async fn moderator(
-    mut ctl: Ctl,
+    mut ctl: Client,
     me: u32,
     of: u32,
     mut stop: watch::Receiver<bool>,
@@ -899,7 +903,7 @@ async fn moderator(
     loop {
         tokio::select! {
             _ = client::stopped(&mut stop) => break,
-            m = ctl.recv(Duration::from_secs(60)) => match m? {
+            m = ctl.try_recv(Duration::from_secs(60)) => match m? {
                 None => bail!("moderator connection closed"),
                 Some(ServerMessage::Ack(_)) => approved += 1,
                 Some(ServerMessage::Error(e)) => bail!("moderation refused: {:?} {}", e.code, e.message),
@@ -928,7 +932,7 @@ async fn moderator(
     // The audience may see an approval before its acknowledgement reaches us: read the
     // acknowledgements still on the way.
     while approved < sent {
-        match ctl.recv(Duration::from_secs(5)).await? {
+        match ctl.try_recv(Duration::from_secs(5)).await? {
             None => bail!("moderator connection closed"),
             Some(ServerMessage::Ack(_)) => approved += 1,
             Some(ServerMessage::Error(e)) => {

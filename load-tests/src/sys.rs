@@ -1,5 +1,6 @@
-//! The machine side: loopback-only targets, source addresses, WebSocket connections bound
-//! to them, `/proc` readings, and the servers this tool starts (Yishi and nats-server).
+//! The machine side: loopback-only targets, source addresses (`yishi_testkit::ws_connect`
+//! binds connections to them), `/proc` readings, and the servers this tool starts (Yishi
+//! and nats-server).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -7,11 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
-use tokio::net::{TcpSocket, TcpStream};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-
-pub type Ws = WebSocketStream<TcpStream>;
+use tokio::net::TcpStream;
 
 /// Wall clock in microseconds since the epoch (the server stamps events in ms).
 pub fn now_us() -> u64 {
@@ -43,20 +40,6 @@ pub fn loopback_addr(url: &str) -> anyhow::Result<SocketAddr> {
 pub fn source_ip(i: usize, spread: usize) -> Ipv4Addr {
     let base = u32::from(Ipv4Addr::new(127, 0, 0, 2));
     Ipv4Addr::from(base + (i % spread.max(1)) as u32)
-}
-
-/// Open a WebSocket to `target` from `src`, with small buffers (4 KiB read buffer).
-pub async fn ws_connect(target: SocketAddr, src: Ipv4Addr, path: &str) -> anyhow::Result<Ws> {
-    let sock = TcpSocket::new_v4()?;
-    sock.bind(SocketAddr::new(IpAddr::V4(src), 0))?;
-    let stream = sock.connect(target).await?;
-    stream.set_nodelay(true)?;
-    let config = WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(0);
-    let url = format!("ws://{target}{path}");
-    let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await?;
-    Ok(ws)
 }
 
 /// Raise the soft open-file limit to the hard one; returns the soft limit in force.
@@ -320,13 +303,6 @@ pub struct NatsServer {
     pub addr: SocketAddr,
     pub ws_addr: SocketAddr,
     pub _dir: tempfile::TempDir,
-}
-
-pub fn nats_bin() -> Option<PathBuf> {
-    ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
 }
 
 pub async fn spawn_nats(bin: &Path) -> anyhow::Result<NatsServer> {

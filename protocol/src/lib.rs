@@ -11,6 +11,7 @@
 //! except times, which are milliseconds since the Unix epoch typed as `number` in
 //! TypeScript (exact up to 2^53).
 
+pub mod close;
 mod command;
 mod error;
 mod event;

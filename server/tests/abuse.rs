@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{Backend, Client, TestServer, Ws};
+use common::{Backend, Client, TestServer};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -21,6 +21,7 @@ use yishi_protocol::{
     ClientMessage, Command, ErrorCode, EventBody, Hello, Millis, PROTOCOL_VERSION, Participant,
     RequestId, Role, Seq, ServerMessage,
 };
+use yishi_testkit::Ws;
 
 const ROOM: &str = "abuse";
 
@@ -39,10 +40,9 @@ fn host() -> Participant {
 }
 
 async fn raw(addr: SocketAddr) -> Ws {
-    tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+    yishi_testkit::ws_connect(addr, yishi_testkit::LOCALHOST, "/ws")
         .await
         .unwrap()
-        .0
 }
 
 fn hello_text(protocol: u32, token: &str) -> String {
@@ -889,12 +889,9 @@ async fn slow_viewer(addr: SocketAddr, token: &str) -> (Ws, yishi_protocol::Welc
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let stream = socket.connect(addr).await.unwrap();
-    let (mut ws, _) = tokio_tungstenite::client_async(
-        format!("ws://{addr}/ws"),
-        tokio_tungstenite::MaybeTlsStream::Plain(stream),
-    )
-    .await
-    .unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), stream)
+        .await
+        .unwrap();
     ws.send(Message::text(hello_text(PROTOCOL_VERSION, token)))
         .await
         .unwrap();

@@ -578,7 +578,7 @@ async fn two_servers_on_one_store_share_the_board() {
 
 /// A board page's live connection (`/api/v1/board/live`), as a resident's page (with their
 /// cookie) or anyone's opens it.
-async fn live(server: &TestServer, cookie: Option<&str>) -> common::Ws {
+async fn live(server: &TestServer, cookie: Option<&str>) -> yishi_testkit::Ws {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut request = format!("ws://{}/api/v1/board/live", server.addr)
         .into_client_request()
@@ -588,11 +588,15 @@ async fn live(server: &TestServer, cookie: Option<&str>) -> common::Ws {
             .headers_mut()
             .insert("cookie", cookie.parse().unwrap());
     }
-    tokio_tungstenite::connect_async(request).await.unwrap().0
+    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tokio_tungstenite::client_async(request, stream)
+        .await
+        .unwrap()
+        .0
 }
 
 /// The next message of a live connection (within 20 s).
-async fn told(ws: &mut common::Ws) -> Value {
+async fn told(ws: &mut yishi_testkit::Ws) -> Value {
     use futures_util::StreamExt;
     loop {
         let message = tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())

@@ -5,8 +5,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -239,7 +237,7 @@ async fn a_node_logs_in_to_nats_with_the_credentials_in_its_url() {
         .local_addr()
         .unwrap()
         .port();
-    let bin = common::nats_server();
+    let bin = yishi_testkit::nats_server().expect("nats-server is installed");
     let mut server = std::process::Command::new(bin)
         .args(["-a", "127.0.0.1", "-p", &port.to_string()])
         .args(["--user", "yishi", "--pass", "s3cret-pw"])

@@ -1135,7 +1135,7 @@ impl OwnNats {
     }
 
     fn restart(&mut self) {
-        let bin = common::nats_server();
+        let bin = yishi_testkit::nats_server().expect("nats-server is installed");
         let child = Process::new(bin)
             .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js"])
             .args(["-sd", &self.dir.path().display().to_string()])

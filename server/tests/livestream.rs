@@ -21,12 +21,12 @@ use common::{Backend, Client, TestServer, database};
 use reqwest::StatusCode;
 use yishi::hub::HubConfig;
 use yishi::live::LiveConfig;
-use yishi_loadtest::clip::{self, ClipSpec};
-use yishi_loadtest::media_peer::{MediaPeer, PeerOptions};
 use yishi_protocol::{
     ClientMessage, Command, EntryKind, EventBody, LivestreamEnd, Participant, ParticipantId,
     RecordEntry, Recording, Role, Sdp, ServerMessage, SessionState,
 };
+use yishi_testkit::clip::{self, ClipSpec};
+use yishi_testkit::media_peer::{MediaPeer, PeerOptions};
 
 const ROOM: &str = "live";
 const WAIT: Duration = Duration::from_secs(15);

@@ -11,10 +11,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Backend, Client, TestServer};
-use yishi_loadtest::media_peer::{MediaPeer, PeerOptions, PeerStats};
 use yishi_protocol::{
     ClientMessage, Command, EntryKind, ErrorCode, MediaState, Participant, Role, Sdp, ServerMessage,
 };
+use yishi_testkit::media_peer::{MediaPeer, PeerOptions, PeerStats};
 
 const ROOM: &str = "media";
 const WAIT: Duration = Duration::from_secs(15);

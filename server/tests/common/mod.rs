@@ -1,6 +1,6 @@
-//! A real Yishi server on 127.0.0.1:0 and real WebSocket clients speaking the protocol,
-//! for the integration tests. Each server has a store of its own: SQLite in a temporary
-//! directory, or a fresh schema in the PostgreSQL of `YISHI_TEST_PG`.
+//! A real Yishi server on 127.0.0.1:0 and real WebSocket clients speaking the protocol
+//! (`yishi-testkit`'s), for the integration tests. Each server has a store of its own:
+//! SQLite in a temporary directory, or a fresh schema in the PostgreSQL of `YISHI_TEST_PG`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
@@ -11,20 +11,16 @@ pub mod staff;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use sqlx::Connection;
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use yishi::auth::Claims;
 use yishi::config::Config;
 use yishi::http::{AppState, listen, router, start};
 use yishi::hub::{HubConfig, now};
 use yishi::store::{NewRoom, RoomKind};
-use yishi_protocol::{
-    ClientMessage, Command, CommandMessage, ErrorMessage, Event, Hello, PROTOCOL_VERSION,
-    Participant, RequestId, Resume, Seq, ServerMessage, TallyUpdate, Welcome,
-};
+use yishi_protocol::Participant;
+
+/// The protocol client: it keeps what it received and checks batch continuity.
+pub use yishi_testkit::Client;
 
 /// Which store a test server uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,15 +46,6 @@ fn unique(prefix: &str) -> String {
         now().0 % 1_000_000,
         N.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-/// Debian's nats-server binary, for the tests that run one of their own.
-pub fn nats_server() -> std::path::PathBuf {
-    ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
-        .into_iter()
-        .map(std::path::PathBuf::from)
-        .find(|p| p.exists())
-        .expect("nats-server is installed")
 }
 
 /// An in-process node of a cluster on the NATS at `nats` (leases of 2 s); `keys` are the
@@ -235,254 +222,6 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.task.abort();
-    }
-}
-
-pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// A protocol client that keeps what it received and checks batch continuity.
-pub struct Client {
-    pub ws: Ws,
-    pub welcome: Welcome,
-    /// Every event received, in order.
-    pub events: Vec<Event>,
-    /// The `through` of the last batch (or the snapshot's seq).
-    pub through: Seq,
-    pub tallies: Vec<TallyUpdate>,
-    /// Errors that answered no request of ours.
-    pub errors: Vec<ErrorMessage>,
-    /// Media signalling from the server, in order, until taken.
-    pub media: std::collections::VecDeque<ServerMessage>,
-    next_req: u32,
-    /// Makes this client's request ids its own.
-    tag: u64,
-    pub token: String,
-}
-
-/// How long a client waits for the server's next message before the test fails: long,
-/// so that a busy machine (a debug build beside other builds) never fails a test; a
-/// test that waits for something that never comes fails after it all the same.
-const WAIT: Duration = Duration::from_secs(60);
-
-impl Client {
-    pub async fn connect(
-        addr: SocketAddr,
-        token: &str,
-        resume: Option<Resume>,
-    ) -> Result<Client, ErrorMessage> {
-        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-            .await
-            .unwrap();
-        let hello = ClientMessage::Hello(Hello {
-            protocol: PROTOCOL_VERSION,
-            token: token.to_owned(),
-            resume: resume.clone(),
-        });
-        ws.send(Message::text(serde_json::to_string(&hello).unwrap()))
-            .await
-            .unwrap();
-        let first = next_message(&mut ws).await.expect("an answer to hello");
-        let welcome = match first {
-            ServerMessage::Welcome(w) => *w,
-            ServerMessage::Error(e) => return Err(e),
-            other => panic!("expected a welcome, got {other:?}"),
-        };
-        let through = match (&welcome.snapshot, &resume) {
-            (Some(s), _) => s.seq,
-            (None, Some(r)) => r.last_seq,
-            (None, None) => panic!("a welcome without snapshot to a fresh client"),
-        };
-        Ok(Client {
-            ws,
-            welcome,
-            events: Vec::new(),
-            through,
-            tallies: Vec::new(),
-            errors: Vec::new(),
-            media: Default::default(),
-            next_req: 0,
-            tag: 0,
-            token: token.to_owned(),
-        })
-    }
-
-    /// Receive one message and take it in; `None` when the socket closed.
-    pub async fn recv(&mut self) -> Option<ServerMessage> {
-        let msg = next_message(&mut self.ws).await?;
-        match &msg {
-            ServerMessage::Events(batch) => {
-                assert_eq!(
-                    batch.from,
-                    self.through + 1,
-                    "a batch does not follow the previous one"
-                );
-                assert!(batch.through >= batch.from);
-                for e in &batch.events {
-                    assert!(e.seq >= batch.from && e.seq <= batch.through);
-                }
-                self.events.extend(batch.events.iter().cloned());
-                self.through = batch.through;
-            }
-            ServerMessage::Welcome(w) => {
-                if let Some(s) = &w.snapshot {
-                    self.through = s.seq;
-                }
-                self.welcome = (**w).clone();
-            }
-            ServerMessage::Tally(t) => self.tallies.push(t.clone()),
-            ServerMessage::MediaOffer(_)
-            | ServerMessage::MediaAnswer(_)
-            | ServerMessage::MediaState(_) => self.media.push_back(msg.clone()),
-            ServerMessage::Error(e) if e.req.is_none() => self.errors.push(e.clone()),
-            _ => {}
-        }
-        Some(msg)
-    }
-
-    /// A request id unique to this client: request ids are remembered per participant
-    /// across connections and restarts, so a new connection must not reuse one.
-    pub fn req(&mut self) -> RequestId {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static CLIENTS: AtomicU64 = AtomicU64::new(0);
-        if self.next_req == 0 {
-            self.tag = CLIENTS.fetch_add(1, Ordering::Relaxed);
-        }
-        self.next_req += 1;
-        RequestId(format!(
-            "c{}-{}-q{}",
-            std::process::id(),
-            self.tag,
-            self.next_req
-        ))
-    }
-
-    pub async fn send_raw(&mut self, text: String) {
-        self.ws.send(Message::text(text)).await.unwrap();
-    }
-
-    pub async fn send_with(&mut self, req: RequestId, command: Command) {
-        let msg = ClientMessage::Command(CommandMessage { req, command });
-        self.send_raw(serde_json::to_string(&msg).unwrap()).await;
-    }
-
-    /// Send a command and wait for its answer (taking in everything before it).
-    pub async fn cmd(&mut self, command: Command) -> Result<Option<Seq>, ErrorMessage> {
-        let req = self.req();
-        self.cmd_with(req, command).await
-    }
-
-    pub async fn cmd_with(
-        &mut self,
-        req: RequestId,
-        command: Command,
-    ) -> Result<Option<Seq>, ErrorMessage> {
-        self.send_with(req.clone(), command).await;
-        self.answer(&req).await
-    }
-
-    /// Wait for the ack or error of `req`.
-    pub async fn answer(&mut self, req: &RequestId) -> Result<Option<Seq>, ErrorMessage> {
-        loop {
-            match self
-                .recv()
-                .await
-                .expect("the server answered before closing")
-            {
-                ServerMessage::Ack(a) if &a.req == req => return Ok(a.seq),
-                ServerMessage::Error(e) if e.req.as_ref() == Some(req) => return Err(e),
-                _ => {}
-            }
-        }
-    }
-
-    /// A command that must succeed.
-    pub async fn ok(&mut self, command: Command) -> Option<Seq> {
-        let name = command.name();
-        match self.cmd(command).await {
-            Ok(seq) => seq,
-            Err(e) => panic!("{name} refused: {e:?}"),
-        }
-    }
-
-    /// Wait until an event matching `pred` has arrived; returns it.
-    /// Ask for the floor for oneself: a turn of `kind` in the queue.
-    pub async fn request_floor(&mut self, kind: yishi_protocol::EntryKind) -> Option<Seq> {
-        self.ok(Command::RequestFloor {
-            kind,
-            speaker: None,
-            replying_to: None,
-        })
-        .await
-    }
-
-    /// As a host: give the floor to the head of the queue.
-    pub async fn grant_next(&mut self) -> Option<Seq> {
-        self.ok(Command::GrantFloor {
-            entry: None,
-            reason: None,
-        })
-        .await
-    }
-
-    /// Ask `text` as a question, and approve it as `host`: its id.
-    pub async fn ask_approved(
-        &mut self,
-        host: &mut Client,
-        text: &str,
-    ) -> yishi_protocol::QuestionId {
-        self.ok(Command::AskQuestion { text: text.into() }).await;
-        let asked = host
-            .until("the host sees the question", |e| {
-                matches!(e.body, yishi_protocol::EventBody::QuestionAsked { .. })
-            })
-            .await;
-        let yishi_protocol::EventBody::QuestionAsked { question } = asked.body else {
-            unreachable!()
-        };
-        host.ok(Command::ModerateQuestion {
-            question: question.id,
-            decision: yishi_protocol::Decision::Approve,
-        })
-        .await;
-        question.id
-    }
-
-    pub async fn until(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
-        let mut seen = 0;
-        loop {
-            if let Some(e) = self.events[seen..].iter().find(|e| pred(e)) {
-                return e.clone();
-            }
-            seen = self.events.len();
-            if self.recv().await.is_none() {
-                panic!("closed while waiting for {what}");
-            }
-        }
-    }
-
-    /// Wait until events through `seq` have arrived.
-    pub async fn through(&mut self, seq: Seq) {
-        while self.through < seq {
-            self.recv().await.expect("events");
-        }
-    }
-}
-
-async fn next_message(ws: &mut Ws) -> Option<ServerMessage> {
-    loop {
-        let frame = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("the server went quiet")?;
-        match frame {
-            Ok(Message::Text(text)) => {
-                return Some(
-                    serde_json::from_str(&text)
-                        .unwrap_or_else(|e| panic!("bad server message {text}: {e}")),
-                );
-            }
-            Ok(Message::Close(_)) | Err(_) => return None,
-            Ok(_) => {}
-        }
     }
 }
 

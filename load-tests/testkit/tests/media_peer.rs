@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use yishi_loadtest::media_peer::{MediaPeer, PeerOptions, PeerStats};
+use yishi_testkit::media_peer::{MediaPeer, PeerOptions, PeerStats};
 
 const CONNECT: Duration = Duration::from_secs(10);
 const MEDIA: Duration = Duration::from_secs(10);
