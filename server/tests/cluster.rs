@@ -751,7 +751,9 @@ async fn when_the_owner_of_a_running_session_is_killed_the_survivors_go_on_with_
     // The mirrored viewer keeps its connection: its mirror follows the room's new
     // owner and resynchronises it from that owner's snapshot.
     while v.welcome.server_time <= welcomed_at {
-        v.recv().await.expect("the mirrored viewer keeps its connection");
+        v.recv()
+            .await
+            .expect("the mirrored viewer keeps its connection");
     }
 
     // The speaker still has the floor on the clock that started before the kill.
