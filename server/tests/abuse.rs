@@ -275,16 +275,7 @@ fn rss() -> u64 {
 async fn a_ping_flood_from_a_viewer_who_never_reads_is_closed_and_memory_stays_bounded() {
     let server = server_with_room().await;
     let mut m = server.connect(ROOM, &member("m1")).await;
-    let link = server
-        .state
-        .config
-        .auth
-        .token_keys
-        .mint(&Claims::audience_link(
-            ROOM,
-            now(),
-            Duration::from_secs(3600),
-        ));
+    let link = server.audience_link(ROOM);
     let mut flood = raw(server.addr).await;
     flood
         .send(Message::text(hello_text(PROTOCOL_VERSION, &link)))
@@ -919,16 +910,7 @@ async fn slow_viewers_are_resynchronised_and_keep_who_they_are() {
     let server = TestServer::start_with(Backend::Sqlite, hub).await;
     server.create_room(ROOM, "慢速观众").await;
     let mut h = server.connect(ROOM, &host()).await;
-    let link = server
-        .state
-        .config
-        .auth
-        .token_keys
-        .mint(&Claims::audience_link(
-            ROOM,
-            now(),
-            Duration::from_secs(3600),
-        ));
+    let link = server.audience_link(ROOM);
     let mut fast = Client::connect(server.addr, &link, None).await.unwrap();
     let mut slow = Vec::new();
     for _ in 0..5 {

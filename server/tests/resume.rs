@@ -12,8 +12,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Backend, Client, TestServer};
-use yishi::auth::Claims;
-use yishi::hub::{HubConfig, now};
+use yishi::hub::HubConfig;
 use yishi_protocol::{
     Base, Choice, Command, EntryKind, Event, EventBody, Majority, MajorityRule, Participant,
     PauseReason, PollId, PollMethod, PollSpec, RequestId, ResultsVisibility, Resume, Role, Seq,
@@ -332,16 +331,7 @@ async fn an_anonymous_viewer_who_resumes_keeps_its_identity() {
     server.create_room(ROOM, "委员讲堂").await;
     let host = Participant::new("host", "主持人", Role::Host);
     let mut h = server.connect(ROOM, &host).await;
-    let link = server
-        .state
-        .config
-        .auth
-        .token_keys
-        .mint(&Claims::audience_link(
-            ROOM,
-            now(),
-            Duration::from_secs(3600),
-        ));
+    let link = server.audience_link(ROOM);
     let mut v = Client::connect(server.addr, &link, None).await.unwrap();
     assert_eq!(v.welcome.view, View::Audience);
     let me = v.welcome.you.id.clone();
@@ -479,16 +469,7 @@ async fn a_departed_viewers_session_is_forgotten_after_the_grace() {
     let mut h = server
         .connect(ROOM, &Participant::new("host", "主持人", Role::Host))
         .await;
-    let link = server
-        .state
-        .config
-        .auth
-        .token_keys
-        .mint(&Claims::audience_link(
-            ROOM,
-            now(),
-            Duration::from_secs(3600),
-        ));
+    let link = server.audience_link(ROOM);
     let v = Client::connect(server.addr, &link, None).await.unwrap();
     let me = v.welcome.you.id.clone();
     let resume = drop_abruptly(v);
@@ -603,16 +584,7 @@ async fn a_second_device_displaces_the_first_and_presence_stays() {
         "a displaced device is not a departure"
     );
     // An audience link opened twice is two viewers: nobody is displaced.
-    let link = server
-        .state
-        .config
-        .auth
-        .token_keys
-        .mint(&Claims::audience_link(
-            ROOM,
-            now(),
-            Duration::from_secs(3600),
-        ));
+    let link = server.audience_link(ROOM);
     let mut v1 = Client::connect(server.addr, &link, None).await.unwrap();
     let _v2 = Client::connect(server.addr, &link, None).await.unwrap();
     v1.ok(Command::AskQuestion {

@@ -199,6 +199,19 @@ impl TestServer {
         ))
     }
 
+    /// An anonymous audience link to `room`, valid for an hour.
+    pub fn audience_link(&self, room: &str) -> String {
+        self.state
+            .config
+            .auth
+            .token_keys
+            .mint(&Claims::audience_link(
+                room,
+                now(),
+                Duration::from_secs(3600),
+            ))
+    }
+
     pub async fn connect(&self, room: &str, who: &Participant) -> Client {
         Client::connect(self.addr, &self.token(room, who), None)
             .await
