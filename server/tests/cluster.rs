@@ -1,12 +1,13 @@
 //! Nodes of a cluster on one PostgreSQL schema and the NATS of `YISHI_TEST_NATS`: a
 //! room is served by the node holding its lease and another node refuses its
-//! connections; a node that shuts down hands its rooms over at once; when the owner is
-//! killed, another node takes the room after the lease's TTL with everything
-//! acknowledged (ballots, comments, questions, the queue) and the turn's clock, its
-//! clients resuming on the survivors, and the nodes' `/metrics` say so; an owner paused
-//! past its TTL cannot append when it wakes, and steps down; when NATS restarts,
-//! relayed members and viewers catch up. In-process nodes, and `yishi serve` processes
-//! where a node is killed, paused, or its metrics read.
+//! connections; a node that shuts down (in-process, or a process sent SIGTERM) hands its
+//! rooms over at once, releasing their leases; when the owner is killed, another node
+//! takes the room after the lease's TTL with everything acknowledged (ballots,
+//! comments, questions, the queue) and the turn's clock, its clients resuming on the
+//! survivors, and the nodes' `/metrics` say so; an owner paused past its TTL cannot
+//! append when it wakes, and steps down; when NATS restarts, relayed members and
+//! viewers catch up. In-process nodes, and `yishi serve` processes where a node is
+//! killed, terminated, paused, or its metrics read.
 //! Needs both `YISHI_TEST_PG` and `YISHI_TEST_NATS`; ignored (saying so) without them.
 
 #![allow(clippy::unwrap_used)]
