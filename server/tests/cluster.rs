@@ -1,12 +1,13 @@
 //! Nodes of a cluster on one PostgreSQL schema and the NATS of `YISHI_TEST_NATS`: a
 //! room is served by the node holding its lease and another node refuses its
-//! connections; a node that shuts down hands its rooms over at once; when the owner is
-//! killed, another node takes the room after the lease's TTL with everything
-//! acknowledged (ballots, comments, questions, the queue) and the turn's clock, its
-//! clients resuming on the survivors, and the nodes' `/metrics` say so; an owner paused
-//! past its TTL cannot append when it wakes, and steps down; when NATS restarts,
-//! relayed members and viewers catch up. In-process nodes, and `yishi serve` processes
-//! where a node is killed, paused, or its metrics read.
+//! connections; a node that shuts down (in-process, or a process sent SIGTERM) hands its
+//! rooms over at once, releasing their leases; when the owner is killed, another node
+//! takes the room after the lease's TTL with everything acknowledged (ballots,
+//! comments, questions, the queue) and the turn's clock, its clients resuming on the
+//! survivors, and the nodes' `/metrics` say so; an owner paused past its TTL cannot
+//! append when it wakes, and steps down; when NATS restarts, relayed members and
+//! viewers catch up. In-process nodes, and `yishi serve` processes where a node is
+//! killed, terminated, paused, or its metrics read.
 //! Needs both `YISHI_TEST_PG` and `YISHI_TEST_NATS`; ignored (saying so) without them.
 
 #![allow(clippy::unwrap_used)]
@@ -185,6 +186,8 @@ struct ProcessNode {
     name: String,
     /// The NATS it is a node of.
     nats: String,
+    /// Its lease TTL.
+    ttl: Duration,
     addr: SocketAddr,
     child: Child,
     _data: tempfile::TempDir,
@@ -198,6 +201,12 @@ impl ProcessNode {
 
     /// A node of the cluster on the NATS at `nats`.
     async fn start_on(nats: &str, name: &str, database: &str) -> ProcessNode {
+        ProcessNode::start_with_ttl(nats, name, database, TTL).await
+    }
+
+    /// A node of the cluster on the NATS at `nats` whose leases last `ttl` (every node
+    /// of a cluster must be given the same).
+    async fn start_with_ttl(nats: &str, name: &str, database: &str, ttl: &str) -> ProcessNode {
         let data = tempfile::tempdir().unwrap();
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -216,7 +225,7 @@ impl ProcessNode {
             .env("RUST_LOG", "warn")
             .args(["serve", "--database", database, "--no-media"])
             .args(["--listen", &addr.to_string()])
-            .args(["--cluster", nats, "--node-id", name, "--lease-ttl", TTL])
+            .args(["--cluster", nats, "--node-id", name, "--lease-ttl", ttl])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -224,6 +233,7 @@ impl ProcessNode {
         let mut node = ProcessNode {
             name: name.to_owned(),
             nats: nats.to_owned(),
+            ttl: parse_ttl(ttl),
             addr,
             child,
             _data: data,
@@ -259,6 +269,27 @@ impl ProcessNode {
     fn kill(&mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
+    }
+
+    /// Ask the process to stop (SIGTERM), as systemd or an operator does.
+    fn terminate(&self) {
+        self.signal("-TERM");
+    }
+
+    /// Wait for the process to exit, for at most `within`; its exit status.
+    async fn exit_within(&mut self, within: Duration) -> std::process::ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < within,
+                "{} did not exit within {within:?}",
+                self.name
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn connect(&self, room: &str, who: &Participant) -> Result<Client, ErrorCode> {
@@ -325,7 +356,7 @@ async fn owner_of(nodes: &[&ProcessNode], room: &str, who: &Participant) -> (usi
     let client = nodes[0]
         .connect_within(room, who, Duration::from_secs(30))
         .await;
-    let holder = lease_holder_on(&nodes[0].nats, room)
+    let holder = lease_holder_ttl(&nodes[0].nats, room, nodes[0].ttl)
         .await
         .expect("the room has an owner");
     let owner = nodes
@@ -343,17 +374,27 @@ async fn lease_holder(room: &str) -> Option<String> {
 
 /// Who holds `room`'s lease, as the NATS at `nats` says.
 async fn lease_holder_on(nats: &str, room: &str) -> Option<String> {
+    lease_holder_ttl(nats, room, Duration::from_secs(2)).await
+}
+
+/// Who holds `room`'s lease, as the NATS at `nats` says, its nodes' leases lasting `ttl`.
+async fn lease_holder_ttl(nats: &str, room: &str, ttl: Duration) -> Option<String> {
     let client = async_nats::connect(nats).await.unwrap();
     let js = async_nats::jetstream::new(client);
     let leases = yishi::bus::Leases::open(
         &js,
         yishi::bus::LEASE_BUCKET,
         NodeId::new("observer").unwrap(),
-        Duration::from_secs(2),
+        ttl,
     )
     .await
     .unwrap();
     leases.holder(room).await.unwrap()
+}
+
+/// A TTL as the tests spell it for `--lease-ttl` ("2s").
+fn parse_ttl(ttl: &str) -> Duration {
+    Duration::from_secs(ttl.strip_suffix('s').unwrap().parse().unwrap())
 }
 
 fn token(room: &str, who: &Participant) -> String {
@@ -481,6 +522,129 @@ async fn when_the_owner_is_killed_another_node_serves_the_room_with_everything_a
     assert!(m.welcome.snapshot.is_none(), "resumed, not resynchronised");
     m.through(last + 1).await;
     assert_eq!(m.events.first().map(|e| e.seq), Some(last + 1));
+    let record = record_of(&database, &room).await;
+    assert_eq!(record.len() as u32, last + 1);
+}
+
+/// The next change of a watched key-value entry (within the failover bound).
+async fn next_entry(
+    watch: &mut async_nats::jetstream::kv::Watch,
+) -> async_nats::jetstream::kv::Entry {
+    use futures_util::StreamExt;
+    tokio::time::timeout(FAILOVER, watch.next())
+        .await
+        .expect("the lease key changes")
+        .expect("the watch goes on")
+        .unwrap()
+}
+
+/// The lease TTL of the SIGTERM test's nodes: longer than the other tests' so that a
+/// hand-over well within it, measured against a renewal seen before the signal, can
+/// only be the old owner's release (not its lease expiring), however busy the machine.
+const TERM_TTL: Duration = Duration::from_secs(6);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(yishi_pg, yishi_nats)),
+    ignore = "needs PostgreSQL and NATS: set YISHI_TEST_PG and YISHI_TEST_NATS"
+)]
+async fn on_sigterm_the_owner_releases_its_room_to_another_node_at_once_and_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(Backend::Postgres, dir.path()).await;
+    let room = cluster_room(&database).await;
+    // A NATS of the test's own: the survivor is the only other live node.
+    let nats = OwnNats::start();
+    let names = [unique("a"), unique("b")];
+    let ttl = format!("{}s", TERM_TTL.as_secs());
+    let mut nodes = [
+        ProcessNode::start_with_ttl(&nats.url(), &names[0], &database, &ttl).await,
+        ProcessNode::start_with_ttl(&nats.url(), &names[1], &database, &ttl).await,
+    ];
+    let host = Participant::new("host", "主持人", Role::Host);
+    let (owner, mut h) = owner_of(&[&nodes[0], &nodes[1]], &room, &host).await;
+    let survivor = 1 - owner;
+    h.ok(Command::OpenCheckIn).await;
+    h.ok(Command::StartSession).await;
+    // A member on the other node is relayed to the owner.
+    let member = Participant::new("m1", "张委员", Role::Member);
+    let mut m = nodes[survivor]
+        .connect_within(&room, &member, FAILOVER)
+        .await;
+    let last = m
+        .ok(Command::SendChat {
+            text: "经由另一节点".into(),
+        })
+        .await
+        .unwrap();
+    h.through(last).await;
+
+    // Watch the room's lease key, and wait for the owner to renew it: written after
+    // `watching`, that lease is valid until `watching + TTL` at the earliest.
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    let kv = js.get_key_value(yishi::bus::LEASE_BUCKET).await.unwrap();
+    let key = yishi::bus::room_key(&room);
+    let watching = Instant::now();
+    let mut watch = kv.watch(&key).await.unwrap();
+    let renewal = next_entry(&mut watch).await;
+    assert_eq!(renewal.operation, async_nats::jetstream::kv::Operation::Put);
+    assert_eq!(renewal.value, names[owner].as_bytes());
+    let old_lease_valid_until = watching + TERM_TTL;
+
+    let signalled = Instant::now();
+    nodes[owner].terminate();
+    // The owner stops the room and closes its connections, the relayed one too.
+    while m.recv().await.is_some() {}
+    // The member comes back to the survivor, which takes the room when asked: the old
+    // owner gave its lease up. It resumes exactly where it was.
+    let resume = m.resume_point();
+    let mut m = nodes[survivor]
+        .resume_within(&room, &member, Some(resume), FAILOVER)
+        .await;
+    assert_eq!(
+        lease_holder_ttl(&nats.url(), &room, TERM_TTL)
+            .await
+            .as_deref(),
+        Some(names[survivor].as_str())
+    );
+    let handed_over = Instant::now();
+    assert!(
+        handed_over < old_lease_valid_until,
+        "served by the survivor {:?} after the signal: the old lease (TTL {TERM_TTL:?}) \
+         may have expired instead of being released",
+        handed_over - signalled
+    );
+    // The key was deleted (released by its holder), then created by the survivor: an
+    // expired key leaves no delete in the watch.
+    let mut released = false;
+    loop {
+        let entry = next_entry(&mut watch).await;
+        match entry.operation {
+            async_nats::jetstream::kv::Operation::Put if entry.value == names[owner].as_bytes() => {
+                assert!(
+                    !released,
+                    "the old owner wrote its lease after releasing it"
+                );
+            }
+            async_nats::jetstream::kv::Operation::Put => {
+                assert_eq!(entry.value, names[survivor].as_bytes());
+                break;
+            }
+            _ => released = true,
+        }
+    }
+    assert!(released, "the survivor took the lease without its release");
+    assert!(!m.resynced(), "resumed, not resynchronised");
+    let next = m
+        .ok(Command::SendChat {
+            text: "新节点接手".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(next, last + 1);
+    assert_eq!(m.events.first().map(|e| e.seq), Some(last + 1));
+    // The old process finished its shutdown and exited cleanly.
+    let status = nodes[owner].exit_within(Duration::from_secs(20)).await;
+    assert!(status.success(), "the terminated node exited with {status}");
     let record = record_of(&database, &room).await;
     assert_eq!(record.len() as u32, last + 1);
 }

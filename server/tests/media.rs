@@ -37,7 +37,29 @@ impl Party {
         who: &Participant,
         options: PeerOptions,
     ) -> Party {
-        let mut client = server.connect(room, who).await;
+        let client = server.connect(room, who).await;
+        Party::negotiate(client, options).await
+    }
+
+    /// After its connection ended (the room's owner went away): reconnect to `server`
+    /// resuming where it was, retrying while the room moves, and start media afresh
+    /// with a new peer and offer, as the web client does after a reconnect.
+    async fn rejoin(
+        self,
+        server: &TestServer,
+        room: &str,
+        who: &Participant,
+        options: PeerOptions,
+    ) -> Party {
+        let resume = self.client.resume_point();
+        self.peer.close().await;
+        let client = resume_on(server, room, who, resume).await;
+        assert!(!client.resynced(), "{} resumed exactly", who.id.0);
+        Party::negotiate(client, options).await
+    }
+
+    /// Offer a new peer's media on `client` and take the answer.
+    async fn negotiate(mut client: Client, options: PeerOptions) -> Party {
         let peer = MediaPeer::new(options).await.unwrap();
         let offer = peer.offer().await.unwrap();
         send(&mut client, ClientMessage::MediaOffer(Sdp { sdp: offer })).await;
@@ -86,6 +108,32 @@ impl Party {
             }
         }
     }
+}
+
+/// Connect `who` to `server` resuming `resume`, retrying while the room is unavailable
+/// (moving to a new owner), for at most [`WAIT`].
+async fn resume_on(
+    server: &TestServer,
+    room: &str,
+    who: &Participant,
+    resume: yishi_protocol::Resume,
+) -> Client {
+    let token = server.token(room, who);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match Client::connect(server.addr, &token, Some(resume.clone())).await {
+            Ok(client) => return client,
+            Err(e) if e.code == ErrorCode::Unavailable && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("{} could not resume: {e:?}", who.id.0),
+        }
+    }
+}
+
+/// Take in what arrives until the connection ends (within the client's long wait).
+async fn until_closed(client: &mut Client) {
+    while client.recv().await.is_some() {}
 }
 
 async fn send(client: &mut Client, msg: ClientMessage) {
@@ -431,4 +479,105 @@ async fn members_on_another_node_than_the_rooms_owner_see_and_hear_each_other() 
     assert!(!other.runs(&room), "the other node never ran the room");
     a.state.hub.shutdown().await;
     b.state.hub.shutdown().await;
+}
+
+/// After a failover the room's media moves with it. Two in-process nodes with their
+/// SFUs: the speaker is on the room's owner (served there), the listener on the other
+/// node (relayed, its signalling with it); they see each other, and hear each other
+/// when the floor says so. Then the owner goes away — `hub.shutdown()` of the
+/// in-process node, which ends its room (and its SFU's sessions) as a planned shutdown
+/// does; the owner killed ends them too, only later — and every connection to the room
+/// ends. The bots reconnect to the surviving node, resume exactly, and offer afresh
+/// (the web client starts media over after a reconnect): the survivor now owns the
+/// room and its SFU carries their media, the floor deciding again who is heard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(yishi_pg, yishi_nats)),
+    ignore = "needs PostgreSQL and NATS: set YISHI_TEST_PG and YISHI_TEST_NATS"
+)]
+async fn after_the_owner_leaves_members_offer_again_to_the_new_owner_and_see_and_hear_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(Backend::Postgres, dir.path()).await;
+    let nats = std::env::var("YISHI_TEST_NATS").expect("YISHI_TEST_NATS names NATS");
+    let tag = format!("{}-{}", std::process::id(), yishi::hub::now().0 % 1_000_000);
+    let a = common::cluster_node(&nats, &format!("fa-{tag}"), &database, None, |_| {}).await;
+    let keys = a.state.config.auth.token_keys.clone();
+    let b = common::cluster_node(&nats, &format!("fb-{tag}"), &database, Some(&keys), |_| {}).await;
+    let room = format!("failover-{tag}");
+    a.create_room(&room, "换主节点后的音视频").await;
+    let chair = Participant::new("host", "主持人", Role::Host);
+    let mut host = a.connect(&room, &chair).await;
+    host.ok(Command::StartSession).await;
+    let (owner, survivor) = if a.runs(&room) { (&a, &b) } else { (&b, &a) };
+    assert!(owner.runs(&room) && !survivor.runs(&room));
+
+    let (m1, m2) = (member("m1"), member("m2"));
+    let mut speaker = Party::join_room(owner, &room, &m1, publisher()).await;
+    let mut listener = Party::join_room(survivor, &room, &m2, receiver()).await;
+    {
+        let mut all = [&mut speaker, &mut listener];
+        until("m2 sees m1 through the owner's SFU", &mut all, 1, |s| {
+            s.video_packets_received > 30 && s.video_keyframes_received > 0
+        })
+        .await;
+        assert_eq!(all[1].peer.stats().audio_packets_received, 0);
+    }
+    give_floor(&mut speaker.client, &mut host).await;
+    {
+        let mut all = [&mut speaker, &mut listener];
+        until("m2 hears m1 once given the floor", &mut all, 1, |s| {
+            s.audio_packets_received > 25
+        })
+        .await;
+    }
+    // The turn ends before the owner goes, so that the new owner's SFU must be seen
+    // to follow the floor by itself.
+    let ended = host.ok(Command::EndTurn).await.unwrap();
+    speaker.client.through(ended).await;
+    listener.client.through(ended).await;
+
+    owner.state.hub.shutdown().await;
+    until_closed(&mut speaker.client).await;
+    until_closed(&mut listener.client).await;
+    until_closed(&mut host).await;
+    assert!(!owner.runs(&room));
+
+    // Everyone comes back to the survivor, resuming exactly; the bots offer again.
+    let mut host = resume_on(survivor, &room, &chair, host.resume_point()).await;
+    assert!(!host.resynced(), "the host resumed exactly");
+    let mut speaker = speaker.rejoin(survivor, &room, &m1, publisher()).await;
+    let mut listener = listener.rejoin(survivor, &room, &m2, receiver()).await;
+    assert!(survivor.runs(&room), "the survivor owns the room now");
+    {
+        let mut all = [&mut speaker, &mut listener];
+        until("m2 sees m1 through the new owner's SFU", &mut all, 1, |s| {
+            s.video_packets_received > 30 && s.video_keyframes_received > 0
+        })
+        .await;
+        // Without the floor, still not heard.
+        run(&mut all, Duration::from_millis(500)).await;
+        assert_eq!(
+            all[1].peer.stats().audio_packets_received,
+            0,
+            "m1 is heard on the new owner without the floor"
+        );
+    }
+    give_floor(&mut speaker.client, &mut host).await;
+    {
+        let mut all = [&mut speaker, &mut listener];
+        until("m2 hears m1 again once given the floor", &mut all, 1, |s| {
+            s.audio_packets_received > 25
+        })
+        .await;
+        let state = all[1]
+            .state
+            .clone()
+            .expect("a media_state from the new owner");
+        assert_eq!(state.heard[0].0, "m1", "{state:?}");
+    }
+    // The record went on from the old owner's events: one chain.
+    let loaded = survivor.state.store.load(&room).await.unwrap();
+    yishi::room::verify_chain(&loaded.entries).unwrap();
+    assert!(loaded.entries.len() as u32 > ended);
+    survivor.state.hub.shutdown().await;
 }
