@@ -201,6 +201,38 @@ async fn give_floor(speaker: &mut Client, host: &mut Client) {
     host.grant_next().await;
 }
 
+/// `listener` (m2) sees `speaker` (m1) through `sfu` but does not hear it, then hears it
+/// once the host has given it the floor.
+async fn seen_then_heard_with_the_floor(
+    speaker: &mut Party,
+    listener: &mut Party,
+    host: &mut Client,
+    sfu: &str,
+) {
+    {
+        let mut all = [&mut *speaker, &mut *listener];
+        until(&format!("m2 sees m1 through {sfu}"), &mut all, 1, |s| {
+            s.video_packets_received > 30 && s.video_keyframes_received > 0
+        })
+        .await;
+        run(&mut all, Duration::from_millis(500)).await;
+        assert_eq!(
+            all[1].peer.stats().audio_packets_received,
+            0,
+            "m1 is heard through {sfu} without the floor"
+        );
+    }
+    give_floor(&mut speaker.client, host).await;
+    let mut all = [speaker, listener];
+    until(
+        &format!("m2 hears m1 through {sfu} once given the floor"),
+        &mut all,
+        1,
+        |s| s.audio_packets_received > 25,
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_floor_decides_whose_audio_reaches_the_others() {
     let server = TestServer::start(Backend::Sqlite).await;
@@ -462,20 +494,7 @@ async fn members_on_another_node_than_the_rooms_owner_see_and_hear_each_other() 
     // Both members on the node that does not run the room.
     let mut speaker = Party::join_room(other, &room, &member("m1"), publisher()).await;
     let mut listener = Party::join_room(other, &room, &member("m2"), receiver()).await;
-    {
-        let mut all = [&mut speaker, &mut listener];
-        until("m2 sees m1 through the owner's SFU", &mut all, 1, |s| {
-            s.video_packets_received > 30 && s.video_keyframes_received > 0
-        })
-        .await;
-        assert_eq!(all[1].peer.stats().audio_packets_received, 0);
-    }
-    give_floor(&mut speaker.client, &mut host).await;
-    let mut all = [&mut speaker, &mut listener];
-    until("m2 hears m1 once given the floor", &mut all, 1, |s| {
-        s.audio_packets_received > 25
-    })
-    .await;
+    seen_then_heard_with_the_floor(&mut speaker, &mut listener, &mut host, "the owner's SFU").await;
     assert!(!other.runs(&room), "the other node never ran the room");
     a.state.hub.shutdown().await;
     b.state.hub.shutdown().await;
@@ -514,22 +533,7 @@ async fn after_the_owner_leaves_members_offer_again_to_the_new_owner_and_see_and
     let (m1, m2) = (member("m1"), member("m2"));
     let mut speaker = Party::join_room(owner, &room, &m1, publisher()).await;
     let mut listener = Party::join_room(survivor, &room, &m2, receiver()).await;
-    {
-        let mut all = [&mut speaker, &mut listener];
-        until("m2 sees m1 through the owner's SFU", &mut all, 1, |s| {
-            s.video_packets_received > 30 && s.video_keyframes_received > 0
-        })
-        .await;
-        assert_eq!(all[1].peer.stats().audio_packets_received, 0);
-    }
-    give_floor(&mut speaker.client, &mut host).await;
-    {
-        let mut all = [&mut speaker, &mut listener];
-        until("m2 hears m1 once given the floor", &mut all, 1, |s| {
-            s.audio_packets_received > 25
-        })
-        .await;
-    }
+    seen_then_heard_with_the_floor(&mut speaker, &mut listener, &mut host, "the owner's SFU").await;
     // The turn ends before the owner goes, so that the new owner's SFU must be seen
     // to follow the floor by itself.
     let ended = host.ok(Command::EndTurn).await.unwrap();
@@ -548,33 +552,18 @@ async fn after_the_owner_leaves_members_offer_again_to_the_new_owner_and_see_and
     let mut speaker = speaker.rejoin(survivor, &room, &m1, publisher()).await;
     let mut listener = listener.rejoin(survivor, &room, &m2, receiver()).await;
     assert!(survivor.runs(&room), "the survivor owns the room now");
-    {
-        let mut all = [&mut speaker, &mut listener];
-        until("m2 sees m1 through the new owner's SFU", &mut all, 1, |s| {
-            s.video_packets_received > 30 && s.video_keyframes_received > 0
-        })
-        .await;
-        // Without the floor, still not heard.
-        run(&mut all, Duration::from_millis(500)).await;
-        assert_eq!(
-            all[1].peer.stats().audio_packets_received,
-            0,
-            "m1 is heard on the new owner without the floor"
-        );
-    }
-    give_floor(&mut speaker.client, &mut host).await;
-    {
-        let mut all = [&mut speaker, &mut listener];
-        until("m2 hears m1 again once given the floor", &mut all, 1, |s| {
-            s.audio_packets_received > 25
-        })
-        .await;
-        let state = all[1]
-            .state
-            .clone()
-            .expect("a media_state from the new owner");
-        assert_eq!(state.heard[0].0, "m1", "{state:?}");
-    }
+    seen_then_heard_with_the_floor(
+        &mut speaker,
+        &mut listener,
+        &mut host,
+        "the new owner's SFU",
+    )
+    .await;
+    let state = listener
+        .state
+        .clone()
+        .expect("a media_state from the new owner");
+    assert_eq!(state.heard[0].0, "m1", "{state:?}");
     // The record went on from the old owner's events: one chain.
     let loaded = survivor.state.store.load(&room).await.unwrap();
     yishi::room::verify_chain(&loaded.entries).unwrap();
