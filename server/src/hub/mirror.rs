@@ -238,11 +238,14 @@ struct Entry {
 }
 
 /// When a mirror's owner last answered it, in milliseconds after [`Mirrors::started`]
-/// plus one (0: not yet, or the mirror is ending).
+/// plus one (0: not yet, or the mirror is ending; [`Heard::WAITING`]: its owner is gone
+/// and it waits for the next).
 #[derive(Clone)]
 struct Heard(Arc<std::sync::atomic::AtomicU64>, std::time::Instant);
 
 impl Heard {
+    const WAITING: u64 = u64::MAX;
+
     fn now(&self) {
         let at = u64::try_from(self.1.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.0
@@ -253,10 +256,21 @@ impl Heard {
         self.0.store(0, std::sync::atomic::Ordering::Relaxed);
     }
 
-    fn within(&self, fresh: Duration) -> bool {
+    fn waiting(&self) {
+        self.0
+            .store(Self::WAITING, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the mirror takes new viewers without the lease being looked up: its
+    /// owner answered within `fresh`, or it waits for the next owner (a viewer is
+    /// welcomed only once that one answered; looking the lease up would only name the
+    /// gone owner or the one the mirror is about to follow, and, from every viewer
+    /// coming back at once after a crash, flood NATS and the node's loading lock).
+    fn takes_viewers(&self, fresh: Duration) -> bool {
         let at = self.0.load(std::sync::atomic::Ordering::Relaxed);
         let now = u64::try_from(self.1.elapsed().as_millis()).unwrap_or(u64::MAX);
-        at > 0 && now.saturating_add(1).saturating_sub(at) < fresh.as_millis() as u64
+        at == Self::WAITING
+            || (at > 0 && now.saturating_add(1).saturating_sub(at) < fresh.as_millis() as u64)
     }
 }
 
@@ -280,12 +294,14 @@ impl Mirrors {
         })
     }
 
-    /// This node's mirror of `room` if its owner answered it within [`FRESH`]: a viewer
-    /// joins it without asking the store or the lease who owns the room.
+    /// This node's mirror of `room` if its owner answered it within [`FRESH`], or if it
+    /// waits for the room's next owner: a viewer joins it without asking the store or
+    /// the lease who owns the room.
     pub(crate) fn current(&self, room: &str) -> Option<RoomHandle> {
         let rooms = self.lock();
         let entry = rooms.get(room)?;
-        (!entry.handle.is_stopped() && entry.heard.within(FRESH)).then(|| entry.handle.clone())
+        (!entry.handle.is_stopped() && entry.heard.takes_viewers(FRESH))
+            .then(|| entry.handle.clone())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
@@ -333,6 +349,8 @@ impl Mirrors {
             owner,
             generation: 0,
             orphaned: None,
+            confirmed: true,
+            gone_since: None,
             id,
             core: MirrorCore::new(),
             viewers,
@@ -433,6 +451,10 @@ struct Task {
     generation: u64,
     /// Since when the owner is taken for gone (no next one yet).
     orphaned: Option<tokio::time::Instant>,
+    /// The owner followed has answered since it was (a new one may hold the lease
+    /// before it has loaded the room); and since when no owner has.
+    confirmed: bool,
+    gone_since: Option<tokio::time::Instant>,
     id: u64,
     core: MirrorCore,
     viewers: Arc<std::sync::atomic::AtomicUsize>,
@@ -474,8 +496,9 @@ impl Task {
                                 let owner = steered.borrow_and_update().clone();
                                 match owner {
                                     // Another node took the room (a gone owner that
-                                    // still holds the lease is not followed again).
-                                    Some(owner) if owner != self.owner => {
+                                    // still holds the lease is not followed again; one
+                                    // followed that was not ready yet is tried again).
+                                    Some(owner) if owner != self.owner || self.retrying() => {
                                         self.adopt(owner, &reports, &mut fetching);
                                     }
                                     Some(_) => {}
@@ -508,8 +531,14 @@ impl Task {
                                 fetching = false;
                                 match snapshot {
                                     Some(snapshot) => {
-                                        self.heard.now();
+                                        self.owner_answered();
                                         self.core.snapshot(snapshot, now())
+                                    }
+                                    // A new owner that holds the lease but has not
+                                    // loaded the room yet: wait for it again.
+                                    None if !self.confirmed => {
+                                        self.orphan();
+                                        Next::Nothing
                                     }
                                     None => {
                                         tracing::info!(room = %self.room, "the room's owner gave no snapshot");
@@ -519,8 +548,12 @@ impl Task {
                             }
                             Some(Report::Heard { n, regular, reply, .. }) => match reply {
                                 Some(AdminReply::Heard(through)) => {
-                                    self.heard.now();
+                                    self.owner_answered();
                                     self.core.heard(n, through, regular, now())
+                                }
+                                Some(AdminReply::NotHere) if !self.confirmed => {
+                                    self.orphan();
+                                    Next::Nothing
                                 }
                                 Some(AdminReply::NotHere) => Next::End,
                                 _ => self.core.missed(),
@@ -538,16 +571,15 @@ impl Task {
                             None => Next::Nothing,
                         },
                         _ = heartbeat.tick() => {
+                            let limit = ORPHANED_AT_LEAST.max(self.leases.ttl() * 3);
                             if self.core.viewers() == 0 && !fetching {
                                 Next::End
-                            } else if let Some(since) = self.orphaned {
-                                if since.elapsed() > ORPHANED_AT_LEAST.max(self.leases.ttl() * 3) {
-                                    tracing::info!(room = %self.room, "no node took the room");
-                                    Next::End
-                                } else {
-                                    self.look_up_holder(&reports);
-                                    Next::Nothing
-                                }
+                            } else if self.gone_since.is_some_and(|since| since.elapsed() > limit) {
+                                tracing::info!(room = %self.room, "no node took the room");
+                                Next::End
+                            } else if self.orphaned.is_some() {
+                                self.look_up_holder(&reports);
+                                Next::Nothing
                             } else {
                                 self.heartbeat(&reports, true);
                                 Next::Nothing
@@ -616,8 +648,10 @@ impl Task {
     /// The owner is gone: keep the viewers and look for the next one.
     fn orphan(&mut self) {
         if self.orphaned.is_none() {
-            self.orphaned = Some(tokio::time::Instant::now());
-            self.heard.never();
+            let now = tokio::time::Instant::now();
+            self.orphaned = Some(now);
+            self.gone_since.get_or_insert(now);
+            self.heard.waiting();
             tracing::info!(room = %self.room, owner = %self.owner, "the mirror's owner is gone; waiting for the next");
         }
     }
@@ -629,10 +663,23 @@ impl Task {
         self.owner = owner;
         self.generation += 1;
         self.orphaned = None;
+        self.confirmed = false;
         *fetching = false;
         if self.core.adopt() == Next::Fetch {
             self.fetch(reports, fetching);
         }
+    }
+
+    /// The owner followed answered.
+    fn owner_answered(&mut self) {
+        self.heard.now();
+        self.confirmed = true;
+        self.gone_since = None;
+    }
+
+    /// Waiting for an owner that was followed but had not loaded the room yet.
+    fn retrying(&self) -> bool {
+        self.orphaned.is_some() && !self.confirmed
     }
 
     /// Ask the lease who holds the room now (the owner is gone).
@@ -651,7 +698,7 @@ impl Task {
             return;
         };
         if self.orphaned.is_some()
-            && holder != self.owner
+            && (holder != self.owner || !self.confirmed)
             && let Some(mirrors) = self.mirrors.upgrade()
         {
             mirrors.steer(&self.room, self.id, holder);
