@@ -498,7 +498,7 @@ impl Task {
                                     // Another node took the room (a gone owner that
                                     // still holds the lease is not followed again; one
                                     // followed that was not ready yet is tried again).
-                                    Some(owner) if owner != self.owner || self.retrying() => {
+                                    Some(owner) if self.would_follow(&owner) => {
                                         self.adopt(owner, &reports, &mut fetching);
                                     }
                                     Some(_) => {}
@@ -677,9 +677,11 @@ impl Task {
         self.gone_since = None;
     }
 
-    /// Waiting for an owner that was followed but had not loaded the room yet.
-    fn retrying(&self) -> bool {
-        self.orphaned.is_some() && !self.confirmed
+    /// Whether to follow `owner`, named by the registry or the lease: another node
+    /// than the one followed, or the one followed again if it had not loaded the room
+    /// yet when it was (a gone owner that still holds the lease is not).
+    fn would_follow(&self, owner: &NodeId) -> bool {
+        *owner != self.owner || (self.orphaned.is_some() && !self.confirmed)
     }
 
     /// Ask the lease who holds the room now (the owner is gone).
@@ -698,7 +700,7 @@ impl Task {
             return;
         };
         if self.orphaned.is_some()
-            && (holder != self.owner || !self.confirmed)
+            && self.would_follow(&holder)
             && let Some(mirrors) = self.mirrors.upgrade()
         {
             mirrors.steer(&self.room, self.id, holder);
