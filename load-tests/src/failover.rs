@@ -8,8 +8,8 @@
 //! does (`web-client/src/app/conn.ts`): it resumes after a drop, pausing as that client
 //! pauses, and sends again what was not acknowledged, with the same request ids. After
 //! `--kill-after` seconds node 1 is killed. Viewers on the other nodes keep their
-//! connections (their node's mirror follows the room's new owner and resynchronises
-//! them). Viewers whose connection ends join again, each on the nodes still up in
+//! connections (their node's mirror follows the room's new owner and fills what they
+//! missed from the stream of broadcasts, or resynchronises them from a snapshot). Viewers whose connection ends join again, each on the nodes still up in
 //! turn (as a load balancer in front of them would send them), afresh: an audience's
 //! identity is not kept across owners. Beyond
 //! `--per-process` viewers, worker processes of this tool hold the rest and are told of

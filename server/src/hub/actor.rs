@@ -193,7 +193,7 @@ struct RoomActor {
     /// The session's state after the last turn (`None` before the room is loaded).
     session: Option<SessionState>,
     /// In a cluster: NATS, to publish the audience's side of each turn for the other
-    /// nodes' mirrors, on this subject, as this node.
+    /// nodes' mirrors: the client, the room's id and this node.
     bus: Option<(async_nats::Client, String, crate::bus::NodeId)>,
 }
 
@@ -228,10 +228,11 @@ pub(crate) fn spawn(
     let mut core = RoomCore::new(&stored, loaded, config, now());
     if beside.bus.is_some() {
         core.broadcast_audience();
+        core.broadcast_tail(super::mirror::REPUBLISHED, now());
     }
     let bus = beside
         .bus
-        .map(|(client, node)| (client, super::mirror::subject(&stored.id), node));
+        .map(|(client, node)| (client, stored.id.clone(), node));
     let (tx, rx) = mpsc::channel(4096);
     let actor = RoomActor {
         media_room: Arc::from(stored.id.as_str()),
@@ -259,6 +260,8 @@ impl RoomActor {
     async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
         let id = self.core.id().to_owned();
         tracing::info!(room = %id, seq = self.core.seq(), epoch = %self.epoch, "room actor started");
+        // The committed tail, for the mirrors (in a cluster).
+        self.publish().await;
         if let Some(at) = self.core.unpublished_close() {
             self.publish_close(at).await;
         }
@@ -330,17 +333,15 @@ impl RoomActor {
     }
 
     /// Publish what the core broadcasts for other nodes' mirrors, in order. At most once:
-    /// a mirror that misses one notices the gap and catches up from a snapshot.
+    /// a mirror that misses one notices the gap and fills it from the stream that keeps
+    /// them (or resynchronises from a snapshot).
     async fn publish(&mut self) {
-        let Some((client, subject, node)) = &self.bus else {
+        let Some((client, room, node)) = &self.bus else {
             return;
         };
         for item in self.core.take_broadcast() {
-            let (headers, payload) = super::mirror::publication(item, node);
-            if let Err(e) = client
-                .publish_with_headers(subject.clone(), headers, payload)
-                .await
-            {
+            let (subject, headers, payload) = super::mirror::publication(item, room, node);
+            if let Err(e) = client.publish_with_headers(subject, headers, payload).await {
                 tracing::warn!(room = %self.core.id(), error = %e, "could not broadcast to the mirrors");
             }
         }

@@ -410,6 +410,32 @@ impl RoomCore {
         self.broadcast.get_or_insert_with(Vec::new);
     }
 
+    /// In a cluster, on taking the room: broadcast again the audience's side of its last
+    /// `n` committed events, one per sequence number (the stream of broadcasts keeps each
+    /// once), so that what a former owner committed but had not broadcast when it went
+    /// is there for the mirrors that follow this node.
+    pub fn broadcast_tail(&mut self, n: usize, now: Millis) {
+        let skip = self.recent.len().saturating_sub(n);
+        let tail: Vec<Broadcast> = self
+            .recent
+            .iter()
+            .skip(skip)
+            .map(|e| Broadcast::Events {
+                from: e.seq,
+                through: e.seq,
+                at: now,
+                events: self
+                    .room
+                    .event_for(e, View::Audience)
+                    .and_then(|shown| raw(&[shown])),
+                private: Vec::new(),
+            })
+            .collect();
+        for item in tail {
+            self.broadcast(item);
+        }
+    }
+
     /// What to publish for other nodes' mirrors since the last call, in order.
     pub fn take_broadcast(&mut self) -> Vec<Broadcast> {
         self.broadcast

@@ -511,31 +511,65 @@ impl Seen {
     }
 }
 
-/// A mirror fed by the room's broadcast, as NATS would carry it.
+/// A mirror fed by the room's broadcast, as NATS would carry it, and the stream that
+/// keeps the event broadcasts (by subject, the last of each, as JetStream would).
 struct Mirrored {
     core: crate::hub::mirror_core::MirrorCore,
     next: ConnId,
+    stream: std::collections::HashMap<String, (async_nats::HeaderMap, bytes::Bytes)>,
+    /// Event broadcasts still to be lost on the way to this mirror (the stream keeps
+    /// them).
+    lose: usize,
 }
 
 impl Mirrored {
+    fn new() -> Mirrored {
+        Mirrored {
+            core: crate::hub::mirror_core::MirrorCore::new(),
+            next: 1,
+            stream: std::collections::HashMap::new(),
+            lose: 0,
+        }
+    }
+
     fn feed(&mut self, r: &mut Room) -> Vec<crate::hub::mirror_core::Next> {
         let mut next = Vec::new();
         for item in r.core.take_broadcast() {
             let node = crate::bus::NodeId::new("owner").unwrap();
-            let (headers, payload) = crate::hub::mirror::publication(item, &node);
-            let message = async_nats::Message {
-                subject: "s".into(),
-                reply: None,
-                length: payload.len(),
-                payload,
-                headers: Some(headers),
-                status: None,
-                description: None,
-            };
-            let published = crate::hub::mirror::decode(&message).expect("a broadcast");
+            let (subject, headers, payload) = crate::hub::mirror::publication(item, "room", &node);
+            let events = subject.contains(".e.");
+            if events {
+                self.stream
+                    .entry(subject)
+                    .or_insert((headers.clone(), payload.clone()));
+            }
+            if events && self.lose > 0 {
+                self.lose -= 1;
+                continue;
+            }
+            let published = crate::hub::mirror::decode(&headers, &payload).expect("a broadcast");
             next.push(self.core.published(published, r.now).0);
         }
         next
+    }
+
+    /// Fill a gap from the stream, as the mirror's task does.
+    fn fill(&mut self, r: &Room, from: yishi_protocol::Seq) -> crate::hub::mirror_core::Next {
+        use crate::hub::mirror_core::Published;
+        let mut found = Vec::new();
+        let mut next = from;
+        while let Some((headers, payload)) = self
+            .stream
+            .get(&format!("yishi.room.room.audience.e.{next}"))
+        {
+            let published = crate::hub::mirror::decode(headers, payload).expect("a broadcast");
+            let Published::Events { through, .. } = &published else {
+                unreachable!("only events are kept")
+            };
+            next = through + 1;
+            found.push(published);
+        }
+        self.core.filled(found, r.now)
     }
 
     fn snapshot(&mut self, r: &mut Room) {
@@ -584,7 +618,7 @@ impl Mirrored {
 
 #[test]
 fn a_mirror_fed_by_the_broadcast_shows_its_viewers_what_a_local_viewer_sees() {
-    use crate::hub::mirror_core::{MirrorCore, Next};
+    use crate::hub::mirror_core::Next;
     let mut r = Room::new(HubConfig::default());
     r.core.broadcast_audience();
     let mut h = r.join(host(), 1024);
@@ -595,10 +629,7 @@ fn a_mirror_fed_by_the_broadcast_shows_its_viewers_what_a_local_viewer_sees() {
     };
     h.sent();
     local.sent();
-    let mut mirror = Mirrored {
-        core: MirrorCore::new(),
-        next: 1,
-    };
+    let mut mirror = Mirrored::new();
     // A viewer waits for the first snapshot; a turn's broadcast meanwhile is held.
     let mut early = mirror.join(&r, 1024);
     let open = r.command(&h, "o", Command::OpenCheckIn);
@@ -639,15 +670,33 @@ fn a_mirror_fed_by_the_broadcast_shows_its_viewers_what_a_local_viewer_sees() {
         local_seen.after(late_seen.events[0].seq - 1)
     );
 
-    // A lost broadcast: the next one shows the gap, every viewer is resynchronised from
-    // a snapshot, and goes on in order.
-    r.turn(vec![Input::LoseNextBroadcast]);
+    // A broadcast lost on the way to this node: the next one shows the gap, which is
+    // filled from the stream before anything later is delivered: the viewers see the
+    // events they missed, in order, without being resynchronised.
+    mirror.lose = 1;
+    let gap = r.core.seq() + 1;
     r.add_item(&h, 4);
     assert!(mirror.feed(&mut r).is_empty(), "lost");
     r.add_item(&h, 5);
-    assert_eq!(mirror.feed(&mut r), [Next::Fetch]);
-    mirror.snapshot(&mut r);
+    assert_eq!(mirror.feed(&mut r), [Next::Fill(gap)]);
+    assert_eq!(mirror.fill(&r, gap), Next::Nothing);
+    early_seen.take(early.sent());
+    late_seen.take(late.sent());
+    assert_eq!((early_seen.welcomes, late_seen.welcomes), (1, 1));
+    assert_eq!(early_seen.through, r.core.seq());
+    assert_eq!(late_seen.through, r.core.seq());
+
+    // A broadcast the owner never published (the stream does not have it either): the
+    // gap is resynchronised from a snapshot, and the viewers go on in order.
+    r.turn(vec![Input::LoseNextBroadcast]);
+    let gap = r.core.seq() + 1;
     r.add_item(&h, 6);
+    assert!(mirror.feed(&mut r).is_empty(), "lost");
+    r.add_item(&h, 7);
+    assert_eq!(mirror.feed(&mut r), [Next::Fill(gap)]);
+    assert_eq!(mirror.fill(&r, gap), Next::Fetch);
+    mirror.snapshot(&mut r);
+    r.add_item(&h, 8);
     mirror.feed(&mut r);
     early_seen.take(early.sent());
     late_seen.take(late.sent());
@@ -683,14 +732,10 @@ fn a_mirror_fed_by_the_broadcast_shows_its_viewers_what_a_local_viewer_sees() {
 
 #[test]
 fn a_slow_mirrored_viewer_is_resynchronised_once_it_has_room() {
-    use crate::hub::mirror_core::MirrorCore;
     let mut r = Room::new(HubConfig::default());
     r.core.broadcast_audience();
     let h = r.join(host(), 1024);
-    let mut mirror = Mirrored {
-        core: MirrorCore::new(),
-        next: 1,
-    };
+    let mut mirror = Mirrored::new();
     mirror.snapshot(&mut r);
     let mut slow = mirror.join(&r, 4);
     let mut fast = mirror.join(&r, 1024);
@@ -781,15 +826,11 @@ fn recent_forgets_the_participant_seen_longest_ago() {
 
 #[test]
 fn a_mirrored_viewer_gets_its_private_events_as_an_audience_subscriber_of_the_owner() {
-    use crate::hub::mirror_core::MirrorCore;
     use yishi_protocol::{CommentId, Decision, EventBody, ItemStatus, RejectReason};
     let mut r = Room::new(HubConfig::default());
     r.core.broadcast_audience();
     let mut h = r.join(host(), 1024);
-    let mut mirror = Mirrored {
-        core: MirrorCore::new(),
-        next: 1,
-    };
+    let mut mirror = Mirrored::new();
     mirror.snapshot(&mut r);
     // Two viewers on the mirror; on the owner, an audience connection of the first
     // viewer's identity (an audience token may be used twice), the standard to meet.

@@ -3,10 +3,21 @@
 //! each viewer being relayed to the owner (`relay.rs`, which members and hosts keep).
 //!
 //! - The owner publishes the audience's side of every committed turn once, on
-//!   `yishi.room.<room>.audience` (`Yishi-Kind`: `e` events, with `Yishi-From`,
+//!   `yishi.room.<room>.audience.e.<from>` (`Yishi-Kind`: `e` events, with `Yishi-From`,
 //!   `Yishi-Through` and `Yishi-At`, the commit time; `p` the same with mirrored
-//!   participants' private events, see [`WithPrivate`]; `v` the viewer count; `f` another
-//!   frame every viewer gets; `x` the room stopped here). Nothing changes on one node.
+//!   participants' private events, see [`WithPrivate`]); and on
+//!   `yishi.room.<room>.audience.o` the rest (`v` the viewer count; `f` another frame
+//!   every viewer gets; `x` the room stopped here). Nothing changes on one node.
+//! - The JetStream stream [`STREAM`] keeps every room's event broadcasts for
+//!   [`STREAM_WINDOW`], one per subject, deduplicated by room and sequence number
+//!   (`Nats-Msg-Id`). A mirror that sees a gap (NATS delivers at most once) looks up the
+//!   broadcast that starts right after the last it has, then the one after that, and so
+//!   on, and delivers them before anything later: its viewers see the missing events as
+//!   events. Only what the stream no longer holds is made up by a snapshot. A node that
+//!   takes a room publishes its committed tail again (the audience's side of each of
+//!   the last [`REPUBLISHED`] events), so what the old owner committed but had not
+//!   broadcast when it died is in the stream too, and a mirror that follows the new
+//!   owner fills what its viewers missed from there.
 //! - A node's first viewer of such a room starts its mirror (a task driving a
 //!   [`MirrorCore`]): it subscribes, asks the owner for the audience snapshot (on the
 //!   owner's `admin` subject), and serves every viewer of the room on this node; the
@@ -86,15 +97,63 @@ struct WithPrivate {
     private: Vec<(ParticipantId, Box<serde_json::value::RawValue>)>,
 }
 
-/// The subject a room's audience broadcast goes on.
-pub(crate) fn subject(room: &str) -> String {
-    format!("yishi.room.{}.audience", room_key(room))
+/// The JetStream stream that keeps the event broadcasts of every room.
+pub(crate) const STREAM: &str = "YISHI_AUDIENCE";
+/// How long the stream keeps a broadcast (and remembers its id, so that one published
+/// again within it is stored once).
+pub(crate) const STREAM_WINDOW: Duration = Duration::from_secs(120);
+/// The most the stream keeps, over every room; past it the oldest go first.
+const STREAM_BYTES: i64 = 64 << 20;
+/// How many of its last events a node publishes again when it takes a room.
+pub(crate) const REPUBLISHED: usize = 256;
+/// The most broadcasts one fill looks up (what is left is the next gap's, or a
+/// snapshot's).
+const FILL_AT_MOST: usize = 1024;
+
+/// Open the stream of event broadcasts, creating it if need be. On file: a NATS restart,
+/// when mirrors are most likely to have missed something, does not empty it.
+pub(crate) async fn open_stream(
+    client: &async_nats::Client,
+) -> Result<async_nats::jetstream::stream::Stream, String> {
+    use async_nats::jetstream::stream;
+    let js = async_nats::jetstream::new(client.clone());
+    js.get_or_create_stream(stream::Config {
+        name: STREAM.to_owned(),
+        subjects: vec!["yishi.room.*.audience.e.*".to_owned()],
+        storage: stream::StorageType::File,
+        max_age: STREAM_WINDOW,
+        duplicate_window: STREAM_WINDOW,
+        max_messages_per_subject: 1,
+        max_bytes: STREAM_BYTES,
+        discard: stream::DiscardPolicy::Old,
+        num_replicas: 1,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| e.to_string())
 }
 
-/// A broadcast as a NATS message, published by `node`.
-pub(crate) fn publication(item: Broadcast, node: &NodeId) -> (HeaderMap, Bytes) {
+/// Every subject a room's audience broadcast goes on, for a mirror's subscription.
+fn subjects(room: &str) -> String {
+    format!("yishi.room.{}.audience.>", room_key(room))
+}
+
+/// The subject of the event broadcast of `room` that starts at `from` (kept in the
+/// stream under it).
+fn events_subject(room: &str, from: Seq) -> String {
+    format!("yishi.room.{}.audience.e.{from}", room_key(room))
+}
+
+/// A broadcast of `room` as a NATS message published by `node`: its subject, headers
+/// and payload.
+pub(crate) fn publication(
+    item: Broadcast,
+    room: &str,
+    node: &NodeId,
+) -> (String, HeaderMap, Bytes) {
     let mut headers = HeaderMap::new();
     headers.insert(NODE, node.as_str());
+    let mut subject = format!("yishi.room.{}.audience.o", room_key(room));
     let payload = match item {
         Broadcast::Events {
             from,
@@ -103,6 +162,9 @@ pub(crate) fn publication(item: Broadcast, node: &NodeId) -> (HeaderMap, Bytes) 
             events,
             private,
         } => {
+            subject = events_subject(room, from);
+            let id = format!("{}:{from}", room_key(room));
+            headers.insert(async_nats::header::NATS_MESSAGE_ID, id.as_str());
             headers.insert(FROM, from.to_string().as_str());
             headers.insert(THROUGH, through.to_string().as_str());
             headers.insert(AT, at.0.to_string().as_str());
@@ -136,15 +198,15 @@ pub(crate) fn publication(item: Broadcast, node: &NodeId) -> (HeaderMap, Bytes) 
             Bytes::new()
         }
     };
-    (headers, payload)
+    (subject, headers, payload)
 }
 
-pub(super) fn decode(message: &async_nats::Message) -> Option<Published> {
-    let headers = message.headers.as_ref()?;
+/// A broadcast received, or looked up in the stream.
+pub(super) fn decode(headers: &HeaderMap, payload: &[u8]) -> Option<Published> {
     let header = |name: &str| headers.get(name).map(|v| v.as_str());
     let number = |name: &str| header(name).and_then(|v| v.parse::<u64>().ok());
     let text = || {
-        std::str::from_utf8(&message.payload)
+        std::str::from_utf8(payload)
             .ok()
             .map(|t| axum::extract::ws::Utf8Bytes::from(t.to_owned()))
     };
@@ -162,13 +224,13 @@ pub(super) fn decode(message: &async_nats::Message) -> Option<Published> {
                 from,
                 through,
                 at,
-                events: Some(serde_json::from_slice(&message.payload).ok()?),
+                events: Some(serde_json::from_slice(payload).ok()?),
                 private: HashMap::new(),
             }
         }
         "p" => {
             let (from, through, at) = range()?;
-            let payload: WithPrivate = serde_json::from_slice(&message.payload).ok()?;
+            let payload: WithPrivate = serde_json::from_slice(payload).ok()?;
             Published::Events {
                 from,
                 through,
@@ -218,6 +280,7 @@ pub(crate) async fn answer(room: &RoomHandle, ask: MirrorAsk) -> AdminReply {
 pub(crate) struct Mirrors {
     relays: Arc<Relays>,
     client: async_nats::Client,
+    stream: async_nats::jetstream::stream::Stream,
     leases: Arc<Leases>,
     node: NodeId,
     rooms: Mutex<HashMap<String, Entry>>,
@@ -235,7 +298,12 @@ struct Entry {
     handle: RoomHandle,
     viewers: Arc<std::sync::atomic::AtomicUsize>,
     heard: Heard,
+    lose: Lose,
 }
+
+/// Set, the mirror drops the next event broadcast it receives, as if NATS had lost it on
+/// the way to this node (for tests: [`Mirrors::lose_next`]).
+type Lose = Arc<std::sync::atomic::AtomicBool>;
 
 /// When a mirror's owner last answered it, in milliseconds after [`Mirrors::started`]
 /// plus one (0: not yet, or the mirror is ending; [`Heard::WAITING`]: its owner is gone
@@ -278,6 +346,7 @@ impl Mirrors {
     pub(crate) fn new(
         relays: Arc<Relays>,
         client: async_nats::Client,
+        stream: async_nats::jetstream::stream::Stream,
         node: NodeId,
         losses: tokio::sync::watch::Receiver<u64>,
         leases: Arc<Leases>,
@@ -285,6 +354,7 @@ impl Mirrors {
         Arc::new(Mirrors {
             relays,
             client,
+            stream,
             leases,
             node,
             rooms: Mutex::new(HashMap::new()),
@@ -330,6 +400,7 @@ impl Mirrors {
         let heard = Heard(Arc::new(std::sync::atomic::AtomicU64::new(0)), self.started);
         let handle = RoomHandle::on(tx);
         let (steer, steered) = tokio::sync::watch::channel(Some(owner.clone()));
+        let lose = Lose::default();
         rooms.insert(
             room.to_owned(),
             Entry {
@@ -338,11 +409,14 @@ impl Mirrors {
                 handle: handle.clone(),
                 viewers: viewers.clone(),
                 heard: heard.clone(),
+                lose: lose.clone(),
             },
         );
         let task = Task {
             mirrors: Arc::downgrade(self),
             relays: self.relays.clone(),
+            stream: self.stream.clone(),
+            lose,
             leases: self.leases.clone(),
             node: self.node.clone(),
             room: room.to_owned(),
@@ -366,6 +440,17 @@ impl Mirrors {
         if let Some(entry) = self.lock().get(room) {
             entry.owner.send_replace(Some(self.node.clone()));
         }
+    }
+
+    /// This node's mirror of `room` drops the next event broadcast it receives, as if
+    /// NATS had lost it on the way here (for tests: the stream still has it).
+    pub(crate) fn lose_next(&self, room: &str) -> bool {
+        let rooms = self.lock();
+        let entry = rooms.get(room);
+        if let Some(entry) = entry {
+            entry.lose.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        entry.is_some()
     }
 
     /// Have mirror `id` of `room` follow `owner` (the room's new owner).
@@ -438,11 +523,18 @@ enum Report {
     },
     /// The node holding the room's lease, looked up while the owner is gone.
     Holder(Option<String>),
+    /// What the stream held of a gap.
+    Filled {
+        generation: u64,
+        found: Vec<Published>,
+    },
 }
 
 struct Task {
     mirrors: Weak<Mirrors>,
     relays: Arc<Relays>,
+    stream: async_nats::jetstream::stream::Stream,
+    lose: Lose,
     leases: Arc<Leases>,
     node: NodeId,
     room: String,
@@ -473,7 +565,7 @@ impl Task {
         tracing::info!(room = %self.room, owner = %self.owner, "mirror started");
         let (reports, mut reported) = mpsc::channel::<Report>(1024);
         losses.borrow_and_update();
-        match client.subscribe(subject(&self.room)).await {
+        match client.subscribe(subjects(&self.room)).await {
             Ok(mut broadcast) => {
                 let mut fetching = false;
                 // The registry can still steer this mirror to another owner.
@@ -511,7 +603,16 @@ impl Task {
                         }
                         message = broadcast.next() => match message {
                             Some(message) if !self.sent_by_owner(&message) => Next::Nothing,
-                            Some(message) => match decode(&message) {
+                            Some(message) => match message
+                                .headers
+                                .as_ref()
+                                .and_then(|headers| decode(headers, &message.payload))
+                            {
+                                Some(Published::Events { .. })
+                                    if self.lose.swap(false, std::sync::atomic::Ordering::Relaxed) =>
+                                {
+                                    Next::Nothing
+                                }
                                 Some(published) => {
                                     let (next, lag) = self.core.published(published, now());
                                     if let Some(lag) = lag {
@@ -525,8 +626,12 @@ impl Task {
                             None => Next::End,
                         },
                         report = reported.recv() => match report {
-                            Some(Report::Fetched { generation, .. } | Report::Heard { generation, .. })
-                                if generation != self.generation => Next::Nothing,
+                            Some(
+                                Report::Fetched { generation, .. }
+                                | Report::Heard { generation, .. }
+                                | Report::Filled { generation, .. },
+                            ) if generation != self.generation => Next::Nothing,
+                            Some(Report::Filled { found, .. }) => self.core.filled(found, now()),
                             Some(Report::Fetched { snapshot, .. }) => {
                                 fetching = false;
                                 match snapshot {
@@ -606,8 +711,14 @@ impl Task {
                     match next {
                         Next::Nothing => {}
                         Next::Orphaned => self.orphan(),
+                        Next::Fill(from) => {
+                            metrics::counter!("yishi_bus_catch_ups_total", "from" => "stream")
+                                .increment(1);
+                            self.fill(from, &reports);
+                        }
                         Next::Fetch => {
-                            metrics::counter!("yishi_bus_catch_ups_total").increment(1);
+                            metrics::counter!("yishi_bus_catch_ups_total", "from" => "snapshot")
+                                .increment(1);
                             self.fetch(&reports, &mut fetching);
                         }
                         Next::Refresh => self.fetch(&reports, &mut fetching),
@@ -656,7 +767,8 @@ impl Task {
         }
     }
 
-    /// Follow `owner` from now on: resynchronise every viewer from its snapshot.
+    /// Follow `owner` from now on: fill what the viewers missed from the stream (or
+    /// resynchronise them from its snapshot).
     fn adopt(&mut self, owner: NodeId, reports: &mpsc::Sender<Report>, fetching: &mut bool) {
         tracing::info!(room = %self.room, from = %self.owner, to = %owner, "the mirror follows the room's new owner");
         metrics::counter!("yishi_mirror_adoptions_total").increment(1);
@@ -665,8 +777,10 @@ impl Task {
         self.orphaned = None;
         self.confirmed = false;
         *fetching = false;
-        if self.core.adopt() == Next::Fetch {
-            self.fetch(reports, fetching);
+        match self.core.adopt() {
+            Next::Fill(from) => self.fill(from, reports),
+            Next::Fetch => self.fetch(reports, fetching),
+            _ => {}
         }
     }
 
@@ -790,6 +904,34 @@ impl Task {
                     text,
                 })
                 .await;
+        });
+    }
+
+    /// Look up in the stream the broadcast that starts at `from`, then the one after it,
+    /// and so on while it has them: each is found by its subject, so it does not matter
+    /// which owner published it (fenced, a sequence number is only ever committed once).
+    fn fill(&self, from: Seq, reports: &mpsc::Sender<Report>) {
+        let (stream, room) = (self.stream.clone(), self.room.clone());
+        let (reports, generation) = (reports.clone(), self.generation);
+        tokio::spawn(async move {
+            let mut found = Vec::new();
+            let mut next = from;
+            while found.len() < FILL_AT_MOST {
+                let Ok(message) = stream
+                    .get_last_raw_message_by_subject(&events_subject(&room, next))
+                    .await
+                else {
+                    break;
+                };
+                match decode(&message.headers, &message.payload) {
+                    Some(published @ Published::Events { from, through, .. }) if from == next => {
+                        next = through + 1;
+                        found.push(published);
+                    }
+                    _ => break,
+                }
+            }
+            let _ = reports.send(Report::Filled { generation, found }).await;
         });
     }
 

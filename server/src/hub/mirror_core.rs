@@ -5,9 +5,11 @@
 //! viewer gets the snapshot, then that tail, then what comes: exactly what an audience
 //! subscriber of the owner gets, in the same order. Each broadcast names the range it
 //! covers; one that does not start right after the last is a gap (NATS delivers at most
-//! once), and every viewer is resynchronised from a fresh snapshot, as the room core
-//! resynchronises a lagging viewer. A slow viewer is left behind the same way, never
-//! holding up the others.
+//! once). A gap is filled from the stream that keeps the room's recent broadcasts
+//! (`mirror.rs`) before anything later is delivered, so the viewers see the missing
+//! events as events; only if the stream does not hold them is every viewer
+//! resynchronised from a fresh snapshot, as the room core resynchronises a lagging
+//! viewer. A slow viewer is left behind the same way, never holding up the others.
 //!
 //! A broadcast also carries the private events of the participants whose commands came
 //! through a mirror (their pending items, rejections, own ballots): a viewer that is one
@@ -83,6 +85,10 @@ pub(crate) enum Next {
     /// A gap: ask the owner for a snapshot to resynchronise every viewer with (then
     /// [`MirrorCore::snapshot`]).
     Fetch,
+    /// A gap: look up the broadcasts from this sequence number on in the stream, each
+    /// starting after the one before, for as long as it holds them (then
+    /// [`MirrorCore::filled`]).
+    Fill(Seq),
     /// The tail grew long: ask for a fresh snapshot to start new viewers from.
     Refresh,
     /// The owner stopped serving the room: end (viewers were told to resume).
@@ -117,8 +123,11 @@ pub(crate) struct MirrorCore {
     /// The `through` of the last broadcast taken in.
     through: Seq,
     /// A snapshot was asked for; `resync`: every viewer gets it (a gap), otherwise it
-    /// only shortens the tail.
+    /// only shortens the tail. `Some(true)` also while a gap is filled from the stream.
     fetching: Option<bool>,
+    /// A gap is being filled from the stream, up to the owner's `through` if known: one
+    /// still left after the fill is resynchronised from a snapshot.
+    filling: Option<Option<Seq>>,
     /// Broadcasts that came while a resynchronising snapshot was on its way.
     pending: Vec<Published>,
     viewers: HashMap<ConnId, Viewer>,
@@ -151,6 +160,7 @@ impl MirrorCore {
             cached: None,
             through: 0,
             fetching: Some(true),
+            filling: None,
             pending: Vec::new(),
             viewers: HashMap::new(),
             count: None,
@@ -281,8 +291,7 @@ impl MirrorCore {
                     return (Next::Nothing, None);
                 }
                 if from != self.through + 1 {
-                    // A gap: what was lost is somewhere in the next snapshot.
-                    self.fetching = Some(true);
+                    // A gap: filled before this batch is delivered.
                     self.pending.push(Published::Events {
                         from,
                         through,
@@ -290,7 +299,7 @@ impl MirrorCore {
                         events,
                         private,
                     });
-                    return (Next::Fetch, None);
+                    return (self.gap(None), None);
                 }
                 self.take(from, through, events, &private);
                 let lag = Millis(now.0.saturating_sub(at.0));
@@ -371,9 +380,57 @@ impl MirrorCore {
         self.release();
     }
 
+    /// What follows `self.through` is missing (broadcasts since held in `pending`): fill
+    /// it from the stream, up to the owner's `until` if known; unless a fill has just
+    /// left it missing, or there is no snapshot to build on yet: then resynchronise from
+    /// a snapshot.
+    fn gap(&mut self, until: Option<Seq>) -> Next {
+        self.fetching = Some(true);
+        if self.filling.is_some() || self.cached.is_none() {
+            return Next::Fetch;
+        }
+        self.filling = Some(until);
+        Next::Fill(self.through + 1)
+    }
+
+    /// What the stream held of the gap ([`Next::Fill`]), in order: delivered as if it
+    /// had come by the broadcast, then what came meanwhile. A gap still left (the stream
+    /// did not hold everything) is resynchronised from a snapshot.
+    pub fn filled(&mut self, found: Vec<Published>, now: Millis) -> Next {
+        let Some(until) = self.filling else {
+            // A snapshot came first and resynchronised every viewer.
+            return Next::Nothing;
+        };
+        self.fetching = None;
+        let mut next = Next::Nothing;
+        let pending = std::mem::take(&mut self.pending);
+        let mut rest = found.into_iter().chain(pending);
+        while let Some(published) = rest.next() {
+            match self.published(published, now).0 {
+                Next::Nothing => {}
+                Next::Refresh => next = Next::Refresh,
+                other => {
+                    self.pending.extend(rest);
+                    self.filling = None;
+                    return other;
+                }
+            }
+        }
+        self.filling = None;
+        if until.is_some_and(|until| until > self.through) {
+            self.fetching = Some(true);
+            return Next::Fetch;
+        }
+        self.welcome_waiting(now);
+        next
+    }
+
     /// The snapshot asked for has come.
     pub fn snapshot(&mut self, snapshot: Snapshot, now: Millis) -> Next {
         let resync = self.fetching.take() == Some(true);
+        if resync {
+            self.filling = None;
+        }
         if let Some(count) = frame(&ServerMessage::Viewers {
             count: snapshot.viewers,
         }) {
@@ -439,7 +496,7 @@ impl MirrorCore {
     /// it was sent are welcomed. At a regular heartbeat (not one sent early for a new
     /// viewer, which may follow the last answer closely): the owner still ahead of this
     /// mirror since the last, what it broadcast last was lost (no later broadcast
-    /// showed the gap), so resync.
+    /// showed the gap): fill it.
     pub fn heard(&mut self, n: u64, through: Seq, regular: bool, now: Millis) -> Next {
         self.asking = self.asking.saturating_sub(1);
         self.missed = 0;
@@ -452,8 +509,7 @@ impl MirrorCore {
         self.owner_ahead = (through > self.through).then_some(through);
         if lost {
             self.owner_ahead = None;
-            self.fetching = Some(true);
-            return Next::Fetch;
+            return self.gap(Some(through));
         }
         Next::Nothing
     }
@@ -470,29 +526,30 @@ impl MirrorCore {
         Next::Nothing
     }
 
-    /// The room has a new owner (a failover): follow it. What the old one sent or was
-    /// asked is void; every viewer is resynchronised from the new owner's snapshot
-    /// ([`Next::Fetch`], then [`MirrorCore::snapshot`]), the viewers already welcomed
-    /// without losing their connection, and those waiting once the new owner answered
-    /// a heartbeat sent after they came.
+    /// The room has a new owner (a failover): follow it. What the old one was asked is
+    /// void. What the viewers missed is filled from the stream ([`Next::Fill`]: what the
+    /// old owner broadcast before it went, and what it committed and the new one
+    /// published again when it took the room), then the new owner's broadcasts follow;
+    /// if the stream does not hold it all, every viewer is resynchronised from the new
+    /// owner's snapshot. Either way the viewers welcomed keep their connection; those
+    /// waiting are welcomed once the new owner answered a heartbeat sent after they came.
     pub fn adopt(&mut self) -> Next {
-        self.fetching = Some(true);
         self.pending.clear();
+        self.filling = None;
         self.owner_ahead = None;
         self.asking = 0;
         self.missed = 0;
         self.wanted = self.viewers.values().any(|v| v.reply.is_some());
-        Next::Fetch
+        self.gap(None)
     }
 
     /// Messages to this node may have been lost (its NATS connection dropped, or it did
-    /// not keep up): resynchronise every viewer.
+    /// not keep up): fill what was missed from the stream (or resynchronise every viewer).
     pub fn lost(&mut self) -> Next {
         if self.fetching == Some(true) {
             return Next::Nothing;
         }
-        self.fetching = Some(true);
-        Next::Fetch
+        self.gap(None)
     }
 
     /// Whether some viewer may wait for room to be resynchronised (cheap: a flag kept
@@ -811,16 +868,102 @@ mod tests {
         (core, served, new)
     }
 
+    /// A broadcast of `from..=through`, one audience event per sequence number.
+    fn batch(from: u32, through: u32) -> super::Published {
+        let events: Vec<String> = (from..=through)
+            .map(|seq| format!(r#"{{"seq":{seq}}}"#))
+            .collect();
+        super::Published::Events {
+            from,
+            through,
+            at: NOW,
+            events: Some(raw(&format!("[{}]", events.join(",")))),
+            private: std::collections::HashMap::new(),
+        }
+    }
+
+    impl Viewer {
+        /// The ranges of the event batches sent to it since the last look, and whether
+        /// it was welcomed (resynchronised) among them.
+        fn batches(&mut self) -> (Vec<(u64, u64)>, bool) {
+            let mut welcomed = false;
+            let mut ranges = Vec::new();
+            for out in self.inbox.drain() {
+                let Out::Frame(text) = out else { continue };
+                let v: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+                match v["type"].as_str() {
+                    Some("events") => {
+                        ranges.push((v["from"].as_u64().unwrap(), v["through"].as_u64().unwrap()))
+                    }
+                    Some("welcome") => welcomed = true,
+                    _ => {}
+                }
+            }
+            (ranges, welcomed)
+        }
+    }
+
+    /// A mirror at 7 serving one viewer.
+    fn serving() -> (MirrorCore, Viewer) {
+        let mut core = mirror();
+        let mut v = attach(&mut core, 1);
+        let n = core.heartbeat();
+        core.heard(n, 7, false, NOW);
+        assert_eq!(v.answered(), Some(Ok(())));
+        v.sent();
+        (core, v)
+    }
+
+    #[test]
+    fn a_gap_is_filled_from_the_stream_before_anything_later_is_delivered() {
+        let (mut core, mut v) = serving();
+        // 8 was lost on the way: 9 shows the gap, and waits with what follows.
+        assert_eq!(core.published(batch(9, 9), NOW).0, Next::Fill(8));
+        assert_eq!(core.published(batch(10, 11), NOW).0, Next::Nothing);
+        assert_eq!(v.batches(), (vec![], false));
+        // The stream holds 8: the viewer gets it as events, then the rest, in order.
+        assert_eq!(
+            core.filled(vec![batch(8, 8), batch(9, 9)], NOW),
+            Next::Nothing
+        );
+        assert_eq!(v.batches(), (vec![(8, 8), (9, 9), (10, 11)], false));
+        assert_eq!(core.published(batch(12, 12), NOW).0, Next::Nothing);
+        assert_eq!(v.batches(), (vec![(12, 12)], false));
+    }
+
+    #[test]
+    fn a_gap_the_stream_does_not_hold_is_resynchronised_from_a_snapshot() {
+        let (mut core, mut v) = serving();
+        assert_eq!(core.published(batch(9, 9), NOW).0, Next::Fill(8));
+        // The stream has only part of it (or nothing): no event after the gap is sent.
+        assert_eq!(core.filled(vec![], NOW), Next::Fetch);
+        assert_eq!(v.batches(), (vec![], false));
+        assert_eq!(core.snapshot(snapshot(9), NOW), Next::Nothing);
+        assert_eq!(v.batches(), (vec![], true));
+        assert_eq!(core.published(batch(10, 10), NOW).0, Next::Nothing);
+        assert_eq!(v.batches(), (vec![(10, 10)], false));
+        // A fill that comes after the snapshot did its work changes nothing.
+        assert_eq!(core.filled(vec![batch(8, 8)], NOW), Next::Nothing);
+        assert_eq!(v.batches(), (vec![], false));
+        // Nor does a lost last broadcast the stream does not hold.
+        let n = core.heartbeat();
+        assert_eq!(core.heard(n, 11, true, NOW), Next::Nothing);
+        let n = core.heartbeat();
+        assert_eq!(core.heard(n, 11, true, NOW), Next::Fill(11));
+        assert_eq!(core.filled(vec![], NOW), Next::Fetch);
+    }
+
     #[test]
     fn a_mirror_whose_owner_went_silent_follows_the_next_owner_without_ending_its_viewers() {
         let (mut core, mut served, mut new) = orphaned();
-        // Another node took the room: the mirror follows it, from its snapshot.
-        assert_eq!(core.adopt(), Next::Fetch);
+        // Another node took the room: the mirror follows it; what the viewers missed
+        // (what the old owner broadcast last, or committed and the new one published
+        // again) comes from the stream, as events.
+        assert_eq!(core.adopt(), Next::Fill(8));
         assert!(core.wants_heartbeat(), "a viewer waits for the new owner");
         let n = core.heartbeat();
-        // The snapshot resynchronises the viewer served, on the same connection.
-        assert_eq!(core.snapshot(snapshot(9), NOW), Next::Nothing);
-        assert_eq!(served.sent(), ["welcome", "viewers"]);
+        assert_eq!(core.filled(vec![batch(8, 9)], NOW), Next::Nothing);
+        assert_eq!(served.batches(), (vec![(8, 9)], false));
         assert!(served.kill.try_recv().is_err());
         assert!(
             new.answered().is_none(),
@@ -829,15 +972,8 @@ mod tests {
         // The new owner's answer welcomes the one waiting; its broadcasts follow.
         assert_eq!(core.heard(n, 9, false, NOW), Next::Nothing);
         assert_eq!(new.answered(), Some(Ok(())));
-        assert_eq!(new.sent(), ["welcome", "viewers"]);
-        let events = super::Published::Events {
-            from: 10,
-            through: 10,
-            at: NOW,
-            events: Some(raw(r#"[{"seq":10}]"#)),
-            private: std::collections::HashMap::new(),
-        };
-        assert_eq!(core.published(events, NOW).0, Next::Nothing);
+        assert_eq!(new.sent(), ["welcome", "events", "viewers"]);
+        assert_eq!(core.published(batch(10, 10), NOW).0, Next::Nothing);
         assert_eq!(served.sent(), ["events"]);
         assert_eq!(new.sent(), ["events"]);
         // Misses count afresh for the new owner.
@@ -845,6 +981,20 @@ mod tests {
             core.heartbeat();
             assert_eq!(core.missed(), Next::Nothing);
         }
+    }
+
+    #[test]
+    fn a_new_owner_whose_stream_holds_too_little_resynchronises_the_mirrors_viewers() {
+        let (mut core, mut served, _new) = orphaned();
+        assert_eq!(core.adopt(), Next::Fill(8));
+        // The stream ends at 8; the new owner's first broadcast starts at 10.
+        assert_eq!(core.filled(vec![batch(8, 8)], NOW), Next::Nothing);
+        assert_eq!(core.published(batch(10, 10), NOW).0, Next::Fill(9));
+        assert_eq!(core.filled(vec![], NOW), Next::Fetch);
+        // The snapshot resynchronises the viewer served, on the same connection.
+        assert_eq!(core.snapshot(snapshot(10), NOW), Next::Nothing);
+        assert_eq!(served.batches(), (vec![(8, 8)], true));
+        assert!(served.kill.try_recv().is_err());
     }
 
     #[test]
@@ -892,25 +1042,27 @@ mod tests {
     }
 
     #[test]
-    fn a_viewer_that_comes_while_the_mirror_resynchronises_waits_for_the_snapshot() {
+    fn a_viewer_that_comes_while_the_mirror_catches_up_waits_for_it() {
         let mut core = mirror();
-        // This node's NATS link dropped: every viewer is to be resynchronised.
-        assert_eq!(core.lost(), Next::Fetch);
+        // This node's NATS link dropped: what was missed is looked for in the stream.
+        assert_eq!(core.lost(), Next::Fill(8));
         let mut v = attach(&mut core, 1);
         let n = core.heartbeat();
         core.heard(n, 7, false, NOW);
         assert!(
             v.answered().is_none(),
-            "the owner answered, the snapshot is not here"
+            "the owner answered, the mirror has not caught up"
         );
-        assert_eq!(core.snapshot(snapshot(9), NOW), Next::Nothing);
+        assert_eq!(core.filled(vec![batch(8, 9)], NOW), Next::Nothing);
         assert_eq!(v.answered(), Some(Ok(())));
-        assert_eq!(v.sent(), ["welcome", "viewers"]);
-        // The snapshot cannot be had: the one waiting is turned away.
-        assert_eq!(core.lost(), Next::Fetch);
+        assert_eq!(v.sent(), ["welcome", "events", "viewers"]);
+        // A gap the stream cannot fill and a snapshot that cannot be had: the one
+        // waiting is turned away.
+        assert_eq!(core.published(batch(11, 11), NOW).0, Next::Fill(10));
+        assert_eq!(core.filled(vec![], NOW), Next::Fetch);
         let mut w = attach(&mut core, 2);
         let n = core.heartbeat();
-        core.heard(n, 9, false, NOW);
+        core.heard(n, 11, false, NOW);
         assert_eq!(core.fetch_failed(), Next::End);
         assert_eq!(w.answered(), Some(Err(ErrorCode::Unavailable)));
         assert!(w.sent().is_empty());
@@ -928,7 +1080,7 @@ mod tests {
         assert_eq!(core.heard(n, 8, false, NOW), Next::Nothing);
         // Still ahead at the next regular one: lost.
         let n = core.heartbeat();
-        assert_eq!(core.heard(n, 8, true, NOW), Next::Fetch);
+        assert_eq!(core.heard(n, 8, true, NOW), Next::Fill(8));
     }
 
     fn raw(json: &str) -> Box<RawValue> {

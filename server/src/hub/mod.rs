@@ -213,9 +213,18 @@ impl Hub {
                     reason: e.to_string(),
                 })
             })?;
+            let stream = mirror::open_stream(&cluster.client)
+                .await
+                .map_err(|reason| {
+                    HubError::Lease(LeaseError::Unreachable {
+                        room: String::new(),
+                        reason,
+                    })
+                })?;
             let mirrors = mirror::Mirrors::new(
                 relays.clone(),
                 cluster.client.clone(),
+                stream,
                 cluster.node().clone(),
                 cluster.losses.clone(),
                 cluster.leases.clone(),
@@ -429,12 +438,21 @@ impl Hub {
     }
 
     /// For tests: the next audience events of room `id` (run here) are not broadcast to
-    /// the other nodes' mirrors, as if NATS had lost them.
+    /// the other nodes' mirrors, nor kept in the stream of broadcasts, as if this node had
+    /// died between their commit and their broadcast.
     #[doc(hidden)]
     pub async fn lose_next_broadcast(&self, id: &str) {
         if let Some(room) = self.live(id) {
             room.lose_next_broadcast().await;
         }
+    }
+
+    /// For tests: this node's mirror of room `id` drops the next event broadcast it
+    /// receives, as if NATS had lost it on the way here (the stream keeps it). Whether
+    /// this node mirrors the room.
+    #[doc(hidden)]
+    pub fn lose_next_broadcast_here(&self, id: &str) -> bool {
+        self.mirrors.get().is_some_and(|m| m.lose_next(id))
     }
 
     /// Whether this node runs room `id` now (in a cluster: owns it).
