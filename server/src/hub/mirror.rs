@@ -68,6 +68,9 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 const FETCH_WAIT: Duration = Duration::from_secs(3);
 /// How long a viewer's command may take (a secret ballot waits for its batch).
 const COMMAND_WAIT: Duration = Duration::from_secs(30);
+/// The most viewers' commands a mirror holds while its room has no owner to take them;
+/// past it they are answered "unavailable" (the client retries).
+const WAITING_COMMANDS: usize = 4096;
 /// How often viewers that fell behind are looked at.
 const CATCH_UP: Duration = Duration::from_millis(100);
 /// The least a mirror whose owner is gone waits for the room's next owner (three lease
@@ -425,6 +428,7 @@ impl Mirrors {
             orphaned: None,
             confirmed: true,
             gone_since: None,
+            waiting: Vec::new(),
             id,
             core: MirrorCore::new(),
             viewers,
@@ -502,6 +506,14 @@ impl Mirrors {
     }
 }
 
+/// A viewer's command waiting for an owner to take it, and whether it was tried once.
+type Waiting = (
+    ConnId,
+    yishi_protocol::RequestId,
+    Box<yishi_protocol::Command>,
+    bool,
+);
+
 /// What the mirror's side tasks report. `generation`: asked of which owner (one that
 /// was followed before is not heard).
 enum Report {
@@ -523,6 +535,8 @@ enum Report {
     },
     /// The node holding the room's lease, looked up while the owner is gone.
     Holder(Option<String>),
+    /// A forwarded command did not reach the owner (gone, or the room moved).
+    Unanswered(Waiting),
     /// What the stream held of a gap.
     Filled {
         generation: u64,
@@ -547,6 +561,11 @@ struct Task {
     /// before it has loaded the room); and since when no owner has.
     confirmed: bool,
     gone_since: Option<tokio::time::Instant>,
+    /// Viewers' commands that came while no owner could take them (the one followed
+    /// gone, or a new one not heard from yet), or that did not reach the owner once:
+    /// forwarded (again) once an owner has answered, rather than sent to a dead node to
+    /// time out. The request id makes a second try safe.
+    waiting: Vec<Waiting>,
     id: u64,
     core: MirrorCore,
     viewers: Arc<std::sync::atomic::AtomicUsize>,
@@ -636,7 +655,7 @@ impl Task {
                                 fetching = false;
                                 match snapshot {
                                     Some(snapshot) => {
-                                        self.owner_answered();
+                                        self.owner_answered(&reports);
                                         self.core.snapshot(snapshot, now())
                                     }
                                     // A new owner that holds the lease but has not
@@ -653,7 +672,7 @@ impl Task {
                             }
                             Some(Report::Heard { n, regular, reply, .. }) => match reply {
                                 Some(AdminReply::Heard(through)) => {
-                                    self.owner_answered();
+                                    self.owner_answered(&reports);
                                     self.core.heard(n, through, regular, now())
                                 }
                                 Some(AdminReply::NotHere) if !self.confirmed => {
@@ -667,6 +686,10 @@ impl Task {
                                 if let Some(text) = text {
                                     self.core.answer(conn, through, text);
                                 }
+                                Next::Nothing
+                            }
+                            Some(Report::Unanswered(command)) => {
+                                self.wait(command);
                                 Next::Nothing
                             }
                             Some(Report::Holder(holder)) => {
@@ -784,11 +807,33 @@ impl Task {
         }
     }
 
-    /// The owner followed answered.
-    fn owner_answered(&mut self) {
+    /// The owner followed answered: the commands that waited for an owner go to it.
+    fn owner_answered(&mut self, reports: &mpsc::Sender<Report>) {
         self.heard.now();
         self.confirmed = true;
         self.gone_since = None;
+        for (conn, req, command, tried) in std::mem::take(&mut self.waiting) {
+            if let Some(participant) = self.core.who(conn).cloned() {
+                self.command(conn, participant, req, command, tried, reports);
+            }
+        }
+    }
+
+    /// Hold a viewer's command until an owner answers; too many: refuse it.
+    fn wait(&mut self, command: Waiting) {
+        if self.waiting.len() < WAITING_COMMANDS {
+            self.waiting.push(command);
+            return;
+        }
+        let (conn, req, ..) = command;
+        let refused = ServerMessage::Error(ErrorMessage {
+            req: Some(req),
+            code: ErrorCode::Unavailable,
+            message: "the room is moving to another node; retry".into(),
+        });
+        if let Some(text) = frame(&refused) {
+            self.core.answer(conn, 0, text);
+        }
     }
 
     /// Whether to follow `owner`, named by the registry or the lease: another node
@@ -853,20 +898,27 @@ impl Task {
                 let Some(participant) = self.core.who(conn).cloned() else {
                     return;
                 };
-                self.command(conn, participant, req, *command, reports);
+                if self.orphaned.is_none() && self.confirmed {
+                    self.command(conn, participant, req, command, false, reports);
+                } else {
+                    self.wait((conn, req, command, false));
+                }
             }
             // Only connections reach a mirror.
             _ => {}
         }
     }
 
-    /// Forward a viewer's command to the owner; its answer comes back as a report.
+    /// Forward a viewer's command to the owner; its answer comes back as a report. One
+    /// that does not reach the owner the first time (`tried` false) waits for an owner
+    /// to answer and goes again ([`Report::Unanswered`]).
     fn command(
         &self,
         conn: ConnId,
         participant: Participant,
         req: yishi_protocol::RequestId,
-        command: yishi_protocol::Command,
+        command: Box<yishi_protocol::Command>,
+        tried: bool,
         reports: &mpsc::Sender<Report>,
     ) {
         let (relays, owner, room) = (self.relays.clone(), self.owner.clone(), self.room.clone());
@@ -875,11 +927,17 @@ impl Task {
             let ask = MirrorAsk::Command {
                 participant,
                 req: req.clone(),
-                command: Box::new(command),
+                command: command.clone(),
             };
             let answered = relays.ask_mirrored(&owner, &room, ask, COMMAND_WAIT).await;
             let (outcome, through) = match answered {
                 Ok(AdminReply::Answered(outcome, through)) => (outcome, through),
+                _ if !tried => {
+                    let _ = reports
+                        .send(Report::Unanswered((conn, req, command, true)))
+                        .await;
+                    return;
+                }
                 _ => (
                     Err(ErrorMessage {
                         req: None,
