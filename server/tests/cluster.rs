@@ -4,10 +4,11 @@
 //! rooms over at once, releasing their leases; when the owner is killed, another node
 //! takes the room after the lease's TTL with everything acknowledged (ballots,
 //! comments, questions, the queue) and the turn's clock, its clients resuming on the
-//! survivors, and the nodes' `/metrics` say so; an owner paused past its TTL cannot
-//! append when it wakes, and steps down; when NATS restarts, relayed members and
-//! viewers catch up. In-process nodes, and `yishi serve` processes where a node is
-//! killed, terminated, paused, or its metrics read.
+//! survivors (media bots offering again to the new owner's SFU), and the nodes'
+//! `/metrics` say so; an owner paused past its TTL cannot append when it wakes, and
+//! steps down; when NATS restarts, relayed members and viewers catch up. In-process
+//! nodes, and `yishi serve` processes where a node is killed, terminated, paused, or its
+//! metrics read.
 //! Needs both `YISHI_TEST_PG` and `YISHI_TEST_NATS`; ignored (saying so) without them.
 
 #![allow(clippy::unwrap_used)]
@@ -207,11 +208,31 @@ impl ProcessNode {
     /// A node of the cluster on the NATS at `nats` whose leases last `ttl` (every node
     /// of a cluster must be given the same).
     async fn start_with_ttl(nats: &str, name: &str, database: &str, ttl: &str) -> ProcessNode {
+        ProcessNode::spawn(nats, name, database, ttl, false).await
+    }
+
+    /// A node of the cluster on the NATS at `nats` with its SFU, on a UDP port of its
+    /// own on 127.0.0.1 (the other nodes of the tests run without media).
+    async fn start_with_media(nats: &str, name: &str, database: &str) -> ProcessNode {
+        ProcessNode::spawn(nats, name, database, TTL, true).await
+    }
+
+    /// Start `yishi serve` and wait until it answers; with its SFU if `media`.
+    async fn spawn(nats: &str, name: &str, database: &str, ttl: &str, media: bool) -> ProcessNode {
         let data = tempfile::tempdir().unwrap();
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap();
+        let media = if media {
+            let udp = std::net::UdpSocket::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap();
+            vec!["--media-listen".to_owned(), udp.to_string()]
+        } else {
+            vec!["--no-media".to_owned()]
+        };
         let mut cmd = Process::new(env!("CARGO_BIN_EXE_yishi"));
         for (key, _) in std::env::vars() {
             if key.starts_with("YISHI_") {
@@ -223,7 +244,8 @@ impl ProcessNode {
             .env("YISHI_TOKEN_KEYS", KEYS)
             .env("YISHI_ADMIN_KEY", ADMIN_KEY)
             .env("RUST_LOG", "warn")
-            .args(["serve", "--database", database, "--no-media"])
+            .args(["serve", "--database", database])
+            .args(&media)
             .args(["--listen", &addr.to_string()])
             .args(["--cluster", nats, "--node-id", name, "--lease-ttl", ttl])
             .stdout(Stdio::null())
@@ -1069,6 +1091,164 @@ async fn when_the_owner_of_a_running_session_is_killed_the_survivors_go_on_with_
     // The host saw it all once, in order, across the move.
     let seqs: Vec<_> = h.events.iter().map(|e| e.seq).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "no event twice");
+}
+
+/// A room's media moves with it when its owner is killed. Three `yishi serve` processes
+/// with their SFUs: the speaker's bot on the room's owner, the listener's on another
+/// node (relayed, its signalling with it); the listener sees the speaker, and hears it
+/// once the host gives it the floor. The owner is killed while the speaker holds the
+/// floor: the connections to it end at once, the relayed ones once their relay sees it
+/// leave the membership, and a survivor takes the room after the lease's TTL. The bots
+/// resume exactly (the speaker on the survivor that does not own the room, relayed
+/// again; the listener where it was) and offer afresh, as the web client does after a
+/// reconnect. The turn is in the record, and the new owner rebuilds it: the listener
+/// sees and hears the speaker through the new owner's SFU without the floor being given
+/// again, until the host, resumed too, ends the turn there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(yishi_pg, yishi_nats)),
+    ignore = "needs PostgreSQL and NATS: set YISHI_TEST_PG and YISHI_TEST_NATS"
+)]
+async fn when_the_owner_is_killed_members_offer_again_to_the_new_owner_and_see_and_hear_each_other()
+{
+    use common::media::{Party, member, publisher, receiver, run, seen_then_heard_with_the_floor};
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::database(Backend::Postgres, dir.path()).await;
+    let room = cluster_room(&database).await;
+    // A NATS of the test's own, as above.
+    let nats = OwnNats::start();
+    let names = [unique("a"), unique("b"), unique("c")];
+    let mut nodes = [
+        ProcessNode::start_with_media(&nats.url(), &names[0], &database).await,
+        ProcessNode::start_with_media(&nats.url(), &names[1], &database).await,
+        ProcessNode::start_with_media(&nats.url(), &names[2], &database).await,
+    ];
+    let chair = Participant::new("host", "主持人", Role::Host);
+    let (owner, mut host) = owner_of(&[&nodes[0], &nodes[1], &nodes[2]], &room, &chair).await;
+    let others = [(owner + 1) % 3, (owner + 2) % 3];
+    host.ok(Command::StartSession).await;
+
+    let (m1, m2) = (member("m1"), member("m2"));
+    let client = nodes[owner].connect_within(&room, &m1, FAILOVER).await;
+    let mut speaker = Party::negotiate(client, publisher()).await;
+    let client = nodes[others[0]].connect_within(&room, &m2, FAILOVER).await;
+    let mut listener = Party::negotiate(client, receiver()).await;
+    seen_then_heard_with_the_floor(&mut speaker, &mut listener, &mut host, "the owner's SFU").await;
+    let granted = host
+        .until("the floor is given", |e| {
+            matches!(e.body, EventBody::TurnStarted { .. })
+        })
+        .await;
+    let before_kill = host.through;
+
+    nodes[owner].kill();
+    let killed = Instant::now();
+    let new_owner = loop {
+        if let Some(holder) = lease_holder_on(&nats.url(), &room).await
+            && let Some(at) = others.into_iter().find(|at| nodes[*at].name == holder)
+        {
+            break at;
+        }
+        assert!(
+            killed.elapsed() < FAILOVER,
+            "no survivor took the room within {FAILOVER:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Every connection to the room ends: at once on the dead node, once its relay
+    // notices elsewhere. The bots' peers to the dead SFU hear nothing more.
+    for client in [&mut host, &mut speaker.client, &mut listener.client] {
+        tokio::time::timeout(FAILOVER, async { while client.recv().await.is_some() {} })
+            .await
+            .expect("the connection to the killed owner's room ends");
+    }
+    // Everyone resumes exactly on a survivor; the bots offer again with new peers.
+    let host_at = if owner == 0 { new_owner } else { 0 };
+    let mut host = nodes[host_at]
+        .resume_within(&room, &chair, Some(host.resume_point()), FAILOVER)
+        .await;
+    assert!(!host.resynced(), "the host resumed exactly");
+    let relay = others.into_iter().find(|at| *at != new_owner).unwrap();
+    let client = nodes[relay]
+        .resume_within(&room, &m1, Some(speaker.client.resume_point()), FAILOVER)
+        .await;
+    let mut speaker = speaker.offer_again(client, publisher()).await;
+    let client = nodes[others[0]]
+        .resume_within(&room, &m2, Some(listener.client.resume_point()), FAILOVER)
+        .await;
+    let mut listener = listener.offer_again(client, receiver()).await;
+    assert!(
+        killed.elapsed() < FAILOVER,
+        "the clients resumed after {:?}",
+        killed.elapsed()
+    );
+
+    // Seen and heard through the new owner's SFU: the speaker's turn goes on there.
+    {
+        let mut all = [&mut speaker, &mut listener];
+        common::media::until(
+            "m2 sees and hears m1 through the new owner's SFU, its turn going on",
+            &mut all,
+            1,
+            |s| {
+                s.video_packets_received > 30
+                    && s.video_keyframes_received > 0
+                    && s.audio_packets_received > 25
+            },
+        )
+        .await;
+        let state = all[1]
+            .state
+            .clone()
+            .expect("a media_state from the new owner");
+        assert_eq!(state.heard[0].0, "m1", "{state:?}");
+    }
+    // The host ends the turn on the new owner: its SFU silences the speaker, who stays
+    // in the grid.
+    let ended = host.ok(Command::EndTurn).await.unwrap();
+    listener.client.through(ended).await;
+    {
+        let mut all = [&mut speaker, &mut listener];
+        // Let what was in flight land, then count.
+        run(&mut all, Duration::from_millis(300)).await;
+        let before = all[1].peer.stats();
+        run(&mut all, Duration::from_millis(1500)).await;
+        let after = all[1].peer.stats();
+        assert_eq!(
+            after.audio_packets_received, before.audio_packets_received,
+            "m1 is heard through the new owner's SFU after the turn ended"
+        );
+        assert!(
+            after.video_packets_received > before.video_packets_received + 20,
+            "m1 stays in the grid"
+        );
+    }
+    assert_eq!(
+        lease_holder_on(&nats.url(), &room).await.as_deref(),
+        Some(names[new_owner].as_str()),
+        "the room stayed on the new owner"
+    );
+    // The record went on from the old owner's events: one chain, with one turn, given
+    // on the old owner and ended on the new.
+    let record = record_of(&database, &room).await;
+    assert!(record.len() as u32 >= ended);
+    let seqs = |pred: fn(&EventBody) -> bool| -> Vec<u32> {
+        record
+            .iter()
+            .filter(|e| pred(&e.event.body))
+            .map(|e| e.event.seq)
+            .collect()
+    };
+    assert_eq!(
+        seqs(|b| matches!(b, EventBody::TurnStarted { .. })),
+        [granted.seq],
+        "the floor was given once"
+    );
+    let ends = seqs(|b| matches!(b, EventBody::TurnEnded { .. }));
+    assert!(
+        matches!(ends[..], [end] if end > before_kill && end <= ended),
+        "the turn ended once, on the new owner: {ends:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,21 +10,15 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Backend, Client, TestServer};
-use yishi_protocol::{
-    ClientMessage, Command, EntryKind, ErrorCode, MediaState, Participant, Role, Sdp, ServerMessage,
+use common::media::{
+    Party, WAIT, give_floor, member, publisher, receiver, run, seen_then_heard_with_the_floor,
+    send, until,
 };
-use yishi_testkit::media_peer::{MediaPeer, PeerOptions, PeerStats};
+use common::{Backend, Client, TestServer};
+use yishi_protocol::{ClientMessage, Command, ErrorCode, Participant, Role, Sdp};
+use yishi_testkit::media_peer::{MediaPeer, PeerOptions};
 
 const ROOM: &str = "media";
-const WAIT: Duration = Duration::from_secs(15);
-
-/// A room participant with a media bot, signalling over its WebSocket.
-struct Party {
-    client: Client,
-    peer: MediaPeer,
-    state: Option<MediaState>,
-}
 
 impl Party {
     async fn join(server: &TestServer, who: &Participant, options: PeerOptions) -> Party {
@@ -51,62 +45,8 @@ impl Party {
         who: &Participant,
         options: PeerOptions,
     ) -> Party {
-        let resume = self.client.resume_point();
-        self.peer.close().await;
-        let client = resume_on(server, room, who, resume).await;
-        assert!(!client.resynced(), "{} resumed exactly", who.id.0);
-        Party::negotiate(client, options).await
-    }
-
-    /// Offer a new peer's media on `client` and take the answer.
-    async fn negotiate(mut client: Client, options: PeerOptions) -> Party {
-        let peer = MediaPeer::new(options).await.unwrap();
-        let offer = peer.offer().await.unwrap();
-        send(&mut client, ClientMessage::MediaOffer(Sdp { sdp: offer })).await;
-        let mut party = Party {
-            client,
-            peer,
-            state: None,
-        };
-        // The answer comes first; any server offer after it is handled by `pump`.
-        let deadline = Instant::now() + WAIT;
-        loop {
-            assert!(Instant::now() < deadline, "no media_answer");
-            if let Some(ServerMessage::MediaAnswer(answer)) = party.client.media.front().cloned() {
-                party.client.media.pop_front();
-                party.peer.accept_answer(&answer.sdp).await.unwrap();
-                break;
-            }
-            if let Some(e) = party.client.errors.first() {
-                panic!("media refused: {e:?}");
-            }
-            party.recv_for(Duration::from_millis(50)).await;
-        }
-        party
-    }
-
-    /// Take in what arrives for `d`.
-    async fn recv_for(&mut self, d: Duration) {
-        let until = tokio::time::Instant::now() + d;
-        while let Ok(Some(_)) = tokio::time::timeout_at(until, self.client.recv()).await {}
-    }
-
-    /// Answer queued server offers and keep the latest media state.
-    async fn pump(&mut self) {
-        while let Some(msg) = self.client.media.pop_front() {
-            match msg {
-                ServerMessage::MediaOffer(offer) => {
-                    let answer = self.peer.answer(&offer.sdp).await.unwrap();
-                    send(
-                        &mut self.client,
-                        ClientMessage::MediaAnswer(Sdp { sdp: answer }),
-                    )
-                    .await;
-                }
-                ServerMessage::MediaState(state) => self.state = Some(state),
-                other => panic!("unexpected media message {other:?}"),
-            }
-        }
+        let client = resume_on(server, room, who, self.client.resume_point()).await;
+        self.offer_again(client, options).await
     }
 }
 
@@ -134,103 +74,6 @@ async fn resume_on(
 /// Take in what arrives until the connection ends (within the client's long wait).
 async fn until_closed(client: &mut Client) {
     while client.recv().await.is_some() {}
-}
-
-async fn send(client: &mut Client, msg: ClientMessage) {
-    client.send_raw(serde_json::to_string(&msg).unwrap()).await;
-}
-
-fn member(id: &str) -> Participant {
-    Participant::new(id, format!("委员{id}"), Role::Member)
-}
-
-fn publisher() -> PeerOptions {
-    PeerOptions {
-        send_audio: true,
-        send_video: true,
-        audio_level: 20,
-        video_frame_bytes: 2400,
-        ..PeerOptions::default()
-    }
-}
-
-fn receiver() -> PeerOptions {
-    PeerOptions {
-        send_audio: false,
-        send_video: false,
-        ..PeerOptions::default()
-    }
-}
-
-/// Keep every party's signalling going for `d`.
-async fn run(parties: &mut [&mut Party], d: Duration) {
-    let slice = Duration::from_millis(50) / parties.len() as u32;
-    let until = Instant::now() + d;
-    while Instant::now() < until {
-        for p in parties.iter_mut() {
-            p.recv_for(slice).await;
-            p.pump().await;
-        }
-    }
-}
-
-/// Run until `pred` holds for `watch`'s stats, or fail after the wait.
-async fn until(
-    what: &str,
-    parties: &mut [&mut Party],
-    watch: usize,
-    pred: impl Fn(&PeerStats) -> bool,
-) -> PeerStats {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let stats = parties[watch].peer.stats();
-        if pred(&stats) {
-            return stats;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting: {what}; {stats:?}"
-        );
-        run(parties, Duration::from_millis(100)).await;
-    }
-}
-
-/// `speaker` asks for the floor and the host grants it.
-async fn give_floor(speaker: &mut Client, host: &mut Client) {
-    speaker.request_floor(EntryKind::Impromptu).await;
-    host.grant_next().await;
-}
-
-/// `listener` (m2) sees `speaker` (m1) through `sfu` but does not hear it, then hears it
-/// once the host has given it the floor.
-async fn seen_then_heard_with_the_floor(
-    speaker: &mut Party,
-    listener: &mut Party,
-    host: &mut Client,
-    sfu: &str,
-) {
-    {
-        let mut all = [&mut *speaker, &mut *listener];
-        until(&format!("m2 sees m1 through {sfu}"), &mut all, 1, |s| {
-            s.video_packets_received > 30 && s.video_keyframes_received > 0
-        })
-        .await;
-        run(&mut all, Duration::from_millis(500)).await;
-        assert_eq!(
-            all[1].peer.stats().audio_packets_received,
-            0,
-            "m1 is heard through {sfu} without the floor"
-        );
-    }
-    give_floor(&mut speaker.client, host).await;
-    let mut all = [speaker, listener];
-    until(
-        &format!("m2 hears m1 through {sfu} once given the floor"),
-        &mut all,
-        1,
-        |s| s.audio_packets_received > 25,
-    )
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 pub mod board;
+pub mod media;
 pub mod meeting;
 pub mod staff;
 
