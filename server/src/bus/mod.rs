@@ -53,6 +53,13 @@ impl NodeId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The NATS subject of this node's `what` (`yishi.node.<node>.<what>`): what the
+    /// other nodes send this one alone (relayed connections, requests for its rooms,
+    /// forwarded HTTP).
+    pub fn subject(&self, what: &str) -> String {
+        format!("yishi.node.{}.{what}", self.0)
+    }
 }
 
 impl fmt::Display for NodeId {

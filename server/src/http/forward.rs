@@ -45,10 +45,6 @@ const ASK: Duration = Duration::from_secs(15);
 /// How long the owner keeps a body nobody pulls.
 const IDLE: Duration = Duration::from_secs(30);
 
-fn subject(node: &NodeId, what: &str) -> String {
-    format!("yishi.node.{node}.{what}")
-}
-
 /// The head of a forwarded request.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Ask {
@@ -176,7 +172,7 @@ async fn forward(client: async_nats::Client, owner: NodeId, request: Request) ->
     let Some(asked) = frame(&ask, &body) else {
         return unavailable(format!("the request for node {owner} could not be written"));
     };
-    let reply = tokio::time::timeout(ASK, client.request(subject(&owner, "http"), asked)).await;
+    let reply = tokio::time::timeout(ASK, client.request(owner.subject("http"), asked)).await;
     let message = match reply {
         Ok(Ok(message)) => message,
         Ok(Err(e)) => return unavailable(format!("node {owner} did not answer: {e}")),
@@ -211,7 +207,7 @@ fn pull(
             if done {
                 return None;
             }
-            let asked = client.request(subject(&owner, "http.more"), id.to_string().into());
+            let asked = client.request(owner.subject("http.more"), id.to_string().into());
             let piece = match tokio::time::timeout(ASK, asked).await {
                 Ok(Ok(message)) => unframe::<Piece>(&message.payload),
                 _ => None,
@@ -247,8 +243,8 @@ pub async fn answer(
     node: &NodeId,
     routes: Router,
 ) -> Result<(), async_nats::SubscribeError> {
-    let mut asks = client.subscribe(subject(node, "http")).await?;
-    let mut pulls = client.subscribe(subject(node, "http.more")).await?;
+    let mut asks = client.subscribe(node.subject("http")).await?;
+    let mut pulls = client.subscribe(node.subject("http.more")).await?;
     let bodies = Arc::new(Bodies {
         next: AtomicU64::new(1),
         open: Mutex::new(HashMap::new()),

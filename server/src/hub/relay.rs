@@ -87,10 +87,6 @@ fn lock(map: &Map) -> std::sync::MutexGuard<'_, HashMap<String, (NodeId, mpsc::S
     map.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn subject(node: &NodeId, what: &str) -> String {
-    format!("yishi.node.{node}.{what}")
-}
-
 impl Relays {
     /// Listen for this node's relay traffic; the listeners stop when the hub is gone.
     pub(crate) async fn start(
@@ -99,10 +95,10 @@ impl Relays {
         mut losses: tokio::sync::watch::Receiver<u64>,
         hub: Weak<Hub>,
     ) -> Result<Arc<Relays>, async_nats::SubscribeError> {
-        let opens = client.subscribe(subject(&node, "open")).await?;
-        let admins = client.subscribe(subject(&node, "admin")).await?;
-        let ins = client.subscribe(subject(&node, "in")).await?;
-        let outs = client.subscribe(subject(&node, "out")).await?;
+        let opens = client.subscribe(node.subject("open")).await?;
+        let admins = client.subscribe(node.subject("admin")).await?;
+        let ins = client.subscribe(node.subject("in")).await?;
+        let outs = client.subscribe(node.subject("out")).await?;
         let relays = Arc::new(Relays {
             client,
             node,
@@ -163,7 +159,7 @@ impl Relays {
         let opened = tokio::time::timeout(
             OPEN_TIMEOUT,
             self.client
-                .request_with_headers(subject(&owner, "open"), headers, Bytes::new()),
+                .request_with_headers(owner.subject("open"), headers, Bytes::new()),
         )
         .await;
         if !matches!(&opened, Ok(Ok(reply)) if reply.payload.as_ref() == b"ok") {
@@ -182,7 +178,7 @@ impl Relays {
             return;
         }
         metrics::gauge!("yishi_relays", "side" => "client").increment(1.0);
-        let inbound = subject(&owner, "in");
+        let inbound = owner.subject("in");
         let mut to_owner = Some(Message::Text(hello));
         let ended = loop {
             if let Some(message) = to_owner.take() {
@@ -272,7 +268,7 @@ impl Relays {
             .timeout(Some(wait));
         let reply = tokio::time::timeout(
             wait,
-            self.client.send_request(subject(owner, "admin"), request),
+            self.client.send_request(owner.subject("admin"), request),
         )
         .await
         .map_err(|_| format!("node {owner} did not answer"))?
@@ -329,7 +325,7 @@ impl Relays {
         }
         let (tx, rx) = mpsc::channel(OUTGOING);
         outgoing.insert(peer.clone(), tx.clone());
-        tokio::spawn(publish_out(Arc::downgrade(self), subject(peer, "out"), rx));
+        tokio::spawn(publish_out(Arc::downgrade(self), peer.subject("out"), rx));
         tx
     }
 
