@@ -211,13 +211,8 @@ impl ProcessNode {
         ProcessNode::spawn(nats, name, database, ttl, false).await
     }
 
-    /// A node of the cluster on the NATS at `nats` with its SFU, on a UDP port of its
-    /// own on 127.0.0.1 (the other nodes of the tests run without media).
-    async fn start_with_media(nats: &str, name: &str, database: &str) -> ProcessNode {
-        ProcessNode::spawn(nats, name, database, TTL, true).await
-    }
-
-    /// Start `yishi serve` and wait until it answers; with its SFU if `media`.
+    /// Start `yishi serve` and wait until it answers; with its SFU if `media`, on a UDP
+    /// port of its own on 127.0.0.1 (most nodes of the tests run without media).
     async fn spawn(nats: &str, name: &str, database: &str, ttl: &str, media: bool) -> ProcessNode {
         let data = tempfile::tempdir().unwrap();
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
@@ -763,6 +758,47 @@ fn ballot(vote: yishi_protocol::YesNo) -> Command {
     }
 }
 
+/// Three `yishi serve` processes (with their SFUs if `media`) on a NATS of the test's
+/// own (the membership holds these nodes only: rendezvous gives a room to one of them,
+/// not to a node of another test) and a fresh PostgreSQL database with a room.
+struct ThreeProcesses {
+    _dir: tempfile::TempDir,
+    database: String,
+    room: String,
+    nats: OwnNats,
+    nodes: [ProcessNode; 3],
+    /// The room's owner, and the two others.
+    owner: usize,
+    others: [usize; 2],
+}
+
+impl ThreeProcesses {
+    /// The three nodes, and `host` connected to the room's owner.
+    async fn start(media: bool, host: &Participant) -> (ThreeProcesses, Client) {
+        let dir = tempfile::tempdir().unwrap();
+        let database = common::database(Backend::Postgres, dir.path()).await;
+        let room = cluster_room(&database).await;
+        let nats = OwnNats::start();
+        let mut nodes = Vec::new();
+        for name in ["a", "b", "c"] {
+            let name = unique(name);
+            nodes.push(ProcessNode::spawn(&nats.url(), &name, &database, TTL, media).await);
+        }
+        let nodes: [ProcessNode; 3] = nodes.try_into().ok().unwrap();
+        let (owner, h) = owner_of(&[&nodes[0], &nodes[1], &nodes[2]], &room, host).await;
+        let three = ThreeProcesses {
+            _dir: dir,
+            database,
+            room,
+            nats,
+            nodes,
+            owner,
+            others: [(owner + 1) % 3, (owner + 2) % 3],
+        };
+        (three, h)
+    }
+}
+
 /// The limit of an impromptu turn in the killed-owner test, and its warning: long
 /// enough that the room has moved (at most `FAILOVER`) well before the turn ends.
 const TURN_S: u32 = 25;
@@ -776,20 +812,17 @@ const WARNING_S: u32 = 10;
 async fn when_the_owner_of_a_running_session_is_killed_the_survivors_go_on_with_all_it_acknowledged()
  {
     use yishi_protocol::{EndReason, EntryKind, KindLimits, Overrun, SettingsPatch, YesNo};
-    let dir = tempfile::tempdir().unwrap();
-    let database = common::database(Backend::Postgres, dir.path()).await;
-    let room = cluster_room(&database).await;
-    // A NATS of the test's own, as above.
-    let nats = OwnNats::start();
-    let names = [unique("a"), unique("b"), unique("c")];
-    let mut nodes = [
-        ProcessNode::start_on(&nats.url(), &names[0], &database).await,
-        ProcessNode::start_on(&nats.url(), &names[1], &database).await,
-        ProcessNode::start_on(&nats.url(), &names[2], &database).await,
-    ];
     let host = Participant::new("host", "主持人", Role::Host);
-    let (owner, mut h) = owner_of(&[&nodes[0], &nodes[1], &nodes[2]], &room, &host).await;
-    let others = [(owner + 1) % 3, (owner + 2) % 3];
+    let (three, mut h) = ThreeProcesses::start(false, &host).await;
+    let ThreeProcesses {
+        database,
+        room,
+        nats,
+        mut nodes,
+        owner,
+        others,
+        ..
+    } = three;
     // Commands that reach the owner through a relay (the host's too, unless node 0 owns
     // the room) or from a mirror, counted as they are sent.
     let mut relayed = 0;
@@ -1112,20 +1145,17 @@ async fn when_the_owner_of_a_running_session_is_killed_the_survivors_go_on_with_
 async fn when_the_owner_is_killed_members_offer_again_to_the_new_owner_and_see_and_hear_each_other()
 {
     use common::media::{Party, member, publisher, receiver, run, seen_then_heard_with_the_floor};
-    let dir = tempfile::tempdir().unwrap();
-    let database = common::database(Backend::Postgres, dir.path()).await;
-    let room = cluster_room(&database).await;
-    // A NATS of the test's own, as above.
-    let nats = OwnNats::start();
-    let names = [unique("a"), unique("b"), unique("c")];
-    let mut nodes = [
-        ProcessNode::start_with_media(&nats.url(), &names[0], &database).await,
-        ProcessNode::start_with_media(&nats.url(), &names[1], &database).await,
-        ProcessNode::start_with_media(&nats.url(), &names[2], &database).await,
-    ];
     let chair = Participant::new("host", "主持人", Role::Host);
-    let (owner, mut host) = owner_of(&[&nodes[0], &nodes[1], &nodes[2]], &room, &chair).await;
-    let others = [(owner + 1) % 3, (owner + 2) % 3];
+    let (three, mut host) = ThreeProcesses::start(true, &chair).await;
+    let ThreeProcesses {
+        database,
+        room,
+        nats,
+        mut nodes,
+        owner,
+        others,
+        ..
+    } = three;
     host.ok(Command::StartSession).await;
 
     let (m1, m2) = (member("m1"), member("m2"));
@@ -1225,7 +1255,7 @@ async fn when_the_owner_is_killed_members_offer_again_to_the_new_owner_and_see_a
     }
     assert_eq!(
         lease_holder_on(&nats.url(), &room).await.as_deref(),
-        Some(names[new_owner].as_str()),
+        Some(nodes[new_owner].name.as_str()),
         "the room stayed on the new owner"
     );
     // The record went on from the old owner's events: one chain, with one turn, given

@@ -402,21 +402,12 @@ impl MirrorCore {
             return Next::Nothing;
         };
         self.fetching = None;
-        let mut next = Next::Nothing;
         let pending = std::mem::take(&mut self.pending);
-        let mut rest = found.into_iter().chain(pending);
-        while let Some(published) = rest.next() {
-            match self.published(published, now).0 {
-                Next::Nothing => {}
-                Next::Refresh => next = Next::Refresh,
-                other => {
-                    self.pending.extend(rest);
-                    self.filling = None;
-                    return other;
-                }
-            }
-        }
+        let next = self.replay(found.into_iter().chain(pending), now);
         self.filling = None;
+        if !matches!(next, Next::Nothing | Next::Refresh) {
+            return next;
+        }
         if until.is_some_and(|until| until > self.through) {
             self.fetching = Some(true);
             return Next::Fetch;
@@ -464,8 +455,15 @@ impl MirrorCore {
             self.welcome(conn, now);
         }
         self.release();
+        let pending = std::mem::take(&mut self.pending);
+        self.replay(pending, now)
+    }
+
+    /// Take `items` in, in order, as broadcasts; at the first that asks for more than a
+    /// fresher snapshot (a gap, the end), hold the rest and say so.
+    fn replay(&mut self, items: impl IntoIterator<Item = Published>, now: Millis) -> Next {
         let mut next = Next::Nothing;
-        let mut rest = std::mem::take(&mut self.pending).into_iter();
+        let mut rest = items.into_iter();
         while let Some(published) = rest.next() {
             match self.published(published, now).0 {
                 Next::Nothing => {}
