@@ -129,9 +129,13 @@ pub async fn run(
     let outs = crowd.finish().await;
 
     // The survivors' view of it.
-    let mut catch_ups = 0.0;
+    // Gaps the mirrors filled from the stream of broadcasts, and those they resynchronised
+    // their viewers from a snapshot for.
+    let (mut from_stream, mut from_snapshot) = (0.0, 0.0);
     for node in &survivors {
-        catch_ups += metric(t, *node, "yishi_bus_catch_ups_total").await?;
+        let series = |from: &str| format!("yishi_bus_catch_ups_total{{from=\"{from}\"}}");
+        from_stream += metric(t, *node, &series("stream")).await?;
+        from_snapshot += metric(t, *node, &series("snapshot")).await?;
     }
     let rooms = rooms_per_node(t, &survivors).await?;
     let taken_by = rooms.iter().position(|r| *r >= 1.0).map(|i| i + 2);
@@ -220,7 +224,8 @@ pub async fn run(
     );
     row.extra("gaps", gaps as f64);
     row.extra("resyncs", shared.resyncs.load(Ordering::Relaxed) as f64);
-    row.extra("catch_ups", catch_ups);
+    row.extra("catch_ups_from_stream", from_stream);
+    row.extra("catch_ups_from_snapshot", from_snapshot);
     if let Some(node) = taken_by {
         row.extra("taken_by_node", node as f64);
     }
