@@ -569,7 +569,7 @@ impl Mirrored {
             next = through + 1;
             found.push(published);
         }
-        self.core.filled(found, r.now)
+        self.core.filled(from, found, r.now)
     }
 
     fn snapshot(&mut self, r: &mut Room) {

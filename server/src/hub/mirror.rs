@@ -120,7 +120,7 @@ pub(crate) async fn open_stream(
 ) -> Result<async_nats::jetstream::stream::Stream, String> {
     use async_nats::jetstream::stream;
     let js = async_nats::jetstream::new(client.clone());
-    js.get_or_create_stream(stream::Config {
+    let config = stream::Config {
         name: STREAM.to_owned(),
         subjects: vec!["yishi.room.*.audience.e.*".to_owned()],
         storage: stream::StorageType::File,
@@ -131,9 +131,26 @@ pub(crate) async fn open_stream(
         discard: stream::DiscardPolicy::Old,
         num_replicas: 1,
         ..Default::default()
-    })
-    .await
-    .map_err(|e| e.to_string())
+    };
+    let opened = js
+        .get_or_create_stream(config.clone())
+        .await
+        .map_err(|e| format!("the stream {STREAM}: {e}"))?;
+    // One made by hand, or by another version, is kept as it is: say so.
+    let found = &opened.cached_info().config;
+    if (found.subjects.as_slice(), found.storage, found.max_age)
+        != (config.subjects.as_slice(), config.storage, config.max_age)
+    {
+        tracing::warn!(
+            stream = STREAM,
+            subjects = ?found.subjects,
+            storage = ?found.storage,
+            max_age = ?found.max_age,
+            "the stream of audience broadcasts has other settings than this node would give it; \
+             mirrors may resynchronise viewers from snapshots more often"
+        );
+    }
+    Ok(opened)
 }
 
 /// Every subject a room's audience broadcast goes on, for a mirror's subscription.
@@ -540,6 +557,7 @@ enum Report {
     /// What the stream held of a gap.
     Filled {
         generation: u64,
+        from: Seq,
         found: Vec<Published>,
     },
 }
@@ -650,7 +668,7 @@ impl Task {
                                 | Report::Heard { generation, .. }
                                 | Report::Filled { generation, .. },
                             ) if generation != self.generation => Next::Nothing,
-                            Some(Report::Filled { found, .. }) => self.core.filled(found, now()),
+                            Some(Report::Filled { from, found, .. }) => self.core.filled(from, found, now()),
                             Some(Report::Fetched { snapshot, .. }) => {
                                 fetching = false;
                                 match snapshot {
@@ -972,7 +990,7 @@ impl Task {
         let (stream, room) = (self.stream.clone(), self.room.clone());
         let (reports, generation) = (reports.clone(), self.generation);
         tokio::spawn(async move {
-            let mut found = Vec::new();
+            let (mut found, start) = (Vec::new(), from);
             let mut next = from;
             while found.len() < FILL_AT_MOST {
                 let Ok(message) = stream
@@ -989,7 +1007,13 @@ impl Task {
                     _ => break,
                 }
             }
-            let _ = reports.send(Report::Filled { generation, found }).await;
+            let _ = reports
+                .send(Report::Filled {
+                    generation,
+                    from: start,
+                    found,
+                })
+                .await;
         });
     }
 

@@ -125,9 +125,13 @@ pub(crate) struct MirrorCore {
     /// A snapshot was asked for; `resync`: every viewer gets it (a gap), otherwise it
     /// only shortens the tail. `Some(true)` also while a gap is filled from the stream.
     fetching: Option<bool>,
-    /// A gap is being filled from the stream, up to the owner's `through` if known: one
-    /// still left after the fill is resynchronised from a snapshot.
-    filling: Option<Option<Seq>>,
+    /// A gap is being filled from the stream, from `.0` on, up to the owner's `through`
+    /// if known: one still left after the fill is resynchronised from a snapshot. (A
+    /// snapshot that comes meanwhile was asked for before, to shorten the tail only.)
+    filling: Option<(Seq, Option<Seq>)>,
+    /// Messages to this node were lost again while a gap was being filled: fill again
+    /// from where that fill ends.
+    lost_again: bool,
     /// Broadcasts that came while a resynchronising snapshot was on its way.
     pending: Vec<Published>,
     viewers: HashMap<ConnId, Viewer>,
@@ -161,6 +165,7 @@ impl MirrorCore {
             through: 0,
             fetching: Some(true),
             filling: None,
+            lost_again: false,
             pending: Vec::new(),
             viewers: HashMap::new(),
             count: None,
@@ -389,22 +394,27 @@ impl MirrorCore {
         if self.filling.is_some() || self.cached.is_none() {
             return Next::Fetch;
         }
-        self.filling = Some(until);
+        self.filling = Some((self.through + 1, until));
         Next::Fill(self.through + 1)
     }
 
-    /// What the stream held of the gap ([`Next::Fill`]), in order: delivered as if it
-    /// had come by the broadcast, then what came meanwhile. A gap still left (the stream
-    /// did not hold everything) is resynchronised from a snapshot.
-    pub fn filled(&mut self, found: Vec<Published>, now: Millis) -> Next {
-        let Some(until) = self.filling else {
+    /// What the stream held of the gap from `from` on ([`Next::Fill`]), in order:
+    /// delivered as if it had come by the broadcast, then what came meanwhile. A gap
+    /// still left (the stream did not hold everything) is resynchronised from a snapshot.
+    pub fn filled(&mut self, from: Seq, found: Vec<Published>, now: Millis) -> Next {
+        let Some((filling, until)) = self.filling else {
             // A snapshot came first and resynchronised every viewer.
             return Next::Nothing;
         };
+        if filling != from {
+            // The answer to an earlier fill, ended by a resynchronisation.
+            return Next::Nothing;
+        }
         self.fetching = None;
         let pending = std::mem::take(&mut self.pending);
         let next = self.replay(found.into_iter().chain(pending), now);
         self.filling = None;
+        self.release();
         if !matches!(next, Next::Nothing | Next::Refresh) {
             return next;
         }
@@ -412,16 +422,17 @@ impl MirrorCore {
             self.fetching = Some(true);
             return Next::Fetch;
         }
+        if std::mem::take(&mut self.lost_again) {
+            return self.gap(None);
+        }
         self.welcome_waiting(now);
         next
     }
 
     /// The snapshot asked for has come.
     pub fn snapshot(&mut self, snapshot: Snapshot, now: Millis) -> Next {
-        let resync = self.fetching.take() == Some(true);
-        if resync {
-            self.filling = None;
-        }
+        // While a gap is filled, the snapshot is one asked for before, for the tail.
+        let resync = self.filling.is_none() && self.fetching.take() == Some(true);
         if let Some(count) = frame(&ServerMessage::Viewers {
             count: snapshot.viewers,
         }) {
@@ -481,6 +492,10 @@ impl MirrorCore {
     /// ends (its viewers come back through the normal path); a fresher one for new
     /// viewers is asked for again later.
     pub fn fetch_failed(&mut self) -> Next {
+        if self.filling.is_some() {
+            // One asked for the tail only, before the gap the fill is for.
+            return Next::Nothing;
+        }
         match self.fetching.take() {
             Some(true) => {
                 self.end();
@@ -503,11 +518,13 @@ impl MirrorCore {
         if self.fetching == Some(true) || !regular {
             return Next::Nothing;
         }
-        let lost = self.owner_ahead.is_some_and(|t| t > self.through);
+        // Filled up to where the owner was a heartbeat ago: what it broadcast since may
+        // not be in the stream yet.
+        let lost = self.owner_ahead.filter(|t| *t > self.through);
         self.owner_ahead = (through > self.through).then_some(through);
-        if lost {
+        if let Some(until) = lost {
             self.owner_ahead = None;
-            return self.gap(Some(through));
+            return self.gap(Some(until));
         }
         Next::Nothing
     }
@@ -534,6 +551,12 @@ impl MirrorCore {
     pub fn adopt(&mut self) -> Next {
         self.pending.clear();
         self.filling = None;
+        self.lost_again = false;
+        // Only the new owner vouches for the room to viewers still waiting.
+        let next = self.asked + 1;
+        for v in self.viewers.values_mut().filter(|v| v.reply.is_some()) {
+            v.after = next;
+        }
         self.owner_ahead = None;
         self.asking = 0;
         self.missed = 0;
@@ -544,7 +567,12 @@ impl MirrorCore {
     /// Messages to this node may have been lost (its NATS connection dropped, or it did
     /// not keep up): fill what was missed from the stream (or resynchronise every viewer).
     pub fn lost(&mut self) -> Next {
+        if self.filling.is_some() {
+            self.lost_again = true;
+            return Next::Nothing;
+        }
         if self.fetching == Some(true) {
+            // A snapshot resynchronises every viewer anyway.
             return Next::Nothing;
         }
         self.gap(None)
@@ -729,9 +757,10 @@ mod tests {
     use tokio::sync::oneshot;
     use yishi_protocol::{ErrorCode, ErrorMessage, Millis, Participant, Role};
 
-    use super::{MirrorCore, Next, SILENT, Snapshot, merged, numbered};
+    use super::{MirrorCore, Next, SILENT, Snapshot, TAIL, merged, numbered};
     use crate::hub::core::{Attach, ConnId};
     use crate::outbox::{Inbox, Out, close, outbox};
+    use axum::extract::ws::Utf8Bytes;
 
     const NOW: Millis = Millis(1_000_000);
 
@@ -921,7 +950,7 @@ mod tests {
         assert_eq!(v.batches(), (vec![], false));
         // The stream holds 8: the viewer gets it as events, then the rest, in order.
         assert_eq!(
-            core.filled(vec![batch(8, 8), batch(9, 9)], NOW),
+            core.filled(8, vec![batch(8, 8), batch(9, 9)], NOW),
             Next::Nothing
         );
         assert_eq!(v.batches(), (vec![(8, 8), (9, 9), (10, 11)], false));
@@ -934,21 +963,91 @@ mod tests {
         let (mut core, mut v) = serving();
         assert_eq!(core.published(batch(9, 9), NOW).0, Next::Fill(8));
         // The stream has only part of it (or nothing): no event after the gap is sent.
-        assert_eq!(core.filled(vec![], NOW), Next::Fetch);
+        assert_eq!(core.filled(8, vec![], NOW), Next::Fetch);
         assert_eq!(v.batches(), (vec![], false));
         assert_eq!(core.snapshot(snapshot(9), NOW), Next::Nothing);
         assert_eq!(v.batches(), (vec![], true));
         assert_eq!(core.published(batch(10, 10), NOW).0, Next::Nothing);
         assert_eq!(v.batches(), (vec![(10, 10)], false));
         // A fill that comes after the snapshot did its work changes nothing.
-        assert_eq!(core.filled(vec![batch(8, 8)], NOW), Next::Nothing);
+        assert_eq!(core.filled(8, vec![batch(8, 8)], NOW), Next::Nothing);
         assert_eq!(v.batches(), (vec![], false));
         // Nor does a lost last broadcast the stream does not hold.
         let n = core.heartbeat();
         assert_eq!(core.heard(n, 11, true, NOW), Next::Nothing);
         let n = core.heartbeat();
         assert_eq!(core.heard(n, 11, true, NOW), Next::Fill(11));
-        assert_eq!(core.filled(vec![], NOW), Next::Fetch);
+        assert_eq!(core.filled(11, vec![], NOW), Next::Fetch);
+    }
+
+    #[test]
+    fn a_snapshot_asked_for_the_tail_before_a_gap_neither_ends_nor_resynchronises_the_fill() {
+        let (mut core, mut v) = serving();
+        // The tail grew long: a fresher snapshot is asked for, for new viewers.
+        for seq in 8..8 + TAIL as u32 {
+            assert_eq!(core.published(batch(seq, seq), NOW).0, Next::Nothing);
+            v.batches();
+        }
+        let next = 8 + TAIL as u32;
+        assert_eq!(core.published(batch(next, next), NOW).0, Next::Refresh);
+        v.batches();
+        // Then a gap, filled from the stream; the snapshot cannot be had meanwhile.
+        assert_eq!(
+            core.published(batch(next + 2, next + 2), NOW).0,
+            Next::Fill(next + 1)
+        );
+        assert_eq!(core.fetch_failed(), Next::Nothing, "the mirror goes on");
+        assert_eq!(core.viewers(), 1);
+        // Or it comes: it shortens the tail, the fill still delivers the gap as events.
+        assert_eq!(core.snapshot(snapshot(next), NOW), Next::Nothing);
+        assert_eq!(v.batches(), (vec![], false), "not resynchronised");
+        let found = vec![batch(next + 1, next + 1)];
+        assert_eq!(core.filled(next + 1, found, NOW), Next::Nothing);
+        let expected = vec![(next + 1, next + 1), (next + 2, next + 2)];
+        let expected = expected.into_iter().map(|(a, b)| (a as u64, b as u64));
+        assert_eq!(v.batches(), (expected.collect(), false));
+    }
+
+    #[test]
+    fn an_answer_held_while_the_mirror_fills_is_sent_when_the_fill_ends_even_empty() {
+        let (mut core, mut v) = serving();
+        // This node's NATS link dropped; nothing was missed, as it turns out.
+        assert_eq!(core.lost(), Next::Fill(8));
+        core.answer(1, 7, Utf8Bytes::from_static(r#"{"type":"ack"}"#));
+        assert!(v.sent().is_empty(), "held while the fill is under way");
+        assert_eq!(core.filled(8, vec![], NOW), Next::Nothing);
+        assert_eq!(v.sent(), ["ack"]);
+    }
+
+    #[test]
+    fn a_viewer_waiting_when_the_mirror_follows_a_new_owner_waits_for_that_owner() {
+        let mut core = mirror();
+        assert_eq!(core.lost(), Next::Fill(8));
+        // The old owner answers for this viewer while the fill is under way...
+        let mut w = attach(&mut core, 1);
+        let n = core.heartbeat();
+        core.heard(n, 7, false, NOW);
+        assert!(w.answered().is_none(), "not while the mirror fills");
+        // ...then another node takes the room: the old owner's word no longer counts.
+        assert_eq!(core.adopt(), Next::Fill(8));
+        assert_eq!(core.filled(8, vec![], NOW), Next::Nothing);
+        assert!(w.answered().is_none(), "the new owner has not answered yet");
+        let n = core.heartbeat();
+        core.heard(n, 7, false, NOW);
+        assert_eq!(w.answered(), Some(Ok(())));
+    }
+
+    #[test]
+    fn a_loss_during_a_fill_is_filled_again_after_it() {
+        let (mut core, mut v) = serving();
+        assert_eq!(core.lost(), Next::Fill(8));
+        assert_eq!(core.lost(), Next::Nothing);
+        // The first fill found 8; what was lost after its lookups is looked for again.
+        assert_eq!(core.filled(8, vec![batch(8, 8)], NOW), Next::Fill(9));
+        // An answer to an earlier fill is not taken for this one.
+        assert_eq!(core.filled(8, vec![batch(8, 8)], NOW), Next::Nothing);
+        assert_eq!(core.filled(9, vec![batch(9, 10)], NOW), Next::Nothing);
+        assert_eq!(v.batches(), (vec![(8, 8), (9, 10)], false));
     }
 
     #[test]
@@ -960,7 +1059,11 @@ mod tests {
         assert_eq!(core.adopt(), Next::Fill(8));
         assert!(core.wants_heartbeat(), "a viewer waits for the new owner");
         let n = core.heartbeat();
-        assert_eq!(core.filled(vec![batch(8, 9)], NOW), Next::Nothing);
+        assert_eq!(core.filled(8, vec![batch(8, 9)], NOW), Next::Nothing);
+        assert!(
+            new.answered().is_none(),
+            "only the new owner vouches for the room"
+        );
         assert_eq!(served.batches(), (vec![(8, 9)], false));
         assert!(served.kill.try_recv().is_err());
         assert!(
@@ -986,9 +1089,9 @@ mod tests {
         let (mut core, mut served, _new) = orphaned();
         assert_eq!(core.adopt(), Next::Fill(8));
         // The stream ends at 8; the new owner's first broadcast starts at 10.
-        assert_eq!(core.filled(vec![batch(8, 8)], NOW), Next::Nothing);
+        assert_eq!(core.filled(8, vec![batch(8, 8)], NOW), Next::Nothing);
         assert_eq!(core.published(batch(10, 10), NOW).0, Next::Fill(9));
-        assert_eq!(core.filled(vec![], NOW), Next::Fetch);
+        assert_eq!(core.filled(9, vec![], NOW), Next::Fetch);
         // The snapshot resynchronises the viewer served, on the same connection.
         assert_eq!(core.snapshot(snapshot(10), NOW), Next::Nothing);
         assert_eq!(served.batches(), (vec![(8, 8)], true));
@@ -1051,13 +1154,13 @@ mod tests {
             v.answered().is_none(),
             "the owner answered, the mirror has not caught up"
         );
-        assert_eq!(core.filled(vec![batch(8, 9)], NOW), Next::Nothing);
+        assert_eq!(core.filled(8, vec![batch(8, 9)], NOW), Next::Nothing);
         assert_eq!(v.answered(), Some(Ok(())));
         assert_eq!(v.sent(), ["welcome", "events", "viewers"]);
         // A gap the stream cannot fill and a snapshot that cannot be had: the one
         // waiting is turned away.
         assert_eq!(core.published(batch(11, 11), NOW).0, Next::Fill(10));
-        assert_eq!(core.filled(vec![], NOW), Next::Fetch);
+        assert_eq!(core.filled(10, vec![], NOW), Next::Fetch);
         let mut w = attach(&mut core, 2);
         let n = core.heartbeat();
         core.heard(n, 11, false, NOW);
