@@ -346,9 +346,11 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         workers::serve(common, cli.worker_offset, count).await?;
         return Ok(true);
     }
+    // Room beside a process's connections for the handshakes it has under way: when
+    // viewers come back after a failover, their old sockets may not all be closed yet.
     let per_process = cli
         .per_process
-        .unwrap_or_else(|| nofile.saturating_sub(1000) as usize)
+        .unwrap_or_else(|| nofile.saturating_sub(1000 + cli.concurrency as u64) as usize)
         .max(1);
     let scenarios = expand(&cli.scenarios);
     let most_connections = cli.connections.iter().copied().max().unwrap_or(0);

@@ -326,8 +326,8 @@ struct Entry {
 type Lose = Arc<std::sync::atomic::AtomicBool>;
 
 /// When a mirror's owner last answered it, in milliseconds after [`Mirrors::started`]
-/// plus one (0: not yet, or the mirror is ending; [`Heard::WAITING`]: its owner is gone
-/// and it waits for the next).
+/// plus one (0: not yet, or the mirror is ending; [`Heard::WAITING`]: its owner missed a
+/// heartbeat, or is gone and it waits for the next).
 #[derive(Clone)]
 struct Heard(Arc<std::sync::atomic::AtomicU64>, std::time::Instant);
 
@@ -350,10 +350,11 @@ impl Heard {
     }
 
     /// Whether the mirror takes new viewers without the lease being looked up: its
-    /// owner answered within `fresh`, or it waits for the next owner (a viewer is
-    /// welcomed only once that one answered; looking the lease up would only name the
-    /// gone owner or the one the mirror is about to follow, and, from every viewer
-    /// coming back at once after a crash, flood NATS and the node's loading lock).
+    /// owner answered within `fresh`, or missed a heartbeat, or is gone and it waits for
+    /// the next owner (a viewer is welcomed only once an owner answered; looking the
+    /// lease up would only name the silent owner or the one the mirror is about to
+    /// follow, and, from every viewer coming back at once after a crash, flood NATS and
+    /// the node's loading lock, and have them turned away by the dead owner).
     fn takes_viewers(&self, fresh: Duration) -> bool {
         let at = self.0.load(std::sync::atomic::Ordering::Relaxed);
         let now = u64::try_from(self.1.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -698,7 +699,12 @@ impl Task {
                                     Next::Nothing
                                 }
                                 Some(AdminReply::NotHere) => Next::End,
-                                _ => self.core.missed(),
+                                _ => {
+                                    // Joins wait here from now on, as for a gone owner:
+                                    // looked up, the lease would still name this one.
+                                    self.heard.waiting();
+                                    self.core.missed()
+                                }
                             },
                             Some(Report::Answer { conn, through, text }) => {
                                 if let Some(text) = text {
