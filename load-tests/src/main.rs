@@ -27,7 +27,7 @@ use clap::{Parser, ValueEnum};
 use yishi::auth::Keys;
 
 use report::Row;
-use scenarios::{Opts, Target};
+use scenarios::{Opts, Target, Who};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {
@@ -122,6 +122,10 @@ struct Cli {
     /// Voters [default: N of the run].
     #[arg(long)]
     voters: Option<usize>,
+    /// Who votes in votes: the audience (an advisory poll in a lecture) or members
+    /// (a binding poll in a consultation; relayed to the owner in a cluster).
+    #[arg(long, value_enum, default_value_t = Who::Audience)]
+    voter_role: Who,
     /// Joins in the join storm [default: N of the run].
     #[arg(long)]
     joins: Option<usize>,
@@ -358,6 +362,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         rate: cli.rate,
         duration: Duration::from_secs(cli.duration.max(1)),
         voters: cli.voters.unwrap_or(most_connections),
+        voter_role: cli.voter_role,
         joins: cli.joins.unwrap_or(most_connections),
         senders: cli.senders,
         sender_rate: cli.sender_rate,
@@ -513,7 +518,11 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 "== {s:?}{n} ({:.0} s into the run)",
                 started.elapsed().as_secs_f64()
             );
-            format!("{s:?}").to_lowercase()
+            if s == Scenario::Votes {
+                scenarios::votes_name(cli.voter_role).to_owned()
+            } else {
+                format!("{s:?}").to_lowercase()
+            }
         };
         let row = {
             let mut cluster = if cli.spawn && cli.cluster > 1 {
