@@ -709,6 +709,27 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     }
     Ok(rows
         .iter()
-        .filter(|r| r.system == "yishi" || r.system == "yishi-pg")
+        .filter(|r| decides_exit(&r.system))
         .all(|r| r.ok))
+}
+
+/// Whether a row of `system` decides the exit code: Yishi's rows, on one node, on
+/// PostgreSQL (`yishi-pg`) or in a cluster (`yishi×N`); not the peers'.
+fn decides_exit(system: &str) -> bool {
+    system == "yishi" || system == "yishi-pg" || system.starts_with("yishi×")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decides_exit;
+
+    #[test]
+    fn yishi_rows_decide_the_exit_code_on_one_node_and_in_a_cluster() {
+        for ours in ["yishi", "yishi-pg", "yishi×3"] {
+            assert!(decides_exit(ours), "{ours}");
+        }
+        for peer in ["nats-server", "janus"] {
+            assert!(!decides_exit(peer), "{peer}");
+        }
+    }
 }
