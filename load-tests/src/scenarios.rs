@@ -754,8 +754,10 @@ pub async fn votes(t: &Target, o: &Opts) -> anyhow::Result<Row> {
     if !members {
         host.try_cmd(Command::OpenPoll { poll }).await?;
     }
+    // Members see the poll open as an event: counted, to start only once all have.
+    let watch = if members { "poll_opened" } else { "" };
     let mut crowd = Crowd::start_as(t, &room, n, o, who, |i| Plan {
-        watch: "",
+        watch,
         slow: false,
         vote: Some((i % 3) as u8),
         tally_target: n as u32,
@@ -772,6 +774,7 @@ pub async fn votes(t: &Target, o: &Opts) -> anyhow::Result<Row> {
         None
     };
     let mut eligible = None;
+    let mut opened_seen = 0;
     if members {
         let seq = host.try_cmd(Command::OpenPoll { poll }).await?;
         eligible = host
@@ -782,6 +785,16 @@ pub async fn votes(t: &Target, o: &Opts) -> anyhow::Result<Row> {
                 EventBody::PollOpened { eligible, .. } => Some(eligible.len()),
                 _ => None,
             });
+        // The members' `poll_opened` names the whole electorate (N ids to each of N):
+        // let it reach everyone before the ballots are timed.
+        let limit = Duration::from_secs(30) + Duration::from_millis(n as u64 * 2);
+        let since = Instant::now();
+        while (crowd.shared.deliveries.load(Ordering::Relaxed) as usize) < connected
+            && since.elapsed() < limit
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        opened_seen = crowd.shared.deliveries.load(Ordering::Relaxed) as usize;
     }
     let mut expected = [0u32; 3];
     for i in 0..n {
@@ -853,6 +866,12 @@ pub async fn votes(t: &Target, o: &Opts) -> anyhow::Result<Row> {
         }
     }
     if members {
+        row.extra("opened_to_all_ms", crowd.shared.lat.summary().max_ms);
+        if opened_seen < connected {
+            row.fail(format!(
+                "the poll's opening reached only {opened_seen} of {connected} members"
+            ));
+        }
         let eligible = eligible.unwrap_or(0);
         row.extra("eligible", eligible as f64);
         if eligible != n {
