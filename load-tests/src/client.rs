@@ -1,4 +1,5 @@
-//! The light audience client run by the thousand, which parses only what it measures.
+//! The light client run by the thousand (the audience, or members voting), which parses
+//! only what it measures.
 //! Control connections (a host, a sender) parse every message: they are
 //! `yishi_testkit::Client`s.
 
@@ -116,7 +117,7 @@ pub struct Plan {
     pub slow: bool,
     /// Cast this ballot (0 yes, 1 no, 2 abstain) when told to go.
     pub vote: Option<u8>,
-    /// Turnout whose tally counts as "the tally reached this client".
+    /// Turnout (both electorates) whose tally counts as "the tally reached this client".
     pub tally_target: u32,
 }
 
@@ -156,6 +157,8 @@ struct Light<'a> {
     req: Option<String>,
     #[serde(default)]
     code: Option<String>,
+    #[serde(default)]
+    turnout_binding: Option<u32>,
     #[serde(default)]
     turnout_advisory: Option<u32>,
     #[serde(default)]
@@ -202,6 +205,7 @@ fn ballot(poll: PollId, vote: u8) -> anyhow::Result<String> {
 #[derive(Clone)]
 pub struct Launch {
     pub addr: SocketAddr,
+    /// The join token: the room's audience link, or this client's own (a member).
     pub token: Arc<String>,
     pub shared: Arc<Shared>,
     pub connecting: Arc<Semaphore>,
@@ -523,8 +527,13 @@ pub async fn audience(src: Ipv4Addr, plan: Plan, mut l: Launch) -> ClientOut {
                             }
                         }
                         "tally" => {
+                            // The scenario's poll has one electorate (the audience's
+                            // advisory one, or the members' binding one): the other's
+                            // turnout is 0.
+                            let turnout = msg.turnout_binding.unwrap_or(0)
+                                + msg.turnout_advisory.unwrap_or(0);
                             if !tallied && plan.tally_target > 0
-                                && msg.turnout_advisory.unwrap_or(0) >= plan.tally_target
+                                && turnout >= plan.tally_target
                                 && let Some(g) = go
                             {
                                 tallied = true;

@@ -302,7 +302,7 @@ fn cluster_addrs(cluster: &YishiCluster) -> Vec<SocketAddr> {
 
 /// The sum of the samples of counter or gauge `name` in `node`'s `/metrics` (0 when it
 /// was never set).
-async fn metric(t: &Target, node: SocketAddr, name: &str) -> anyhow::Result<f64> {
+pub(crate) async fn metric(t: &Target, node: SocketAddr, name: &str) -> anyhow::Result<f64> {
     let text = reqwest::Client::new()
         .get(format!("http://{node}/metrics"))
         .bearer_auth(&t.admin_key)

@@ -27,7 +27,7 @@ use clap::{Parser, ValueEnum};
 use yishi::auth::Keys;
 
 use report::Row;
-use scenarios::{Opts, Target};
+use scenarios::{Opts, Target, Who};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {
@@ -122,6 +122,10 @@ struct Cli {
     /// Voters [default: N of the run].
     #[arg(long)]
     voters: Option<usize>,
+    /// Who votes in votes: the audience (an advisory poll in a lecture) or members
+    /// (a binding poll in a consultation; relayed to the owner in a cluster).
+    #[arg(long, value_enum, default_value_t = Who::Audience)]
+    voter_role: Who,
     /// Joins in the join storm [default: N of the run].
     #[arg(long)]
     joins: Option<usize>,
@@ -360,6 +364,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         rate: cli.rate,
         duration: Duration::from_secs(cli.duration.max(1)),
         voters: cli.voters.unwrap_or(most_connections),
+        voter_role: cli.voter_role,
         joins: cli.joins.unwrap_or(most_connections),
         senders: cli.senders,
         sender_rate: cli.sender_rate,
@@ -515,7 +520,11 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 "== {s:?}{n} ({:.0} s into the run)",
                 started.elapsed().as_secs_f64()
             );
-            format!("{s:?}").to_lowercase()
+            if s == Scenario::Votes {
+                scenarios::votes_name(cli.voter_role).to_owned()
+            } else {
+                format!("{s:?}").to_lowercase()
+            }
         };
         let row = {
             let mut cluster = if cli.spawn && cli.cluster > 1 {
@@ -702,6 +711,27 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     }
     Ok(rows
         .iter()
-        .filter(|r| r.system == "yishi" || r.system == "yishi-pg")
+        .filter(|r| decides_exit(&r.system))
         .all(|r| r.ok))
+}
+
+/// Whether a row of `system` decides the exit code: Yishi's rows, on one node, on
+/// PostgreSQL (`yishi-pg`) or in a cluster (`yishi×N`); not the peers'.
+fn decides_exit(system: &str) -> bool {
+    system == "yishi" || system == "yishi-pg" || system.starts_with("yishi×")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decides_exit;
+
+    #[test]
+    fn yishi_rows_decide_the_exit_code_on_one_node_and_in_a_cluster() {
+        for ours in ["yishi", "yishi-pg", "yishi×3"] {
+            assert!(decides_exit(ours), "{ours}");
+        }
+        for peer in ["nats-server", "janus"] {
+            assert!(!decides_exit(peer), "{peer}");
+        }
+    }
 }

@@ -38,6 +38,17 @@ pub struct Target {
     pub others: Vec<u32>,
 }
 
+/// Who the clients of a crowd are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Who {
+    /// The anonymous audience (the room's audience link): on a node that does not own
+    /// the room, served by that node's mirror.
+    Audience,
+    /// Members, each with a token of their own: on a node that does not own the room,
+    /// relayed to the owner.
+    Members,
+}
+
 /// Sizes shared by the scenarios.
 #[derive(Debug, Clone)]
 pub struct Opts {
@@ -45,6 +56,8 @@ pub struct Opts {
     pub rate: f64,
     pub duration: Duration,
     pub voters: usize,
+    /// Who votes in `votes`.
+    pub voter_role: Who,
     pub joins: usize,
     pub senders: usize,
     pub sender_rate: f64,
@@ -175,7 +188,19 @@ impl Crowd {
         o: &Opts,
         plan: impl Fn(usize) -> Plan,
     ) -> anyhow::Result<Crowd> {
-        Crowd::start_with(t, room, n, o, plan, None, None).await
+        Crowd::start_with(t, room, n, o, plan, None, None, Who::Audience).await
+    }
+
+    /// Like [`Crowd::start`], the clients being `who`.
+    async fn start_as(
+        t: &Target,
+        room: &str,
+        n: usize,
+        o: &Opts,
+        who: Who,
+        plan: impl Fn(usize) -> Plan,
+    ) -> anyhow::Result<Crowd> {
+        Crowd::start_with(t, room, n, o, plan, None, None, who).await
     }
 
     /// Like [`Crowd::start`], each client joining again whenever its connection ends
@@ -188,7 +213,17 @@ impl Crowd {
         plan: RemotePlan,
         rejoin: Rejoin,
     ) -> anyhow::Result<Crowd> {
-        Crowd::start_with(t, room, n, o, |i| plan.plan(i), Some(plan), Some(rejoin)).await
+        Crowd::start_with(
+            t,
+            room,
+            n,
+            o,
+            |i| plan.plan(i),
+            Some(plan),
+            Some(rejoin),
+            Who::Audience,
+        )
+        .await
     }
 
     /// Tell the rejoining clients, in this process and the workers, that `node` was
@@ -219,7 +254,9 @@ impl Crowd {
     }
 
     /// Like [`Crowd::start`]; a crowd larger than one process holds (`--per-process`)
-    /// needs `remote`, what worker processes' clients do.
+    /// needs `remote`, what worker processes' clients do (the audience only: workers
+    /// share one token). Member `i` is participant `v{i}`.
+    #[allow(clippy::too_many_arguments)]
     async fn start_with(
         t: &Target,
         room: &str,
@@ -228,11 +265,12 @@ impl Crowd {
         plan: impl Fn(usize) -> Plan,
         remote: Option<RemotePlan>,
         rejoin: Option<Rejoin>,
+        who: Who,
     ) -> anyhow::Result<Crowd> {
         let local = n.min(o.per_process.max(1));
-        if local < n && remote.is_none() {
+        if local < n && (remote.is_none() || who == Who::Members) {
             bail!(
-                "{n} connections need worker processes (more than {} per process), which only hold, fanout, slow and failover use",
+                "{n} connections need worker processes (more than {} per process), which only hold, fanout, slow and failover use, with the audience",
                 o.per_process
             );
         }
@@ -276,6 +314,10 @@ impl Crowd {
                     Launch {
                         addr: t.node_for(i),
                         rejoin: launch.rejoin.as_ref().map(|r| r.client(i)),
+                        token: match who {
+                            Who::Audience => launch.token.clone(),
+                            Who::Members => Arc::new(t.member_token(room, &format!("v{i}"))),
+                        },
                         ..launch.clone()
                     },
                 ))
@@ -351,7 +393,17 @@ pub async fn hold(t: &Target, o: &Opts) -> anyhow::Result<Row> {
         watch: "",
         slow_every: 0,
     };
-    let mut crowd = Crowd::start_with(t, &room, n, o, |i| idle.plan(i), Some(idle), None).await?;
+    let mut crowd = Crowd::start_with(
+        t,
+        &room,
+        n,
+        o,
+        |i| idle.plan(i),
+        Some(idle),
+        None,
+        Who::Audience,
+    )
+    .await?;
     let connected = crowd.connected();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss1 = t.rss();
@@ -406,7 +458,7 @@ pub async fn joins(t: &Target, o: &Opts) -> anyhow::Result<Row> {
         })
         .await?;
     }
-    let poll = create_poll(&mut host).await?;
+    let poll = create_poll(&mut host, Who::Audience).await?;
     host.try_cmd(Command::OpenPoll { poll }).await?;
     let cpu = t.cpu();
     let mut crowd = Crowd::start(t, &room, n, o, |_| idle_plan()).await?;
@@ -429,12 +481,15 @@ pub async fn joins(t: &Target, o: &Opts) -> anyhow::Result<Row> {
     Ok(row)
 }
 
-async fn create_poll(host: &mut Client) -> anyhow::Result<yishi_protocol::PollId> {
+/// A yes/no/abstain poll `voters` vote in: the audience's advisory one, or the
+/// members' binding one (表决; members hold the binding vote and the audience the
+/// advisory one, and a binding-only poll refuses the audience).
+async fn create_poll(host: &mut Client, voters: Who) -> anyhow::Result<yishi_protocol::PollId> {
     let spec = PollSpec {
         question: "负载测试：是否同意？".into(),
         method: PollMethod::YesNoAbstain,
-        binding: false,
-        advisory: true,
+        binding: voters == Who::Members,
+        advisory: voters == Who::Audience,
         secret: false,
         visibility: ResultsVisibility::AfterClose,
         allow_change: false,
@@ -476,8 +531,17 @@ pub async fn fanout(t: &Target, o: &Opts, slow_pct: usize) -> anyhow::Result<Row
         watch: "comment_posted",
         slow_every: every,
     };
-    let mut crowd =
-        Crowd::start_with(t, &room, n, o, |i| lecture.plan(i), Some(lecture), None).await?;
+    let mut crowd = Crowd::start_with(
+        t,
+        &room,
+        n,
+        o,
+        |i| lecture.plan(i),
+        Some(lecture),
+        None,
+        Who::Audience,
+    )
+    .await?;
     let connected = crowd.connected();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss1 = t.rss();
@@ -668,23 +732,70 @@ async fn source(
     Ok((sent, acked))
 }
 
-/// `votes`: N voters cast a ballot at once in an advisory yes/no poll; time to all
-/// acknowledged, the tally reaching everyone, and the closed poll's count checked exactly.
+/// `votes`: N voters cast a ballot at once in a yes/no poll; time to all acknowledged,
+/// the tally reaching everyone, and the closed poll's count checked exactly. The voters
+/// are the audience of a lecture in an advisory poll, or (`--voter-role members`) the
+/// members of a consultation in a binding one; in a cluster either is spread over the
+/// nodes, where the audience is served by mirrors and members are relayed to the owner.
+/// Both see the running turnout (`tally`), not the counts (results after close).
 pub async fn votes(t: &Target, o: &Opts) -> anyhow::Result<Row> {
     let n = o.voters;
-    let room = t.create_room("votes").await?;
+    let who = o.voter_role;
+    let members = who == Who::Members;
+    let name = votes_name(who);
+    let room = match who {
+        Who::Audience => t.create_room("votes").await?,
+        Who::Members => t.create_room_of("votes", "consultation").await?,
+    };
     let mut host = t.host(&room, "h").await?;
     host.try_cmd(Command::StartSession).await?;
-    let poll = create_poll(&mut host).await?;
-    host.try_cmd(Command::OpenPoll { poll }).await?;
-    let mut crowd = Crowd::start(t, &room, n, o, |i| Plan {
-        watch: "",
+    let poll = create_poll(&mut host, who).await?;
+    // The binding electorate is those present when the poll opens: members join first.
+    if !members {
+        host.try_cmd(Command::OpenPoll { poll }).await?;
+    }
+    // Members see the poll open as an event: counted, to start only once all have.
+    let watch = if members { "poll_opened" } else { "" };
+    let mut crowd = Crowd::start_as(t, &room, n, o, who, |i| Plan {
+        watch,
         slow: false,
         vote: Some((i % 3) as u8),
         tally_target: n as u32,
     })
     .await?;
     let connected = crowd.connected();
+    // In a cluster the host's node runs the room; members on the others are relayed to
+    // it: check they are (the owner's `yishi_relays`), before anything is timed.
+    let relayed = if members && t.nodes.len() > 1 {
+        let expected = (0..n).filter(|i| t.node_for(*i) != t.addr).count();
+        let served = crate::failover::metric(t, t.addr, r#"yishi_relays{side="owner"}"#).await?;
+        Some((served as usize, expected))
+    } else {
+        None
+    };
+    let mut eligible = None;
+    let mut opened_seen = 0;
+    if members {
+        let seq = host.try_cmd(Command::OpenPoll { poll }).await?;
+        eligible = host
+            .events
+            .iter()
+            .find(|e| Some(e.seq) == seq)
+            .and_then(|e| match &e.body {
+                EventBody::PollOpened { eligible, .. } => Some(eligible.len()),
+                _ => None,
+            });
+        // The members' `poll_opened` names the whole electorate (N ids to each of N):
+        // let it reach everyone before the ballots are timed.
+        let limit = Duration::from_secs(30) + Duration::from_millis(n as u64 * 2);
+        let since = Instant::now();
+        while (crowd.shared.deliveries.load(Ordering::Relaxed) as usize) < connected
+            && since.elapsed() < limit
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        opened_seen = crowd.shared.deliveries.load(Ordering::Relaxed) as usize;
+    }
     let mut expected = [0u32; 3];
     for i in 0..n {
         expected[i % 3] += 1;
@@ -724,7 +835,7 @@ pub async fn votes(t: &Target, o: &Opts) -> anyhow::Result<Row> {
             _ => None,
         })
         .flatten();
-    let mut row = Row::new("votes", "yishi", connected);
+    let mut row = Row::new(name, "yishi", connected);
     row.latency(crowd.shared.ack.summary());
     row.deliveries_per_s = acked as f64 / crowd.shared.ack.summary().max_ms.max(1.0) * 1000.0;
     row.server_cpu_pct = cpu_pct;
@@ -746,7 +857,31 @@ pub async fn votes(t: &Target, o: &Opts) -> anyhow::Result<Row> {
         crowd.shared.rate_limited.load(Ordering::Relaxed) as f64,
     );
     check_connects(&mut row, &crowd);
-    match result.and_then(|r| r.advisory) {
+    if let Some((served, expected)) = relayed {
+        row.extra("relayed", served as f64);
+        if served != expected {
+            row.fail(format!(
+                "the owner served {served} relayed connections; {expected} members are on other nodes"
+            ));
+        }
+    }
+    if members {
+        row.extra("opened_to_all_ms", crowd.shared.lat.summary().max_ms);
+        if opened_seen < connected {
+            row.fail(format!(
+                "the poll's opening reached only {opened_seen} of {connected} members"
+            ));
+        }
+        let eligible = eligible.unwrap_or(0);
+        row.extra("eligible", eligible as f64);
+        if eligible != n {
+            row.fail(format!(
+                "{eligible} of {n} members eligible when the poll opened"
+            ));
+        }
+    }
+    let tally = result.and_then(|r| if members { r.binding } else { r.advisory });
+    match tally {
         Some(tally) => {
             row.extra("ballots_counted", tally.ballots as f64);
             if tally.ballots as usize != n || tally.counts != expected {
@@ -756,7 +891,10 @@ pub async fn votes(t: &Target, o: &Opts) -> anyhow::Result<Row> {
                 ));
             }
         }
-        None => row.fail("no advisory result in poll_closed"),
+        None => row.fail(format!(
+            "no {} result in poll_closed",
+            if members { "binding" } else { "advisory" }
+        )),
     }
     if acked != n {
         row.fail(format!(
@@ -773,6 +911,14 @@ pub async fn votes(t: &Target, o: &Opts) -> anyhow::Result<Row> {
     crowd.finish().await;
     host.close().await;
     Ok(row)
+}
+
+/// The row of `votes` with these voters.
+pub fn votes_name(voters: Who) -> &'static str {
+    match voters {
+        Who::Audience => "votes",
+        Who::Members => "votes-members",
+    }
 }
 
 /// `chat`: M audience senders post comments that wait for moderation (pre moderation);
