@@ -113,6 +113,10 @@ load-smoke:
 	# process: the other 35 in two worker processes, as beyond 20,000.
 	target/debug/yishi-loadtest --spawn --cluster 3 --lease-ttl 2 --peer none -n 60 --rate 2 \
 		--per-process 25 --duration 8 --max-seconds 60 failover
+	# Members relayed in a cluster: 60 members over three nodes cast a binding ballot at
+	# once; fails if one is not acknowledged or the count differs (~5 s).
+	target/debug/yishi-loadtest --spawn --cluster 3 --peer none -n 60 --voter-role members \
+		--max-seconds 60 votes
 
 bench:
 	cargo build --release -p yishi-server -p yishi-loadtest --bins
