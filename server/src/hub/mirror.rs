@@ -55,7 +55,7 @@ use yishi_protocol::{
 use super::actor::{Msg, RoomHandle};
 use super::core::frame;
 use super::core::{Broadcast, ConnId, Input};
-use super::mirror_core::{MirrorCore, Next, Published, Snapshot};
+use super::mirror_core::{Following, MirrorCore, Next, Published, Snapshot};
 use super::now;
 use super::relay::{AdminReply, MirrorAsk, Relays};
 use crate::auth;
@@ -441,11 +441,7 @@ impl Mirrors {
             leases: self.leases.clone(),
             node: self.node.clone(),
             room: room.to_owned(),
-            owner,
-            generation: 0,
-            orphaned: None,
-            confirmed: true,
-            gone_since: None,
+            follow: Following::new(owner),
             waiting: Vec::new(),
             id,
             core: MirrorCore::new(),
@@ -571,15 +567,8 @@ struct Task {
     leases: Arc<Leases>,
     node: NodeId,
     room: String,
-    /// The owner followed, and how many were followed before it.
-    owner: NodeId,
-    generation: u64,
-    /// Since when the owner is taken for gone (no next one yet).
-    orphaned: Option<tokio::time::Instant>,
-    /// The owner followed has answered since it was (a new one may hold the lease
-    /// before it has loaded the room); and since when no owner has.
-    confirmed: bool,
-    gone_since: Option<tokio::time::Instant>,
+    /// The owner followed.
+    follow: Following,
     /// Viewers' commands that came while no owner could take them (the one followed
     /// gone, or a new one not heard from yet), or that did not reach the owner once:
     /// forwarded (again) once an owner has answered, rather than sent to a dead node to
@@ -600,7 +589,7 @@ impl Task {
         mut losses: tokio::sync::watch::Receiver<u64>,
     ) {
         metrics::gauge!("yishi_mirrors").increment(1.0);
-        tracing::info!(room = %self.room, owner = %self.owner, "mirror started");
+        tracing::info!(room = %self.room, owner = %self.follow.owner(), "mirror started");
         let (reports, mut reported) = mpsc::channel::<Report>(1024);
         losses.borrow_and_update();
         match client.subscribe(subjects(&self.room)).await {
@@ -628,7 +617,7 @@ impl Task {
                                     // Another node took the room (a gone owner that
                                     // still holds the lease is not followed again; one
                                     // followed that was not ready yet is tried again).
-                                    Some(owner) if self.would_follow(&owner) => {
+                                    Some(owner) if self.follow.would_follow(&owner) => {
                                         self.adopt(owner, &reports, &mut fetching);
                                     }
                                     Some(_) => {}
@@ -668,7 +657,7 @@ impl Task {
                                 Report::Fetched { generation, .. }
                                 | Report::Heard { generation, .. }
                                 | Report::Filled { generation, .. },
-                            ) if generation != self.generation => Next::Nothing,
+                            ) if generation != self.follow.generation() => Next::Nothing,
                             Some(Report::Filled { from, found, .. }) => self.core.filled(from, found, now()),
                             Some(Report::Fetched { snapshot, .. }) => {
                                 fetching = false;
@@ -679,8 +668,8 @@ impl Task {
                                     }
                                     // A new owner that holds the lease but has not
                                     // loaded the room yet: wait for it again.
-                                    None if !self.confirmed => {
-                                        self.orphan();
+                                    None if self.follow.refused(now()) => {
+                                        self.orphaned();
                                         Next::Nothing
                                     }
                                     None => {
@@ -694,8 +683,8 @@ impl Task {
                                     self.owner_answered(&reports);
                                     self.core.heard(n, through, regular, now())
                                 }
-                                Some(AdminReply::NotHere) if !self.confirmed => {
-                                    self.orphan();
+                                Some(AdminReply::NotHere) if self.follow.refused(now()) => {
+                                    self.orphaned();
                                     Next::Nothing
                                 }
                                 Some(AdminReply::NotHere) => Next::End,
@@ -724,12 +713,13 @@ impl Task {
                         },
                         _ = heartbeat.tick() => {
                             let limit = ORPHANED_AT_LEAST.max(self.leases.ttl() * 3);
+                            let limit = Millis(u64::try_from(limit.as_millis()).unwrap_or(u64::MAX));
                             if self.core.viewers() == 0 && !fetching {
                                 Next::End
-                            } else if self.gone_since.is_some_and(|since| since.elapsed() > limit) {
+                            } else if self.follow.given_up(now(), limit) {
                                 tracing::info!(room = %self.room, "no node took the room");
                                 Next::End
-                            } else if self.orphaned.is_some() {
+                            } else if self.follow.orphaned() {
                                 self.look_up_holder(&reports);
                                 Next::Nothing
                             } else {
@@ -752,7 +742,7 @@ impl Task {
                     };
                     self.viewers
                         .store(self.core.viewers(), std::sync::atomic::Ordering::Relaxed);
-                    if next != Next::End && self.orphaned.is_none() && self.core.wants_heartbeat() {
+                    if next != Next::End && !self.follow.orphaned() && self.core.wants_heartbeat() {
                         self.heartbeat(&reports, false);
                     }
                     match next {
@@ -792,7 +782,8 @@ impl Task {
                 let _ = attach.reply.send(Err(super::mirror_core::unavailable()));
             }
         }
-        let (relays, owner, room, node) = (self.relays, self.owner, self.room, self.node);
+        let (relays, room, node) = (self.relays, self.room, self.node);
+        let owner = self.follow.owner().clone();
         tokio::spawn(async move {
             let ask = MirrorAsk::Viewers {
                 node: node.to_string(),
@@ -805,24 +796,23 @@ impl Task {
 
     /// The owner is gone: keep the viewers and look for the next one.
     fn orphan(&mut self) {
-        if self.orphaned.is_none() {
-            let now = tokio::time::Instant::now();
-            self.orphaned = Some(now);
-            self.gone_since.get_or_insert(now);
-            self.heard.waiting();
-            tracing::info!(room = %self.room, owner = %self.owner, "the mirror's owner is gone; waiting for the next");
+        if self.follow.orphan(now()) {
+            self.orphaned();
         }
+    }
+
+    /// The owner was just taken for gone (or not ready): joins wait for the next.
+    fn orphaned(&self) {
+        self.heard.waiting();
+        tracing::info!(room = %self.room, owner = %self.follow.owner(), "the mirror's owner is gone; waiting for the next");
     }
 
     /// Follow `owner` from now on: fill what the viewers missed from the stream (or
     /// resynchronise them from its snapshot).
     fn adopt(&mut self, owner: NodeId, reports: &mpsc::Sender<Report>, fetching: &mut bool) {
-        tracing::info!(room = %self.room, from = %self.owner, to = %owner, "the mirror follows the room's new owner");
         metrics::counter!("yishi_mirror_adoptions_total").increment(1);
-        self.owner = owner;
-        self.generation += 1;
-        self.orphaned = None;
-        self.confirmed = false;
+        let before = self.follow.adopt(owner);
+        tracing::info!(room = %self.room, from = %before, to = %self.follow.owner(), "the mirror follows the room's new owner");
         *fetching = false;
         match self.core.adopt() {
             Next::Fill(from) => self.fill(from, reports),
@@ -834,8 +824,7 @@ impl Task {
     /// The owner followed answered: the commands that waited for an owner go to it.
     fn owner_answered(&mut self, reports: &mpsc::Sender<Report>) {
         self.heard.now();
-        self.confirmed = true;
-        self.gone_since = None;
+        self.follow.answered();
         for (conn, req, command, tried) in std::mem::take(&mut self.waiting) {
             if let Some(participant) = self.core.who(conn).cloned() {
                 self.command(conn, participant, req, command, tried, reports);
@@ -860,13 +849,6 @@ impl Task {
         }
     }
 
-    /// Whether to follow `owner`, named by the registry or the lease: another node
-    /// than the one followed, or the one followed again if it had not loaded the room
-    /// yet when it was (a gone owner that still holds the lease is not).
-    fn would_follow(&self, owner: &NodeId) -> bool {
-        *owner != self.owner || (self.orphaned.is_some() && !self.confirmed)
-    }
-
     /// Ask the lease who holds the room now (the owner is gone).
     fn look_up_holder(&self, reports: &mpsc::Sender<Report>) {
         let (leases, room, reports) = (self.leases.clone(), self.room.clone(), reports.clone());
@@ -882,8 +864,8 @@ impl Task {
         let Some(holder) = holder.and_then(|h| NodeId::new(&h).ok()) else {
             return;
         };
-        if self.orphaned.is_some()
-            && self.would_follow(&holder)
+        if self.follow.orphaned()
+            && self.follow.would_follow(&holder)
             && let Some(mirrors) = self.mirrors.upgrade()
         {
             mirrors.steer(&self.room, self.id, holder);
@@ -892,7 +874,7 @@ impl Task {
 
     fn sent_by_owner(&self, message: &async_nats::Message) -> bool {
         let node = message.headers.as_ref().and_then(|h| h.get(NODE));
-        node.is_some_and(|n| n.as_str() == self.owner.as_str())
+        node.is_some_and(|n| n.as_str() == self.follow.owner().as_str())
     }
 
     fn end(&mut self) {
@@ -922,7 +904,7 @@ impl Task {
                 let Some(participant) = self.core.who(conn).cloned() else {
                     return;
                 };
-                if self.orphaned.is_none() && self.confirmed {
+                if self.follow.takes_commands() {
                     self.command(conn, participant, req, command, false, reports);
                 } else {
                     self.wait((conn, req, command, false));
@@ -945,7 +927,8 @@ impl Task {
         tried: bool,
         reports: &mpsc::Sender<Report>,
     ) {
-        let (relays, owner, room) = (self.relays.clone(), self.owner.clone(), self.room.clone());
+        let (relays, room) = (self.relays.clone(), self.room.clone());
+        let owner = self.follow.owner().clone();
         let reports = reports.clone();
         tokio::spawn(async move {
             let ask = MirrorAsk::Command {
@@ -994,7 +977,7 @@ impl Task {
     /// which owner published it (fenced, a sequence number is only ever committed once).
     fn fill(&self, from: Seq, reports: &mpsc::Sender<Report>) {
         let (stream, room) = (self.stream.clone(), self.room.clone());
-        let (reports, generation) = (reports.clone(), self.generation);
+        let (reports, generation) = (reports.clone(), self.follow.generation());
         tokio::spawn(async move {
             let (mut found, start) = (Vec::new(), from);
             let mut next = from;
@@ -1028,8 +1011,9 @@ impl Task {
         if std::mem::replace(fetching, true) {
             return;
         }
-        let (relays, owner, room) = (self.relays.clone(), self.owner.clone(), self.room.clone());
-        let (reports, generation) = (reports.clone(), self.generation);
+        let (relays, room) = (self.relays.clone(), self.room.clone());
+        let owner = self.follow.owner().clone();
+        let (reports, generation) = (reports.clone(), self.follow.generation());
         tokio::spawn(async move {
             let reply = relays
                 .ask_mirrored(&owner, &room, MirrorAsk::Snapshot, FETCH_WAIT)
@@ -1061,12 +1045,13 @@ impl Task {
     /// `regular` heartbeat, or one sent early for a new viewer).
     fn heartbeat(&mut self, reports: &mpsc::Sender<Report>, regular: bool) {
         let n = self.core.heartbeat();
-        let (relays, owner, room) = (self.relays.clone(), self.owner.clone(), self.room.clone());
+        let (relays, room) = (self.relays.clone(), self.room.clone());
+        let owner = self.follow.owner().clone();
         let ask = MirrorAsk::Viewers {
             node: self.node.to_string(),
             count: u32::try_from(self.core.viewers()).unwrap_or(u32::MAX),
         };
-        let (reports, generation) = (reports.clone(), self.generation);
+        let (reports, generation) = (reports.clone(), self.follow.generation());
         tokio::spawn(async move {
             let reply = relays.ask_mirrored(&owner, &room, ask, HEARTBEAT).await;
             let reply = reply.ok();

@@ -38,6 +38,7 @@ use yishi_protocol::{
 };
 
 use super::core::{Attach, ConnId, events_frame, frame, serialised};
+use crate::bus::NodeId;
 use crate::outbox::{Out, Outbox, Refused, close};
 
 /// Broadcast events kept after the snapshot before a fresh one is asked for, so a new
@@ -96,6 +97,102 @@ pub(crate) enum Next {
     /// The owner went silent: keep the viewers, wait for the room's next owner (the
     /// lease names it), then [`MirrorCore::adopt`] it; or end if none comes.
     Orphaned,
+}
+
+/// Which owner a mirror follows, and whether that one answers (time is an argument). A
+/// gone owner is not followed again; a new owner that holds the lease but has not
+/// loaded the room yet (it says "not here", or gives no snapshot) is waited for and tried
+/// again; with no owner answering for long enough since the last went, the mirror ends.
+#[derive(Debug)]
+pub(crate) struct Following {
+    owner: NodeId,
+    /// How many owners were followed before: what an earlier one is answering for the
+    /// mirror (heartbeats, snapshots, fills) is not heard.
+    generation: u64,
+    /// The owner followed is taken for gone, and no next one is known yet.
+    orphaned: bool,
+    /// The owner followed has answered since it was.
+    confirmed: bool,
+    /// Since when no owner has answered (from the first that went).
+    gone_since: Option<Millis>,
+}
+
+impl Following {
+    pub fn new(owner: NodeId) -> Following {
+        Following {
+            owner,
+            generation: 0,
+            orphaned: false,
+            confirmed: true,
+            gone_since: None,
+        }
+    }
+
+    pub fn owner(&self) -> &NodeId {
+        &self.owner
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub fn orphaned(&self) -> bool {
+        self.orphaned
+    }
+
+    /// Whether a viewer's command goes to the owner now: one followed that answered.
+    pub fn takes_commands(&self) -> bool {
+        !self.orphaned && self.confirmed
+    }
+
+    /// The owner went silent or left the cluster: keep the viewers and look for the
+    /// next. Whether it was not taken for gone already.
+    pub fn orphan(&mut self, now: Millis) -> bool {
+        if self.orphaned {
+            return false;
+        }
+        self.orphaned = true;
+        self.gone_since.get_or_insert(now);
+        true
+    }
+
+    /// The owner said it does not run the room (or gave no snapshot): one that has not
+    /// answered since it was followed may not have loaded it yet, and is waited for
+    /// (`true`); one that had has left the room (`false`: the mirror ends).
+    pub fn refused(&mut self, now: Millis) -> bool {
+        if self.confirmed {
+            return false;
+        }
+        self.orphan(now);
+        true
+    }
+
+    /// Whether to follow `owner`, named by the registry or the lease: another node than
+    /// the one followed, or the one followed again if it had not loaded the room yet
+    /// when it was (a gone owner that still holds the lease is not).
+    pub fn would_follow(&self, owner: &NodeId) -> bool {
+        *owner != self.owner || (self.orphaned && !self.confirmed)
+    }
+
+    /// Follow `owner` from now on; the one followed before.
+    pub fn adopt(&mut self, owner: NodeId) -> NodeId {
+        self.generation += 1;
+        self.orphaned = false;
+        self.confirmed = false;
+        std::mem::replace(&mut self.owner, owner)
+    }
+
+    /// The owner followed answered.
+    pub fn answered(&mut self) {
+        self.confirmed = true;
+        self.gone_since = None;
+    }
+
+    /// No owner has answered for longer than `limit` since the last went.
+    pub fn given_up(&self, now: Millis, limit: Millis) -> bool {
+        self.gone_since
+            .is_some_and(|since| now.0.saturating_sub(since.0) > limit.0)
+    }
 }
 
 /// Broadcast events since a snapshot, each covering `from..=through`.
@@ -1096,6 +1193,44 @@ mod tests {
         assert_eq!(core.snapshot(snapshot(10), NOW), Next::Nothing);
         assert_eq!(served.batches(), (vec![(8, 8)], true));
         assert!(served.kill.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_mirror_follows_the_next_owner_not_the_gone_one_and_gives_up_when_none_comes() {
+        use super::Following;
+        use crate::bus::NodeId;
+        let (a, b) = (NodeId::new("a").unwrap(), NodeId::new("b").unwrap());
+        let mut f = Following::new(a.clone());
+        assert!(f.takes_commands());
+        assert!(!f.would_follow(&a), "the owner followed");
+        // `a` goes silent: the mirror looks for the next owner.
+        assert!(f.orphan(Millis(1_000)));
+        assert!(!f.orphan(Millis(2_000)), "once");
+        assert!(!f.takes_commands(), "commands wait for an owner");
+        assert!(
+            !f.would_follow(&a),
+            "a gone owner still holding the lease is not followed again"
+        );
+        assert!(f.would_follow(&b));
+        assert_eq!(f.adopt(b.clone()), a);
+        assert_eq!(f.generation(), 1);
+        assert!(!f.takes_commands(), "not before the new owner answered");
+        // `b` holds the lease but has not loaded the room yet: waited for, tried again.
+        assert!(f.refused(Millis(3_000)));
+        assert!(f.orphaned());
+        assert!(f.would_follow(&b), "tried again");
+        f.adopt(b.clone());
+        assert_eq!(f.generation(), 2);
+        // No owner has answered since `a` went, at 1,000.
+        let limit = Millis(10_000);
+        assert!(!f.given_up(Millis(11_000), limit));
+        assert!(f.given_up(Millis(11_001), limit));
+        // `b` answers: commands go to it, and it no longer counts as gone.
+        f.answered();
+        assert!(f.takes_commands());
+        assert!(!f.given_up(Millis(60_000), limit));
+        // Now it says the room is not here: it left the room, the mirror ends.
+        assert!(!f.refused(Millis(61_000)));
     }
 
     #[test]
