@@ -197,18 +197,7 @@ struct ProcessNode {
 impl ProcessNode {
     async fn start(name: &str, database: &str) -> ProcessNode {
         let nats = std::env::var("YISHI_TEST_NATS").expect("YISHI_TEST_NATS names NATS");
-        ProcessNode::start_on(&nats, name, database).await
-    }
-
-    /// A node of the cluster on the NATS at `nats`.
-    async fn start_on(nats: &str, name: &str, database: &str) -> ProcessNode {
-        ProcessNode::start_with_ttl(nats, name, database, TTL).await
-    }
-
-    /// A node of the cluster on the NATS at `nats` whose leases last `ttl` (every node
-    /// of a cluster must be given the same).
-    async fn start_with_ttl(nats: &str, name: &str, database: &str, ttl: &str) -> ProcessNode {
-        ProcessNode::spawn(nats, name, database, ttl, false).await
+        ProcessNode::spawn(&nats, name, database, TTL, false).await
     }
 
     /// Start `yishi serve` and wait until it answers; with its SFU if `media`, on a UDP
@@ -454,35 +443,18 @@ async fn record_of(database: &str, room: &str) -> Vec<yishi_protocol::RecordEntr
     ignore = "needs PostgreSQL and NATS: set YISHI_TEST_PG and YISHI_TEST_NATS"
 )]
 async fn when_the_owner_is_killed_another_node_serves_the_room_with_everything_acknowledged() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = common::database(Backend::Postgres, dir.path()).await;
-    let room = cluster_room(&database).await;
-    // A NATS of the test's own: the membership holds its nodes only (rendezvous gives
-    // the room to the survivor, not to a node of another test).
-    let nats = OwnNats::start();
-    let names = [unique("a"), unique("b")];
-    let mut nodes = [
-        ProcessNode::start_on(&nats.url(), &names[0], &database).await,
-        ProcessNode::start_on(&nats.url(), &names[1], &database).await,
-    ];
     let host = Participant::new("host", "主持人", Role::Host);
-
-    let (owner, mut h) = owner_of(&[&nodes[0], &nodes[1]], &room, &host).await;
-    let survivor = 1 - owner;
-    h.ok(Command::OpenCheckIn).await;
-    h.ok(Command::StartSession).await;
+    let (two, mut h) = Processes::<2>::start(false, TTL, &host).await;
     // A member on the other node is relayed to the owner.
-    let member = Participant::new("m1", "张委员", Role::Member);
-    let mut m = nodes[survivor]
-        .connect_within(&room, &member, FAILOVER)
-        .await;
-    let last = m
-        .ok(Command::SendChat {
-            text: "经由另一节点".into(),
-        })
-        .await
-        .unwrap();
-    h.through(last).await;
+    let (member, mut m, last) = two.relayed_member(&mut h).await;
+    let (owner, survivor) = (two.owner, two.survivor());
+    let Processes {
+        database,
+        room,
+        nats,
+        mut nodes,
+        ..
+    } = two;
     // A viewer on the other node is served by its mirror of the owner.
     let viewer = Participant::new("v1", "观众", Role::Audience);
     let mut v = nodes[survivor]
@@ -513,7 +485,7 @@ async fn when_the_owner_is_killed_another_node_serves_the_room_with_everything_a
         Err(code) => assert_eq!(code, ErrorCode::Unavailable),
         Ok(_) => assert_eq!(
             lease_holder_on(&nats.url(), &room).await.as_deref(),
-            Some(names[survivor].as_str()),
+            Some(nodes[survivor].name.as_str()),
             "welcomed by a mirror of the dead owner"
         ),
     }
@@ -522,7 +494,9 @@ async fn when_the_owner_is_killed_another_node_serves_the_room_with_everything_a
     while m.recv().await.is_some() {}
     assert!(killed.elapsed() < FAILOVER, "{:?}", killed.elapsed());
     // The survivor takes the room by itself, with no client asking for it.
-    while lease_holder_on(&nats.url(), &room).await.as_deref() != Some(names[survivor].as_str()) {
+    while lease_holder_on(&nats.url(), &room).await.as_deref()
+        != Some(nodes[survivor].name.as_str())
+    {
         assert!(
             killed.elapsed() < FAILOVER,
             "the room did not move within {FAILOVER:?}"
@@ -591,34 +565,20 @@ const TERM_TTL: Duration = Duration::from_secs(6);
     ignore = "needs PostgreSQL and NATS: set YISHI_TEST_PG and YISHI_TEST_NATS"
 )]
 async fn on_sigterm_the_owner_releases_its_room_to_another_node_at_once_and_exits_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = common::database(Backend::Postgres, dir.path()).await;
-    let room = cluster_room(&database).await;
-    // A NATS of the test's own: the survivor is the only other live node.
-    let nats = OwnNats::start();
-    let names = [unique("a"), unique("b")];
-    let ttl = format!("{}s", TERM_TTL.as_secs());
-    let mut nodes = [
-        ProcessNode::start_with_ttl(&nats.url(), &names[0], &database, &ttl).await,
-        ProcessNode::start_with_ttl(&nats.url(), &names[1], &database, &ttl).await,
-    ];
+    // The survivor is the only other live node.
     let host = Participant::new("host", "主持人", Role::Host);
-    let (owner, mut h) = owner_of(&[&nodes[0], &nodes[1]], &room, &host).await;
-    let survivor = 1 - owner;
-    h.ok(Command::OpenCheckIn).await;
-    h.ok(Command::StartSession).await;
+    let ttl = format!("{}s", TERM_TTL.as_secs());
+    let (two, mut h) = Processes::<2>::start(false, &ttl, &host).await;
     // A member on the other node is relayed to the owner.
-    let member = Participant::new("m1", "张委员", Role::Member);
-    let mut m = nodes[survivor]
-        .connect_within(&room, &member, FAILOVER)
-        .await;
-    let last = m
-        .ok(Command::SendChat {
-            text: "经由另一节点".into(),
-        })
-        .await
-        .unwrap();
-    h.through(last).await;
+    let (member, mut m, last) = two.relayed_member(&mut h).await;
+    let (owner, survivor) = (two.owner, two.survivor());
+    let Processes {
+        database,
+        room,
+        nats,
+        mut nodes,
+        ..
+    } = two;
 
     // Watch the room's lease key, and wait for the owner to renew it: written after
     // `watching`, that lease is valid until `watching + TTL` at the earliest.
@@ -629,7 +589,7 @@ async fn on_sigterm_the_owner_releases_its_room_to_another_node_at_once_and_exit
     let mut watch = kv.watch(&key).await.unwrap();
     let renewal = next_entry(&mut watch).await;
     assert_eq!(renewal.operation, async_nats::jetstream::kv::Operation::Put);
-    assert_eq!(renewal.value, names[owner].as_bytes());
+    assert_eq!(renewal.value, nodes[owner].name.as_bytes());
     let old_lease_valid_until = watching + TERM_TTL;
 
     let signalled = Instant::now();
@@ -646,7 +606,7 @@ async fn on_sigterm_the_owner_releases_its_room_to_another_node_at_once_and_exit
         lease_holder_ttl(&nats.url(), &room, TERM_TTL)
             .await
             .as_deref(),
-        Some(names[survivor].as_str())
+        Some(nodes[survivor].name.as_str())
     );
     let handed_over = Instant::now();
     assert!(
@@ -661,14 +621,16 @@ async fn on_sigterm_the_owner_releases_its_room_to_another_node_at_once_and_exit
     loop {
         let entry = next_entry(&mut watch).await;
         match entry.operation {
-            async_nats::jetstream::kv::Operation::Put if entry.value == names[owner].as_bytes() => {
+            async_nats::jetstream::kv::Operation::Put
+                if entry.value == nodes[owner].name.as_bytes() =>
+            {
                 assert!(
                     !released,
                     "the old owner wrote its lease after releasing it"
                 );
             }
             async_nats::jetstream::kv::Operation::Put => {
-                assert_eq!(entry.value, names[survivor].as_bytes());
+                assert_eq!(entry.value, nodes[survivor].name.as_bytes());
                 break;
             }
             _ => released = true,
@@ -758,44 +720,77 @@ fn ballot(vote: yishi_protocol::YesNo) -> Command {
     }
 }
 
-/// Three `yishi serve` processes (with their SFUs if `media`) on a NATS of the test's
-/// own (the membership holds these nodes only: rendezvous gives a room to one of them,
-/// not to a node of another test) and a fresh PostgreSQL database with a room.
-struct ThreeProcesses {
+/// `N` `yishi serve` processes (with their SFUs if `media`, their leases lasting
+/// `ttl`) on a NATS of the test's own (the membership holds these nodes only: rendezvous
+/// gives a room to one of them, not to a node of another test) and a fresh PostgreSQL
+/// database with a room.
+struct Processes<const N: usize> {
     _dir: tempfile::TempDir,
     database: String,
     room: String,
     nats: OwnNats,
-    nodes: [ProcessNode; 3],
-    /// The room's owner, and the two others.
+    nodes: [ProcessNode; N],
+    /// The room's owner.
     owner: usize,
-    others: [usize; 2],
 }
 
-impl ThreeProcesses {
-    /// The three nodes, and `host` connected to the room's owner.
-    async fn start(media: bool, host: &Participant) -> (ThreeProcesses, Client) {
+impl<const N: usize> Processes<N> {
+    /// The nodes, and `host` connected to the room's owner.
+    async fn start(media: bool, ttl: &str, host: &Participant) -> (Processes<N>, Client) {
         let dir = tempfile::tempdir().unwrap();
         let database = common::database(Backend::Postgres, dir.path()).await;
         let room = cluster_room(&database).await;
         let nats = OwnNats::start();
         let mut nodes = Vec::new();
-        for name in ["a", "b", "c"] {
+        for name in ["a", "b", "c", "d", "e"].into_iter().take(N) {
             let name = unique(name);
-            nodes.push(ProcessNode::spawn(&nats.url(), &name, &database, TTL, media).await);
+            nodes.push(ProcessNode::spawn(&nats.url(), &name, &database, ttl, media).await);
         }
-        let nodes: [ProcessNode; 3] = nodes.try_into().ok().unwrap();
-        let (owner, h) = owner_of(&[&nodes[0], &nodes[1], &nodes[2]], &room, host).await;
-        let three = ThreeProcesses {
+        let nodes: [ProcessNode; N] = nodes.try_into().ok().unwrap();
+        let (owner, h) = owner_of(&nodes.each_ref(), &room, host).await;
+        let processes = Processes {
             _dir: dir,
             database,
             room,
             nats,
             nodes,
             owner,
-            others: [(owner + 1) % 3, (owner + 2) % 3],
         };
-        (three, h)
+        (processes, h)
+    }
+}
+
+impl Processes<2> {
+    /// The node that does not own the room.
+    fn survivor(&self) -> usize {
+        1 - self.owner
+    }
+
+    /// The session opened and started by the host `h`, a member on the node that does
+    /// not own the room (relayed to the owner) that said something: who it is, its
+    /// client, and the sequence number of what it said, seen by the host.
+    async fn relayed_member(&self, h: &mut Client) -> (Participant, Client, yishi_protocol::Seq) {
+        h.ok(Command::OpenCheckIn).await;
+        h.ok(Command::StartSession).await;
+        let member = Participant::new("m1", "张委员", Role::Member);
+        let mut m = self.nodes[self.survivor()]
+            .connect_within(&self.room, &member, FAILOVER)
+            .await;
+        let last = m
+            .ok(Command::SendChat {
+                text: "经由另一节点".into(),
+            })
+            .await
+            .unwrap();
+        h.through(last).await;
+        (member, m, last)
+    }
+}
+
+impl Processes<3> {
+    /// The two nodes that do not own the room.
+    fn others(&self) -> [usize; 2] {
+        [(self.owner + 1) % 3, (self.owner + 2) % 3]
     }
 }
 
@@ -813,14 +808,14 @@ async fn when_the_owner_of_a_running_session_is_killed_the_survivors_go_on_with_
  {
     use yishi_protocol::{EndReason, EntryKind, KindLimits, Overrun, SettingsPatch, YesNo};
     let host = Participant::new("host", "主持人", Role::Host);
-    let (three, mut h) = ThreeProcesses::start(false, &host).await;
-    let ThreeProcesses {
+    let (three, mut h) = Processes::<3>::start(false, TTL, &host).await;
+    let others = three.others();
+    let Processes {
         database,
         room,
         nats,
         mut nodes,
         owner,
-        others,
         ..
     } = three;
     // Commands that reach the owner through a relay (the host's too, unless node 0 owns
@@ -1146,14 +1141,14 @@ async fn when_the_owner_is_killed_members_offer_again_to_the_new_owner_and_see_a
 {
     use common::media::{Party, member, publisher, receiver, run, seen_then_heard_with_the_floor};
     let chair = Participant::new("host", "主持人", Role::Host);
-    let (three, mut host) = ThreeProcesses::start(true, &chair).await;
-    let ThreeProcesses {
+    let (three, mut host) = Processes::<3>::start(true, TTL, &chair).await;
+    let others = three.others();
+    let Processes {
         database,
         room,
         nats,
         mut nodes,
         owner,
-        others,
         ..
     } = three;
     host.ok(Command::StartSession).await;
